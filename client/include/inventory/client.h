@@ -1,0 +1,182 @@
+/*
+ * libinventory: the C client of the inventory service.
+ *
+ * One handle (inventory_client) holds one nng REQ socket dialled to one or
+ * several inventoryd URLs; requests are spread over the connected servers
+ * and nng reconnects by itself.  Every call runs on its own nng context, so
+ * a handle may be shared by any number of threads at once; only
+ * inventory_client_close() must not race with calls on the same handle.
+ *
+ * Errors are values: every call returns an inventory_code (gRPC's canonical
+ * codes, the same numbers as on the wire).  A client-side timeout is
+ * INVENTORY_DEADLINE_EXCEEDED, an unreachable server INVENTORY_UNAVAILABLE.
+ * On failure, a caller-supplied inventory_status (may be NULL) gets the
+ * message and, for an optimistic-concurrency conflict (INVENTORY_ABORTED),
+ * the latest version and product.  The library never prints and never
+ * exits.
+ *
+ * Ownership: a product returned through `out` is the caller's, freed with
+ * inventory_product_free().  A status owns its `current` product: release
+ * it with inventory_status_fini().  No public type exposes nng or
+ * protobuf-c.
+ */
+#ifndef INVENTORY_CLIENT_H
+#define INVENTORY_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(INVENTORY_SHARED_BUILD)
+#define INVENTORY_API __attribute__((visibility("default")))
+#else
+#define INVENTORY_API
+#endif
+
+/* Opaque client handle; see the top of this file for thread-safety. */
+typedef struct inventory_client inventory_client;
+
+/* Status codes: gRPC's canonical codes with gRPC's numbers. */
+typedef enum {
+	INVENTORY_OK                  = 0,
+	INVENTORY_CANCELLED           = 1,
+	INVENTORY_UNKNOWN             = 2,
+	INVENTORY_INVALID_ARGUMENT    = 3,
+	INVENTORY_DEADLINE_EXCEEDED   = 4,
+	INVENTORY_NOT_FOUND           = 5,
+	INVENTORY_ALREADY_EXISTS      = 6,  /* request id reused for another call */
+	INVENTORY_PERMISSION_DENIED   = 7,
+	INVENTORY_RESOURCE_EXHAUSTED  = 8,
+	INVENTORY_FAILED_PRECONDITION = 9,
+	INVENTORY_ABORTED             = 10, /* OCC conflict: see status->current */
+	INVENTORY_OUT_OF_RANGE        = 11,
+	INVENTORY_UNIMPLEMENTED       = 12,
+	INVENTORY_INTERNAL            = 13,
+	INVENTORY_UNAVAILABLE         = 14,
+	INVENTORY_DATA_LOSS           = 15,
+	INVENTORY_UNAUTHENTICATED     = 16,
+} inventory_code;
+
+/* Limits of the contract, checked by the server and by this library. */
+enum {
+	INVENTORY_ID_LEN         = 36,  /* canonical UUID text */
+	INVENTORY_NAME_MAX       = 200, /* bytes of UTF-8 */
+	INVENTORY_PRICE_MAX      = 20,  /* characters of a decimal price */
+	INVENTORY_REQUEST_ID_MAX = 64,  /* bytes */
+};
+
+/* A product as the server stored it. */
+typedef struct inventory_product {
+	char    id[INVENTORY_ID_LEN + 1];          /* UUID, lower case */
+	char    name[INVENTORY_NAME_MAX + 1];      /* NUL-terminated UTF-8 */
+	int64_t stock;                             /* never negative */
+	char    price[INVENTORY_PRICE_MAX + 1];    /* exact decimal, "19.90" */
+	int64_t version;                           /* 1, then +1 per update */
+	int64_t created_at_us;                     /* µs since the Unix epoch */
+	int64_t updated_at_us;                     /* µs since the Unix epoch */
+} inventory_product;
+
+/* Why a call failed.  Zero-initialise before first use, then pass to any
+ * number of calls; each call resets it.  Release with
+ * inventory_status_fini() (it owns `current`). */
+typedef struct inventory_status {
+	inventory_code     code;            /* same as the call's return value */
+	char               message[256];    /* human-readable, NUL-terminated */
+	int64_t            current_version; /* ABORTED: latest version, else 0 */
+	inventory_product *current;         /* ABORTED: latest product, else NULL */
+} inventory_status;
+
+/* Per-call options; pass NULL for the defaults. */
+typedef struct inventory_call_opts {
+	int         timeout_ms; /* 0: the handle's default (5000 ms) */
+	const char *request_id; /* NULL: a fresh random id per call.  Give the
+	                         * same id to repeat a write safely: the server
+	                         * returns the first outcome. */
+} inventory_call_opts;
+
+/* Open a handle dialled to urls, a comma-separated list of nng URLs
+ * (tcp://host:port, ipc:///path, ...).  Dialling is asynchronous: an
+ * unreachable server makes calls fail with UNAVAILABLE or
+ * DEADLINE_EXCEEDED, not this function.  Returns INVENTORY_OK and a handle
+ * in *out, or INVALID_ARGUMENT for a malformed URL list.  Thread-safe. */
+INVENTORY_API inventory_code inventory_client_open(
+    inventory_client **out, const char *urls);
+
+/* Close the handle and free it.  NULL is a no-op.  No call may be running
+ * on the handle. */
+INVENTORY_API void inventory_client_close(inventory_client *c);
+
+/* Set the default per-call timeout in milliseconds (> 0). */
+INVENTORY_API void inventory_client_set_timeout(
+    inventory_client *c, int timeout_ms);
+
+/* Name of a code ("ABORTED"); "UNKNOWN" for numbers outside the enum.
+ * Static storage, thread-safe. */
+INVENTORY_API const char *inventory_code_name(inventory_code code);
+
+/* Free a product returned by this library.  NULL is a no-op. */
+INVENTORY_API void inventory_product_free(inventory_product *p);
+
+/* Free what a status owns and zero it.  NULL is a no-op. */
+INVENTORY_API void inventory_status_fini(inventory_status *status);
+
+/* GetProduct.  On OK, *out is a new product owned by the caller.  On any
+ * other code *out is untouched and *status (if not NULL) says why. */
+INVENTORY_API inventory_code inventory_get_product(inventory_client *c,
+    const char *id, const inventory_call_opts *opts, inventory_product **out,
+    inventory_status *status);
+
+/* CreateProduct: name (1..200 bytes), stock >= 0, price a decimal string
+ * with at most two fraction digits.  On OK *out has version 1. */
+INVENTORY_API inventory_code inventory_create_product(inventory_client *c,
+    const char *name, int64_t stock, const char *price,
+    const inventory_call_opts *opts, inventory_product **out,
+    inventory_status *status);
+
+/* UpdateStock: set the stock if the product is still at expected_version.
+ * On OK *out has version expected_version + 1.  On a conflict returns
+ * INVENTORY_ABORTED and status->current_version / status->current hold
+ * the latest committed product (version > expected_version). */
+INVENTORY_API inventory_code inventory_update_stock(inventory_client *c,
+    const char *id, int64_t stock, int64_t expected_version,
+    const inventory_call_opts *opts, inventory_product **out,
+    inventory_status *status);
+
+/* The change inventory_update_with_retry() applies: given the current
+ * product, set *new_stock and return INVENTORY_OK to write it, or return
+ * any other code to stop (the retry call then returns that code, e.g.
+ * FAILED_PRECONDITION when a purchase finds no stock).  May be called
+ * several times, once per attempt; must not block. */
+typedef inventory_code (*inventory_update_fn)(
+    const inventory_product *current, int64_t *new_stock, void *arg);
+
+/* Retry policy; pass NULL for the defaults shown. */
+typedef struct inventory_retry_opts {
+	int max_attempts;       /* writes tried in all; 0: 10 */
+	int initial_backoff_ms; /* first sleep after a conflict; 0: 2 */
+	int max_backoff_ms;     /* cap on one sleep; 0: 200 */
+	int timeout_ms;         /* per call; 0: the handle's default */
+} inventory_retry_opts;
+
+/* Read-modify-write with optimistic concurrency: read the product, apply
+ * fn to it, write the new stock with the read version; on a conflict apply
+ * fn again to the product the conflict returned and retry after an
+ * exponential backoff with full jitter, up to max_attempts writes.  Each
+ * write carries its own request id, so a lost reply is never applied
+ * twice.  Returns OK with *out the written product; ABORTED if every
+ * attempt conflicted (status->current is the latest seen); fn's code if fn
+ * stopped; or the first other error.  *attempts (may be NULL) gets the
+ * number of writes tried.  Thread-safe like every call. */
+INVENTORY_API inventory_code inventory_update_with_retry(inventory_client *c,
+    const char *id, inventory_update_fn fn, void *arg,
+    const inventory_retry_opts *opts, inventory_product **out,
+    inventory_status *status, int *attempts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INVENTORY_CLIENT_H */

@@ -1,0 +1,42 @@
+/*
+ * inventoryd's configuration: one table of keys, each with its flag, its
+ * environment variable and its default (as pgbouncer's CfKey table).  The
+ * command line wins over the environment, the environment over defaults.
+ * libpq's own PG* variables keep working because an empty --db hands the
+ * choice to libpq.
+ */
+#ifndef INVENTORY_CONFIG_H
+#define INVENTORY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config {
+	char  *listen;         /* comma-separated nng URLs (owned) */
+	char  *db;             /* libpq conninfo (owned); "" = PG* variables */
+	int    workers;        /* worker threads = DB connections, 1..1024 */
+	bool   migrate;        /* apply the schema and exit */
+	size_t max_frame;      /* largest request accepted, bytes */
+	int    log_level;      /* enum log_level */
+	int    request_ttl_s;  /* how long request ids are remembered */
+};
+
+enum config_result {
+	CONFIG_OK = 0,    /* *cfg filled: run */
+	CONFIG_HELP = 1,  /* --help or --version printed: exit 0 */
+	CONFIG_ERROR = 2, /* usage error, explained in errbuf: exit 2 */
+};
+
+/* Parse argv and the environment into cfg (zeroed first).  On
+ * CONFIG_ERROR errbuf holds one line.  On CONFIG_HELP the text was written
+ * to `out`.  cfg must be released with config_fini() in every case. */
+enum config_result config_load(struct config *cfg, int argc, char **argv,
+    char *errbuf, size_t errlen, void *out /* FILE * */);
+
+/* Free what cfg owns.  Safe on a zeroed or partially filled cfg. */
+void config_fini(struct config *cfg);
+
+/* The usage text. */
+extern const char config_usage[];
+
+#endif

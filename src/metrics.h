@@ -1,0 +1,18 @@
+/*
+ * Request metrics: counters and a latency histogram keyed by method and
+ * status code, updated by the dispatcher only (lock-free, relaxed atomics).
+ * metrics_log() writes a summary, one line per method and status; main
+ * calls it on SIGUSR1 and at shutdown.
+ */
+#ifndef INVENTORY_METRICS_H
+#define INVENTORY_METRICS_H
+
+#include <stdint.h>
+
+enum { METRICS_METHODS = 4 }; /* known methods + 1 for "unknown" */
+
+void metrics_record(int method, int code, uint64_t latency_us);
+uint64_t metrics_count(int method, int code);
+void metrics_log(void);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * The PostgreSQL store: the only module that includes <libpq-fe.h> and the
+ * only one that speaks SQL.
+ *
+ * A struct store is one libpq connection and is owned by exactly one
+ * worker thread (libpq forbids two threads on one PGconn), so nothing here
+ * locks.  Every statement is parameterised and prepared once per
+ * connection.  A lost connection is re-established lazily by
+ * store_ready(), with a short back-off, and re-prepared; meanwhile calls
+ * return CODE_UNAVAILABLE.  Raw libpq error text is logged here and
+ * mapped to an enum code; it never reaches the wire.
+ *
+ * Idempotency: mutating calls take the request id (NULL: none).  The
+ * write, the check and the record of the request id are one statement; the
+ * product row remembers the request id that produced its current version,
+ * so the usual repeat (right after a lost reply) costs no extra lookup, and
+ * a request_log table (pruned by store_maintain) answers older repeats.
+ */
+#ifndef INVENTORY_STORE_H
+#define INVENTORY_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "code.h"
+#include "product.h"
+
+struct store;
+
+/* Tunables of a connection. */
+struct store_options {
+	const char *conninfo;       /* libpq connection string or URI; "" uses PG* variables */
+	int         request_ttl_s;  /* how long request ids are remembered */
+};
+
+/* Allocate a store and try to connect.  Returns 0 and *out even when the
+ * database is down (the store reconnects later); -1 only when out of
+ * memory.  The options are copied. */
+int store_create(struct store **out, const struct store_options *opts);
+
+/* Close the connection and free.  NULL is a no-op. */
+void store_destroy(struct store *st);
+
+/* Make sure the connection is up and prepared: returns true if it is (or
+ * could be re-established now), false if the database is unreachable
+ * (rate-limited: at most one connection attempt per back-off period). */
+bool store_ready(struct store *st);
+
+/* Housekeeping for an idle worker: prune expired request ids in bounded
+ * batches, at most once per interval.  Cheap to call often. */
+void store_maintain(struct store *st);
+
+/* Apply the SQL migrations idempotently (serialised across replicas with an
+ * advisory lock).  Returns 0 on success, -1 after logging the error. */
+int store_migrate(const char *conninfo);
+
+/* GetProduct.  OK with *out; NOT_FOUND; INVALID_ARGUMENT for a malformed
+ * id; UNAVAILABLE/INTERNAL for database trouble. */
+enum code store_product_get(struct store *st, const char *id,
+    struct product *out);
+
+/* CreateProduct with arguments already validated.  OK with *out at
+ * version 1.  A repeated request_id returns OK with the product that
+ * request created (as it was then); ALREADY_EXISTS if that id was used by a
+ * different call. */
+enum code store_product_create(struct store *st, const char *request_id,
+    const char *name, int64_t stock, const char *price, struct product *out);
+
+/* UpdateStock with arguments already validated: one conditional UPDATE.
+ *   OK          *out is the product at expected_version + 1 (for a repeated
+ *               request_id: the outcome of the first call)
+ *   ABORTED     conflict: *out is the latest committed product, whose
+ *               version is strictly greater than expected_version
+ *   NOT_FOUND   no such product
+ *   INVALID_ARGUMENT  expected_version is newer than the stored version
+ *   ALREADY_EXISTS    request_id was used by a different call
+ *   UNAVAILABLE, INTERNAL  database trouble */
+enum code store_product_update_stock(struct store *st, const char *request_id,
+    const char *id, int64_t stock, int64_t expected_version,
+    struct product *out);
+
+#endif
