@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# pg-temp.sh: a private, throw-away PostgreSQL cluster for running and
+# testing inventoryd.
+#
+#   pg-temp.sh start DIR   create a cluster in DIR/data, listening on
+#                          127.0.0.1:<free random port> and on a unix socket
+#                          in DIR, trust auth, database "inventory"; write
+#                          DIR/env (sourceable: PGHOST PGPORT PGUSER
+#                          PGDATABASE INVENTORY_DB).  If a cluster in DIR is
+#                          already running, reuse it and exit 0.
+#   pg-temp.sh stop DIR    stop it (fast) and remove DIR.  A missing DIR or a
+#                          dead cluster is fine.
+#   pg-temp.sh status DIR  exit 0 if the cluster in DIR is running.
+#
+# PostgreSQL refuses to run as root: as root, DIR is chowned to "postgres"
+# and initdb/pg_ctl run through `runuser -u postgres --`.  Binaries are
+# taken from the newest /usr/lib/postgresql/*/bin unless PG_BINDIR is set.
+set -euo pipefail
+
+die() { echo "pg-temp.sh: $*" >&2; exit 1; }
+log() { echo "pg-temp.sh: $*" >&2; }
+
+usage() {
+	echo "usage: pg-temp.sh start|stop|status DIR" >&2
+	exit 2
+}
+
+[ $# -eq 2 ] || usage
+cmd=$1
+dir=$2
+[ -n "$dir" ] || usage
+case "$dir" in
+/) die "refusing to use / as the cluster directory" ;;
+esac
+
+find_bindir() {
+	if [ -n "${PG_BINDIR:-}" ]; then
+		[ -x "$PG_BINDIR/pg_ctl" ] || die "PG_BINDIR=$PG_BINDIR has no pg_ctl"
+		echo "$PG_BINDIR"
+		return
+	fi
+	local best
+	best=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+	[ -n "$best" ] && [ -x "$best/initdb" ] ||
+		die "no PostgreSQL server found in /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+	echo "$best"
+}
+
+# Run a server binary as the right user.
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Is something listening on 127.0.0.1:$1?
+port_busy() {
+	if command -v ss >/dev/null 2>&1; then
+		ss -Htln "sport = :$1" 2>/dev/null | grep -q . && return 0
+	fi
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+	return 1
+}
+
+pick_port() {
+	local port i
+	for i in $(seq 1 200); do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		if ! port_busy "$port"; then
+			echo "$port"
+			return
+		fi
+	done
+	die "could not find a free TCP port"
+}
+
+# The postmaster's pid if it is alive (not a zombie), else nothing.
+postmaster_pid() {
+	local pid state
+	[ -f "$dir/data/postmaster.pid" ] || return 0
+	pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+	case "$pid" in '' | *[!0-9]*) return 0 ;; esac
+	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+	case "$state" in '' | Z | X) return 0 ;; esac
+	echo "$pid"
+}
+
+running() {
+	[ -n "$(postmaster_pid)" ] || return 1
+	as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1
+}
+
+do_stop() {
+	if [ ! -e "$dir" ]; then
+		return 0
+	fi
+	if running; then
+		if ! as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null; then
+			# A throw-away cluster: say so, then make sure it is gone.
+			log "pg_ctl stop failed for $dir/data; killing it"
+			tail -n 20 "$dir/log" >&2 || true
+			local pid
+			pid=$(postmaster_pid)
+			[ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -rf -- "$dir"
+}
+
+write_env() {
+	local port=$1 tmp="$dir/env.tmp"
+	cat >"$tmp" <<ENV
+# Written by pg-temp.sh: source this file to talk to the private cluster.
+export PGHOST='$dir'
+export PGPORT='$port'
+export PGUSER='postgres'
+export PGDATABASE='inventory'
+export INVENTORY_DB='host=127.0.0.1 port=$port user=postgres dbname=inventory'
+ENV
+	mv -f "$tmp" "$dir/env"
+}
+
+do_start() {
+	if running && [ -f "$dir/env" ]; then
+		log "cluster in $dir already running; reusing it"
+		return 0
+	fi
+	# Anything else in DIR is left over from an aborted run.
+	if [ -e "$dir" ]; then
+		log "removing stale $dir"
+		do_stop
+	fi
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd -P)
+	# A unix socket path is limited to 107 bytes.
+	if [ $((${#dir} + 20)) -gt 107 ]; then
+		die "path too long for a unix socket directory: $dir"
+	fi
+	if [ "$(id -u)" -eq 0 ]; then
+		id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user"
+		chown postgres: "$dir"
+		runuser -u postgres -- test -x "$dir" ||
+			die "user postgres cannot reach $dir (check the permissions of its parents)"
+	fi
+
+	as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 \
+		--no-locale >"$dir/initdb.log" 2>&1 ||
+		{ cat "$dir/initdb.log" >&2; die "initdb failed"; }
+
+	local port attempt
+	for attempt in 1 2 3 4 5; do
+		port=$(pick_port)
+		cat >"$dir/data/postgresql.auto.conf" <<CONF
+# pg-temp.sh
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 200
+CONF
+		if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $port" start >/dev/null; then
+			break
+		fi
+		# Lost a race for the port (or worse): say why, then retry.
+		tail -n 5 "$dir/log" >&2 || true
+		as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+		[ "$attempt" -lt 5 ] || die "PostgreSQL did not start (see $dir/log)"
+		log "start on port $port failed; retrying on another port"
+	done
+
+	"$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres inventory ||
+		die "createdb inventory failed"
+	write_env "$port"
+	log "PostgreSQL running in $dir on 127.0.0.1:$port (source $dir/env)"
+}
+
+bindir=$(find_bindir)
+case "$cmd" in
+start) do_start ;;
+stop) do_stop ;;
+status) running ;;
+*) usage ;;
+esac
