@@ -1,0 +1,48 @@
+# deps.sh: install the build and test dependencies that are missing.
+# Sourced by deploy/run.sh and deploy/test.sh; defines inventory_deps.
+#
+#   inventory_deps [EXTRA_PACKAGE...]
+#
+# Only packages that are not installed are installed, with one
+# `apt-get update` first; as root directly, otherwise through sudo.
+# Without apt-get (not Debian/Ubuntu) it only reports what is missing.
+
+INVENTORY_DEPS=(cmake gcc make pkg-config libnng-dev libprotobuf-c-dev
+	protobuf-c-compiler libpq-dev postgresql libcmocka-dev)
+
+inventory_pkg_installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+inventory_deps() {
+	local pkg missing=() sudo=()
+	if ! command -v dpkg-query >/dev/null 2>&1; then
+		echo "deps: not a Debian system; make sure these are installed: ${INVENTORY_DEPS[*]} $*" >&2
+		return 0
+	fi
+	for pkg in "${INVENTORY_DEPS[@]}" "$@"; do
+		inventory_pkg_installed "$pkg" || missing+=("$pkg")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			echo "deps: missing ${missing[*]}; run as root or install sudo" >&2
+			return 1
+		fi
+		sudo=(sudo)
+	fi
+	echo "deps: installing ${missing[*]}" >&2
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q || return 1
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${missing[@]}" </dev/null || return 1
+}
+
+# Path of a built executable named $2 under build directory $1.
+inventory_find_bin() {
+	local f
+	f=$(find "$1" -type f -name "$2" -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null | head -n 1)
+	[ -n "$f" ] || { echo "no $2 under $1: did the build succeed?" >&2; return 1; }
+	echo "$f"
+}
