@@ -40,6 +40,10 @@ void dispatch_request_fini(struct dispatch_request *req);
 size_t dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
     uint64_t received_ns, uint8_t *reply, size_t cap);
 
+/* Requests longer than max_request bytes are answered RESOURCE_EXHAUSTED
+ * without being decoded.  Set once at start-up; 0 means no limit. */
+void dispatch_set_max_request(size_t max_request);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t dispatch_now_ns(void);
 

@@ -1,0 +1,251 @@
+/*
+ * inventoryd configuration.  One table describes every key: its long flag,
+ * its environment variable, its type, bounds and default.  Loading applies
+ * defaults, then the environment, then the command line, validating each
+ * value with the same code so a bad INVENTORY_WORKERS and a bad --workers
+ * get the same message.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef INVENTORY_VERSION
+#define INVENTORY_VERSION "0.1.0"
+#endif
+
+enum key_type {
+	KEY_STRING,
+	KEY_INT,
+	KEY_SIZE,
+	KEY_BOOL,
+	KEY_LEVEL,
+};
+
+struct key {
+	const char   *flag;     /* long option name */
+	const char   *env;      /* environment variable, or NULL */
+	enum key_type type;
+	size_t        offset;   /* into struct config */
+	const char   *def;      /* default as text; NULL: computed */
+	long long     min, max; /* bounds for numbers */
+};
+
+static const struct key keys[] = {
+	{ "listen", "INVENTORY_LISTEN", KEY_STRING,
+	    offsetof(struct config, listen), "tcp://127.0.0.1:7070", 0, 0 },
+	{ "db", "INVENTORY_DB", KEY_STRING, offsetof(struct config, db), "",
+	    0, 0 },
+	{ "workers", "INVENTORY_WORKERS", KEY_INT,
+	    offsetof(struct config, workers), NULL, 1, 1024 },
+	{ "migrate", NULL, KEY_BOOL, offsetof(struct config, migrate), "0",
+	    0, 1 },
+	{ "max-frame", "INVENTORY_MAX_FRAME", KEY_SIZE,
+	    offsetof(struct config, max_frame), "65536", 256, 16777216 },
+	{ "log-level", "INVENTORY_LOG_LEVEL", KEY_LEVEL,
+	    offsetof(struct config, log_level), "info", 0, 0 },
+	{ "request-ttl", "INVENTORY_REQUEST_TTL", KEY_INT,
+	    offsetof(struct config, request_ttl_s), "86400", 60, 2592000 },
+};
+
+enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
+
+const char config_usage[] =
+    "usage: inventoryd [--listen URL[,URL...]] [--db CONNINFO] [--workers N]\n"
+    "                  [--max-frame BYTES] [--log-level LEVEL]\n"
+    "                  [--request-ttl SECONDS] [--migrate]\n"
+    "\n"
+    "  --listen URLS      nng URLs to serve, comma-separated\n"
+    "                     (tcp://HOST:PORT, ipc:///PATH); env INVENTORY_LISTEN;\n"
+    "                     default tcp://127.0.0.1:7070\n"
+    "  --db CONNINFO      libpq connection string or URI; env INVENTORY_DB;\n"
+    "                     empty: libpq's PG* variables\n"
+    "  --workers N        worker threads = database connections (1..1024);\n"
+    "                     env INVENTORY_WORKERS; default 2 per CPU, at least 4\n"
+    "  --max-frame BYTES  largest request accepted; env INVENTORY_MAX_FRAME;\n"
+    "                     default 65536\n"
+    "  --log-level LEVEL  error, warn, info or debug; env INVENTORY_LOG_LEVEL\n"
+    "  --request-ttl S    how long request ids are remembered for safe\n"
+    "                     retries; env INVENTORY_REQUEST_TTL; default 86400\n"
+    "  --migrate          apply the database schema and exit\n"
+    "  --help, --version\n"
+    "\n"
+    "SIGTERM or SIGINT drains in-flight requests and exits 0; SIGUSR1 logs\n"
+    "the request metrics.\n";
+
+static int
+default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 2) {
+		n = 2;
+	}
+	if (n > 64) {
+		n = 64;
+	}
+	return (int) n * 2;
+}
+
+/* Parse `text` as key k's type and store it in cfg.  Returns 0 or -1 with
+ * errbuf filled. */
+static int
+key_set(struct config *cfg, const struct key *k, const char *text,
+    const char *source, char *errbuf, size_t errlen)
+{
+	char     *field = (char *) cfg + k->offset;
+	char     *end;
+	long long v;
+	int       lvl;
+
+	switch (k->type) {
+	case KEY_STRING: {
+		char *copy = strdup(text);
+		if (copy == NULL) {
+			snprintf(errbuf, errlen, "out of memory");
+			return -1;
+		}
+		free(*(char **) field);
+		*(char **) field = copy;
+		return 0;
+	}
+	case KEY_BOOL:
+		*(bool *) field = strcmp(text, "0") != 0 && text[0] != '\0';
+		return 0;
+	case KEY_LEVEL:
+		if ((lvl = log_level_parse(text)) < 0) {
+			snprintf(errbuf, errlen,
+			    "%s: log level '%s' is not one of error, warn, "
+			    "info, debug",
+			    source, text);
+			return -1;
+		}
+		*(int *) field = lvl;
+		return 0;
+	case KEY_INT:
+	case KEY_SIZE:
+		errno = 0;
+		v     = strtoll(text, &end, 10);
+		if (errno != 0 || end == text || *end != '\0' || v < k->min ||
+		    v > k->max) {
+			snprintf(errbuf, errlen,
+			    "%s: '%s' is not a whole number from %lld to %lld",
+			    source, text, k->min, k->max);
+			return -1;
+		}
+		if (k->type == KEY_INT) {
+			*(int *) field = (int) v;
+		} else {
+			*(size_t *) field = (size_t) v;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+void
+config_fini(struct config *cfg)
+{
+	if (cfg == NULL) {
+		return;
+	}
+	free(cfg->listen);
+	free(cfg->db);
+	cfg->listen = NULL;
+	cfg->db     = NULL;
+}
+
+enum config_result
+config_load(struct config *cfg, int argc, char **argv, char *errbuf,
+    size_t errlen, void *out)
+{
+	struct option opts[NKEYS + 3];
+	char          source[64];
+	char          wdef[16];
+	int           c, idx;
+
+	memset(cfg, 0, sizeof(*cfg));
+	errbuf[0] = '\0';
+
+	/* Defaults, then the environment. */
+	snprintf(wdef, sizeof(wdef), "%d", default_workers());
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *env;
+		const char *def = keys[i].def != NULL ? keys[i].def : wdef;
+
+		if (key_set(cfg, &keys[i], def, "default", errbuf, errlen) !=
+		    0) {
+			return CONFIG_ERROR;
+		}
+		if (keys[i].env != NULL &&
+		    (env = getenv(keys[i].env)) != NULL) {
+			if (key_set(cfg, &keys[i], env, keys[i].env, errbuf,
+			        errlen) != 0) {
+				return CONFIG_ERROR;
+			}
+		}
+	}
+
+	/* Then the command line. */
+	for (size_t i = 0; i < NKEYS; i++) {
+		opts[i].name    = keys[i].flag;
+		opts[i].has_arg = keys[i].type == KEY_BOOL ? no_argument
+		                                           : required_argument;
+		opts[i].flag    = NULL;
+		opts[i].val     = 0;
+	}
+	opts[NKEYS]     = (struct option) { "help", no_argument, NULL, 'h' };
+	opts[NKEYS + 1] = (struct option) { "version", no_argument, NULL, 'V' };
+	opts[NKEYS + 2] = (struct option) { NULL, 0, NULL, 0 };
+
+	optind = 1;
+	opterr = 0;
+	idx    = -1;
+	while ((c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
+		switch (c) {
+		case 0:
+			snprintf(source, sizeof(source), "--%s",
+			    keys[idx].flag);
+			if (key_set(cfg, &keys[idx],
+			        keys[idx].type == KEY_BOOL ? "1" : optarg,
+			        source, errbuf, errlen) != 0) {
+				return CONFIG_ERROR;
+			}
+			break;
+		case 'h':
+			fputs(config_usage, (FILE *) out);
+			return CONFIG_HELP;
+		case 'V':
+			fprintf((FILE *) out, "inventoryd %s\n",
+			    INVENTORY_VERSION);
+			return CONFIG_HELP;
+		case ':':
+			snprintf(errbuf, errlen, "%s needs a value",
+			    argv[optind - 1]);
+			return CONFIG_ERROR;
+		default:
+			snprintf(errbuf, errlen, "unknown option '%s'",
+			    argv[optind - 1]);
+			return CONFIG_ERROR;
+		}
+		idx = -1;
+	}
+	if (optind < argc) {
+		snprintf(errbuf, errlen, "unexpected argument '%s'",
+		    argv[optind]);
+		return CONFIG_ERROR;
+	}
+	if (!cfg->migrate && cfg->listen[0] == '\0') {
+		snprintf(errbuf, errlen, "--listen: at least one URL needed");
+		return CONFIG_ERROR;
+	}
+	return CONFIG_OK;
+}
