@@ -1,0 +1,473 @@
+/*
+ * inventoryctl: the inventory service from the command line.
+ *
+ *   inventoryctl [--server URL] [--timeout MS] COMMAND ...
+ *
+ * Built on <inventory/client.h> only.  Output contract (scripts rely on
+ * it): on success one JSON object, the product, on one line of stdout and
+ * exit 0; on an RPC error one JSON object {"code":...,"message":...} (plus
+ * "current_version" and "current" for a conflict) on stdout and exit 64 +
+ * the status code; on a usage error one line on stderr, a hint, exit 2.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <inventory/client.h>
+
+#ifndef INVENTORY_VERSION
+#define INVENTORY_VERSION "unknown"
+#endif
+
+#define PROG              "inventoryctl"
+#define DEFAULT_SERVER    "tcp://127.0.0.1:7070"
+#define EXIT_USAGE        2
+#define EXIT_OUTPUT       1  /* stdout could not be written */
+#define EXIT_RPC_BASE     64 /* + inventory_code */
+
+static const char usage_text[] =
+    "Usage: " PROG " [--server URL] [--timeout MS] COMMAND ...\n"
+    "\n"
+    "Commands:\n"
+    "  get ID                                       print a product\n"
+    "  create --name NAME --stock N --price DECIMAL create a product\n"
+    "  update-stock ID --stock N --version V        set the stock if the\n"
+    "                                               product is at version V\n"
+    "\n"
+    "Options:\n"
+    "  --server URL   inventoryd URL(s), comma-separated (default: "
+    "$INVENTORY_SERVER, else " DEFAULT_SERVER ")\n"
+    "  --timeout MS   per-call timeout in milliseconds (default: 5000)\n"
+    "  -h, --help     show this help and exit\n"
+    "  --version      show the version and exit\n"
+    "\n"
+    "Prints the product as one JSON object on stdout and exits 0.  On an\n"
+    "RPC error prints {\"code\":...,\"message\":...} on stdout and exits 64\n"
+    "plus the status code (ABORTED 74, NOT_FOUND 69, INVALID_ARGUMENT 67,\n"
+    "DEADLINE_EXCEEDED 68, UNAVAILABLE 78).  Usage errors exit 2.\n";
+
+/* Print a usage error and return the exit code for it. */
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* Parse s as a whole base-10 integer in [min, max].  Returns 0 or -1. */
+static int
+parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char     *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || *s == ' ' || *s == '\t' || *s == '+')
+		return -1;
+	errno = 0;
+	v     = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (int64_t) v;
+	return 0;
+}
+
+/* --- JSON output ------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t
+utf8_seq_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c >= 0xE0 && c <= 0xEF) {
+		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
+			return 0; /* overlong or surrogate */
+		return 3;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+		    (s[3] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+			return 0; /* overlong or beyond U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+/* Write s as a JSON string: quotes and backslashes escaped, control
+ * characters as \u00XX, valid UTF-8 passed through, invalid bytes as
+ * U+FFFD so the output is always valid JSON. */
+static void
+json_string(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *) str;
+
+	putc('"', f);
+	while (*s != '\0') {
+		size_t n;
+
+		if (*s == '"' || *s == '\\') {
+			putc('\\', f);
+			putc(*s++, f);
+		} else if (*s < 0x20 || *s == 0x7F) {
+			fprintf(f, "\\u%04x", (unsigned) *s++);
+		} else if ((n = utf8_seq_len(s)) == 0) {
+			fputs("\\ufffd", f);
+			s++;
+		} else {
+			fwrite(s, 1, n, f);
+			s += n;
+		}
+	}
+	putc('"', f);
+}
+
+/* Write µs since the epoch as an RFC 3339 UTC string with microseconds,
+ * "2026-11-25T17:08:50.123456Z"; null if it is not a representable time. */
+static void
+json_time(FILE *f, int64_t us)
+{
+	int64_t   secs = us / 1000000, frac = us % 1000000;
+	time_t    t;
+	struct tm tm;
+
+	if (frac < 0) { /* floor, so times before 1970 come out right */
+		frac += 1000000;
+		secs -= 1;
+	}
+	t = (time_t) secs;
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 0 ||
+	    tm.tm_year + 1900 > 9999) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\"",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (long) frac);
+}
+
+static void
+json_product(FILE *f, const inventory_product *p)
+{
+	fputs("{\"id\":", f);
+	json_string(f, p->id);
+	fputs(",\"name\":", f);
+	json_string(f, p->name);
+	fprintf(f, ",\"stock\":%" PRId64 ",\"price\":", p->stock);
+	json_string(f, p->price);
+	fprintf(f, ",\"version\":%" PRId64 ",\"created_at\":", p->version);
+	json_time(f, p->created_at_us);
+	fputs(",\"updated_at\":", f);
+	json_time(f, p->updated_at_us);
+	putc('}', f);
+}
+
+/* Flush stdout; a failed write is reported and turned into its exit. */
+static int
+finish_output(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, PROG ": cannot write output: %s\n",
+		    strerror(errno));
+		return EXIT_OUTPUT;
+	}
+	return rc;
+}
+
+/* Print the outcome of an RPC and return the exit code. */
+static int
+report(inventory_code code, const inventory_product *p,
+    const inventory_status *st)
+{
+	if (code == INVENTORY_OK) {
+		json_product(stdout, p);
+		putc('\n', stdout);
+		return finish_output(0);
+	}
+	fputs("{\"code\":", stdout);
+	json_string(stdout, inventory_code_name(code));
+	fputs(",\"message\":", stdout);
+	json_string(stdout, st->message);
+	if (code == INVENTORY_ABORTED) {
+		fprintf(stdout, ",\"current_version\":%" PRId64,
+		    st->current_version);
+		if (st->current != NULL) {
+			fputs(",\"current\":", stdout);
+			json_product(stdout, st->current);
+		}
+	}
+	fputs("}\n", stdout);
+	return finish_output(EXIT_RPC_BASE + (int) code);
+}
+
+/* --- command-line parsing ---------------------------------------------- */
+
+/* One --flag VALUE option of a command. */
+struct flag {
+	const char *name;  /* "--stock" */
+	const char *value; /* NULL until given */
+};
+
+/* If argv[*i] is the flag f (as "--f VALUE" or "--f=VALUE"), take its
+ * value and advance *i.  Returns 1 if taken, 0 if argv[*i] is another
+ * argument, or -1 after printing a usage error (exit code in *rc). */
+static int
+take_flag(struct flag *f, int argc, char **argv, int *i, int *rc)
+{
+	const char *arg = argv[*i];
+	size_t      n   = strlen(f->name);
+	const char *value;
+
+	if (strncmp(arg, f->name, n) != 0 || (arg[n] != '\0' && arg[n] != '='))
+		return 0;
+	if (f->value != NULL) {
+		*rc = usage_error("%s given twice", f->name);
+		return -1;
+	}
+	if (arg[n] == '=') {
+		value = arg + n + 1;
+	} else {
+		if (*i + 1 >= argc) {
+			*rc = usage_error("%s needs a value", f->name);
+			return -1;
+		}
+		value = argv[++*i];
+	}
+	f->value = value;
+	return 1;
+}
+
+/* parse_command() saw --help and printed the usage: exit 0. */
+#define PARSE_HELP (-1)
+
+/* Parse a command's arguments: its flags (any order) and exactly npos
+ * positional arguments into pos[].  Returns 0, a usage exit code, or
+ * PARSE_HELP. */
+static int
+parse_command(const char *cmd, int argc, char **argv, struct flag *flags,
+    size_t nflags, const char **pos, int npos)
+{
+	int got = 0, rc = 0;
+
+	for (int i = 0; i < argc; i++) {
+		int taken = 0;
+
+		for (size_t k = 0; k < nflags && taken == 0; k++)
+			taken = take_flag(&flags[k], argc, argv, &i, &rc);
+		if (taken < 0)
+			return rc;
+		if (taken > 0)
+			continue;
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return PARSE_HELP;
+		}
+		if (argv[i][0] == '-' && argv[i][1] == '-')
+			return usage_error("%s: unknown option '%s'", cmd,
+			    argv[i]);
+		if (got >= npos)
+			return usage_error("%s: unexpected argument '%s'", cmd,
+			    argv[i]);
+		pos[got++] = argv[i];
+	}
+	if (got < npos)
+		return usage_error("%s: missing ID", cmd);
+	for (size_t k = 0; k < nflags; k++)
+		if (flags[k].value == NULL)
+			return usage_error("%s: missing %s", cmd, flags[k].name);
+	return 0;
+}
+
+/* Open a handle or report why not (a usage error: the URL is bad). */
+static int
+open_client(const char *server, int timeout_ms, inventory_client **c)
+{
+	inventory_code code = inventory_client_open(c, server);
+
+	if (code == INVENTORY_INVALID_ARGUMENT)
+		return usage_error("invalid server URL '%s'", server);
+	if (code != INVENTORY_OK) {
+		fprintf(stderr, PROG ": cannot open client: %s\n",
+		    inventory_code_name(code));
+		return EXIT_RPC_BASE + (int) code;
+	}
+	if (timeout_ms > 0)
+		inventory_client_set_timeout(*c, timeout_ms);
+	return 0;
+}
+
+static int
+cmd_get(inventory_client **c, const char *server, int timeout_ms, int argc,
+    char **argv)
+{
+	const char        *id;
+	inventory_product *p  = NULL;
+	inventory_status   st = { 0 };
+	inventory_code     code;
+	int                rc;
+
+	if ((rc = parse_command("get", argc, argv, NULL, 0, &id, 1)) != 0)
+		return rc == PARSE_HELP ? finish_output(0) : rc;
+	if ((rc = open_client(server, timeout_ms, c)) != 0)
+		return rc;
+	code = inventory_get_product(*c, id, NULL, &p, &st);
+	rc   = report(code, p, &st);
+	inventory_product_free(p);
+	inventory_status_fini(&st);
+	return rc;
+}
+
+static int
+cmd_create(inventory_client **c, const char *server, int timeout_ms,
+    int argc, char **argv)
+{
+	struct flag flags[] = {
+		{ "--name", NULL },
+		{ "--stock", NULL },
+		{ "--price", NULL },
+	};
+	inventory_product *p  = NULL;
+	inventory_status   st = { 0 };
+	inventory_code     code;
+	int64_t            stock;
+	int                rc;
+
+	if ((rc = parse_command("create", argc, argv, flags, 3, NULL, 0)) != 0)
+		return rc == PARSE_HELP ? finish_output(0) : rc;
+	if (parse_int64(flags[1].value, INT64_MIN, INT64_MAX, &stock) != 0)
+		return usage_error("create: --stock must be an integer, not "
+		                   "'%s'",
+		    flags[1].value);
+	if ((rc = open_client(server, timeout_ms, c)) != 0)
+		return rc;
+	code = inventory_create_product(
+	    *c, flags[0].value, stock, flags[2].value, NULL, &p, &st);
+	rc = report(code, p, &st);
+	inventory_product_free(p);
+	inventory_status_fini(&st);
+	return rc;
+}
+
+static int
+cmd_update_stock(inventory_client **c, const char *server, int timeout_ms,
+    int argc, char **argv)
+{
+	struct flag flags[] = {
+		{ "--stock", NULL },
+		{ "--version", NULL },
+	};
+	const char        *id;
+	inventory_product *p  = NULL;
+	inventory_status   st = { 0 };
+	inventory_code     code;
+	int64_t            stock, version;
+	int                rc;
+
+	if ((rc = parse_command(
+	         "update-stock", argc, argv, flags, 2, &id, 1)) != 0)
+		return rc == PARSE_HELP ? finish_output(0) : rc;
+	if (parse_int64(flags[0].value, INT64_MIN, INT64_MAX, &stock) != 0)
+		return usage_error("update-stock: --stock must be an integer, "
+		                   "not '%s'",
+		    flags[0].value);
+	if (parse_int64(flags[1].value, INT64_MIN, INT64_MAX, &version) != 0)
+		return usage_error("update-stock: --version must be an "
+		                   "integer, not '%s'",
+		    flags[1].value);
+	if ((rc = open_client(server, timeout_ms, c)) != 0)
+		return rc;
+	code = inventory_update_stock(*c, id, stock, version, NULL, &p, &st);
+	rc   = report(code, p, &st);
+	inventory_product_free(p);
+	inventory_status_fini(&st);
+	return rc;
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(inventory_client **c, const char *server, int timeout_ms,
+	    int argc, char **argv);
+} commands[] = {
+	{ "get", cmd_get },
+	{ "create", cmd_create },
+	{ "update-stock", cmd_update_stock },
+};
+
+int
+main(int argc, char **argv)
+{
+	struct flag server = { "--server", NULL };
+	struct flag tmo    = { "--timeout", NULL };
+	const char *url;
+	int64_t     timeout_ms = 0;
+	int         i, rc = 0;
+
+	/* Global options, up to the command. */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		int taken = take_flag(&server, argc, argv, &i, &rc);
+		if (taken == 0)
+			taken = take_flag(&tmo, argc, argv, &i, &rc);
+		if (taken < 0)
+			return rc;
+		if (taken == 0) {
+			if (strcmp(argv[i], "--help") == 0 ||
+			    strcmp(argv[i], "-h") == 0) {
+				fputs(usage_text, stdout);
+				return finish_output(0);
+			}
+			if (strcmp(argv[i], "--version") == 0) {
+				printf(PROG " " INVENTORY_VERSION "\n");
+				return finish_output(0);
+			}
+			return usage_error("unknown option '%s'", argv[i]);
+		}
+	}
+	if (tmo.value != NULL &&
+	    parse_int64(tmo.value, 1, INT_MAX, &timeout_ms) != 0)
+		return usage_error("--timeout must be a positive integer "
+		                   "(milliseconds), not '%s'",
+		    tmo.value);
+	if (i >= argc)
+		return usage_error("missing COMMAND");
+
+	url = server.value;
+	if (url == NULL && (url = getenv("INVENTORY_SERVER")) != NULL &&
+	    *url == '\0')
+		url = NULL;
+	if (url == NULL)
+		url = DEFAULT_SERVER;
+
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		if (strcmp(argv[i], commands[k].name) == 0) {
+			inventory_client *c = NULL;
+
+			rc = commands[k].run(&c, url, (int) timeout_ms,
+			    argc - i - 1, argv + i + 1);
+			inventory_client_close(c);
+			return rc;
+		}
+	}
+	return usage_error("unknown command '%s'", argv[i]);
+}

@@ -1,0 +1,114 @@
+/*
+ * codec: libinventory's wire code, private to the library.
+ *
+ * Turns call arguments into the bytes of an encoded Request envelope and
+ * the bytes of a Response envelope into plain C structs.  It is pure: no
+ * sockets, no clocks, no randomness, no globals; bytes in, structs out, so
+ * unit tests call it directly.  Only this module and the test code see
+ * protobuf-c types; client.c hands it bytes and gets inventory_* values.
+ *
+ * Invariants: every string copied into a fixed-size field is
+ * NUL-terminated and, if it had to be truncated, cut at a UTF-8 character
+ * boundary; every unpacked message is freed before a function returns; a
+ * reply the codec cannot make sense of is INVENTORY_INTERNAL with the
+ * message "malformed reply: ...", never a crash.
+ */
+#ifndef INVENTORY_CLIENT_CODEC_H
+#define INVENTORY_CLIENT_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <inventory/client.h>
+
+/* The RPCs, in the order of the proto's service declaration. */
+enum codec_method {
+	CODEC_GET_PRODUCT    = 0,
+	CODEC_UPDATE_STOCK   = 1,
+	CODEC_CREATE_PRODUCT = 2,
+};
+
+/* Message used for any reply that does not decode (a protocol error). */
+#define CODEC_MALFORMED "malformed reply"
+
+/* One call's arguments, as the codec encodes them. */
+struct codec_request {
+	enum codec_method method;     /* which RPC; selects the union member */
+	const char       *request_id; /* Request.request_id; NULL: not sent */
+	uint32_t          timeout_ms; /* Request.timeout_ms (always sent) */
+	union {
+		struct {
+			const char *id; /* product id; NULL: not sent */
+		} get;
+		struct {
+			const char *id;               /* product id */
+			int64_t     stock;            /* new stock */
+			int64_t     expected_version; /* version read */
+		} update;
+		struct {
+			const char *name;  /* 1..200 bytes of UTF-8 */
+			int64_t     stock; /* initial stock */
+			const char *price; /* decimal string */
+		} create;
+	} u;
+};
+
+/* A decoded Response envelope. */
+struct codec_reply {
+	inventory_code    code;            /* Response.code; > 16: UNKNOWN */
+	char              message[256];    /* Response.message, may be "" */
+	char              request_id[INVENTORY_REQUEST_ID_MAX + 1]; /* echo */
+	int               has_product;     /* OK: product holds the reply */
+	inventory_product product;         /* the typed reply's product */
+	int64_t           current_version; /* ABORTED: details, else 0 */
+	int               has_current;     /* ABORTED: current is set */
+	inventory_product current;         /* ABORTED: the latest product */
+};
+
+/* The full method name, "/inventory.v1.InventoryService/GetProduct";
+ * NULL for a value outside the enum.  Static storage. */
+const char *codec_method_name(enum codec_method method);
+
+/* Bytes codec_request_encode() will write for req: the packed size of
+ * the envelope.  0 for an unknown method. */
+size_t codec_request_size(const struct codec_request *req);
+
+/* Encode req as a Request envelope into buf (cap bytes; use
+ * codec_request_size() to size it).  Returns the bytes written, or 0 if
+ * the method is unknown or cap is too small. */
+size_t codec_request_encode(
+    const struct codec_request *req, uint8_t *buf, size_t cap);
+
+/* Encode req into a new malloc'd buffer: *out (free() it) and *out_len.
+ * Returns INVENTORY_OK, INVENTORY_INVALID_ARGUMENT for an unknown method,
+ * or INVENTORY_RESOURCE_EXHAUSTED when out of memory (*out untouched). */
+inventory_code codec_request_encode_alloc(
+    const struct codec_request *req, uint8_t **out, size_t *out_len);
+
+/* Decode the len bytes of a Response envelope answering a call of method
+ * into *out (fully overwritten).  Returns INVENTORY_OK when the envelope
+ * made sense; the server's verdict is then out->code, and when it is OK
+ * out->has_product is 1.  Returns INVENTORY_INTERNAL, with out->code
+ * INVENTORY_INTERNAL and out->message starting with "malformed reply",
+ * when the bytes are not a Response, or an OK reply lacks a decodable
+ * typed payload with a product.  buf may be NULL when len is 0. */
+inventory_code codec_reply_decode(enum codec_method method,
+    const uint8_t *buf, size_t len, struct codec_reply *out);
+
+/* Decode the len bytes of an encoded Product message into *out (fully
+ * overwritten; absent fields are 0 or "").  Returns INVENTORY_OK, or
+ * INVENTORY_INTERNAL when the bytes are not a Product. */
+inventory_code codec_product_decode(
+    const uint8_t *buf, size_t len, inventory_product *out);
+
+/* Copy the NUL-terminated src into dst of size dstsz (> 0): at most
+ * dstsz - 1 bytes, cut back to a UTF-8 character boundary when truncated,
+ * always NUL-terminated.  src NULL copies "".  Returns 1 if src fit
+ * entirely, 0 if it was truncated. */
+int codec_copy_str(char *dst, size_t dstsz, const char *src);
+
+/* Map a wire code number to inventory_code; numbers above 16 are
+ * INVENTORY_UNKNOWN. */
+inventory_code codec_code_from_wire(uint32_t wire);
+
+#endif /* INVENTORY_CLIENT_CODEC_H */
