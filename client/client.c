@@ -14,7 +14,6 @@
  * message whose send failed is freed here, a received one after decoding;
  * every failure becomes one inventory_code plus a status message.
  */
-#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -62,7 +61,7 @@ static const char *const code_names[] = {
 const char *
 inventory_code_name(inventory_code code)
 {
-	if ((unsigned) code >= sizeof(code_names) / sizeof(code_names[0]))
+	if ((unsigned)code >= sizeof(code_names) / sizeof(code_names[0]))
 		return "UNKNOWN";
 	return code_names[code];
 }
@@ -90,9 +89,8 @@ status_reset(inventory_status *status)
 }
 
 /* Record a failure in status (if any) and return code. */
-static inventory_code
-status_set(inventory_status *status, inventory_code code, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
+static inventory_code status_set(inventory_status *status, inventory_code code,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static inventory_code
 status_set(inventory_status *status, inventory_code code, const char *fmt, ...)
@@ -155,9 +153,11 @@ inventory_client_open(inventory_client **out, const char *urls)
 	}
 	/* Options a dialer inherits must be set on the socket before it
 	 * dials.  They cannot fail on a fresh REQ socket with valid values. */
-	(void) nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CLIENT_RECV_MAX);
-	(void) nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, CLIENT_RECONNMIN_MS);
-	(void) nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, CLIENT_RECONNMAX_MS);
+	(void)nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CLIENT_RECV_MAX);
+	(void)nng_socket_set_ms(
+	    c->sock, NNG_OPT_RECONNMINT, CLIENT_RECONNMIN_MS);
+	(void)nng_socket_set_ms(
+	    c->sock, NNG_OPT_RECONNMAXT, CLIENT_RECONNMAX_MS);
 
 	for (url = strtok_r(list, ",", &save); url != NULL;
 	     url = strtok_r(NULL, ",", &save)) {
@@ -172,7 +172,8 @@ inventory_client_open(inventory_client **out, const char *urls)
 			continue;
 		/* Non-blocking: an unreachable server is retried in the
 		 * background instead of failing here. */
-		if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) !=
+		    0) {
 			code = rv == NNG_ENOMEM ? INVENTORY_RESOURCE_EXHAUSTED
 			                        : INVENTORY_INVALID_ARGUMENT;
 			goto out_close_sock;
@@ -220,7 +221,7 @@ now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* One exchange on its own context: send msg (always consumed), wait for
@@ -249,7 +250,8 @@ client_exchange(inventory_client *c, enum codec_method method, nng_msg *msg,
 	}
 	/* No timer-driven resend within a call (a request repeats only if
 	 * its connection drops; the request id makes that harmless). */
-	(void) nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	(void)nng_ctx_set_ms(
+	    ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 
 	/* The send completes once a connected pipe takes the request: a
 	 * timeout here means no server was connected, so it was never
@@ -275,7 +277,7 @@ client_exchange(inventory_client *c, enum codec_method method, nng_msg *msg,
 		    "no reply within %d ms", timeout_ms);
 		goto out_close_ctx;
 	}
-	nng_aio_set_timeout(aio, (nng_duration) left);
+	nng_aio_set_timeout(aio, (nng_duration)left);
 	nng_ctx_recv(ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0) {
@@ -326,7 +328,7 @@ client_call(inventory_client *c, struct codec_request *req,
 		rng_request_id(id);
 		req->request_id = id;
 	}
-	req->timeout_ms = (uint32_t) timeout_ms;
+	req->timeout_ms = (uint32_t)timeout_ms;
 
 	size = codec_request_size(req);
 	if ((rv = nng_msg_alloc(&msg, size)) != 0)
@@ -338,7 +340,8 @@ client_call(inventory_client *c, struct codec_request *req,
 		    "cannot encode request");
 	}
 
-	code = client_exchange(c, req->method, msg, timeout_ms, &reply, status);
+	code =
+	    client_exchange(c, req->method, msg, timeout_ms, &reply, status);
 	if (code != INVENTORY_OK)
 		return code;
 	if (reply.code != INVENTORY_OK) {
@@ -347,7 +350,8 @@ client_call(inventory_client *c, struct codec_request *req,
 			codec_copy_str(status->message,
 			    sizeof(status->message), reply.message);
 			if (reply.code == INVENTORY_ABORTED) {
-				status->current_version = reply.current_version;
+				status->current_version =
+				    reply.current_version;
 				if (reply.has_current &&
 				    (status->current = malloc(
 				         sizeof(*status->current))) != NULL)
@@ -357,8 +361,8 @@ client_call(inventory_client *c, struct codec_request *req,
 		return reply.code;
 	}
 	if ((p = malloc(sizeof(*p))) == NULL)
-		return status_set(status, INVENTORY_RESOURCE_EXHAUSTED,
-		    "out of memory");
+		return status_set(
+		    status, INVENTORY_RESOURCE_EXHAUSTED, "out of memory");
 	*p   = reply.product;
 	*out = p;
 	return INVENTORY_OK;
@@ -380,7 +384,8 @@ call_check(inventory_client *c, const inventory_call_opts *opts,
 	    (opts->request_id[0] == '\0' ||
 	        strlen(opts->request_id) > INVENTORY_REQUEST_ID_MAX))
 		return status_set(status, INVENTORY_INVALID_ARGUMENT,
-		    "request_id must be 1..%d bytes", INVENTORY_REQUEST_ID_MAX);
+		    "request_id must be 1..%d bytes",
+		    INVENTORY_REQUEST_ID_MAX);
 	return INVENTORY_OK;
 }
 
@@ -402,8 +407,8 @@ inventory_get_product(inventory_client *c, const char *id,
 }
 
 inventory_code
-inventory_create_product(inventory_client *c, const char *name,
-    int64_t stock, const char *price, const inventory_call_opts *opts,
+inventory_create_product(inventory_client *c, const char *name, int64_t stock,
+    const char *price, const inventory_call_opts *opts,
     inventory_product **out, inventory_status *status)
 {
 	struct codec_request req = { .method = CODEC_CREATE_PRODUCT };

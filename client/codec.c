@@ -19,15 +19,16 @@
 #define CODEC_SCRATCH 512
 
 static const char *const method_names[] = {
-	[CODEC_GET_PRODUCT]    = "/inventory.v1.InventoryService/GetProduct",
-	[CODEC_UPDATE_STOCK]   = "/inventory.v1.InventoryService/UpdateStock",
-	[CODEC_CREATE_PRODUCT] = "/inventory.v1.InventoryService/CreateProduct",
+	[CODEC_GET_PRODUCT]  = "/inventory.v1.InventoryService/GetProduct",
+	[CODEC_UPDATE_STOCK] = "/inventory.v1.InventoryService/UpdateStock",
+	[CODEC_CREATE_PRODUCT] =
+	    "/inventory.v1.InventoryService/CreateProduct",
 };
 
 const char *
 codec_method_name(enum codec_method method)
 {
-	if ((unsigned) method >= sizeof(method_names) / sizeof(method_names[0]))
+	if ((unsigned)method >= sizeof(method_names) / sizeof(method_names[0]))
 		return NULL;
 	return method_names[method];
 }
@@ -35,9 +36,9 @@ codec_method_name(enum codec_method method)
 inventory_code
 codec_code_from_wire(uint32_t wire)
 {
-	if (wire > (uint32_t) INVENTORY_UNAUTHENTICATED)
+	if (wire > (uint32_t)INVENTORY_UNAUTHENTICATED)
 		return INVENTORY_UNKNOWN;
-	return (inventory_code) wire;
+	return (inventory_code)wire;
 }
 
 int
@@ -56,7 +57,7 @@ codec_copy_str(char *dst, size_t dstsz, const char *src)
 	 * character is never cut in half.  src[n] is the first byte dropped;
 	 * if it continues a character, that character starts earlier. */
 	n = dstsz - 1;
-	while (n > 0 && ((unsigned char) src[n] & 0xC0) == 0x80)
+	while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
 		n--;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
@@ -110,12 +111,12 @@ typed_request_init(const struct codec_request *req, struct typed_request *t)
 	switch (req->method) {
 	case CODEC_GET_PRODUCT:
 		inventory__v1__get_product_request__init(&t->u.get);
-		t->u.get.id = (char *) req->u.get.id;
+		t->u.get.id = (char *)req->u.get.id;
 		t->msg      = &t->u.get.base;
 		return 0;
 	case CODEC_UPDATE_STOCK:
 		inventory__v1__update_stock_request__init(&t->u.update);
-		t->u.update.id                   = (char *) req->u.update.id;
+		t->u.update.id                   = (char *)req->u.update.id;
 		t->u.update.has_stock            = 1;
 		t->u.update.stock                = req->u.update.stock;
 		t->u.update.has_expected_version = 1;
@@ -124,10 +125,10 @@ typed_request_init(const struct codec_request *req, struct typed_request *t)
 		return 0;
 	case CODEC_CREATE_PRODUCT:
 		inventory__v1__create_product_request__init(&t->u.create);
-		t->u.create.name      = (char *) req->u.create.name;
+		t->u.create.name      = (char *)req->u.create.name;
 		t->u.create.has_stock = 1;
 		t->u.create.stock     = req->u.create.stock;
-		t->u.create.price     = (char *) req->u.create.price;
+		t->u.create.price     = (char *)req->u.create.price;
 		t->msg                = &t->u.create.base;
 		return 0;
 	}
@@ -141,13 +142,13 @@ envelope_init(const struct codec_request *req, const uint8_t *payload,
     size_t payload_len, Inventory__V1__Request *env)
 {
 	inventory__v1__request__init(env);
-	env->method         = (char *) codec_method_name(req->method);
-	env->request_id     = (char *) req->request_id;
+	env->method         = (char *)codec_method_name(req->method);
+	env->request_id     = (char *)req->request_id;
 	env->has_timeout_ms = 1;
 	env->timeout_ms     = req->timeout_ms;
 	env->has_payload    = 1;
 	env->payload.len    = payload_len;
-	env->payload.data   = (uint8_t *) payload;
+	env->payload.data   = (uint8_t *)payload;
 }
 
 size_t
@@ -158,8 +159,8 @@ codec_request_size(const struct codec_request *req)
 
 	if (typed_request_init(req, &t) != 0)
 		return 0;
-	envelope_init(req, NULL, protobuf_c_message_get_packed_size(t.msg),
-	    &env);
+	envelope_init(
+	    req, NULL, protobuf_c_message_get_packed_size(t.msg), &env);
 	return inventory__v1__request__get_packed_size(&env);
 }
 
@@ -214,8 +215,8 @@ reply_malformed(struct codec_reply *out, const char *why)
 {
 	out->code        = INVENTORY_INTERNAL;
 	out->has_product = 0;
-	snprintf(out->message, sizeof(out->message), "%s: %s",
-	    CODEC_MALFORMED, why);
+	snprintf(out->message, sizeof(out->message), "%s: %s", CODEC_MALFORMED,
+	    why);
 	return INVENTORY_INTERNAL;
 }
 
@@ -248,14 +249,14 @@ typed_reply_decode(enum codec_method method, const ProtobufCBinaryData *p,
 	/* All three replies are { optional Product product = 1; }. */
 	switch (method) {
 	case CODEC_GET_PRODUCT:
-		product = ((Inventory__V1__GetProductResponse *) msg)->product;
+		product = ((Inventory__V1__GetProductResponse *)msg)->product;
 		break;
 	case CODEC_UPDATE_STOCK:
-		product = ((Inventory__V1__UpdateStockResponse *) msg)->product;
+		product = ((Inventory__V1__UpdateStockResponse *)msg)->product;
 		break;
 	case CODEC_CREATE_PRODUCT:
 		product =
-		    ((Inventory__V1__CreateProductResponse *) msg)->product;
+		    ((Inventory__V1__CreateProductResponse *)msg)->product;
 		break;
 	}
 	if (product != NULL)
@@ -281,18 +282,22 @@ codec_reply_decode(enum codec_method method, const uint8_t *buf, size_t len,
 
 	out->code = codec_code_from_wire(res->has_code ? res->code : 0);
 	codec_copy_str(out->message, sizeof(out->message), res->message);
-	codec_copy_str(out->request_id, sizeof(out->request_id),
-	    res->request_id);
-	if (res->has_code && res->code > (uint32_t) INVENTORY_UNAUTHENTICATED)
-		snprintf(out->message, sizeof(out->message),
-		    "unknown status code %u: %s", (unsigned) res->code,
-		    res->message ? res->message : "");
+	codec_copy_str(
+	    out->request_id, sizeof(out->request_id), res->request_id);
+	if (res->has_code && res->code > (uint32_t)INVENTORY_UNAUTHENTICATED) {
+		/* Keep the number: a newer server's code is still news. */
+		char text[sizeof(out->message) + 32];
+
+		snprintf(text, sizeof(text), "unknown status code %u: %s",
+		    (unsigned)res->code, out->message);
+		codec_copy_str(out->message, sizeof(out->message), text);
+	}
 
 	if (out->code == INVENTORY_OK) {
 		if (!res->has_payload)
 			rv = reply_malformed(out, "OK without payload");
-		else if (typed_reply_decode(method, &res->payload,
-		             &out->product) != 0)
+		else if (typed_reply_decode(
+		             method, &res->payload, &out->product) != 0)
 			rv = reply_malformed(out, "bad payload");
 		else
 			out->has_product = 1;

@@ -55,8 +55,8 @@ struct codec_request {
 
 /* A decoded Response envelope. */
 struct codec_reply {
-	inventory_code    code;            /* Response.code; > 16: UNKNOWN */
-	char              message[256];    /* Response.message, may be "" */
+	inventory_code    code;         /* Response.code; > 16: UNKNOWN */
+	char              message[256]; /* Response.message, may be "" */
 	char              request_id[INVENTORY_REQUEST_ID_MAX + 1]; /* echo */
 	int               has_product;     /* OK: product holds the reply */
 	inventory_product product;         /* the typed reply's product */
@@ -92,8 +92,8 @@ inventory_code codec_request_encode_alloc(
  * INVENTORY_INTERNAL and out->message starting with "malformed reply",
  * when the bytes are not a Response, or an OK reply lacks a decodable
  * typed payload with a product.  buf may be NULL when len is 0. */
-inventory_code codec_reply_decode(enum codec_method method,
-    const uint8_t *buf, size_t len, struct codec_reply *out);
+inventory_code codec_reply_decode(enum codec_method method, const uint8_t *buf,
+    size_t len, struct codec_reply *out);
 
 /* Decode the len bytes of an encoded Product message into *out (fully
  * overwritten; absent fields are 0 or "").  Returns INVENTORY_OK, or

@@ -31,8 +31,8 @@ static void
 retry_sleep_ms(uint64_t ms)
 {
 	struct timespec ts = {
-		.tv_sec  = (time_t) (ms / 1000),
-		.tv_nsec = (long) (ms % 1000) * 1000000L,
+		.tv_sec  = (time_t)(ms / 1000),
+		.tv_nsec = (long)(ms % 1000) * 1000000L,
 	};
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -43,11 +43,11 @@ retry_sleep_ms(uint64_t ms)
 static uint64_t
 retry_backoff_cap(int initial_ms, int max_ms, int retry)
 {
-	uint64_t cap = (uint64_t) initial_ms;
+	uint64_t cap = (uint64_t)initial_ms;
 
-	while (retry-- > 0 && cap < (uint64_t) max_ms)
+	while (retry-- > 0 && cap < (uint64_t)max_ms)
 		cap *= 2;
-	return cap < (uint64_t) max_ms ? cap : (uint64_t) max_ms;
+	return cap < (uint64_t)max_ms ? cap : (uint64_t)max_ms;
 }
 
 /* Move the status src into dst (dst's old contents released). */
@@ -73,7 +73,7 @@ inventory_update_with_retry(inventory_client *c, const char *id,
 	inventory_status     st     = { 0 };
 	inventory_product   *cur    = NULL, *written;
 	inventory_product    latest;
-	int                  tried  = 0;
+	int                  tried = 0;
 	int64_t              new_stock;
 	inventory_code       code;
 
@@ -112,7 +112,7 @@ inventory_update_with_retry(inventory_client *c, const char *id,
 			snprintf(st.message, sizeof(st.message),
 			    "update function stopped with %s at version %lld",
 			    inventory_code_name(code),
-			    (long long) latest.version);
+			    (long long)latest.version);
 			goto out_status;
 		}
 		tried++;
@@ -135,9 +135,9 @@ inventory_update_with_retry(inventory_client *c, const char *id,
 			latest = *cur;
 			inventory_product_free(cur);
 		}
-		retry_sleep_ms(rng_between0(retry_backoff_cap(
-		    policy.initial_backoff_ms, policy.max_backoff_ms,
-		    tried - 1)));
+		retry_sleep_ms(
+		    rng_between0(retry_backoff_cap(policy.initial_backoff_ms,
+		        policy.max_backoff_ms, tried - 1)));
 	}
 
 out_status:

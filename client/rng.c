@@ -23,8 +23,8 @@ rng_fallback_seed(void)
 	uint64_t        z;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	z = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-	z ^= (uint64_t) (uintptr_t) &rng_state;
+	z = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	z ^= (uint64_t)(uintptr_t)&rng_state;
 	z += 0x9E3779B97F4A7C15u;
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
@@ -45,7 +45,7 @@ rng_kernel(void *buf, size_t len)
 			return -1;
 		}
 		p += n;
-		len -= (size_t) n;
+		len -= (size_t)n;
 	}
 	return 0;
 }
@@ -108,7 +108,7 @@ rng_request_id(char out[RNG_REQUEST_ID_LEN + 1])
 	unsigned char     raw[RNG_REQUEST_ID_LEN / 2];
 	size_t            i;
 
-	(void) rng_fill(raw, sizeof(raw));
+	(void)rng_fill(raw, sizeof(raw));
 	for (i = 0; i < sizeof(raw); i++) {
 		out[2 * i]     = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 0x0F];

@@ -24,11 +24,11 @@
 #define INVENTORY_VERSION "unknown"
 #endif
 
-#define PROG              "inventoryctl"
-#define DEFAULT_SERVER    "tcp://127.0.0.1:7070"
-#define EXIT_USAGE        2
-#define EXIT_OUTPUT       1  /* stdout could not be written */
-#define EXIT_RPC_BASE     64 /* + inventory_code */
+#define PROG           "inventoryctl"
+#define DEFAULT_SERVER "tcp://127.0.0.1:7070"
+#define EXIT_USAGE     2
+#define EXIT_OUTPUT    1  /* stdout could not be written */
+#define EXIT_RPC_BASE  64 /* + inventory_code */
 
 static const char usage_text[] =
     "Usage: " PROG " [--server URL] [--timeout MS] COMMAND ...\n"
@@ -81,7 +81,7 @@ parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 	v     = strtoll(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -1;
-	*out = (int64_t) v;
+	*out = (int64_t)v;
 	return 0;
 }
 
@@ -121,7 +121,7 @@ utf8_seq_len(const unsigned char *s)
 static void
 json_string(FILE *f, const char *str)
 {
-	const unsigned char *s = (const unsigned char *) str;
+	const unsigned char *s = (const unsigned char *)str;
 
 	putc('"', f);
 	while (*s != '\0') {
@@ -131,7 +131,7 @@ json_string(FILE *f, const char *str)
 			putc('\\', f);
 			putc(*s++, f);
 		} else if (*s < 0x20 || *s == 0x7F) {
-			fprintf(f, "\\u%04x", (unsigned) *s++);
+			fprintf(f, "\\u%04x", (unsigned)*s++);
 		} else if ((n = utf8_seq_len(s)) == 0) {
 			fputs("\\ufffd", f);
 			s++;
@@ -156,7 +156,7 @@ json_time(FILE *f, int64_t us)
 		frac += 1000000;
 		secs -= 1;
 	}
-	t = (time_t) secs;
+	t = (time_t)secs;
 	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 0 ||
 	    tm.tm_year + 1900 > 9999) {
 		fputs("null", f);
@@ -164,7 +164,7 @@ json_time(FILE *f, int64_t us)
 	}
 	fprintf(f, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\"",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (long) frac);
+	    tm.tm_min, tm.tm_sec, (long)frac);
 }
 
 static void
@@ -218,7 +218,7 @@ report(inventory_code code, const inventory_product *p,
 		}
 	}
 	fputs("}\n", stdout);
-	return finish_output(EXIT_RPC_BASE + (int) code);
+	return finish_output(EXIT_RPC_BASE + (int)code);
 }
 
 /* --- command-line parsing ---------------------------------------------- */
@@ -285,18 +285,19 @@ parse_command(const char *cmd, int argc, char **argv, struct flag *flags,
 			return PARSE_HELP;
 		}
 		if (argv[i][0] == '-' && argv[i][1] == '-')
-			return usage_error("%s: unknown option '%s'", cmd,
-			    argv[i]);
+			return usage_error(
+			    "%s: unknown option '%s'", cmd, argv[i]);
 		if (got >= npos)
-			return usage_error("%s: unexpected argument '%s'", cmd,
-			    argv[i]);
+			return usage_error(
+			    "%s: unexpected argument '%s'", cmd, argv[i]);
 		pos[got++] = argv[i];
 	}
 	if (got < npos)
 		return usage_error("%s: missing ID", cmd);
 	for (size_t k = 0; k < nflags; k++)
 		if (flags[k].value == NULL)
-			return usage_error("%s: missing %s", cmd, flags[k].name);
+			return usage_error(
+			    "%s: missing %s", cmd, flags[k].name);
 	return 0;
 }
 
@@ -311,7 +312,7 @@ open_client(const char *server, int timeout_ms, inventory_client **c)
 	if (code != INVENTORY_OK) {
 		fprintf(stderr, PROG ": cannot open client: %s\n",
 		    inventory_code_name(code));
-		return EXIT_RPC_BASE + (int) code;
+		return EXIT_RPC_BASE + (int)code;
 	}
 	if (timeout_ms > 0)
 		inventory_client_set_timeout(*c, timeout_ms);
@@ -340,8 +341,8 @@ cmd_get(inventory_client **c, const char *server, int timeout_ms, int argc,
 }
 
 static int
-cmd_create(inventory_client **c, const char *server, int timeout_ms,
-    int argc, char **argv)
+cmd_create(inventory_client **c, const char *server, int timeout_ms, int argc,
+    char **argv)
 {
 	struct flag flags[] = {
 		{ "--name", NULL },
@@ -463,7 +464,7 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], commands[k].name) == 0) {
 			inventory_client *c = NULL;
 
-			rc = commands[k].run(&c, url, (int) timeout_ms,
+			rc = commands[k].run(&c, url, (int)timeout_ms,
 			    argc - i - 1, argv + i + 1);
 			inventory_client_close(c);
 			return rc;
