@@ -261,7 +261,9 @@ client_exchange(inventory_client *c, enum codec_method method, nng_msg *msg,
 	nng_ctx_send(ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0) {
-		nng_msg_free(nng_aio_get_msg(aio));
+		/* A failed send leaves the message with us. */
+		if ((msg = nng_aio_get_msg(aio)) != NULL)
+			nng_msg_free(msg);
 		if (rv == NNG_ETIMEDOUT)
 			code = status_set(status, INVENTORY_UNAVAILABLE,
 			    "no server connected within %d ms", timeout_ms);
