@@ -30,7 +30,7 @@ validate_uuid(const char *s, char out[PRODUCT_ID_LEN + 1])
 	if (s == NULL)
 		return false;
 	for (i = 0; i < PRODUCT_ID_LEN; i++) {
-		int c = (unsigned char) s[i];
+		int c = (unsigned char)s[i];
 
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (c != '-')
@@ -38,9 +38,10 @@ validate_uuid(const char *s, char out[PRODUCT_ID_LEN + 1])
 			buf[i] = '-';
 			continue;
 		}
-		if ((c = hex_lower(c)) < 0) /* also stops at a short string's NUL */
+		if ((c = hex_lower(c)) <
+		    0) /* also stops at a short string's NUL */
 			return false;
-		buf[i] = (char) c;
+		buf[i] = (char)c;
 	}
 	if (s[PRODUCT_ID_LEN] != '\0')
 		return false;
@@ -53,7 +54,7 @@ validate_uuid(const char *s, char out[PRODUCT_ID_LEN + 1])
 bool
 validate_name(const char *s)
 {
-	const unsigned char *p = (const unsigned char *) s;
+	const unsigned char *p = (const unsigned char *)s;
 	size_t               len;
 
 	if (s == NULL)
@@ -81,7 +82,8 @@ validate_name(const char *s)
 			cp = p[0] & 0x07u;
 			n  = 3;
 		} else {
-			return false; /* continuation byte, 0xc0/0xc1, > 0xf4 */
+			return false; /* continuation byte, 0xc0/0xc1, > 0xf4
+			               */
 		}
 		for (k = 1; k <= n; k++) {
 			if ((p[k] & 0xc0) != 0x80) /* also catches the NUL */
@@ -142,7 +144,7 @@ validate_request_id(const char *s)
 	for (i = 0; s[i] != '\0'; i++) {
 		if (i >= REQUEST_ID_MAX)
 			return false;
-		if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] > 0x7e)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
 			return false;
 	}
 	return i >= 1;

@@ -52,8 +52,8 @@ set_store_message(struct call *call, enum code rc)
 static void
 set_not_found(struct call *call, const char *id)
 {
-	snprintf(call->message, sizeof(call->message), "product %s not found",
-	    id);
+	snprintf(
+	    call->message, sizeof(call->message), "product %s not found", id);
 }
 
 /* Check the envelope's request id (NULL: none, which is allowed). */
@@ -62,8 +62,8 @@ request_id_ok(struct call *call)
 {
 	if (call->request_id == NULL || validate_request_id(call->request_id))
 		return true;
-	snprintf(call->message, sizeof(call->message), "%s",
-	    REQUEST_ID_INVALID);
+	snprintf(
+	    call->message, sizeof(call->message), "%s", REQUEST_ID_INVALID);
 	return false;
 }
 
@@ -87,8 +87,8 @@ static bool
 stock_ok(struct call *call, protobuf_c_boolean has, int64_t stock)
 {
 	if (!has) {
-		snprintf(call->message, sizeof(call->message),
-		    "stock: required");
+		snprintf(
+		    call->message, sizeof(call->message), "stock: required");
 		return false;
 	}
 	if (!validate_stock(stock)) {
@@ -104,11 +104,11 @@ handler_product_to_wire(const struct product *p, Inventory__V1__Product *out)
 {
 	inventory__v1__product__init(out);
 	/* protobuf-c's fields are not const, but packing only reads them. */
-	out->id                = (char *) p->id;
-	out->name              = (char *) p->name;
+	out->id                = (char *)p->id;
+	out->name              = (char *)p->name;
 	out->has_stock         = 1;
 	out->stock             = p->stock;
-	out->price             = (char *) p->price;
+	out->price             = (char *)p->price;
 	out->has_version       = 1;
 	out->version           = p->version;
 	out->has_created_at_us = 1;
@@ -118,20 +118,21 @@ handler_product_to_wire(const struct product *p, Inventory__V1__Product *out)
 }
 
 enum code
-handler_get_product(struct call *call, const ProtobufCMessage *req,
-    ProtobufCBuffer *reply)
+handler_get_product(
+    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply)
 {
 	const Inventory__V1__GetProductRequest *r =
-	    (const Inventory__V1__GetProductRequest *) req;
+	    (const Inventory__V1__GetProductRequest *)req;
 	Inventory__V1__GetProductResponse resp =
 	    INVENTORY__V1__GET_PRODUCT_RESPONSE__INIT;
 	Inventory__V1__Product wire;
-	struct product         p;
+	struct product         p = { 0 };
 	char                   id[PRODUCT_ID_LEN + 1];
 	enum code              rc;
 
 	if (req == NULL ||
-	    req->descriptor != &inventory__v1__get_product_request__descriptor) {
+	    req->descriptor !=
+	        &inventory__v1__get_product_request__descriptor) {
 		snprintf(call->message, sizeof(call->message),
 		    "internal error: wrong request type");
 		return CODE_INTERNAL;
@@ -155,20 +156,21 @@ handler_get_product(struct call *call, const ProtobufCMessage *req,
 }
 
 enum code
-handler_update_stock(struct call *call, const ProtobufCMessage *req,
-    ProtobufCBuffer *reply)
+handler_update_stock(
+    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply)
 {
 	const Inventory__V1__UpdateStockRequest *r =
-	    (const Inventory__V1__UpdateStockRequest *) req;
+	    (const Inventory__V1__UpdateStockRequest *)req;
 	Inventory__V1__UpdateStockResponse resp =
 	    INVENTORY__V1__UPDATE_STOCK_RESPONSE__INIT;
 	Inventory__V1__Product wire;
-	struct product         p;
+	struct product         p = { 0 };
 	char                   id[PRODUCT_ID_LEN + 1];
 	enum code              rc;
 
 	if (req == NULL ||
-	    req->descriptor != &inventory__v1__update_stock_request__descriptor) {
+	    req->descriptor !=
+	        &inventory__v1__update_stock_request__descriptor) {
 		snprintf(call->message, sizeof(call->message),
 		    "internal error: wrong request type");
 		return CODE_INTERNAL;
@@ -196,7 +198,8 @@ handler_update_stock(struct call *call, const ProtobufCMessage *req,
 	case CODE_ABORTED:
 		call->current = p;
 		snprintf(call->message, sizeof(call->message),
-		    "version conflict: expected %" PRId64 ", current is %" PRId64,
+		    "version conflict: expected %" PRId64
+		    ", current is %" PRId64,
 		    r->expected_version, p.version);
 		return rc;
 	case CODE_NOT_FOUND:
@@ -224,27 +227,27 @@ handler_update_stock(struct call *call, const ProtobufCMessage *req,
 }
 
 enum code
-handler_create_product(struct call *call, const ProtobufCMessage *req,
-    ProtobufCBuffer *reply)
+handler_create_product(
+    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply)
 {
 	const Inventory__V1__CreateProductRequest *r =
-	    (const Inventory__V1__CreateProductRequest *) req;
+	    (const Inventory__V1__CreateProductRequest *)req;
 	Inventory__V1__CreateProductResponse resp =
 	    INVENTORY__V1__CREATE_PRODUCT_RESPONSE__INIT;
 	Inventory__V1__Product wire;
-	struct product         p;
+	struct product         p = { 0 };
 	enum code              rc;
 
 	if (req == NULL ||
 	    req->descriptor !=
-		&inventory__v1__create_product_request__descriptor) {
+	        &inventory__v1__create_product_request__descriptor) {
 		snprintf(call->message, sizeof(call->message),
 		    "internal error: wrong request type");
 		return CODE_INTERNAL;
 	}
 	if (r->name == NULL) {
-		snprintf(call->message, sizeof(call->message),
-		    "name: required");
+		snprintf(
+		    call->message, sizeof(call->message), "name: required");
 		return CODE_INVALID_ARGUMENT;
 	}
 	if (!validate_name(r->name)) {
@@ -257,8 +260,8 @@ handler_create_product(struct call *call, const ProtobufCMessage *req,
 	if (!stock_ok(call, r->has_stock, r->stock))
 		return CODE_INVALID_ARGUMENT;
 	if (r->price == NULL) {
-		snprintf(call->message, sizeof(call->message),
-		    "price: required");
+		snprintf(
+		    call->message, sizeof(call->message), "price: required");
 		return CODE_INVALID_ARGUMENT;
 	}
 	if (!validate_price(r->price)) {
@@ -270,8 +273,8 @@ handler_create_product(struct call *call, const ProtobufCMessage *req,
 	if (!request_id_ok(call))
 		return CODE_INVALID_ARGUMENT;
 
-	rc = store_product_create(call->store, call->request_id, r->name,
-	    r->stock, r->price, &p);
+	rc = store_product_create(
+	    call->store, call->request_id, r->name, r->stock, r->price, &p);
 	if (rc != CODE_OK) {
 		set_store_message(call, rc);
 		return rc;

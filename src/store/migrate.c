@@ -21,7 +21,7 @@
 
 /* pg_advisory_lock key: "inv-migr" as a big-endian int8, so it cannot be
  * mistaken for another application's lock. */
-#define MIGRATE_LOCK_SQL "SELECT pg_advisory_lock(7597139558901835634)"
+#define MIGRATE_LOCK_SQL   "SELECT pg_advisory_lock(7597139558901835634)"
 #define MIGRATE_UNLOCK_SQL "SELECT pg_advisory_unlock(7597139558901835634)"
 
 static int
@@ -94,7 +94,7 @@ migration_apply(PGconn *conn, const struct store_migration *m)
 	return 0;
 
 out_rollback:
-	(void) exec_ok(conn, "migrate: ROLLBACK", "ROLLBACK");
+	(void)exec_ok(conn, "migrate: ROLLBACK", "ROLLBACK");
 	return -1;
 }
 
@@ -103,7 +103,7 @@ store_migrate(const char *conninfo)
 {
 	PGconn *conn;
 	size_t  i;
-	int     rv = -1;
+	int     rv      = -1;
 	int     applied = 0;
 
 	conn = store_pq_connect(conninfo);
@@ -114,9 +114,9 @@ store_migrate(const char *conninfo)
 	if (exec_ok(conn, "migrate: lock", MIGRATE_LOCK_SQL) != 0)
 		goto out_finish;
 	if (exec_ok(conn, "migrate: schema_migrations",
-		"CREATE TABLE IF NOT EXISTS schema_migrations ("
-		" version integer PRIMARY KEY,"
-		" applied_at timestamptz NOT NULL DEFAULT now())") != 0)
+	        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	        " version integer PRIMARY KEY,"
+	        " applied_at timestamptz NOT NULL DEFAULT now())") != 0)
 		goto out_unlock;
 
 	for (i = 0; i < store_migrations_count; i++) {
@@ -136,7 +136,7 @@ store_migrate(const char *conninfo)
 	rv = 0;
 
 out_unlock:
-	(void) exec_ok(conn, "migrate: unlock", MIGRATE_UNLOCK_SQL);
+	(void)exec_ok(conn, "migrate: unlock", MIGRATE_UNLOCK_SQL);
 out_finish:
 	PQfinish(conn);
 	return rv;

@@ -36,13 +36,13 @@
 enum {
 	BACKOFF_MIN_MS      = 100,   /* first wait after a failed connect */
 	BACKOFF_MAX_MS      = 2000,  /* the wait doubles up to this */
-	MAINTAIN_INTERVAL_S = 60,    /* store_maintain runs at most this often */
+	MAINTAIN_INTERVAL_S = 60,    /* seconds between prunes, at least */
 	PRUNE_BATCH         = 1000,  /* rows per DELETE (the SQL's LIMIT) */
 	PRUNE_BATCHES_MAX   = 100,   /* DELETEs per store_maintain, at most */
 	REQUEST_TTL_DEFAULT = 86400, /* seconds, when the option is 0 */
 	WRITE_ATTEMPTS      = 3,     /* a write is re-run when a race makes
 	                              * its outcome undecidable (see below) */
-	INT64_TEXT_MAX      = 24,    /* "-9223372036854775808" + NUL, rounded */
+	INT64_TEXT_MAX = 24,         /* INT64_MIN as text, NUL, rounded */
 };
 
 /* request_log.method: which RPC wrote a row (see deploy/sql/001_init.sql). */
@@ -52,12 +52,12 @@ enum request_method {
 };
 
 struct store {
-	PGconn  *conn;             /* NULL only after libpq ran out of memory */
-	bool     prepared;         /* all of stmts[] prepared on conn */
-	char    *conninfo;         /* owned copy of the options' conninfo */
-	int      request_ttl_s;    /* request ids older than this are pruned */
-	unsigned backoff_ms;       /* wait after the next failed attempt */
-	uint64_t next_attempt_ns;  /* no reconnect before this (monotonic) */
+	PGconn  *conn;            /* NULL only after libpq ran out of memory */
+	bool     prepared;        /* all of stmts[] prepared on conn */
+	char    *conninfo;        /* owned copy of the options' conninfo */
+	int      request_ttl_s;   /* request ids older than this are pruned */
+	unsigned backoff_ms;      /* wait after the next failed attempt */
+	uint64_t next_attempt_ns; /* no reconnect before this (monotonic) */
 	uint64_t next_maintain_ns; /* no pruning before this (monotonic) */
 };
 
@@ -179,13 +179,13 @@ static const struct stmt stmts[STMT_COUNT] = {
 
 /* Columns of STMT_PRODUCT_UPDATE_LOOKUP after the product's seven. */
 enum {
-	COL_LAST_IS_RID   = 7,
-	COL_LOGGED        = 8,
-	COL_LOG_SAME      = 9,
-	COL_LOG_VERSION   = 10,
-	COL_LOG_STOCK     = 11,
-	COL_LOG_UPDATED   = 12,
-	COL_CREATE_SAME   = 7, /* of STMT_PRODUCT_CREATE_LOOKUP */
+	COL_LAST_IS_RID = 7,
+	COL_LOGGED      = 8,
+	COL_LOG_SAME    = 9,
+	COL_LOG_VERSION = 10,
+	COL_LOG_STOCK   = 11,
+	COL_LOG_UPDATED = 12,
+	COL_CREATE_SAME = 7, /* of STMT_PRODUCT_CREATE_LOOKUP */
 };
 
 /* ---- shared with migrate.c ---------------------------------------- */
@@ -196,7 +196,7 @@ store_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 void
@@ -210,14 +210,14 @@ store_pq_log(const char *what, const PGconn *conn, const PGresult *res)
 	len = strlen(msg);
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
 		len--; /* libpq ends its messages with a newline */
-	log_warn("store: %s: %.*s", what, (int) len, msg);
+	log_warn("store: %s: %.*s", what, (int)len, msg);
 }
 
 /* Notices (e.g. "relation already exists, skipping") are not errors. */
 static void
 store_notice(void *arg, const char *message)
 {
-	(void) arg;
+	(void)arg;
 	log_debug("store: notice: %s", message);
 }
 
@@ -324,7 +324,7 @@ store_ready(struct store *st)
 out_backoff:
 	/* Counted from the end of the attempt: a connect can take seconds. */
 	st->next_attempt_ns =
-	    store_now_ns() + (uint64_t) st->backoff_ms * 1000000u;
+	    store_now_ns() + (uint64_t)st->backoff_ms * 1000000u;
 	st->backoff_ms *= 2;
 	if (st->backoff_ms > BACKOFF_MAX_MS)
 		st->backoff_ms = BACKOFF_MAX_MS;
@@ -346,11 +346,11 @@ store_create(struct store **out, const struct store_options *opts)
 		return -1;
 	}
 	st->request_ttl_s = opts != NULL && opts->request_ttl_s > 0
-	    ? opts->request_ttl_s
-	    : REQUEST_TTL_DEFAULT;
+	                        ? opts->request_ttl_s
+	                        : REQUEST_TTL_DEFAULT;
 	st->backoff_ms    = BACKOFF_MIN_MS;
 
-	(void) store_ready(st); /* down is fine: we reconnect later */
+	(void)store_ready(st); /* down is fine: we reconnect later */
 	*out = st;
 	return 0;
 }
@@ -379,15 +379,16 @@ store_code_sqlstate(const char *state)
 	    strcmp(state, "22003") == 0 || /* numeric_value_out_of_range */
 	    strcmp(state, "22021") == 0)   /* character_not_in_repertoire */
 		return CODE_INVALID_ARGUMENT;
-	if (strcmp(state, "57014") == 0) /* query_canceled, statement_timeout */
+	/* query_canceled: statement_timeout or a cancel request */
+	if (strcmp(state, "57014") == 0)
 		return CODE_DEADLINE_EXCEEDED;
-	if (strcmp(state, "40001") == 0 || /* serialization_failure */
-	    strcmp(state, "40P01") == 0 || /* deadlock_detected */
+	if (strcmp(state, "40001") == 0 ||  /* serialization_failure */
+	    strcmp(state, "40P01") == 0 ||  /* deadlock_detected */
 	    strncmp(state, "08", 2) == 0 || /* connection exception */
 	    strncmp(state, "53", 2) == 0 || /* insufficient resources */
-	    strcmp(state, "57P01") == 0 || /* admin_shutdown */
-	    strcmp(state, "57P02") == 0 || /* crash_shutdown */
-	    strcmp(state, "57P03") == 0)   /* cannot_connect_now */
+	    strcmp(state, "57P01") == 0 ||  /* admin_shutdown */
+	    strcmp(state, "57P02") == 0 ||  /* crash_shutdown */
+	    strcmp(state, "57P03") == 0)    /* cannot_connect_now */
 		return CODE_UNAVAILABLE;
 	return CODE_INTERNAL;
 }
@@ -414,7 +415,7 @@ store_request_id_used(const PGresult *res)
 	const char *cons  = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
 
 	return state != NULL && strcmp(state, "23505") == 0 && cons != NULL &&
-	    strcmp(cons, "request_log_pkey") == 0;
+	       strcmp(cons, "request_log_pkey") == 0;
 }
 
 /* The connection is up and prepared, or could be made so now. */
@@ -442,9 +443,9 @@ get_text(const PGresult *res, int row, int col, char *dst, size_t cap)
 	if (PQgetisnull(res, row, col))
 		return -1;
 	len = PQgetlength(res, row, col);
-	if (len < 0 || (size_t) len >= cap)
+	if (len < 0 || (size_t)len >= cap)
 		return -1;
-	memcpy(dst, PQgetvalue(res, row, col), (size_t) len);
+	memcpy(dst, PQgetvalue(res, row, col), (size_t)len);
 	dst[len] = '\0';
 	return 0;
 }
@@ -463,7 +464,7 @@ get_i64(const PGresult *res, int row, int col, int64_t *out)
 	v     = strtoll(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0')
 		return -1;
-	*out = (int64_t) v;
+	*out = (int64_t)v;
 	return 0;
 }
 
@@ -471,7 +472,7 @@ static bool
 get_bool(const PGresult *res, int row, int col)
 {
 	return !PQgetisnull(res, row, col) &&
-	    PQgetvalue(res, row, col)[0] == 't';
+	       PQgetvalue(res, row, col)[0] == 't';
 }
 
 /* Read the seven product columns starting at `col`.  0, or -1 if a value
@@ -497,11 +498,12 @@ row_product(const PGresult *res, int row, int col, struct product *out)
 enum code
 store_product_get(struct store *st, const char *id, struct product *out)
 {
-	const char *params[1] = { id };
-	PGresult   *res;
-	enum code   rv;
+	const char    *params[1] = { id };
+	struct product row;
+	PGresult      *res;
+	enum code      rv;
 
-	memset(out, 0, sizeof(*out));
+	memset(&row, 0, sizeof(row));
 	if (!store_usable(st))
 		return CODE_UNAVAILABLE;
 
@@ -514,9 +516,12 @@ store_product_get(struct store *st, const char *id, struct product *out)
 		rv = CODE_NOT_FOUND;
 		goto out_clear;
 	}
-	rv = row_product(res, 0, 0, out) == 0 ? CODE_OK : CODE_INTERNAL;
+	rv = row_product(res, 0, 0, &row) == 0 ? CODE_OK : CODE_INTERNAL;
 out_clear:
 	PQclear(res);
+	/* Only a row read, and only now: `id` may point into *out. */
+	if (row.version != 0)
+		*out = row;
 	return rv;
 }
 
@@ -524,14 +529,15 @@ enum code
 store_product_create(struct store *st, const char *request_id,
     const char *name, int64_t stock, const char *price, struct product *out)
 {
-	char        stock_s[INT64_TEXT_MAX];
-	const char *wparams[4] = { name, stock_s, price, request_id };
-	const char *lparams[4] = { request_id, name, stock_s, price };
-	PGresult   *res        = NULL;
-	enum code   rv;
-	int         attempt;
+	char           stock_s[INT64_TEXT_MAX];
+	const char    *wparams[4] = { name, stock_s, price, request_id };
+	const char    *lparams[4] = { request_id, name, stock_s, price };
+	PGresult      *res        = NULL;
+	struct product row;
+	enum code      rv;
+	int            attempt;
 
-	memset(out, 0, sizeof(*out));
+	memset(&row, 0, sizeof(row));
 	if (!store_usable(st))
 		return CODE_UNAVAILABLE;
 	snprintf(stock_s, sizeof(stock_s), "%" PRId64, stock);
@@ -540,8 +546,8 @@ store_product_create(struct store *st, const char *request_id,
 		res = store_exec(st, STMT_PRODUCT_CREATE, wparams);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
 		    PQntuples(res) == 1) {
-			rv = row_product(res, 0, 0, out) == 0 ? CODE_OK
-							      : CODE_INTERNAL;
+			rv = row_product(res, 0, 0, &row) == 0 ? CODE_OK
+			                                       : CODE_INTERNAL;
 			goto out_clear;
 		}
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
@@ -568,8 +574,8 @@ store_product_create(struct store *st, const char *request_id,
 				rv = CODE_ALREADY_EXISTS;
 				goto out_clear;
 			}
-			rv = row_product(res, 0, 0, out) == 0 ? CODE_OK
-							      : CODE_INTERNAL;
+			rv = row_product(res, 0, 0, &row) == 0 ? CODE_OK
+			                                       : CODE_INTERNAL;
 			goto out_clear;
 		}
 		/* Pruned since the insert collided with it: try again. */
@@ -577,11 +583,14 @@ store_product_create(struct store *st, const char *request_id,
 		res = NULL;
 	}
 	log_warn("store: product_create: request id %s: no stable outcome "
-		 "after %d attempts",
+	         "after %d attempts",
 	    request_id, WRITE_ATTEMPTS);
 	rv = CODE_UNAVAILABLE;
 out_clear:
 	PQclear(res);
+	/* Only a row read, and only now: arguments may point into *out. */
+	if (row.version != 0)
+		*out = row;
 	return rv;
 }
 
@@ -590,15 +599,16 @@ store_product_update_stock(struct store *st, const char *request_id,
     const char *id, int64_t stock, int64_t expected_version,
     struct product *out)
 {
-	char        stock_s[INT64_TEXT_MAX];
-	char        expected_s[INT64_TEXT_MAX];
-	const char *wparams[4] = { id, expected_s, stock_s, request_id };
-	const char *lparams[4] = { id, request_id, expected_s, stock_s };
-	PGresult   *res        = NULL;
-	enum code   rv;
-	int         attempt;
+	char           stock_s[INT64_TEXT_MAX];
+	char           expected_s[INT64_TEXT_MAX];
+	const char    *wparams[4] = { id, expected_s, stock_s, request_id };
+	const char    *lparams[4] = { id, request_id, expected_s, stock_s };
+	PGresult      *res        = NULL;
+	struct product row;
+	enum code      rv;
+	int            attempt;
 
-	memset(out, 0, sizeof(*out));
+	memset(&row, 0, sizeof(row));
 	if (!store_usable(st))
 		return CODE_UNAVAILABLE;
 	snprintf(stock_s, sizeof(stock_s), "%" PRId64, stock);
@@ -608,9 +618,9 @@ store_product_update_stock(struct store *st, const char *request_id,
 		res = store_exec(st, STMT_PRODUCT_UPDATE_STOCK, wparams);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			if (PQntuples(res) == 1) {
-				rv = row_product(res, 0, 0, out) == 0
-				    ? CODE_OK
-				    : CODE_INTERNAL;
+				rv = row_product(res, 0, 0, &row) == 0
+				         ? CODE_OK
+				         : CODE_INTERNAL;
 				goto out_clear;
 			}
 			/* No row: conflict, repeat or no such product. */
@@ -618,7 +628,7 @@ store_product_update_stock(struct store *st, const char *request_id,
 			/* The version matched but the request id is taken:
 			 * nothing was written. */
 			log_debug("store: product_update_stock: request id "
-				  "%s seen before",
+			          "%s seen before",
 			    request_id);
 		} else {
 			rv = store_fail(st, "product_update_stock", res);
@@ -636,7 +646,7 @@ store_product_update_stock(struct store *st, const char *request_id,
 			rv = CODE_NOT_FOUND;
 			goto out_clear;
 		}
-		if (row_product(res, 0, 0, out) != 0) {
+		if (row_product(res, 0, 0, &row) != 0) {
 			rv = CODE_INTERNAL;
 			goto out_clear;
 		}
@@ -644,10 +654,12 @@ store_product_update_stock(struct store *st, const char *request_id,
 			/* This request id produced the current version: the
 			 * same call iff it was based on the version before
 			 * and set this stock. */
-			rv = out->version == expected_version + 1 &&
-				out->stock == stock
-			    ? CODE_OK
-			    : CODE_ALREADY_EXISTS;
+			rv = row.version - 1 ==
+			                 expected_version && /* no overflow:
+			                                        version >= 1 */
+			             row.stock == stock
+			         ? CODE_OK
+			         : CODE_ALREADY_EXISTS;
 			goto out_clear;
 		}
 		if (get_bool(res, 0, COL_LOGGED)) {
@@ -656,22 +668,23 @@ store_product_update_stock(struct store *st, const char *request_id,
 				goto out_clear;
 			}
 			/* An older repeat: the first call's outcome. */
-			if (get_i64(res, 0, COL_LOG_VERSION, &out->version) ||
-			    get_i64(res, 0, COL_LOG_STOCK, &out->stock) ||
-			    get_i64(res, 0, COL_LOG_UPDATED,
-				&out->updated_at_us)) {
+			if (get_i64(res, 0, COL_LOG_VERSION, &row.version) ||
+			    get_i64(res, 0, COL_LOG_STOCK, &row.stock) ||
+			    get_i64(
+			        res, 0, COL_LOG_UPDATED, &row.updated_at_us)) {
 				rv = CODE_INTERNAL;
 				goto out_clear;
 			}
 			rv = CODE_OK;
 			goto out_clear;
 		}
-		if (out->version > expected_version) {
+		if (row.version > expected_version) {
 			rv = CODE_ABORTED;
 			goto out_clear;
 		}
-		if (out->version < expected_version) {
-			rv = CODE_INVALID_ARGUMENT; /* a version from the future */
+		if (row.version < expected_version) {
+			rv = CODE_INVALID_ARGUMENT; /* a version from the
+			                               future */
 			goto out_clear;
 		}
 		/* Equal: the expected version was committed after the
@@ -682,11 +695,14 @@ store_product_update_stock(struct store *st, const char *request_id,
 		res = NULL;
 	}
 	log_warn("store: product_update_stock %s: no stable outcome after %d "
-		 "attempts",
+	         "attempts",
 	    id, WRITE_ATTEMPTS);
 	rv = CODE_UNAVAILABLE;
 out_clear:
 	PQclear(res);
+	/* Only a row read, and only now: arguments may point into *out. */
+	if (row.version != 0)
+		*out = row;
 	return rv;
 }
 
@@ -703,7 +719,8 @@ store_maintain(struct store *st)
 
 	if (now < st->next_maintain_ns)
 		return;
-	st->next_maintain_ns = now + (uint64_t) MAINTAIN_INTERVAL_S * 1000000000u;
+	st->next_maintain_ns =
+	    now + (uint64_t)MAINTAIN_INTERVAL_S * 1000000000u;
 	if (!store_usable(st))
 		return;
 	snprintf(ttl_s, sizeof(ttl_s), "%d", st->request_ttl_s);
@@ -713,7 +730,7 @@ store_maintain(struct store *st)
 		long      n;
 
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			(void) store_fail(st, "request_log_prune", res);
+			(void)store_fail(st, "request_log_prune", res);
 			PQclear(res);
 			break;
 		}
