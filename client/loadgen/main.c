@@ -1,0 +1,187 @@
+/*
+ * inventory-bench: load generator for inventoryd, built on libinventory.
+ *
+ * main.c wires the modules together: parse the command line, open one
+ * client handle, seed or load the products, run the workers while drawing
+ * the progress line, merge the per-thread results, check the invariant,
+ * print the summary and the JSON.  Exit 0 only if the invariant holds.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	(void) sig;
+	interrupted = 1;
+}
+
+static void
+progress(const struct bench *b, uint64_t now, uint64_t *prev_ops,
+    uint64_t *prev_conf, uint64_t *prev_ns)
+{
+	uint64_t ops = 0, conf = 0;
+	double   dt  = (double) (now - *prev_ns) / 1e9;
+	int      i;
+
+	for (i = 0; i < b->cfg.clients; i++) {
+		ops += atomic_load_explicit(&b->threads[i].live_ops,
+		    memory_order_relaxed);
+		conf += atomic_load_explicit(&b->threads[i].live_conflicts,
+		    memory_order_relaxed);
+	}
+	if (dt <= 0.0) {
+		return;
+	}
+	fprintf(stderr, "\r\033[K[%6.1fs] %llu requests  %.0f req/s  "
+	                "%.0f conflicts/s",
+	    (double) (now - b->start_ns) / 1e9, (unsigned long long) ops,
+	    (double) (ops - *prev_ops) / dt, (double) (conf - *prev_conf) / dt);
+	fflush(stderr);
+	*prev_ops  = ops;
+	*prev_conf = conf;
+	*prev_ns   = now;
+}
+
+/* Wait for the workers, drawing the progress line once a second. */
+static void
+wait_workers(struct bench *b)
+{
+	uint64_t next = b->start_ns + 1000000000u;
+	uint64_t prev_ops = 0, prev_conf = 0, prev_ns = b->start_ns;
+
+	while (atomic_load(&b->running) > 0) {
+		uint64_t now;
+
+		usleep(20000);
+		if (interrupted) {
+			atomic_store(&b->stop, 1);
+		}
+		now = bench_now_ns();
+		if (b->cfg.progress && now >= next) {
+			progress(b, now, &prev_ops, &prev_conf, &prev_ns);
+			next += 1000000000u;
+		}
+	}
+	b->finish_ns = bench_now_ns();
+	if (b->cfg.progress) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+}
+
+static void
+merge(struct bench *b, int started)
+{
+	int    i, op;
+	size_t c;
+
+	hist_init(&b->all);
+	for (op = 0; op < OP_COUNT; op++) {
+		hist_init(&b->op_hist[op]);
+	}
+	for (i = 0; i < started; i++) {
+		struct bench_thread *t = &b->threads[i];
+		for (op = 0; op < OP_COUNT; op++) {
+			hist_merge(&b->op_hist[op], &t->hist[op]);
+			hist_merge(&b->all, &t->hist[op]);
+			for (c = 0; c < BENCH_CODES; c++) {
+				b->status[op][c] += t->status[op][c];
+			}
+		}
+		b->ops += t->ops;
+		b->rpcs += t->rpcs;
+		b->writes += t->writes;
+		b->conflicts += t->conflicts;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench    *b;
+	struct sigaction sa;
+	inventory_code   rc;
+	int              started, i, status;
+
+	b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		fprintf(stderr, "inventory-bench: out of memory\n");
+		return BENCH_EXIT_INVARIANT;
+	}
+	if (bench_options_parse(&b->cfg, argc, argv) != 0) {
+		fprintf(stderr, "try 'inventory-bench --help'\n");
+		free(b);
+		return BENCH_EXIT_USAGE;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = inventory_client_open(&b->client, b->cfg.server);
+	if (rc != INVENTORY_OK) {
+		fprintf(stderr, "inventory-bench: cannot open %s: %s\n",
+		    b->cfg.server, inventory_code_name(rc));
+		free(b);
+		return BENCH_EXIT_USAGE;
+	}
+	inventory_client_set_timeout(b->client, b->cfg.timeout_ms);
+
+	if (bench_setup_products(b) != 0) {
+		fprintf(stderr, "inventory-bench: could not %s the products\n",
+		    b->cfg.ids_file ? "read" : "create");
+		status = BENCH_EXIT_INVARIANT;
+		goto out_close;
+	}
+	if (b->cfg.write_ids_file != NULL &&
+	    bench_write_ids(b, b->cfg.write_ids_file) != 0) {
+		status = BENCH_EXIT_INVARIANT;
+		goto out_close;
+	}
+
+	started = bench_run(b);
+	if (started < 0) {
+		started = -started - 1;
+	} else {
+		started = b->cfg.clients;
+	}
+	wait_workers(b);
+	for (i = 0; i < started; i++) {
+		pthread_join(b->threads[i].thread, NULL);
+	}
+	merge(b, started);
+	bench_verify(b);
+
+	if (!b->cfg.quiet) {
+		bench_report_text(b, stdout);
+	} else {
+		printf("invariant %s: %s\n", b->verdict.ok ? "holds" : "VIOLATED",
+		    b->verdict.ok ? (b->verdict.exact ? "exact" : "within range")
+		                  : b->verdict.message);
+	}
+	fflush(stdout);
+	status = b->verdict.ok && started == b->cfg.clients
+	    ? BENCH_EXIT_OK
+	    : BENCH_EXIT_INVARIANT;
+	if (b->cfg.json_file != NULL &&
+	    bench_report_json(b, b->cfg.json_file) != 0) {
+		status = BENCH_EXIT_INVARIANT;
+	}
+
+out_close:
+	inventory_client_close(b->client);
+	free(b->threads);
+	free(b->products);
+	free(b->zipf_cdf);
+	free(b);
+	return status;
+}

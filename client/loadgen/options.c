@@ -1,0 +1,375 @@
+/*
+ * options: the command line of inventory-bench, parsed into a
+ * struct bench_config.  Every error is a usage error (exit status 2): the
+ * caller prints the message this module wrote and the usage text.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static const char *const op_names[OP_COUNT] = {
+	[OP_GET]    = "get",
+	[OP_UPDATE] = "update",
+	[OP_RETRY]  = "retry",
+	[OP_BUY]    = "buy",
+};
+
+const char *
+bench_op_name(enum bench_op op)
+{
+	return op < OP_COUNT ? op_names[op] : "?";
+}
+
+void
+bench_usage(FILE *f)
+{
+	fputs(
+	    "usage: inventory-bench --server URL [--clients N]\n"
+	    "         [--duration S | --requests N] [--products K | --ids FILE]\n"
+	    "         [--workload get|update|retry|buy|MIX] [--skew uniform|zipf:S|hot]\n"
+	    "         [--rate R] [--json FILE] [--timeout MS] [--seed N]\n"
+	    "         [--initial-stock N] [--max-attempts N] [--write-ids FILE]\n"
+	    "         [--no-progress] [--quiet]\n"
+	    "\n"
+	    "  --server URL        inventoryd URL(s), comma-separated (env INVENTORY_SERVER)\n"
+	    "  --clients N         concurrent callers sharing one client handle (default 8)\n"
+	    "  --duration S        run for S seconds (default 10 unless --requests)\n"
+	    "  --requests N        run N operations in all\n"
+	    "  --products K        create K products first (default 100)\n"
+	    "  --ids FILE          use existing products, one UUID a line\n"
+	    "  --workload W        get | update | retry | buy, or a weighted mix such\n"
+	    "                      as get:90,update:10 (default get)\n"
+	    "  --skew S            uniform | zipf:EXPONENT | hot (one product) (default uniform)\n"
+	    "  --rate R            open loop: R operations/s in all, latency measured\n"
+	    "                      from the intended send time (default: closed loop)\n"
+	    "  --json FILE         write the results as JSON ('-' for stdout)\n"
+	    "  --timeout MS        per-call timeout (default 5000)\n"
+	    "  --seed N            PRNG seed (default 1)\n"
+	    "  --initial-stock N   stock of created products (default 100 for a pure\n"
+	    "                      buy workload, else 1000000)\n"
+	    "  --max-attempts N    writes per retry/buy operation (default 100)\n"
+	    "  --write-ids FILE    write the ids of the products used to FILE\n"
+	    "  --no-progress       no live progress line even on a terminal\n"
+	    "  --quiet             no human-readable summary\n"
+	    "\n"
+	    "One operation is one request in every count: update = GetProduct +\n"
+	    "UpdateStock; retry and buy = the library's read-modify-write loop.\n"
+	    "Exit status: 0 the invariant holds, 1 it does not (or the run failed),\n"
+	    "2 usage error.\n",
+	    f);
+}
+
+static int
+bad(const char *what, const char *arg)
+{
+	fprintf(stderr, "inventory-bench: invalid %s: '%s'\n", what,
+	    arg ? arg : "");
+	return -1;
+}
+
+static int
+parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char              *end;
+	unsigned long long v;
+
+	if (s == NULL || *s == '\0' || *s == '-') {
+		return -1;
+	}
+	errno = 0;
+	v     = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max) {
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_double(const char *s, double min, double *out)
+{
+	char  *end;
+	double v;
+
+	if (s == NULL || *s == '\0') {
+		return -1;
+	}
+	errno = 0;
+	v     = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v) || v < min) {
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+op_by_name(const char *s, size_t len)
+{
+	int i;
+
+	for (i = 0; i < OP_COUNT; i++) {
+		if (strlen(op_names[i]) == len &&
+		    strncmp(op_names[i], s, len) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* "get" or "get:90,update:10" (a bare name in a list weighs 1). */
+static int
+parse_workload(struct bench_config *cfg, const char *spec)
+{
+	const char *p = spec;
+
+	memset(cfg->weight, 0, sizeof(cfg->weight));
+	cfg->weight_total = 0;
+	while (*p != '\0') {
+		const char *end   = strchr(p, ',');
+		const char *colon;
+		size_t      len;
+		uint64_t    w = 1;
+		int         op;
+		char        num[32];
+
+		if (end == NULL) {
+			end = p + strlen(p);
+		}
+		colon = memchr(p, ':', (size_t) (end - p));
+		len   = (size_t) ((colon ? colon : end) - p);
+		if ((op = op_by_name(p, len)) < 0) {
+			return -1;
+		}
+		if (colon != NULL) {
+			size_t nl = (size_t) (end - colon - 1);
+			if (nl == 0 || nl >= sizeof(num)) {
+				return -1;
+			}
+			memcpy(num, colon + 1, nl);
+			num[nl] = '\0';
+			if (parse_u64(num, 0, 1000000, &w) != 0) {
+				return -1;
+			}
+		}
+		cfg->weight[op] += (unsigned) w;
+		cfg->weight_total += (unsigned) w;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return cfg->weight_total > 0 ? 0 : -1;
+}
+
+static int
+parse_skew(struct bench_config *cfg, const char *s)
+{
+	cfg->skew_name = s;
+	if (strcmp(s, "uniform") == 0) {
+		cfg->skew = SKEW_UNIFORM;
+		return 0;
+	}
+	if (strcmp(s, "hot") == 0) {
+		cfg->skew = SKEW_HOT;
+		return 0;
+	}
+	if (strncmp(s, "zipf", 4) == 0) {
+		cfg->skew   = SKEW_ZIPF;
+		cfg->zipf_s = 1.0;
+		if (s[4] == '\0') {
+			return 0;
+		}
+		if (s[4] != ':' || parse_double(s + 5, 0.0, &cfg->zipf_s) != 0 ||
+		    cfg->zipf_s > 100.0) {
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+enum {
+	OPT_INITIAL_STOCK = 256,
+	OPT_MAX_ATTEMPTS,
+	OPT_WRITE_IDS,
+	OPT_NO_PROGRESS,
+};
+
+static const struct option long_opts[] = {
+	{ "server", required_argument, NULL, 's' },
+	{ "clients", required_argument, NULL, 'c' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "requests", required_argument, NULL, 'n' },
+	{ "products", required_argument, NULL, 'k' },
+	{ "ids", required_argument, NULL, 'i' },
+	{ "workload", required_argument, NULL, 'w' },
+	{ "skew", required_argument, NULL, 'z' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "json", required_argument, NULL, 'j' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "seed", required_argument, NULL, 'S' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "initial-stock", required_argument, NULL, OPT_INITIAL_STOCK },
+	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
+	{ "write-ids", required_argument, NULL, OPT_WRITE_IDS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ NULL, 0, NULL, 0 },
+};
+
+int
+bench_options_parse(struct bench_config *cfg, int argc, char **argv)
+{
+	uint64_t v;
+	int      opt;
+	bool     have_stock  = false;
+	bool     no_progress = false;
+	bool     have_k      = false;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->server       = getenv("INVENTORY_SERVER");
+	cfg->clients      = 8;
+	cfg->workload     = "get";
+	cfg->skew         = SKEW_UNIFORM;
+	cfg->skew_name    = "uniform";
+	cfg->timeout_ms   = 5000;
+	cfg->seed         = 1;
+	cfg->max_attempts = 100;
+	cfg->products     = 100;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "s:c:d:n:k:i:w:z:r:j:t:S:qh",
+	            long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			cfg->server = optarg;
+			break;
+		case 'c':
+			if (parse_u64(optarg, 1, 4096, &v) != 0) {
+				return bad("--clients", optarg);
+			}
+			cfg->clients = (int) v;
+			break;
+		case 'd':
+			if (parse_double(optarg, 0.0, &cfg->duration_s) != 0 ||
+			    cfg->duration_s <= 0.0 || cfg->duration_s > 1e6) {
+				return bad("--duration", optarg);
+			}
+			break;
+		case 'n':
+			if (parse_u64(optarg, 1, UINT64_MAX / 2, &v) != 0) {
+				return bad("--requests", optarg);
+			}
+			cfg->requests = v;
+			break;
+		case 'k':
+			if (parse_u64(optarg, 1, 10000000, &v) != 0) {
+				return bad("--products", optarg);
+			}
+			cfg->products = (int) v;
+			have_k        = true;
+			break;
+		case 'i':
+			cfg->ids_file = optarg;
+			break;
+		case 'w':
+			cfg->workload = optarg;
+			if (parse_workload(cfg, optarg) != 0) {
+				return bad("--workload", optarg);
+			}
+			break;
+		case 'z':
+			if (parse_skew(cfg, optarg) != 0) {
+				return bad("--skew", optarg);
+			}
+			break;
+		case 'r':
+			if (parse_double(optarg, 0.0, &cfg->rate) != 0 ||
+			    cfg->rate <= 0.0 || cfg->rate > 1e9) {
+				return bad("--rate", optarg);
+			}
+			break;
+		case 'j':
+			cfg->json_file = optarg;
+			break;
+		case 't':
+			if (parse_u64(optarg, 1, INT_MAX, &v) != 0) {
+				return bad("--timeout", optarg);
+			}
+			cfg->timeout_ms = (int) v;
+			break;
+		case 'S':
+			if (parse_u64(optarg, 0, UINT64_MAX, &v) != 0) {
+				return bad("--seed", optarg);
+			}
+			cfg->seed = v;
+			break;
+		case 'q':
+			cfg->quiet = true;
+			break;
+		case 'h':
+			bench_usage(stdout);
+			exit(BENCH_EXIT_OK);
+		case OPT_INITIAL_STOCK:
+			if (parse_u64(optarg, 0, 2147483647, &v) != 0) {
+				return bad("--initial-stock", optarg);
+			}
+			cfg->initial_stock = (int64_t) v;
+			have_stock         = true;
+			break;
+		case OPT_MAX_ATTEMPTS:
+			if (parse_u64(optarg, 1, 1000000, &v) != 0) {
+				return bad("--max-attempts", optarg);
+			}
+			cfg->max_attempts = (int) v;
+			break;
+		case OPT_WRITE_IDS:
+			cfg->write_ids_file = optarg;
+			break;
+		case OPT_NO_PROGRESS:
+			no_progress = true;
+			break;
+		default:
+			return bad("option or missing argument",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		return bad("argument", argv[optind]);
+	}
+	if (cfg->server == NULL || *cfg->server == '\0') {
+		fprintf(stderr, "inventory-bench: --server is required\n");
+		return -1;
+	}
+	if (cfg->duration_s > 0.0 && cfg->requests > 0) {
+		fprintf(stderr, "inventory-bench: give --duration or --requests, "
+		                "not both\n");
+		return -1;
+	}
+	if (cfg->duration_s == 0.0 && cfg->requests == 0) {
+		cfg->duration_s = 10.0;
+	}
+	if (cfg->ids_file != NULL && have_k) {
+		fprintf(stderr, "inventory-bench: give --products or --ids, "
+		                "not both\n");
+		return -1;
+	}
+	if (cfg->ids_file != NULL) {
+		cfg->products = 0;
+	}
+	if (cfg->weight_total == 0 && parse_workload(cfg, cfg->workload) != 0) {
+		return bad("--workload", cfg->workload);
+	}
+	if (!have_stock) {
+		bool only_buy = cfg->weight[OP_BUY] == cfg->weight_total;
+		cfg->initial_stock = only_buy ? 100 : 1000000;
+	}
+	cfg->progress = !no_progress && !cfg->quiet && isatty(STDERR_FILENO);
+	return 0;
+}
