@@ -1,0 +1,753 @@
+/*
+ * inventory-history: record a concurrent history against a live
+ * inventoryd and check it (see history.h and checker.c).
+ *
+ *   inventory-history run   [common] [--clients N] (--ops N | --duration S)
+ *                           (--products K [--skew hot|uniform|zipf:S]
+ *                            | --ids FILE) [--read-ratio R]
+ *                           [--history FILE] [--client-base B]
+ *                           [--write-ids FILE] [--check]
+ *   inventory-history setup [common] --products K --write-ids FILE
+ *   inventory-history check [common] [--no-final] FILE...
+ *   inventory-history probe [common] --id ID [--until-ok MS]
+ *   common: [--server URL] [--db CONNINFO] [--timeout-ms T]
+ *           [--final-wait-ms T]
+ *
+ * run: N client threads share one inventory_client.  Each loops: pick a
+ * product (one hot product, uniform, or Zipf), then either read it or
+ * UpdateStock it with the version it last learned (from a read, its own
+ * write, or a conflict) and a stock value unique to this call
+ * (client * 1000000 + call number), so the final stock names the write
+ * that produced it.  Every call is recorded with CLOCK_MONOTONIC times
+ * taken before the call and after the reply.  --history streams the
+ * history to a file (one write(2) per line, before and after each call),
+ * so a process killed mid-request leaves its unfinished calls in the file
+ * as indeterminate.  --check then reads the final state of every product
+ * (GetProduct, and SELECT from PostgreSQL when a conninfo is known) and
+ * runs the checker; the exit status is 0 only for PASS.
+ *
+ * check: merge history files, read the final state, run the checker.
+ * probe: one GetProduct, printing the code and the time it took; with
+ * --until-ok MS, repeat until OK and print the time to the first OK.
+ *
+ * The server and database default to INVENTORY_SERVER and INVENTORY_DB,
+ * from the environment or the test fixtures' files (tests/support).
+ * Exit status: 0 PASS/OK, 1 FAIL or probe not OK, 2 usage or setup error.
+ */
+#include "history.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <inventory/client.h>
+
+#include "testenv.h"
+
+#define STOCK_PER_CLIENT 1000000 /* stock = client * this + call number */
+#define MAX_CLIENT       2000    /* keeps stock below 2^31 */
+
+struct config {
+	const char *server;       /* nng URL(s) */
+	const char *db;           /* libpq conninfo, or NULL */
+	int         clients;      /* client threads */
+	long        ops;          /* op budget, 0: use duration */
+	double      duration;     /* seconds, with ops == 0 */
+	int         nproducts;    /* products to create */
+	const char *ids;          /* products to use (P lines), or NULL */
+	const char *skew;         /* hot, uniform, zipf:S */
+	double      read_ratio;   /* share of reads */
+	const char *history;      /* stream file, or NULL */
+	const char *write_ids;    /* write the P lines here, or NULL */
+	int         client_base;  /* first client id */
+	int         check;        /* run the checker at the end */
+	int         timeout_ms;   /* per call */
+	int         final_wait_ms;/* retry final reads this long */
+	int         no_final;     /* check: do not read the final state */
+	const char *probe_id;     /* probe: product id */
+	int         until_ok_ms;  /* probe: retry until OK this long */
+};
+
+/* The recording: one history, one lock, one optional stream. */
+struct recorder {
+	pthread_mutex_t  mu;
+	struct history   h;
+	int              fd;      /* history stream, -1 if none */
+	int              werr;    /* a stream write failed */
+	double          *zcdf;    /* product pick CDF, nproducts entries */
+	int              hot;     /* 1: always product 0 */
+	inventory_client *cl;
+	const struct config *cfg;
+	atomic_long      issued;  /* ops started (budget) */
+	int64_t          end_ns;  /* duration deadline */
+	atomic_long      codes[17][2]; /* [code][read/update] counts */
+	atomic_long      other_codes;
+};
+
+struct worker {
+	struct recorder *rec;
+	int              id;      /* client id */
+	pthread_t        thr;
+	uint64_t         rng;
+	int64_t         *known;   /* last version learned per product, 0: none */
+	long             calls;
+};
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static double
+rng_unit(uint64_t *s)
+{
+	return (double) (rng_next(s) >> 11) / 9007199254740992.0;
+}
+
+static void
+stream_line(struct recorder *rec, const char *buf, int len)
+{
+	if (rec->fd < 0 || len <= 0)
+		return;
+	if (write(rec->fd, buf, (size_t) len) != (ssize_t) len)
+		rec->werr = 1;
+}
+
+/* Record an invocation; returns the op index (its seq in the stream). */
+static long
+rec_invoke(struct recorder *rec, struct hist_op *op)
+{
+	char buf[256];
+	long i;
+
+	pthread_mutex_lock(&rec->mu);
+	op->t_invoke = now_ns();
+	if ((i = history_add_op(&rec->h, op)) >= 0)
+		stream_line(rec, buf,
+		    history_fmt_invoke(buf, sizeof(buf), i, op,
+		        rec->h.products[op->product].id));
+	pthread_mutex_unlock(&rec->mu);
+	return i;
+}
+
+static void
+rec_complete(struct recorder *rec, long i, int code, int64_t version,
+    int64_t stock, int64_t t_done)
+{
+	char            buf[256];
+	struct hist_op *op;
+
+	pthread_mutex_lock(&rec->mu);
+	op              = &rec->h.ops[i];
+	op->code        = code;
+	op->ret_version = version;
+	op->ret_stock   = stock;
+	op->t_complete  = t_done;
+	stream_line(rec, buf, history_fmt_complete(buf, sizeof(buf), i, op));
+	pthread_mutex_unlock(&rec->mu);
+}
+
+static int
+pick_product(struct recorder *rec, uint64_t *rng)
+{
+	int    n = rec->h.nproducts, lo = 0, hi = n - 1;
+	double u;
+
+	if (rec->hot || n == 1)
+		return 0;
+	u = rng_unit(rng);
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (rec->zcdf[mid] < u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void
+count_code(struct recorder *rec, inventory_code code, int upd)
+{
+	if ((int) code >= 0 && (int) code <= 16)
+		atomic_fetch_add(&rec->codes[code][upd], 1);
+	else
+		atomic_fetch_add(&rec->other_codes, 1);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker       *w   = arg;
+	struct recorder     *rec = w->rec;
+	const struct config *cfg = rec->cfg;
+	inventory_call_opts  co  = { cfg->timeout_ms, NULL };
+
+	for (;;) {
+		struct hist_op     op;
+		inventory_status   st = { 0 };
+		inventory_product *out = NULL;
+		inventory_code     code;
+		int64_t            t_done;
+		long               i;
+		int                p;
+
+		if (cfg->ops > 0) {
+			if (atomic_fetch_add(&rec->issued, 1) >= cfg->ops)
+				break;
+		} else if (now_ns() >= rec->end_ns) {
+			break;
+		}
+		p = pick_product(rec, &w->rng);
+		memset(&op, 0, sizeof(op));
+		op.client     = w->id;
+		op.product    = p;
+		op.t_complete = HIST_NO_TIME;
+		op.code       = HIST_PENDING;
+		op.ret_stock  = -1;
+		if (w->known[p] == 0 || rng_unit(&w->rng) < cfg->read_ratio) {
+			op.type = HIST_READ;
+			if ((i = rec_invoke(rec, &op)) < 0)
+				break;
+			code = inventory_get_product(rec->cl,
+			    rec->h.products[p].id, &co, &out, &st);
+		} else {
+			op.type     = HIST_UPDATE;
+			op.expected = w->known[p];
+			op.stock    = (int64_t) w->id * STOCK_PER_CLIENT +
+			           (++w->calls % STOCK_PER_CLIENT);
+			if ((i = rec_invoke(rec, &op)) < 0)
+				break;
+			code = inventory_update_stock(rec->cl,
+			    rec->h.products[p].id, op.stock, op.expected, &co,
+			    &out, &st);
+		}
+		t_done = now_ns();
+		count_code(rec, code, op.type == HIST_UPDATE);
+		if (code == INVENTORY_OK) {
+			rec_complete(rec, i, code, out->version, out->stock,
+			    t_done);
+			w->known[p] = out->version;
+			inventory_product_free(out);
+		} else if (code == INVENTORY_ABORTED) {
+			rec_complete(rec, i, code, st.current_version,
+			    st.current ? st.current->stock : -1, t_done);
+			w->known[p] = st.current_version;
+		} else {
+			rec_complete(rec, i, code, 0, -1, t_done);
+			if (op.type == HIST_UPDATE)
+				w->known[p] = 0; /* outcome unknown: re-read */
+			/* Do not spin while the service is down. */
+			usleep(20000 + (useconds_t) (rng_next(&w->rng) % 30000));
+		}
+		inventory_status_fini(&st);
+	}
+	return NULL;
+}
+
+static int
+parse_skew(struct recorder *rec, const char *skew, int n)
+{
+	double s = 0, sum = 0;
+
+	if (strcmp(skew, "hot") == 0) {
+		rec->hot = 1;
+		return 0;
+	}
+	if (strcmp(skew, "uniform") == 0)
+		s = 0;
+	else if (strncmp(skew, "zipf:", 5) == 0)
+		s = atof(skew + 5);
+	else
+		return -1;
+	if ((rec->zcdf = malloc((size_t) n * sizeof(double))) == NULL)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		sum += 1.0 / pow((double) (i + 1), s);
+		rec->zcdf[i] = sum;
+	}
+	for (int i = 0; i < n; i++)
+		rec->zcdf[i] /= sum;
+	rec->zcdf[n - 1] = 1.0;
+	return 0;
+}
+
+/* Products: read P lines from cfg->ids, or create cfg->nproducts. */
+static int
+load_products(struct recorder *rec, const struct config *cfg)
+{
+	char err[256];
+
+	if (cfg->ids != NULL) {
+		struct history tmp;
+		history_init(&tmp);
+		if (history_read_file(&tmp, cfg->ids, err, sizeof(err)) != 0) {
+			fprintf(stderr, "inventory-history: %s\n", err);
+			history_fini(&tmp);
+			return -1;
+		}
+		for (int i = 0; i < tmp.nproducts; i++)
+			if (history_add_product(&rec->h, tmp.products[i].id,
+			        tmp.products[i].v0, tmp.products[i].s0) < 0)
+				return -1;
+		history_fini(&tmp);
+		if (rec->h.nproducts == 0) {
+			fprintf(stderr, "inventory-history: no products in %s\n",
+			    cfg->ids);
+			return -1;
+		}
+		return 0;
+	}
+	for (int i = 0; i < cfg->nproducts; i++) {
+		inventory_call_opts co  = { cfg->timeout_ms, NULL };
+		inventory_status    st  = { 0 };
+		inventory_product  *out = NULL;
+		inventory_code      code;
+		char                name[64];
+
+		snprintf(name, sizeof(name), "history-%d-%d", (int) getpid(), i);
+		code = inventory_create_product(
+		    rec->cl, name, 0, "1.00", &co, &out, &st);
+		if (code != INVENTORY_OK) {
+			fprintf(stderr,
+			    "inventory-history: CreateProduct: %s: %s\n",
+			    inventory_code_name(code), st.message);
+			inventory_status_fini(&st);
+			return -1;
+		}
+		if (history_add_product(
+		        &rec->h, out->id, out->version, out->stock) < 0) {
+			inventory_product_free(out);
+			return -1;
+		}
+		inventory_product_free(out);
+	}
+	return 0;
+}
+
+static int
+write_ids(const struct history *h, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	char  buf[128];
+
+	if (f == NULL) {
+		fprintf(stderr, "inventory-history: %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < h->nproducts; i++) {
+		history_fmt_product(buf, sizeof(buf), &h->products[i]);
+		fputs(buf, f);
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Final state of every product: GetProduct until OK (the service may
+ * still be recovering), then SELECT straight from PostgreSQL. */
+static int
+read_final(struct history *h, inventory_client *cl, const struct config *cfg,
+    int fd)
+{
+	int64_t deadline = now_ns() + (int64_t) cfg->final_wait_ms * 1000000;
+	PGconn *db       = NULL;
+	char    buf[256];
+	int     rv       = 0;
+
+	for (int p = 0; p < h->nproducts; p++) {
+		inventory_call_opts co = { cfg->timeout_ms, NULL };
+		for (;;) {
+			inventory_status   st  = { 0 };
+			inventory_product *out = NULL;
+			inventory_code     code = inventory_get_product(
+                            cl, h->products[p].id, &co, &out, &st);
+			if (code == INVENTORY_OK) {
+				history_add_final(
+				    h, p, "rpc", out->version, out->stock);
+				if (fd >= 0 &&
+				    write(fd, buf,
+				        (size_t) history_fmt_final(buf,
+				            sizeof(buf), out->id, "rpc",
+				            out->version, out->stock)) < 0)
+					rv = -1;
+				inventory_product_free(out);
+				break;
+			}
+			inventory_status_fini(&st);
+			if (now_ns() > deadline) {
+				fprintf(stderr,
+				    "inventory-history: final GetProduct %s: "
+				    "%s after %d ms\n",
+				    h->products[p].id, inventory_code_name(code),
+				    cfg->final_wait_ms);
+				return -1;
+			}
+			usleep(100000);
+		}
+	}
+	if (cfg->db == NULL || cfg->db[0] == '\0')
+		return rv;
+	for (;;) {
+		db = PQconnectdb(cfg->db);
+		if (PQstatus(db) == CONNECTION_OK)
+			break;
+		if (now_ns() > deadline) {
+			fprintf(stderr, "inventory-history: database: %s",
+			    PQerrorMessage(db));
+			PQfinish(db);
+			return -1;
+		}
+		PQfinish(db);
+		usleep(100000);
+	}
+	for (int p = 0; p < h->nproducts && rv == 0; p++) {
+		const char *params[1] = { h->products[p].id };
+		PGresult   *res = PQexecParams(db,
+		      "SELECT version, stock FROM products WHERE id = $1::uuid",
+		      1, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+		    PQntuples(res) != 1) {
+			fprintf(stderr,
+			    "inventory-history: SELECT product %s: %s\n",
+			    h->products[p].id, PQerrorMessage(db));
+			rv = -1;
+		} else {
+			int64_t v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+			int64_t s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+			history_add_final(h, p, "sql", v, s);
+		}
+		PQclear(res);
+	}
+	PQfinish(db);
+	return rv;
+}
+
+static int
+check_and_print(const struct history *h, const struct config *cfg,
+    const char *title)
+{
+	struct check_opts   opts = { !cfg->no_final };
+	struct check_report r;
+	int                 rv = history_check(h, &opts, &r);
+
+	history_report_print(stdout, title, &r);
+	fflush(stdout);
+	return rv == 0 ? 0 : 1;
+}
+
+static void
+print_codes(struct recorder *rec, double secs)
+{
+	printf("== run ==\n");
+	printf("server:           %s\n", rec->cfg->server);
+	printf("clients:          %d\n", rec->cfg->clients);
+	printf("products:         %d (%s)\n", rec->h.nproducts,
+	    rec->cfg->ids ? "from ids file" : rec->cfg->skew);
+	printf("ops:              %zu in %.2f s (%.0f ops/s)\n", rec->h.nops,
+	    secs, secs > 0 ? (double) rec->h.nops / secs : 0.0);
+	for (int c = 0; c <= 16; c++) {
+		long r = atomic_load(&rec->codes[c][0]);
+		long u = atomic_load(&rec->codes[c][1]);
+		if (r || u)
+			printf("  %-18s reads %ld, updates %ld\n",
+			    inventory_code_name((inventory_code) c), r, u);
+	}
+	fflush(stdout);
+}
+
+static int
+cmd_run(struct config *cfg, int setup_only)
+{
+	struct recorder rec;
+	struct worker  *ws = NULL;
+	int64_t         t0;
+	int             rv = 2, started = 0;
+	char            buf[256];
+
+	memset(&rec, 0, sizeof(rec));
+	pthread_mutex_init(&rec.mu, NULL);
+	history_init(&rec.h);
+	rec.fd  = -1;
+	rec.cfg = cfg;
+	if (inventory_client_open(&rec.cl, cfg->server) != INVENTORY_OK) {
+		fprintf(stderr, "inventory-history: bad server URL %s\n",
+		    cfg->server);
+		goto out;
+	}
+	inventory_client_set_timeout(rec.cl, cfg->timeout_ms);
+	if (load_products(&rec, cfg) != 0)
+		goto out;
+	if (cfg->write_ids != NULL && write_ids(&rec.h, cfg->write_ids) != 0)
+		goto out;
+	if (setup_only) {
+		rv = 0;
+		goto out;
+	}
+	if (parse_skew(&rec, cfg->skew, rec.h.nproducts) != 0) {
+		fprintf(stderr, "inventory-history: bad --skew %s\n", cfg->skew);
+		goto out;
+	}
+	if (cfg->history != NULL) {
+		rec.fd = open(cfg->history,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+		if (rec.fd < 0) {
+			fprintf(stderr, "inventory-history: %s: %s\n",
+			    cfg->history, strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < rec.h.nproducts; i++)
+			stream_line(&rec, buf,
+			    history_fmt_product(
+			        buf, sizeof(buf), &rec.h.products[i]));
+	}
+	if ((ws = calloc((size_t) cfg->clients, sizeof(*ws))) == NULL)
+		goto out;
+	t0         = now_ns();
+	rec.end_ns = t0 + (int64_t) (cfg->duration * 1e9);
+	for (int i = 0; i < cfg->clients; i++) {
+		ws[i].rec   = &rec;
+		ws[i].id    = cfg->client_base + i;
+		ws[i].rng   = 0x9E3779B97F4A7C15ULL * (uint64_t) (ws[i].id + 1) ^
+		            (uint64_t) t0;
+		ws[i].known = calloc((size_t) rec.h.nproducts, sizeof(int64_t));
+		if (ws[i].known == NULL)
+			goto out_join;
+		for (int p = 0; p < rec.h.nproducts; p++)
+			ws[i].known[p] = rec.h.products[p].v0;
+		if (pthread_create(&ws[i].thr, NULL, worker_main, &ws[i]) != 0)
+			goto out_join;
+		started++;
+	}
+out_join:
+	for (int i = 0; i < started; i++)
+		pthread_join(ws[i].thr, NULL);
+	if (started < cfg->clients) {
+		fprintf(stderr, "inventory-history: cannot start clients\n");
+		goto out;
+	}
+	print_codes(&rec, (double) (now_ns() - t0) / 1e9);
+	if (rec.werr) {
+		fprintf(stderr, "inventory-history: writing %s failed\n",
+		    cfg->history);
+		goto out;
+	}
+	rv = 0;
+	if (cfg->check) {
+		if (read_final(&rec.h, rec.cl, cfg, rec.fd) != 0) {
+			rv = 1;
+			printf("verdict:          FAIL (final state unreadable)\n");
+			goto out;
+		}
+		rv = check_and_print(&rec.h, cfg, "check");
+	}
+out:
+	if (ws != NULL)
+		for (int i = 0; i < cfg->clients; i++)
+			free(ws[i].known);
+	free(ws);
+	free(rec.zcdf);
+	if (rec.fd >= 0)
+		close(rec.fd);
+	inventory_client_close(rec.cl);
+	history_fini(&rec.h);
+	pthread_mutex_destroy(&rec.mu);
+	return rv;
+}
+
+static int
+cmd_check(struct config *cfg, int nfiles, char **files)
+{
+	struct history    h;
+	inventory_client *cl = NULL;
+	char              err[512];
+	int               rv = 2;
+
+	history_init(&h);
+	for (int i = 0; i < nfiles; i++)
+		if (history_read_file(&h, files[i], err, sizeof(err)) != 0) {
+			fprintf(stderr, "inventory-history: %s\n", err);
+			goto out;
+		}
+	if (!cfg->no_final) {
+		if (inventory_client_open(&cl, cfg->server) != INVENTORY_OK)
+			goto out;
+		if (read_final(&h, cl, cfg, -1) != 0) {
+			printf("verdict:          FAIL (final state unreadable)\n");
+			rv = 1;
+			goto out;
+		}
+	}
+	rv = check_and_print(&h, cfg, "check");
+out:
+	inventory_client_close(cl);
+	history_fini(&h);
+	return rv;
+}
+
+static int
+cmd_probe(struct config *cfg)
+{
+	inventory_client   *cl = NULL;
+	inventory_call_opts co = { cfg->timeout_ms, NULL };
+	int64_t             t0 = now_ns(), t1;
+	inventory_code      code;
+	int                 tries = 0;
+
+	if (cfg->probe_id == NULL ||
+	    inventory_client_open(&cl, cfg->server) != INVENTORY_OK) {
+		fprintf(stderr, "inventory-history: probe needs --id and a "
+		                "valid --server\n");
+		return 2;
+	}
+	for (;;) {
+		inventory_status   st  = { 0 };
+		inventory_product *out = NULL;
+		int64_t            ts  = now_ns();
+
+		tries++;
+		code = inventory_get_product(cl, cfg->probe_id, &co, &out, &st);
+		t1   = now_ns();
+		inventory_product_free(out);
+		inventory_status_fini(&st);
+		if (cfg->until_ok_ms <= 0) {
+			printf("probe: %s in %.0f ms\n", inventory_code_name(code),
+			    (double) (t1 - ts) / 1e6);
+			break;
+		}
+		if (code == INVENTORY_OK) {
+			printf("probe: first OK after %.0f ms (%d tries)\n",
+			    (double) (t1 - t0) / 1e6, tries);
+			break;
+		}
+		if ((t1 - t0) / 1000000 > cfg->until_ok_ms) {
+			printf("probe: no OK within %d ms (last %s)\n",
+			    cfg->until_ok_ms, inventory_code_name(code));
+			break;
+		}
+		usleep(20000);
+	}
+	inventory_client_close(cl);
+	return code == INVENTORY_OK ? 0 : 1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: inventory-history run|setup|check|probe [options] "
+	    "(see the top of tests/history/recorder.c)\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg = {
+		.clients = 64, .nproducts = 1, .skew = "hot", .read_ratio = 0.25,
+		.timeout_ms = 2000, .final_wait_ms = 20000,
+	};
+	const char *cmd;
+	int         i;
+
+	if (argc < 2)
+		usage();
+	cmd = argv[1];
+	for (i = 2; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		const char *o = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int         flag = 1;
+
+		if (strcmp(o, "--check") == 0)
+			cfg.check = 1;
+		else if (strcmp(o, "--no-final") == 0)
+			cfg.no_final = 1;
+		else
+			flag = 0;
+		if (flag)
+			continue;
+		if (v == NULL)
+			usage();
+		i++;
+		if (strcmp(o, "--server") == 0)
+			cfg.server = v;
+		else if (strcmp(o, "--db") == 0)
+			cfg.db = v;
+		else if (strcmp(o, "--clients") == 0)
+			cfg.clients = atoi(v);
+		else if (strcmp(o, "--ops") == 0)
+			cfg.ops = atol(v);
+		else if (strcmp(o, "--duration") == 0)
+			cfg.duration = atof(v);
+		else if (strcmp(o, "--products") == 0)
+			cfg.nproducts = atoi(v);
+		else if (strcmp(o, "--ids") == 0)
+			cfg.ids = v;
+		else if (strcmp(o, "--skew") == 0)
+			cfg.skew = v;
+		else if (strcmp(o, "--read-ratio") == 0)
+			cfg.read_ratio = atof(v);
+		else if (strcmp(o, "--history") == 0)
+			cfg.history = v;
+		else if (strcmp(o, "--write-ids") == 0)
+			cfg.write_ids = v;
+		else if (strcmp(o, "--client-base") == 0)
+			cfg.client_base = atoi(v);
+		else if (strcmp(o, "--timeout-ms") == 0)
+			cfg.timeout_ms = atoi(v);
+		else if (strcmp(o, "--final-wait-ms") == 0)
+			cfg.final_wait_ms = atoi(v);
+		else if (strcmp(o, "--id") == 0)
+			cfg.probe_id = v;
+		else if (strcmp(o, "--until-ok") == 0)
+			cfg.until_ok_ms = atoi(v);
+		else
+			usage();
+	}
+	if (cfg.server == NULL)
+		cfg.server = testenv_get("INVENTORY_SERVER");
+	if (cfg.db == NULL)
+		cfg.db = testenv_get("INVENTORY_DB");
+	if (cfg.server == NULL) {
+		fprintf(stderr, "inventory-history: no --server and no "
+		                "INVENTORY_SERVER\n");
+		return 2;
+	}
+	if (cfg.clients < 1 || cfg.clients > MAX_CLIENT ||
+	    cfg.client_base < 0 || cfg.client_base + cfg.clients > MAX_CLIENT ||
+	    cfg.nproducts < 1 || cfg.timeout_ms < 1 ||
+	    (cfg.ops <= 0 && cfg.duration <= 0 && strcmp(cmd, "run") == 0))
+		usage();
+	if (strcmp(cmd, "run") == 0)
+		return i == argc ? cmd_run(&cfg, 0) : 2;
+	if (strcmp(cmd, "setup") == 0)
+		return i == argc ? cmd_run(&cfg, 1) : 2;
+	if (strcmp(cmd, "check") == 0)
+		return i < argc ? cmd_check(&cfg, argc - i, argv + i) : 2;
+	if (strcmp(cmd, "probe") == 0)
+		return i == argc ? cmd_probe(&cfg) : 2;
+	usage();
+	return 2;
+}
