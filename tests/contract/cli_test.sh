@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Contract: inventoryctl against the fixtures' server.
+#   cli_test.sh INVENTORYCTL TESTENV
+# Checks stdout (one JSON object per call) and exit codes: 0 on success,
+# 64 + code on an RPC error (67 INVALID_ARGUMENT, 69 NOT_FOUND, 74 ABORTED
+# with current_version and current, 78/68 for no server), 2 for usage
+# errors, and --help.  No JSON tool is assumed: fields are matched with
+# regular expressions tolerant of spacing.
+set -uo pipefail
+ctl=$1
+testenv=$2
+fails=0
+
+# shellcheck disable=SC1091
+. <(sed -n 's/^\(INVENTORY_[A-Z_]*\)=\(.*\)$/export \1="\2"/p' "$testenv/server.env")
+server=$INVENTORY_SERVER
+unset INVENTORY_SERVER
+
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+# run WANT_EXIT ARGS...: runs inventoryctl, leaves stdout in $out.
+run() {
+	local want=$1
+	shift
+	out=$("$ctl" "$@" 2>"$testenv/cli.err")
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		fail "inventoryctl $* exited $rc, want $want; stdout: $out; stderr: $(cat "$testenv/cli.err")"
+		return 1
+	fi
+	return 0
+}
+
+# One JSON object on one line.
+is_one_object() {
+	[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] &&
+		[[ "$out" =~ ^[[:space:]]*\{.*\}[[:space:]]*$ ]]
+}
+# json_str KEY / json_num KEY: first top-level-looking value of KEY.
+json_str() { printf '%s' "$out" | grep -o "\"$1\"[[:space:]]*:[[:space:]]*\"[^\"]*\"" | head -n 1 | sed 's/.*:[[:space:]]*"\(.*\)"/\1/'; }
+json_num() { printf '%s' "$out" | grep -o "\"$1\"[[:space:]]*:[[:space:]]*-\?[0-9]\+" | head -n 1 | sed 's/.*:[[:space:]]*//'; }
+expect() { # expect WHAT GOT WANT
+	if [ "$2" != "$3" ]; then fail "$1: got '$2', want '$3' (stdout: $out)"; else ok "$1"; fi
+}
+
+# --- help and usage errors ---------------------------------------------
+if run 0 --help; then
+	[[ "$out" == *get* && "$out" == *create* && "$out" == *update-stock* ]] &&
+		ok "--help lists the commands" || fail "--help text: $out"
+fi
+run 2 && ok "no command: exit 2"
+run 2 --server "$server" frobnicate && ok "unknown command: exit 2"
+run 2 --server "$server" get && ok "get without ID: exit 2"
+run 2 --server "$server" create --name x --stock 1 && ok "create without --price: exit 2"
+run 2 --server "$server" create --name x --stock many --price 1 && ok "non-numeric --stock: exit 2"
+run 2 --server "$server" update-stock 00000000-0000-0000-0000-000000000000 --stock 1 &&
+	ok "update-stock without --version: exit 2"
+run 2 --bogus && ok "unknown option: exit 2"
+run 2 --server "$server" --timeout -5 get 00000000-0000-0000-0000-000000000000 && ok "negative timeout: exit 2"
+
+# --- create ---------------------------------------------------------------
+if run 0 --server "$server" create --name "CLI widget" --stock 10 --price 19.90; then
+	is_one_object || fail "create: not one JSON object: $out"
+	id=$(json_str id)
+	[[ "$id" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] &&
+		ok "create: id is a uuid" || fail "create: id '$id'"
+	expect "create: name" "$(json_str name)" "CLI widget"
+	expect "create: stock" "$(json_num stock)" 10
+	expect "create: price is a decimal string" "$(json_str price)" 19.90
+	expect "create: version is a number" "$(json_num version)" 1
+	[[ "$out" == *'"created_at"'* && "$out" == *'"updated_at"'* ]] &&
+		ok "create: timestamps" || fail "create: no created_at/updated_at: $out"
+else
+	id=00000000-0000-0000-0000-000000000000
+fi
+
+# --- get --------------------------------------------------------------------
+if run 0 --server "$server" get "$id"; then
+	is_one_object || fail "get: not one JSON object: $out"
+	expect "get: id" "$(json_str id)" "$id"
+	expect "get: version" "$(json_num version)" 1
+fi
+# INVENTORY_SERVER instead of --server.
+if INVENTORY_SERVER=$server run 0 get "$id"; then
+	expect "get via INVENTORY_SERVER" "$(json_str id)" "$id"
+fi
+# The tcp listener too.
+if run 0 --server "$INVENTORY_SERVER_TCP" get "$id"; then
+	expect "get over tcp" "$(json_str id)" "$id"
+fi
+
+# --- update-stock -----------------------------------------------------------
+if run 0 --server "$server" update-stock "$id" --stock 7 --version 1; then
+	expect "update: version +1" "$(json_num version)" 2
+	expect "update: stock" "$(json_num stock)" 7
+fi
+# Stale version: 74, ABORTED, with the latest version and product.
+if run 74 --server "$server" update-stock "$id" --stock 1 --version 1; then
+	is_one_object || fail "conflict: not one JSON object: $out"
+	expect "conflict: code" "$(json_str code)" ABORTED
+	expect "conflict: current_version" "$(json_num current_version)" 2
+	[[ "$out" =~ \"current\"[[:space:]]*:[[:space:]]*\{ ]] &&
+		ok "conflict: current product" || fail "conflict: no current object: $out"
+	[[ "$out" == *"\"message\""* ]] && ok "conflict: message" || fail "conflict: no message"
+fi
+
+# --- errors -----------------------------------------------------------------
+if run 69 --server "$server" get "$(cat /proc/sys/kernel/random/uuid)"; then
+	is_one_object || fail "not found: not one JSON object: $out"
+	expect "not found: code" "$(json_str code)" NOT_FOUND
+fi
+if run 67 --server "$server" get not-a-uuid; then
+	expect "bad id: code" "$(json_str code)" INVALID_ARGUMENT
+fi
+if run 67 --server "$server" create --name "bad price" --stock 1 --price -1; then
+	expect "bad price: code" "$(json_str code)" INVALID_ARGUMENT
+fi
+run 67 --server "$server" create --name "bad stock" --stock -1 --price 1 && ok "negative stock: 67"
+run 67 --server "$server" update-stock "$id" --stock 1 --version 0 && ok "version 0: 67"
+run 69 --server "$server" update-stock "$(cat /proc/sys/kernel/random/uuid)" --stock 1 --version 1 &&
+	ok "update of unknown product: 69"
+
+# No server: UNAVAILABLE (78) or DEADLINE_EXCEEDED (68), quickly.
+out=$("$ctl" --server "ipc://$testenv/nobody.sock" --timeout 300 get "$id" 2>/dev/null)
+rc=$?
+if [ "$rc" -eq 78 ] || [ "$rc" -eq 68 ]; then
+	ok "no server: exit $rc"
+	code=$(json_str code)
+	[[ "$code" == UNAVAILABLE || "$code" == DEADLINE_EXCEEDED ]] ||
+		fail "no server: code '$code'"
+else
+	fail "no server: exit $rc, want 78 or 68 ($out)"
+fi
+
+if [ "$fails" -ne 0 ]; then
+	echo "$fails failure(s)" >&2
+	exit 1
+fi
+echo "all CLI checks passed"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# ctest fixture "server" setup.
+#   server-start.sh INVENTORYD INVENTORYCTL TESTENV
+#
+# Applies the schema (inventoryd --migrate), then starts inventoryd in the
+# background, detached from ctest's pipes, listening on
+# ipc://TESTENV/inventory.sock and tcp://127.0.0.1:<free port>.  A small
+# supervisor shell records inventoryd's exit status in TESTENV/inventoryd.rc
+# so that server-stop.sh can fail the run when the server does not exit 0.
+# Waits until the server answers (inventoryctl get <random uuid> exits 69,
+# NOT_FOUND), then writes TESTENV/server.env:
+#   INVENTORY_SERVER=ipc://...     INVENTORY_SERVER_TCP=tcp://...
+# A server left running by an aborted earlier run is stopped first.
+set -euo pipefail
+inventoryd=$1
+inventoryctl=$2
+testenv=$3
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+log() { echo "server-start: $*" >&2; }
+
+[ -f "$testenv/pg/env" ] || { log "no $testenv/pg/env: the db fixture did not run"; exit 1; }
+# shellcheck disable=SC1091
+. "$testenv/pg/env"
+
+# Leftovers from an earlier run.
+if [ -f "$testenv/inventoryd.pid" ]; then
+	bash "$here/server-stop.sh" "$testenv" --quiet || true
+fi
+rm -f "$testenv/inventoryd.pid" "$testenv/inventoryd.rc" "$testenv/server.env" \
+	"$testenv/inventory.sock" "$testenv/inventoryd.log"
+
+log "migrating"
+"$inventoryd" --migrate --db "$INVENTORY_DB"
+# Idempotent: a second run must succeed too.
+"$inventoryd" --migrate --db "$INVENTORY_DB"
+
+port_busy() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+ipc="ipc://$testenv/inventory.sock"
+for attempt in 1 2 3 4 5; do
+	while :; do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		port_busy "$port" || break
+	done
+	tcp="tcp://127.0.0.1:$port"
+	rm -f "$testenv/inventoryd.rc" "$testenv/inventory.sock"
+
+	# The supervisor: detached (setsid), every fd away from ctest's pipes.
+	INVENTORYD="$inventoryd" LISTEN="$ipc,$tcp" TESTENV="$testenv" \
+		setsid bash -c '
+			"$INVENTORYD" --listen "$LISTEN" --db "$INVENTORY_DB" --workers 8 \
+				</dev/null >>"$TESTENV/inventoryd.log" 2>&1 &
+			pid=$!
+			echo "$pid" >"$TESTENV/inventoryd.pid.tmp"
+			mv "$TESTENV/inventoryd.pid.tmp" "$TESTENV/inventoryd.pid"
+			wait "$pid"
+			echo $? >"$TESTENV/inventoryd.rc.tmp"
+			mv "$TESTENV/inventoryd.rc.tmp" "$TESTENV/inventoryd.rc"
+		' </dev/null >/dev/null 2>&1 &
+
+	# Wait for it to answer: NOT_FOUND (exit 69) for a random id.
+	up=0
+	for i in $(seq 1 300); do
+		if [ -f "$testenv/inventoryd.rc" ]; then
+			break # it exited (e.g. the port was taken)
+		fi
+		if [ -f "$testenv/inventoryd.pid" ]; then
+			rc=0
+			"$inventoryctl" --server "$ipc" --timeout 1000 get \
+				"$(cat /proc/sys/kernel/random/uuid)" >/dev/null 2>&1 || rc=$?
+			if [ "$rc" -eq 69 ]; then
+				rc=0
+				"$inventoryctl" --server "$tcp" --timeout 1000 get \
+					"$(cat /proc/sys/kernel/random/uuid)" >/dev/null 2>&1 || rc=$?
+				if [ "$rc" -eq 69 ]; then
+					up=1
+					break
+				fi
+			fi
+		fi
+		sleep 0.1
+	done
+	if [ "$up" -eq 1 ]; then
+		break
+	fi
+	log "inventoryd did not come up (attempt $attempt, last inventoryctl exit ${rc:-none}); log:"
+	cat "$testenv/inventoryd.log" >&2 || true
+	bash "$here/server-stop.sh" "$testenv" --quiet || true
+	if [ "$attempt" -eq 5 ]; then
+		exit 1
+	fi
+done
+
+cat >"$testenv/server.env" <<ENV
+INVENTORY_SERVER=$ipc
+INVENTORY_SERVER_TCP=$tcp
+INVENTORY_DB=$INVENTORY_DB
+ENV
+log "inventoryd $(cat "$testenv/inventoryd.pid") up on $ipc and $tcp"
+cat "$testenv/server.env"

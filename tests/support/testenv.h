@@ -1,0 +1,36 @@
+/*
+ * Test support: where the fixtures' server and database are, and small
+ * helpers shared by the test programs.
+ *
+ * The ctest fixtures (tests/CMakeLists.txt) write, under $INVENTORY_TESTENV:
+ *   server.env  INVENTORY_SERVER=ipc://..., INVENTORY_SERVER_TCP=tcp://...
+ *   pg/env      export INVENTORY_DB='...' (and PG* variables)
+ * An environment variable of the same name overrides the file, so a test
+ * can also be pointed at a server started by hand.
+ */
+#ifndef INVENTORY_TESTENV_H
+#define INVENTORY_TESTENV_H
+
+#include <stddef.h>
+
+/* The value of KEY: from the environment, else from the fixtures' files
+ * (server.env, then pg/env).  Returns a static copy, or NULL if unknown. */
+const char *testenv_get(const char *key);
+
+/* testenv_get("INVENTORY_SERVER"), failing the test when unknown. */
+const char *testenv_server(void);
+
+/* testenv_get("INVENTORY_SERVER_TCP"), falling back to testenv_server(). */
+const char *testenv_server_tcp(void);
+
+/* A fresh random canonical lower-case UUID into buf (>= 37 bytes). */
+void testenv_uuid(char *buf);
+
+/* A fresh unique request id "t-<pid>-<counter>-<random>" into buf
+ * (>= 48 bytes).  Thread-safe. */
+void testenv_request_id(char *buf, size_t len);
+
+/* Microseconds since the Unix epoch. */
+long long testenv_now_us(void);
+
+#endif

@@ -1,0 +1,432 @@
+/*
+ * Unit tests for client/codec.c, libinventory's private wire code: request
+ * envelopes carry the right method name, request id, deadline and typed
+ * payload; replies decode into inventory_* structs (OK with a product,
+ * errors with their message, ABORTED with the latest product); bytes that
+ * make no sense are INVENTORY_INTERNAL "malformed reply", never a crash;
+ * strings are truncated at UTF-8 boundaries and always NUL-terminated.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "codec.h"
+#include "inventory/v1/service.pb-c.h"
+
+#define ID "123e4567-e89b-12d3-a456-426614174000"
+
+static void
+test_method_names(void **state)
+{
+	(void) state;
+	assert_string_equal(codec_method_name(CODEC_GET_PRODUCT),
+	    "/inventory.v1.InventoryService/GetProduct");
+	assert_string_equal(codec_method_name(CODEC_UPDATE_STOCK),
+	    "/inventory.v1.InventoryService/UpdateStock");
+	assert_string_equal(codec_method_name(CODEC_CREATE_PRODUCT),
+	    "/inventory.v1.InventoryService/CreateProduct");
+	assert_null(codec_method_name((enum codec_method) 3));
+	assert_null(codec_method_name((enum codec_method) -1));
+}
+
+static void
+test_code_from_wire(void **state)
+{
+	(void) state;
+	for (uint32_t i = 0; i <= 16; i++) {
+		assert_int_equal(codec_code_from_wire(i), i);
+	}
+	assert_int_equal(codec_code_from_wire(17), INVENTORY_UNKNOWN);
+	assert_int_equal(codec_code_from_wire(UINT32_MAX), INVENTORY_UNKNOWN);
+}
+
+static void
+test_copy_str(void **state)
+{
+	char buf[4];
+
+	(void) state;
+	assert_int_equal(codec_copy_str(buf, sizeof(buf), "abc"), 1);
+	assert_string_equal(buf, "abc");
+	assert_int_equal(codec_copy_str(buf, sizeof(buf), "abcd"), 0);
+	assert_string_equal(buf, "abc");
+	assert_int_equal(codec_copy_str(buf, sizeof(buf), NULL), 1);
+	assert_string_equal(buf, "");
+	/* "aé" + "é": 5 bytes into 4 → "aé" (3 bytes), not half a char. */
+	assert_int_equal(codec_copy_str(buf, sizeof(buf), "a\xc3\xa9\xc3\xa9"), 0);
+	assert_string_equal(buf, "a\xc3\xa9");
+	/* "ab" + "é": cut inside é → "ab". */
+	assert_int_equal(codec_copy_str(buf, sizeof(buf), "ab\xc3\xa9"), 0);
+	assert_string_equal(buf, "ab");
+	/* A 4-byte character that does not fit at all. */
+	assert_int_equal(codec_copy_str(buf, sizeof(buf), "\xf0\x9f\x98\x80"), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(codec_copy_str(buf, 1, "x"), 0);
+	assert_string_equal(buf, "");
+}
+
+/* Encode req, check size agreement, and unpack the envelope. */
+static Inventory__V1__Request *
+encode(const struct codec_request *req)
+{
+	size_t                  size = codec_request_size(req);
+	uint8_t                *buf;
+	uint8_t                *abuf = NULL;
+	size_t                  alen = 0;
+	Inventory__V1__Request *env;
+
+	assert_true(size > 0);
+	buf = malloc(size);
+	assert_non_null(buf);
+	assert_int_equal(codec_request_encode(req, buf, size), size);
+	/* One byte short: nothing written. */
+	assert_int_equal(codec_request_encode(req, buf, size - 1), 0);
+	assert_int_equal(codec_request_encode(req, buf, size), size);
+	assert_int_equal(codec_request_encode_alloc(req, &abuf, &alen),
+	    INVENTORY_OK);
+	assert_int_equal(alen, size);
+	assert_memory_equal(abuf, buf, size);
+	free(abuf);
+	env = inventory__v1__request__unpack(NULL, size, buf);
+	free(buf);
+	assert_non_null(env);
+	return env;
+}
+
+static void
+test_encode_get(void **state)
+{
+	struct codec_request              req;
+	Inventory__V1__Request           *env;
+	Inventory__V1__GetProductRequest *g;
+
+	(void) state;
+	memset(&req, 0, sizeof(req));
+	req.method     = CODEC_GET_PRODUCT;
+	req.request_id = "rid-1";
+	req.timeout_ms = 250;
+	req.u.get.id   = ID;
+	env            = encode(&req);
+	assert_string_equal(env->method,
+	    "/inventory.v1.InventoryService/GetProduct");
+	assert_string_equal(env->request_id, "rid-1");
+	assert_true(env->has_timeout_ms);
+	assert_int_equal(env->timeout_ms, 250);
+	assert_true(env->has_payload);
+	g = inventory__v1__get_product_request__unpack(NULL,
+	    env->payload.len, env->payload.data);
+	assert_non_null(g);
+	assert_string_equal(g->id, ID);
+	inventory__v1__get_product_request__free_unpacked(g, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+
+	/* No request id: the field is absent.  timeout 0 is still sent. */
+	req.request_id = NULL;
+	req.timeout_ms = 0;
+	env            = encode(&req);
+	assert_null(env->request_id);
+	assert_true(env->has_timeout_ms);
+	assert_int_equal(env->timeout_ms, 0);
+	inventory__v1__request__free_unpacked(env, NULL);
+}
+
+static void
+test_encode_update_and_create(void **state)
+{
+	struct codec_request                 req;
+	Inventory__V1__Request              *env;
+	Inventory__V1__UpdateStockRequest   *u;
+	Inventory__V1__CreateProductRequest *c;
+	char                                 name[INVENTORY_NAME_MAX + 1];
+
+	(void) state;
+	memset(&req, 0, sizeof(req));
+	req.method                    = CODEC_UPDATE_STOCK;
+	req.timeout_ms                = 5000;
+	req.u.update.id               = ID;
+	req.u.update.stock            = 0; /* zero must still be sent */
+	req.u.update.expected_version = 9;
+	env                           = encode(&req);
+	u = inventory__v1__update_stock_request__unpack(NULL,
+	    env->payload.len, env->payload.data);
+	assert_non_null(u);
+	assert_string_equal(u->id, ID);
+	assert_true(u->has_stock);
+	assert_int_equal(u->stock, 0);
+	assert_true(u->has_expected_version);
+	assert_int_equal(u->expected_version, 9);
+	inventory__v1__update_stock_request__free_unpacked(u, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+
+	/* A 200-byte name needs more than the codec's stack scratch. */
+	memset(name, 'n', INVENTORY_NAME_MAX);
+	name[INVENTORY_NAME_MAX] = '\0';
+	memset(&req, 0, sizeof(req));
+	req.method         = CODEC_CREATE_PRODUCT;
+	req.request_id     = "c";
+	req.u.create.name  = name;
+	req.u.create.stock = 2147483647;
+	req.u.create.price = "19.90";
+	env                = encode(&req);
+	assert_string_equal(env->method,
+	    "/inventory.v1.InventoryService/CreateProduct");
+	c = inventory__v1__create_product_request__unpack(NULL,
+	    env->payload.len, env->payload.data);
+	assert_non_null(c);
+	assert_string_equal(c->name, name);
+	assert_true(c->has_stock);
+	assert_int_equal(c->stock, 2147483647);
+	assert_string_equal(c->price, "19.90");
+	inventory__v1__create_product_request__free_unpacked(c, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+}
+
+static void
+test_encode_unknown_method(void **state)
+{
+	struct codec_request req;
+	uint8_t             *buf = NULL;
+	size_t               len = 0;
+	uint8_t              small[64];
+
+	(void) state;
+	memset(&req, 0, sizeof(req));
+	req.method = (enum codec_method) 42;
+	assert_int_equal(codec_request_size(&req), 0);
+	assert_int_equal(codec_request_encode(&req, small, sizeof(small)), 0);
+	assert_int_equal(codec_request_encode_alloc(&req, &buf, &len),
+	    INVENTORY_INVALID_ARGUMENT);
+	assert_null(buf);
+}
+
+/* Pack a Response; `typed` is the typed reply to put in the payload. */
+static uint8_t *
+response(uint32_t code, const char *message, const ProtobufCMessage *typed,
+    const Inventory__V1__ErrorDetails *details, size_t *len)
+{
+	Inventory__V1__Response res = INVENTORY__V1__RESPONSE__INIT;
+	uint8_t                 body[1024];
+	uint8_t                *out;
+
+	res.has_code   = 1;
+	res.code       = code;
+	res.message    = (char *) message;
+	res.request_id = "echo";
+	res.details    = (Inventory__V1__ErrorDetails *) details;
+	if (typed != NULL) {
+		res.has_payload  = 1;
+		res.payload.len  = protobuf_c_message_pack(typed, body);
+		res.payload.data = body;
+	}
+	*len = inventory__v1__response__get_packed_size(&res);
+	out  = malloc(*len + 1);
+	assert_non_null(out);
+	inventory__v1__response__pack(&res, out);
+	return out;
+}
+
+static void
+fill_product(Inventory__V1__Product *p, int64_t version)
+{
+	inventory__v1__product__init(p);
+	p->id                = ID;
+	p->name              = "Widget";
+	p->has_stock         = 1;
+	p->stock             = 5;
+	p->price             = "19.90";
+	p->has_version       = 1;
+	p->version           = version;
+	p->has_created_at_us = 1;
+	p->created_at_us     = 1700000000000000;
+	p->has_updated_at_us = 1;
+	p->updated_at_us     = 1700000000000001;
+}
+
+static void
+test_decode_ok(void **state)
+{
+	Inventory__V1__Product             p;
+	Inventory__V1__UpdateStockResponse r =
+	    INVENTORY__V1__UPDATE_STOCK_RESPONSE__INIT;
+	struct codec_reply                 out;
+	uint8_t                           *buf;
+	size_t                             len;
+
+	(void) state;
+	fill_product(&p, 4);
+	r.product = &p;
+	buf       = response(0, NULL, &r.base, NULL, &len);
+	assert_int_equal(codec_reply_decode(CODEC_UPDATE_STOCK, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_OK);
+	assert_true(out.has_product);
+	assert_string_equal(out.product.id, ID);
+	assert_string_equal(out.product.name, "Widget");
+	assert_int_equal(out.product.stock, 5);
+	assert_string_equal(out.product.price, "19.90");
+	assert_int_equal(out.product.version, 4);
+	assert_int_equal(out.product.created_at_us, 1700000000000000);
+	assert_int_equal(out.product.updated_at_us, 1700000000000001);
+	assert_string_equal(out.request_id, "echo");
+	free(buf);
+}
+
+static void
+test_decode_aborted(void **state)
+{
+	Inventory__V1__Product      p;
+	Inventory__V1__ErrorDetails d = INVENTORY__V1__ERROR_DETAILS__INIT;
+	struct codec_reply          out;
+	uint8_t                    *buf;
+	size_t                      len;
+
+	(void) state;
+	fill_product(&p, 12);
+	d.has_current_version = 1;
+	d.current_version     = 12;
+	d.current             = &p;
+	buf = response(10, "version conflict", NULL, &d, &len);
+	assert_int_equal(codec_reply_decode(CODEC_UPDATE_STOCK, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_ABORTED);
+	assert_string_equal(out.message, "version conflict");
+	assert_false(out.has_product);
+	assert_int_equal(out.current_version, 12);
+	assert_true(out.has_current);
+	assert_int_equal(out.current.version, 12);
+	assert_string_equal(out.current.id, ID);
+	free(buf);
+}
+
+static void
+test_decode_errors(void **state)
+{
+	Inventory__V1__GetProductResponse empty =
+	    INVENTORY__V1__GET_PRODUCT_RESPONSE__INIT;
+	struct codec_reply out;
+	uint8_t           *buf;
+	size_t             len;
+	const uint8_t      junk[] = { 0xff, 0xfe, 0xfd, 0xfc };
+
+	(void) state;
+	buf = response(5, "no such product", NULL, NULL, &len);
+	assert_int_equal(codec_reply_decode(CODEC_GET_PRODUCT, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_NOT_FOUND);
+	assert_string_equal(out.message, "no such product");
+	assert_false(out.has_current);
+	free(buf);
+
+	/* A code from the future: UNKNOWN, with the number in the message. */
+	buf = response(99, "new", NULL, NULL, &len);
+	assert_int_equal(codec_reply_decode(CODEC_GET_PRODUCT, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_UNKNOWN);
+	assert_non_null(strstr(out.message, "99"));
+	free(buf);
+
+	/* Not a Response. */
+	assert_int_equal(codec_reply_decode(CODEC_GET_PRODUCT, junk,
+	                     sizeof(junk), &out),
+	    INVENTORY_INTERNAL);
+	assert_int_equal(out.code, INVENTORY_INTERNAL);
+	assert_int_equal(strncmp(out.message, CODEC_MALFORMED,
+	                     strlen(CODEC_MALFORMED)),
+	    0);
+
+	/* Zero bytes: an OK without payload. */
+	assert_int_equal(codec_reply_decode(CODEC_GET_PRODUCT, NULL, 0, &out),
+	    INVENTORY_INTERNAL);
+	assert_false(out.has_product);
+
+	/* OK whose payload has no product. */
+	buf = response(0, NULL, &empty.base, NULL, &len);
+	assert_int_equal(codec_reply_decode(CODEC_GET_PRODUCT, buf, len, &out),
+	    INVENTORY_INTERNAL);
+	assert_false(out.has_product);
+	free(buf);
+
+	/* Unknown method. */
+	buf = response(0, NULL, &empty.base, NULL, &len);
+	assert_int_equal(codec_reply_decode((enum codec_method) 9, buf, len,
+	                     &out),
+	    INVENTORY_INTERNAL);
+	free(buf);
+}
+
+static void
+test_decode_bad_payload(void **state)
+{
+	Inventory__V1__Response res = INVENTORY__V1__RESPONSE__INIT;
+	uint8_t                 junk[] = { 0x0a, 0x7f, 0x01 };
+	uint8_t                 buf[64];
+	size_t                  len;
+	struct codec_reply      out;
+
+	(void) state;
+	res.has_code     = 1;
+	res.code         = 0;
+	res.has_payload  = 1;
+	res.payload.data = junk;
+	res.payload.len  = sizeof(junk);
+	len              = inventory__v1__response__pack(&res, buf);
+	assert_int_equal(codec_reply_decode(CODEC_CREATE_PRODUCT, buf, len,
+	                     &out),
+	    INVENTORY_INTERNAL);
+	assert_false(out.has_product);
+}
+
+static void
+test_product_decode(void **state)
+{
+	Inventory__V1__Product p;
+	inventory_product      out;
+	uint8_t                buf[2048];
+	char                   longname[600];
+	size_t                 len;
+
+	(void) state;
+	fill_product(&p, 1);
+	/* A server sending more than the contract allows is truncated,
+	 * never overflowed. */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	p.name = longname;
+	p.price = "123456789012345678901234567890";
+	len = inventory__v1__product__pack(&p, buf);
+	assert_int_equal(codec_product_decode(buf, len, &out), INVENTORY_OK);
+	assert_int_equal(strlen(out.name), INVENTORY_NAME_MAX);
+	assert_int_equal(strlen(out.price), INVENTORY_PRICE_MAX);
+	assert_int_equal(out.version, 1);
+
+	buf[0] = 0xff;
+	buf[1] = 0xff;
+	assert_int_equal(codec_product_decode(buf, 2, &out),
+	    INVENTORY_INTERNAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_method_names),
+		cmocka_unit_test(test_code_from_wire),
+		cmocka_unit_test(test_copy_str),
+		cmocka_unit_test(test_encode_get),
+		cmocka_unit_test(test_encode_update_and_create),
+		cmocka_unit_test(test_encode_unknown_method),
+		cmocka_unit_test(test_decode_ok),
+		cmocka_unit_test(test_decode_aborted),
+		cmocka_unit_test(test_decode_errors),
+		cmocka_unit_test(test_decode_bad_payload),
+		cmocka_unit_test(test_product_decode),
+	};
+
+	return cmocka_run_group_tests_name("client_codec", tests, NULL, NULL);
+}
