@@ -10,12 +10,8 @@
 #             inventoryd, all started by ctest fixtures)
 #   asan      the same in build-asan/ with -DINVENTORY_SANITIZER=address,undefined
 #             (clang if it can link sanitizers, else gcc); leaks fail the run
-#   valgrind  (hook, not yet on) -O0 -g build under valgrind --error-exitcode=99
-#   fuzz      (hook, not yet on) libFuzzer targets for 60 s each
-#   tidy      (hook, not yet on) clang-tidy over compile_commands.json
-#   format    (hook, not yet on) clang-format --dry-run --Werror
-# A later engineer turns a hook on by implementing it and adding its name
-# to DEFAULT_GATES.
+#   other     any deploy/scripts/gates/NAME.sh (see "hooks" below): fuzz
+#             exists (opt-in); valgrind, tidy, format, tsan are planned
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,28 +73,28 @@ gate_asan() {
 		run_ctest build-asan
 }
 
-# --- hooks for later gates: implement, then add to DEFAULT_GATES ----------
-gate_valgrind() {
-	# configure_build build-valgrind -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O0 &&
-	# ctest --test-dir build-valgrind -T memcheck (or a TEST_PREFIX wrapper)
-	echo "valgrind gate not implemented yet" >&2
-	return 1
-}
-gate_fuzz() {
-	# CC=clang configure_build build-fuzz -DINVENTORY_FUZZ=ON && run each
-	# target for 60 s over tests/fuzz/corpus
-	echo "fuzz gate not implemented yet" >&2
-	return 1
-}
-gate_tidy() {
-	# run-clang-tidy -p build over src/ client/ with the repo's .clang-tidy
-	echo "clang-tidy gate not implemented yet" >&2
-	return 1
-}
-gate_format() {
-	# clang-format-NN --dry-run --Werror on every *.c/*.h (pinned major version)
-	echo "format gate not implemented yet" >&2
-	return 1
+# --- hooks for later gates ---------------------------------------------------
+# A gate NAME without its own function here runs deploy/scripts/gates/NAME.sh
+# (from the repository root; non-zero exit = gate failed).  To add one:
+# write that script, then add NAME to DEFAULT_GATES (or select it with
+# INVENTORY_GATES).  Planned:
+#   valgrind  -O0 -g build, ctest under valgrind --error-exitcode=99
+#             --leak-check=full (never combined with ASan)
+#   fuzz      deploy/scripts/gates/fuzz.sh: libFuzzer targets, 60 s each
+#             (exists; opt-in for now: INVENTORY_GATES="build asan fuzz")
+#   tidy      clang-tidy over build/compile_commands.json with .clang-tidy
+#   format    clang-format (pinned major) --dry-run --Werror on *.c *.h
+#   tsan      -DINVENTORY_SANITIZER=thread build + ctest
+run_gate() {
+	local g=$1
+	if declare -F "gate_$g" >/dev/null; then
+		"gate_$g"
+	elif [ -f "deploy/scripts/gates/$g.sh" ]; then
+		bash "deploy/scripts/gates/$g.sh"
+	else
+		echo "gate '$g' is not implemented (no gate_$g, no deploy/scripts/gates/$g.sh)" >&2
+		return 1
+	fi
 }
 
 inventory_deps
@@ -106,14 +102,9 @@ inventory_deps
 failed=()
 passed=()
 for g in $gates; do
-	if ! declare -F "gate_$g" >/dev/null; then
-		echo "unknown gate: $g" >&2
-		failed+=("$g")
-		continue
-	fi
 	say "gate $g"
 	start=$SECONDS
-	if ( set +e; "gate_$g" ); then
+	if ( set +e; run_gate "$g" ); then
 		passed+=("$g($((SECONDS - start))s)")
 	else
 		failed+=("$g($((SECONDS - start))s)")
