@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# smoke.sh: a few hundred requests of inventory-bench against the test
+# server; fails unless every run exits 0 (the invariant holds) and its JSON
+# says so.  Registered by smoke.cmake as the ctest test bench.smoke.
+#
+#   smoke.sh INVENTORY_BENCH [TESTENV]
+# The server URL comes from $INVENTORY_SERVER, else from TESTENV/server.env
+# (written by the ctest "server" fixture).
+set -euo pipefail
+bench=$1
+testenv=${2:-${INVENTORY_TESTENV:-}}
+
+if [ -z "${INVENTORY_SERVER:-}" ] && [ -n "$testenv" ] && [ -f "$testenv/server.env" ]; then
+	# shellcheck disable=SC1091
+	. "$testenv/server.env"
+fi
+[ -n "${INVENTORY_SERVER:-}" ] || { echo "smoke: no INVENTORY_SERVER and no server.env" >&2; exit 1; }
+export INVENTORY_SERVER
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+run() { # name args...
+	local name=$1 rc=0
+	shift
+	echo "== $name: inventory-bench $*"
+	"$bench" --server "$INVENTORY_SERVER" --no-progress --timeout 10000 \
+		--json "$tmp/$name.json" "$@" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "smoke: $name: exit status $rc" >&2
+		fail=1
+		return
+	fi
+	if ! grep -q '"invariant_ok": true' "$tmp/$name.json"; then
+		echo "smoke: $name: JSON does not say invariant_ok: true" >&2
+		fail=1
+	fi
+}
+
+# The last-items race: 8 buyers, 3 products with 20 items each, 300 buys.
+run buy --clients 8 --requests 300 --products 3 --initial-stock 20 \
+	--workload buy --skew zipf:1.1 --seed 7
+# Every buy that was acknowledged sold exactly one item: all 60 are gone.
+if [ "$fail" -eq 0 ] && ! grep -q '"purchases": 60,' "$tmp/buy.json"; then
+	echo "smoke: buy: expected 60 purchases: $(grep -o '"purchases": [0-9]*' "$tmp/buy.json")" >&2
+	fail=1
+fi
+# Read-then-write on one hot product: conflicts are outcomes, versions
+# must advance by exactly the acknowledged updates.
+run update --clients 8 --requests 300 --products 4 --workload update \
+	--skew hot --seed 8
+# A mix through the retry helper, Zipf-skewed.
+run mix --clients 4 --requests 200 --products 10 \
+	--workload get:40,update:20,retry:20,buy:20 --skew zipf:1.0 --seed 9
+
+exit "$fail"
