@@ -207,35 +207,39 @@ check_obs(const struct history *h, const struct hist_product *p,
 	k = (size_t) (v - p->v0);
 	if (s->okprod[k] >= 0) {
 		const struct hist_op *w = &h->ops[s->okprod[k]];
+		if (w->t_invoke < o->t_done &&
+		    (o->stock == -1 || o->stock == w->stock))
+			return;
+		/* Not the acknowledged writer's: did another write land on
+		 * the same version (a lost update)? */
+		for (size_t i = s->cstart[k]; i < s->cstart[k + 1]; i++) {
+			const struct hist_op *x = &h->ops[s->cands[i]];
+			if (s->cands[i] == s->okprod[k] ||
+			    (o->stock != -1 && x->stock != o->stock) ||
+			    x->t_invoke >= o->t_done)
+				continue;
+			viol(r, "product %s: version %" PRId64
+			        " was produced twice: op #%ld (client %d) was "
+			        "acknowledged writing stock %" PRId64
+			        ", and %s saw stock %" PRId64
+			        " written by op #%ld (client %d)",
+			    p->id, v, s->okprod[k], w->client, w->stock,
+			    obs_name(o, h, who, sizeof(who)), o->stock,
+			    s->cands[i], x->client);
+			return;
+		}
 		if (w->t_invoke >= o->t_done)
 			viol(r, "product %s: %s shows version %" PRId64
 			        " before op #%ld that wrote it was invoked",
 			    p->id, obs_name(o, h, who, sizeof(who)), v,
 			    s->okprod[k]);
-		else if (o->stock != -1 && o->stock != w->stock) {
-			for (size_t i = s->cstart[k]; i < s->cstart[k + 1];
-			     i++) {
-				const struct hist_op *x = &h->ops[s->cands[i]];
-				if (x->stock != o->stock ||
-				    x->t_invoke >= o->t_done)
-					continue;
-				viol(r, "product %s: version %" PRId64
-				        " was produced twice: op #%ld (client "
-				        "%d) was acknowledged writing stock %" PRId64
-				        ", and %s saw stock %" PRId64
-				        " written by op #%ld (client %d)",
-				    p->id, v, s->okprod[k], w->client, w->stock,
-				    obs_name(o, h, who, sizeof(who)), o->stock,
-				    s->cands[i], x->client);
-				return;
-			}
+		else
 			viol(r, "product %s: %s shows version %" PRId64
 			        " with stock %" PRId64
 			        ", but op #%ld (client %d) wrote that version "
 			        "with stock %" PRId64,
 			    p->id, obs_name(o, h, who, sizeof(who)), v, o->stock,
 			    s->okprod[k], w->client, w->stock);
-		}
 		return;
 	}
 	if (o->stock == -1)

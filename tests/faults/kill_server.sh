@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Fault (a): kill -9 inventoryd under load, restart it on the same URL.
+# Calls in flight get UNAVAILABLE or DEADLINE_EXCEEDED (indeterminate);
+# the restarted server must serve within FAULT_RECOVERY_MAX_MS and the
+# history, with the final state, must check.
+#   kill_server.sh INVENTORYD INVENTORY_HISTORY PG_TEMP_SH
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+fault_setup
+load_start 12
+sleep 3
+say "kill -9 inventoryd $srv_pid"
+kill -KILL "$srv_pid"
+rc=0
+wait "$srv_pid" || rc=$?
+srv_pid=
+[ "$rc" -eq 137 ] || fail "killed inventoryd exited $rc (want 137)"
+probe_down
+sleep 1
+say "restarting inventoryd"
+start_server
+probe_recovery "inventoryd restarted after kill -9"
+load_wait
+fault_finish

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# lib.sh: shared harness of the fault-injection tests (issue 4, part 2).
+# Sourced by tests/faults/<fault>.sh, which are run by ctest as
+#   bash <fault>.sh INVENTORYD INVENTORY_HISTORY PG_TEMP_SH
+#
+# Each test gets its own private PostgreSQL (deploy/scripts/pg-temp.sh) and
+# its own inventoryd on its own ipc:// socket, in a fresh directory under
+# /tmp, so it never disturbs the shared `server` fixture.  The shape:
+#
+#   fault_setup              PG + migrate + inventoryd + products
+#   load_start SECONDS       the recorder, in the background, streaming its
+#                            history to $work/main.hist
+#   ... inject the fault, assert, measure ...
+#   load_wait                wait for the recorder
+#   fault_finish             server still alive, check the merged history
+#                            and the final state (RPC + SQL), SIGTERM the
+#                            server and require exit status 0, print figures
+#
+# Any failed assertion prints the logs and exits 1.  The work directory is
+# removed on success and kept (its path printed) on failure.
+set -euo pipefail
+
+[ $# -ge 3 ] || { echo "usage: $0 INVENTORYD INVENTORY_HISTORY PG_TEMP_SH" >&2; exit 2; }
+inventoryd=$1
+hist=$2
+pg_temp=$3
+
+# Knobs (the environment may override them for a longer local run).
+: "${FAULT_CLIENTS:=32}"          # recorder client threads
+: "${FAULT_PRODUCTS:=8}"          # products, Zipf-skewed
+: "${FAULT_TIMEOUT_MS:=1000}"     # per-call timeout of the recorder
+: "${FAULT_RECOVERY_MAX_MS:=3000}" # max time to first OK after the fault ends
+: "${FAULT_WORKERS:=4}"           # inventoryd workers
+
+test_name=$(basename "$0" .sh)
+work=$(mktemp -d /tmp/inv-fault.XXXXXX)
+chmod 755 "$work"
+pgdir=$work/pg
+url=ipc://$work/inventory.sock
+srv_pid=
+load_pid=
+stopped_pids=
+figures=()
+ok=0
+
+say() { echo "[$test_name] $*"; }
+figure() { figures+=("$1"); say "figure: $1"; }
+
+dump_logs() {
+	local f
+	for f in "$work"/inventoryd.log "$work"/run.log "$work"/check.log "$pgdir"/log; do
+		[ -f "$f" ] || continue
+		echo "----- $f (last 40 lines) -----"
+		tail -n 40 "$f" || true
+	done
+}
+
+fail() {
+	say "FAIL: $*"
+	dump_logs
+	exit 1
+}
+
+pg_bindir() {
+	if [ -n "${PG_BINDIR:-}" ]; then
+		echo "$PG_BINDIR"
+	else
+		ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1
+	fi
+}
+
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pgctl() { as_pg "$(pg_bindir)/pg_ctl" -D "$pgdir/data" "$@"; }
+
+postmaster_pid() { head -n 1 "$pgdir/data/postmaster.pid" 2>/dev/null || true; }
+
+# Direct children of a pid (the postmaster's backends and helpers).
+children_of() {
+	local parent=$1 st
+	for st in /proc/[0-9]*/stat; do
+		# pid (comm) state ppid ...: comm may hold spaces, cut after ')'
+		local rest
+		rest=$(sed 's/.*) //' "$st" 2>/dev/null) || continue
+		set -- $rest
+		[ "${2:-}" = "$parent" ] && basename "$(dirname "$st")"
+	done
+	return 0
+}
+
+srv_alive() { [ -n "$srv_pid" ] && kill -0 "$srv_pid" 2>/dev/null; }
+
+cleanup() {
+	local rc=$?
+	set +e
+	if [ -n "$stopped_pids" ]; then
+		kill -CONT $stopped_pids 2>/dev/null
+	fi
+	if [ -n "$load_pid" ] && kill -0 "$load_pid" 2>/dev/null; then
+		kill -KILL "$load_pid" 2>/dev/null
+		wait "$load_pid" 2>/dev/null
+	fi
+	if srv_alive; then
+		kill -KILL "$srv_pid" 2>/dev/null
+		wait "$srv_pid" 2>/dev/null
+	fi
+	bash "$pg_temp" stop "$pgdir" >/dev/null 2>&1
+	if [ "$ok" -eq 1 ] && [ "$rc" -eq 0 ]; then
+		rm -rf "$work"
+	else
+		say "work directory kept: $work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+start_server() {
+	"$inventoryd" --listen "$url" --db "$INVENTORY_DB" --workers "$FAULT_WORKERS" \
+		</dev/null >>"$work/inventoryd.log" 2>&1 &
+	srv_pid=$!
+}
+
+# Wait until the server answers at all (a random id: NOT_FOUND).
+wait_server_up() {
+	local i out
+	for i in $(seq 1 100); do
+		srv_alive || fail "inventoryd exited while starting"
+		out=$("$hist" probe --server "$url" --timeout-ms 500 \
+			--id "$(cat /proc/sys/kernel/random/uuid)" 2>&1 || true)
+		case "$out" in *NOT_FOUND*) return 0 ;; esac
+		sleep 0.1
+	done
+	fail "inventoryd did not answer within 10 s (last: $out)"
+}
+
+fault_setup() {
+	say "work directory $work"
+	bash "$pg_temp" start "$pgdir" >"$work/pg-start.log" 2>&1 ||
+		{ cat "$work/pg-start.log"; fail "pg-temp.sh start failed"; }
+	# shellcheck disable=SC1091
+	. "$pgdir/env"
+	"$inventoryd" --db "$INVENTORY_DB" --migrate >>"$work/inventoryd.log" 2>&1 ||
+		fail "inventoryd --migrate failed"
+	start_server
+	wait_server_up
+	"$hist" setup --server "$url" --products "$FAULT_PRODUCTS" \
+		--write-ids "$work/ids" >>"$work/run.log" 2>&1 ||
+		fail "creating the products failed"
+	probe_id=$(awk '$1 == "P" { print $2; exit }' "$work/ids")
+	say "inventoryd $srv_pid on $url, PostgreSQL on port $PGPORT, $FAULT_PRODUCTS products"
+}
+
+# load_start SECONDS [extra recorder args]: the main recorder, background.
+load_start() {
+	local secs=$1
+	shift
+	"$hist" run --server "$url" --ids "$work/ids" --clients "$FAULT_CLIENTS" \
+		--duration "$secs" --skew zipf:1 --read-ratio 0.25 \
+		--timeout-ms "$FAULT_TIMEOUT_MS" --history "$work/main.hist" "$@" \
+		>"$work/run.log" 2>&1 &
+	load_pid=$!
+}
+
+load_wait() {
+	local rc=0
+	wait "$load_pid" || rc=$?
+	load_pid=
+	[ "$rc" -eq 0 ] || fail "the recorder exited with status $rc"
+	cat "$work/run.log"
+}
+
+# probe_down: while the fault lasts, a GetProduct with a short timeout must
+# come back UNAVAILABLE or DEADLINE_EXCEEDED, promptly (never a hang).
+probe_down() {
+	local t0 t1 out ms
+	t0=$(now_ms)
+	out=$(timeout 10 "$hist" probe --server "$url" --id "$probe_id" --timeout-ms 500 2>&1) || true
+	t1=$(now_ms)
+	ms=$((t1 - t0))
+	say "during the fault: $out (wall $ms ms)"
+	case "$out" in
+	*UNAVAILABLE* | *DEADLINE_EXCEEDED*) ;;
+	*) fail "GetProduct during the fault answered '$out' (want UNAVAILABLE or DEADLINE_EXCEEDED)" ;;
+	esac
+	[ "$ms" -lt 3000 ] || fail "GetProduct during the fault took $ms ms (hang?)"
+	figure "probe during fault: ${out#probe: }"
+}
+
+# probe_recovery LABEL: time from now to the first OK GetProduct.
+probe_recovery() {
+	local out ms
+	out=$("$hist" probe --server "$url" --id "$probe_id" --timeout-ms 500 \
+		--until-ok 15000 2>&1) || fail "no recovery: $out"
+	ms=$(echo "$out" | sed -n 's/.*first OK after \([0-9]*\) ms.*/\1/p')
+	[ -n "$ms" ] || fail "cannot parse probe output: $out"
+	figure "recovery ($1): first OK after $ms ms"
+	[ "$ms" -le "$FAULT_RECOVERY_MAX_MS" ] ||
+		fail "recovery took $ms ms (limit $FAULT_RECOVERY_MAX_MS ms)"
+}
+
+assert_server_alive() {
+	srv_alive || fail "inventoryd (pid $srv_pid) died: $1"
+}
+
+# fault_finish [history files...]: check, stop the server, print figures.
+fault_finish() {
+	local rc=0 files=("$work/main.hist" "$@")
+	assert_server_alive "before the final check"
+	"$hist" check --server "$url" --db "$INVENTORY_DB" "${files[@]}" \
+		>"$work/check.log" 2>&1 || rc=$?
+	cat "$work/check.log"
+	[ "$rc" -eq 0 ] || fail "history check failed (status $rc)"
+	grep -q 'verdict: *PASS' "$work/check.log" || fail "no PASS verdict"
+	assert_server_alive "after the final check"
+	kill -TERM "$srv_pid"
+	rc=0
+	wait "$srv_pid" || rc=$?
+	srv_pid=
+	[ "$rc" -eq 0 ] || fail "inventoryd exited with status $rc after SIGTERM (want 0)"
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$work/inventoryd.log"; then
+		fail "sanitizer report in the server log"
+	fi
+	figure "$(grep -E '^ops:' "$work/run.log" | head -n 1)"
+	local k
+	for k in 'clients' 'ok' 'conflicts' 'indeterminate' 'reads checked' 'verdict'; do
+		figure "$(grep -E "^ *$k:" "$work/check.log" | head -n 1 | sed 's/  */ /g')"
+	done
+	say "SUMMARY: ${figures[*]/%/;}"
+	ok=1
+	say "PASS"
+}
