@@ -106,6 +106,11 @@ do_stop() {
 			[ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
 		fi
 	fi
+	if [ -f "$dir/sockdir" ]; then
+		local sd
+		sd=$(cat "$dir/sockdir")
+		case "$sd" in /tmp/pg-temp-sock.*) rm -rf -- "$sd" ;; esac
+	fi
 	rm -rf -- "$dir"
 }
 
@@ -113,7 +118,7 @@ write_env() {
 	local port=$1 tmp="$dir/env.tmp"
 	cat >"$tmp" <<ENV
 # Written by pg-temp.sh: source this file to talk to the private cluster.
-export PGHOST='$dir'
+export PGHOST='$sockdir'
 export PGPORT='$port'
 export PGUSER='postgres'
 export PGDATABASE='inventory'
@@ -134,13 +139,17 @@ do_start() {
 	fi
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd -P)
-	# A unix socket path is limited to 107 bytes.
-	if [ $((${#dir} + 20)) -gt 107 ]; then
-		die "path too long for a unix socket directory: $dir"
+	# A unix socket path is limited to 107 bytes: for a deep DIR the
+	# socket goes to a short directory under /tmp, removed by stop.
+	sockdir=$dir
+	if [ $((${#dir} + 20)) -gt 100 ]; then
+		sockdir=$(mktemp -d /tmp/pg-temp-sock.XXXXXX)
+		chmod 755 "$sockdir"
+		echo "$sockdir" >"$dir/sockdir"
 	fi
 	if [ "$(id -u)" -eq 0 ]; then
 		id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user"
-		chown postgres: "$dir"
+		chown postgres: "$dir" "$sockdir"
 		runuser -u postgres -- test -x "$dir" ||
 			die "user postgres cannot reach $dir (check the permissions of its parents)"
 	fi
@@ -156,7 +165,7 @@ do_start() {
 # pg-temp.sh
 listen_addresses = '127.0.0.1'
 port = $port
-unix_socket_directories = '$dir'
+unix_socket_directories = '$sockdir'
 max_connections = 200
 CONF
 		if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \

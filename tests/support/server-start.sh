@@ -4,7 +4,8 @@
 #
 # Applies the schema (inventoryd --migrate), then starts inventoryd in the
 # background, detached from ctest's pipes, listening on
-# ipc://TESTENV/inventory.sock and tcp://127.0.0.1:<free port>.  A small
+# ipc://TESTENV/inventory.sock (or /tmp/inventory-test-<hash>.sock when
+# that path is too long for a unix socket) and tcp://127.0.0.1:<free port>.  A small
 # supervisor shell records inventoryd's exit status in TESTENV/inventoryd.rc
 # so that server-stop.sh can fail the run when the server does not exit 0.
 # Waits until the server answers (inventoryctl get <random uuid> exits 69,
@@ -38,14 +39,20 @@ log "migrating"
 port_busy() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
-ipc="ipc://$testenv/inventory.sock"
+# A unix socket path is limited to 107 bytes: for a deep build directory
+# the socket goes to /tmp under a name derived from the directory.
+sock=$testenv/inventory.sock
+if [ ${#sock} -gt 100 ]; then
+	sock=/tmp/inventory-test-$(printf '%s' "$testenv" | md5sum | cut -c1-16).sock
+fi
+ipc="ipc://$sock"
 for attempt in 1 2 3 4 5; do
 	while :; do
 		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
 		port_busy "$port" || break
 	done
 	tcp="tcp://127.0.0.1:$port"
-	rm -f "$testenv/inventoryd.rc" "$testenv/inventory.sock"
+	rm -f "$testenv/inventoryd.rc" "$sock"
 
 	# The supervisor: detached (setsid), every fd away from ctest's pipes.
 	INVENTORYD="$inventoryd" LISTEN="$ipc,$tcp" TESTENV="$testenv" \
