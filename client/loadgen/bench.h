@@ -152,6 +152,14 @@ struct bench {
 	struct bench_verdict  verdict;
 };
 
+/* Seeding and the final read-back are not measured: they get at least
+ * 10 s per call, so a short --timeout only affects the load itself. */
+static inline int
+bench_setup_timeout(const struct bench *b)
+{
+	return b->cfg.timeout_ms > 10000 ? b->cfg.timeout_ms : 10000;
+}
+
 /* options.c */
 int         bench_options_parse(struct bench_config *cfg, int argc,
                 char **argv);

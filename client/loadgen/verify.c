@@ -36,10 +36,11 @@ read_final(struct bench *b, struct bench_product *p, void *arg)
 	inventory_product  *out = NULL;
 	inventory_status    st  = { 0 };
 	inventory_code      rc;
+	inventory_call_opts o   = { .timeout_ms = bench_setup_timeout(b) };
 	int                 tries;
 
 	for (tries = 0; tries < 3; tries++) {
-		rc = inventory_get_product(b->client, p->id, NULL, &out, &st);
+		rc = inventory_get_product(b->client, p->id, &o, &out, &st);
 		if (rc == INVENTORY_OK) {
 			fs->version[i] = out->version;
 			fs->stock[i]   = out->stock;

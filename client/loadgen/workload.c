@@ -592,8 +592,10 @@ seed_one(struct bench *b, struct bench_product *p, void *arg)
 
 	snprintf(name, sizeof(name), "bench-%016llx-%zu",
 	    (unsigned long long) sa->tag, (size_t) (p - b->products));
+	inventory_call_opts o = { .timeout_ms = bench_setup_timeout(b) };
+
 	rc = inventory_create_product(b->client, name, b->cfg.initial_stock,
-	    "1.00", NULL, &out, &st);
+	    "1.00", &o, &out, &st);
 	if (rc != INVENTORY_OK) {
 		fprintf(stderr, "inventory-bench: CreateProduct: %s: %s\n",
 		    inventory_code_name(rc), st.message);
@@ -614,8 +616,10 @@ read_initial(struct bench *b, struct bench_product *p, void *arg)
 	inventory_status   st  = { 0 };
 	inventory_code     rc;
 
+	inventory_call_opts o = { .timeout_ms = bench_setup_timeout(b) };
+
 	(void) arg;
-	rc = inventory_get_product(b->client, p->id, NULL, &out, &st);
+	rc = inventory_get_product(b->client, p->id, &o, &out, &st);
 	if (rc != INVENTORY_OK) {
 		fprintf(stderr, "inventory-bench: GetProduct %s: %s: %s\n",
 		    p->id, inventory_code_name(rc), st.message);
