@@ -1,0 +1,61 @@
+/*
+ * Support for the raw-socket tests in tests/hostile/: a bare nng REQ
+ * socket, envelopes built with the generated protobuf-c code, and tiny
+ * check macros that print the expression and go on counting failures
+ * (the test's exit status is the verdict).  Single-threaded.
+ */
+#ifndef INVENTORY_HOSTILE_H
+#define INVENTORY_HOSTILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include "inventory/v1/service.pb-c.h"
+
+#define HOSTILE_PREFIX "/inventory.v1.InventoryService/"
+
+/* Failures so far; main returns non-zero when it is not 0. */
+extern int hostile_failures;
+
+#define CHECK(cond)                                                        \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			hostile_failures++;                                \
+			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__,   \
+			    __LINE__, #cond);                              \
+		}                                                          \
+	} while (0)
+
+/* The status name of a wire code ("INVALID_ARGUMENT"), or "?". */
+const char *hostile_code_name(uint32_t code);
+
+/* A REQ socket dialled (synchronously) to url with the given receive
+ * timeout.  Exits the test when it cannot be opened or connected. */
+nng_socket hostile_open(const char *url, int recv_timeout_ms);
+
+/* Send len bytes and wait for the reply.  Returns 0 and *out (free with
+ * inventory__v1__response__free_unpacked) or an nng error; a reply that is
+ * not a Response is NNG_EPROTO. */
+int hostile_call(nng_socket s, const void *buf, size_t len,
+    Inventory__V1__Response **out);
+
+/* A malloc'd envelope for method (the short name, prefixed here unless it
+ * starts with '/' or is NULL) around payload (NULL: no payload field). */
+uint8_t *hostile_envelope(const char *method, const char *request_id,
+    const ProtobufCMessage *payload, size_t *len);
+
+/* CreateProduct over s; returns 0 and fills id (>= 37 bytes), else -1. */
+int hostile_create(nng_socket s, const char *name, int64_t stock,
+    const char *price, char *id);
+
+/* GetProduct of id over s: the reply code (or 1000 + nng error), and
+ * *version when OK. */
+int hostile_get(nng_socket s, const char *id, int64_t *version);
+
+/* True if a GetProduct of a random id gets NOT_FOUND (or OK) within
+ * timeout_ms on a fresh socket to url: the server still serves. */
+int hostile_served(const char *url, int timeout_ms);
+
+#endif
