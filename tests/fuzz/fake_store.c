@@ -63,7 +63,7 @@ fill(struct product *out, const char *id, const char *name, int64_t stock,
 int
 store_create(struct store **out, const struct store_options *opts)
 {
-	(void) opts;
+	(void)opts;
 	*out = &one;
 	return 0;
 }
@@ -71,7 +71,7 @@ store_create(struct store **out, const struct store_options *opts)
 void
 store_destroy(struct store *st)
 {
-	(void) st;
+	(void)st;
 }
 
 bool
@@ -84,13 +84,13 @@ store_ready(struct store *st)
 void
 store_maintain(struct store *st)
 {
-	(void) st;
+	(void)st;
 }
 
 int
 store_migrate(const char *conninfo)
 {
-	(void) conninfo;
+	(void)conninfo;
 	return 0;
 }
 
@@ -126,7 +126,8 @@ store_product_create(struct store *st, const char *request_id,
 	if (stock % 7 == 6) {
 		return CODE_ALREADY_EXISTS;
 	}
-	fill(out, "0b7e8a52-1a2b-4c3d-8e9f-0123456789ab", name, stock, price, 1);
+	fill(out, "0b7e8a52-1a2b-4c3d-8e9f-0123456789ab", name, stock, price,
+	    1);
 	return CODE_OK;
 }
 
@@ -153,7 +154,8 @@ store_product_update_stock(struct store *st, const char *request_id,
 		return CODE_OK;
 	case 1:
 		/* Conflict: the latest is strictly newer. */
-		fill(out, id, "fuzzed product", 5, "1.00", expected_version + 1);
+		fill(out, id, "fuzzed product", 5, "1.00",
+		    expected_version + 1);
 		return CODE_ABORTED;
 	case 2:
 		return CODE_NOT_FOUND;

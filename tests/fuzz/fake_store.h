@@ -18,7 +18,7 @@ enum fake_call {
 
 /* Which store function the last request reached, and with what. */
 struct fake_store_log {
-	enum fake_call called;           /* FAKE_NONE: the store was not reached */
+	enum fake_call called; /* FAKE_NONE: the store was not reached */
 	int64_t        expected_version; /* FAKE_UPDATE's argument */
 };
 

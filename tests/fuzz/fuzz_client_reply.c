@@ -20,8 +20,8 @@
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void) argc;
-	(void) argv;
+	(void)argc;
+	(void)argv;
 	return 0;
 }
 
@@ -57,8 +57,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strncmp(out.message, CODEC_MALFORMED,
 		               strlen(CODEC_MALFORMED)) == 0);
 	} else {
-		FUZZ_CHECK((int) out.code >= 0 &&
-		    ((int) out.code <= 16 || out.code == INVENTORY_UNKNOWN));
+		FUZZ_CHECK(
+		    (int)out.code >= 0 &&
+		    ((int)out.code <= 16 || out.code == INVENTORY_UNKNOWN));
 		if (out.code == INVENTORY_OK) {
 			FUZZ_CHECK(out.has_product == 1);
 		}

@@ -30,8 +30,8 @@ static const ProtobufCServiceDescriptor *const svc =
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void) argc;
-	(void) argv;
+	(void)argc;
+	(void)argv;
 	log_threshold = LOG_LEVEL_ERR;
 	dispatch_set_max_request(FUZZ_MAX_REQUEST);
 	return 0;
@@ -47,15 +47,17 @@ check_decode(const uint8_t *data, size_t size, enum code *verdict)
 	msg[0] = '\0';
 	code   = dispatch_decode(data, size, &req, msg, sizeof(msg));
 	FUZZ_CHECK(code == CODE_OK || code == CODE_INVALID_ARGUMENT ||
-	    code == CODE_UNIMPLEMENTED);
+	           code == CODE_UNIMPLEMENTED);
 	if (code == CODE_OK) {
 		FUZZ_CHECK(req.env != NULL);
-		FUZZ_CHECK(req.method >= 0 && (unsigned) req.method < svc->n_methods);
+		FUZZ_CHECK(
+		    req.method >= 0 && (unsigned)req.method < svc->n_methods);
 		FUZZ_CHECK(req.payload != NULL);
-		FUZZ_CHECK(req.payload->descriptor ==
-		    svc->methods[req.method].input);
+		FUZZ_CHECK(
+		    req.payload->descriptor == svc->methods[req.method].input);
 	} else {
-		FUZZ_CHECK(fuzz_terminated(msg, sizeof(msg)) && msg[0] != '\0');
+		FUZZ_CHECK(
+		    fuzz_terminated(msg, sizeof(msg)) && msg[0] != '\0');
 		if (code == CODE_UNIMPLEMENTED) {
 			FUZZ_CHECK(req.method == -1);
 		}
@@ -73,8 +75,8 @@ check_handle(const uint8_t *data, size_t size, enum code verdict)
 	Inventory__V1__Request  *env;
 	size_t                   n;
 
-	n = dispatch_handle(NULL, data, size, dispatch_now_ns(), reply,
-	    sizeof(reply));
+	n = dispatch_handle(
+	    NULL, data, size, dispatch_now_ns(), reply, sizeof(reply));
 	FUZZ_CHECK(n > 0 && n <= sizeof(reply));
 	resp = inventory__v1__response__unpack(NULL, n, reply);
 	FUZZ_CHECK(resp != NULL);
@@ -85,21 +87,21 @@ check_handle(const uint8_t *data, size_t size, enum code verdict)
 	if (size > FUZZ_MAX_REQUEST) {
 		FUZZ_CHECK(resp->code == CODE_RESOURCE_EXHAUSTED);
 	} else if (verdict != CODE_OK) {
-		FUZZ_CHECK(resp->code == (uint32_t) verdict);
+		FUZZ_CHECK(resp->code == (uint32_t)verdict);
 	} else {
 		FUZZ_CHECK(resp->code == CODE_UNAVAILABLE ||
-		    resp->code == CODE_DEADLINE_EXCEEDED);
+		           resp->code == CODE_DEADLINE_EXCEEDED);
 	}
 	if (resp->request_id != NULL) {
 		size_t len = strlen(resp->request_id);
 		FUZZ_CHECK(len >= 1 && len <= REQUEST_ID_MAX);
 		for (size_t i = 0; i < len; i++) {
 			FUZZ_CHECK(resp->request_id[i] > 0x20 &&
-			    resp->request_id[i] < 0x7f);
+			           resp->request_id[i] < 0x7f);
 		}
 		env = inventory__v1__request__unpack(NULL, size, data);
 		FUZZ_CHECK(env != NULL && env->request_id != NULL &&
-		    strcmp(env->request_id, resp->request_id) == 0);
+		           strcmp(env->request_id, resp->request_id) == 0);
 		inventory__v1__request__free_unpacked(env, NULL);
 	}
 	inventory__v1__response__free_unpacked(resp, NULL);

@@ -41,11 +41,11 @@ static const ProtobufCMethodDescriptor *method;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void) argc;
-	(void) argv;
+	(void)argc;
+	(void)argv;
 	log_threshold = LOG_LEVEL_ERR;
-	method = protobuf_c_service_descriptor_get_method_by_name(svc,
-	    FUZZ_METHOD);
+	method =
+	    protobuf_c_service_descriptor_get_method_by_name(svc, FUZZ_METHOD);
 	FUZZ_CHECK(method != NULL);
 	return 0;
 }
@@ -54,7 +54,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static bool
 utf8_ok(const char *str)
 {
-	const unsigned char *s = (const unsigned char *) str;
+	const unsigned char *s = (const unsigned char *)str;
 
 	while (*s != 0) {
 		unsigned c = *s, n, min, cp;
@@ -76,7 +76,8 @@ utf8_ok(const char *str)
 			}
 			cp = (cp << 6) | (s[i] & 0x3f);
 		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+		if (cp < min || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
 			return false;
 		}
 		s += n + 1;
@@ -95,21 +96,21 @@ static bool
 request_valid(const ProtobufCMessage *m)
 {
 	if (strcmp(FUZZ_METHOD, "GetProduct") == 0) {
-		const Inventory__V1__GetProductRequest *r = (const void *) m;
+		const Inventory__V1__GetProductRequest *r = (const void *)m;
 		return r->id != NULL && validate_uuid(r->id, NULL);
 	}
 	if (strcmp(FUZZ_METHOD, "UpdateStock") == 0) {
-		const Inventory__V1__UpdateStockRequest *r = (const void *) m;
+		const Inventory__V1__UpdateStockRequest *r = (const void *)m;
 		return r->id != NULL && validate_uuid(r->id, NULL) &&
-		    r->has_stock && validate_stock(r->stock) &&
-		    r->has_expected_version &&
-		    validate_expected_version(r->expected_version);
+		       r->has_stock && validate_stock(r->stock) &&
+		       r->has_expected_version &&
+		       validate_expected_version(r->expected_version);
 	}
 	if (strcmp(FUZZ_METHOD, "CreateProduct") == 0) {
-		const Inventory__V1__CreateProductRequest *r = (const void *) m;
+		const Inventory__V1__CreateProductRequest *r = (const void *)m;
 		return r->name != NULL && validate_name(r->name) &&
-		    r->has_stock && validate_stock(r->stock) &&
-		    r->price != NULL && validate_price(r->price);
+		       r->has_stock && validate_stock(r->stock) &&
+		       r->price != NULL && validate_price(r->price);
 	}
 	FUZZ_CHECK(!"unknown FUZZ_METHOD");
 	return false;
@@ -118,16 +119,16 @@ request_valid(const ProtobufCMessage *m)
 static void
 check_ok(const Inventory__V1__Response *resp)
 {
-	ProtobufCMessage              *out;
+	ProtobufCMessage             *out;
 	const Inventory__V1__Product *p;
 
 	FUZZ_CHECK(resp->has_payload);
 	FUZZ_CHECK(fake_store_last.called != FAKE_NONE);
-	out = protobuf_c_message_unpack(method->output, NULL,
-	    resp->payload.len, resp->payload.data);
+	out = protobuf_c_message_unpack(
+	    method->output, NULL, resp->payload.len, resp->payload.data);
 	FUZZ_CHECK(out != NULL);
 	/* Every reply type of the service is { Product product = 1; }. */
-	p = ((const Inventory__V1__GetProductResponse *) (const void *) out)
+	p = ((const Inventory__V1__GetProductResponse *)(const void *)out)
 	        ->product;
 	FUZZ_CHECK(p != NULL && p->has_version && p->version >= 1);
 	FUZZ_CHECK(p->id != NULL && validate_uuid(p->id, NULL));
@@ -156,7 +157,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Half the inputs carry a request id, half do not. */
 	env.request_id   = size % 2 == 0 ? "fuzz-request-0001" : NULL;
 	env.has_payload  = 1;
-	env.payload.data = (uint8_t *) data;
+	env.payload.data = (uint8_t *)data;
 	env.payload.len  = size;
 	len              = inventory__v1__request__get_packed_size(&env);
 	buf              = malloc(len);
@@ -171,7 +172,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	resp = inventory__v1__response__unpack(NULL, n, reply);
 	FUZZ_CHECK(resp != NULL && resp->has_code);
 	FUZZ_CHECK(resp->code != CODE_INTERNAL);
-	FUZZ_CHECK(resp->code == CODE_OK || resp->code == CODE_INVALID_ARGUMENT ||
+	FUZZ_CHECK(
+	    resp->code == CODE_OK || resp->code == CODE_INVALID_ARGUMENT ||
 	    resp->code == CODE_NOT_FOUND || resp->code == CODE_ABORTED ||
 	    resp->code == CODE_ALREADY_EXISTS);
 	FUZZ_CHECK(str_ok(resp->message) && str_ok(resp->request_id));
@@ -180,8 +182,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!resp->has_payload);
 	}
 
-	mine = protobuf_c_message_unpack(method->input, NULL, size,
-	    size > 0 ? data : (const uint8_t *) "");
+	mine = protobuf_c_message_unpack(
+	    method->input, NULL, size, size > 0 ? data : (const uint8_t *)"");
 	valid = mine != NULL && request_valid(mine);
 	if (mine != NULL) {
 		protobuf_c_message_free_unpacked(mine, NULL);
@@ -191,7 +193,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* GetProduct may leave a malformed id to the store (whose
 		 * answer is INVALID_ARGUMENT too); the write paths may not. */
 		FUZZ_CHECK(fake_store_last.called == FAKE_NONE ||
-		    fake_store_last.called == FAKE_GET);
+		           fake_store_last.called == FAKE_GET);
 	} else {
 		FUZZ_CHECK(fake_store_last.called != FAKE_NONE);
 	}
@@ -202,10 +204,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (resp->code == CODE_ABORTED) {
 		FUZZ_CHECK(fake_store_last.called == FAKE_UPDATE);
 		FUZZ_CHECK(resp->details != NULL &&
-		    resp->details->has_current_version &&
-		    resp->details->current != NULL);
+		           resp->details->has_current_version &&
+		           resp->details->current != NULL);
 		FUZZ_CHECK(resp->details->current_version >
-		    fake_store_last.expected_version);
+		           fake_store_last.expected_version);
 		FUZZ_CHECK(str_ok(resp->details->current->name));
 	}
 	inventory__v1__response__free_unpacked(resp, NULL);

@@ -18,7 +18,7 @@
 #include "inventory/v1/service.pb-c.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"
-#define UUID "0b7e8a52-1a2b-4c3d-8e9f-0123456789ab"
+#define UUID   "0b7e8a52-1a2b-4c3d-8e9f-0123456789ab"
 
 static const char *root;
 
@@ -91,7 +91,8 @@ seed(const char *method, const char *target, const char *name,
 	snprintf(fname, sizeof(fname), "%s-%s", method, name);
 	put("envelope", fname, buf, len);
 	if (len > 4) { /* truncated: cut inside the payload */
-		snprintf(fname, sizeof(fname), "%s-%s-truncated", method, name);
+		snprintf(
+		    fname, sizeof(fname), "%s-%s-truncated", method, name);
 		put("envelope", fname, buf, len - 3);
 	}
 	free(buf);
@@ -101,7 +102,8 @@ seed(const char *method, const char *target, const char *name,
 static void
 get_seeds(void)
 {
-	Inventory__V1__GetProductRequest r = INVENTORY__V1__GET_PRODUCT_REQUEST__INIT;
+	Inventory__V1__GetProductRequest r =
+	    INVENTORY__V1__GET_PRODUCT_REQUEST__INIT;
 
 	r.id = UUID;
 	seed("GetProduct", "handle_get", "valid", &r.base, 1);
@@ -201,9 +203,10 @@ static void
 envelope_seeds(void)
 {
 	Inventory__V1__Request           env = INVENTORY__V1__REQUEST__INIT;
-	Inventory__V1__GetProductRequest g   = INVENTORY__V1__GET_PRODUCT_REQUEST__INIT;
-	uint8_t                         *buf, *body;
-	size_t                           len, blen;
+	Inventory__V1__GetProductRequest g =
+	    INVENTORY__V1__GET_PRODUCT_REQUEST__INIT;
+	uint8_t *buf, *body;
+	size_t   len, blen;
 
 	env.method = PREFIX "DeleteEverything";
 	buf        = pack(&env.base, &len);
@@ -218,18 +221,18 @@ envelope_seeds(void)
 	put("envelope", "empty-envelope", buf, len);
 	free(buf);
 	/* A GetProductRequest sent as UpdateStock's payload. */
-	g.id               = UUID;
-	body               = pack(&g.base, &blen);
-	env.method         = PREFIX "UpdateStock";
-	env.request_id     = "seed wrong payload";
-	env.has_payload    = 1;
-	env.payload.data   = body;
-	env.payload.len    = blen;
-	buf                = pack(&env.base, &len);
+	g.id             = UUID;
+	body             = pack(&g.base, &blen);
+	env.method       = PREFIX "UpdateStock";
+	env.request_id   = "seed wrong payload";
+	env.has_payload  = 1;
+	env.payload.data = body;
+	env.payload.len  = blen;
+	buf              = pack(&env.base, &len);
 	put("envelope", "wrong-payload-type", buf, len);
 	free(buf);
 	free(body);
-	put("envelope", "garbage", (const uint8_t *) "\xff\xff\xff\xff\x0f", 5);
+	put("envelope", "garbage", (const uint8_t *)"\xff\xff\xff\xff\x0f", 5);
 }
 
 static void
@@ -242,7 +245,7 @@ reply_seed(const char *name, int method, const Inventory__V1__Response *r)
 	if ((out = malloc(len + 1)) == NULL) {
 		die("malloc");
 	}
-	out[0] = (uint8_t) method;
+	out[0] = (uint8_t)method;
 	memcpy(out + 1, buf, len);
 	put("client_reply", name, out, len + 1);
 	free(out);
@@ -252,31 +255,31 @@ reply_seed(const char *name, int method, const Inventory__V1__Response *r)
 static void
 client_reply_seeds(void)
 {
-	Inventory__V1__Response r = INVENTORY__V1__RESPONSE__INIT;
-	Inventory__V1__Product  p = INVENTORY__V1__PRODUCT__INIT;
+	Inventory__V1__Response            r = INVENTORY__V1__RESPONSE__INIT;
+	Inventory__V1__Product             p = INVENTORY__V1__PRODUCT__INIT;
 	Inventory__V1__UpdateStockResponse u =
 	    INVENTORY__V1__UPDATE_STOCK_RESPONSE__INIT;
 	Inventory__V1__ErrorDetails d = INVENTORY__V1__ERROR_DETAILS__INIT;
 	uint8_t                    *body;
 	size_t                      blen;
 
-	p.id            = UUID;
-	p.name          = "widget";
-	p.has_stock     = 1;
-	p.stock         = 5;
-	p.price         = "19.90";
-	p.has_version   = 1;
-	p.version       = 2;
+	p.id                = UUID;
+	p.name              = "widget";
+	p.has_stock         = 1;
+	p.stock             = 5;
+	p.price             = "19.90";
+	p.has_version       = 1;
+	p.version           = 2;
 	p.has_created_at_us = 1;
-	p.created_at_us = 1700000000000000;
-	u.product       = &p;
-	body            = pack(&u.base, &blen);
-	r.has_code      = 1;
-	r.code          = 0;
-	r.has_payload   = 1;
-	r.payload.data  = body;
-	r.payload.len   = blen;
-	r.request_id    = "seed-0001";
+	p.created_at_us     = 1700000000000000;
+	u.product           = &p;
+	body                = pack(&u.base, &blen);
+	r.has_code          = 1;
+	r.code              = 0;
+	r.has_payload       = 1;
+	r.payload.data      = body;
+	r.payload.len       = blen;
+	r.request_id        = "seed-0001";
 	reply_seed("ok-update", 1, &r);
 	reply_seed("ok-get", 0, &r);
 	reply_seed("ok-create", 2, &r);

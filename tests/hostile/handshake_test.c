@@ -38,13 +38,12 @@
 #include "testenv.h"
 
 enum {
-	CONNECTIONS  = 1000,
-	SERVED_MS    = 5000, /* a new client must be answered within this */
+	CONNECTIONS = 1000,
+	SERVED_MS   = 5000, /* a new client must be answered within this */
 };
 
 /* The SP header a REQ (protocol 0x30) peer sends first. */
-static const unsigned char sp_header[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0,
-	0 };
+static const unsigned char sp_header[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
 
 /* A connected stream socket to a tcp:// or ipc:// URL, or -1. */
 static int
@@ -63,15 +62,15 @@ raw_connect(const char *url)
 		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0) {
 			return -1;
 		}
-		if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) != 0) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 			close(fd);
 			return -1;
 		}
 		return fd;
 	}
 	if (strncmp(url, "tcp://", 6) == 0) {
-		char             host[256], *colon;
-		struct addrinfo  hints, *ai = NULL;
+		char            host[256], *colon;
+		struct addrinfo hints, *ai = NULL;
 
 		snprintf(host, sizeof(host), "%s", url + 6);
 		if ((colon = strrchr(host, ':')) == NULL) {
@@ -105,30 +104,32 @@ attack(const char *url)
 	    CONNECTIONS, url);
 	for (int i = 0; i < CONNECTIONS; i++) {
 		int    fd = raw_connect(url);
-		size_t n  = (size_t) (i % 8);
+		size_t n  = (size_t)(i % 8);
 
 		if (fd < 0) {
 			failed_connects++;
 			continue;
 		}
-		if (n > 0 && write(fd, sp_header, n) != (ssize_t) n) {
+		if (n > 0 && write(fd, sp_header, n) != (ssize_t)n) {
 			failed_connects++;
 		}
 		close(fd);
 		if (i == CONNECTIONS / 2 && !hostile_served(url, SERVED_MS)) {
-			printf("FAIL not served after %d aborted handshakes on "
-			       "%s\n",
+			printf(
+			    "FAIL not served after %d aborted handshakes on "
+			    "%s\n",
 			    i + 1, url);
 			ok = 0;
 		}
 	}
 	if (failed_connects > 0) {
-		printf("  note: %d connects or writes failed\n",
-		    failed_connects);
+		printf(
+		    "  note: %d connects or writes failed\n", failed_connects);
 	}
 	if (!hostile_served(url, SERVED_MS)) {
-		printf("FAIL a new REQ client was not served within %d ms after "
-		       "%d aborted handshakes on %s\n",
+		printf(
+		    "FAIL a new REQ client was not served within %d ms after "
+		    "%d aborted handshakes on %s\n",
 		    SERVED_MS, CONNECTIONS, url);
 		ok = 0;
 	} else {
@@ -141,8 +142,8 @@ attack(const char *url)
 
 /* Start inventoryd listening on ipc:// and tcp:// URLs in dir. */
 static pid_t
-spawn(const char *inventoryd, const char *dir, char *ipc, char *tcp,
-    size_t len)
+spawn(
+    const char *inventoryd, const char *dir, char *ipc, char *tcp, size_t len)
 {
 	const char *db = testenv_get("INVENTORY_DB");
 	char        listen[1024], logpath[1024];
@@ -152,7 +153,7 @@ spawn(const char *inventoryd, const char *dir, char *ipc, char *tcp,
 		fprintf(stderr, "handshake_test: INVENTORY_DB is unknown\n");
 		exit(1);
 	}
-	srand((unsigned) time(NULL) ^ (unsigned) getpid());
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	snprintf(ipc, len, "ipc://%s/inventory.sock", dir);
 	snprintf(tcp, len, "tcp://127.0.0.1:%d", 42000 + rand() % 8000);
 	snprintf(listen, sizeof(listen), "%s,%s", ipc, tcp);
@@ -163,14 +164,15 @@ spawn(const char *inventoryd, const char *dir, char *ipc, char *tcp,
 			_exit(126);
 		}
 		execl(inventoryd, inventoryd, "--listen", listen, "--db", db,
-		    "--workers", "2", (char *) NULL);
+		    "--workers", "2", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) {
 		int status;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			fprintf(stderr, "handshake_test: inventoryd exited "
-			                "(see %s)\n",
+			fprintf(stderr,
+			    "handshake_test: inventoryd exited "
+			    "(see %s)\n",
 			    logpath);
 			exit(1);
 		}

@@ -17,7 +17,7 @@ const char *
 hostile_code_name(uint32_t code)
 {
 	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-	    &inventory__v1__code__descriptor, (int) code);
+	    &inventory__v1__code__descriptor, (int)code);
 
 	return v != NULL ? v->name : "?";
 }
@@ -42,8 +42,8 @@ hostile_open(const char *url, int recv_timeout_ms)
 }
 
 int
-hostile_call(nng_socket s, const void *buf, size_t len,
-    Inventory__V1__Response **out)
+hostile_call(
+    nng_socket s, const void *buf, size_t len, Inventory__V1__Response **out)
 {
 	nng_msg *msg;
 	int      rv;
@@ -60,8 +60,8 @@ hostile_call(nng_socket s, const void *buf, size_t len,
 	if ((rv = nng_recvmsg(s, &msg, 0)) != 0) {
 		return rv;
 	}
-	*out = inventory__v1__response__unpack(NULL, nng_msg_len(msg),
-	    nng_msg_body(msg));
+	*out = inventory__v1__response__unpack(
+	    NULL, nng_msg_len(msg), nng_msg_body(msg));
 	nng_msg_free(msg);
 	return *out != NULL ? 0 : NNG_EPROTO;
 }
@@ -70,7 +70,7 @@ uint8_t *
 hostile_envelope(const char *method, const char *request_id,
     const ProtobufCMessage *payload, size_t *len)
 {
-	Inventory__V1__Request env = INVENTORY__V1__REQUEST__INIT;
+	Inventory__V1__Request env  = INVENTORY__V1__REQUEST__INIT;
 	char                  *full = NULL;
 	uint8_t               *body = NULL, *out;
 
@@ -82,9 +82,9 @@ hostile_envelope(const char *method, const char *request_id,
 		snprintf(full, n, "%s%s", HOSTILE_PREFIX, method);
 		env.method = full;
 	} else {
-		env.method = (char *) method;
+		env.method = (char *)method;
 	}
-	env.request_id = (char *) request_id;
+	env.request_id = (char *)request_id;
 	if (payload != NULL) {
 		size_t n = protobuf_c_message_get_packed_size(payload);
 		if ((body = malloc(n + 1)) == NULL) {
@@ -106,8 +106,8 @@ hostile_envelope(const char *method, const char *request_id,
 }
 
 int
-hostile_create(nng_socket s, const char *name, int64_t stock,
-    const char *price, char *id)
+hostile_create(
+    nng_socket s, const char *name, int64_t stock, const char *price, char *id)
 {
 	Inventory__V1__CreateProductRequest r =
 	    INVENTORY__V1__CREATE_PRODUCT_REQUEST__INIT;
@@ -118,17 +118,18 @@ hostile_create(nng_socket s, const char *name, int64_t stock,
 	char                                  rid[64];
 	int                                   rv = -1;
 
-	r.name      = (char *) name;
+	r.name      = (char *)name;
 	r.has_stock = 1;
 	r.stock     = stock;
-	r.price     = (char *) price;
+	r.price     = (char *)price;
 	testenv_request_id(rid, sizeof(rid));
 	buf = hostile_envelope("CreateProduct", rid, &r.base, &len);
 	if (hostile_call(s, buf, len, &resp) == 0 && resp->code == 0 &&
 	    resp->has_payload) {
-		cr = inventory__v1__create_product_response__unpack(NULL,
-		    resp->payload.len, resp->payload.data);
-		if (cr != NULL && cr->product != NULL && cr->product->id != NULL) {
+		cr = inventory__v1__create_product_response__unpack(
+		    NULL, resp->payload.len, resp->payload.data);
+		if (cr != NULL && cr->product != NULL &&
+		    cr->product->id != NULL) {
 			snprintf(id, 37, "%s", cr->product->id);
 			rv = 0;
 		}
@@ -155,20 +156,20 @@ hostile_get(nng_socket s, const char *id, int64_t *version)
 	size_t                             len;
 	int                                rv;
 
-	r.id = (char *) id;
+	r.id = (char *)id;
 	buf  = hostile_envelope("GetProduct", NULL, &r.base, &len);
 	rv   = hostile_call(s, buf, len, &resp);
 	free(buf);
 	if (rv != 0) {
 		return 1000 + rv;
 	}
-	rv = (int) resp->code;
+	rv = (int)resp->code;
 	if (rv == 0 && version != NULL) {
-		gr = inventory__v1__get_product_response__unpack(NULL,
-		    resp->payload.len, resp->payload.data);
+		gr = inventory__v1__get_product_response__unpack(
+		    NULL, resp->payload.len, resp->payload.data);
 		*version = gr != NULL && gr->product != NULL
-		    ? gr->product->version
-		    : -1;
+		               ? gr->product->version
+		               : -1;
 		if (gr != NULL) {
 			inventory__v1__get_product_response__free_unpacked(
 			    gr, NULL);
@@ -191,7 +192,8 @@ hostile_served(const char *url, int timeout_ms)
 	    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms)) != 0 ||
 	    (rv = nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms)) != 0 ||
 	    (rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		fprintf(stderr, "REQ socket to %s: %s\n", url, nng_strerror(rv));
+		fprintf(
+		    stderr, "REQ socket to %s: %s\n", url, nng_strerror(rv));
 		return 0;
 	}
 
@@ -202,7 +204,7 @@ hostile_served(const char *url, int timeout_ms)
 		fprintf(stderr, "server at %s: GetProduct answered %d (%s)\n",
 		    url, code,
 		    code >= 1000 ? nng_strerror(code - 1000)
-		                 : hostile_code_name((uint32_t) code));
+		                 : hostile_code_name((uint32_t)code));
 	}
 	return code == 5 || code == 0;
 }

@@ -19,13 +19,13 @@
 /* Failures so far; main returns non-zero when it is not 0. */
 extern int hostile_failures;
 
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			hostile_failures++;                                \
-			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__,   \
-			    __LINE__, #cond);                              \
-		}                                                          \
+#define CHECK(cond)                                                      \
+	do {                                                             \
+		if (!(cond)) {                                           \
+			hostile_failures++;                              \
+			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, \
+			    __LINE__, #cond);                            \
+		}                                                        \
 	} while (0)
 
 /* The status name of a wire code ("INVALID_ARGUMENT"), or "?". */
@@ -38,8 +38,8 @@ nng_socket hostile_open(const char *url, int recv_timeout_ms);
 /* Send len bytes and wait for the reply.  Returns 0 and *out (free with
  * inventory__v1__response__free_unpacked) or an nng error; a reply that is
  * not a Response is NNG_EPROTO. */
-int hostile_call(nng_socket s, const void *buf, size_t len,
-    Inventory__V1__Response **out);
+int hostile_call(
+    nng_socket s, const void *buf, size_t len, Inventory__V1__Response **out);
 
 /* A malloc'd envelope for method (the short name, prefixed here unless it
  * starts with '/' or is NULL) around payload (NULL: no payload field). */

@@ -21,28 +21,28 @@
 #include "testenv.h"
 
 #define NO_REPLY 1000 /* expected "code": no reply within the timeout */
-#define SQL "'; DROP TABLE products; --"
-#define ID "$ID" /* replaced by the id of the test's product */
+#define SQL      "'; DROP TABLE products; --"
+#define ID       "$ID" /* replaced by the id of the test's product */
 
 enum kind {
-	RAW,       /* raw.bytes as they are */
-	TRUNCATED, /* a valid UpdateStock envelope minus its last 5 bytes */
-	GET,       /* GetProduct { id } */
-	UPDATE,    /* UpdateStock { id, stock, expected_version } */
-	CREATE,    /* CreateProduct { name, stock, price } */
-	NO_PAYLOAD,   /* envelope for method without a payload field */
-	WRONG_TYPE,   /* a CreateProductRequest as method's payload */
-	BIG_NAME,     /* CreateProduct with a name of `size` bytes */
-	BIG_METHOD,   /* an unknown method name of `size` bytes */
+	RAW,        /* raw.bytes as they are */
+	TRUNCATED,  /* a valid UpdateStock envelope minus its last 5 bytes */
+	GET,        /* GetProduct { id } */
+	UPDATE,     /* UpdateStock { id, stock, expected_version } */
+	CREATE,     /* CreateProduct { name, stock, price } */
+	NO_PAYLOAD, /* envelope for method without a payload field */
+	WRONG_TYPE, /* a CreateProductRequest as method's payload */
+	BIG_NAME,   /* CreateProduct with a name of `size` bytes */
+	BIG_METHOD, /* an unknown method name of `size` bytes */
 };
 
 struct row {
 	const char *what;
 	enum kind   kind;
-	const char *method;     /* NO_PAYLOAD, WRONG_TYPE; else implied */
-	const char *id;         /* GET, UPDATE */
-	const char *name;       /* CREATE */
-	int         has_stock;  /* UPDATE, CREATE */
+	const char *method;    /* NO_PAYLOAD, WRONG_TYPE; else implied */
+	const char *id;        /* GET, UPDATE */
+	const char *name;      /* CREATE */
+	int         has_stock; /* UPDATE, CREATE */
 	int64_t     stock;
 	int         has_version; /* UPDATE */
 	int64_t     version;
@@ -62,8 +62,10 @@ static const struct row rows[] = {
 	{ "garbage bytes", RAW, .bytes = "\xff\xff\xff\xff\xff\xff", .size = 6,
 	    .expect = IA },
 	{ "a lone varint tag", RAW, .bytes = "\x08", .size = 1, .expect = IA },
-	{ "length past the end", RAW, .bytes = "\x0a\x7f" "abc", .size = 5,
-	    .expect = IA },
+	{ "length past the end", RAW,
+	    .bytes = "\x0a\x7f"
+	             "abc",
+	    .size = 5, .expect = IA },
 	{ "empty message", RAW, .bytes = "", .size = 0, .expect = IA },
 	{ "truncated envelope", TRUNCATED, .expect = IA },
 	{ "HTTP request", RAW, .bytes = "GET / HTTP/1.1\r\n\r\n", .size = 18,
@@ -79,8 +81,8 @@ static const struct row rows[] = {
 	    .expect = UN },
 	{ "method without prefix", NO_PAYLOAD, .method = "/GetProduct",
 	    .expect = UN },
-	{ "other service", NO_PAYLOAD, .method = "/grpc.health.v1.Health/Check",
-	    .expect = UN },
+	{ "other service", NO_PAYLOAD,
+	    .method = "/grpc.health.v1.Health/Check", .expect = UN },
 	{ "SQL as method", NO_PAYLOAD, .method = SQL, .expect = UN },
 	{ "60000-byte method", BIG_METHOD, .size = 60000, .expect = UN },
 	{ "no method", NO_PAYLOAD, .method = NULL, .expect = IA },
@@ -119,8 +121,8 @@ static const struct row rows[] = {
 	{ "version -1", UPDATE, .id = ID, .has_stock = 1, .stock = 1,
 	    .has_version = 1, .version = -1, .expect = IA },
 	{ "version INT64_MAX (newer than stored)", UPDATE, .id = ID,
-	    .has_stock = 1, .stock = 1, .has_version = 1,
-	    .version = INT64_MAX, .expect = IA },
+	    .has_stock = 1, .stock = 1, .has_version = 1, .version = INT64_MAX,
+	    .expect = IA },
 	{ "missing stock", UPDATE, .id = ID, .has_version = 1, .version = 1,
 	    .expect = IA },
 	{ "missing version", UPDATE, .id = ID, .has_stock = 1, .stock = 1,
@@ -128,7 +130,8 @@ static const struct row rows[] = {
 	{ "create with negative stock", CREATE, .name = "hostile",
 	    .has_stock = 1, .stock = -5, .price = "1.00", .expect = IA },
 	{ "create with stock INT64_MAX", CREATE, .name = "hostile",
-	    .has_stock = 1, .stock = INT64_MAX, .price = "1.00", .expect = IA },
+	    .has_stock = 1, .stock = INT64_MAX, .price = "1.00",
+	    .expect = IA },
 	/* Names. */
 	{ "201-byte name", BIG_NAME, .size = 201, .expect = IA },
 	{ "empty name", CREATE, .name = "", .has_stock = 1, .stock = 1,
@@ -156,8 +159,9 @@ static const struct row rows[] = {
 	    .stock = 1, .price = SQL, .expect = IA },
 	/* Request ids. */
 	{ "65-byte request id", GET, .id = ID,
-	    .request_id = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	    .expect = IA },
+	    .request_id = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	                  "aaaaaaaaaaaaaa",
+	    .expect     = IA },
 	{ "control character in request id", GET, .id = ID,
 	    .request_id = "req\x1b[2J", .expect = IA },
 	/* SQL metacharacters are a perfectly good name: stored verbatim. */
@@ -165,7 +169,7 @@ static const struct row rows[] = {
 	    .price = "1.00", .expect = 0 },
 };
 
-static char product_id[37];
+static char    product_id[37];
 static int64_t product_version;
 
 static const char *
@@ -212,24 +216,24 @@ build(const struct row *r, size_t *len)
 		*len -= 5;
 		return buf;
 	case GET:
-		g.id = (char *) subst(r->id);
-		return hostile_envelope("GetProduct", r->request_id, &g.base,
-		    len);
+		g.id = (char *)subst(r->id);
+		return hostile_envelope(
+		    "GetProduct", r->request_id, &g.base, len);
 	case UPDATE:
-		u.id                   = (char *) subst(r->id);
+		u.id                   = (char *)subst(r->id);
 		u.has_stock            = r->has_stock;
 		u.stock                = r->stock;
 		u.has_expected_version = r->has_version;
 		u.expected_version     = r->version;
-		return hostile_envelope("UpdateStock", r->request_id, &u.base,
-		    len);
+		return hostile_envelope(
+		    "UpdateStock", r->request_id, &u.base, len);
 	case CREATE:
-		c.name      = (char *) r->name;
+		c.name      = (char *)r->name;
 		c.has_stock = r->has_stock;
 		c.stock     = r->stock;
-		c.price     = (char *) r->price;
-		return hostile_envelope("CreateProduct", r->request_id,
-		    &c.base, len);
+		c.price     = (char *)r->price;
+		return hostile_envelope(
+		    "CreateProduct", r->request_id, &c.base, len);
 	case NO_PAYLOAD:
 		return hostile_envelope(r->method, r->request_id, NULL, len);
 	case WRONG_TYPE:
@@ -237,7 +241,8 @@ build(const struct row *r, size_t *len)
 		c.has_stock = 1;
 		c.stock     = 1;
 		c.price     = "1.00";
-		return hostile_envelope(r->method, r->request_id, &c.base, len);
+		return hostile_envelope(
+		    r->method, r->request_id, &c.base, len);
 	case BIG_NAME:
 	case BIG_METHOD:
 		if ((big = malloc(r->size + 1)) == NULL) {
@@ -253,8 +258,8 @@ build(const struct row *r, size_t *len)
 			c.has_stock = 1;
 			c.stock     = 1;
 			c.price     = "1.00";
-			buf = hostile_envelope("CreateProduct", NULL, &c.base,
-			    len);
+			buf         = hostile_envelope(
+			            "CreateProduct", NULL, &c.base, len);
 		}
 		free(big);
 		return buf;
@@ -290,18 +295,19 @@ run_row(nng_socket *s, const char *url, const struct row *r)
 		ok = 0;
 	} else if (resp->code != r->expect) {
 		printf("  %-40s expected %s, got %s (%s)\n", r->what,
-		    hostile_code_name(r->expect), hostile_code_name(resp->code),
+		    hostile_code_name(r->expect),
+		    hostile_code_name(resp->code),
 		    resp->message != NULL ? resp->message : "");
 		ok = 0;
 	}
 	if (r->kind == CREATE && r->expect == 0 && resp != NULL &&
 	    resp->code == 0) {
 		Inventory__V1__CreateProductResponse *cr =
-		    inventory__v1__create_product_response__unpack(NULL,
-		        resp->payload.len, resp->payload.data);
+		    inventory__v1__create_product_response__unpack(
+		        NULL, resp->payload.len, resp->payload.data);
 		int same = cr != NULL && cr->product != NULL &&
-		    cr->product->name != NULL &&
-		    strcmp(cr->product->name, r->name) == 0;
+		           cr->product->name != NULL &&
+		           strcmp(cr->product->name, r->name) == 0;
 		if (!same) {
 			printf("  %-40s name did not round-trip\n", r->what);
 			ok = 0;
@@ -322,8 +328,8 @@ run_row(nng_socket *s, const char *url, const struct row *r)
 		       "(want OK, %lld)\n",
 		    r->what,
 		    good >= 1000 ? nng_strerror(good - 1000)
-		                 : hostile_code_name((uint32_t) good),
-		    (long long) v, (long long) product_version);
+		                 : hostile_code_name((uint32_t)good),
+		    (long long)v, (long long)product_version);
 		ok = 0;
 	}
 	printf("%s %-44s -> %s\n", ok ? "ok  " : "FAIL", r->what,
@@ -337,7 +343,7 @@ main(void)
 {
 	const char *url = testenv_server_tcp();
 	nng_socket  s;
-	size_t      nrows = sizeof(rows) / sizeof(rows[0]);
+	size_t      nrows  = sizeof(rows) / sizeof(rows[0]);
 	int         passed = 0;
 
 	if (url == NULL || strncmp(url, "tcp://", 6) != 0) {
@@ -360,5 +366,5 @@ main(void)
 	nng_close(s);
 	printf("%d of %zu cases passed\n", passed, nrows);
 	nng_fini();
-	return passed == (int) nrows && hostile_failures == 0 ? 0 : 1;
+	return passed == (int)nrows && hostile_failures == 0 ? 0 : 1;
 }

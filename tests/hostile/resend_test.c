@@ -33,13 +33,13 @@ static PGresult *
 sql(PGconn *db, const char *query, const char *param)
 {
 	const char *params[1] = { param };
-	PGresult   *res = PQexecParams(db, query, param != NULL ? 1 : 0, NULL,
-	      params, NULL, NULL, 0);
+	PGresult   *res       = PQexecParams(
+	            db, query, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		fprintf(stderr, "resend_test: %s: %s", query,
-		    PQerrorMessage(db));
+		fprintf(
+		    stderr, "resend_test: %s: %s", query, PQerrorMessage(db));
 		exit(1);
 	}
 	return res;
@@ -49,7 +49,7 @@ static long long
 sql_int(PGconn *db, const char *query, const char *param)
 {
 	PGresult *res = sql(db, query, param);
-	long long v   = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : -1;
+	long long v = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : -1;
 
 	PQclear(res);
 	return v;
@@ -59,8 +59,8 @@ sql_int(PGconn *db, const char *query, const char *param)
 static uint32_t
 update_reply(nng_msg *msg, int64_t *version, int64_t *stock)
 {
-	Inventory__V1__Response *resp = inventory__v1__response__unpack(NULL,
-	    nng_msg_len(msg), nng_msg_body(msg));
+	Inventory__V1__Response *resp = inventory__v1__response__unpack(
+	    NULL, nng_msg_len(msg), nng_msg_body(msg));
 	uint32_t code = 1000;
 
 	*version = *stock = -1;
@@ -70,15 +70,15 @@ update_reply(nng_msg *msg, int64_t *version, int64_t *stock)
 	code = resp->code;
 	if (code == 0 && resp->has_payload) {
 		Inventory__V1__UpdateStockResponse *u =
-		    inventory__v1__update_stock_response__unpack(NULL,
-		        resp->payload.len, resp->payload.data);
+		    inventory__v1__update_stock_response__unpack(
+		        NULL, resp->payload.len, resp->payload.data);
 		if (u != NULL && u->product != NULL) {
 			*version = u->product->version;
 			*stock   = u->product->stock;
 		}
 		if (u != NULL) {
-			inventory__v1__update_stock_response__free_unpacked(u,
-			    NULL);
+			inventory__v1__update_stock_response__free_unpacked(
+			    u, NULL);
 		}
 	} else if (code != 0) {
 		printf("  reply: %s %s\n", hostile_code_name(code),
@@ -91,7 +91,7 @@ update_reply(nng_msg *msg, int64_t *version, int64_t *stock)
 int
 main(void)
 {
-	const char *url = testenv_server();
+	const char *url      = testenv_server();
 	const char *conninfo = testenv_get("INVENTORY_DB");
 	Inventory__V1__UpdateStockRequest u =
 	    INVENTORY__V1__UPDATE_STOCK_REQUEST__INIT;
@@ -123,12 +123,12 @@ main(void)
 
 	/* Lock the row: the server's conditional UPDATE now waits. */
 	PQclear(sql(db, "BEGIN", NULL));
-	PQclear(sql(db, "SELECT id FROM products WHERE id = $1::uuid FOR UPDATE",
-	    id));
+	PQclear(sql(
+	    db, "SELECT id FROM products WHERE id = $1::uuid FOR UPDATE", id));
 
 	resender = hostile_open(url, 20000);
 	CHECK(nng_socket_set_ms(resender, NNG_OPT_REQ_RESENDTIME, RESEND_MS) ==
-	    0);
+	      0);
 	u.id                   = id;
 	u.has_stock            = 1;
 	u.stock                = 7;
@@ -159,8 +159,8 @@ main(void)
 		code = update_reply(msg, &version, &stock);
 		nng_msg_free(msg);
 		printf("reply: %s version %lld stock %lld\n",
-		    hostile_code_name(code), (long long) version,
-		    (long long) stock);
+		    hostile_code_name(code), (long long)version,
+		    (long long)stock);
 		CHECK(code == 0);
 		CHECK(version == 2);
 		CHECK(stock == 7);
@@ -171,7 +171,8 @@ main(void)
 	/* Let the other copies finish, then look at what is stored. */
 	for (int i = 0; i < 50; i++) {
 		if (sql_int(db,
-		        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+		        "SELECT count(*) FROM pg_stat_activity WHERE datname "
+		        "= "
 		        "current_database() AND state = 'active' AND pid <> "
 		        "pg_backend_pid()",
 		        NULL) == 0) {
@@ -180,11 +181,11 @@ main(void)
 		usleep(100 * 1000);
 	}
 	CHECK(hostile_get(plain, id, &version) == 0);
-	stored = sql_int(db, "SELECT version FROM products WHERE id = $1::uuid",
-	    id);
+	stored = sql_int(
+	    db, "SELECT version FROM products WHERE id = $1::uuid", id);
 	printf("after the resends: version %lld via GetProduct, %lld in the "
 	       "database (want 2)\n",
-	    (long long) version, stored);
+	    (long long)version, stored);
 	CHECK(version == 2);
 	CHECK(stored == 2);
 
@@ -206,7 +207,7 @@ main(void)
 	nng_close(resender);
 	nng_close(plain);
 	nng_fini();
-	printf("%s\n", hostile_failures == 0 ? "ok: applied exactly once"
-	                                    : "FAILED");
+	printf("%s\n",
+	    hostile_failures == 0 ? "ok: applied exactly once" : "FAILED");
 	return hostile_failures == 0 ? 0 : 1;
 }
