@@ -17,7 +17,8 @@
 #                            server and require exit status 0, print figures
 #
 # Any failed assertion prints the logs and exits 1.  The work directory is
-# removed on success and kept (its path printed) on failure.
+# removed on success (unless FAULT_KEEP=1) and kept, its path printed, on
+# failure.
 set -euo pipefail
 
 [ $# -ge 3 ] || { echo "usage: $0 INVENTORYD INVENTORY_HISTORY PG_TEMP_SH" >&2; exit 2; }
@@ -111,7 +112,7 @@ cleanup() {
 		wait "$srv_pid" 2>/dev/null
 	fi
 	bash "$pg_temp" stop "$pgdir" >/dev/null 2>&1
-	if [ "$ok" -eq 1 ] && [ "$rc" -eq 0 ]; then
+	if [ "$ok" -eq 1 ] && [ "$rc" -eq 0 ] && [ "${FAULT_KEEP:-0}" != 1 ]; then
 		rm -rf "$work"
 	else
 		say "work directory kept: $work"

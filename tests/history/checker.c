@@ -82,7 +82,8 @@ obs_name(const struct obs *o, const struct history *h, char *buf, size_t len)
 		snprintf(buf, len, "final state");
 	} else {
 		const struct hist_op *op = &h->ops[o->op];
-		snprintf(buf, len, "op #%ld (client %d, %s)", o->op, op->client,
+		snprintf(buf, len, "op #%ld (client %d, %s)", o->op,
+		    op->client,
 		    op->type == HIST_READ ? "GetProduct"
 		    : op->code == HIST_OK ? "UpdateStock OK"
 		                          : "UpdateStock ABORTED");
@@ -93,14 +94,14 @@ obs_name(const struct obs *o, const struct history *h, char *buf, size_t len)
 static int
 cmp_i64(const void *a, const void *b)
 {
-	int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 	return (x > y) - (x < y);
 }
 
 static int
 cmp_int(const void *a, const void *b)
 {
-	int x = *(const int *) a, y = *(const int *) b;
+	int x = *(const int *)a, y = *(const int *)b;
 	return (x > y) - (x < y);
 }
 
@@ -135,18 +136,18 @@ count_before(const int64_t *v, size_t n, int64_t t)
 
 /* Scratch space for one product. */
 struct pstate {
-	long    *ops;       /* indices of the product's ops */
-	size_t   nops;
-	size_t   nw;        /* updates on the product (W) */
-	long    *okprod;    /* [k]: the OK update producing v0+k, or -1 */
-	size_t  *cstart;    /* [k]..[k+1]: candidates for version v0+k */
-	long    *cands;     /* OK and indeterminate updates, by version */
-	int64_t *fixed;     /* [k]: the stock version v0+k showed, or -1 */
-	int64_t *winv;      /* invoke times of OK+indeterminate updates */
-	size_t   nwinv;
-	struct obs *obs;    /* every observation */
-	size_t   nobs;
-	struct obs *byinv;  /* copies sorted by invoke time */
+	long       *ops; /* indices of the product's ops */
+	size_t      nops;
+	size_t      nw;     /* updates on the product (W) */
+	long       *okprod; /* [k]: the OK update producing v0+k, or -1 */
+	size_t     *cstart; /* [k]..[k+1]: candidates for version v0+k */
+	long       *cands;  /* OK and indeterminate updates, by version */
+	int64_t    *fixed;  /* [k]: the stock version v0+k showed, or -1 */
+	int64_t    *winv;   /* invoke times of OK+indeterminate updates */
+	size_t      nwinv;
+	struct obs *obs; /* every observation */
+	size_t      nobs;
+	struct obs *byinv; /* copies sorted by invoke time */
 };
 
 static void
@@ -174,37 +175,41 @@ check_obs(const struct history *h, const struct hist_product *p,
 	size_t  k, invoked;
 
 	if (v < p->v0) {
-		viol(r, "product %s: %s shows version %" PRId64
-		        " below the initial version %" PRId64,
+		viol(r,
+		    "product %s: %s shows version %" PRId64
+		    " below the initial version %" PRId64,
 		    p->id, obs_name(o, h, who, sizeof(who)), v, p->v0);
 		return;
 	}
 	if (v == p->v0) {
 		if (o->stock != -1 && o->stock != p->s0)
-			viol(r, "product %s: %s shows version %" PRId64
-			        " with stock %" PRId64
-			        ", but the initial stock was %" PRId64,
-			    p->id, obs_name(o, h, who, sizeof(who)), v, o->stock,
-			    p->s0);
+			viol(r,
+			    "product %s: %s shows version %" PRId64
+			    " with stock %" PRId64
+			    ", but the initial stock was %" PRId64,
+			    p->id, obs_name(o, h, who, sizeof(who)), v,
+			    o->stock, p->s0);
 		return;
 	}
 	if (v > reach) {
-		viol(r, "product %s: %s shows version %" PRId64
-		        ", which no write could have produced (no OK or "
-		        "indeterminate update had expected version %" PRId64 ")",
+		viol(r,
+		    "product %s: %s shows version %" PRId64
+		    ", which no write could have produced (no OK or "
+		    "indeterminate update had expected version %" PRId64 ")",
 		    p->id, obs_name(o, h, who, sizeof(who)), v, reach);
 		return;
 	}
 	invoked = count_before(s->winv, s->nwinv, o->t_done);
-	if ((uint64_t) (v - p->v0) > invoked) {
-		viol(r, "product %s: %s shows version %" PRId64
-		        " but only %zu updates that could apply had been "
-		        "invoked by then (highest possible version %" PRId64 ")",
+	if ((uint64_t)(v - p->v0) > invoked) {
+		viol(r,
+		    "product %s: %s shows version %" PRId64
+		    " but only %zu updates that could apply had been "
+		    "invoked by then (highest possible version %" PRId64 ")",
 		    p->id, obs_name(o, h, who, sizeof(who)), v, invoked,
-		    p->v0 + (int64_t) invoked);
+		    p->v0 + (int64_t)invoked);
 		return;
 	}
-	k = (size_t) (v - p->v0);
+	k = (size_t)(v - p->v0);
 	if (s->okprod[k] >= 0) {
 		const struct hist_op *w = &h->ops[s->okprod[k]];
 		if (w->t_invoke < o->t_done &&
@@ -218,36 +223,40 @@ check_obs(const struct history *h, const struct hist_product *p,
 			    (o->stock != -1 && x->stock != o->stock) ||
 			    x->t_invoke >= o->t_done)
 				continue;
-			viol(r, "product %s: version %" PRId64
-			        " was produced twice: op #%ld (client %d) was "
-			        "acknowledged writing stock %" PRId64
-			        ", and %s saw stock %" PRId64
-			        " written by op #%ld (client %d)",
+			viol(r,
+			    "product %s: version %" PRId64
+			    " was produced twice: op #%ld (client %d) was "
+			    "acknowledged writing stock %" PRId64
+			    ", and %s saw stock %" PRId64
+			    " written by op #%ld (client %d)",
 			    p->id, v, s->okprod[k], w->client, w->stock,
 			    obs_name(o, h, who, sizeof(who)), o->stock,
 			    s->cands[i], x->client);
 			return;
 		}
 		if (w->t_invoke >= o->t_done)
-			viol(r, "product %s: %s shows version %" PRId64
-			        " before op #%ld that wrote it was invoked",
+			viol(r,
+			    "product %s: %s shows version %" PRId64
+			    " before op #%ld that wrote it was invoked",
 			    p->id, obs_name(o, h, who, sizeof(who)), v,
 			    s->okprod[k]);
 		else
-			viol(r, "product %s: %s shows version %" PRId64
-			        " with stock %" PRId64
-			        ", but op #%ld (client %d) wrote that version "
-			        "with stock %" PRId64,
-			    p->id, obs_name(o, h, who, sizeof(who)), v, o->stock,
-			    s->okprod[k], w->client, w->stock);
+			viol(r,
+			    "product %s: %s shows version %" PRId64
+			    " with stock %" PRId64
+			    ", but op #%ld (client %d) wrote that version "
+			    "with stock %" PRId64,
+			    p->id, obs_name(o, h, who, sizeof(who)), v,
+			    o->stock, s->okprod[k], w->client, w->stock);
 		return;
 	}
 	if (o->stock == -1)
 		return;
 	if (s->fixed[k] != -1 && s->fixed[k] != o->stock) {
-		viol(r, "product %s: version %" PRId64
-		        " shows two stocks: %" PRId64 " and then %" PRId64
-		        " (%s): two writes applied at the same version",
+		viol(r,
+		    "product %s: version %" PRId64
+		    " shows two stocks: %" PRId64 " and then %" PRId64
+		    " (%s): two writes applied at the same version",
 		    p->id, v, s->fixed[k], o->stock,
 		    obs_name(o, h, who, sizeof(who)));
 		return;
@@ -259,9 +268,10 @@ check_obs(const struct history *h, const struct hist_product *p,
 			return;
 		}
 	}
-	viol(r, "product %s: %s shows version %" PRId64 " with stock %" PRId64
-	        ", which no update with expected version %" PRId64
-	        " invoked before it wrote",
+	viol(r,
+	    "product %s: %s shows version %" PRId64 " with stock %" PRId64
+	    ", which no update with expected version %" PRId64
+	    " invoked before it wrote",
 	    p->id, obs_name(o, h, who, sizeof(who)), v, o->stock, v - 1);
 }
 
@@ -269,17 +279,17 @@ static int
 check_product(const struct history *h, int pi, struct pstate *s,
     const struct check_opts *opts, struct check_report *r)
 {
-	const struct hist_product *p = &h->products[pi];
-	size_t  nw = 0, nk, maxobs_i = 0;
-	int64_t reach, maxobs;
-	char    who[96], who2[96];
+	const struct hist_product *p  = &h->products[pi];
+	size_t                     nw = 0, nk, maxobs_i = 0;
+	int64_t                    reach, maxobs;
+	char                       who[96], who2[96];
 
 	/* Updates on this product, and the range of versions they span. */
 	for (size_t i = 0; i < s->nops; i++)
 		if (h->ops[s->ops[i]].type == HIST_UPDATE)
 			nw++;
-	s->nw = nw;
-	nk    = nw + 2;
+	s->nw     = nw;
+	nk        = nw + 2;
 	s->okprod = malloc(nk * sizeof(*s->okprod));
 	s->cstart = calloc(nk + 1, sizeof(*s->cstart));
 	s->cands  = malloc((nw + 1) * sizeof(*s->cands));
@@ -307,10 +317,11 @@ check_product(const struct history *h, int pi, struct pstate *s,
 		oc = outcome(op);
 		if (oc == O_ABORTED) {
 			if (op->ret_version <= op->expected)
-				viol(r, "product %s: op #%ld (client %d) "
-				        "UpdateStock(expected %" PRId64
-				        ") ABORTED reports current version %" PRId64
-				        ", not greater than expected",
+				viol(r,
+				    "product %s: op #%ld (client %d) "
+				    "UpdateStock(expected %" PRId64
+				    ") ABORTED reports current version "
+				    "%" PRId64 ", not greater than expected",
 				    p->id, oi, op->client, op->expected,
 				    op->ret_version);
 			continue;
@@ -318,39 +329,44 @@ check_product(const struct history *h, int pi, struct pstate *s,
 		k = op->expected + 1 - p->v0;
 		if (oc == O_OK) {
 			if (op->ret_version != op->expected + 1)
-				viol(r, "product %s: op #%ld (client %d) "
-				        "UpdateStock(expected %" PRId64
-				        ") OK returned version %" PRId64
-				        " (want %" PRId64 ")",
+				viol(r,
+				    "product %s: op #%ld (client %d) "
+				    "UpdateStock(expected %" PRId64
+				    ") OK returned version %" PRId64
+				    " (want %" PRId64 ")",
 				    p->id, oi, op->client, op->expected,
 				    op->ret_version, op->expected + 1);
 			if (op->ret_stock != op->stock)
-				viol(r, "product %s: op #%ld (client %d) "
-				        "UpdateStock(stock %" PRId64
-				        ") OK returned stock %" PRId64,
+				viol(r,
+				    "product %s: op #%ld (client %d) "
+				    "UpdateStock(stock %" PRId64
+				    ") OK returned stock %" PRId64,
 				    p->id, oi, op->client, op->stock,
 				    op->ret_stock);
-			if (k < 1 || (size_t) k > nw) {
-				viol(r, "product %s: op #%ld (client %d) "
-				        "UpdateStock(expected %" PRId64
-				        ") OK, but version %" PRId64
-				        " can never have existed",
+			if (k < 1 || (size_t)k > nw) {
+				viol(r,
+				    "product %s: op #%ld (client %d) "
+				    "UpdateStock(expected %" PRId64
+				    ") OK, but version %" PRId64
+				    " can never have existed",
 				    p->id, oi, op->client, op->expected,
 				    op->expected);
 				continue;
 			}
 			if (s->okprod[k] >= 0)
-				viol(r, "product %s: two UpdateStock calls "
-				        "succeeded with expected version %" PRId64
-				        ": op #%ld (client %d) and op #%ld "
-				        "(client %d)",
+				viol(r,
+				    "product %s: two UpdateStock calls "
+				    "succeeded with expected version %" PRId64
+				    ": op #%ld (client %d) and op #%ld "
+				    "(client %d)",
 				    p->id, op->expected, s->okprod[k],
-				    h->ops[s->okprod[k]].client, oi, op->client);
+				    h->ops[s->okprod[k]].client, oi,
+				    op->client);
 			else
 				s->okprod[k] = oi;
 		}
 		s->winv[s->nwinv++] = op->t_invoke;
-		if (k >= 1 && (size_t) k <= nw)
+		if (k >= 1 && (size_t)k <= nw)
 			s->cstart[k + 1]++;
 	}
 	qsort(s->winv, s->nwinv, sizeof(*s->winv), cmp_i64);
@@ -366,7 +382,7 @@ check_product(const struct history *h, int pi, struct pstate *s,
 			int64_t               k  = op->expected + 1 - p->v0;
 			if (op->type != HIST_UPDATE ||
 			    outcome(op) == O_ABORTED || k < 1 ||
-			    (size_t) k > nw)
+			    (size_t)k > nw)
 				continue;
 			s->cands[fill[k]++] = s->ops[i];
 		}
@@ -375,14 +391,14 @@ check_product(const struct history *h, int pi, struct pstate *s,
 	/* Highest version reachable by a chain of candidate writes. */
 	reach = p->v0;
 	for (size_t k = 1; k <= nw && s->cstart[k + 1] > s->cstart[k]; k++)
-		reach = p->v0 + (int64_t) k;
+		reach = p->v0 + (int64_t)k;
 
 	/* Pass 2: every observed state. */
 	for (size_t i = 0; i < s->nops; i++) {
 		long                  oi = s->ops[i];
 		const struct hist_op *op = &h->ops[oi];
-		struct obs            o  = { op->t_invoke, op->t_complete,
-			              op->ret_version, op->ret_stock, oi, 0 };
+		struct obs o = { op->t_invoke, op->t_complete, op->ret_version,
+			op->ret_stock, oi, 0 };
 
 		if (op->type == HIST_READ) {
 			r->reads++;
@@ -413,14 +429,15 @@ check_product(const struct history *h, int pi, struct pstate *s,
 	if (p->nfinal == 0 && opts != NULL && opts->require_final)
 		viol(r, "product %s: no final state was read", p->id);
 	for (int f = 0; f < p->nfinal; f++) {
-		struct obs o = { HIST_NO_TIME, HIST_NO_TIME, p->final[f].version,
-			p->final[f].stock, -1 - f, 0 };
+		struct obs o = { HIST_NO_TIME, HIST_NO_TIME,
+			p->final[f].version, p->final[f].stock, -1 - f, 0 };
 		r->finals_checked++;
 		if (f > 0 && (p->final[f].version != p->final[0].version ||
 		                 p->final[f].stock != p->final[0].stock))
-			viol(r, "product %s: final state differs: %s says "
-			        "version %" PRId64 " stock %" PRId64
-			        ", %s says version %" PRId64 " stock %" PRId64,
+			viol(r,
+			    "product %s: final state differs: %s says "
+			    "version %" PRId64 " stock %" PRId64
+			    ", %s says version %" PRId64 " stock %" PRId64,
 			    p->id, p->final[0].src, p->final[0].version,
 			    p->final[0].stock, p->final[f].src,
 			    p->final[f].version, p->final[f].stock);
@@ -428,13 +445,13 @@ check_product(const struct history *h, int pi, struct pstate *s,
 		check_obs(h, p, s, reach, &o, r);
 	}
 	if (p->nfinal > 0) {
-		int64_t vf   = p->final[0].version;
-		size_t  oks  = 0;
+		int64_t vf  = p->final[0].version;
+		size_t  oks = 0;
 		for (size_t k = 1; k <= nw; k++)
-			if (s->okprod[k] >= 0 && p->v0 + (int64_t) k <= vf)
+			if (s->okprod[k] >= 0 && p->v0 + (int64_t)k <= vf)
 				oks++;
-		if (vf > p->v0 && (uint64_t) (vf - p->v0) >= oks)
-			r->indet_applied += (size_t) (vf - p->v0) - oks;
+		if (vf > p->v0 && (uint64_t)(vf - p->v0) >= oks)
+			r->indet_applied += (size_t)(vf - p->v0) - oks;
 	}
 
 	/* Pass 3: real-time order.  Sweep the operations by invoke time,
@@ -462,23 +479,26 @@ check_product(const struct history *h, int pi, struct pstate *s,
 			continue;
 		obs_name(&s->obs[maxobs_i], h, who2, sizeof(who2));
 		if (q->op < 0)
-			viol(r, "product %s: acknowledged write missing: the "
-			        "final state has version %" PRId64
-			        ", but %s had seen version %" PRId64,
+			viol(r,
+			    "product %s: acknowledged write missing: the "
+			    "final state has version %" PRId64
+			    ", but %s had seen version %" PRId64,
 			    p->id, q->version, who2, maxobs);
 		else if (q->okwrite)
-			viol(r, "product %s: stale write succeeded: %s with "
-			        "expected version %" PRId64
-			        " was invoked after %s completed having seen "
-			        "version %" PRId64,
-			    p->id, obs_name(q, h, who, sizeof(who)), need, who2,
-			    maxobs);
-		else
-			viol(r, "product %s: stale read: %s returned version "
-			        "%" PRId64 " but was invoked after %s completed "
-			        "having seen version %" PRId64,
-			    p->id, obs_name(q, h, who, sizeof(who)), q->version,
+			viol(r,
+			    "product %s: stale write succeeded: %s with "
+			    "expected version %" PRId64
+			    " was invoked after %s completed having seen "
+			    "version %" PRId64,
+			    p->id, obs_name(q, h, who, sizeof(who)), need,
 			    who2, maxobs);
+		else
+			viol(r,
+			    "product %s: stale read: %s returned version "
+			    "%" PRId64 " but was invoked after %s completed "
+			    "having seen version %" PRId64,
+			    p->id, obs_name(q, h, who, sizeof(who)),
+			    q->version, who2, maxobs);
 	}
 	return 0;
 }
@@ -507,7 +527,7 @@ history_check(const struct history *h, const struct check_opts *opts,
 	free(clients);
 
 	/* Bucket the operations by product (stable: invoke order kept). */
-	count  = calloc((size_t) h->nproducts + 1, sizeof(*count));
+	count  = calloc((size_t)h->nproducts + 1, sizeof(*count));
 	byprod = malloc((h->nops + 1) * sizeof(*byprod));
 	if (count == NULL || byprod == NULL) {
 		free(count);
@@ -517,8 +537,10 @@ history_check(const struct history *h, const struct check_opts *opts,
 	for (size_t i = 0; i < h->nops; i++) {
 		int p = h->ops[i].product;
 		if (p < 0 || p >= h->nproducts) {
-			viol(r, "op #%zu names product index %d, not in the "
-			        "history", i, p);
+			viol(r,
+			    "op #%zu names product index %d, not in the "
+			    "history",
+			    i, p);
 			continue;
 		}
 		count[p + 1]++;
@@ -526,17 +548,19 @@ history_check(const struct history *h, const struct check_opts *opts,
 	for (int p = 0; p < h->nproducts; p++)
 		count[p + 1] += count[p];
 	{
-		size_t *fill = malloc(((size_t) h->nproducts + 1) * sizeof(*fill));
+		size_t *fill =
+		    malloc(((size_t)h->nproducts + 1) * sizeof(*fill));
 		if (fill == NULL) {
 			free(count);
 			free(byprod);
 			goto nomem;
 		}
-		memcpy(fill, count, ((size_t) h->nproducts + 1) * sizeof(*fill));
+		memcpy(
+		    fill, count, ((size_t)h->nproducts + 1) * sizeof(*fill));
 		for (size_t i = 0; i < h->nops; i++) {
 			int p = h->ops[i].product;
 			if (p >= 0 && p < h->nproducts)
-				byprod[fill[p]++] = (long) i;
+				byprod[fill[p]++] = (long)i;
 		}
 		free(fill);
 	}
@@ -548,7 +572,8 @@ history_check(const struct history *h, const struct check_opts *opts,
 		if (s.ops == NULL) {
 			rv = -2;
 		} else {
-			memcpy(s.ops, byprod + count[p], s.nops * sizeof(*s.ops));
+			memcpy(
+			    s.ops, byprod + count[p], s.nops * sizeof(*s.ops));
 			if (check_product(h, p, &s, opts, r) != 0)
 				rv = -2;
 		}
@@ -573,8 +598,10 @@ history_report_print(FILE *f, const char *title, const struct check_report *r)
 	fprintf(f, "updates:          %zu\n", r->updates);
 	fprintf(f, "  ok:             %zu\n", r->ok);
 	fprintf(f, "  conflicts:      %zu\n", r->conflicts);
-	fprintf(f, "  indeterminate:  %zu (of which the final state shows "
-	           "%zu applied)\n", r->indeterminate, r->indet_applied);
+	fprintf(f,
+	    "  indeterminate:  %zu (of which the final state shows "
+	    "%zu applied)\n",
+	    r->indeterminate, r->indet_applied);
 	fprintf(f, "reads:            %zu\n", r->reads);
 	fprintf(f, "  reads checked:  %zu\n", r->reads_checked);
 	fprintf(f, "  reads failed:   %zu\n", r->other_reads);
@@ -582,5 +609,6 @@ history_report_print(FILE *f, const char *title, const struct check_report *r)
 	fprintf(f, "violations:       %zu\n", r->violations);
 	if (r->violations > 0)
 		fprintf(f, "first violation:  %s\n", r->first);
-	fprintf(f, "verdict:          %s\n", r->violations == 0 ? "PASS" : "FAIL");
+	fprintf(
+	    f, "verdict:          %s\n", r->violations == 0 ? "PASS" : "FAIL");
 }

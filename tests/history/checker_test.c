@@ -28,7 +28,7 @@ static struct history h;
 static int
 setup(void **state)
 {
-	(void) state;
+	(void)state;
 	history_init(&h);
 	assert_int_equal(history_add_product(&h, ID, 1, 0), 0);
 	return 0;
@@ -37,7 +37,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	(void) state;
+	(void)state;
 	history_fini(&h);
 	return 0;
 }
@@ -54,7 +54,8 @@ upd(int client, int64_t exp, int64_t stock, int64_t t0, int64_t t1, int code,
 static void
 rd(int client, int64_t t0, int64_t t1, int code, int64_t rv, int64_t rs)
 {
-	struct hist_op op = { client, HIST_READ, 0, 0, 0, t0, t1, code, rv, rs };
+	struct hist_op op = { client, HIST_READ, 0, 0, 0, t0, t1, code, rv,
+		rs };
 	assert_true(history_add_op(&h, &op) >= 0);
 }
 
@@ -85,7 +86,7 @@ check(const char *what)
 static void
 test_valid_concurrent(void **state)
 {
-	(void) state;
+	(void)state;
 	/* c1 and c2 race from version 1: c1 wins, c2 conflicts (sees 2). */
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	upd(2, 1, 20, 1, 12, HIST_ABORTED, 2, 10);
@@ -102,7 +103,7 @@ test_valid_concurrent(void **state)
 static void
 test_indeterminate_applied(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	upd(2, 2, 20, 11, 50, 4 /* DEADLINE_EXCEEDED */, 0, -1);
 	upd(3, 2, 30, 12, INF, HIST_PENDING, 0, -1);
@@ -113,7 +114,7 @@ test_indeterminate_applied(void **state)
 static void
 test_indeterminate_not_applied(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	upd(2, 2, 20, 11, 50, 14 /* UNAVAILABLE */, 0, -1);
 	fin(2, 10);
@@ -123,7 +124,7 @@ test_indeterminate_not_applied(void **state)
 static void
 test_read_of_indeterminate(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 100, 13 /* INTERNAL */, 0, -1);
 	rd(2, 5, 20, HIST_OK, 2, 10);
 	upd(3, 2, 30, 25, 40, HIST_OK, 3, 30);
@@ -136,7 +137,7 @@ test_read_of_indeterminate(void **state)
 static void
 test_lost_update(void **state)
 {
-	(void) state;
+	(void)state;
 	/* Two acknowledged writes, but the database only has the first. */
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	upd(2, 2, 20, 20, 30, HIST_OK, 3, 20);
@@ -147,7 +148,7 @@ test_lost_update(void **state)
 static void
 test_duplicate_success(void **state)
 {
-	(void) state;
+	(void)state;
 	/* Both clients read version 1 and both were told they won. */
 	rd(1, 0, 5, HIST_OK, 1, 0);
 	rd(2, 0, 5, HIST_OK, 1, 0);
@@ -160,7 +161,7 @@ test_duplicate_success(void **state)
 static void
 test_conflict_not_greater(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_ABORTED, 1, 0);
 	fin(1, 0);
 	assert_int_equal(check("conflict reports version == expected"), -1);
@@ -169,7 +170,7 @@ test_conflict_not_greater(void **state)
 static void
 test_conflict_too_high(void **state)
 {
-	(void) state;
+	(void)state;
 	/* Only one update could apply, yet the conflict claims version 3. */
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	upd(2, 1, 20, 5, 15, HIST_ABORTED, 3, 10);
@@ -180,7 +181,7 @@ test_conflict_too_high(void **state)
 static void
 test_conflict_beyond_invoked(void **state)
 {
-	(void) state;
+	(void)state;
 	/* Version 3 is reachable, but its writer started after the reply. */
 	upd(1, 1, 10, 0, INF, HIST_PENDING, 0, -1);
 	upd(2, 2, 20, 20, INF, HIST_PENDING, 0, -1);
@@ -192,7 +193,7 @@ test_conflict_beyond_invoked(void **state)
 static void
 test_stale_read(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	rd(2, 20, 30, HIST_OK, 1, 0); /* began after the ack, saw the old */
 	fin(2, 10);
@@ -202,7 +203,7 @@ test_stale_read(void **state)
 static void
 test_phantom_read(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	rd(2, 20, 30, HIST_OK, 3, 77); /* nobody wrote version 3 */
 	fin(2, 10);
@@ -212,7 +213,7 @@ test_phantom_read(void **state)
 static void
 test_read_before_write(void **state)
 {
-	(void) state;
+	(void)state;
 	rd(2, 0, 5, HIST_OK, 2, 10); /* sees a write not yet invoked */
 	upd(1, 1, 10, 10, 20, HIST_OK, 2, 10);
 	fin(2, 10);
@@ -222,7 +223,7 @@ test_read_before_write(void **state)
 static void
 test_stale_write(void **state)
 {
-	(void) state;
+	(void)state;
 	/* An unknown-outcome write was seen applied, then a write based on
 	 * the old version succeeded anyway: two values for version 2. */
 	upd(1, 1, 10, 0, INF, HIST_PENDING, 0, -1);
@@ -235,7 +236,7 @@ test_stale_write(void **state)
 static void
 test_final_stock_mismatch(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	fin(2, 99);
 	assert_int_equal(check("final stock mismatch"), -1);
@@ -244,7 +245,7 @@ test_final_stock_mismatch(void **state)
 static void
 test_final_version_too_high(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	upd(2, 2, 20, 20, INF, HIST_PENDING, 0, -1);
 	fin(4, 20); /* at most 3 is possible */
@@ -254,7 +255,7 @@ test_final_version_too_high(void **state)
 static void
 test_final_indeterminate_wrong_stock(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	upd(2, 2, 20, 20, INF, HIST_PENDING, 0, -1);
 	fin(3, 21);
@@ -264,7 +265,7 @@ test_final_indeterminate_wrong_stock(void **state)
 static void
 test_final_sources_disagree(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	fin(2, 10);
 	assert_int_equal(history_add_final(&h, 0, "sql", 1, 0), 0);
@@ -274,7 +275,7 @@ test_final_sources_disagree(void **state)
 static void
 test_ok_wrong_version(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 3, 10);
 	fin(2, 10);
 	assert_int_equal(check("OK returns expected+2"), -1);
@@ -283,7 +284,7 @@ test_ok_wrong_version(void **state)
 static void
 test_ok_wrong_stock(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 11);
 	fin(2, 10);
 	assert_int_equal(check("OK returns another stock"), -1);
@@ -292,7 +293,7 @@ test_ok_wrong_stock(void **state)
 static void
 test_missing_final(void **state)
 {
-	(void) state;
+	(void)state;
 	upd(1, 1, 10, 0, 10, HIST_OK, 2, 10);
 	assert_int_equal(check("no final state"), -1);
 }
@@ -315,12 +316,12 @@ test_files_merge(void **state)
 	char           p2[] = "/tmp/history-test-XXXXXX";
 	char           err[256], buf[256];
 	struct history m;
-	struct hist_op op = { 7, HIST_UPDATE, 0, 1, 10, 100, 200, HIST_OK, 2,
-		10 };
+	struct hist_op op  = { 7, HIST_UPDATE, 0, 1, 10, 100, 200, HIST_OK, 2,
+		 10 };
 	int            fd1 = mkstemp(p1), fd2 = mkstemp(p2);
 	FILE          *f;
 
-	(void) state;
+	(void)state;
 	assert_true(fd1 >= 0 && fd2 >= 0);
 	close(fd1);
 	close(fd2);

@@ -58,7 +58,7 @@ history_add_product(struct history *h, const char *id, int64_t v0, int64_t s0)
 		return -1;
 	if (h->nproducts == h->capproducts) {
 		int   cap = h->capproducts ? h->capproducts * 2 : 16;
-		void *n   = realloc(h->products, (size_t) cap * sizeof(*p));
+		void *n   = realloc(h->products, (size_t)cap * sizeof(*p));
 		if (n == NULL)
 			return -1;
 		h->products    = n;
@@ -84,12 +84,12 @@ history_add_op(struct history *h, const struct hist_op *op)
 		h->capops = cap;
 	}
 	h->ops[h->nops] = *op;
-	return (long) h->nops++;
+	return (long)h->nops++;
 }
 
 int
-history_add_final(struct history *h, int p, const char *src, int64_t version,
-    int64_t stock)
+history_add_final(
+    struct history *h, int p, const char *src, int64_t version, int64_t stock)
 {
 	struct hist_product *pr;
 
@@ -100,8 +100,8 @@ history_add_final(struct history *h, int p, const char *src, int64_t version,
 		return -1;
 	pr->final[pr->nfinal].version = version;
 	pr->final[pr->nfinal].stock   = stock;
-	snprintf(pr->final[pr->nfinal].src, sizeof(pr->final[0].src), "%s",
-	    src);
+	snprintf(
+	    pr->final[pr->nfinal].src, sizeof(pr->final[0].src), "%s", src);
 	pr->nfinal++;
 	return 0;
 }
@@ -119,7 +119,7 @@ history_fmt_invoke(char *buf, size_t len, long seq, const struct hist_op *op,
 {
 	return snprintf(buf, len,
 	    "I %ld %d %c %s %" PRId64 " %" PRId64 " %" PRId64 "\n", seq,
-	    op->client, (char) op->type, product_id, op->expected, op->stock,
+	    op->client, (char)op->type, product_id, op->expected, op->stock,
 	    op->t_invoke);
 }
 
@@ -151,7 +151,8 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 int
-history_read_file(struct history *h, const char *path, char *err, size_t errlen)
+history_read_file(
+    struct history *h, const char *path, char *err, size_t errlen)
 {
 	FILE  *f;
 	char   line[512], id[64], src[16], type;
@@ -172,8 +173,8 @@ history_read_file(struct history *h, const char *path, char *err, size_t errlen)
 			continue;
 		if (strchr(line, '\n') == NULL) {
 			if (!feof(f)) {
-				fail(err, errlen, "%s:%zu: line too long", path,
-				    lineno);
+				fail(err, errlen, "%s:%zu: line too long",
+				    path, lineno);
 				goto out;
 			}
 			continue; /* torn last line of a killed writer */
@@ -181,7 +182,8 @@ history_read_file(struct history *h, const char *path, char *err, size_t errlen)
 		switch (line[0]) {
 		case 'P':
 			if (sscanf(line, "P %63s %" SCNd64 " %" SCNd64 " %n",
-			        id, &a, &b, &n) != 3 || line[n] != '\0')
+			        id, &a, &b, &n) != 3 ||
+			    line[n] != '\0')
 				goto bad;
 			if (history_add_product(h, id, a, b) < 0)
 				goto nomem;
@@ -201,18 +203,18 @@ history_read_file(struct history *h, const char *path, char *err, size_t errlen)
 				    path, lineno, id);
 				goto out;
 			}
-			op.type       = (enum hist_type) type;
+			op.type       = (enum hist_type)type;
 			op.product    = p;
 			op.t_complete = HIST_NO_TIME;
 			op.code       = HIST_PENDING;
 			op.ret_stock  = -1;
-			if ((size_t) seq >= nseq) {
+			if ((size_t)seq >= nseq) {
 				size_t cap = nseq ? nseq : 1024;
 				long  *nm;
-				while (cap <= (size_t) seq)
+				while (cap <= (size_t)seq)
 					cap *= 2;
-				if ((nm = realloc(seqmap, cap * sizeof(*nm))) ==
-				    NULL)
+				if ((nm = realloc(
+				         seqmap, cap * sizeof(*nm))) == NULL)
 					goto nomem;
 				for (size_t i = nseq; i < cap; i++)
 					nm[i] = -1;
@@ -230,7 +232,7 @@ history_read_file(struct history *h, const char *path, char *err, size_t errlen)
 			        " %n",
 			        &seq, &code, &a, &b, &c, &n) != 5 ||
 			    line[n] != '\0' || seq < 0 ||
-			    (size_t) seq >= nseq || seqmap[seq] < 0)
+			    (size_t)seq >= nseq || seqmap[seq] < 0)
 				goto bad;
 			h->ops[seqmap[seq]].code        = code;
 			h->ops[seqmap[seq]].ret_version = a;
@@ -238,8 +240,10 @@ history_read_file(struct history *h, const char *path, char *err, size_t errlen)
 			h->ops[seqmap[seq]].t_complete  = c;
 			break;
 		case 'F':
-			if (sscanf(line, "F %63s %15s %" SCNd64 " %" SCNd64 " %n",
-			        id, src, &a, &b, &n) != 4 || line[n] != '\0')
+			if (sscanf(line,
+			        "F %63s %15s %" SCNd64 " %" SCNd64 " %n", id,
+			        src, &a, &b, &n) != 4 ||
+			    line[n] != '\0')
 				goto bad;
 			if ((p = history_find_product(h, id)) < 0 ||
 			    history_add_final(h, p, src, a, b) != 0)

@@ -28,10 +28,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define HIST_ID_LEN  36        /* canonical UUID text */
-#define HIST_PENDING (-1)      /* code of an operation that never completed */
-#define HIST_NO_TIME INT64_MAX /* completion time of a pending operation */
-#define HIST_FINAL_MAX 2       /* final reads per product: rpc and sql */
+#define HIST_ID_LEN    36   /* canonical UUID text */
+#define HIST_PENDING   (-1) /* code of an operation that never completed */
+#define HIST_NO_TIME   INT64_MAX /* completion time of a pending operation */
+#define HIST_FINAL_MAX 2         /* final reads per product: rpc and sql */
 
 enum hist_type {
 	HIST_READ   = 'R', /* GetProduct */
@@ -76,8 +76,8 @@ struct history {
 	struct hist_product *products;  /* nproducts entries */
 	int                  nproducts; /* products in the run */
 	int                  capproducts;
-	struct hist_op      *ops;       /* nops entries, in invoke order */
-	size_t               nops;      /* operations recorded */
+	struct hist_op      *ops;  /* nops entries, in invoke order */
+	size_t               nops; /* operations recorded */
 	size_t               capops;
 };
 
@@ -93,8 +93,8 @@ int history_find_product(const struct history *h, const char *id);
 /* Append a copy of *op; returns its index or -1 (out of memory). */
 long history_add_op(struct history *h, const struct hist_op *op);
 /* Record a final read of product p. Returns 0, or -1 if full. */
-int history_add_final(struct history *h, int p, const char *src,
-    int64_t version, int64_t stock);
+int history_add_final(
+    struct history *h, int p, const char *src, int64_t version, int64_t stock);
 
 /* Text form.  Each writer formats one line into buf (NUL-terminated,
  * ending in '\n') and returns its length; the caller writes it with one
@@ -143,7 +143,7 @@ int history_check(const struct history *h, const struct check_opts *opts,
     struct check_report *r);
 
 /* Print the figures and the verdict, one "key: value" per line. */
-void history_report_print(FILE *f, const char *title,
-    const struct check_report *r);
+void history_report_print(
+    FILE *f, const char *title, const struct check_report *r);
 
 #endif /* INVENTORY_HISTORY_H */

@@ -57,48 +57,48 @@
 #define MAX_CLIENT       2000    /* keeps stock below 2^31 */
 
 struct config {
-	const char *server;       /* nng URL(s) */
-	const char *db;           /* libpq conninfo, or NULL */
-	int         clients;      /* client threads */
-	long        ops;          /* op budget, 0: use duration */
-	double      duration;     /* seconds, with ops == 0 */
-	int         nproducts;    /* products to create */
-	const char *ids;          /* products to use (P lines), or NULL */
-	const char *skew;         /* hot, uniform, zipf:S */
-	double      read_ratio;   /* share of reads */
-	const char *history;      /* stream file, or NULL */
-	const char *write_ids;    /* write the P lines here, or NULL */
-	int         client_base;  /* first client id */
-	int         check;        /* run the checker at the end */
-	int         timeout_ms;   /* per call */
-	int         final_wait_ms;/* retry final reads this long */
-	int         no_final;     /* check: do not read the final state */
-	const char *probe_id;     /* probe: product id */
-	int         until_ok_ms;  /* probe: retry until OK this long */
+	const char *server;        /* nng URL(s) */
+	const char *db;            /* libpq conninfo, or NULL */
+	int         clients;       /* client threads */
+	long        ops;           /* op budget, 0: use duration */
+	double      duration;      /* seconds, with ops == 0 */
+	int         nproducts;     /* products to create */
+	const char *ids;           /* products to use (P lines), or NULL */
+	const char *skew;          /* hot, uniform, zipf:S */
+	double      read_ratio;    /* share of reads */
+	const char *history;       /* stream file, or NULL */
+	const char *write_ids;     /* write the P lines here, or NULL */
+	int         client_base;   /* first client id */
+	int         check;         /* run the checker at the end */
+	int         timeout_ms;    /* per call */
+	int         final_wait_ms; /* retry final reads this long */
+	int         no_final;      /* check: do not read the final state */
+	const char *probe_id;      /* probe: product id */
+	int         until_ok_ms;   /* probe: retry until OK this long */
 };
 
 /* The recording: one history, one lock, one optional stream. */
 struct recorder {
-	pthread_mutex_t  mu;
-	struct history   h;
-	int              fd;      /* history stream, -1 if none */
-	int              werr;    /* a stream write failed */
-	double          *zcdf;    /* product pick CDF, nproducts entries */
-	int              hot;     /* 1: always product 0 */
-	inventory_client *cl;
+	pthread_mutex_t      mu;
+	struct history       h;
+	int                  fd;   /* history stream, -1 if none */
+	int                  werr; /* a stream write failed */
+	double              *zcdf; /* product pick CDF, nproducts entries */
+	int                  hot;  /* 1: always product 0 */
+	inventory_client    *cl;
 	const struct config *cfg;
-	atomic_long      issued;  /* ops started (budget) */
-	int64_t          end_ns;  /* duration deadline */
-	atomic_long      codes[17][2]; /* [code][read/update] counts */
-	atomic_long      other_codes;
+	atomic_long          issued;       /* ops started (budget) */
+	int64_t              end_ns;       /* duration deadline */
+	atomic_long          codes[17][2]; /* [code][read/update] counts */
+	atomic_long          other_codes;
 };
 
 struct worker {
 	struct recorder *rec;
-	int              id;      /* client id */
+	int              id; /* client id */
 	pthread_t        thr;
 	uint64_t         rng;
-	int64_t         *known;   /* last version learned per product, 0: none */
+	int64_t         *known; /* last version learned per product, 0: none */
 	long             calls;
 };
 
@@ -107,7 +107,7 @@ now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static uint64_t
@@ -124,7 +124,7 @@ rng_next(uint64_t *s)
 static double
 rng_unit(uint64_t *s)
 {
-	return (double) (rng_next(s) >> 11) / 9007199254740992.0;
+	return (double)(rng_next(s) >> 11) / 9007199254740992.0;
 }
 
 static void
@@ -132,7 +132,7 @@ stream_line(struct recorder *rec, const char *buf, int len)
 {
 	if (rec->fd < 0 || len <= 0)
 		return;
-	if (write(rec->fd, buf, (size_t) len) != (ssize_t) len)
+	if (write(rec->fd, buf, (size_t)len) != (ssize_t)len)
 		rec->werr = 1;
 }
 
@@ -192,7 +192,7 @@ pick_product(struct recorder *rec, uint64_t *rng)
 static void
 count_code(struct recorder *rec, inventory_code code, int upd)
 {
-	if ((int) code >= 0 && (int) code <= 16)
+	if ((int)code >= 0 && (int)code <= 16)
 		atomic_fetch_add(&rec->codes[code][upd], 1);
 	else
 		atomic_fetch_add(&rec->other_codes, 1);
@@ -208,7 +208,7 @@ worker_main(void *arg)
 
 	for (;;) {
 		struct hist_op     op;
-		inventory_status   st = { 0 };
+		inventory_status   st  = { 0 };
 		inventory_product *out = NULL;
 		inventory_code     code;
 		int64_t            t_done;
@@ -232,12 +232,12 @@ worker_main(void *arg)
 			op.type = HIST_READ;
 			if ((i = rec_invoke(rec, &op)) < 0)
 				break;
-			code = inventory_get_product(rec->cl,
-			    rec->h.products[p].id, &co, &out, &st);
+			code = inventory_get_product(
+			    rec->cl, rec->h.products[p].id, &co, &out, &st);
 		} else {
 			op.type     = HIST_UPDATE;
 			op.expected = w->known[p];
-			op.stock    = (int64_t) w->id * STOCK_PER_CLIENT +
+			op.stock    = (int64_t)w->id * STOCK_PER_CLIENT +
 			           (++w->calls % STOCK_PER_CLIENT);
 			if ((i = rec_invoke(rec, &op)) < 0)
 				break;
@@ -248,8 +248,8 @@ worker_main(void *arg)
 		t_done = now_ns();
 		count_code(rec, code, op.type == HIST_UPDATE);
 		if (code == INVENTORY_OK) {
-			rec_complete(rec, i, code, out->version, out->stock,
-			    t_done);
+			rec_complete(
+			    rec, i, code, out->version, out->stock, t_done);
 			w->known[p] = out->version;
 			inventory_product_free(out);
 		} else if (code == INVENTORY_ABORTED) {
@@ -261,7 +261,8 @@ worker_main(void *arg)
 			if (op.type == HIST_UPDATE)
 				w->known[p] = 0; /* outcome unknown: re-read */
 			/* Do not spin while the service is down. */
-			usleep(20000 + (useconds_t) (rng_next(&w->rng) % 30000));
+			usleep(
+			    20000 + (useconds_t)(rng_next(&w->rng) % 30000));
 		}
 		inventory_status_fini(&st);
 	}
@@ -283,10 +284,10 @@ parse_skew(struct recorder *rec, const char *skew, int n)
 		s = atof(skew + 5);
 	else
 		return -1;
-	if ((rec->zcdf = malloc((size_t) n * sizeof(double))) == NULL)
+	if ((rec->zcdf = malloc((size_t)n * sizeof(double))) == NULL)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		sum += 1.0 / pow((double) (i + 1), s);
+		sum += 1.0 / pow((double)(i + 1), s);
 		rec->zcdf[i] = sum;
 	}
 	for (int i = 0; i < n; i++)
@@ -315,7 +316,8 @@ load_products(struct recorder *rec, const struct config *cfg)
 				return -1;
 		history_fini(&tmp);
 		if (rec->h.nproducts == 0) {
-			fprintf(stderr, "inventory-history: no products in %s\n",
+			fprintf(stderr,
+			    "inventory-history: no products in %s\n",
 			    cfg->ids);
 			return -1;
 		}
@@ -328,7 +330,8 @@ load_products(struct recorder *rec, const struct config *cfg)
 		inventory_code      code;
 		char                name[64];
 
-		snprintf(name, sizeof(name), "history-%d-%d", (int) getpid(), i);
+		snprintf(
+		    name, sizeof(name), "history-%d-%d", (int)getpid(), i);
 		code = inventory_create_product(
 		    rec->cl, name, 0, "1.00", &co, &out, &st);
 		if (code != INVENTORY_OK) {
@@ -369,27 +372,27 @@ write_ids(const struct history *h, const char *path)
 /* Final state of every product: GetProduct until OK (the service may
  * still be recovering), then SELECT straight from PostgreSQL. */
 static int
-read_final(struct history *h, inventory_client *cl, const struct config *cfg,
-    int fd)
+read_final(
+    struct history *h, inventory_client *cl, const struct config *cfg, int fd)
 {
-	int64_t deadline = now_ns() + (int64_t) cfg->final_wait_ms * 1000000;
+	int64_t deadline = now_ns() + (int64_t)cfg->final_wait_ms * 1000000;
 	PGconn *db       = NULL;
 	char    buf[256];
-	int     rv       = 0;
+	int     rv = 0;
 
 	for (int p = 0; p < h->nproducts; p++) {
 		inventory_call_opts co = { cfg->timeout_ms, NULL };
 		for (;;) {
-			inventory_status   st  = { 0 };
-			inventory_product *out = NULL;
+			inventory_status   st   = { 0 };
+			inventory_product *out  = NULL;
 			inventory_code     code = inventory_get_product(
-                            cl, h->products[p].id, &co, &out, &st);
+			        cl, h->products[p].id, &co, &out, &st);
 			if (code == INVENTORY_OK) {
 				history_add_final(
 				    h, p, "rpc", out->version, out->stock);
 				if (fd >= 0 &&
 				    write(fd, buf,
-				        (size_t) history_fmt_final(buf,
+				        (size_t)history_fmt_final(buf,
 				            sizeof(buf), out->id, "rpc",
 				            out->version, out->stock)) < 0)
 					rv = -1;
@@ -401,7 +404,8 @@ read_final(struct history *h, inventory_client *cl, const struct config *cfg,
 				fprintf(stderr,
 				    "inventory-history: final GetProduct %s: "
 				    "%s after %d ms\n",
-				    h->products[p].id, inventory_code_name(code),
+				    h->products[p].id,
+				    inventory_code_name(code),
 				    cfg->final_wait_ms);
 				return -1;
 			}
@@ -425,9 +429,9 @@ read_final(struct history *h, inventory_client *cl, const struct config *cfg,
 	}
 	for (int p = 0; p < h->nproducts && rv == 0; p++) {
 		const char *params[1] = { h->products[p].id };
-		PGresult   *res = PQexecParams(db,
-		      "SELECT version, stock FROM products WHERE id = $1::uuid",
-		      1, NULL, params, NULL, NULL, 0);
+		PGresult   *res       = PQexecParams(db,
+		            "SELECT version, stock FROM products WHERE id = $1::uuid",
+		            1, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
 		    PQntuples(res) != 1) {
 			fprintf(stderr,
@@ -446,8 +450,8 @@ read_final(struct history *h, inventory_client *cl, const struct config *cfg,
 }
 
 static int
-check_and_print(const struct history *h, const struct config *cfg,
-    const char *title)
+check_and_print(
+    const struct history *h, const struct config *cfg, const char *title)
 {
 	struct check_opts   opts = { !cfg->no_final };
 	struct check_report r;
@@ -467,13 +471,13 @@ print_codes(struct recorder *rec, double secs)
 	printf("products:         %d (%s)\n", rec->h.nproducts,
 	    rec->cfg->ids ? "from ids file" : rec->cfg->skew);
 	printf("ops:              %zu in %.2f s (%.0f ops/s)\n", rec->h.nops,
-	    secs, secs > 0 ? (double) rec->h.nops / secs : 0.0);
+	    secs, secs > 0 ? (double)rec->h.nops / secs : 0.0);
 	for (int c = 0; c <= 16; c++) {
 		long r = atomic_load(&rec->codes[c][0]);
 		long u = atomic_load(&rec->codes[c][1]);
 		if (r || u)
 			printf("  %-18s reads %ld, updates %ld\n",
-			    inventory_code_name((inventory_code) c), r, u);
+			    inventory_code_name((inventory_code)c), r, u);
 	}
 	fflush(stdout);
 }
@@ -507,7 +511,8 @@ cmd_run(struct config *cfg, int setup_only)
 		goto out;
 	}
 	if (parse_skew(&rec, cfg->skew, rec.h.nproducts) != 0) {
-		fprintf(stderr, "inventory-history: bad --skew %s\n", cfg->skew);
+		fprintf(
+		    stderr, "inventory-history: bad --skew %s\n", cfg->skew);
 		goto out;
 	}
 	if (cfg->history != NULL) {
@@ -523,16 +528,16 @@ cmd_run(struct config *cfg, int setup_only)
 			    history_fmt_product(
 			        buf, sizeof(buf), &rec.h.products[i]));
 	}
-	if ((ws = calloc((size_t) cfg->clients, sizeof(*ws))) == NULL)
+	if ((ws = calloc((size_t)cfg->clients, sizeof(*ws))) == NULL)
 		goto out;
 	t0         = now_ns();
-	rec.end_ns = t0 + (int64_t) (cfg->duration * 1e9);
+	rec.end_ns = t0 + (int64_t)(cfg->duration * 1e9);
 	for (int i = 0; i < cfg->clients; i++) {
-		ws[i].rec   = &rec;
-		ws[i].id    = cfg->client_base + i;
-		ws[i].rng   = 0x9E3779B97F4A7C15ULL * (uint64_t) (ws[i].id + 1) ^
-		            (uint64_t) t0;
-		ws[i].known = calloc((size_t) rec.h.nproducts, sizeof(int64_t));
+		ws[i].rec = &rec;
+		ws[i].id  = cfg->client_base + i;
+		ws[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(ws[i].id + 1) ^
+		            (uint64_t)t0;
+		ws[i].known = calloc((size_t)rec.h.nproducts, sizeof(int64_t));
 		if (ws[i].known == NULL)
 			goto out_join;
 		for (int p = 0; p < rec.h.nproducts; p++)
@@ -548,7 +553,7 @@ out_join:
 		fprintf(stderr, "inventory-history: cannot start clients\n");
 		goto out;
 	}
-	print_codes(&rec, (double) (now_ns() - t0) / 1e9);
+	print_codes(&rec, (double)(now_ns() - t0) / 1e9);
 	if (rec.werr) {
 		fprintf(stderr, "inventory-history: writing %s failed\n",
 		    cfg->history);
@@ -558,7 +563,8 @@ out_join:
 	if (cfg->check) {
 		if (read_final(&rec.h, rec.cl, cfg, rec.fd) != 0) {
 			rv = 1;
-			printf("verdict:          FAIL (final state unreadable)\n");
+			printf("verdict:          FAIL (final state "
+			       "unreadable)\n");
 			goto out;
 		}
 		rv = check_and_print(&rec.h, cfg, "check");
@@ -595,7 +601,8 @@ cmd_check(struct config *cfg, int nfiles, char **files)
 		if (inventory_client_open(&cl, cfg->server) != INVENTORY_OK)
 			goto out;
 		if (read_final(&h, cl, cfg, -1) != 0) {
-			printf("verdict:          FAIL (final state unreadable)\n");
+			printf("verdict:          FAIL (final state "
+			       "unreadable)\n");
 			rv = 1;
 			goto out;
 		}
@@ -628,18 +635,20 @@ cmd_probe(struct config *cfg)
 		int64_t            ts  = now_ns();
 
 		tries++;
-		code = inventory_get_product(cl, cfg->probe_id, &co, &out, &st);
-		t1   = now_ns();
+		code =
+		    inventory_get_product(cl, cfg->probe_id, &co, &out, &st);
+		t1 = now_ns();
 		inventory_product_free(out);
 		inventory_status_fini(&st);
 		if (cfg->until_ok_ms <= 0) {
-			printf("probe: %s in %.0f ms\n", inventory_code_name(code),
-			    (double) (t1 - ts) / 1e6);
+			printf("probe: %s in %.0f ms\n",
+			    inventory_code_name(code),
+			    (double)(t1 - ts) / 1e6);
 			break;
 		}
 		if (code == INVENTORY_OK) {
 			printf("probe: first OK after %.0f ms (%d tries)\n",
-			    (double) (t1 - t0) / 1e6, tries);
+			    (double)(t1 - t0) / 1e6, tries);
 			break;
 		}
 		if ((t1 - t0) / 1000000 > cfg->until_ok_ms) {
@@ -666,8 +675,12 @@ int
 main(int argc, char **argv)
 {
 	struct config cfg = {
-		.clients = 64, .nproducts = 1, .skew = "hot", .read_ratio = 0.25,
-		.timeout_ms = 2000, .final_wait_ms = 20000,
+		.clients       = 64,
+		.nproducts     = 1,
+		.skew          = "hot",
+		.read_ratio    = 0.25,
+		.timeout_ms    = 2000,
+		.final_wait_ms = 20000,
 	};
 	const char *cmd;
 	int         i;
@@ -676,8 +689,8 @@ main(int argc, char **argv)
 		usage();
 	cmd = argv[1];
 	for (i = 2; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-		const char *o = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *o    = argv[i];
+		const char *v    = i + 1 < argc ? argv[i + 1] : NULL;
 		int         flag = 1;
 
 		if (strcmp(o, "--check") == 0)
@@ -736,8 +749,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (cfg.clients < 1 || cfg.clients > MAX_CLIENT ||
-	    cfg.client_base < 0 || cfg.client_base + cfg.clients > MAX_CLIENT ||
-	    cfg.nproducts < 1 || cfg.timeout_ms < 1 ||
+	    cfg.client_base < 0 ||
+	    cfg.client_base + cfg.clients > MAX_CLIENT || cfg.nproducts < 1 ||
+	    cfg.timeout_ms < 1 ||
 	    (cfg.ops <= 0 && cfg.duration <= 0 && strcmp(cmd, "run") == 0))
 		usage();
 	if (strcmp(cmd, "run") == 0)
