@@ -45,16 +45,17 @@ buy_one(const inventory_product *cur, int64_t *new_stock, void *arg)
 static void *
 buyer_run(void *p)
 {
-	struct buyer              *b = p;
-	const inventory_retry_opts ro = { .max_attempts = 50,
-		.initial_backoff_ms = 1, .max_backoff_ms = 10 };
+	struct buyer              *b   = p;
+	const inventory_retry_opts ro  = { .max_attempts = 50,
+		 .initial_backoff_ms                     = 1,
+		 .max_backoff_ms                         = 10 };
 	inventory_product         *out = NULL;
 	inventory_status           st;
 
 	memset(&st, 0, sizeof(st));
 	pthread_barrier_wait(b->go);
-	b->rv = inventory_update_with_retry(contract_client, b->id, buy_one, b,
-	    &ro, &out, &st, &b->attempts);
+	b->rv = inventory_update_with_retry(
+	    contract_client, b->id, buy_one, b, &ro, &out, &st, &b->attempts);
 	if (out != NULL) {
 		b->got = *out;
 	}
@@ -81,9 +82,8 @@ one_round(int round)
 	for (int i = 0; i < BUYERS; i++) {
 		b[i].id = p->id;
 		b[i].go = &go;
-		assert_int_equal(pthread_create(&b[i].thread, NULL, buyer_run,
-		                     &b[i]),
-		    0);
+		assert_int_equal(
+		    pthread_create(&b[i].thread, NULL, buyer_run, &b[i]), 0);
 	}
 	for (int i = 0; i < BUYERS; i++) {
 		pthread_join(b[i].thread, NULL);
@@ -95,12 +95,14 @@ one_round(int round)
 		case INVENTORY_OK:
 			ok++;
 			/* A sale is version v with stock 6 - v. */
-			if (b[i].got.version < 2 || b[i].got.version > STOCK + 1 ||
+			if (b[i].got.version < 2 ||
+			    b[i].got.version > STOCK + 1 ||
 			    b[i].got.stock != STOCK + 1 - b[i].got.version) {
-				fail_msg("buyer %d: sale at version %lld stock "
-				         "%lld",
-				    i, (long long) b[i].got.version,
-				    (long long) b[i].got.stock);
+				fail_msg(
+				    "buyer %d: sale at version %lld stock "
+				    "%lld",
+				    i, (long long)b[i].got.version,
+				    (long long)b[i].got.stock);
 			}
 			seen[b[i].got.version]++;
 			break;
@@ -131,7 +133,7 @@ one_round(int round)
 static void
 test_last_items(void **state)
 {
-	(void) state;
+	(void)state;
 	for (int r = 0; r < ROUNDS; r++) {
 		one_round(r);
 	}

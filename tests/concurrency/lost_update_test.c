@@ -23,12 +23,12 @@ static const char *product_id;
 
 struct worker {
 	pthread_t thread;
-	int       ok;          /* acknowledged writes */
-	int       aborted;     /* conflicts */
+	int       ok;           /* acknowledged writes */
+	int       aborted;      /* conflicts */
 	int       bad_conflict; /* conflicts without a newer version */
-	int       other;       /* any other code */
+	int       other;        /* any other code */
 	char      other_msg[300];
-	int64_t   last_version; /* highest version this thread got back */
+	int64_t   last_version;  /* highest version this thread got back */
 	int       non_monotonic; /* OK versions not increasing per thread */
 };
 
@@ -43,12 +43,13 @@ read_modify_write(void *p)
 		inventory_code     rv;
 
 		memset(&st, 0, sizeof(st));
-		rv = inventory_get_product(contract_client, product_id, NULL,
-		    &cur, &st);
+		rv = inventory_get_product(
+		    contract_client, product_id, NULL, &cur, &st);
 		if (rv != INVENTORY_OK) {
 			w->other++;
-			snprintf(w->other_msg, sizeof(w->other_msg), "get: %s: %s",
-			    inventory_code_name(rv), st.message);
+			snprintf(w->other_msg, sizeof(w->other_msg),
+			    "get: %s: %s", inventory_code_name(rv),
+			    st.message);
 			inventory_status_fini(&st);
 			continue;
 		}
@@ -94,7 +95,7 @@ test_no_lost_update(void **state)
 	int                ok = 0, aborted = 0;
 	const int64_t      initial = 100;
 
-	(void) state;
+	(void)state;
 	assert_non_null(w);
 	p          = contract_create("lost-update", initial, "1.00");
 	product_id = p->id;
@@ -108,8 +109,8 @@ test_no_lost_update(void **state)
 	}
 	for (int i = 0; i < THREADS; i++) {
 		if (w[i].other != 0) {
-			fail_msg("thread %d: %d unexpected results, last %s", i,
-			    w[i].other, w[i].other_msg);
+			fail_msg("thread %d: %d unexpected results, last %s",
+			    i, w[i].other, w[i].other_msg);
 		}
 		if (w[i].bad_conflict != 0) {
 			fail_msg("thread %d: %d conflicts without a newer "
@@ -139,7 +140,7 @@ test_no_lost_update(void **state)
 static inventory_code
 increment(const inventory_product *cur, int64_t *new_stock, void *arg)
 {
-	(void) arg;
+	(void)arg;
 	*new_stock = cur->stock + 1;
 	return INVENTORY_OK;
 }
@@ -155,9 +156,10 @@ struct retry_worker {
 static void *
 retry_increments(void *p)
 {
-	struct retry_worker       *w = p;
+	struct retry_worker       *w  = p;
 	const inventory_retry_opts ro = { .max_attempts = 1000,
-		.initial_backoff_ms = 1, .max_backoff_ms = 20 };
+		.initial_backoff_ms                     = 1,
+		.max_backoff_ms                         = 20 };
 
 	for (int i = 0; i < RETRY_INCREMENTS; i++) {
 		inventory_product *out = NULL;
@@ -189,7 +191,7 @@ test_retry_increments(void **state)
 	inventory_product   *p, *final;
 	int                  ok = 0, attempts = 0;
 
-	(void) state;
+	(void)state;
 	assert_non_null(w);
 	p          = contract_create("retry-increments", 0, "1.00");
 	product_id = p->id;

@@ -14,7 +14,7 @@ contract_setup(void **state)
 	const char    *url = testenv_server();
 	inventory_code rv;
 
-	(void) state;
+	(void)state;
 	rv = inventory_client_open(&contract_client, url);
 	if (rv != INVENTORY_OK) {
 		print_error("inventory_client_open(%s): %s\n", url,
@@ -28,7 +28,7 @@ contract_setup(void **state)
 int
 contract_teardown(void **state)
 {
-	(void) state;
+	(void)state;
 	inventory_client_close(contract_client);
 	contract_client = NULL;
 	return 0;
@@ -41,8 +41,8 @@ contract_create(const char *name, int64_t stock, const char *price)
 	inventory_status   st;
 
 	memset(&st, 0, sizeof(st));
-	assert_code(inventory_create_product(contract_client, name, stock,
-	                price, NULL, &p, &st),
+	assert_code(inventory_create_product(
+	                contract_client, name, stock, price, NULL, &p, &st),
 	    INVENTORY_OK, &st);
 	assert_non_null(p);
 	inventory_status_fini(&st);
@@ -66,8 +66,8 @@ contract_get(const char *id)
 long long
 contract_cents(const char *price)
 {
-	long long whole = 0;
-	int       frac = 0, places = 0;
+	long long   whole = 0;
+	int         frac = 0, places = 0;
 	const char *s = price;
 
 	if (*s < '0' || *s > '9') {
@@ -102,7 +102,8 @@ contract_is_uuid(const char *s)
 			if (c != '-') {
 				return 0;
 			}
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+		} else if (!((c >= '0' && c <= '9') ||
+		               (c >= 'a' && c <= 'f'))) {
 			return 0;
 		}
 	}

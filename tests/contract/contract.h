@@ -31,15 +31,15 @@ int contract_teardown(void **state);
 		inventory_code g_ = (got), w_ = (want);                     \
 		if (g_ != w_) {                                             \
 			fail_msg("%s: got %s (%d), want %s (%d): %s", #got, \
-			    inventory_code_name(g_), (int) g_,              \
-			    inventory_code_name(w_), (int) w_,              \
+			    inventory_code_name(g_), (int)g_,               \
+			    inventory_code_name(w_), (int)w_,               \
 			    (st) != NULL ? (st)->message : "");             \
 		}                                                           \
 	} while (0)
 
 /* Create a product and fail the test unless it is OK. */
-inventory_product *contract_create(const char *name, int64_t stock,
-    const char *price);
+inventory_product *contract_create(
+    const char *name, int64_t stock, const char *price);
 
 /* Read a product and fail the test unless it is OK. */
 inventory_product *contract_get(const char *id);

@@ -18,11 +18,12 @@ static char name_200_utf8[INVENTORY_NAME_MAX + 1]; /* 100 x "é" */
 
 static const struct create_case {
 	const char    *what;
-	const char    *name;       /* NULL: a unique generated name */
+	const char    *name; /* NULL: a unique generated name */
 	int64_t        stock;
 	const char    *price;
 	inventory_code want;
-	const char    *want_price; /* exact text expected back; NULL: same cents */
+	const char
+	    *want_price; /* exact text expected back; NULL: same cents */
 } cases[] = {
 	{ "plain", NULL, 10, "19.90", INVENTORY_OK, "19.90" },
 	{ "ten cents", NULL, 1, "0.10", INVENTORY_OK, "0.10" },
@@ -31,18 +32,22 @@ static const struct create_case {
 	{ "whole price", NULL, 5, "7", INVENTORY_OK, NULL },
 	{ "one fraction digit", NULL, 5, "19.9", INVENTORY_OK, NULL },
 	{ "max stock", NULL, 2147483647, "1.00", INVENTORY_OK, "1.00" },
-	{ "max price", NULL, 1, "9999999999.99", INVENTORY_OK, "9999999999.99" },
+	{ "max price", NULL, 1, "9999999999.99", INVENTORY_OK,
+	    "9999999999.99" },
 	{ "utf-8 name", "Café crème ☕ 日本", 1, "2.50", INVENTORY_OK, "2.50" },
 	{ "200-byte name", name_200, 1, "1.00", INVENTORY_OK, NULL },
-	{ "200-byte utf-8 name", name_200_utf8, 1, "1.00", INVENTORY_OK, NULL },
+	{ "200-byte utf-8 name", name_200_utf8, 1, "1.00", INVENTORY_OK,
+	    NULL },
 
-	{ "negative stock", NULL, -1, "1.00", INVENTORY_INVALID_ARGUMENT, NULL },
+	{ "negative stock", NULL, -1, "1.00", INVENTORY_INVALID_ARGUMENT,
+	    NULL },
 	{ "very negative stock", NULL, INT64_MIN, "1.00",
 	    INVENTORY_INVALID_ARGUMENT, NULL },
 	{ "stock > 2147483647", NULL, 2147483648LL, "1.00",
 	    INVENTORY_INVALID_ARGUMENT, NULL },
 	{ "empty name", "", 1, "1.00", INVENTORY_INVALID_ARGUMENT, NULL },
-	{ "201-byte name", name_201, 1, "1.00", INVENTORY_INVALID_ARGUMENT, NULL },
+	{ "201-byte name", name_201, 1, "1.00", INVENTORY_INVALID_ARGUMENT,
+	    NULL },
 	{ "invalid utf-8 name", "bad \xff\xfe name", 1, "1.00",
 	    INVENTORY_INVALID_ARGUMENT, NULL },
 	{ "truncated utf-8 name", "cut \xc3", 1, "1.00",
@@ -59,7 +64,8 @@ static const struct create_case {
 	{ "price NaN", NULL, 1, "NaN", INVENTORY_INVALID_ARGUMENT, NULL },
 	{ "price too big", NULL, 1, "10000000000", INVENTORY_INVALID_ARGUMENT,
 	    NULL },
-	{ "price with space", NULL, 1, " 1.00", INVENTORY_INVALID_ARGUMENT, NULL },
+	{ "price with space", NULL, 1, " 1.00", INVENTORY_INVALID_ARGUMENT,
+	    NULL },
 };
 
 static void
@@ -75,17 +81,17 @@ build_names(void)
 static void
 test_create_table(void **state)
 {
-	(void) state;
+	(void)state;
 	build_names();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct create_case *c = &cases[i];
-		inventory_product        *sentinel = (inventory_product *) &cases;
-		inventory_product        *p = sentinel, *got;
-		inventory_status          st;
-		char                      gen[128];
-		const char               *name = c->name;
-		long long                 before, after;
-		inventory_code            rv;
+		inventory_product *sentinel = (inventory_product *)&cases;
+		inventory_product *p        = sentinel, *got;
+		inventory_status   st;
+		char               gen[128];
+		const char        *name = c->name;
+		long long          before, after;
+		inventory_code     rv;
 
 		memset(&st, 0, sizeof(st));
 		if (name == NULL) {
@@ -93,8 +99,8 @@ test_create_table(void **state)
 			name = gen;
 		}
 		before = testenv_now_us();
-		rv = inventory_create_product(contract_client, name, c->stock,
-		    c->price, NULL, &p, &st);
+		rv     = inventory_create_product(
+		        contract_client, name, c->stock, c->price, NULL, &p, &st);
 		after = testenv_now_us();
 		if (rv != c->want) {
 			fail_msg("case '%s': got %s, want %s: %s", c->what,
@@ -117,14 +123,16 @@ test_create_table(void **state)
 		assert_int_equal(p->version, 1);
 		if (c->want_price != NULL) {
 			assert_string_equal(p->price, c->want_price);
-		} else if (contract_cents(p->price) != contract_cents(c->price)) {
+		} else if (contract_cents(p->price) !=
+		           contract_cents(c->price)) {
 			fail_msg("case '%s': price '%s' came back as '%s'",
 			    c->what, c->price, p->price);
 		}
 		/* Same statement: equal, or at most a hair apart. */
 		assert_in_range(p->updated_at_us - p->created_at_us, 0, 1000);
 		/* The server's clock is this machine's. */
-		assert_in_range(p->created_at_us, before - 5000000, after + 5000000);
+		assert_in_range(
+		    p->created_at_us, before - 5000000, after + 5000000);
 
 		got = contract_get(p->id);
 		assert_string_equal(got->name, p->name);
@@ -145,7 +153,7 @@ test_create_twice_two_products(void **state)
 {
 	inventory_product *a, *b;
 
-	(void) state;
+	(void)state;
 	a = contract_create("twin", 1, "1.00");
 	b = contract_create("twin", 1, "1.00");
 	assert_string_not_equal(a->id, b->id);
@@ -161,6 +169,6 @@ main(void)
 		cmocka_unit_test(test_create_twice_two_products),
 	};
 
-	return cmocka_run_group_tests_name("contract.create", tests,
-	    contract_setup, contract_teardown);
+	return cmocka_run_group_tests_name(
+	    "contract.create", tests, contract_setup, contract_teardown);
 }

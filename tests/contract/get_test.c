@@ -24,7 +24,8 @@ static const struct get_case {
 	inventory_code want;
 } cases[] = {
 	{ "existing product", ID_EXISTING, NULL, INVENTORY_OK },
-	{ "upper-case id of an existing product", ID_UPPER, NULL, INVENTORY_OK },
+	{ "upper-case id of an existing product", ID_UPPER, NULL,
+	    INVENTORY_OK },
 	{ "unknown id", ID_RANDOM, NULL, INVENTORY_NOT_FOUND },
 	{ "nil uuid", ID_LITERAL, "00000000-0000-0000-0000-000000000000",
 	    INVENTORY_NOT_FOUND },
@@ -34,8 +35,8 @@ static const struct get_case {
 	    INVENTORY_INVALID_ARGUMENT },
 	{ "uuid too short", ID_LITERAL, "123e4567-e89b-12d3-a456-42661417400",
 	    INVENTORY_INVALID_ARGUMENT },
-	{ "uuid without dashes", ID_LITERAL, "123e4567e89b12d3a456426614174000",
-	    INVENTORY_INVALID_ARGUMENT },
+	{ "uuid without dashes", ID_LITERAL,
+	    "123e4567e89b12d3a456426614174000", INVENTORY_INVALID_ARGUMENT },
 	{ "sql in the id", ID_LITERAL, "'; DROP TABLE products; --",
 	    INVENTORY_INVALID_ARGUMENT },
 	{ "non-hex uuid", ID_LITERAL, "zzzzzzzz-e89b-12d3-a456-426614174000",
@@ -60,14 +61,14 @@ test_get_table(void **state)
 	inventory_product *created;
 	char               name[128];
 
-	(void) state;
+	(void)state;
 	contract_name(name, sizeof(name), "get");
 	created = contract_create(name, 3, "4.50");
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct get_case *c = &cases[i];
-		inventory_product     *sentinel = (inventory_product *) &cases;
-		inventory_product     *p = sentinel;
+		const struct get_case *c        = &cases[i];
+		inventory_product     *sentinel = (inventory_product *)&cases;
+		inventory_product     *p        = sentinel;
 		inventory_status       st;
 		char                   id[64];
 		inventory_code         rv;
@@ -81,7 +82,7 @@ test_get_table(void **state)
 			snprintf(id, sizeof(id), "%s", created->id);
 			for (char *q = id; *q; q++) {
 				if (*q >= 'a' && *q <= 'f') {
-					*q = (char) (*q - 'a' + 'A');
+					*q = (char)(*q - 'a' + 'A');
 				}
 			}
 			break;
@@ -103,7 +104,8 @@ test_get_table(void **state)
 			assert_same_product(p, created);
 			inventory_product_free(p);
 		} else {
-			/* *out untouched, status filled, no conflict detail. */
+			/* *out untouched, status filled, no conflict detail.
+			 */
 			assert_ptr_equal(p, sentinel);
 			assert_int_equal(st.code, rv);
 			assert_true(st.message[0] != '\0');
@@ -124,7 +126,7 @@ test_get_over_tcp(void **state)
 	inventory_status   st;
 	char               name[128], id[37];
 
-	(void) state;
+	(void)state;
 	memset(&st, 0, sizeof(st));
 	contract_name(name, sizeof(name), "tcp");
 	created = contract_create(name, 1, "1.00");
@@ -151,6 +153,6 @@ main(void)
 		cmocka_unit_test(test_get_over_tcp),
 	};
 
-	return cmocka_run_group_tests_name("contract.get", tests,
-	    contract_setup, contract_teardown);
+	return cmocka_run_group_tests_name(
+	    "contract.get", tests, contract_setup, contract_teardown);
 }

@@ -19,12 +19,12 @@ update(const char *rid, const char *id, int64_t stock, int64_t ver,
     inventory_code want)
 {
 	inventory_call_opts opts = { .request_id = rid };
-	inventory_product  *p = NULL;
+	inventory_product  *p    = NULL;
 	inventory_status    st;
 
 	memset(&st, 0, sizeof(st));
-	assert_code(inventory_update_stock(contract_client, id, stock, ver,
-	                &opts, &p, &st),
+	assert_code(inventory_update_stock(
+	                contract_client, id, stock, ver, &opts, &p, &st),
 	    want, &st);
 	inventory_status_fini(&st);
 	return p;
@@ -47,7 +47,7 @@ test_repeat_right_after(void **state)
 	inventory_product *a, *b, *now;
 	char               rid[64];
 
-	(void) state;
+	(void)state;
 	testenv_request_id(rid, sizeof(rid));
 	a = update(rid, p->id, 9, 1, INVENTORY_OK);
 	assert_int_equal(a->version, 2);
@@ -69,7 +69,7 @@ test_repeat_after_other_write(void **state)
 	inventory_product *a, *b, *c, *now;
 	char               r1[64], r2[64];
 
-	(void) state;
+	(void)state;
 	testenv_request_id(r1, sizeof(r1));
 	testenv_request_id(r2, sizeof(r2));
 	a = update(r1, p->id, 9, 1, INVENTORY_OK);
@@ -99,7 +99,7 @@ test_reuse_for_different_call(void **state)
 	inventory_call_opts opts;
 	char                rid[64];
 
-	(void) state;
+	(void)state;
 	memset(&st, 0, sizeof(st));
 	testenv_request_id(rid, sizeof(rid));
 	a = update(rid, p->id, 5, 1, INVENTORY_OK);
@@ -109,8 +109,8 @@ test_reuse_for_different_call(void **state)
 	assert_null(update(rid, q->id, 5, 1, INVENTORY_ALREADY_EXISTS));
 	/* Same id, different method. */
 	opts = (inventory_call_opts) { .request_id = rid };
-	assert_code(inventory_create_product(contract_client, "idem-3c", 1,
-	                "1.00", &opts, &x, &st),
+	assert_code(inventory_create_product(
+	                contract_client, "idem-3c", 1, "1.00", &opts, &x, &st),
 	    INVENTORY_ALREADY_EXISTS, &st);
 	assert_null(x);
 	now = contract_get(p->id);
@@ -134,7 +134,7 @@ test_create_repeated(void **state)
 	inventory_status    st;
 	char                rid[64];
 
-	(void) state;
+	(void)state;
 	memset(&st, 0, sizeof(st));
 	testenv_request_id(rid, sizeof(rid));
 	opts = (inventory_call_opts) { .request_id = rid };
@@ -174,26 +174,26 @@ test_create_repeated(void **state)
 enum { DUP_THREADS = 8 };
 
 struct dup_arg {
-	const char       *rid;
-	const char       *id;
+	const char        *rid;
+	const char        *id;
 	pthread_barrier_t *go;
-	inventory_code    rv;
-	inventory_product out;
-	char              message[256];
+	inventory_code     rv;
+	inventory_product  out;
+	char               message[256];
 };
 
 static void *
 dup_worker(void *p)
 {
-	struct dup_arg     *a = p;
+	struct dup_arg     *a    = p;
 	inventory_call_opts opts = { .request_id = a->rid };
-	inventory_product  *out = NULL;
+	inventory_product  *out  = NULL;
 	inventory_status    st;
 
 	memset(&st, 0, sizeof(st));
 	pthread_barrier_wait(a->go);
-	a->rv = inventory_update_stock(contract_client, a->id, 3, 1, &opts,
-	    &out, &st);
+	a->rv = inventory_update_stock(
+	    contract_client, a->id, 3, 1, &opts, &out, &st);
 	if (out != NULL) {
 		a->out = *out;
 	}
@@ -212,13 +212,14 @@ test_concurrent_duplicates(void **state)
 	pthread_barrier_t  go;
 	char               rid[64];
 
-	(void) state;
+	(void)state;
 	testenv_request_id(rid, sizeof(rid));
 	pthread_barrier_init(&go, NULL, DUP_THREADS);
 	for (int i = 0; i < DUP_THREADS; i++) {
-		args[i] = (struct dup_arg) { .rid = rid, .id = p->id, .go = &go };
-		assert_int_equal(pthread_create(&t[i], NULL, dup_worker, &args[i]),
-		    0);
+		args[i] =
+		    (struct dup_arg) { .rid = rid, .id = p->id, .go = &go };
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, dup_worker, &args[i]), 0);
 	}
 	for (int i = 0; i < DUP_THREADS; i++) {
 		pthread_join(t[i], NULL);
@@ -232,8 +233,8 @@ test_concurrent_duplicates(void **state)
 		}
 		assert_int_equal(args[i].out.version, 2);
 		assert_int_equal(args[i].out.stock, 3);
-		assert_int_equal(args[i].out.updated_at_us,
-		    args[0].out.updated_at_us);
+		assert_int_equal(
+		    args[i].out.updated_at_us, args[0].out.updated_at_us);
 	}
 	now = contract_get(p->id);
 	assert_int_equal(now->version, 2);
@@ -252,6 +253,6 @@ main(void)
 		cmocka_unit_test(test_concurrent_duplicates),
 	};
 
-	return cmocka_run_group_tests_name("contract.idempotency", tests,
-	    contract_setup, contract_teardown);
+	return cmocka_run_group_tests_name(
+	    "contract.idempotency", tests, contract_setup, contract_teardown);
 }

@@ -63,12 +63,12 @@ static Inventory__V1__Response *
 exchange(nng_socket s, const void *buf, size_t len)
 {
 	void                    *reply = NULL;
-	size_t                   n = 0;
+	size_t                   n     = 0;
 	Inventory__V1__Response *resp;
 	int                      rv;
 
 	/* nng_send copies; a zero-length message is legal. */
-	if ((rv = nng_send(s, (void *) (len ? buf : ""), len, 0)) != 0) {
+	if ((rv = nng_send(s, (void *)(len ? buf : ""), len, 0)) != 0) {
 		fail_msg("nng_send: %s", nng_strerror(rv));
 	}
 	if ((rv = nng_recv(s, &reply, &n, NNG_FLAG_ALLOC)) != 0) {
@@ -90,12 +90,12 @@ pack_env(uint8_t *out, const char *method, const char *rid, int has_timeout,
 {
 	Inventory__V1__Request env = INVENTORY__V1__REQUEST__INIT;
 
-	env.method         = (char *) method;
-	env.request_id     = (char *) rid;
+	env.method         = (char *)method;
+	env.request_id     = (char *)rid;
 	env.has_timeout_ms = has_timeout;
 	env.timeout_ms     = timeout_ms;
 	env.has_payload    = has_payload;
-	env.payload.data   = (uint8_t *) payload;
+	env.payload.data   = (uint8_t *)payload;
 	env.payload.len    = payload_len;
 	return inventory__v1__request__pack(&env, out);
 }
@@ -125,7 +125,7 @@ still_serving(nng_socket s, const char *after)
 	resp = exchange(s, buf, n);
 	if (resp->code != INVENTORY_OK) {
 		fail_msg("after %s: good GetProduct got %s: %s", after,
-		    inventory_code_name((inventory_code) resp->code),
+		    inventory_code_name((inventory_code)resp->code),
 		    resp->message ? resp->message : "");
 	}
 	inventory__v1__response__free_unpacked(resp, NULL);
@@ -169,7 +169,8 @@ static const struct raw_case {
 	{ "no method", RAW_NO_METHOD, NULL, 0, INVENTORY_INVALID_ARGUMENT },
 	{ "unknown method", RAW_UNKNOWN_METHOD, NULL, 0,
 	    INVENTORY_UNIMPLEMENTED },
-	{ "other service", RAW_OTHER_SERVICE, NULL, 0, INVENTORY_UNIMPLEMENTED },
+	{ "other service", RAW_OTHER_SERVICE, NULL, 0,
+	    INVENTORY_UNIMPLEMENTED },
 	{ "GetProduct without payload", RAW_GET_NO_PAYLOAD, NULL, 0,
 	    INVENTORY_INVALID_ARGUMENT },
 	{ "GetProduct with undecodable payload", RAW_GET_BAD_PAYLOAD, NULL, 0,
@@ -210,7 +211,7 @@ build(const struct raw_case *c, uint8_t *buf)
 	    INVENTORY__V1__UPDATE_STOCK_REQUEST__INIT;
 	Inventory__V1__CreateProductRequest cr =
 	    INVENTORY__V1__CREATE_PRODUCT_REQUEST__INIT;
-	static char name201[INVENTORY_NAME_MAX + 2];
+	static char          name201[INVENTORY_NAME_MAX + 2];
 	static const uint8_t junk[] = { 0x0a, 0x50, 0x01 };
 
 	g.id                   = product_id;
@@ -231,12 +232,14 @@ build(const struct raw_case *c, uint8_t *buf)
 	case RAW_NO_METHOD:
 		return pack_msg(buf, NULL, "r", 0, 0, &g.base);
 	case RAW_UNKNOWN_METHOD:
-		return pack_msg(buf, PREFIX "DeleteProduct", "r", 0, 0, &g.base);
+		return pack_msg(
+		    buf, PREFIX "DeleteProduct", "r", 0, 0, &g.base);
 	case RAW_OTHER_SERVICE:
-		return pack_msg(buf, "/other.v1.Service/GetProduct", "r", 0, 0,
-		    &g.base);
+		return pack_msg(
+		    buf, "/other.v1.Service/GetProduct", "r", 0, 0, &g.base);
 	case RAW_GET_NO_PAYLOAD:
-		return pack_env(buf, PREFIX "GetProduct", "r", 0, 0, NULL, 0, 0);
+		return pack_env(
+		    buf, PREFIX "GetProduct", "r", 0, 0, NULL, 0, 0);
 	case RAW_GET_BAD_PAYLOAD:
 		return pack_env(buf, PREFIX "GetProduct", "r", 0, 0, junk,
 		    sizeof(junk), 1);
@@ -244,37 +247,48 @@ build(const struct raw_case *c, uint8_t *buf)
 		return pack_msg(buf, PREFIX "GetProduct", NULL, 1, 0, &g.base);
 	case RAW_UPDATE_DEADLINE_0:
 		u.stock = 4242;
-		return pack_msg(buf, PREFIX "UpdateStock", NULL, 1, 0, &u.base);
+		return pack_msg(
+		    buf, PREFIX "UpdateStock", NULL, 1, 0, &u.base);
 	case RAW_CREATE_DEADLINE_0:
-		return pack_msg(buf, PREFIX "CreateProduct", NULL, 1, 0, &cr.base);
+		return pack_msg(
+		    buf, PREFIX "CreateProduct", NULL, 1, 0, &cr.base);
 	case RAW_UPDATE_NO_STOCK:
 		u.has_stock = 0;
-		return pack_msg(buf, PREFIX "UpdateStock", NULL, 0, 0, &u.base);
+		return pack_msg(
+		    buf, PREFIX "UpdateStock", NULL, 0, 0, &u.base);
 	case RAW_UPDATE_NO_VERSION:
 		u.has_expected_version = 0;
-		return pack_msg(buf, PREFIX "UpdateStock", NULL, 0, 0, &u.base);
+		return pack_msg(
+		    buf, PREFIX "UpdateStock", NULL, 0, 0, &u.base);
 	case RAW_UPDATE_NO_ID:
 		u.id = NULL;
-		return pack_msg(buf, PREFIX "UpdateStock", NULL, 0, 0, &u.base);
+		return pack_msg(
+		    buf, PREFIX "UpdateStock", NULL, 0, 0, &u.base);
 	case RAW_CREATE_NO_NAME:
 		cr.name = NULL;
-		return pack_msg(buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
+		return pack_msg(
+		    buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
 	case RAW_CREATE_NO_STOCK:
 		cr.has_stock = 0;
-		return pack_msg(buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
+		return pack_msg(
+		    buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
 	case RAW_CREATE_NO_PRICE:
 		cr.price = NULL;
-		return pack_msg(buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
+		return pack_msg(
+		    buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
 	case RAW_CREATE_EMPTY_NAME:
 		cr.name = "";
-		return pack_msg(buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
+		return pack_msg(
+		    buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
 	case RAW_CREATE_201_NAME:
 		memset(name201, 'n', INVENTORY_NAME_MAX + 1);
 		cr.name = name201;
-		return pack_msg(buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
+		return pack_msg(
+		    buf, PREFIX "CreateProduct", NULL, 0, 0, &cr.base);
 	case RAW_LONG_REQUEST_ID:
 		return pack_msg(buf, PREFIX "GetProduct",
-		    "0123456789012345678901234567890123456789012345678901234567890123X",
+		    "012345678901234567890123456789012345678901234567890123456"
+		    "7890123X",
 		    0, 0, &g.base);
 	}
 	return 0;
@@ -286,12 +300,12 @@ run_table(nng_socket s)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct raw_case   *c = &cases[i];
 		uint8_t                  buf[2048];
-		size_t                   n = build(c, buf);
+		size_t                   n    = build(c, buf);
 		Inventory__V1__Response *resp = exchange(s, buf, n);
 
-		if (!resp->has_code || resp->code != (uint32_t) c->want) {
+		if (!resp->has_code || resp->code != (uint32_t)c->want) {
 			fail_msg("case '%s': got %s, want %s: %s", c->what,
-			    inventory_code_name((inventory_code) resp->code),
+			    inventory_code_name((inventory_code)resp->code),
 			    inventory_code_name(c->want),
 			    resp->message ? resp->message : "");
 		}
@@ -313,7 +327,7 @@ test_raw_table_ipc(void **state)
 {
 	inventory_product *p;
 
-	(void) state;
+	(void)state;
 	run_table(sock);
 	/* The expired UpdateStock (stock 4242) was never applied. */
 	p = contract_get(product_id);
@@ -327,7 +341,7 @@ test_raw_table_tcp(void **state)
 {
 	nng_socket s;
 
-	(void) state;
+	(void)state;
 	assert_int_equal(nng_req0_open(&s), 0);
 	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
 	assert_int_equal(nng_dial(s, testenv_server_tcp(), NULL, 0), 0);
@@ -341,13 +355,13 @@ static void
 test_oversized(void **state)
 {
 	nng_socket s;
-	size_t     big = 1024 * 1024;
-	uint8_t   *buf = malloc(big);
+	size_t     big   = 1024 * 1024;
+	uint8_t   *buf   = malloc(big);
 	void      *reply = NULL;
-	size_t     n = 0;
+	size_t     n     = 0;
 	int        rv;
 
-	(void) state;
+	(void)state;
 	assert_non_null(buf);
 	memset(buf, 0x0a, big);
 	assert_int_equal(nng_req0_open(&s), 0);
@@ -360,7 +374,7 @@ test_oversized(void **state)
 		    inventory__v1__response__unpack(NULL, n, reply);
 		assert_non_null(resp);
 		assert_true(resp->code == INVENTORY_RESOURCE_EXHAUSTED ||
-		    resp->code == INVENTORY_INVALID_ARGUMENT);
+		            resp->code == INVENTORY_INVALID_ARGUMENT);
 		inventory__v1__response__free_unpacked(resp, NULL);
 		nng_free(reply, n);
 	} else {
@@ -380,6 +394,6 @@ main(void)
 		cmocka_unit_test(test_oversized),
 	};
 
-	return cmocka_run_group_tests_name("contract.raw", tests, raw_setup,
-	    raw_teardown);
+	return cmocka_run_group_tests_name(
+	    "contract.raw", tests, raw_setup, raw_teardown);
 }

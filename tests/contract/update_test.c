@@ -30,11 +30,14 @@ static const struct update_case {
 	inventory_code want;
 } cases[] = {
 	{ "set stock", ID_PRODUCT, NULL, 7, VER_CURRENT, 0, INVENTORY_OK },
-	{ "set stock to 0", ID_PRODUCT, NULL, 0, VER_CURRENT, 0, INVENTORY_OK },
-	{ "same stock again", ID_PRODUCT, NULL, 8, VER_CURRENT, 0, INVENTORY_OK },
+	{ "set stock to 0", ID_PRODUCT, NULL, 0, VER_CURRENT, 0,
+	    INVENTORY_OK },
+	{ "same stock again", ID_PRODUCT, NULL, 8, VER_CURRENT, 0,
+	    INVENTORY_OK },
 	{ "max stock", ID_PRODUCT, NULL, 2147483647, VER_CURRENT, 0,
 	    INVENTORY_OK },
-	{ "stale by one", ID_PRODUCT, NULL, 1, VER_REL, -1, INVENTORY_ABORTED },
+	{ "stale by one", ID_PRODUCT, NULL, 1, VER_REL, -1,
+	    INVENTORY_ABORTED },
 	{ "stale: version 1", ID_PRODUCT, NULL, 1, VER_ABS, 1,
 	    INVENTORY_ABORTED },
 	{ "unknown product", ID_RANDOM, NULL, 1, VER_ABS, 1,
@@ -67,8 +70,8 @@ fresh_product(const char *what)
 	contract_name(name, sizeof(name), what);
 	p = contract_create(name, 10, "3.30");
 	for (int64_t stock = 9; stock >= 8; stock--) {
-		assert_code(inventory_update_stock(contract_client, p->id, stock,
-		                p->version, NULL, &q, &st),
+		assert_code(inventory_update_stock(contract_client, p->id,
+		                stock, p->version, NULL, &q, &st),
 		    INVENTORY_OK, &st);
 		assert_int_equal(q->version, p->version + 1);
 		inventory_product_free(p);
@@ -82,16 +85,16 @@ fresh_product(const char *what)
 static void
 test_update_table(void **state)
 {
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct update_case *c = &cases[i];
-		inventory_product        *sentinel = (inventory_product *) &cases;
-		inventory_product        *before = fresh_product(c->what);
-		inventory_product        *p = sentinel, *after;
-		inventory_status          st;
-		char                      id[64];
-		int64_t                   ver = 0;
-		inventory_code            rv;
+		inventory_product *sentinel = (inventory_product *)&cases;
+		inventory_product *before   = fresh_product(c->what);
+		inventory_product *p        = sentinel, *after;
+		inventory_status   st;
+		char               id[64];
+		int64_t            ver = 0;
+		inventory_code     rv;
 
 		memset(&st, 0, sizeof(st));
 		switch (c->id_kind) {
@@ -118,11 +121,12 @@ test_update_table(void **state)
 		}
 		/* updated_at must move even within one clock tick. */
 		usleep(2000);
-		rv = inventory_update_stock(contract_client, id, c->stock, ver,
-		    NULL, &p, &st);
+		rv = inventory_update_stock(
+		    contract_client, id, c->stock, ver, NULL, &p, &st);
 		if (rv != c->want) {
-			fail_msg("case '%s' (version %lld): got %s, want %s: %s",
-			    c->what, (long long) ver, inventory_code_name(rv),
+			fail_msg(
+			    "case '%s' (version %lld): got %s, want %s: %s",
+			    c->what, (long long)ver, inventory_code_name(rv),
 			    inventory_code_name(c->want), st.message);
 		}
 		after = contract_get(before->id);
@@ -133,17 +137,20 @@ test_update_table(void **state)
 			assert_int_equal(p->stock, c->stock);
 			assert_string_equal(p->name, before->name);
 			assert_string_equal(p->price, before->price);
-			assert_int_equal(p->created_at_us, before->created_at_us);
+			assert_int_equal(
+			    p->created_at_us, before->created_at_us);
 			if (p->updated_at_us <= before->updated_at_us) {
-				fail_msg("case '%s': updated_at did not advance "
-				         "(%lld -> %lld)",
-				    c->what, (long long) before->updated_at_us,
-				    (long long) p->updated_at_us);
+				fail_msg(
+				    "case '%s': updated_at did not advance "
+				    "(%lld -> %lld)",
+				    c->what, (long long)before->updated_at_us,
+				    (long long)p->updated_at_us);
 			}
 			/* Stored as returned. */
 			assert_int_equal(after->version, p->version);
 			assert_int_equal(after->stock, p->stock);
-			assert_int_equal(after->updated_at_us, p->updated_at_us);
+			assert_int_equal(
+			    after->updated_at_us, p->updated_at_us);
 			inventory_product_free(p);
 		} else {
 			assert_ptr_equal(p, sentinel);
@@ -151,15 +158,17 @@ test_update_table(void **state)
 			assert_true(st.message[0] != '\0');
 			if (rv == INVENTORY_ABORTED) {
 				assert_non_null(st.current);
-				assert_int_equal(st.current_version,
-				    before->version);
+				assert_int_equal(
+				    st.current_version, before->version);
 				assert_true(st.current_version > ver);
-				assert_int_equal(st.current->version,
-				    st.current_version);
-				assert_string_equal(st.current->id, before->id);
-				assert_int_equal(st.current->stock, before->stock);
-				assert_string_equal(st.current->price,
-				    before->price);
+				assert_int_equal(
+				    st.current->version, st.current_version);
+				assert_string_equal(
+				    st.current->id, before->id);
+				assert_int_equal(
+				    st.current->stock, before->stock);
+				assert_string_equal(
+				    st.current->price, before->price);
 				assert_int_equal(st.current->updated_at_us,
 				    before->updated_at_us);
 			} else {
@@ -168,8 +177,8 @@ test_update_table(void **state)
 			/* Nothing changed. */
 			assert_int_equal(after->version, before->version);
 			assert_int_equal(after->stock, before->stock);
-			assert_int_equal(after->updated_at_us,
-			    before->updated_at_us);
+			assert_int_equal(
+			    after->updated_at_us, before->updated_at_us);
 		}
 		inventory_product_free(after);
 		inventory_product_free(before);
@@ -186,17 +195,17 @@ test_conflict_reports_latest(void **state)
 	inventory_status   st;
 	int64_t            v = p->version;
 
-	(void) state;
+	(void)state;
 	memset(&st, 0, sizeof(st));
 	for (int i = 0; i < 5; i++) {
-		assert_code(inventory_update_stock(contract_client, p->id, 100 + i,
-		                v, NULL, &q, &st),
+		assert_code(inventory_update_stock(contract_client, p->id,
+		                100 + i, v, NULL, &q, &st),
 		    INVENTORY_OK, &st);
 		v = q->version;
 		inventory_product_free(q);
 	}
-	assert_code(inventory_update_stock(contract_client, p->id, 1,
-	                p->version, NULL, &q, &st),
+	assert_code(inventory_update_stock(
+	                contract_client, p->id, 1, p->version, NULL, &q, &st),
 	    INVENTORY_ABORTED, &st);
 	assert_int_equal(st.current_version, p->version + 5);
 	assert_non_null(st.current);
@@ -220,6 +229,6 @@ main(void)
 		cmocka_unit_test(test_conflict_reports_latest),
 	};
 
-	return cmocka_run_group_tests_name("contract.update", tests,
-	    contract_setup, contract_teardown);
+	return cmocka_run_group_tests_name(
+	    "contract.update", tests, contract_setup, contract_teardown);
 }

@@ -32,15 +32,15 @@ file_lookup(const char *path, const char *key, char *out, size_t outlen)
 {
 	FILE  *f;
 	char   line[1024];
-	size_t klen = strlen(key);
+	size_t klen  = strlen(key);
 	int    found = 0;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		return 0;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char *p = line;
-		char *v;
+		char  *p = line;
+		char  *v;
 		size_t n;
 
 		if (strncmp(p, "export ", 7) == 0) {
@@ -49,8 +49,8 @@ file_lookup(const char *path, const char *key, char *out, size_t outlen)
 		if (strncmp(p, key, klen) != 0 || p[klen] != '=') {
 			continue;
 		}
-		v = p + klen + 1;
-		n = strcspn(v, "\r\n");
+		v    = p + klen + 1;
+		n    = strcspn(v, "\r\n");
 		v[n] = '\0';
 		if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
 			v[n - 1] = '\0';
@@ -93,7 +93,8 @@ testenv_get(const char *key)
 		cached = 0;
 	}
 	snprintf(cache[cached].key, sizeof(cache[cached].key), "%s", key);
-	snprintf(cache[cached].value, sizeof(cache[cached].value), "%s", value);
+	snprintf(
+	    cache[cached].value, sizeof(cache[cached].value), "%s", value);
 	return cache[cached++].value;
 }
 
@@ -103,8 +104,9 @@ testenv_server(void)
 	const char *url = testenv_get("INVENTORY_SERVER");
 
 	if (url == NULL) {
-		fail_msg("no INVENTORY_SERVER: set it, or INVENTORY_TESTENV to "
-		         "the fixtures' directory (run through ctest)");
+		fail_msg(
+		    "no INVENTORY_SERVER: set it, or INVENTORY_TESTENV to "
+		    "the fixtures' directory (run through ctest)");
 	}
 	return url;
 }
@@ -128,7 +130,7 @@ random_bytes(void *buf, size_t len)
 			abort();
 		}
 		p += n;
-		len -= (size_t) n;
+		len -= (size_t)n;
 	}
 }
 
@@ -138,8 +140,8 @@ testenv_uuid(char *buf)
 	uint8_t b[16];
 
 	random_bytes(b, sizeof(b));
-	b[6] = (uint8_t) ((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t) ((b[8] & 0x3f) | 0x80);
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
 	snprintf(buf, 37,
 	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 	    "%02x%02x%02x%02x%02x%02x",
@@ -154,7 +156,7 @@ testenv_request_id(char *buf, size_t len)
 	uint32_t           r;
 
 	random_bytes(&r, sizeof(r));
-	snprintf(buf, len, "t-%ld-%u-%08x", (long) getpid(),
+	snprintf(buf, len, "t-%ld-%u-%08x", (long)getpid(),
 	    atomic_fetch_add(&counter, 1), r);
 }
 
@@ -164,5 +166,5 @@ testenv_now_us(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -30,15 +30,17 @@ test_code_names(void **state)
 		"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
 		"UNAUTHENTICATED" };
 
-	(void) state;
+	(void)state;
 	for (int i = 0; i <= 16; i++) {
-		assert_string_equal(inventory_code_name((inventory_code) i),
-		    names[i]);
+		assert_string_equal(
+		    inventory_code_name((inventory_code)i), names[i]);
 	}
-	assert_string_equal(inventory_code_name((inventory_code) 17), "UNKNOWN");
-	assert_string_equal(inventory_code_name((inventory_code) -1), "UNKNOWN");
-	assert_string_equal(inventory_code_name((inventory_code) 1000),
-	    "UNKNOWN");
+	assert_string_equal(
+	    inventory_code_name((inventory_code)17), "UNKNOWN");
+	assert_string_equal(
+	    inventory_code_name((inventory_code)-1), "UNKNOWN");
+	assert_string_equal(
+	    inventory_code_name((inventory_code)1000), "UNKNOWN");
 }
 
 static void
@@ -46,7 +48,7 @@ test_null_destructors(void **state)
 {
 	inventory_status st;
 
-	(void) state;
+	(void)state;
 	inventory_product_free(NULL);
 	inventory_status_fini(NULL);
 	inventory_client_close(NULL);
@@ -62,9 +64,9 @@ test_bad_urls(void **state)
 	static const char *const bad[] = { "", "not a url", "tcp://",
 		"bogus://x:1", "," };
 
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		inventory_client *c = NULL;
+		inventory_client *c  = NULL;
 		inventory_code    rv = inventory_client_open(&c, bad[i]);
 
 		if (rv != INVENTORY_INVALID_ARGUMENT) {
@@ -88,20 +90,20 @@ test_no_server(void **state)
 	long long           ms;
 	inventory_code      rv;
 
-	(void) state;
+	(void)state;
 	memset(&st, 0, sizeof(st));
 	snprintf(url, sizeof(url), "ipc:///tmp/inventory-nobody-%ld.sock",
-	    (long) getpid());
+	    (long)getpid());
 	assert_int_equal(inventory_client_open(&c, url), INVENTORY_OK);
 	testenv_uuid(id);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rv = inventory_get_product(c, id, &opts, &p, &st);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000LL +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	     (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	if (rv != INVENTORY_UNAVAILABLE && rv != INVENTORY_DEADLINE_EXCEEDED) {
-		fail_msg("get with no server: %s (%s)", inventory_code_name(rv),
-		    st.message);
+		fail_msg("get with no server: %s (%s)",
+		    inventory_code_name(rv), st.message);
 	}
 	assert_int_equal(st.code, rv);
 	assert_null(p);

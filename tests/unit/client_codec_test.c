@@ -24,21 +24,21 @@
 static void
 test_method_names(void **state)
 {
-	(void) state;
+	(void)state;
 	assert_string_equal(codec_method_name(CODEC_GET_PRODUCT),
 	    "/inventory.v1.InventoryService/GetProduct");
 	assert_string_equal(codec_method_name(CODEC_UPDATE_STOCK),
 	    "/inventory.v1.InventoryService/UpdateStock");
 	assert_string_equal(codec_method_name(CODEC_CREATE_PRODUCT),
 	    "/inventory.v1.InventoryService/CreateProduct");
-	assert_null(codec_method_name((enum codec_method) 3));
-	assert_null(codec_method_name((enum codec_method) -1));
+	assert_null(codec_method_name((enum codec_method)3));
+	assert_null(codec_method_name((enum codec_method) - 1));
 }
 
 static void
 test_code_from_wire(void **state)
 {
-	(void) state;
+	(void)state;
 	for (uint32_t i = 0; i <= 16; i++) {
 		assert_int_equal(codec_code_from_wire(i), i);
 	}
@@ -51,7 +51,7 @@ test_copy_str(void **state)
 {
 	char buf[4];
 
-	(void) state;
+	(void)state;
 	assert_int_equal(codec_copy_str(buf, sizeof(buf), "abc"), 1);
 	assert_string_equal(buf, "abc");
 	assert_int_equal(codec_copy_str(buf, sizeof(buf), "abcd"), 0);
@@ -59,13 +59,15 @@ test_copy_str(void **state)
 	assert_int_equal(codec_copy_str(buf, sizeof(buf), NULL), 1);
 	assert_string_equal(buf, "");
 	/* "aé" + "é": 5 bytes into 4 → "aé" (3 bytes), not half a char. */
-	assert_int_equal(codec_copy_str(buf, sizeof(buf), "a\xc3\xa9\xc3\xa9"), 0);
+	assert_int_equal(
+	    codec_copy_str(buf, sizeof(buf), "a\xc3\xa9\xc3\xa9"), 0);
 	assert_string_equal(buf, "a\xc3\xa9");
 	/* "ab" + "é": cut inside é → "ab". */
 	assert_int_equal(codec_copy_str(buf, sizeof(buf), "ab\xc3\xa9"), 0);
 	assert_string_equal(buf, "ab");
 	/* A 4-byte character that does not fit at all. */
-	assert_int_equal(codec_copy_str(buf, sizeof(buf), "\xf0\x9f\x98\x80"), 0);
+	assert_int_equal(
+	    codec_copy_str(buf, sizeof(buf), "\xf0\x9f\x98\x80"), 0);
 	assert_string_equal(buf, "");
 	assert_int_equal(codec_copy_str(buf, 1, "x"), 0);
 	assert_string_equal(buf, "");
@@ -88,8 +90,8 @@ encode(const struct codec_request *req)
 	/* One byte short: nothing written. */
 	assert_int_equal(codec_request_encode(req, buf, size - 1), 0);
 	assert_int_equal(codec_request_encode(req, buf, size), size);
-	assert_int_equal(codec_request_encode_alloc(req, &abuf, &alen),
-	    INVENTORY_OK);
+	assert_int_equal(
+	    codec_request_encode_alloc(req, &abuf, &alen), INVENTORY_OK);
 	assert_int_equal(alen, size);
 	assert_memory_equal(abuf, buf, size);
 	free(abuf);
@@ -106,21 +108,21 @@ test_encode_get(void **state)
 	Inventory__V1__Request           *env;
 	Inventory__V1__GetProductRequest *g;
 
-	(void) state;
+	(void)state;
 	memset(&req, 0, sizeof(req));
 	req.method     = CODEC_GET_PRODUCT;
 	req.request_id = "rid-1";
 	req.timeout_ms = 250;
 	req.u.get.id   = ID;
 	env            = encode(&req);
-	assert_string_equal(env->method,
-	    "/inventory.v1.InventoryService/GetProduct");
+	assert_string_equal(
+	    env->method, "/inventory.v1.InventoryService/GetProduct");
 	assert_string_equal(env->request_id, "rid-1");
 	assert_true(env->has_timeout_ms);
 	assert_int_equal(env->timeout_ms, 250);
 	assert_true(env->has_payload);
-	g = inventory__v1__get_product_request__unpack(NULL,
-	    env->payload.len, env->payload.data);
+	g = inventory__v1__get_product_request__unpack(
+	    NULL, env->payload.len, env->payload.data);
 	assert_non_null(g);
 	assert_string_equal(g->id, ID);
 	inventory__v1__get_product_request__free_unpacked(g, NULL);
@@ -145,7 +147,7 @@ test_encode_update_and_create(void **state)
 	Inventory__V1__CreateProductRequest *c;
 	char                                 name[INVENTORY_NAME_MAX + 1];
 
-	(void) state;
+	(void)state;
 	memset(&req, 0, sizeof(req));
 	req.method                    = CODEC_UPDATE_STOCK;
 	req.timeout_ms                = 5000;
@@ -153,8 +155,8 @@ test_encode_update_and_create(void **state)
 	req.u.update.stock            = 0; /* zero must still be sent */
 	req.u.update.expected_version = 9;
 	env                           = encode(&req);
-	u = inventory__v1__update_stock_request__unpack(NULL,
-	    env->payload.len, env->payload.data);
+	u = inventory__v1__update_stock_request__unpack(
+	    NULL, env->payload.len, env->payload.data);
 	assert_non_null(u);
 	assert_string_equal(u->id, ID);
 	assert_true(u->has_stock);
@@ -174,10 +176,10 @@ test_encode_update_and_create(void **state)
 	req.u.create.stock = 2147483647;
 	req.u.create.price = "19.90";
 	env                = encode(&req);
-	assert_string_equal(env->method,
-	    "/inventory.v1.InventoryService/CreateProduct");
-	c = inventory__v1__create_product_request__unpack(NULL,
-	    env->payload.len, env->payload.data);
+	assert_string_equal(
+	    env->method, "/inventory.v1.InventoryService/CreateProduct");
+	c = inventory__v1__create_product_request__unpack(
+	    NULL, env->payload.len, env->payload.data);
 	assert_non_null(c);
 	assert_string_equal(c->name, name);
 	assert_true(c->has_stock);
@@ -195,9 +197,9 @@ test_encode_unknown_method(void **state)
 	size_t               len = 0;
 	uint8_t              small[64];
 
-	(void) state;
+	(void)state;
 	memset(&req, 0, sizeof(req));
-	req.method = (enum codec_method) 42;
+	req.method = (enum codec_method)42;
 	assert_int_equal(codec_request_size(&req), 0);
 	assert_int_equal(codec_request_encode(&req, small, sizeof(small)), 0);
 	assert_int_equal(codec_request_encode_alloc(&req, &buf, &len),
@@ -216,9 +218,9 @@ response(uint32_t code, const char *message, const ProtobufCMessage *typed,
 
 	res.has_code   = 1;
 	res.code       = code;
-	res.message    = (char *) message;
+	res.message    = (char *)message;
 	res.request_id = "echo";
-	res.details    = (Inventory__V1__ErrorDetails *) details;
+	res.details    = (Inventory__V1__ErrorDetails *)details;
 	if (typed != NULL) {
 		res.has_payload  = 1;
 		res.payload.len  = protobuf_c_message_pack(typed, body);
@@ -254,15 +256,16 @@ test_decode_ok(void **state)
 	Inventory__V1__Product             p;
 	Inventory__V1__UpdateStockResponse r =
 	    INVENTORY__V1__UPDATE_STOCK_RESPONSE__INIT;
-	struct codec_reply                 out;
-	uint8_t                           *buf;
-	size_t                             len;
+	struct codec_reply out;
+	uint8_t           *buf;
+	size_t             len;
 
-	(void) state;
+	(void)state;
 	fill_product(&p, 4);
 	r.product = &p;
 	buf       = response(0, NULL, &r.base, NULL, &len);
-	assert_int_equal(codec_reply_decode(CODEC_UPDATE_STOCK, buf, len, &out),
+	assert_int_equal(
+	    codec_reply_decode(CODEC_UPDATE_STOCK, buf, len, &out),
 	    INVENTORY_OK);
 	assert_int_equal(out.code, INVENTORY_OK);
 	assert_true(out.has_product);
@@ -286,13 +289,14 @@ test_decode_aborted(void **state)
 	uint8_t                    *buf;
 	size_t                      len;
 
-	(void) state;
+	(void)state;
 	fill_product(&p, 12);
 	d.has_current_version = 1;
 	d.current_version     = 12;
 	d.current             = &p;
 	buf = response(10, "version conflict", NULL, &d, &len);
-	assert_int_equal(codec_reply_decode(CODEC_UPDATE_STOCK, buf, len, &out),
+	assert_int_equal(
+	    codec_reply_decode(CODEC_UPDATE_STOCK, buf, len, &out),
 	    INVENTORY_OK);
 	assert_int_equal(out.code, INVENTORY_ABORTED);
 	assert_string_equal(out.message, "version conflict");
@@ -314,7 +318,7 @@ test_decode_errors(void **state)
 	size_t             len;
 	const uint8_t      junk[] = { 0xff, 0xfe, 0xfd, 0xfc };
 
-	(void) state;
+	(void)state;
 	buf = response(5, "no such product", NULL, NULL, &len);
 	assert_int_equal(codec_reply_decode(CODEC_GET_PRODUCT, buf, len, &out),
 	    INVENTORY_OK);
@@ -332,13 +336,12 @@ test_decode_errors(void **state)
 	free(buf);
 
 	/* Not a Response. */
-	assert_int_equal(codec_reply_decode(CODEC_GET_PRODUCT, junk,
-	                     sizeof(junk), &out),
+	assert_int_equal(
+	    codec_reply_decode(CODEC_GET_PRODUCT, junk, sizeof(junk), &out),
 	    INVENTORY_INTERNAL);
 	assert_int_equal(out.code, INVENTORY_INTERNAL);
-	assert_int_equal(strncmp(out.message, CODEC_MALFORMED,
-	                     strlen(CODEC_MALFORMED)),
-	    0);
+	assert_int_equal(
+	    strncmp(out.message, CODEC_MALFORMED, strlen(CODEC_MALFORMED)), 0);
 
 	/* Zero bytes: an OK without payload. */
 	assert_int_equal(codec_reply_decode(CODEC_GET_PRODUCT, NULL, 0, &out),
@@ -354,8 +357,8 @@ test_decode_errors(void **state)
 
 	/* Unknown method. */
 	buf = response(0, NULL, &empty.base, NULL, &len);
-	assert_int_equal(codec_reply_decode((enum codec_method) 9, buf, len,
-	                     &out),
+	assert_int_equal(
+	    codec_reply_decode((enum codec_method)9, buf, len, &out),
 	    INVENTORY_INTERNAL);
 	free(buf);
 }
@@ -363,21 +366,21 @@ test_decode_errors(void **state)
 static void
 test_decode_bad_payload(void **state)
 {
-	Inventory__V1__Response res = INVENTORY__V1__RESPONSE__INIT;
+	Inventory__V1__Response res    = INVENTORY__V1__RESPONSE__INIT;
 	uint8_t                 junk[] = { 0x0a, 0x7f, 0x01 };
 	uint8_t                 buf[64];
 	size_t                  len;
 	struct codec_reply      out;
 
-	(void) state;
+	(void)state;
 	res.has_code     = 1;
 	res.code         = 0;
 	res.has_payload  = 1;
 	res.payload.data = junk;
 	res.payload.len  = sizeof(junk);
 	len              = inventory__v1__response__pack(&res, buf);
-	assert_int_equal(codec_reply_decode(CODEC_CREATE_PRODUCT, buf, len,
-	                     &out),
+	assert_int_equal(
+	    codec_reply_decode(CODEC_CREATE_PRODUCT, buf, len, &out),
 	    INVENTORY_INTERNAL);
 	assert_false(out.has_product);
 }
@@ -391,15 +394,15 @@ test_product_decode(void **state)
 	char                   longname[600];
 	size_t                 len;
 
-	(void) state;
+	(void)state;
 	fill_product(&p, 1);
 	/* A server sending more than the contract allows is truncated,
 	 * never overflowed. */
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	p.name = longname;
-	p.price = "123456789012345678901234567890";
-	len = inventory__v1__product__pack(&p, buf);
+	p.name                         = longname;
+	p.price                        = "123456789012345678901234567890";
+	len                            = inventory__v1__product__pack(&p, buf);
 	assert_int_equal(codec_product_decode(buf, len, &out), INVENTORY_OK);
 	assert_int_equal(strlen(out.name), INVENTORY_NAME_MAX);
 	assert_int_equal(strlen(out.price), INVENTORY_PRICE_MAX);
@@ -407,8 +410,8 @@ test_product_decode(void **state)
 
 	buf[0] = 0xff;
 	buf[1] = 0xff;
-	assert_int_equal(codec_product_decode(buf, 2, &out),
-	    INVENTORY_INTERNAL);
+	assert_int_equal(
+	    codec_product_decode(buf, 2, &out), INVENTORY_INTERNAL);
 }
 
 int

@@ -37,7 +37,7 @@ static const struct {
 static void
 test_numbers_are_grpc(void **state)
 {
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		if (table[i].code != table[i].number) {
 			fail_msg("%s is %d, want %d", table[i].name,
@@ -49,7 +49,7 @@ test_numbers_are_grpc(void **state)
 static void
 test_names(void **state)
 {
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		assert_string_equal(code_name(table[i].code), table[i].name);
 	}
@@ -66,7 +66,7 @@ test_out_of_range_is_unknown(void **state)
 	static const int bad[] = { -1, 17, 100, 65536, -2147483647 - 1,
 		2147483647 };
 
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *n = code_name(bad[i]);
 		assert_non_null(n);

@@ -25,7 +25,7 @@ static const char *const env_keys[] = { "INVENTORY_LISTEN", "INVENTORY_DB",
 static int
 clear_env(void **state)
 {
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++) {
 		unsetenv(env_keys[i]);
 	}
@@ -37,7 +37,7 @@ struct run {
 	struct config      cfg;
 	enum config_result rv;
 	char               err[256];
-	char              *out;     /* what went to the stream */
+	char              *out; /* what went to the stream */
 	size_t             out_len;
 };
 
@@ -48,10 +48,10 @@ load(struct run *r, const char *const *args)
 	int   argc = 0;
 	FILE *f;
 
-	argv[argc++] = (char *) "inventoryd";
+	argv[argc++] = (char *)"inventoryd";
 	for (; *args != NULL; args++) {
 		assert_true(argc < 31);
-		argv[argc++] = (char *) *args;
+		argv[argc++] = (char *)*args;
 	}
 	argv[argc] = NULL;
 	memset(r, 0, sizeof(*r));
@@ -69,14 +69,14 @@ done(struct run *r)
 }
 
 #define ARGS(...) ((const char *const[]) { __VA_ARGS__, NULL })
-#define NOARGS ((const char *const[]) { NULL })
+#define NOARGS    ((const char *const[]) { NULL })
 
 static void
 test_defaults(void **state)
 {
 	struct run r;
 
-	(void) state;
+	(void)state;
 	load(&r, NOARGS);
 	assert_int_equal(r.rv, CONFIG_OK);
 	assert_string_equal(r.cfg.listen, "tcp://127.0.0.1:7070");
@@ -96,13 +96,14 @@ test_flags(void **state)
 {
 	struct run r;
 
-	(void) state;
-	load(&r, ARGS("--listen", "ipc:///tmp/a.sock,tcp://127.0.0.1:9",
-	             "--db", "host=/tmp dbname=x", "--workers", "3",
-	             "--max-frame", "1024", "--log-level", "debug",
-	             "--request-ttl", "120"));
+	(void)state;
+	load(
+	    &r, ARGS("--listen", "ipc:///tmp/a.sock,tcp://127.0.0.1:9", "--db",
+	            "host=/tmp dbname=x", "--workers", "3", "--max-frame",
+	            "1024", "--log-level", "debug", "--request-ttl", "120"));
 	assert_int_equal(r.rv, CONFIG_OK);
-	assert_string_equal(r.cfg.listen, "ipc:///tmp/a.sock,tcp://127.0.0.1:9");
+	assert_string_equal(
+	    r.cfg.listen, "ipc:///tmp/a.sock,tcp://127.0.0.1:9");
 	assert_string_equal(r.cfg.db, "host=/tmp dbname=x");
 	assert_int_equal(r.cfg.workers, 3);
 	assert_int_equal(r.cfg.max_frame, 1024);
@@ -111,8 +112,8 @@ test_flags(void **state)
 	assert_false(r.cfg.migrate);
 	done(&r);
 
-	load(&r, ARGS("--listen=tcp://127.0.0.1:1234", "--workers=1",
-	             "--migrate"));
+	load(&r,
+	    ARGS("--listen=tcp://127.0.0.1:1234", "--workers=1", "--migrate"));
 	assert_int_equal(r.rv, CONFIG_OK);
 	assert_string_equal(r.cfg.listen, "tcp://127.0.0.1:1234");
 	assert_int_equal(r.cfg.workers, 1);
@@ -131,7 +132,7 @@ test_env(void **state)
 {
 	struct run r;
 
-	(void) state;
+	(void)state;
 	setenv("INVENTORY_LISTEN", "ipc:///tmp/env.sock", 1);
 	setenv("INVENTORY_DB", "dbname=fromenv", 1);
 	setenv("INVENTORY_WORKERS", "5", 1);
@@ -150,7 +151,7 @@ test_flag_beats_env(void **state)
 {
 	struct run r;
 
-	(void) state;
+	(void)state;
 	setenv("INVENTORY_LISTEN", "ipc:///tmp/env.sock", 1);
 	setenv("INVENTORY_DB", "dbname=fromenv", 1);
 	setenv("INVENTORY_WORKERS", "5", 1);
@@ -190,21 +191,21 @@ test_bad_values(void **state)
 		{ ARGS("--max-frame", "10"), "--max-frame" },
 		{ ARGS("--log-level", "loud"), "--log-level" },
 		{ ARGS("--request-ttl", "1"), "--request-ttl" },
-		{ ARGS("--nope"), "--nope" },
-		{ ARGS("-x"), "-x" },
-		{ ARGS("--listen"), "--listen" },  /* missing value */
-		{ ARGS("extra"), "extra" },        /* stray argument */
+		{ ARGS("--nope"), "--nope" }, { ARGS("-x"), "-x" },
+		{ ARGS("--listen"), "--listen" },   /* missing value */
+		{ ARGS("extra"), "extra" },         /* stray argument */
 		{ ARGS("--listen", ""), "listen" }, /* nothing to serve */
 	};
 
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct run r;
 
 		load(&r, cases[i].args);
 		if (r.rv != CONFIG_ERROR) {
-			fail_msg("case %zu (%s ...): got %d, want CONFIG_ERROR",
-			    i, cases[i].args[0], r.rv);
+			fail_msg(
+			    "case %zu (%s ...): got %d, want CONFIG_ERROR", i,
+			    cases[i].args[0], r.rv);
 		}
 		if (strstr(r.err, cases[i].want_in_err) == NULL) {
 			fail_msg("case %zu: error '%s' does not mention '%s'",
@@ -220,7 +221,7 @@ test_bad_env(void **state)
 {
 	struct run r;
 
-	(void) state;
+	(void)state;
 	setenv("INVENTORY_WORKERS", "many", 1);
 	load(&r, NOARGS);
 	assert_int_equal(r.rv, CONFIG_ERROR);
@@ -240,7 +241,7 @@ test_migrate_without_listen(void **state)
 {
 	struct run r;
 
-	(void) state;
+	(void)state;
 	load(&r, ARGS("--listen", "", "--migrate"));
 	assert_int_equal(r.rv, CONFIG_OK);
 	assert_true(r.cfg.migrate);
@@ -252,7 +253,7 @@ test_help(void **state)
 {
 	struct run r;
 
-	(void) state;
+	(void)state;
 	load(&r, ARGS("--help"));
 	assert_int_equal(r.rv, CONFIG_HELP);
 	assert_non_null(r.out);
@@ -279,7 +280,7 @@ test_fini_is_safe(void **state)
 {
 	struct config cfg;
 
-	(void) state;
+	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
 	config_fini(&cfg);
 	config_fini(&cfg); /* twice: fini leaves it zeroed */

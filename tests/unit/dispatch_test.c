@@ -28,17 +28,17 @@ static uint8_t *
 envelope(const char *method, const char *request_id, int has_timeout,
     uint32_t timeout_ms, const ProtobufCMessage *payload, size_t *len)
 {
-	Inventory__V1__Request env = INVENTORY__V1__REQUEST__INIT;
+	Inventory__V1__Request env  = INVENTORY__V1__REQUEST__INIT;
 	uint8_t               *body = NULL;
 	uint8_t               *out;
 
-	env.method     = (char *) method;
-	env.request_id = (char *) request_id;
+	env.method         = (char *)method;
+	env.request_id     = (char *)request_id;
 	env.has_timeout_ms = has_timeout;
-	env.timeout_ms = timeout_ms;
+	env.timeout_ms     = timeout_ms;
 	if (payload != NULL) {
 		size_t n = protobuf_c_message_get_packed_size(payload);
-		body = malloc(n + 1);
+		body     = malloc(n + 1);
 		assert_non_null(body);
 		protobuf_c_message_pack(payload, body);
 		env.has_payload  = 1;
@@ -58,7 +58,7 @@ method_index(const char *name)
 {
 	for (unsigned i = 0; i < svc->n_methods; i++) {
 		if (strcmp(svc->methods[i].name, name) == 0) {
-			return (int) i;
+			return (int)i;
 		}
 	}
 	return -2;
@@ -78,13 +78,14 @@ test_garbage(void **state)
 {
 	static const uint8_t junk[][8] = {
 		{ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
-		{ 0x0a, 0x7f, 'x', 0, 0, 0, 0, 0 }, /* string longer than the buffer */
-		{ 0x07, 0x01, 0x02, 0x03, 0, 0, 0, 0 }, /* wire type 7 */
+		{ 0x0a, 0x7f, 'x', 0, 0, 0, 0,
+		    0 }, /* string longer than the buffer */
+		{ 0x07, 0x01, 0x02, 0x03, 0, 0, 0, 0 },       /* wire type 7 */
 		{ 0x22, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0 }, /* huge length */
 	};
 	struct dispatch_request req;
 
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
 		if (decode(junk[i], sizeof(junk[i]), &req) !=
 		    CODE_INVALID_ARGUMENT) {
@@ -105,14 +106,14 @@ test_truncated(void **state)
 	uint8_t                *buf;
 	size_t                  len;
 
-	(void) state;
+	(void)state;
 	g.id = "123e4567-e89b-12d3-a456-426614174000";
 	buf  = envelope(PREFIX "GetProduct", "r1", 0, 0, &g.base, &len);
 	/* Every strict prefix that cuts a field is malformed. */
 	for (size_t cut = 1; cut < len; cut++) {
 		enum code c = decode(buf, cut, &req);
 		assert_true(c == CODE_INVALID_ARGUMENT || c == CODE_OK ||
-		    c == CODE_UNIMPLEMENTED);
+		            c == CODE_UNIMPLEMENTED);
 		dispatch_request_fini(&req);
 	}
 	assert_int_equal(decode(buf, len - 1, &req), CODE_INVALID_ARGUMENT);
@@ -125,10 +126,10 @@ test_empty(void **state)
 {
 	struct dispatch_request req;
 
-	(void) state;
+	(void)state;
 	/* Zero bytes are an envelope with no method. */
-	assert_int_equal(decode((const uint8_t *) "", 0, &req),
-	    CODE_INVALID_ARGUMENT);
+	assert_int_equal(
+	    decode((const uint8_t *)"", 0, &req), CODE_INVALID_ARGUMENT);
 	assert_int_equal(req.method, -1);
 	dispatch_request_fini(&req);
 }
@@ -148,13 +149,13 @@ test_unknown_method(void **state)
 	Inventory__V1__GetProductRequest g =
 	    INVENTORY__V1__GET_PRODUCT_REQUEST__INIT;
 
-	(void) state;
+	(void)state;
 	g.id = "123e4567-e89b-12d3-a456-426614174000";
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct dispatch_request req;
 		size_t                  len;
-		uint8_t *buf = envelope(names[i], "r1", 0, 0, &g.base, &len);
-		enum code c  = decode(buf, len, &req);
+		uint8_t  *buf = envelope(names[i], "r1", 0, 0, &g.base, &len);
+		enum code c   = decode(buf, len, &req);
 
 		if (c != CODE_UNIMPLEMENTED) {
 			fail_msg("method '%s': %s, want UNIMPLEMENTED",
@@ -171,9 +172,9 @@ test_missing_method(void **state)
 {
 	struct dispatch_request req;
 	size_t                  len;
-	uint8_t *buf = envelope(NULL, "r1", 0, 0, NULL, &len);
+	uint8_t                *buf = envelope(NULL, "r1", 0, 0, NULL, &len);
 
-	(void) state;
+	(void)state;
 	assert_int_equal(decode(buf, len, &req), CODE_INVALID_ARGUMENT);
 	dispatch_request_fini(&req);
 	free(buf);
@@ -190,13 +191,13 @@ test_missing_payload(void **state)
 	size_t                  len;
 	uint8_t *buf = envelope(PREFIX "GetProduct", "r1", 0, 0, NULL, &len);
 
-	(void) state;
+	(void)state;
 	/* An absent payload is an empty message: it decodes, and the
 	 * handler then rejects the missing id (see contract.raw). */
 	assert_int_equal(decode(buf, len, &req), CODE_OK);
 	assert_int_equal(req.method, method_index("GetProduct"));
 	assert_non_null(req.payload);
-	assert_null(((Inventory__V1__GetProductRequest *) req.payload)->id);
+	assert_null(((Inventory__V1__GetProductRequest *)req.payload)->id);
 	dispatch_request_fini(&req);
 	free(buf);
 }
@@ -210,7 +211,7 @@ test_bad_payload(void **state)
 	uint8_t                 buf[128];
 	size_t                  len;
 
-	(void) state;
+	(void)state;
 	env.method       = PREFIX "UpdateStock";
 	env.has_payload  = 1;
 	env.payload.data = junk;
@@ -226,16 +227,18 @@ static void
 test_bad_request_id(void **state)
 {
 	static const char *const ids[] = { "tab\there", "caf\xc3\xa9",
-		"0123456789012345678901234567890123456789012345678901234567890123X" };
+		"0123456789012345678901234567890123456789012345678901234567890"
+		"123X" };
 
-	(void) state;
+	(void)state;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		struct dispatch_request req;
 		size_t                  len;
-		uint8_t *buf = envelope(PREFIX "GetProduct", ids[i], 0, 0, NULL,
-		    &len);
+		uint8_t                *buf =
+		    envelope(PREFIX "GetProduct", ids[i], 0, 0, NULL, &len);
 
-		assert_int_equal(decode(buf, len, &req), CODE_INVALID_ARGUMENT);
+		assert_int_equal(
+		    decode(buf, len, &req), CODE_INVALID_ARGUMENT);
 		dispatch_request_fini(&req);
 		free(buf);
 	}
@@ -254,7 +257,7 @@ test_valid(void **state)
 	uint8_t                *buf;
 	size_t                  len;
 
-	(void) state;
+	(void)state;
 	g.id = "123e4567-e89b-12d3-a456-426614174000";
 	buf  = envelope(PREFIX "GetProduct", "req-1", 1, 5000, &g.base, &len);
 	assert_int_equal(decode(buf, len, &req), CODE_OK);
@@ -262,7 +265,7 @@ test_valid(void **state)
 	assert_ptr_equal(req.payload->descriptor,
 	    &inventory__v1__get_product_request__descriptor);
 	assert_string_equal(
-	    ((Inventory__V1__GetProductRequest *) req.payload)->id, g.id);
+	    ((Inventory__V1__GetProductRequest *)req.payload)->id, g.id);
 	assert_string_equal(req.env->request_id, "req-1");
 	assert_int_equal(req.env->timeout_ms, 5000);
 	dispatch_request_fini(&req);
@@ -280,9 +283,10 @@ test_valid(void **state)
 	assert_int_equal(req.method, method_index("UpdateStock"));
 	{
 		Inventory__V1__UpdateStockRequest *p =
-		    (Inventory__V1__UpdateStockRequest *) req.payload;
+		    (Inventory__V1__UpdateStockRequest *)req.payload;
 		assert_true(p->has_stock && p->stock == 7);
-		assert_true(p->has_expected_version && p->expected_version == 3);
+		assert_true(
+		    p->has_expected_version && p->expected_version == 3);
 	}
 	dispatch_request_fini(&req);
 	free(buf);
@@ -295,7 +299,7 @@ test_valid(void **state)
 	assert_int_equal(decode(buf, len, &req), CODE_OK);
 	assert_int_equal(req.method, method_index("CreateProduct"));
 	assert_string_equal(
-	    ((Inventory__V1__CreateProductRequest *) req.payload)->price,
+	    ((Inventory__V1__CreateProductRequest *)req.payload)->price,
 	    "19.90");
 	dispatch_request_fini(&req);
 	free(buf);
@@ -309,8 +313,8 @@ handle(const uint8_t *buf, size_t len)
 	size_t                   n;
 	Inventory__V1__Response *resp;
 
-	n = dispatch_handle(NULL, buf, len, dispatch_now_ns(), reply,
-	    sizeof(reply));
+	n = dispatch_handle(
+	    NULL, buf, len, dispatch_now_ns(), reply, sizeof(reply));
 	assert_true(n > 0 && n <= sizeof(reply));
 	resp = inventory__v1__response__unpack(NULL, n, reply);
 	assert_non_null(resp);
@@ -328,7 +332,7 @@ test_handle_replies(void **state)
 	size_t                   len;
 	const uint8_t            junk[] = { 0xff, 0x00, 0xff, 0x00, 0xff };
 
-	(void) state;
+	(void)state;
 	g.id = "123e4567-e89b-12d3-a456-426614174000";
 
 	resp = handle(junk, sizeof(junk));

@@ -54,7 +54,8 @@ test_uuid(void **state)
 		{ "not-a-uuid", false },
 		{ "123e4567-e89b-12d3-a456-42661417400", false },   /* short */
 		{ "123e4567-e89b-12d3-a456-4266141740000", false }, /* long */
-		{ "123e4567e89b-12d3-a456-4266141740000", false },  /* dash moved */
+		{ "123e4567e89b-12d3-a456-4266141740000",
+		    false }, /* dash moved */
 		{ "123e4567-e89b-12d3-a456_426614174000", false },
 		{ "g23e4567-e89b-12d3-a456-426614174000", false },
 		{ " 123e4567-e89b-12d3-a456-42661417400", false },
@@ -63,7 +64,7 @@ test_uuid(void **state)
 		{ "123e4567e89b12d3a456426614174000", false },
 	};
 
-	(void) state;
+	(void)state;
 	CHECK_STR_TABLE(uuid_check, cases);
 }
 
@@ -72,9 +73,10 @@ test_uuid_lowercases(void **state)
 {
 	char out[PRODUCT_ID_LEN + 1];
 
-	(void) state;
+	(void)state;
 	memset(out, 'x', sizeof(out));
-	assert_true(validate_uuid("ABCDEF01-2345-6789-ABCD-EF0123456789", out));
+	assert_true(
+	    validate_uuid("ABCDEF01-2345-6789-ABCD-EF0123456789", out));
 	assert_string_equal(out, "abcdef01-2345-6789-abcd-ef0123456789");
 }
 
@@ -110,7 +112,7 @@ test_name(void **state)
 		{ "C1 \xc2\x85", false },
 	};
 
-	(void) state;
+	(void)state;
 	CHECK_STR_TABLE(validate_name, cases);
 
 	memset(max, 'n', PRODUCT_NAME_MAX);
@@ -157,14 +159,14 @@ test_price(void **state)
 		{ "0x10", false },
 	};
 
-	(void) state;
+	(void)state;
 	CHECK_STR_TABLE(validate_price, cases);
 }
 
 static void
 test_stock(void **state)
 {
-	(void) state;
+	(void)state;
 	assert_true(validate_stock(0));
 	assert_true(validate_stock(1));
 	assert_true(validate_stock(2147483647));
@@ -177,8 +179,8 @@ test_stock(void **state)
 static void
 test_request_id(void **state)
 {
-	static char max[REQUEST_ID_MAX + 1];
-	static char over[REQUEST_ID_MAX + 2];
+	static char                  max[REQUEST_ID_MAX + 1];
+	static char                  over[REQUEST_ID_MAX + 2];
 	static const struct str_case cases[] = {
 		{ "r1", true },
 		{ "0b1f3c2e-0000-4000-8000-000000000000", true },
@@ -191,7 +193,7 @@ test_request_id(void **state)
 		{ "del\x7f", false },
 	};
 
-	(void) state;
+	(void)state;
 	CHECK_STR_TABLE(validate_request_id, cases);
 	memset(max, 'r', REQUEST_ID_MAX);
 	assert_true(validate_request_id(max));
@@ -202,7 +204,7 @@ test_request_id(void **state)
 static void
 test_expected_version(void **state)
 {
-	(void) state;
+	(void)state;
 	assert_true(validate_expected_version(1));
 	assert_true(validate_expected_version(INT64_MAX));
 	assert_false(validate_expected_version(0));
