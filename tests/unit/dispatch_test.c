@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "dispatch.h"
+#include "product.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"
 
@@ -226,11 +227,12 @@ test_bad_payload(void **state)
 static void
 test_bad_request_id(void **state)
 {
+	static char              long_id[REQUEST_ID_MAX + 2]; /* 65 bytes */
 	static const char *const ids[] = { "tab\there", "caf\xc3\xa9",
-		"0123456789012345678901234567890123456789012345678901234567890"
-		"123X" };
+		long_id };
 
 	(void)state;
+	memset(long_id, 'r', REQUEST_ID_MAX + 1);
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		struct dispatch_request req;
 		size_t                  len;
