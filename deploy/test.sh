@@ -10,8 +10,9 @@
 #             inventoryd, all started by ctest fixtures)
 #   asan      the same in build-asan/ with -DINVENTORY_SANITIZER=address,undefined
 #             (clang if it can link sanitizers, else gcc); leaks fail the run
-#   other     any deploy/scripts/gates/NAME.sh (see "hooks" below): fuzz
-#             exists (opt-in); valgrind, tidy, format, tsan are planned
+#   tsan      (opt-in) the same in build-tsan/ with ThreadSanitizer
+#   other     any deploy/scripts/gates/NAME.sh (see "hooks" below): fuzz,
+#             format and tidy exist (opt-in); valgrind is planned
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,6 +74,16 @@ gate_asan() {
 		run_ctest build-asan
 }
 
+# Opt-in (INVENTORY_GATES="build asan tsan"): the same under ThreadSanitizer
+# in build-tsan/ (clang).  Server-side reports fail the server fixture's
+# cleanup (tests/support/server-stop.sh greps the server log).
+gate_tsan() {
+	command -v clang >/dev/null 2>&1 || { echo "tsan gate needs clang" >&2; return 1; }
+	CC=clang configure_build build-tsan -DCMAKE_BUILD_TYPE=Debug \
+		-DINVENTORY_SANITIZER=thread || return 1
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan
+}
+
 # --- hooks for later gates ---------------------------------------------------
 # A gate NAME without its own function here runs deploy/scripts/gates/NAME.sh
 # (from the repository root; non-zero exit = gate failed).  To add one:
@@ -82,9 +93,9 @@ gate_asan() {
 #             --leak-check=full (never combined with ASan)
 #   fuzz      deploy/scripts/gates/fuzz.sh: libFuzzer targets, 60 s each
 #             (exists; opt-in for now: INVENTORY_GATES="build asan fuzz")
-#   tidy      clang-tidy over build/compile_commands.json with .clang-tidy
-#   format    clang-format (pinned major) --dry-run --Werror on *.c *.h
-#   tsan      -DINVENTORY_SANITIZER=thread build + ctest
+#   tidy      deploy/scripts/gates/tidy.sh (exists; opt-in)
+#   format    deploy/scripts/gates/format.sh (exists; opt-in until the whole
+#             tree is formatted)
 run_gate() {
 	local g=$1
 	if declare -F "gate_$g" >/dev/null; then
