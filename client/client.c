@@ -3,10 +3,16 @@
  * library that speaks nng.
  *
  * A handle is one REQ socket dialled (non-blocking, so nng reconnects in
- * the background) to every URL it was given.  A call opens its own nng
- * context and aio, sends one Request envelope, waits for the matching
- * Response and closes both, so calls on one handle never share mutable
- * state: the only field a call reads, the default timeout, is atomic.
+ * the background) to every URL it was given.  A call borrows a slot (one
+ * nng context and one aio) from the handle's pool, sends one Request
+ * envelope, waits for the matching Response and returns the slot, so two
+ * calls never share a context.  Slots are created on demand and freed
+ * only by inventory_client_close(): besides saving an allocation per call,
+ * this avoids freeing an aio whose timeout nng 1.5.2's expiry thread may
+ * still be handling (freeing per call crashed under many timeouts).  A
+ * REQ context reused after a timed-out call simply abandons the old
+ * request; a late reply to it is discarded by nng.  The pool's mutex is
+ * held only to push or pop a slot, never across I/O.
  *
  * Invariants: the call's timeout bounds send and receive together (one
  * absolute deadline); nng's timer-driven resend is disabled on the
@@ -14,6 +20,7 @@
  * message whose send failed is freed here, a received one after decoding;
  * every failure becomes one inventory_code plus a status message.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,9 +40,18 @@
 #define CLIENT_RECONNMIN_MS 50   /* first reconnect delay */
 #define CLIENT_RECONNMAX_MS 1000 /* cap on the reconnect backoff */
 
+/* One context + aio, reused by successive calls. */
+struct call_slot {
+	nng_ctx           ctx;
+	nng_aio          *aio;
+	struct call_slot *next; /* in the free list */
+};
+
 struct inventory_client {
-	nng_socket sock;       /* REQ socket; one dialer per URL */
-	atomic_int timeout_ms; /* default per-call timeout, > 0 */
+	nng_socket        sock;       /* REQ socket; one dialer per URL */
+	atomic_int        timeout_ms; /* default per-call timeout, > 0 */
+	pthread_mutex_t   pool_mtx;   /* guards free_slots */
+	struct call_slot *free_slots; /* idle slots, LIFO */
 };
 
 static const char *const code_names[] = {
@@ -147,6 +163,7 @@ inventory_client_open(inventory_client **out, const char *urls)
 		goto out_free_client;
 	}
 	atomic_init(&c->timeout_ms, CLIENT_TIMEOUT_MS);
+	pthread_mutex_init(&c->pool_mtx, NULL);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		code = code_from_nng(rv);
 		goto out_free_list;
@@ -193,6 +210,7 @@ out_close_sock:
 out_free_list:
 	free(list);
 out_free_client:
+	pthread_mutex_destroy(&c->pool_mtx);
 	free(c);
 	return code;
 }
@@ -200,10 +218,63 @@ out_free_client:
 void
 inventory_client_close(inventory_client *c)
 {
+	struct call_slot *s;
+
 	if (c == NULL)
 		return;
+	/* Closing the socket closes every context; only then free the
+	 * aios (nng_aio_free waits for any operation still on them). */
 	nng_close(c->sock);
+	while ((s = c->free_slots) != NULL) {
+		c->free_slots = s->next;
+		nng_aio_free(s->aio);
+		free(s);
+	}
+	pthread_mutex_destroy(&c->pool_mtx);
 	free(c);
+}
+
+/* Take an idle slot or make one.  Returns 0 or an nng error. */
+static int
+slot_get(inventory_client *c, struct call_slot **out)
+{
+	struct call_slot *s;
+	int               rv;
+
+	pthread_mutex_lock(&c->pool_mtx);
+	if ((s = c->free_slots) != NULL)
+		c->free_slots = s->next;
+	pthread_mutex_unlock(&c->pool_mtx);
+	if (s != NULL) {
+		*out = s;
+		return 0;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NNG_ENOMEM;
+	if ((rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0) {
+		free(s);
+		return rv;
+	}
+	if ((rv = nng_ctx_open(&s->ctx, c->sock)) != 0) {
+		nng_aio_free(s->aio);
+		free(s);
+		return rv;
+	}
+	/* No timer-driven resend within a call (a request repeats only if
+	 * its connection drops; the request id makes that harmless). */
+	(void)nng_ctx_set_ms(
+	    s->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	*out = s;
+	return 0;
+}
+
+static void
+slot_put(inventory_client *c, struct call_slot *s)
+{
+	pthread_mutex_lock(&c->pool_mtx);
+	s->next       = c->free_slots;
+	c->free_slots = s;
+	pthread_mutex_unlock(&c->pool_mtx);
 }
 
 void
@@ -231,27 +302,20 @@ static inventory_code
 client_exchange(inventory_client *c, enum codec_method method, nng_msg *msg,
     int timeout_ms, struct codec_reply *reply, inventory_status *status)
 {
-	nng_ctx        ctx;
-	nng_aio       *aio;
-	int64_t        deadline = now_ms() + timeout_ms, left;
-	int            rv;
-	inventory_code code;
+	struct call_slot *slot;
+	nng_ctx           ctx;
+	nng_aio          *aio;
+	int64_t           deadline = now_ms() + timeout_ms, left;
+	int               rv;
+	inventory_code    code;
 
-	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+	if ((rv = slot_get(c, &slot)) != 0) {
 		nng_msg_free(msg);
 		return status_set(status, code_from_nng(rv),
-		    "cannot allocate aio: %s", nng_strerror(rv));
+		    "cannot open a context: %s", nng_strerror(rv));
 	}
-	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
-		nng_msg_free(msg);
-		code = status_set(status, code_from_nng(rv),
-		    "cannot open context: %s", nng_strerror(rv));
-		goto out_free_aio;
-	}
-	/* No timer-driven resend within a call (a request repeats only if
-	 * its connection drops; the request id makes that harmless). */
-	(void)nng_ctx_set_ms(
-	    ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	ctx = slot->ctx;
+	aio = slot->aio;
 
 	/* The send completes once a connected pipe takes the request: a
 	 * timeout here means no server was connected, so it was never
@@ -270,14 +334,14 @@ client_exchange(inventory_client *c, enum codec_method method, nng_msg *msg,
 		else
 			code = status_set(status, code_from_nng(rv),
 			    "send failed: %s", nng_strerror(rv));
-		goto out_close_ctx;
+		goto out_put_slot;
 	}
 
 	left = deadline - now_ms();
 	if (left <= 0) {
 		code = status_set(status, INVENTORY_DEADLINE_EXCEEDED,
 		    "no reply within %d ms", timeout_ms);
-		goto out_close_ctx;
+		goto out_put_slot;
 	}
 	nng_aio_set_timeout(aio, (nng_duration)left);
 	nng_ctx_recv(ctx, aio);
@@ -289,7 +353,7 @@ client_exchange(inventory_client *c, enum codec_method method, nng_msg *msg,
 		else
 			code = status_set(status, code_from_nng(rv),
 			    "receive failed: %s", nng_strerror(rv));
-		goto out_close_ctx;
+		goto out_put_slot;
 	}
 	msg  = nng_aio_get_msg(aio);
 	code = codec_reply_decode(
@@ -298,10 +362,8 @@ client_exchange(inventory_client *c, enum codec_method method, nng_msg *msg,
 	if (code != INVENTORY_OK)
 		status_set(status, code, "%s", reply->message);
 
-out_close_ctx:
-	nng_ctx_close(ctx);
-out_free_aio:
-	nng_aio_free(aio);
+out_put_slot:
+	slot_put(c, slot);
 	return code;
 }
 
