@@ -349,13 +349,17 @@ test_raw_table_tcp(void **state)
 	nng_close(s);
 }
 
-/* A request bigger than the server accepts: a reply saying so, or the
- * connection dropped, but never a dead server. */
+/* A request bigger than the server accepts (the fixture runs with the
+ * default --max-frame of 64 KiB): a reply saying so, or the connection
+ * dropped, but never a dead server.  100 KiB, not megabytes: it must fit
+ * in the socket buffers, because nng 1.5.2's nng_close() can hang when a
+ * large send is still in flight on a pipe the peer dropped (seen in
+ * tests/hostile with 8 MiB). */
 static void
 test_oversized(void **state)
 {
 	nng_socket s;
-	size_t     big   = 1024 * 1024;
+	size_t     big   = 100 * 1024;
 	uint8_t   *buf   = malloc(big);
 	void      *reply = NULL;
 	size_t     n     = 0;
