@@ -32,10 +32,24 @@ run() {
 	return 0
 }
 
-# One JSON object on one line.
+# One JSON object on one line (and, where python3 exists, valid JSON whose
+# price is a string and version an integer).
 is_one_object() {
 	[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] &&
-		[[ "$out" =~ ^[[:space:]]*\{.*\}[[:space:]]*$ ]]
+		[[ "$out" =~ ^[[:space:]]*\{.*\}[[:space:]]*$ ]] || return 1
+	command -v python3 >/dev/null 2>&1 || return 0
+	printf '%s' "$out" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert isinstance(o, dict)
+for p in (o, o.get("current")):
+    if isinstance(p, dict) and "id" in p:
+        assert isinstance(p["price"], str), "price not a string"
+        assert isinstance(p["version"], int), "version not a number"
+        assert isinstance(p["stock"], int), "stock not a number"
+if "code" in o:
+    assert isinstance(o["code"], str) and isinstance(o["message"], str)
+'
 }
 # json_str KEY / json_num KEY: first top-level-looking value of KEY.
 json_str() { printf '%s' "$out" | grep -o "\"$1\"[[:space:]]*:[[:space:]]*\"[^\"]*\"" | head -n 1 | sed 's/.*:[[:space:]]*"\(.*\)"/\1/'; }
@@ -73,6 +87,12 @@ if run 0 --server "$server" create --name "CLI widget" --stock 10 --price 19.90;
 		ok "create: timestamps" || fail "create: no created_at/updated_at: $out"
 else
 	id=00000000-0000-0000-0000-000000000000
+fi
+
+# A name that needs JSON escaping comes back intact.
+if run 0 --server "$server" create --name 'Quote " back\slash Café' --stock 1 --price 0.10; then
+	is_one_object || fail "escaped name: not valid JSON: $out"
+	expect "create: price 0.10" "$(json_str price)" 0.10
 fi
 
 # --- get --------------------------------------------------------------------
