@@ -12,7 +12,7 @@
 #             (clang if it can link sanitizers, else gcc); leaks fail the run
 #   tsan      (opt-in) the same in build-tsan/ with ThreadSanitizer
 #   other     any deploy/scripts/gates/NAME.sh (see "hooks" below): fuzz,
-#             format and tidy exist (opt-in); valgrind is planned
+#             format, tidy and valgrind exist (opt-in)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -88,9 +88,9 @@ gate_tsan() {
 # A gate NAME without its own function here runs deploy/scripts/gates/NAME.sh
 # (from the repository root; non-zero exit = gate failed).  To add one:
 # write that script, then add NAME to DEFAULT_GATES (or select it with
-# INVENTORY_GATES).  Planned:
-#   valgrind  -O0 -g build, ctest under valgrind --error-exitcode=99
-#             --leak-check=full (never combined with ASan)
+# INVENTORY_GATES).  Existing scripts:
+#   valgrind  deploy/scripts/gates/valgrind.sh (exists; opt-in): -O0 -g
+#             build, memcheck --error-exitcode=99 (never combined with ASan)
 #   fuzz      deploy/scripts/gates/fuzz.sh: libFuzzer targets, 60 s each
 #             (exists; opt-in for now: INVENTORY_GATES="build asan fuzz")
 #   tidy      deploy/scripts/gates/tidy.sh (exists; opt-in)
