@@ -53,6 +53,9 @@ struct obs {
 	int     okwrite;  /* an OK update: its own result */
 };
 
+static void viol(struct check_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 viol(struct check_report *r, const char *fmt, ...)
 {

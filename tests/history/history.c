@@ -139,6 +139,9 @@ history_fmt_final(char *buf, size_t len, const char *product_id,
 	    product_id, src, version, stock);
 }
 
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
 {
