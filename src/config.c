@@ -31,8 +31,8 @@ enum key_type {
 };
 
 struct key {
-	const char   *flag;     /* long option name */
-	const char   *env;      /* environment variable, or NULL */
+	const char   *flag; /* long option name */
+	const char   *env;  /* environment variable, or NULL */
 	enum key_type type;
 	size_t        offset;   /* into struct config */
 	const char   *def;      /* default as text; NULL: computed */
@@ -42,12 +42,12 @@ struct key {
 static const struct key keys[] = {
 	{ "listen", "INVENTORY_LISTEN", KEY_STRING,
 	    offsetof(struct config, listen), "tcp://127.0.0.1:7070", 0, 0 },
-	{ "db", "INVENTORY_DB", KEY_STRING, offsetof(struct config, db), "",
-	    0, 0 },
+	{ "db", "INVENTORY_DB", KEY_STRING, offsetof(struct config, db), "", 0,
+	    0 },
 	{ "workers", "INVENTORY_WORKERS", KEY_INT,
 	    offsetof(struct config, workers), NULL, 1, 1024 },
-	{ "migrate", NULL, KEY_BOOL, offsetof(struct config, migrate), "0",
-	    0, 1 },
+	{ "migrate", NULL, KEY_BOOL, offsetof(struct config, migrate), "0", 0,
+	    1 },
 	{ "max-frame", "INVENTORY_MAX_FRAME", KEY_SIZE,
 	    offsetof(struct config, max_frame), "65536", 256, 16777216 },
 	{ "log-level", "INVENTORY_LOG_LEVEL", KEY_LEVEL,
@@ -64,15 +64,18 @@ const char config_usage[] =
     "                  [--request-ttl SECONDS] [--migrate]\n"
     "\n"
     "  --listen URLS      nng URLs to serve, comma-separated\n"
-    "                     (tcp://HOST:PORT, ipc:///PATH); env INVENTORY_LISTEN;\n"
+    "                     (tcp://HOST:PORT, ipc:///PATH); env "
+    "INVENTORY_LISTEN;\n"
     "                     default tcp://127.0.0.1:7070\n"
     "  --db CONNINFO      libpq connection string or URI; env INVENTORY_DB;\n"
     "                     empty: libpq's PG* variables\n"
     "  --workers N        worker threads = database connections (1..1024);\n"
-    "                     env INVENTORY_WORKERS; default 2 per CPU, at least 4\n"
+    "                     env INVENTORY_WORKERS; default 2 per CPU, at least "
+    "4\n"
     "  --max-frame BYTES  largest request accepted; env INVENTORY_MAX_FRAME;\n"
     "                     default 65536\n"
-    "  --log-level LEVEL  error, warn, info or debug; env INVENTORY_LOG_LEVEL\n"
+    "  --log-level LEVEL  error, warn, info or debug; env "
+    "INVENTORY_LOG_LEVEL\n"
     "  --request-ttl S    how long request ids are remembered for safe\n"
     "                     retries; env INVENTORY_REQUEST_TTL; default 86400\n"
     "  --migrate          apply the database schema and exit\n"
@@ -92,7 +95,7 @@ default_workers(void)
 	if (n > 64) {
 		n = 64;
 	}
-	return (int) n * 2;
+	return (int)n * 2;
 }
 
 /* Parse `text` as key k's type and store it in cfg.  Returns 0 or -1 with
@@ -101,7 +104,7 @@ static int
 key_set(struct config *cfg, const struct key *k, const char *text,
     const char *source, char *errbuf, size_t errlen)
 {
-	char     *field = (char *) cfg + k->offset;
+	char     *field = (char *)cfg + k->offset;
 	char     *end;
 	long long v;
 	int       lvl;
@@ -113,12 +116,12 @@ key_set(struct config *cfg, const struct key *k, const char *text,
 			snprintf(errbuf, errlen, "out of memory");
 			return -1;
 		}
-		free(*(char **) field);
-		*(char **) field = copy;
+		free(*(char **)field);
+		*(char **)field = copy;
 		return 0;
 	}
 	case KEY_BOOL:
-		*(bool *) field = strcmp(text, "0") != 0 && text[0] != '\0';
+		*(bool *)field = strcmp(text, "0") != 0 && text[0] != '\0';
 		return 0;
 	case KEY_LEVEL:
 		if ((lvl = log_level_parse(text)) < 0) {
@@ -128,7 +131,7 @@ key_set(struct config *cfg, const struct key *k, const char *text,
 			    source, text);
 			return -1;
 		}
-		*(int *) field = lvl;
+		*(int *)field = lvl;
 		return 0;
 	case KEY_INT:
 	case KEY_SIZE:
@@ -142,9 +145,9 @@ key_set(struct config *cfg, const struct key *k, const char *text,
 			return -1;
 		}
 		if (k->type == KEY_INT) {
-			*(int *) field = (int) v;
+			*(int *)field = (int)v;
 		} else {
-			*(size_t *) field = (size_t) v;
+			*(size_t *)field = (size_t)v;
 		}
 		return 0;
 	}
@@ -196,14 +199,15 @@ config_load(struct config *cfg, int argc, char **argv, char *errbuf,
 
 	/* Then the command line. */
 	for (size_t i = 0; i < NKEYS; i++) {
-		opts[i].name    = keys[i].flag;
-		opts[i].has_arg = keys[i].type == KEY_BOOL ? no_argument
-		                                           : required_argument;
-		opts[i].flag    = NULL;
-		opts[i].val     = 0;
+		opts[i].name = keys[i].flag;
+		opts[i].has_arg =
+		    keys[i].type == KEY_BOOL ? no_argument : required_argument;
+		opts[i].flag = NULL;
+		opts[i].val  = 0;
 	}
-	opts[NKEYS]     = (struct option) { "help", no_argument, NULL, 'h' };
-	opts[NKEYS + 1] = (struct option) { "version", no_argument, NULL, 'V' };
+	opts[NKEYS] = (struct option) { "help", no_argument, NULL, 'h' };
+	opts[NKEYS + 1] =
+	    (struct option) { "version", no_argument, NULL, 'V' };
 	opts[NKEYS + 2] = (struct option) { NULL, 0, NULL, 0 };
 
 	optind = 1;
@@ -212,8 +216,8 @@ config_load(struct config *cfg, int argc, char **argv, char *errbuf,
 	while ((c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
 		switch (c) {
 		case 0:
-			snprintf(source, sizeof(source), "--%s",
-			    keys[idx].flag);
+			snprintf(
+			    source, sizeof(source), "--%s", keys[idx].flag);
 			if (key_set(cfg, &keys[idx],
 			        keys[idx].type == KEY_BOOL ? "1" : optarg,
 			        source, errbuf, errlen) != 0) {
@@ -221,11 +225,11 @@ config_load(struct config *cfg, int argc, char **argv, char *errbuf,
 			}
 			break;
 		case 'h':
-			fputs(config_usage, (FILE *) out);
+			fputs(config_usage, (FILE *)out);
 			return CONFIG_HELP;
 		case 'V':
-			fprintf((FILE *) out, "inventoryd %s\n",
-			    INVENTORY_VERSION);
+			fprintf(
+			    (FILE *)out, "inventoryd %s\n", INVENTORY_VERSION);
 			return CONFIG_HELP;
 		case ':':
 			snprintf(errbuf, errlen, "%s needs a value",
@@ -239,8 +243,8 @@ config_load(struct config *cfg, int argc, char **argv, char *errbuf,
 		idx = -1;
 	}
 	if (optind < argc) {
-		snprintf(errbuf, errlen, "unexpected argument '%s'",
-		    argv[optind]);
+		snprintf(
+		    errbuf, errlen, "unexpected argument '%s'", argv[optind]);
 		return CONFIG_ERROR;
 	}
 	if (!cfg->migrate && cfg->listen[0] == '\0') {

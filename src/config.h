@@ -12,18 +12,18 @@
 #include <stddef.h>
 
 struct config {
-	char  *listen;         /* comma-separated nng URLs (owned) */
-	char  *db;             /* libpq conninfo (owned); "" = PG* variables */
-	int    workers;        /* worker threads = DB connections, 1..1024 */
-	bool   migrate;        /* apply the schema and exit */
-	size_t max_frame;      /* largest request accepted, bytes */
-	int    log_level;      /* enum log_level */
-	int    request_ttl_s;  /* how long request ids are remembered */
+	char  *listen;        /* comma-separated nng URLs (owned) */
+	char  *db;            /* libpq conninfo (owned); "" = PG* variables */
+	int    workers;       /* worker threads = DB connections, 1..1024 */
+	bool   migrate;       /* apply the schema and exit */
+	size_t max_frame;     /* largest request accepted, bytes */
+	int    log_level;     /* enum log_level */
+	int    request_ttl_s; /* how long request ids are remembered */
 };
 
 enum config_result {
-	CONFIG_OK = 0,    /* *cfg filled: run */
-	CONFIG_HELP = 1,  /* --help or --version printed: exit 0 */
+	CONFIG_OK    = 0, /* *cfg filled: run */
+	CONFIG_HELP  = 1, /* --help or --version printed: exit 0 */
 	CONFIG_ERROR = 2, /* usage error, explained in errbuf: exit 2 */
 };
 

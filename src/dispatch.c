@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store/store.h"
+#include "validate.h"
 
 #define METHOD_PREFIX "/inventory.v1.InventoryService/"
 
@@ -56,14 +57,14 @@ dispatch_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static handler_fn
 handler_for(const char *name)
 {
-	for (size_t i = 0; i < sizeof(handler_table) / sizeof(handler_table[0]);
-	     i++) {
+	for (size_t i = 0;
+	     i < sizeof(handler_table) / sizeof(handler_table[0]); i++) {
 		if (strcmp(handler_table[i].name, name) == 0) {
 			return handler_table[i].fn;
 		}
@@ -105,7 +106,7 @@ dispatch_decode(const uint8_t *buf, size_t len, struct dispatch_request *req,
 {
 	const ProtobufCMethodDescriptor *m;
 	const char                      *name;
-	const uint8_t                   *body = NULL;
+	const uint8_t                   *body     = NULL;
 	size_t                           body_len = 0;
 
 	req->env     = NULL;
@@ -118,7 +119,7 @@ dispatch_decode(const uint8_t *buf, size_t len, struct dispatch_request *req,
 		return CODE_INVALID_ARGUMENT;
 	}
 	if (req->env->request_id != NULL &&
-	    !printable(req->env->request_id, REQUEST_ID_MAX)) {
+	    !validate_request_id(req->env->request_id)) {
 		snprintf(msg, msglen,
 		    "request_id: must be 1 to %d printable ASCII characters",
 		    REQUEST_ID_MAX);
@@ -140,14 +141,14 @@ dispatch_decode(const uint8_t *buf, size_t len, struct dispatch_request *req,
 		}
 		return CODE_UNIMPLEMENTED;
 	}
-	req->method = (int) (m - service->methods);
+	req->method = (int)(m - service->methods);
 
 	if (req->env->has_payload) {
 		body     = req->env->payload.data;
 		body_len = req->env->payload.len;
 	}
 	req->payload = protobuf_c_message_unpack(m->input, NULL, body_len,
-	    body != NULL ? body : (const uint8_t *) "");
+	    body != NULL ? body : (const uint8_t *)"");
 	if (req->payload == NULL) {
 		snprintf(msg, msglen, "malformed %s payload", m->input->name);
 		return CODE_INVALID_ARGUMENT;
@@ -163,11 +164,11 @@ pack_reply(Inventory__V1__Response *resp, uint8_t *reply, size_t cap)
 	if (inventory__v1__response__get_packed_size(resp) > cap) {
 		log_err("reply of %zu bytes exceeds %zu",
 		    inventory__v1__response__get_packed_size(resp), cap);
-		resp->code         = CODE_INTERNAL;
-		resp->message      = "reply too large";
-		resp->has_payload  = 0;
-		resp->details      = NULL;
-		resp->request_id   = NULL;
+		resp->code        = CODE_INTERNAL;
+		resp->message     = "reply too large";
+		resp->has_payload = 0;
+		resp->details     = NULL;
+		resp->request_id  = NULL;
 	}
 	return inventory__v1__response__pack(resp, reply);
 }
@@ -176,16 +177,17 @@ size_t
 dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
     uint64_t received_ns, uint8_t *reply, size_t cap)
 {
-	struct dispatch_request   req;
-	struct call               call;
-	Inventory__V1__Response   resp    = INVENTORY__V1__RESPONSE__INIT;
-	Inventory__V1__ErrorDetails details = INVENTORY__V1__ERROR_DETAILS__INIT;
-	Inventory__V1__Product    current = INVENTORY__V1__PRODUCT__INIT;
-	uint8_t                   scratch[DISPATCH_REPLY_MAX];
-	ProtobufCBufferSimple     out = PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
-	enum code                 code;
-	const char               *method_name = "unknown";
-	size_t                    n;
+	struct dispatch_request     req;
+	struct call                 call;
+	Inventory__V1__Response     resp = INVENTORY__V1__RESPONSE__INIT;
+	Inventory__V1__ErrorDetails details =
+	    INVENTORY__V1__ERROR_DETAILS__INIT;
+	Inventory__V1__Product current = INVENTORY__V1__PRODUCT__INIT;
+	uint8_t                scratch[DISPATCH_REPLY_MAX];
+	ProtobufCBufferSimple  out = PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
+	enum code              code;
+	const char            *method_name = "unknown";
+	size_t                 n;
 
 	memset(&call, 0, sizeof(call));
 	if (max_request_bytes != 0 && len > max_request_bytes) {
@@ -198,8 +200,8 @@ dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
 		    max_request_bytes);
 		goto reply;
 	}
-	code = dispatch_decode(buf, len, &req, call.message,
-	    sizeof(call.message));
+	code = dispatch_decode(
+	    buf, len, &req, call.message, sizeof(call.message));
 	if (req.method >= 0) {
 		method_name = service->methods[req.method].name;
 	}
@@ -211,7 +213,7 @@ dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
 
 	if (req.env->has_timeout_ms &&
 	    dispatch_now_ns() >=
-	        received_ns + (uint64_t) req.env->timeout_ms * 1000000u) {
+	        received_ns + (uint64_t)req.env->timeout_ms * 1000000u) {
 		code = CODE_DEADLINE_EXCEEDED;
 		snprintf(call.message, sizeof(call.message),
 		    "deadline of %" PRIu32 " ms expired before the request "
@@ -229,9 +231,9 @@ dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
 
 reply:
 	resp.has_code = 1;
-	resp.code     = (uint32_t) code;
+	resp.code     = (uint32_t)code;
 	if (req.env != NULL && req.env->request_id != NULL &&
-	    printable(req.env->request_id, REQUEST_ID_MAX)) {
+	    validate_request_id(req.env->request_id)) {
 		resp.request_id = req.env->request_id;
 	}
 	if (code == CODE_OK) {
@@ -239,8 +241,9 @@ reply:
 		resp.payload.data = out.data;
 		resp.payload.len  = out.len;
 	} else {
-		resp.message = call.message[0] != '\0' ? call.message
-		                                       : (char *) code_name(code);
+		resp.message = call.message[0] != '\0'
+		                   ? call.message
+		                   : (char *)code_name(code);
 	}
 	if (code == CODE_ABORTED) {
 		handler_product_to_wire(&call.current, &current);
@@ -258,8 +261,8 @@ reply:
 		    code_name(code), resp.message);
 	}
 	n = pack_reply(&resp, reply, cap);
-	metrics_record(req.method, (int) code,
-	    (dispatch_now_ns() - received_ns) / 1000u);
+	metrics_record(
+	    req.method, (int)code, (dispatch_now_ns() - received_ns) / 1000u);
 	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
 	dispatch_request_fini(&req);
 	return n;

@@ -22,9 +22,9 @@ enum { DISPATCH_REPLY_MAX = 4096 };
 
 /* A request decoded and validated as far as the envelope goes. */
 struct dispatch_request {
-	Inventory__V1__Request *env;       /* owned: free with _fini */
-	int                     method;    /* index in the method table, -1 if unknown */
-	ProtobufCMessage       *payload;   /* owned: the typed request message */
+	Inventory__V1__Request *env; /* owned: free with _fini */
+	int method; /* index in the method table, -1 if unknown */
+	ProtobufCMessage *payload; /* owned: the typed request message */
 };
 
 /* Decode an envelope and its payload.  Returns OK, or INVALID_ARGUMENT /
@@ -36,7 +36,8 @@ void dispatch_request_fini(struct dispatch_request *req);
 
 /* Handle one request for a worker: decode, run, encode.  `received_ns` is
  * the CLOCK_MONOTONIC time the bytes arrived (the deadline counts from
- * there).  Returns the reply's length in `reply` (cap >= DISPATCH_REPLY_MAX). */
+ * there).  Returns the reply's length in `reply` (cap >= DISPATCH_REPLY_MAX).
+ */
 size_t dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
     uint64_t received_ns, uint8_t *reply, size_t cap);
 

@@ -27,7 +27,7 @@ log_level_parse(const char *s)
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]);
 	     i++) {
 		if (strcasecmp(s, level_names[i]) == 0) {
-			return (int) i;
+			return (int)i;
 		}
 	}
 	if (strcasecmp(s, "err") == 0) {
@@ -48,22 +48,22 @@ log_write(enum log_level level, const char *fmt, ...)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	n  = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	rv = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ",
 	    ts.tv_nsec / 1000000, level_names[level]);
 	if (rv > 0) {
-		n += (size_t) rv;
+		n += (size_t)rv;
 	}
 	va_start(ap, fmt);
 	rv = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
 	if (rv > 0) {
-		n += (size_t) rv;
+		n += (size_t)rv;
 	}
 	if (n > sizeof(line) - 2) {
 		n = sizeof(line) - 2;
 	}
 	line[n++] = '\n';
 	/* A failed log write has nowhere to be reported. */
-	(void) !write(STDERR_FILENO, line, n);
+	(void)!write(STDERR_FILENO, line, n);
 }

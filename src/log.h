@@ -24,14 +24,14 @@ int log_level_parse(const char *s);
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-#define log_at(lvl, ...)                         \
-	do {                                     \
-		if ((lvl) <= log_threshold)      \
+#define log_at(lvl, ...)                               \
+	do {                                           \
+		if ((lvl) <= log_threshold)            \
 			log_write((lvl), __VA_ARGS__); \
 	} while (0)
-#define log_err(...) log_at(LOG_LEVEL_ERR, __VA_ARGS__)
-#define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
-#define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_err(...)   log_at(LOG_LEVEL_ERR, __VA_ARGS__)
+#define log_warn(...)  log_at(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...)  log_at(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 #endif

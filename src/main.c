@@ -27,7 +27,7 @@ worker_init(void *arg, int index)
 	const struct store_options *opts = arg;
 	struct store               *st;
 
-	(void) index;
+	(void)index;
 	if (store_create(&st, opts) != 0) {
 		return NULL;
 	}
@@ -130,7 +130,7 @@ main(int argc, char **argv)
 	case CONFIG_OK:
 		break;
 	}
-	log_threshold = (enum log_level) cfg.log_level;
+	log_threshold = (enum log_level)cfg.log_level;
 
 	if (cfg.migrate) {
 		rv = store_migrate(cfg.db) == 0 ? 0 : 1;

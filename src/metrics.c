@@ -37,7 +37,7 @@ static int
 clamp_method(int method)
 {
 	return (method < 0 || method >= METRICS_METHODS) ? METRICS_METHODS - 1
-	                                                  : method;
+	                                                 : method;
 }
 
 void
@@ -49,8 +49,8 @@ metrics_record(int method, int code, uint64_t latency_us)
 	}
 	atomic_fetch_add_explicit(
 	    &counts[method][code], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&latency[method][bucket_of(latency_us)], 1,
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &latency[method][bucket_of(latency_us)], 1, memory_order_relaxed);
 }
 
 uint64_t
@@ -67,17 +67,17 @@ metrics_count(int method, int code)
 static uint64_t
 quantile_us(int method, uint64_t total, double q)
 {
-	uint64_t want = (uint64_t) ((double) total * q);
+	uint64_t want = (uint64_t)((double)total * q);
 	uint64_t seen = 0;
 
 	for (int b = 0; b < METRICS_BUCKETS; b++) {
 		seen += atomic_load_explicit(
 		    &latency[method][b], memory_order_relaxed);
 		if (seen > want) {
-			return (uint64_t) 1 << b;
+			return (uint64_t)1 << b;
 		}
 	}
-	return (uint64_t) 1 << (METRICS_BUCKETS - 1);
+	return (uint64_t)1 << (METRICS_BUCKETS - 1);
 }
 
 void
@@ -87,9 +87,9 @@ metrics_log(void)
 	    &inventory__v1__inventory_service__descriptor;
 
 	for (int m = 0; m < METRICS_METHODS; m++) {
-		const char *name = (unsigned) m < svc->n_methods
-		    ? svc->methods[m].name
-		    : "unknown";
+		const char *name  = (unsigned)m < svc->n_methods
+		                        ? svc->methods[m].name
+		                        : "unknown";
 		uint64_t    total = 0;
 
 		for (int c = 0; c < METRICS_CODES; c++) {
@@ -99,16 +99,16 @@ metrics_log(void)
 			}
 			total += n;
 			log_info("metrics method=%s code=%s count=%llu", name,
-			    code_name(c), (unsigned long long) n);
+			    code_name(c), (unsigned long long)n);
 		}
 		if (total == 0) {
 			continue;
 		}
 		log_info("metrics method=%s total=%llu aborted=%llu "
 		         "p50_us<=%llu p99_us<=%llu",
-		    name, (unsigned long long) total,
-		    (unsigned long long) metrics_count(m, CODE_ABORTED),
-		    (unsigned long long) quantile_us(m, total, 0.50),
-		    (unsigned long long) quantile_us(m, total, 0.99));
+		    name, (unsigned long long)total,
+		    (unsigned long long)metrics_count(m, CODE_ABORTED),
+		    (unsigned long long)quantile_us(m, total, 0.50),
+		    (unsigned long long)quantile_us(m, total, 0.99));
 	}
 }

@@ -11,8 +11,8 @@
 
 enum { METRICS_METHODS = 4 }; /* known methods + 1 for "unknown" */
 
-void metrics_record(int method, int code, uint64_t latency_us);
+void     metrics_record(int method, int code, uint64_t latency_us);
 uint64_t metrics_count(int method, int code);
-void metrics_log(void);
+void     metrics_log(void);
 
 #endif

@@ -9,11 +9,12 @@
 #include <stdint.h>
 
 enum {
-	PRODUCT_ID_LEN         = 36,  /* canonical UUID text, lower case */
-	PRODUCT_NAME_MAX       = 200, /* bytes of UTF-8 */
-	PRODUCT_PRICE_MAX      = 20,  /* characters of a decimal price */
-	PRODUCT_STOCK_MAX      = 2147483647, /* the column is a PostgreSQL integer */
-	REQUEST_ID_MAX         = 64,  /* bytes of a request id */
+	PRODUCT_ID_LEN    = 36,  /* canonical UUID text, lower case */
+	PRODUCT_NAME_MAX  = 200, /* bytes of UTF-8 */
+	PRODUCT_PRICE_MAX = 20,  /* characters of a decimal price */
+	PRODUCT_STOCK_MAX =
+	    2147483647,      /* the column is a PostgreSQL integer */
+	REQUEST_ID_MAX = 64, /* bytes of a request id */
 };
 
 struct product {

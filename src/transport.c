@@ -32,9 +32,10 @@
 #include "log.h"
 
 enum {
-	IDLE_MS       = 1000, /* receive timeout: housekeeping cadence */
-	SEND_TIMEOUT_MS = 5000, /* a REP send only queues; this is a backstop */
-	DRAIN_GRACE_MS  = 100,  /* let queued replies reach the wire */
+	IDLE_MS = 1000, /* receive timeout: housekeeping cadence */
+	SEND_TIMEOUT_MS =
+	    5000,             /* a REP send only queues; this is a backstop */
+	DRAIN_GRACE_MS = 100, /* let queued replies reach the wire */
 };
 
 enum worker_phase {
@@ -45,24 +46,24 @@ enum worker_phase {
 };
 
 struct worker {
-	struct transport *t;        /* back pointer */
-	int               index;    /* 0 .. nworkers-1, for logs */
+	struct transport *t;     /* back pointer */
+	int               index; /* 0 .. nworkers-1, for logs */
 	pthread_t         thread;
-	bool              running;  /* thread was started */
-	nng_ctx           ctx;      /* this worker's REP context */
-	nng_aio          *aio;      /* used for both receive and send */
-	pthread_mutex_t   mtx;      /* guards phase against cancellation */
+	bool              running; /* thread was started */
+	nng_ctx           ctx;     /* this worker's REP context */
+	nng_aio          *aio;     /* used for both receive and send */
+	pthread_mutex_t   mtx;     /* guards phase against cancellation */
 	enum worker_phase phase;
 };
 
 struct transport {
 	nng_socket                  sock;
-	nng_listener               *listeners;  /* one per URL */
+	nng_listener               *listeners; /* one per URL */
 	int                         nlisteners;
 	struct worker              *workers;
 	int                         nworkers;
 	const struct transport_ops *ops;
-	void                       *arg;        /* for ops->worker_init */
+	void                       *arg; /* for ops->worker_init */
 	atomic_bool                 stopping;
 };
 
@@ -73,8 +74,8 @@ worker_enter(struct worker *w, enum worker_phase next)
 	bool ok;
 
 	pthread_mutex_lock(&w->mtx);
-	ok = !(next == PHASE_WAITING &&
-	    atomic_load_explicit(&w->t->stopping, memory_order_acquire));
+	ok       = !(next == PHASE_WAITING &&
+               atomic_load_explicit(&w->t->stopping, memory_order_acquire));
 	w->phase = ok ? next : PHASE_DONE;
 	pthread_mutex_unlock(&w->mtx);
 	return ok;
@@ -83,12 +84,12 @@ worker_enter(struct worker *w, enum worker_phase next)
 static void *
 worker_main(void *arg)
 {
-	struct worker          *w   = arg;
-	struct transport       *t   = w->t;
+	struct worker              *w   = arg;
+	struct transport           *t   = w->t;
 	const struct transport_ops *ops = t->ops;
-	uint8_t                 reply[DISPATCH_REPLY_MAX];
-	uint64_t                last_idle = dispatch_now_ns();
-	void                   *state;
+	uint8_t                     reply[DISPATCH_REPLY_MAX];
+	uint64_t                    last_idle = dispatch_now_ns();
+	void                       *state;
 
 	state = ops->worker_init(t->arg, w->index);
 	if (state == NULL) {
@@ -111,7 +112,8 @@ worker_main(void *arg)
 		worker_enter(w, PHASE_BUSY);
 
 		now = dispatch_now_ns();
-		if (rv == NNG_ETIMEDOUT || now - last_idle > IDLE_MS * 1000000ull) {
+		if (rv == NNG_ETIMEDOUT ||
+		    now - last_idle > IDLE_MS * 1000000ull) {
 			ops->idle(state);
 			last_idle = now;
 		}
@@ -164,7 +166,7 @@ listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
 		count += *p == ',';
 	}
 	if ((copy = strdup(urls)) == NULL ||
-	    (t->listeners = calloc((size_t) count, sizeof(nng_listener))) ==
+	    (t->listeners = calloc((size_t)count, sizeof(nng_listener))) ==
 	        NULL) {
 		free(copy);
 		snprintf(errbuf, errlen, "out of memory");
@@ -180,8 +182,8 @@ listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
 		}
 		rv = nng_listen(t->sock, url, &t->listeners[t->nlisteners], 0);
 		if (rv != 0) {
-			snprintf(errbuf, errlen, "cannot listen on %s: %s", url,
-			    nng_strerror(rv));
+			snprintf(errbuf, errlen, "cannot listen on %s: %s",
+			    url, nng_strerror(rv));
 			break;
 		}
 		t->nlisteners++;
@@ -211,14 +213,14 @@ free_workers(struct transport *t)
 
 int
 transport_start(struct transport **out, const char *urls, int workers,
-    size_t max_frame, const struct transport_ops *ops, void *arg,
-    char *errbuf, size_t errlen)
+    size_t max_frame, const struct transport_ops *ops, void *arg, char *errbuf,
+    size_t errlen)
 {
 	struct transport *t;
 	int               rv;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->workers = calloc((size_t) workers, sizeof(*t->workers))) ==
+	    (t->workers = calloc((size_t)workers, sizeof(*t->workers))) ==
 	        NULL) {
 		free(t);
 		snprintf(errbuf, errlen, "out of memory");
@@ -237,17 +239,17 @@ transport_start(struct transport **out, const char *urls, int workers,
 	}
 	/* nng accepts frames of any size unless told otherwise: set the cap
 	 * before the first listener exists. */
-	if ((rv = nng_socket_set_size(t->sock, NNG_OPT_RECVMAXSZ, max_frame)) !=
-	    0) {
+	if ((rv = nng_socket_set_size(
+	         t->sock, NNG_OPT_RECVMAXSZ, max_frame)) != 0) {
 		snprintf(errbuf, errlen, "cannot set receive limit: %s",
 		    nng_strerror(rv));
 		goto out_close;
 	}
 	for (int i = 0; i < workers; i++) {
 		struct worker *w = &t->workers[i];
-		w->t     = t;
-		w->index = i;
-		w->phase = PHASE_STARTING;
+		w->t             = t;
+		w->index         = i;
+		w->phase         = PHASE_STARTING;
 		pthread_mutex_init(&w->mtx, NULL);
 		t->nworkers++;
 		if ((rv = nng_ctx_open(&w->ctx, t->sock)) != 0 ||

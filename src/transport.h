@@ -30,8 +30,8 @@ struct transport_ops {
 /* Listen on urls (comma-separated) and start `workers` threads.  Returns 0,
  * or -1 with a reason in errbuf (nothing left running). */
 int transport_start(struct transport **out, const char *urls, int workers,
-    size_t max_frame, const struct transport_ops *ops, void *arg,
-    char *errbuf, size_t errlen);
+    size_t max_frame, const struct transport_ops *ops, void *arg, char *errbuf,
+    size_t errlen);
 
 /* Drain and stop: close the listeners, let every worker finish the request
  * it holds and send its reply, join the threads, close the socket, free.

@@ -17,7 +17,7 @@
 static inventory_code
 take_units(const inventory_product *current, int64_t *new_stock, void *arg)
 {
-	int64_t want = *(const int64_t *) arg;
+	int64_t want = *(const int64_t *)arg;
 
 	if (current->stock < want) {
 		return INVENTORY_FAILED_PRECONDITION; /* not enough left */
@@ -29,9 +29,9 @@ take_units(const inventory_product *current, int64_t *new_stock, void *arg)
 int
 main(int argc, char **argv)
 {
-	inventory_client  *client = NULL;
+	inventory_client  *client  = NULL;
 	inventory_product *product = NULL;
-	inventory_status   status = { 0 };
+	inventory_status   status  = { 0 };
 	inventory_code     code;
 	int64_t            want;
 	int                attempts = 0;
@@ -49,8 +49,8 @@ main(int argc, char **argv)
 	if (code == INVENTORY_OK) {
 		printf("reserved %lld of %s: stock now %lld at version %lld "
 		       "(%d attempt%s)\n",
-		    (long long) want, product->name, (long long) product->stock,
-		    (long long) product->version, attempts,
+		    (long long)want, product->name, (long long)product->stock,
+		    (long long)product->version, attempts,
 		    attempts == 1 ? "" : "s");
 	} else {
 		fprintf(stderr, "reserve failed: %s: %s\n",

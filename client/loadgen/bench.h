@@ -55,42 +55,42 @@ enum { BENCH_CODES = 18 };
 
 /* The command line, parsed. */
 struct bench_config {
-	const char     *server;          /* nng URL list */
-	int             clients;         /* worker threads */
-	double          duration_s;      /* > 0: run this long */
-	uint64_t        requests;        /* > 0: run this many operations */
-	int             products;        /* > 0: seed this many */
-	const char     *ids_file;        /* else: use the ids in this file */
-	const char     *write_ids_file;  /* write the product ids used here */
-	const char     *workload;        /* as given, e.g. "get:90,update:10" */
+	const char     *server;         /* nng URL list */
+	int             clients;        /* worker threads */
+	double          duration_s;     /* > 0: run this long */
+	uint64_t        requests;       /* > 0: run this many operations */
+	int             products;       /* > 0: seed this many */
+	const char     *ids_file;       /* else: use the ids in this file */
+	const char     *write_ids_file; /* write the product ids used here */
+	const char     *workload;       /* as given, e.g. "get:90,update:10" */
 	unsigned        weight[OP_COUNT]; /* relative weight of each op */
-	unsigned        weight_total;    /* sum of weight[] (> 0) */
+	unsigned        weight_total;     /* sum of weight[] (> 0) */
 	enum bench_skew skew;
-	double          zipf_s;          /* exponent for SKEW_ZIPF */
-	const char     *skew_name;       /* as given */
-	double          rate;            /* > 0: open loop at this many ops/s */
-	const char     *json_file;       /* NULL: no JSON */
-	int             timeout_ms;      /* per call */
-	uint64_t        seed;            /* PRNG seed */
-	int64_t         initial_stock;   /* stock of seeded products */
-	int             max_attempts;    /* writes per retry/buy op */
-	bool            progress;        /* live line on stderr */
-	bool            quiet;           /* no human summary */
+	double          zipf_s;        /* exponent for SKEW_ZIPF */
+	const char     *skew_name;     /* as given */
+	double          rate;          /* > 0: open loop at this many ops/s */
+	const char     *json_file;     /* NULL: no JSON */
+	int             timeout_ms;    /* per call */
+	uint64_t        seed;          /* PRNG seed */
+	int64_t         initial_stock; /* stock of seeded products */
+	int             max_attempts;  /* writes per retry/buy op */
+	bool            progress;      /* live line on stderr */
+	bool            quiet;         /* no human summary */
 };
 
 /* One product under load and the acknowledged outcomes of writes to it.
  * Aligned so that two products never share a cache line. */
 struct bench_product {
 	_Alignas(64) char id[INVENTORY_ID_LEN + 1];
-	int64_t         init_version; /* at seed or first read */
-	int64_t         init_stock;
-	atomic_llong    acked;        /* writes acknowledged OK */
-	atomic_llong    acked_delta;  /* net stock change of those */
-	atomic_llong    unknown;      /* writes whose outcome is unknown */
-	atomic_llong    unknown_neg;  /* ... of which decrement the stock */
-	atomic_llong    unknown_pos;  /* ... of which increment it */
-	atomic_llong    ops;          /* operations that picked it */
-	atomic_llong    purchases;    /* buy ops acknowledged */
+	int64_t      init_version; /* at seed or first read */
+	int64_t      init_stock;
+	atomic_llong acked;       /* writes acknowledged OK */
+	atomic_llong acked_delta; /* net stock change of those */
+	atomic_llong unknown;     /* writes whose outcome is unknown */
+	atomic_llong unknown_neg; /* ... of which decrement the stock */
+	atomic_llong unknown_pos; /* ... of which increment it */
+	atomic_llong ops;         /* operations that picked it */
+	atomic_llong purchases;   /* buy ops acknowledged */
 };
 
 /* One worker thread's state: written only by that thread, except the
@@ -99,16 +99,16 @@ struct bench_thread {
 	struct bench *b;
 	pthread_t     thread;
 	int           index;
-	uint64_t      rng;                  /* xorshift64* state */
-	struct hist   hist[OP_COUNT];       /* latency per op kind */
+	uint64_t      rng;            /* xorshift64* state */
+	struct hist   hist[OP_COUNT]; /* latency per op kind */
 	uint64_t      status[OP_COUNT][BENCH_CODES];
-	uint64_t      ops;                  /* operations completed */
-	uint64_t      rpcs;                 /* calls into the library */
-	uint64_t      writes;               /* UpdateStock attempts */
-	uint64_t      conflicts;            /* ABORTED writes */
-	uint64_t      contract_violations;  /* replies that break the contract */
-	uint64_t      negative_seen;        /* products seen with stock < 0 */
-	char          violation[200];       /* the first contract violation */
+	uint64_t      ops;            /* operations completed */
+	uint64_t      rpcs;           /* calls into the library */
+	uint64_t      writes;         /* UpdateStock attempts */
+	uint64_t      conflicts;      /* ABORTED writes */
+	uint64_t contract_violations; /* replies that break the contract */
+	uint64_t negative_seen;       /* products seen with stock < 0 */
+	char     violation[200];      /* the first contract violation */
 	_Alignas(64) atomic_ullong live_ops;
 	atomic_ullong live_conflicts;
 };
@@ -116,18 +116,18 @@ struct bench_thread {
 /* The end-of-run invariant check. */
 struct bench_verdict {
 	bool     ok;
-	bool     exact;           /* no unknown outcomes: the check is exact */
-	size_t   products;        /* products checked */
-	size_t   read_errors;     /* final reads that failed */
-	size_t   version_bad;     /* products whose version delta is wrong */
-	size_t   stock_bad;       /* products whose stock delta is wrong */
+	bool     exact;       /* no unknown outcomes: the check is exact */
+	size_t   products;    /* products checked */
+	size_t   read_errors; /* final reads that failed */
+	size_t   version_bad; /* products whose version delta is wrong */
+	size_t   stock_bad;   /* products whose stock delta is wrong */
 	uint64_t acked_writes;
 	uint64_t unknown_writes;
-	uint64_t version_delta;   /* sum over products of final - initial */
+	uint64_t version_delta; /* sum over products of final - initial */
 	uint64_t purchases;
 	uint64_t negative_seen;
 	uint64_t contract_violations;
-	char     message[512];    /* first failure, human-readable */
+	char     message[512]; /* first failure, human-readable */
 };
 
 /* The whole run. */
@@ -136,20 +136,20 @@ struct bench {
 	inventory_client     *client;
 	struct bench_product *products;
 	size_t                nproducts;
-	double               *zipf_cdf;     /* SKEW_ZIPF: cumulative weights */
+	double               *zipf_cdf; /* SKEW_ZIPF: cumulative weights */
 	struct bench_thread  *threads;
-	uint64_t              start_ns;     /* load start, CLOCK_MONOTONIC */
-	uint64_t              deadline_ns;  /* duration mode: stop time */
-	uint64_t              finish_ns;    /* last worker done */
-	atomic_ullong         next_slot;    /* ops claimed (count / schedule) */
-	atomic_int            running;      /* workers still running */
-	atomic_int            stop;         /* set to end the run early */
+	uint64_t              start_ns;    /* load start, CLOCK_MONOTONIC */
+	uint64_t              deadline_ns; /* duration mode: stop time */
+	uint64_t              finish_ns;   /* last worker done */
+	atomic_ullong         next_slot;   /* ops claimed (count / schedule) */
+	atomic_int            running;     /* workers still running */
+	atomic_int            stop;        /* set to end the run early */
 	/* results, merged after the run */
-	struct hist           all;
-	struct hist           op_hist[OP_COUNT];
-	uint64_t              status[OP_COUNT][BENCH_CODES];
-	uint64_t              ops, rpcs, writes, conflicts;
-	struct bench_verdict  verdict;
+	struct hist          all;
+	struct hist          op_hist[OP_COUNT];
+	uint64_t             status[OP_COUNT][BENCH_CODES];
+	uint64_t             ops, rpcs, writes, conflicts;
+	struct bench_verdict verdict;
 };
 
 /* Seeding and the final read-back are not measured: they get at least
@@ -161,9 +161,8 @@ bench_setup_timeout(const struct bench *b)
 }
 
 /* options.c */
-int         bench_options_parse(struct bench_config *cfg, int argc,
-                char **argv);
-void        bench_usage(FILE *f);
+int  bench_options_parse(struct bench_config *cfg, int argc, char **argv);
+void bench_usage(FILE *f);
 const char *bench_op_name(enum bench_op op);
 
 /* workload.c */
@@ -173,8 +172,7 @@ int      bench_write_ids(const struct bench *b, const char *path);
 int      bench_run(struct bench *b);
 bool     bench_code_is_unknown_outcome(inventory_code code);
 int      bench_parallel(struct bench *b,
-             int (*fn)(struct bench *, struct bench_product *, void *),
-             void *arg);
+         int (*fn)(struct bench *, struct bench_product *, void *), void *arg);
 
 /* verify.c */
 void bench_verify(struct bench *b);

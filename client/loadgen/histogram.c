@@ -29,9 +29,9 @@ hist_index(uint64_t ns)
 	if (ns > HIST_MAX_NS) {
 		ns = HIST_MAX_NS;
 	}
-	top = 63u - (unsigned) __builtin_clzll(ns | (2u * HIST_HALF - 1u));
+	top = 63u - (unsigned)__builtin_clzll(ns | (2u * HIST_HALF - 1u));
 	b   = top - HIST_SUB_BITS;
-	return (size_t) b * HIST_HALF + (size_t) (ns >> b);
+	return (size_t)b * HIST_HALF + (size_t)(ns >> b);
 }
 
 uint64_t
@@ -45,7 +45,7 @@ hist_lowest_equivalent(size_t index)
 	}
 	/* index = b*128 + sub with sub in 128..255, i.e. bucket b-1 of
 	 * HdrHistogram's numbering.  Undo that. */
-	return (uint64_t) (s + HIST_HALF) << (b - 1);
+	return (uint64_t)(s + HIST_HALF) << (b - 1);
 }
 
 uint64_t
@@ -56,13 +56,13 @@ hist_highest_equivalent(size_t index)
 	if (b == 0) {
 		return hist_lowest_equivalent(index);
 	}
-	return hist_lowest_equivalent(index) + ((uint64_t) 1 << (b - 1)) - 1;
+	return hist_lowest_equivalent(index) + ((uint64_t)1 << (b - 1)) - 1;
 }
 
 void
 hist_record(struct hist *h, uint64_t ns)
 {
-	double d = (double) ns;
+	double d = (double)ns;
 
 	h->counts[hist_index(ns)]++;
 	h->total++;
@@ -115,8 +115,8 @@ hist_percentile(const struct hist *h, double pct)
 	if (pct < 0.0) {
 		pct = 0.0;
 	}
-	r    = ceil(pct / 100.0 * (double) h->total);
-	rank = r < 1.0 ? 1 : (uint64_t) r;
+	r    = ceil(pct / 100.0 * (double)h->total);
+	rank = r < 1.0 ? 1 : (uint64_t)r;
 	for (i = 0; i < HIST_COUNTS; i++) {
 		seen += h->counts[i];
 		if (seen >= rank) {
@@ -136,7 +136,7 @@ hist_percentile(const struct hist *h, double pct)
 double
 hist_mean(const struct hist *h)
 {
-	return h->total ? h->sum / (double) h->total : 0.0;
+	return h->total ? h->sum / (double)h->total : 0.0;
 }
 
 double
@@ -149,7 +149,7 @@ hist_stddev(const struct hist *h)
 		return 0.0;
 	}
 	mean = hist_mean(h);
-	var  = h->sumsq / (double) h->total - mean * mean;
+	var  = h->sumsq / (double)h->total - mean * mean;
 	return var > 0.0 ? sqrt(var) : 0.0;
 }
 

@@ -18,20 +18,21 @@
 #include <stdint.h>
 
 enum {
-	HIST_SUB_BITS    = 7,                    /* 128 sub-buckets per octave */
-	HIST_HALF        = 1 << HIST_SUB_BITS,   /* 128 */
-	HIST_MAX_BUCKET  = 29,                   /* top octave: up to 2^37 ns ~ 137 s */
-	HIST_COUNTS      = (HIST_MAX_BUCKET + 2) * HIST_HALF,
+	HIST_SUB_BITS   = 7,                  /* 128 sub-buckets per octave */
+	HIST_HALF       = 1 << HIST_SUB_BITS, /* 128 */
+	HIST_MAX_BUCKET = 29, /* top octave: up to 2^37 ns ~ 137 s */
+	HIST_COUNTS     = (HIST_MAX_BUCKET + 2) * HIST_HALF,
 };
 
-#define HIST_MAX_NS ((UINT64_C(1) << (HIST_MAX_BUCKET + HIST_SUB_BITS + 1)) - 1)
+#define HIST_MAX_NS \
+	((UINT64_C(1) << (HIST_MAX_BUCKET + HIST_SUB_BITS + 1)) - 1)
 
 struct hist {
-	uint64_t total;               /* values recorded */
-	uint64_t min;                 /* smallest value (UINT64_MAX when empty) */
-	uint64_t max;                 /* largest value, exact, even past the range */
-	double   sum;                 /* sum of the values, for the mean */
-	double   sumsq;               /* sum of squares, for the deviation */
+	uint64_t total; /* values recorded */
+	uint64_t min;   /* smallest value (UINT64_MAX when empty) */
+	uint64_t max;   /* largest value, exact, even past the range */
+	double   sum;   /* sum of the values, for the mean */
+	double   sumsq; /* sum of squares, for the deviation */
 	uint64_t counts[HIST_COUNTS]; /* count per log-linear bucket */
 };
 

@@ -12,13 +12,13 @@
 
 static int failures;
 
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n",       \
-			    __FILE__, __LINE__, #cond);                    \
-			failures++;                                        \
-		}                                                          \
+#define CHECK(cond)                                                  \
+	do {                                                         \
+		if (!(cond)) {                                       \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", \
+			    __FILE__, __LINE__, #cond);              \
+			failures++;                                  \
+		}                                                    \
 	} while (0)
 
 static void
@@ -30,11 +30,12 @@ test_buckets(void)
 	/* contiguous: consecutive indexes cover consecutive ranges */
 	for (i = 1; i < HIST_COUNTS; i++) {
 		CHECK(hist_lowest_equivalent(i) ==
-		    hist_highest_equivalent(i - 1) + 1);
+		      hist_highest_equivalent(i - 1) + 1);
 	}
 	CHECK(hist_highest_equivalent(HIST_COUNTS - 1) == HIST_MAX_NS);
 	/* every value inside its bucket, bucket width <= 1/128 of value */
-	for (v = 0; v < 70000000000ull; v = v < 1000 ? v + 1 : v + v / 97 + 1) {
+	for (v = 0; v < 70000000000ull;
+	     v = v < 1000 ? v + 1 : v + v / 97 + 1) {
 		i = hist_index(v);
 		CHECK(i < HIST_COUNTS);
 		CHECK(i >= prev);
@@ -42,9 +43,9 @@ test_buckets(void)
 		CHECK(hist_lowest_equivalent(i) <= v);
 		CHECK(hist_highest_equivalent(i) >= v);
 		if (v >= 256) {
-			double w = (double) (hist_highest_equivalent(i) -
-			    hist_lowest_equivalent(i) + 1);
-			CHECK(w / (double) v <= 1.0 / 128.0 + 1e-12);
+			double w = (double)(hist_highest_equivalent(i) -
+			                    hist_lowest_equivalent(i) + 1);
+			CHECK(w / (double)v <= 1.0 / 128.0 + 1e-12);
 		}
 	}
 	CHECK(hist_index(UINT64_MAX) == HIST_COUNTS - 1);
@@ -67,16 +68,16 @@ test_percentiles(void)
 	}
 	CHECK(h->total == 100000);
 	CHECK(h->min == 1000 && h->max == 100000000);
-	p = (double) hist_percentile(h, 50);
+	p = (double)hist_percentile(h, 50);
 	CHECK(fabs(p - 50e6) / 50e6 < 0.01);
-	p = (double) hist_percentile(h, 99);
+	p = (double)hist_percentile(h, 99);
 	CHECK(fabs(p - 99e6) / 99e6 < 0.01);
-	p = (double) hist_percentile(h, 99.9);
+	p = (double)hist_percentile(h, 99.9);
 	CHECK(fabs(p - 99.9e6) / 99.9e6 < 0.01);
 	CHECK(hist_percentile(h, 100) == 100000000);
 	CHECK(fabs(hist_mean(h) - 50000.5e3) < 1.0);
 	CHECK(hist_count_le(h, 10000000) >= 9990 &&
-	    hist_count_le(h, 10000000) <= 10080);
+	      hist_count_le(h, 10000000) <= 10080);
 
 	/* merge of two halves equals the whole */
 	hist_init(a);
@@ -94,7 +95,7 @@ test_percentiles(void)
 	hist_init(h);
 	hist_record(h, 1000);
 	hist_record(h, 60000000000ull);
-	p = (double) hist_percentile(h, 50);
+	p = (double)hist_percentile(h, 50);
 	CHECK(p >= 1000 && p <= 1010);
 	CHECK(hist_percentile(h, 99) == 60000000000ull);
 	/* beyond the range: counted, exact max */

@@ -18,7 +18,7 @@ static volatile sig_atomic_t interrupted;
 static void
 on_signal(int sig)
 {
-	(void) sig;
+	(void)sig;
 	interrupted = 1;
 }
 
@@ -27,22 +27,23 @@ progress(const struct bench *b, uint64_t now, uint64_t *prev_ops,
     uint64_t *prev_conf, uint64_t *prev_ns)
 {
 	uint64_t ops = 0, conf = 0;
-	double   dt  = (double) (now - *prev_ns) / 1e9;
+	double   dt = (double)(now - *prev_ns) / 1e9;
 	int      i;
 
 	for (i = 0; i < b->cfg.clients; i++) {
-		ops += atomic_load_explicit(&b->threads[i].live_ops,
-		    memory_order_relaxed);
-		conf += atomic_load_explicit(&b->threads[i].live_conflicts,
-		    memory_order_relaxed);
+		ops += atomic_load_explicit(
+		    &b->threads[i].live_ops, memory_order_relaxed);
+		conf += atomic_load_explicit(
+		    &b->threads[i].live_conflicts, memory_order_relaxed);
 	}
 	if (dt <= 0.0) {
 		return;
 	}
-	fprintf(stderr, "\r\033[K[%6.1fs] %llu requests  %.0f req/s  "
-	                "%.0f conflicts/s",
-	    (double) (now - b->start_ns) / 1e9, (unsigned long long) ops,
-	    (double) (ops - *prev_ops) / dt, (double) (conf - *prev_conf) / dt);
+	fprintf(stderr,
+	    "\r\033[K[%6.1fs] %llu requests  %.0f req/s  "
+	    "%.0f conflicts/s",
+	    (double)(now - b->start_ns) / 1e9, (unsigned long long)ops,
+	    (double)(ops - *prev_ops) / dt, (double)(conf - *prev_conf) / dt);
 	fflush(stderr);
 	*prev_ops  = ops;
 	*prev_conf = conf;
@@ -53,7 +54,7 @@ progress(const struct bench *b, uint64_t now, uint64_t *prev_ops,
 static void
 wait_workers(struct bench *b)
 {
-	uint64_t next = b->start_ns + 1000000000u;
+	uint64_t next     = b->start_ns + 1000000000u;
 	uint64_t prev_ops = 0, prev_conf = 0, prev_ns = b->start_ns;
 
 	while (atomic_load(&b->running) > 0) {
@@ -164,14 +165,16 @@ main(int argc, char **argv)
 	if (!b->cfg.quiet) {
 		bench_report_text(b, stdout);
 	} else {
-		printf("invariant %s: %s\n", b->verdict.ok ? "holds" : "VIOLATED",
-		    b->verdict.ok ? (b->verdict.exact ? "exact" : "within range")
-		                  : b->verdict.message);
+		printf("invariant %s: %s\n",
+		    b->verdict.ok ? "holds" : "VIOLATED",
+		    b->verdict.ok
+		        ? (b->verdict.exact ? "exact" : "within range")
+		        : b->verdict.message);
 	}
 	fflush(stdout);
 	status = b->verdict.ok && started == b->cfg.clients
-	    ? BENCH_EXIT_OK
-	    : BENCH_EXIT_INVARIANT;
+	             ? BENCH_EXIT_OK
+	             : BENCH_EXIT_INVARIANT;
 	if (b->cfg.json_file != NULL &&
 	    bench_report_json(b, b->cfg.json_file) != 0) {
 		status = BENCH_EXIT_INVARIANT;

@@ -32,36 +32,53 @@ bench_usage(FILE *f)
 {
 	fputs(
 	    "usage: inventory-bench --server URL [--clients N]\n"
-	    "         [--duration S | --requests N] [--products K | --ids FILE]\n"
-	    "         [--workload get|update|retry|buy|MIX] [--skew uniform|zipf:S|hot]\n"
+	    "         [--duration S | --requests N] [--products K | --ids "
+	    "FILE]\n"
+	    "         [--workload get|update|retry|buy|MIX] [--skew "
+	    "uniform|zipf:S|hot]\n"
 	    "         [--rate R] [--json FILE] [--timeout MS] [--seed N]\n"
-	    "         [--initial-stock N] [--max-attempts N] [--write-ids FILE]\n"
+	    "         [--initial-stock N] [--max-attempts N] [--write-ids "
+	    "FILE]\n"
 	    "         [--no-progress] [--quiet]\n"
 	    "\n"
-	    "  --server URL        inventoryd URL(s), comma-separated (env INVENTORY_SERVER)\n"
-	    "  --clients N         concurrent callers sharing one client handle (default 8)\n"
-	    "  --duration S        run for S seconds (default 10 unless --requests)\n"
+	    "  --server URL        inventoryd URL(s), comma-separated (env "
+	    "INVENTORY_SERVER)\n"
+	    "  --clients N         concurrent callers sharing one client "
+	    "handle (default 8)\n"
+	    "  --duration S        run for S seconds (default 10 unless "
+	    "--requests)\n"
 	    "  --requests N        run N operations in all\n"
 	    "  --products K        create K products first (default 100)\n"
 	    "  --ids FILE          use existing products, one UUID a line\n"
-	    "  --workload W        get | update | retry | buy, or a weighted mix such\n"
+	    "  --workload W        get | update | retry | buy, or a weighted "
+	    "mix such\n"
 	    "                      as get:90,update:10 (default get)\n"
-	    "  --skew S            uniform | zipf:EXPONENT | hot (one product) (default uniform)\n"
-	    "  --rate R            open loop: R operations/s in all, latency measured\n"
-	    "                      from the intended send time (default: closed loop)\n"
-	    "  --json FILE         write the results as JSON ('-' for stdout)\n"
+	    "  --skew S            uniform | zipf:EXPONENT | hot (one "
+	    "product) (default uniform)\n"
+	    "  --rate R            open loop: R operations/s in all, latency "
+	    "measured\n"
+	    "                      from the intended send time (default: "
+	    "closed loop)\n"
+	    "  --json FILE         write the results as JSON ('-' for "
+	    "stdout)\n"
 	    "  --timeout MS        per-call timeout (default 5000)\n"
 	    "  --seed N            PRNG seed (default 1)\n"
-	    "  --initial-stock N   stock of created products (default 100 for a pure\n"
+	    "  --initial-stock N   stock of created products (default 100 for "
+	    "a pure\n"
 	    "                      buy workload, else 1000000)\n"
-	    "  --max-attempts N    writes per retry/buy operation (default 100)\n"
-	    "  --write-ids FILE    write the ids of the products used to FILE\n"
+	    "  --max-attempts N    writes per retry/buy operation (default "
+	    "100)\n"
+	    "  --write-ids FILE    write the ids of the products used to "
+	    "FILE\n"
 	    "  --no-progress       no live progress line even on a terminal\n"
 	    "  --quiet             no human-readable summary\n"
 	    "\n"
-	    "One operation is one request in every count: update = GetProduct +\n"
-	    "UpdateStock; retry and buy = the library's read-modify-write loop.\n"
-	    "Exit status: 0 the invariant holds, 1 it does not (or the run failed),\n"
+	    "One operation is one request in every count: update = GetProduct "
+	    "+\n"
+	    "UpdateStock; retry and buy = the library's read-modify-write "
+	    "loop.\n"
+	    "Exit status: 0 the invariant holds, 1 it does not (or the run "
+	    "failed),\n"
 	    "2 usage error.\n",
 	    f);
 }
@@ -133,7 +150,7 @@ parse_workload(struct bench_config *cfg, const char *spec)
 	memset(cfg->weight, 0, sizeof(cfg->weight));
 	cfg->weight_total = 0;
 	while (*p != '\0') {
-		const char *end   = strchr(p, ',');
+		const char *end = strchr(p, ',');
 		const char *colon;
 		size_t      len;
 		uint64_t    w = 1;
@@ -143,13 +160,13 @@ parse_workload(struct bench_config *cfg, const char *spec)
 		if (end == NULL) {
 			end = p + strlen(p);
 		}
-		colon = memchr(p, ':', (size_t) (end - p));
-		len   = (size_t) ((colon ? colon : end) - p);
+		colon = memchr(p, ':', (size_t)(end - p));
+		len   = (size_t)((colon ? colon : end) - p);
 		if ((op = op_by_name(p, len)) < 0) {
 			return -1;
 		}
 		if (colon != NULL) {
-			size_t nl = (size_t) (end - colon - 1);
+			size_t nl = (size_t)(end - colon - 1);
 			if (nl == 0 || nl >= sizeof(num)) {
 				return -1;
 			}
@@ -159,8 +176,8 @@ parse_workload(struct bench_config *cfg, const char *spec)
 				return -1;
 			}
 		}
-		cfg->weight[op] += (unsigned) w;
-		cfg->weight_total += (unsigned) w;
+		cfg->weight[op] += (unsigned)w;
+		cfg->weight_total += (unsigned)w;
 		p = *end == ',' ? end + 1 : end;
 	}
 	return cfg->weight_total > 0 ? 0 : -1;
@@ -184,7 +201,8 @@ parse_skew(struct bench_config *cfg, const char *s)
 		if (s[4] == '\0') {
 			return 0;
 		}
-		if (s[4] != ':' || parse_double(s + 5, 0.0, &cfg->zipf_s) != 0 ||
+		if (s[4] != ':' ||
+		    parse_double(s + 5, 0.0, &cfg->zipf_s) != 0 ||
 		    cfg->zipf_s > 100.0) {
 			return -1;
 		}
@@ -254,7 +272,7 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			if (parse_u64(optarg, 1, 4096, &v) != 0) {
 				return bad("--clients", optarg);
 			}
-			cfg->clients = (int) v;
+			cfg->clients = (int)v;
 			break;
 		case 'd':
 			if (parse_double(optarg, 0.0, &cfg->duration_s) != 0 ||
@@ -272,7 +290,7 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			if (parse_u64(optarg, 1, 10000000, &v) != 0) {
 				return bad("--products", optarg);
 			}
-			cfg->products = (int) v;
+			cfg->products = (int)v;
 			have_k        = true;
 			break;
 		case 'i':
@@ -302,7 +320,7 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			if (parse_u64(optarg, 1, INT_MAX, &v) != 0) {
 				return bad("--timeout", optarg);
 			}
-			cfg->timeout_ms = (int) v;
+			cfg->timeout_ms = (int)v;
 			break;
 		case 'S':
 			if (parse_u64(optarg, 0, UINT64_MAX, &v) != 0) {
@@ -320,14 +338,14 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			if (parse_u64(optarg, 0, 2147483647, &v) != 0) {
 				return bad("--initial-stock", optarg);
 			}
-			cfg->initial_stock = (int64_t) v;
+			cfg->initial_stock = (int64_t)v;
 			have_stock         = true;
 			break;
 		case OPT_MAX_ATTEMPTS:
 			if (parse_u64(optarg, 1, 1000000, &v) != 0) {
 				return bad("--max-attempts", optarg);
 			}
-			cfg->max_attempts = (int) v;
+			cfg->max_attempts = (int)v;
 			break;
 		case OPT_WRITE_IDS:
 			cfg->write_ids_file = optarg;
@@ -336,8 +354,8 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			no_progress = true;
 			break;
 		default:
-			return bad("option or missing argument",
-			    argv[optind - 1]);
+			return bad(
+			    "option or missing argument", argv[optind - 1]);
 		}
 	}
 	if (optind < argc) {
@@ -348,8 +366,9 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 		return -1;
 	}
 	if (cfg->duration_s > 0.0 && cfg->requests > 0) {
-		fprintf(stderr, "inventory-bench: give --duration or --requests, "
-		                "not both\n");
+		fprintf(stderr,
+		    "inventory-bench: give --duration or --requests, "
+		    "not both\n");
 		return -1;
 	}
 	if (cfg->duration_s == 0.0 && cfg->requests == 0) {
@@ -363,11 +382,12 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 	if (cfg->ids_file != NULL) {
 		cfg->products = 0;
 	}
-	if (cfg->weight_total == 0 && parse_workload(cfg, cfg->workload) != 0) {
+	if (cfg->weight_total == 0 &&
+	    parse_workload(cfg, cfg->workload) != 0) {
 		return bad("--workload", cfg->workload);
 	}
 	if (!have_stock) {
-		bool only_buy = cfg->weight[OP_BUY] == cfg->weight_total;
+		bool only_buy      = cfg->weight[OP_BUY] == cfg->weight_total;
 		cfg->initial_stock = only_buy ? 100 : 1000000;
 	}
 	cfg->progress = !no_progress && !cfg->quiet && isatty(STDERR_FILENO);

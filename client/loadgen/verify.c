@@ -32,11 +32,11 @@ static int
 read_final(struct bench *b, struct bench_product *p, void *arg)
 {
 	struct final_state *fs  = arg;
-	size_t              i   = (size_t) (p - b->products);
+	size_t              i   = (size_t)(p - b->products);
 	inventory_product  *out = NULL;
 	inventory_status    st  = { 0 };
 	inventory_code      rc;
-	inventory_call_opts o   = { .timeout_ms = bench_setup_timeout(b) };
+	inventory_call_opts o = { .timeout_ms = bench_setup_timeout(b) };
 	int                 tries;
 
 	for (tries = 0; tries < 3; tries++) {
@@ -53,8 +53,8 @@ read_final(struct bench *b, struct bench_product *p, void *arg)
 		}
 		usleep(100000);
 	}
-	fprintf(stderr, "inventory-bench: final GetProduct %s: %s: %s\n", p->id,
-	    inventory_code_name(rc), st.message);
+	fprintf(stderr, "inventory-bench: final GetProduct %s: %s: %s\n",
+	    p->id, inventory_code_name(rc), st.message);
 	inventory_status_fini(&st);
 	fs->version[i] = -1;
 	return 0; /* keep reading the others */
@@ -104,19 +104,19 @@ bench_verify(struct bench *b)
 		if (v->message[0] == '\0') {
 			snprintf(v->message, sizeof(v->message),
 			    "%llu replies showed a negative stock",
-			    (unsigned long long) v->negative_seen);
+			    (unsigned long long)v->negative_seen);
 		}
 	}
 	for (i = 0; i < b->nproducts; i++) {
-		v->unknown_writes += (uint64_t) atomic_load(
-		    &b->products[i].unknown);
+		v->unknown_writes +=
+		    (uint64_t)atomic_load(&b->products[i].unknown);
 	}
 	if (v->unknown_writes > 0) {
 		/* A write whose reply was lost may still be running on the
 		 * server: give it the call timeout to land (either way it
 		 * stays inside the range checked below). */
 		int ms = b->cfg.timeout_ms < 2000 ? b->cfg.timeout_ms : 2000;
-		usleep((useconds_t) ms * 1000u);
+		usleep((useconds_t)ms * 1000u);
 	}
 
 	fs.version = calloc(b->nproducts, sizeof(int64_t));
@@ -129,16 +129,16 @@ bench_verify(struct bench *b)
 	bench_parallel(b, read_final, &fs);
 
 	for (i = 0; i < b->nproducts; i++) {
-		const struct bench_product *p = &b->products[i];
-		long long acked  = atomic_load(&p->acked);
-		long long unk    = atomic_load(&p->unknown);
-		long long delta  = atomic_load(&p->acked_delta);
-		long long uneg   = atomic_load(&p->unknown_neg);
-		long long upos   = atomic_load(&p->unknown_pos);
+		const struct bench_product *p     = &b->products[i];
+		long long                   acked = atomic_load(&p->acked);
+		long long                   unk   = atomic_load(&p->unknown);
+		long long delta = atomic_load(&p->acked_delta);
+		long long uneg  = atomic_load(&p->unknown_neg);
+		long long upos  = atomic_load(&p->unknown_pos);
 		long long dv, ds;
 
-		v->acked_writes += (uint64_t) acked;
-		v->purchases += (uint64_t) atomic_load(&p->purchases);
+		v->acked_writes += (uint64_t)acked;
+		v->purchases += (uint64_t)atomic_load(&p->purchases);
 		if (fs.version[i] < 0) {
 			v->read_errors++;
 			fail(v, "%s: final read failed", p->id);
@@ -147,24 +147,26 @@ bench_verify(struct bench *b)
 		dv = fs.version[i] - p->init_version;
 		ds = fs.stock[i] - p->init_stock;
 		if (dv > 0) {
-			v->version_delta += (uint64_t) dv;
+			v->version_delta += (uint64_t)dv;
 		}
 		if (dv < acked || dv > acked + unk) {
 			v->version_bad++;
-			fail(v, "%s: version advanced by %lld, acknowledged "
-			        "writes %lld..%lld",
+			fail(v,
+			    "%s: version advanced by %lld, acknowledged "
+			    "writes %lld..%lld",
 			    p->id, dv, acked, acked + unk);
 		}
 		if (ds < delta - uneg || ds > delta + upos) {
 			v->stock_bad++;
-			fail(v, "%s: stock changed by %lld, acknowledged "
-			        "changes %lld..%lld",
+			fail(v,
+			    "%s: stock changed by %lld, acknowledged "
+			    "changes %lld..%lld",
 			    p->id, ds, delta - uneg, delta + upos);
 		}
 		if (fs.stock[i] < 0) {
 			v->stock_bad++;
 			fail(v, "%s: final stock %lld is negative", p->id,
-			    (long long) fs.stock[i]);
+			    (long long)fs.stock[i]);
 		}
 	}
 	v->exact = v->unknown_writes == 0;

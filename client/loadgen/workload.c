@@ -30,20 +30,19 @@ bench_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void
 sleep_until_ns(uint64_t t)
 {
 	struct timespec ts = {
-		.tv_sec  = (time_t) (t / 1000000000u),
-		.tv_nsec = (long) (t % 1000000000u),
+		.tv_sec  = (time_t)(t / 1000000000u),
+		.tv_nsec = (long)(t % 1000000000u),
 	};
 
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	    EINTR) {
-	}
+	       EINTR) { }
 }
 
 /* splitmix64: turns the seed and the thread index into a PRNG state. */
@@ -73,14 +72,14 @@ rng_next(uint64_t *s)
 static size_t
 rng_below(uint64_t *s, size_t n)
 {
-	return (size_t) (((rng_next(s) >> 32) * (uint64_t) n) >> 32);
+	return (size_t)(((rng_next(s) >> 32) * (uint64_t)n) >> 32);
 }
 
 /* Uniform double in [0, 1). */
 static double
 rng_unit(uint64_t *s)
 {
-	return (double) (rng_next(s) >> 11) * 0x1.0p-53;
+	return (double)(rng_next(s) >> 11) * 0x1.0p-53;
 }
 
 bool
@@ -109,8 +108,8 @@ bench_code_is_unknown_outcome(inventory_code code)
 static size_t
 code_slot(inventory_code code)
 {
-	return (unsigned) code < BENCH_CODES - 1 ? (size_t) code
-	                                         : BENCH_CODES - 1;
+	return (unsigned)code < BENCH_CODES - 1 ? (size_t)code
+	                                        : BENCH_CODES - 1;
 }
 
 static void violation(struct bench_thread *t, const char *fmt, ...)
@@ -149,7 +148,7 @@ zipf_prepare(struct bench *b)
 		return -1;
 	}
 	for (i = 0; i < b->nproducts; i++) {
-		sum += 1.0 / pow((double) (i + 1), b->cfg.zipf_s);
+		sum += 1.0 / pow((double)(i + 1), b->cfg.zipf_s);
 		b->zipf_cdf[i] = sum;
 	}
 	for (i = 0; i < b->nproducts; i++) {
@@ -199,14 +198,14 @@ pick_op(struct bench_thread *t)
 	if (cfg->weight[OP_GET] == cfg->weight_total) {
 		return OP_GET;
 	}
-	r = (unsigned) rng_below(&t->rng, cfg->weight_total);
+	r = (unsigned)rng_below(&t->rng, cfg->weight_total);
 	for (op = 0; op < OP_COUNT - 1; op++) {
 		if (r < cfg->weight[op]) {
 			break;
 		}
 		r -= cfg->weight[op];
 	}
-	return (enum bench_op) op;
+	return (enum bench_op)op;
 }
 
 /* --- the operations ----------------------------------------------------- */
@@ -233,13 +232,14 @@ record_write(struct bench_product *p, inventory_code rc, int64_t delta)
 {
 	if (rc == INVENTORY_OK) {
 		atomic_fetch_add_explicit(&p->acked, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&p->acked_delta, delta,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &p->acked_delta, delta, memory_order_relaxed);
 	} else if (bench_code_is_unknown_outcome(rc)) {
-		atomic_fetch_add_explicit(&p->unknown, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(delta < 0 ? &p->unknown_neg
-		                                    : &p->unknown_pos,
-		    1, memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &p->unknown, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    delta < 0 ? &p->unknown_neg : &p->unknown_pos, 1,
+		    memory_order_relaxed);
 	}
 }
 
@@ -275,27 +275,32 @@ op_update(struct bench_thread *t, struct bench_product *p)
 	case INVENTORY_OK:
 		check_product(t, out);
 		if (out->version != cur->version + 1) {
-			violation(t, "%s: UpdateStock OK at version %lld, "
-			             "expected %lld", p->id, (long long) out->version,
-			    (long long) cur->version + 1);
+			violation(t,
+			    "%s: UpdateStock OK at version %lld, "
+			    "expected %lld",
+			    p->id, (long long)out->version,
+			    (long long)cur->version + 1);
 		}
 		if (out->stock != cur->stock + delta) {
-			violation(t, "%s: UpdateStock OK with stock %lld, "
-			             "asked for %lld", p->id, (long long) out->stock,
-			    (long long) (cur->stock + delta));
+			violation(t,
+			    "%s: UpdateStock OK with stock %lld, "
+			    "asked for %lld",
+			    p->id, (long long)out->stock,
+			    (long long)(cur->stock + delta));
 		}
 		inventory_product_free(out);
 		break;
 	case INVENTORY_ABORTED:
 		t->conflicts++;
-		atomic_fetch_add_explicit(&t->live_conflicts, 1,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &t->live_conflicts, 1, memory_order_relaxed);
 		check_product(t, st.current);
 		if (st.current_version <= cur->version) {
-			violation(t, "%s: conflict reports version %lld, "
-			             "not newer than the expected %lld", p->id,
-			    (long long) st.current_version,
-			    (long long) cur->version);
+			violation(t,
+			    "%s: conflict reports version %lld, "
+			    "not newer than the expected %lld",
+			    p->id, (long long)st.current_version,
+			    (long long)cur->version);
 		}
 		break;
 	default:
@@ -364,16 +369,16 @@ op_rmw(struct bench_thread *t, struct bench_product *p, bool buy)
 
 	c.dir = buy ? 0 : ((rng_next(&t->rng) & 1) ? 1 : -1);
 	rc    = inventory_update_with_retry(t->b->client, p->id,
-	       buy ? change_buy : change_retry, &c, &ro, &out, &st, &attempts);
+            buy ? change_buy : change_retry, &c, &ro, &out, &st, &attempts);
 	if (attempts < 0) {
 		attempts = 0;
 	}
-	t->rpcs += 1 + (uint64_t) attempts;
-	t->writes += (uint64_t) attempts;
+	t->rpcs += 1 + (uint64_t)attempts;
+	t->writes += (uint64_t)attempts;
 	if (attempts > 0) {
 		/* Every attempt but the last was a conflict; the last one is
 		 * a conflict too if the loop gave up or fn stopped it. */
-		lost = (uint64_t) attempts - 1;
+		lost = (uint64_t)attempts - 1;
 		if (rc == INVENTORY_ABORTED ||
 		    rc == INVENTORY_FAILED_PRECONDITION) {
 			lost++;
@@ -384,14 +389,14 @@ op_rmw(struct bench_thread *t, struct bench_product *p, bool buy)
 	}
 	if (lost > 0) {
 		t->conflicts += lost;
-		atomic_fetch_add_explicit(&t->live_conflicts, lost,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &t->live_conflicts, lost, memory_order_relaxed);
 	}
 	if (rc == INVENTORY_OK) {
 		check_product(t, out);
 		if (buy) {
-			atomic_fetch_add_explicit(&p->purchases, 1,
-			    memory_order_relaxed);
+			atomic_fetch_add_explicit(
+			    &p->purchases, 1, memory_order_relaxed);
 		}
 		inventory_product_free(out);
 	} else if (rc == INVENTORY_ABORTED) {
@@ -444,8 +449,9 @@ worker_main(void *arg)
 			}
 			if (open) {
 				begin = b->start_ns +
-				    (uint64_t) ((double) slot * period);
-				if (b->deadline_ns && begin >= b->deadline_ns) {
+				        (uint64_t)((double)slot * period);
+				if (b->deadline_ns &&
+				    begin >= b->deadline_ns) {
 					break;
 				}
 				if (bench_now_ns() < begin) {
@@ -468,7 +474,8 @@ worker_main(void *arg)
 		hist_record(&t->hist[op], end > begin ? end - begin : 0);
 		t->status[op][code_slot(rc)]++;
 		t->ops++;
-		atomic_fetch_add_explicit(&t->live_ops, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &t->live_ops, 1, memory_order_relaxed);
 	}
 	atomic_fetch_sub(&b->running, 1);
 	return NULL;
@@ -481,7 +488,7 @@ bench_run(struct bench *b)
 	int i, op;
 	int started = 0;
 
-	b->threads = calloc((size_t) n, sizeof(*b->threads));
+	b->threads = calloc((size_t)n, sizeof(*b->threads));
 	if (b->threads == NULL) {
 		fprintf(stderr, "inventory-bench: out of memory\n");
 		return -1;
@@ -494,22 +501,24 @@ bench_run(struct bench *b)
 		struct bench_thread *t = &b->threads[i];
 		t->b                   = b;
 		t->index               = i;
-		t->rng = splitmix64(b->cfg.seed * 1000003u + (uint64_t) i) | 1u;
+		t->rng = splitmix64(b->cfg.seed * 1000003u + (uint64_t)i) | 1u;
 		for (op = 0; op < OP_COUNT; op++) {
 			hist_init(&t->hist[op]);
 		}
 	}
 	atomic_store(&b->next_slot, 0);
 	atomic_store(&b->running, n);
-	b->start_ns    = bench_now_ns();
-	b->deadline_ns = b->cfg.duration_s > 0.0
-	    ? b->start_ns + (uint64_t) (b->cfg.duration_s * 1e9)
-	    : 0;
+	b->start_ns = bench_now_ns();
+	b->deadline_ns =
+	    b->cfg.duration_s > 0.0
+	        ? b->start_ns + (uint64_t)(b->cfg.duration_s * 1e9)
+	        : 0;
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&b->threads[i].thread, NULL, worker_main,
 		        &b->threads[i]) != 0) {
-			fprintf(stderr, "inventory-bench: cannot start thread "
-			                "%d\n",
+			fprintf(stderr,
+			    "inventory-bench: cannot start thread "
+			    "%d\n",
 			    i);
 			atomic_fetch_sub(&b->running, n - i);
 			atomic_store(&b->stop, 1);
@@ -591,11 +600,11 @@ seed_one(struct bench *b, struct bench_product *p, void *arg)
 	char               name[64];
 
 	snprintf(name, sizeof(name), "bench-%016llx-%zu",
-	    (unsigned long long) sa->tag, (size_t) (p - b->products));
+	    (unsigned long long)sa->tag, (size_t)(p - b->products));
 	inventory_call_opts o = { .timeout_ms = bench_setup_timeout(b) };
 
-	rc = inventory_create_product(b->client, name, b->cfg.initial_stock,
-	    "1.00", &o, &out, &st);
+	rc = inventory_create_product(
+	    b->client, name, b->cfg.initial_stock, "1.00", &o, &out, &st);
 	if (rc != INVENTORY_OK) {
 		fprintf(stderr, "inventory-bench: CreateProduct: %s: %s\n",
 		    inventory_code_name(rc), st.message);
@@ -618,7 +627,7 @@ read_initial(struct bench *b, struct bench_product *p, void *arg)
 
 	inventory_call_opts o = { .timeout_ms = bench_setup_timeout(b) };
 
-	(void) arg;
+	(void)arg;
 	rc = inventory_get_product(b->client, p->id, &o, &out, &st);
 	if (rc != INVENTORY_OK) {
 		fprintf(stderr, "inventory-bench: GetProduct %s: %s: %s\n",
@@ -656,15 +665,16 @@ load_ids(struct bench *b, const char *path)
 			continue;
 		}
 		if (len != INVENTORY_ID_LEN) {
-			fprintf(stderr, "inventory-bench: %s: not a UUID: "
-			                "%.*s\n",
-			    path, (int) len, s);
+			fprintf(stderr,
+			    "inventory-bench: %s: not a UUID: "
+			    "%.*s\n",
+			    path, (int)len, s);
 			goto out_fail;
 		}
 		if (n == cap) {
 			size_t                nc = cap ? cap * 2 : 1024;
-			struct bench_product *np = aligned_alloc(64,
-			    nc * sizeof(*np));
+			struct bench_product *np =
+			    aligned_alloc(64, nc * sizeof(*np));
 			if (np == NULL) {
 				goto out_fail;
 			}
@@ -706,9 +716,9 @@ bench_setup_products(struct bench *b)
 		return bench_parallel(b, read_initial, NULL);
 	}
 	struct seed_arg sa = {
-		.tag = splitmix64(b->cfg.seed ^ (uint64_t) time(NULL)),
+		.tag = splitmix64(b->cfg.seed ^ (uint64_t)time(NULL)),
 	};
-	b->nproducts = (size_t) b->cfg.products;
+	b->nproducts = (size_t)b->cfg.products;
 	b->products  = aligned_alloc(64, b->nproducts * sizeof(*b->products));
 	if (b->products == NULL) {
 		fprintf(stderr, "inventory-bench: out of memory\n");

@@ -29,18 +29,19 @@ struct call {
 };
 
 /* `req` is an unpacked message of the method's input type. */
-typedef enum code (*handler_fn)(struct call *call, const ProtobufCMessage *req,
-    ProtobufCBuffer *reply);
+typedef enum code (*handler_fn)(
+    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply);
 
-enum code handler_get_product(struct call *call, const ProtobufCMessage *req,
-    ProtobufCBuffer *reply);
-enum code handler_update_stock(struct call *call, const ProtobufCMessage *req,
-    ProtobufCBuffer *reply);
-enum code handler_create_product(struct call *call, const ProtobufCMessage *req,
-    ProtobufCBuffer *reply);
+enum code handler_get_product(
+    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply);
+enum code handler_update_stock(
+    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply);
+enum code handler_create_product(
+    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply);
 
 /* Fill a wire Product from a stored one.  `out` borrows p's strings, so p
  * must outlive it. */
-void handler_product_to_wire(const struct product *p, Inventory__V1__Product *out);
+void handler_product_to_wire(
+    const struct product *p, Inventory__V1__Product *out);
 
 #endif

@@ -29,8 +29,9 @@ struct store;
 
 /* Tunables of a connection. */
 struct store_options {
-	const char *conninfo;       /* libpq connection string or URI; "" uses PG* variables */
-	int         request_ttl_s;  /* how long request ids are remembered */
+	const char *conninfo; /* libpq connection string or URI; "" uses PG*
+	                         variables */
+	int request_ttl_s;    /* how long request ids are remembered */
 };
 
 /* Allocate a store and try to connect.  Returns 0 and *out even when the
@@ -56,8 +57,8 @@ int store_migrate(const char *conninfo);
 
 /* GetProduct.  OK with *out; NOT_FOUND; INVALID_ARGUMENT for a malformed
  * id; UNAVAILABLE/INTERNAL for database trouble. */
-enum code store_product_get(struct store *st, const char *id,
-    struct product *out);
+enum code store_product_get(
+    struct store *st, const char *id, struct product *out);
 
 /* CreateProduct with arguments already validated.  OK with *out at
  * version 1.  A repeated request_id returns OK with the product that

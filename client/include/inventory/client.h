@@ -41,23 +41,23 @@ typedef struct inventory_client inventory_client;
 
 /* Status codes: gRPC's canonical codes with gRPC's numbers. */
 typedef enum {
-	INVENTORY_OK                  = 0,
-	INVENTORY_CANCELLED           = 1,
-	INVENTORY_UNKNOWN             = 2,
-	INVENTORY_INVALID_ARGUMENT    = 3,
-	INVENTORY_DEADLINE_EXCEEDED   = 4,
-	INVENTORY_NOT_FOUND           = 5,
-	INVENTORY_ALREADY_EXISTS      = 6,  /* request id reused for another call */
+	INVENTORY_OK                = 0,
+	INVENTORY_CANCELLED         = 1,
+	INVENTORY_UNKNOWN           = 2,
+	INVENTORY_INVALID_ARGUMENT  = 3,
+	INVENTORY_DEADLINE_EXCEEDED = 4,
+	INVENTORY_NOT_FOUND         = 5,
+	INVENTORY_ALREADY_EXISTS = 6, /* request id reused for another call */
 	INVENTORY_PERMISSION_DENIED   = 7,
 	INVENTORY_RESOURCE_EXHAUSTED  = 8,
 	INVENTORY_FAILED_PRECONDITION = 9,
-	INVENTORY_ABORTED             = 10, /* OCC conflict: see status->current */
-	INVENTORY_OUT_OF_RANGE        = 11,
-	INVENTORY_UNIMPLEMENTED       = 12,
-	INVENTORY_INTERNAL            = 13,
-	INVENTORY_UNAVAILABLE         = 14,
-	INVENTORY_DATA_LOSS           = 15,
-	INVENTORY_UNAUTHENTICATED     = 16,
+	INVENTORY_ABORTED         = 10, /* OCC conflict: see status->current */
+	INVENTORY_OUT_OF_RANGE    = 11,
+	INVENTORY_UNIMPLEMENTED   = 12,
+	INVENTORY_INTERNAL        = 13,
+	INVENTORY_UNAVAILABLE     = 14,
+	INVENTORY_DATA_LOSS       = 15,
+	INVENTORY_UNAUTHENTICATED = 16,
 } inventory_code;
 
 /* Limits of the contract, checked by the server and by this library. */
@@ -70,23 +70,23 @@ enum {
 
 /* A product as the server stored it. */
 typedef struct inventory_product {
-	char    id[INVENTORY_ID_LEN + 1];          /* UUID, lower case */
-	char    name[INVENTORY_NAME_MAX + 1];      /* NUL-terminated UTF-8 */
-	int64_t stock;                             /* never negative */
-	char    price[INVENTORY_PRICE_MAX + 1];    /* exact decimal, "19.90" */
-	int64_t version;                           /* 1, then +1 per update */
-	int64_t created_at_us;                     /* µs since the Unix epoch */
-	int64_t updated_at_us;                     /* µs since the Unix epoch */
+	char    id[INVENTORY_ID_LEN + 1];       /* UUID, lower case */
+	char    name[INVENTORY_NAME_MAX + 1];   /* NUL-terminated UTF-8 */
+	int64_t stock;                          /* never negative */
+	char    price[INVENTORY_PRICE_MAX + 1]; /* exact decimal, "19.90" */
+	int64_t version;                        /* 1, then +1 per update */
+	int64_t created_at_us;                  /* µs since the Unix epoch */
+	int64_t updated_at_us;                  /* µs since the Unix epoch */
 } inventory_product;
 
 /* Why a call failed.  Zero-initialise before first use, then pass to any
  * number of calls; each call resets it.  Release with
  * inventory_status_fini() (it owns `current`). */
 typedef struct inventory_status {
-	inventory_code     code;            /* same as the call's return value */
-	char               message[256];    /* human-readable, NUL-terminated */
-	int64_t            current_version; /* ABORTED: latest version, else 0 */
-	inventory_product *current;         /* ABORTED: latest product, else NULL */
+	inventory_code code;            /* same as the call's return value */
+	char           message[256];    /* human-readable, NUL-terminated */
+	int64_t        current_version; /* ABORTED: latest version, else 0 */
+	inventory_product *current; /* ABORTED: latest product, else NULL */
 } inventory_status;
 
 /* Per-call options; pass NULL for the defaults. */
