@@ -7,8 +7,12 @@
  * without another read.  Between writes the caller sleeps a random time
  * in [0, min(max_backoff, initial * 2^retry)] ms ("full jitter"), which
  * spreads competing writers apart instead of letting them collide again
- * in lock step.  Every write gets a fresh request id: it is a new logical
- * write (based on a newer version), not a repeat of the last one.
+ * in lock step.  Every write based on a new version gets a fresh request
+ * id.  A write whose outcome is unknown (UNAVAILABLE or DEADLINE_EXCEEDED:
+ * it may or may not have been applied) is resent after the same back-off
+ * with the SAME request id, so the server either applies it now or returns
+ * the outcome it already had: never twice.  Each send counts as an
+ * attempt.
  *
  * Invariants: the caller's status is reset once and ends up describing
  * the returned code; nothing is leaked on any path.
@@ -73,6 +77,7 @@ inventory_update_with_retry(inventory_client *c, const char *id,
 	inventory_status     st     = { 0 };
 	inventory_product   *cur    = NULL, *written;
 	inventory_product    latest;
+	char                 request_id[RNG_REQUEST_ID_LEN + 1];
 	int                  tried = 0;
 	int64_t              new_stock;
 	inventory_code       code;
@@ -115,9 +120,21 @@ inventory_update_with_retry(inventory_client *c, const char *id,
 			    (long long)latest.version);
 			goto out_status;
 		}
-		tried++;
-		code = inventory_update_stock(
-		    c, id, new_stock, latest.version, &call, &written, &st);
+		rng_request_id(request_id);
+		call.request_id = request_id;
+		for (;;) {
+			tried++;
+			code = inventory_update_stock(c, id, new_stock,
+			    latest.version, &call, &written, &st);
+			if ((code != INVENTORY_UNAVAILABLE &&
+			        code != INVENTORY_DEADLINE_EXCEEDED) ||
+			    tried >= policy.max_attempts)
+				break;
+			/* Outcome unknown: resend the same write. */
+			retry_sleep_ms(rng_between0(
+			    retry_backoff_cap(policy.initial_backoff_ms,
+			        policy.max_backoff_ms, tried - 1)));
+		}
 		if (code == INVENTORY_OK) {
 			*out = written;
 			goto out_status;

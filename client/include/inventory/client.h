@@ -165,11 +165,14 @@ typedef struct inventory_retry_opts {
  * fn to it, write the new stock with the read version; on a conflict apply
  * fn again to the product the conflict returned and retry after an
  * exponential backoff with full jitter, up to max_attempts writes.  Each
- * write carries its own request id, so a lost reply is never applied
- * twice.  Returns OK with *out the written product; ABORTED if every
- * attempt conflicted (status->current is the latest seen); fn's code if fn
- * stopped; or the first other error.  *attempts (may be NULL) gets the
- * number of writes tried.  Thread-safe like every call. */
+ * write carries its own request id; a write whose outcome is unknown
+ * (UNAVAILABLE or DEADLINE_EXCEEDED) is resent after the back-off with the
+ * same id, so it is applied at most once.  Returns OK with *out the
+ * written product; ABORTED if every attempt conflicted (status->current is
+ * the latest seen); fn's code if fn stopped; UNAVAILABLE or
+ * DEADLINE_EXCEEDED if the attempts ran out on unknown outcomes; or the
+ * first other error.  *attempts (may be NULL) gets the number of writes
+ * sent.  Thread-safe like every call. */
 INVENTORY_API inventory_code inventory_update_with_retry(inventory_client *c,
     const char *id, inventory_update_fn fn, void *arg,
     const inventory_retry_opts *opts, inventory_product **out,

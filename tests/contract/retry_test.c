@@ -1,0 +1,117 @@
+/*
+ * inventory_update_with_retry() when a write's outcome is unknown.
+ *
+ * The product row is locked from a libpq connection (SELECT ... FOR UPDATE
+ * in an open transaction), so the server's UpdateStock blocks and the
+ * client's 150 ms timeout expires: DEADLINE_EXCEEDED, the write may or may
+ * not apply.  The helper must resend the SAME write (same request id) and,
+ * once the lock is released, report OK with the version advanced by exactly
+ * one although several copies of the write reached the server.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "contract.h"
+
+enum {
+	HOLD_MS    = 700, /* how long the row stays locked */
+	TIMEOUT_MS = 150, /* per call, well under HOLD_MS */
+};
+
+struct lock_holder {
+	PGconn *db;
+};
+
+static void
+exec_ok(PGconn *db, const char *query, const char *param)
+{
+	const char *params[1] = { param };
+	PGresult   *res       = PQexecParams(
+	            db, query, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		PQclear(res);
+		fail_msg("%s: %s", query, PQerrorMessage(db));
+	}
+	PQclear(res);
+}
+
+static void *
+release_later(void *arg)
+{
+	struct lock_holder *h = arg;
+	struct timespec ts = { HOLD_MS / 1000, (HOLD_MS % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+	exec_ok(h->db, "COMMIT", NULL);
+	return NULL;
+}
+
+static inventory_code
+minus_one(const inventory_product *current, int64_t *new_stock, void *arg)
+{
+	(void)arg;
+	*new_stock = current->stock - 1;
+	return INVENTORY_OK;
+}
+
+static void
+test_unknown_outcome_resent_once(void **state)
+{
+	inventory_product   *p = contract_create("locked widget", 10, "1.00");
+	inventory_product   *out = NULL, *after;
+	inventory_status     st  = { 0 };
+	inventory_retry_opts opt = { .max_attempts = 50,
+		.initial_backoff_ms                = 5,
+		.max_backoff_ms                    = 20,
+		.timeout_ms                        = TIMEOUT_MS };
+	struct lock_holder   h;
+	pthread_t            t;
+	inventory_code       code;
+	int                  attempts = 0;
+	const char          *conninfo = testenv_get("INVENTORY_DB");
+
+	(void)state;
+	assert_non_null(conninfo);
+	h.db = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(h.db), CONNECTION_OK);
+	exec_ok(h.db, "BEGIN", NULL);
+	exec_ok(h.db, "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE",
+	    p->id);
+	assert_int_equal(pthread_create(&t, NULL, release_later, &h), 0);
+
+	code = inventory_update_with_retry(contract_client, p->id, minus_one,
+	    NULL, &opt, &out, &st, &attempts);
+	pthread_join(t, NULL);
+	PQfinish(h.db);
+
+	assert_code(code, INVENTORY_OK, &st);
+	/* The first sends timed out behind the lock: the write was resent. */
+	assert_true(attempts >= 2);
+	assert_int_equal(out->version, 2);
+	assert_int_equal(out->stock, 9);
+	after = contract_get(p->id);
+	assert_int_equal(after->version, 2);
+	assert_int_equal(after->stock, 9);
+
+	inventory_product_free(after);
+	inventory_product_free(out);
+	inventory_product_free(p);
+	inventory_status_fini(&st);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unknown_outcome_resent_once),
+	};
+
+	return cmocka_run_group_tests_name(
+	    "contract.retry", tests, contract_setup, contract_teardown);
+}
