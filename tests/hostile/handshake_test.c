@@ -45,55 +45,6 @@ enum {
 /* The SP header a REQ (protocol 0x30) peer sends first. */
 static const unsigned char sp_header[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
 
-/* A connected stream socket to a tcp:// or ipc:// URL, or -1. */
-static int
-raw_connect(const char *url)
-{
-	int fd = -1;
-
-	if (strncmp(url, "ipc://", 6) == 0) {
-		struct sockaddr_un sun;
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		if (strlen(url + 6) >= sizeof(sun.sun_path)) {
-			return -1;
-		}
-		strcpy(sun.sun_path, url + 6);
-		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0) {
-			return -1;
-		}
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-			close(fd);
-			return -1;
-		}
-		return fd;
-	}
-	if (strncmp(url, "tcp://", 6) == 0) {
-		char            host[256], *colon;
-		struct addrinfo hints, *ai = NULL;
-
-		snprintf(host, sizeof(host), "%s", url + 6);
-		if ((colon = strrchr(host, ':')) == NULL) {
-			return -1;
-		}
-		*colon = '\0';
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family   = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		if (getaddrinfo(host, colon + 1, &hints, &ai) != 0) {
-			return -1;
-		}
-		fd = socket(ai->ai_family, SOCK_STREAM, 0);
-		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-			close(fd);
-			fd = -1;
-		}
-		freeaddrinfo(ai);
-		return fd;
-	}
-	return -1;
-}
-
 /* The attack on one URL; returns 1 if the server is served afterwards. */
 static int
 attack(const char *url)
@@ -103,7 +54,7 @@ attack(const char *url)
 	printf("%d connections closed during the SP handshake on %s\n",
 	    CONNECTIONS, url);
 	for (int i = 0; i < CONNECTIONS; i++) {
-		int    fd = raw_connect(url);
+		int    fd = hostile_raw_connect(url);
 		size_t n  = (size_t)(i % 8);
 
 		if (fd < 0) {
@@ -189,6 +140,9 @@ int
 main(int argc, char **argv)
 {
 	int ok = 1;
+
+	setvbuf(
+	    stdout, NULL, _IOLBF, 0); /* progress survives a timeout kill */
 
 	if (argc == 3 && strcmp(argv[1], "--spawn") == 0) {
 		char  dir[] = "/tmp/inventory-handshake-XXXXXX";

@@ -3,9 +3,15 @@
  */
 #include "hostile.h"
 
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <nng/protocol/reqrep0/req.h>
 
@@ -207,4 +213,123 @@ hostile_served(const char *url, int timeout_ms)
 		                 : hostile_code_name((uint32_t)code));
 	}
 	return code == 5 || code == 0;
+}
+
+int
+hostile_raw_connect(const char *url)
+{
+	int fd = -1;
+
+	if (strncmp(url, "ipc://", 6) == 0) {
+		struct sockaddr_un sun;
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlen(url + 6) >= sizeof(sun.sun_path)) {
+			return -1;
+		}
+		strcpy(sun.sun_path, url + 6);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0) {
+			return -1;
+		}
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	if (strncmp(url, "tcp://", 6) == 0) {
+		char            host[256], *colon;
+		struct addrinfo hints, *ai = NULL;
+
+		snprintf(host, sizeof(host), "%s", url + 6);
+		if ((colon = strrchr(host, ':')) == NULL) {
+			return -1;
+		}
+		*colon = '\0';
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family   = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host, colon + 1, &hints, &ai) != 0) {
+			return -1;
+		}
+		fd = socket(ai->ai_family, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			close(fd);
+			fd = -1;
+		}
+		freeaddrinfo(ai);
+		return fd;
+	}
+	return -1;
+}
+
+/* Read exactly n bytes within timeout_ms; the count read. */
+static size_t
+read_full(int fd, uint8_t *buf, size_t n, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t       r;
+		if (poll(&p, 1, timeout_ms) <= 0) {
+			break;
+		}
+		if ((r = read(fd, buf + got, n - got)) <= 0) {
+			break;
+		}
+		got += (size_t)r;
+	}
+	return got;
+}
+
+int
+hostile_raw_oversize(const char *url, size_t len, int timeout_ms)
+{
+	static const uint8_t hdr[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
+	uint8_t              peer[8], frame[12], chunk[65536], byte;
+	uint64_t             flen = (uint64_t)len + 4; /* + REQ request id */
+	size_t               sent = 0;
+	int                  fd, closed = 0;
+	struct pollfd        p;
+
+	if ((fd = hostile_raw_connect(url)) < 0) {
+		return -1;
+	}
+	if (write(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr) ||
+	    read_full(fd, peer, sizeof(peer), timeout_ms) != sizeof(peer) ||
+	    peer[1] != 'S' || peer[2] != 'P') {
+		close(fd);
+		return -1;
+	}
+	for (int i = 0; i < 8; i++) { /* length, big-endian */
+		frame[i] = (uint8_t)(flen >> (56 - 8 * i));
+	}
+	frame[8]  = 0x80; /* request id 0x80000001 (top bit: last hop) */
+	frame[9]  = 0;
+	frame[10] = 0;
+	frame[11] = 1;
+	memset(chunk, 'A', sizeof(chunk));
+	if (send(fd, frame, sizeof(frame), MSG_NOSIGNAL) ==
+	    (ssize_t)sizeof(frame)) {
+		/* The server may close long before all of it is sent. */
+		while (sent < len) {
+			size_t  n = len - sent < sizeof(chunk) ? len - sent
+			                                       : sizeof(chunk);
+			ssize_t w = send(fd, chunk, n, MSG_NOSIGNAL);
+			if (w <= 0) {
+				break;
+			}
+			sent += (size_t)w;
+		}
+	}
+	/* Closed means EOF or reset, with no reply bytes before it. */
+	p.fd     = fd;
+	p.events = POLLIN;
+	if (poll(&p, 1, timeout_ms) > 0) {
+		ssize_t r = read(fd, &byte, 1);
+		closed    = r == 0 || (r < 0 && errno == ECONNRESET);
+	}
+	close(fd);
+	return closed;
 }

@@ -58,4 +58,15 @@ int hostile_get(nng_socket s, const char *id, int64_t *version);
  * timeout_ms on a fresh socket to url: the server still serves. */
 int hostile_served(const char *url, int timeout_ms);
 
+/* A connected stream socket (plain BSD, no nng) to a tcp:// or ipc://
+ * URL, or -1. */
+int hostile_raw_connect(const char *url);
+
+/* Over a raw connection to url: complete the SP handshake as a REQ peer,
+ * then send one frame announcing and carrying len bytes of body.  Returns
+ * 1 if the server then closed the connection without replying within
+ * timeout_ms, 0 if it replied or kept it open, -1 if the handshake
+ * failed. */
+int hostile_raw_oversize(const char *url, size_t len, int timeout_ms);
+
 #endif

@@ -6,9 +6,10 @@
  * must still get OK for a good request (the server keeps serving), and
  * rows that must not change anything are checked not to have.
  *
- * Rows marked NO_REPLY are far above the server's hard frame limit: nng
- * drops the connection without a reply, the client times out, and a fresh
- * socket must then be served.
+ * Rows marked NO_REPLY are far above the server's hard frame limit: they
+ * are sent over a raw TCP connection (SP handshake and framing by hand),
+ * the server must close that connection without replying, and then still
+ * serve the test's socket.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -276,19 +277,26 @@ run_row(nng_socket *s, const char *url, const struct row *r)
 	int                      rv, ok = 1, good;
 	int64_t                  v = -1;
 
-	buf = build(r, &len);
-	rv  = hostile_call(*s, buf, len, &resp);
-	free(buf);
 	if (r->expect == NO_REPLY) {
-		if (rv != NNG_ETIMEDOUT) {
-			printf("  %-40s expected no reply, got %s\n", r->what,
-			    rv == 0 ? hostile_code_name(resp->code)
-			            : nng_strerror(rv));
+		/* Over a raw connection: nng 1.5.2's nng_close() can hang on a
+		 * REQ socket whose pipe died mid-send of a huge frame. */
+		rv = hostile_raw_oversize(url, r->size, 5000);
+		if (rv != 1) {
+			printf("  %-40s expected the connection to be dropped "
+			       "without a reply, got %s\n",
+			    r->what,
+			    rv < 0 ? "no SP handshake"
+			           : "a reply or no close");
 			ok = 0;
 		}
-		/* The connection is gone: start afresh. */
-		nng_close(*s);
-		*s = hostile_open(url, 5000);
+		rv = 0;
+	} else {
+		buf = build(r, &len);
+		rv  = hostile_call(*s, buf, len, &resp);
+		free(buf);
+	}
+	if (r->expect == NO_REPLY) {
+		/* checked above */
 	} else if (rv != 0) {
 		printf("  %-40s expected %s, got nng error %s\n", r->what,
 		    hostile_code_name(r->expect), nng_strerror(rv));
@@ -345,6 +353,9 @@ main(void)
 	nng_socket  s;
 	size_t      nrows  = sizeof(rows) / sizeof(rows[0]);
 	int         passed = 0;
+
+	setvbuf(
+	    stdout, NULL, _IOLBF, 0); /* progress survives a timeout kill */
 
 	if (url == NULL || strncmp(url, "tcp://", 6) != 0) {
 		fprintf(stderr, "raw_test: no tcp:// server URL (got %s)\n",

@@ -93,6 +93,9 @@ main(void)
 {
 	const char *url      = testenv_server();
 	const char *conninfo = testenv_get("INVENTORY_DB");
+
+	setvbuf(
+	    stdout, NULL, _IOLBF, 0); /* progress survives a timeout kill */
 	Inventory__V1__UpdateStockRequest u =
 	    INVENTORY__V1__UPDATE_STOCK_REQUEST__INIT;
 	nng_socket plain, resender;
