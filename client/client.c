@@ -35,7 +35,7 @@
 #include "rng.h"
 
 /* Largest reply accepted; replies are well under 1 KiB today. */
-#define CLIENT_RECV_MAX     (1024 * 1024)
+#define CLIENT_RECV_MAX     ((size_t)1024 * 1024)
 #define CLIENT_TIMEOUT_MS   5000 /* default per-call timeout */
 #define CLIENT_RECONNMIN_MS 50   /* first reconnect delay */
 #define CLIENT_RECONNMAX_MS 1000 /* cap on the reconnect backoff */
@@ -381,7 +381,7 @@ client_call(inventory_client *c, struct codec_request *req,
 	nng_msg           *msg;
 	int                rv;
 	inventory_code     code;
-	struct codec_reply reply;
+	struct codec_reply reply = { 0 };
 	inventory_product *p;
 
 	if (opts != NULL && opts->timeout_ms > 0)
@@ -395,10 +395,13 @@ client_call(inventory_client *c, struct codec_request *req,
 	req->timeout_ms = (uint32_t)timeout_ms;
 
 	size = codec_request_size(req);
-	if ((rv = nng_msg_alloc(&msg, size)) != 0)
+	if ((rv = nng_msg_alloc(&msg, size)) != 0) {
+		req->request_id = NULL;
 		return status_set(status, code_from_nng(rv),
 		    "cannot allocate request: %s", nng_strerror(rv));
+	}
 	if (codec_request_encode(req, nng_msg_body(msg), size) != size) {
+		req->request_id = NULL;
 		nng_msg_free(msg);
 		return status_set(status, INVENTORY_RESOURCE_EXHAUSTED,
 		    "cannot encode request");
@@ -406,6 +409,7 @@ client_call(inventory_client *c, struct codec_request *req,
 
 	code =
 	    client_exchange(c, req->method, msg, timeout_ms, &reply, status);
+	req->request_id = NULL; /* it may point at this frame's id[] */
 	if (code != INVENTORY_OK)
 		return code;
 	if (reply.code != INVENTORY_OK) {

@@ -11,8 +11,11 @@
 #   asan      the same in build-asan/ with -DINVENTORY_SANITIZER=address,undefined
 #             (clang if it can link sanitizers, else gcc); leaks fail the run
 #   tsan      (opt-in) the same in build-tsan/ with ThreadSanitizer
-#   other     any deploy/scripts/gates/NAME.sh (see "hooks" below): fuzz,
-#             format, tidy and valgrind exist (opt-in)
+#   format    clang-format 14 --dry-run --Werror over every tracked .c/.h
+#   tidy      clang-tidy 14 (.clang-tidy) and cppcheck over src/ and client/
+#   valgrind  -O0 -g build; contract tests and inventoryd under memcheck
+#   fuzz      each libFuzzer target for FUZZ_SECONDS (60) over its corpus
+#   other     any deploy/scripts/gates/NAME.sh (see "hooks" below)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +23,8 @@ cd "$root"
 # shellcheck source=scripts/deps.sh
 . deploy/scripts/deps.sh
 
-DEFAULT_GATES="build asan"
+# Cheap static gates first, so a formatting slip fails in seconds.
+DEFAULT_GATES="format tidy build asan valgrind fuzz"
 gates=${INVENTORY_GATES:-$DEFAULT_GATES}
 jobs=$(nproc 2>/dev/null || echo 2)
 export CTEST_OUTPUT_ON_FAILURE=1
@@ -88,14 +92,8 @@ gate_tsan() {
 # A gate NAME without its own function here runs deploy/scripts/gates/NAME.sh
 # (from the repository root; non-zero exit = gate failed).  To add one:
 # write that script, then add NAME to DEFAULT_GATES (or select it with
-# INVENTORY_GATES).  Existing scripts:
-#   valgrind  deploy/scripts/gates/valgrind.sh (exists; opt-in): -O0 -g
-#             build, memcheck --error-exitcode=99 (never combined with ASan)
-#   fuzz      deploy/scripts/gates/fuzz.sh: libFuzzer targets, 60 s each
-#             (exists; opt-in for now: INVENTORY_GATES="build asan fuzz")
-#   tidy      deploy/scripts/gates/tidy.sh (exists; opt-in)
-#   format    deploy/scripts/gates/format.sh (exists; opt-in until the whole
-#             tree is formatted)
+# INVENTORY_GATES).  Existing scripts: valgrind.sh, fuzz.sh, tidy.sh,
+# format.sh.
 run_gate() {
 	local g=$1
 	if declare -F "gate_$g" >/dev/null; then
@@ -108,7 +106,9 @@ run_gate() {
 	fi
 }
 
-inventory_deps
+# The gates' tools on top of the build dependencies.
+inventory_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck \
+	valgrind python3
 
 failed=()
 passed=()

@@ -323,7 +323,7 @@ static int
 cmd_get(inventory_client **c, const char *server, int timeout_ms, int argc,
     char **argv)
 {
-	const char        *id;
+	const char        *id = NULL;
 	inventory_product *p  = NULL;
 	inventory_status   st = { 0 };
 	inventory_code     code;
@@ -379,7 +379,7 @@ cmd_update_stock(inventory_client **c, const char *server, int timeout_ms,
 		{ "--stock", NULL },
 		{ "--version", NULL },
 	};
-	const char        *id;
+	const char        *id = NULL;
 	inventory_product *p  = NULL;
 	inventory_status   st = { 0 };
 	inventory_code     code;

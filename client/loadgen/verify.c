@@ -119,8 +119,9 @@ bench_verify(struct bench *b)
 		usleep((useconds_t)ms * 1000u);
 	}
 
-	fs.version = calloc(b->nproducts, sizeof(int64_t));
-	fs.stock   = calloc(b->nproducts, sizeof(int64_t));
+	/* At least one element: calloc(0) may return NULL. */
+	fs.version = calloc(b->nproducts + 1, sizeof(int64_t));
+	fs.stock   = calloc(b->nproducts + 1, sizeof(int64_t));
 	if (fs.version == NULL || fs.stock == NULL) {
 		v->ok = false;
 		snprintf(v->message, sizeof(v->message), "out of memory");

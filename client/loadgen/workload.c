@@ -286,7 +286,7 @@ op_update(struct bench_thread *t, struct bench_product *p)
 			    "%s: UpdateStock OK with stock %lld, "
 			    "asked for %lld",
 			    p->id, (long long)out->stock,
-			    (long long)(cur->stock + delta));
+			    (long long)cur->stock + delta);
 		}
 		inventory_product_free(out);
 		break;
