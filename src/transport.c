@@ -30,6 +30,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "transport_guard.h"
 
 enum {
 	IDLE_MS = 1000, /* receive timeout: housekeeping cadence */
@@ -59,7 +60,9 @@ struct worker {
 struct transport {
 	nng_socket                  sock;
 	nng_listener               *listeners; /* one per URL */
+	char                      **urls;      /* owned, one per listener */
 	int                         nlisteners;
+	struct guard               *guard; /* ipc:// work-around, or NULL */
 	struct worker              *workers;
 	int                         nworkers;
 	const struct transport_ops *ops;
@@ -167,7 +170,8 @@ listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
 	}
 	if ((copy = strdup(urls)) == NULL ||
 	    (t->listeners = calloc((size_t)count, sizeof(nng_listener))) ==
-	        NULL) {
+	        NULL ||
+	    (t->urls = calloc((size_t)count, sizeof(char *))) == NULL) {
 		free(copy);
 		snprintf(errbuf, errlen, "out of memory");
 		return -1;
@@ -180,10 +184,17 @@ listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
 		if (*url == '\0') {
 			continue;
 		}
+		if ((t->urls[t->nlisteners] = strdup(url)) == NULL) {
+			snprintf(errbuf, errlen, "out of memory");
+			rv = NNG_ENOMEM;
+			break;
+		}
 		rv = nng_listen(t->sock, url, &t->listeners[t->nlisteners], 0);
 		if (rv != 0) {
 			snprintf(errbuf, errlen, "cannot listen on %s: %s",
 			    url, nng_strerror(rv));
+			free(t->urls[t->nlisteners]);
+			t->urls[t->nlisteners] = NULL;
 			break;
 		}
 		t->nlisteners++;
@@ -197,7 +208,7 @@ listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
 }
 
 static void
-free_workers(struct transport *t)
+transport_free(struct transport *t)
 {
 	for (int i = 0; i < t->nworkers; i++) {
 		struct worker *w = &t->workers[i];
@@ -206,6 +217,11 @@ free_workers(struct transport *t)
 		}
 		pthread_mutex_destroy(&w->mtx);
 	}
+	guard_free(t->guard);
+	for (int i = 0; i < t->nlisteners; i++) {
+		free(t->urls[i]);
+	}
+	free(t->urls);
 	free(t->workers);
 	free(t->listeners);
 	free(t);
@@ -262,6 +278,11 @@ transport_start(struct transport **out, const char *urls, int workers,
 	if (listen_all(t, urls, errbuf, errlen) != 0) {
 		goto out_close;
 	}
+	if (guard_start(&t->guard, t->sock, t->urls, t->listeners,
+	        t->nlisteners) != 0) {
+		snprintf(errbuf, errlen, "cannot start the listener guard");
+		goto out_close;
+	}
 	for (int i = 0; i < workers; i++) {
 		struct worker *w = &t->workers[i];
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
@@ -276,7 +297,7 @@ transport_start(struct transport **out, const char *urls, int workers,
 
 out_close:
 	nng_close(t->sock);
-	free_workers(t);
+	transport_free(t);
 	return -1;
 }
 
@@ -287,6 +308,7 @@ transport_stop(struct transport *t)
 		return;
 	}
 	atomic_store_explicit(&t->stopping, true, memory_order_release);
+	guard_stop(t->guard); /* it may replace listeners: stop it first */
 	for (int i = 0; i < t->nlisteners; i++) {
 		nng_listener_close(t->listeners[i]);
 	}
@@ -307,7 +329,7 @@ transport_stop(struct transport *t)
 	 * written before the pipes close. */
 	nng_msleep(DRAIN_GRACE_MS);
 	nng_close(t->sock);
-	free_workers(t);
+	transport_free(t);
 	/* inventoryd runs one transport; release nng's global state so leak
 	 * checkers see a clean exit. */
 	nng_fini();
