@@ -76,7 +76,7 @@ probe_wedged(struct guarded *l)
 		0 };
 	struct sockaddr_un         sa       = { .sun_family = AF_UNIX };
 	struct timeval             tv       = { PROBE_IO_MS / 1000,
-		                  (PROBE_IO_MS % 1000) * 1000 };
+		                  (PROBE_IO_MS % 1000) * 1000L };
 	unsigned char              reply[8];
 	unsigned                   before;
 	bool                       wedged = false;
