@@ -95,8 +95,10 @@ check_handle(const uint8_t *data, size_t size, enum code verdict)
 	if (resp->request_id != NULL) {
 		size_t len = strlen(resp->request_id);
 		FUZZ_CHECK(len >= 1 && len <= REQUEST_ID_MAX);
+		/* The contract's rule (validate_request_id): printable
+		 * ASCII, space included. */
 		for (size_t i = 0; i < len; i++) {
-			FUZZ_CHECK(resp->request_id[i] > 0x20 &&
+			FUZZ_CHECK(resp->request_id[i] >= 0x20 &&
 			           resp->request_id[i] < 0x7f);
 		}
 		env = inventory__v1__request__unpack(NULL, size, data);
