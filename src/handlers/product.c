@@ -56,6 +56,33 @@ set_not_found(struct call *call, const char *id)
 	    call->message, sizeof(call->message), "product %s not found", id);
 }
 
+/* True (with call->message set) unless req is of the descriptor's type:
+ * the dispatcher guarantees it, a wrong one is a bug. */
+static bool
+wrong_type(struct call *call, const ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *want)
+{
+	if (req != NULL && req->descriptor == want)
+		return false;
+	snprintf(call->message, sizeof(call->message),
+	    "internal error: wrong request type");
+	return true;
+}
+
+/* Pack a reply message whose one field, *slot, is the product p. */
+static enum code
+reply_product(ProtobufCMessage *resp, Inventory__V1__Product **slot,
+    const struct product *p, ProtobufCBuffer *reply)
+{
+	Inventory__V1__Product wire;
+
+	handler_product_to_wire(p, &wire);
+	*slot = &wire;
+	protobuf_c_message_pack_to_buffer(resp, reply);
+	*slot = NULL;
+	return CODE_OK;
+}
+
 /* Check the envelope's request id (NULL: none, which is allowed). */
 static bool
 request_id_ok(struct call *call)
@@ -125,18 +152,13 @@ handler_get_product(
 	    (const Inventory__V1__GetProductRequest *)req;
 	Inventory__V1__GetProductResponse resp =
 	    INVENTORY__V1__GET_PRODUCT_RESPONSE__INIT;
-	Inventory__V1__Product wire;
-	struct product         p = { 0 };
-	char                   id[PRODUCT_ID_LEN + 1];
-	enum code              rc;
+	struct product p = { 0 };
+	char           id[PRODUCT_ID_LEN + 1];
+	enum code      rc;
 
-	if (req == NULL ||
-	    req->descriptor !=
-	        &inventory__v1__get_product_request__descriptor) {
-		snprintf(call->message, sizeof(call->message),
-		    "internal error: wrong request type");
+	if (wrong_type(
+	        call, req, &inventory__v1__get_product_request__descriptor))
 		return CODE_INTERNAL;
-	}
 	if (!id_ok(call, r->id, id))
 		return CODE_INVALID_ARGUMENT;
 
@@ -149,10 +171,7 @@ handler_get_product(
 		set_store_message(call, rc);
 		return rc;
 	}
-	handler_product_to_wire(&p, &wire);
-	resp.product = &wire;
-	protobuf_c_message_pack_to_buffer(&resp.base, reply);
-	return CODE_OK;
+	return reply_product(&resp.base, &resp.product, &p, reply);
 }
 
 enum code
@@ -163,18 +182,13 @@ handler_update_stock(
 	    (const Inventory__V1__UpdateStockRequest *)req;
 	Inventory__V1__UpdateStockResponse resp =
 	    INVENTORY__V1__UPDATE_STOCK_RESPONSE__INIT;
-	Inventory__V1__Product wire;
-	struct product         p = { 0 };
-	char                   id[PRODUCT_ID_LEN + 1];
-	enum code              rc;
+	struct product p = { 0 };
+	char           id[PRODUCT_ID_LEN + 1];
+	enum code      rc;
 
-	if (req == NULL ||
-	    req->descriptor !=
-	        &inventory__v1__update_stock_request__descriptor) {
-		snprintf(call->message, sizeof(call->message),
-		    "internal error: wrong request type");
+	if (wrong_type(
+	        call, req, &inventory__v1__update_stock_request__descriptor))
 		return CODE_INTERNAL;
-	}
 	if (!id_ok(call, r->id, id) || !stock_ok(call, r->has_stock, r->stock))
 		return CODE_INVALID_ARGUMENT;
 	if (!r->has_expected_version) {
@@ -220,10 +234,7 @@ handler_update_stock(
 		set_store_message(call, rc);
 		return rc;
 	}
-	handler_product_to_wire(&p, &wire);
-	resp.product = &wire;
-	protobuf_c_message_pack_to_buffer(&resp.base, reply);
-	return CODE_OK;
+	return reply_product(&resp.base, &resp.product, &p, reply);
 }
 
 enum code
@@ -234,17 +245,12 @@ handler_create_product(
 	    (const Inventory__V1__CreateProductRequest *)req;
 	Inventory__V1__CreateProductResponse resp =
 	    INVENTORY__V1__CREATE_PRODUCT_RESPONSE__INIT;
-	Inventory__V1__Product wire;
-	struct product         p = { 0 };
-	enum code              rc;
+	struct product p = { 0 };
+	enum code      rc;
 
-	if (req == NULL ||
-	    req->descriptor !=
-	        &inventory__v1__create_product_request__descriptor) {
-		snprintf(call->message, sizeof(call->message),
-		    "internal error: wrong request type");
+	if (wrong_type(
+	        call, req, &inventory__v1__create_product_request__descriptor))
 		return CODE_INTERNAL;
-	}
 	if (r->name == NULL) {
 		snprintf(
 		    call->message, sizeof(call->message), "name: required");
@@ -279,8 +285,5 @@ handler_create_product(
 		set_store_message(call, rc);
 		return rc;
 	}
-	handler_product_to_wire(&p, &wire);
-	resp.product = &wire;
-	protobuf_c_message_pack_to_buffer(&resp.base, reply);
-	return CODE_OK;
+	return reply_product(&resp.base, &resp.product, &p, reply);
 }
