@@ -227,6 +227,11 @@ dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
 		    "database unavailable");
 		goto reply;
 	}
+	/* The budget also bounds the database work (store_set_deadline). */
+	store_set_deadline(
+	    st, req.env->has_timeout_ms
+	            ? received_ns + (uint64_t)req.env->timeout_ms * 1000000u
+	            : 0);
 	code = handler_for(method_name)(&call, req.payload, &out.base);
 
 reply:

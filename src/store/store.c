@@ -21,6 +21,7 @@
  *   expected.
  */
 #include <errno.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,7 @@ struct store {
 	unsigned backoff_ms;      /* wait after the next failed attempt */
 	uint64_t next_attempt_ns; /* no reconnect before this (monotonic) */
 	uint64_t next_maintain_ns; /* no pruning before this (monotonic) */
+	uint64_t deadline_ns;      /* the current call's deadline, 0: none */
 };
 
 /*
@@ -431,8 +433,66 @@ store_usable(struct store *st)
 static PGresult *
 store_exec(struct store *st, enum stmt_id id, const char *const *params)
 {
-	return PQexecPrepared(st->conn, stmts[id].name, stmts[id].nparams,
-	    params, NULL, NULL, 0);
+	PGresult *res, *last = NULL;
+	bool      cancelled = false;
+
+	if (st->deadline_ns == 0) {
+		return PQexecPrepared(st->conn, stmts[id].name,
+		    stmts[id].nparams, params, NULL, NULL, 0);
+	}
+	/* With a deadline: send, then wait for the result no longer than
+	 * the deadline.  Past it, ask the server to cancel the statement:
+	 * it then fails with 57014 (DEADLINE_EXCEEDED, nothing written); a
+	 * cancel that arrives after the statement finished is ignored, so
+	 * the result is whatever really happened.  After the cancel we wait
+	 * for that result without a limit, as PQexecPrepared would. */
+	if (!PQsendQueryPrepared(st->conn, stmts[id].name, stmts[id].nparams,
+	        params, NULL, NULL, 0)) {
+		return NULL;
+	}
+	while (PQisBusy(st->conn)) {
+		struct pollfd pfd = { .fd = PQsocket(st->conn),
+			.events           = POLLIN };
+		uint64_t      now = store_now_ns();
+		int           wait_ms, rv;
+
+		wait_ms =
+		    cancelled ? -1
+		    : now >= st->deadline_ns
+		        ? 0
+		        : (int)((st->deadline_ns - now + 999999u) / 1000000u);
+		rv = poll(&pfd, 1, wait_ms);
+		if (rv == 0 && !cancelled) {
+			PGcancel *c = PQgetCancel(st->conn);
+			char      err[256];
+
+			if (c == NULL || !PQcancel(c, err, sizeof(err))) {
+				log_warn(
+				    "store: cancel at deadline failed: %s",
+				    c == NULL ? "no cancel handle" : err);
+			}
+			PQfreeCancel(c);
+			cancelled = true;
+			continue;
+		}
+		if (rv < 0 && errno == EINTR) {
+			continue;
+		}
+		if (rv < 0 || !PQconsumeInput(st->conn)) {
+			break; /* PQgetResult reports the failure */
+		}
+	}
+	while ((res = PQgetResult(st->conn)) != NULL) {
+		PQclear(last);
+		last = res;
+	}
+	return last;
+}
+
+void
+store_set_deadline(struct store *st, uint64_t deadline_ns)
+{
+	st->deadline_ns = deadline_ns;
 }
 
 static int

@@ -51,6 +51,13 @@ bool store_ready(struct store *st);
  * batches, at most once per interval.  Cheap to call often. */
 void store_maintain(struct store *st);
 
+/* Bound the statements of the next call by a deadline (CLOCK_MONOTONIC
+ * nanoseconds; 0: none).  A statement still running at the deadline is
+ * cancelled in PostgreSQL and the call returns DEADLINE_EXCEEDED; a write
+ * cancelled that way was not applied.  Set by the dispatcher before every
+ * call. */
+void store_set_deadline(struct store *st, uint64_t deadline_ns);
+
 /* Apply the SQL migrations idempotently (serialised across replicas with an
  * advisory lock).  Returns 0 on success, -1 after logging the error. */
 int store_migrate(const char *conninfo);

@@ -74,6 +74,13 @@ store_destroy(struct store *st)
 	(void)st;
 }
 
+void
+store_set_deadline(struct store *st, uint64_t deadline_ns)
+{
+	(void)st;
+	(void)deadline_ns;
+}
+
 bool
 store_ready(struct store *st)
 {
