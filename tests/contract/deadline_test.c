@@ -12,45 +12,13 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
 #include "contract.h"
+#include "contract_db.h"
 
 enum {
 	BUDGET_MS = 300,  /* the request's timeout */
 	SETTLE_MS = 2000, /* how long the server may take to let go */
 };
-
-static PGconn *
-connect_db(void)
-{
-	const char *conninfo = testenv_get("INVENTORY_DB");
-	PGconn     *db;
-
-	assert_non_null(conninfo);
-	db = PQconnectdb(conninfo);
-	if (PQstatus(db) != CONNECTION_OK)
-		fail_msg("connect: %s", PQerrorMessage(db));
-	return db;
-}
-
-static long long
-query_int(PGconn *db, const char *sql, const char *param)
-{
-	const char *params[1] = { param };
-	PGresult   *res       = PQexecParams(
-	            db, sql, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
-	long long v;
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		PQclear(res);
-		fail_msg("%s: %s", sql, PQerrorMessage(db));
-	}
-	v = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : -1;
-	PQclear(res);
-	return v;
-}
 
 /* inventoryd backends currently blocked by the backend `holder`. */
 static long long
@@ -59,7 +27,7 @@ blocked_by(PGconn *monitor, int holder)
 	char pid[32];
 
 	snprintf(pid, sizeof(pid), "%d", holder);
-	return query_int(monitor,
+	return contract_db_exec(monitor,
 	    "SELECT count(*) FROM pg_stat_activity"
 	    " WHERE application_name = 'inventoryd'"
 	    " AND $1::int = ANY (pg_blocking_pids(pid))",
@@ -87,11 +55,9 @@ test_deadline_cancels_lock_wait(void **state)
 	int                 waited;
 
 	(void)state;
-	holder  = connect_db();
-	monitor = connect_db();
-	query_int(holder, "BEGIN", NULL);
-	query_int(holder,
-	    "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE", p->id);
+	holder  = contract_db_connect();
+	monitor = contract_db_connect();
+	contract_db_lock_product(holder, p->id);
 
 	code = inventory_update_stock(
 	    contract_client, p->id, 9, 1, &opt, &out, &st);
@@ -109,7 +75,7 @@ test_deadline_cancels_lock_wait(void **state)
 	    waited, blocked);
 	assert_int_equal(blocked, 0);
 
-	query_int(holder, "COMMIT", NULL);
+	contract_db_exec(holder, "COMMIT", NULL);
 	/* The cancelled write was not applied. */
 	after = contract_get(p->id);
 	assert_int_equal(after->version, 1);

@@ -13,9 +13,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
 #include "contract.h"
+#include "contract_db.h"
 
 enum {
 	HOLD_MS    = 700, /* how long the row stays locked */
@@ -26,21 +25,6 @@ struct lock_holder {
 	PGconn *db;
 };
 
-static void
-exec_ok(PGconn *db, const char *query, const char *param)
-{
-	const char *params[1] = { param };
-	PGresult   *res       = PQexecParams(
-	            db, query, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		PQclear(res);
-		fail_msg("%s: %s", query, PQerrorMessage(db));
-	}
-	PQclear(res);
-}
-
 static void *
 release_later(void *arg)
 {
@@ -48,7 +32,7 @@ release_later(void *arg)
 	struct timespec ts = { HOLD_MS / 1000, (HOLD_MS % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
-	exec_ok(h->db, "COMMIT", NULL);
+	contract_db_exec(h->db, "COMMIT", NULL);
 	return NULL;
 }
 
@@ -74,15 +58,10 @@ test_unknown_outcome_resent_once(void **state)
 	pthread_t            t;
 	inventory_code       code;
 	int                  attempts = 0;
-	const char          *conninfo = testenv_get("INVENTORY_DB");
 
 	(void)state;
-	assert_non_null(conninfo);
-	h.db = PQconnectdb(conninfo);
-	assert_int_equal(PQstatus(h.db), CONNECTION_OK);
-	exec_ok(h.db, "BEGIN", NULL);
-	exec_ok(h.db, "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE",
-	    p->id);
+	h.db = contract_db_connect();
+	contract_db_lock_product(h.db, p->id);
 	assert_int_equal(pthread_create(&t, NULL, release_later, &h), 0);
 
 	code = inventory_update_with_retry(contract_client, p->id, minus_one,
