@@ -553,6 +553,27 @@ row_product(const PGresult *res, int row, int col, struct product *out)
 	return 0;
 }
 
+/* The product in row 0 of res, as a code: OK, or INTERNAL if a column
+ * does not parse. */
+static enum code
+row_code(const PGresult *res, struct product *row)
+{
+	return row_product(res, 0, 0, row) == 0 ? CODE_OK : CODE_INTERNAL;
+}
+
+/* The common end of every product call: release res, then fill *out
+ * only if a row was read, and only now, because the caller's arguments
+ * (the id, say) may point into *out. */
+static enum code
+finish(PGresult *res, const struct product *row, struct product *out,
+    enum code rv)
+{
+	PQclear(res);
+	if (row->version != 0)
+		*out = *row;
+	return rv;
+}
+
 /* ---- products --------------------------------------------------------- */
 
 enum code
@@ -576,13 +597,9 @@ store_product_get(struct store *st, const char *id, struct product *out)
 		rv = CODE_NOT_FOUND;
 		goto out_clear;
 	}
-	rv = row_product(res, 0, 0, &row) == 0 ? CODE_OK : CODE_INTERNAL;
+	rv = row_code(res, &row);
 out_clear:
-	PQclear(res);
-	/* Only a row read, and only now: `id` may point into *out. */
-	if (row.version != 0)
-		*out = row;
-	return rv;
+	return finish(res, &row, out, rv);
 }
 
 enum code
@@ -606,8 +623,7 @@ store_product_create(struct store *st, const char *request_id,
 		res = store_exec(st, STMT_PRODUCT_CREATE, wparams);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
 		    PQntuples(res) == 1) {
-			rv = row_product(res, 0, 0, &row) == 0 ? CODE_OK
-			                                       : CODE_INTERNAL;
+			rv = row_code(res, &row);
 			goto out_clear;
 		}
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
@@ -634,8 +650,7 @@ store_product_create(struct store *st, const char *request_id,
 				rv = CODE_ALREADY_EXISTS;
 				goto out_clear;
 			}
-			rv = row_product(res, 0, 0, &row) == 0 ? CODE_OK
-			                                       : CODE_INTERNAL;
+			rv = row_code(res, &row);
 			goto out_clear;
 		}
 		/* Pruned since the insert collided with it: try again. */
@@ -647,11 +662,7 @@ store_product_create(struct store *st, const char *request_id,
 	    request_id, WRITE_ATTEMPTS);
 	rv = CODE_UNAVAILABLE;
 out_clear:
-	PQclear(res);
-	/* Only a row read, and only now: arguments may point into *out. */
-	if (row.version != 0)
-		*out = row;
-	return rv;
+	return finish(res, &row, out, rv);
 }
 
 enum code
@@ -678,9 +689,7 @@ store_product_update_stock(struct store *st, const char *request_id,
 		res = store_exec(st, STMT_PRODUCT_UPDATE_STOCK, wparams);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			if (PQntuples(res) == 1) {
-				rv = row_product(res, 0, 0, &row) == 0
-				         ? CODE_OK
-				         : CODE_INTERNAL;
+				rv = row_code(res, &row);
 				goto out_clear;
 			}
 			/* No row: conflict, repeat or no such product. */
@@ -759,11 +768,7 @@ store_product_update_stock(struct store *st, const char *request_id,
 	    id, WRITE_ATTEMPTS);
 	rv = CODE_UNAVAILABLE;
 out_clear:
-	PQclear(res);
-	/* Only a row read, and only now: arguments may point into *out. */
-	if (row.version != 0)
-		*out = row;
-	return rv;
+	return finish(res, &row, out, rv);
 }
 
 /* ---- housekeeping ----------------------------------------------------- */
