@@ -20,6 +20,7 @@
 #define INVENTORY_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "code.h"
@@ -86,5 +87,50 @@ enum code store_product_create(struct store *st, const char *request_id,
 enum code store_product_update_stock(struct store *st, const char *request_id,
     const char *id, int64_t stock, int64_t expected_version,
     struct product *out);
+
+/* ---- batches: several calls, one round trip ----------------------------
+ *
+ * The executor hands the store whole batches.  A batch call returns OK when
+ * its statements ran (each item then holds its own code), or a code for
+ * the whole batch (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, ...) when they
+ * did not: then nothing was applied and every item is untouched, so the
+ * caller may run the items again one by one.  `deadline_ns` (monotonic,
+ * 0: none) bounds the round trip: past it the statements are cancelled in
+ * PostgreSQL and the call returns DEADLINE_EXCEEDED.
+ */
+
+/* One GetProduct of a batch. */
+struct store_read {
+	const char    *id;      /* in: canonical lower-case UUID */
+	enum code      code;    /* out: OK or NOT_FOUND */
+	struct product product; /* out: on OK */
+};
+
+/* All reads with one `SELECT ... WHERE id = ANY($1::uuid[])`; ids may
+ * repeat (each distinct id is read once). */
+enum code store_product_get_many(struct store *st, struct store_read *items,
+    size_t n, uint64_t deadline_ns);
+
+/* One UpdateStock of a batch. */
+struct store_write {
+	const char    *id;               /* in: canonical lower-case UUID */
+	const char    *request_id;       /* in: NULL: none */
+	int64_t        stock;            /* in: validated */
+	int64_t        expected_version; /* in: >= 1 */
+	enum code      code;    /* out: as store_product_update_stock() */
+	struct product product; /* out: new row on OK, latest on ABORTED
+	                           and on INVALID_ARGUMENT (future version) */
+};
+
+/* All writes in one transaction and one round trip (pipeline mode): lock
+ * the rows in id order, one set-based conditional UPDATE that also writes
+ * the request log, then one lookup in a fresh snapshot that decides every
+ * item that did not apply (conflict, repeat, reuse, not found) exactly as
+ * store_product_update_stock() would.  The caller guarantees that no two
+ * items name the same product or the same request id.  An item whose
+ * outcome the lookup cannot decide gets UNAVAILABLE (the caller re-runs it
+ * alone). */
+enum code store_product_update_many(struct store *st,
+    struct store_write *items, size_t n, uint64_t deadline_ns);
 
 #endif

@@ -1,14 +1,74 @@
 /*
- * Private to src/store: what store.c (the per-worker connection) and
- * migrate.c (the one-shot schema migration) share.  Includes libpq, so it
- * must never be included from outside src/store.
+ * Private to src/store: what conn.c (the per-worker connection and the
+ * round trips on it), product.c (the product statements), janitor.c (the
+ * request-log pruning) and migrate.c (the one-shot schema migration)
+ * share.  Includes libpq, so it must never be included from outside
+ * src/store.
+ *
+ * Invariants shared by those files:
+ * - st->prepared is true only while every statement of every table in
+ *   store_stmt_tables[] is prepared on st->conn; whatever leaves the
+ *   connection bad or in an unknown protocol state clears it (or drops
+ *   the connection), and store_ready() reconnects and re-prepares.
+ * - Every PGresult is PQclear()ed on every path.
+ * - Autocommit, READ COMMITTED: every statement outside a pipeline is its
+ *   own transaction, and every statement (in a pipeline too) takes a fresh
+ *   snapshot, so a read after a failed conditional UPDATE sees the latest
+ *   committed row, never the failed statement's view.
  */
 #ifndef INVENTORY_STORE_INTERNAL_H
 #define INVENTORY_STORE_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
+
+#include "code.h"
+#include "product.h"
+
+enum {
+	INT64_TEXT_MAX = 24, /* INT64_MIN as text, NUL, rounded */
+};
+
+struct store {
+	PGconn *conn;              /* NULL after libpq ran out of memory or
+	                              after store_drop() */
+	bool     prepared;         /* every statement prepared on conn */
+	char    *conninfo;         /* owned copy of the options' conninfo */
+	int      request_ttl_s;    /* request ids older than this are pruned */
+	unsigned backoff_ms;       /* wait after the next failed attempt */
+	uint64_t next_attempt_ns;  /* no reconnect before this (monotonic) */
+	uint64_t next_maintain_ns; /* no pruning before this (monotonic) */
+	uint64_t deadline_ns;      /* the current call's deadline, 0: none */
+};
+
+/* One prepared statement.  Every product-returning statement yields the
+ * same seven product columns, read by row_product(): id, name, stock,
+ * price, version, created_at and updated_at (as µs since the epoch). */
+struct stmt {
+	const char *name;    /* prepared statement name, unique in the store */
+	int         nparams; /* all parameters are sent as text */
+	const char *sql;
+};
+
+/* The statements a file owns, prepared by conn.c on every connection. */
+struct stmt_table {
+	const struct stmt *stmts; /* the file's statements */
+	size_t             count; /* how many */
+};
+
+extern const struct stmt_table store_product_stmts; /* product.c */
+extern const struct stmt_table store_janitor_stmts; /* janitor.c */
+
+/* One statement of a pipeline. */
+struct store_call {
+	const struct stmt *stmt;   /* prepared statement to run */
+	const char *const *params; /* stmt->nparams text values (or NULL) */
+};
+
+/* ---- conn.c: connecting (also used by migrate.c) --------------------- */
 
 /* Connect with our defaults (connect_timeout=3, application_name=
  * inventoryd, TCP keepalives, tcp_user_timeout=10000, client_encoding=
@@ -27,5 +87,61 @@ void store_pq_log(const char *what, const PGconn *conn, const PGresult *res);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t store_now_ns(void);
+
+/* ---- conn.c: round trips on a store's connection ---------------------- */
+
+/* The connection is up and prepared, or could be made so now. */
+bool store_usable(struct store *st);
+
+/* Close the connection because its protocol state is unknown; the next
+ * store_ready() opens a new one. */
+void store_drop(struct store *st);
+
+/* Run one prepared statement, bounded by st->deadline_ns (see
+ * store_set_deadline()).  The caller PQclear()s the result; NULL means
+ * out of memory or a lost connection (store_fail() maps both). */
+PGresult *store_exec(
+    struct store *st, const struct stmt *s, const char *const *params);
+
+/* The same, bounded by `deadline_ns` (0: none) instead. */
+PGresult *store_exec_until(struct store *st, const struct stmt *s,
+    const char *const *params, uint64_t deadline_ns);
+
+/* Run `n` statements in one round trip and one implicit transaction
+ * (pipeline mode, one sync at the end), bounded by `deadline_ns` (0:
+ * none).  OK: out[i] is call i's PGRES_TUPLES_OK result, for the caller to
+ * PQclear().  Otherwise nothing was committed, every out[i] is NULL, and
+ * the code (already logged) is that of the first failure; the connection
+ * is left out of pipeline mode and idle, or dropped. */
+enum code store_pipeline(struct store *st, const struct store_call *calls,
+    size_t n, uint64_t deadline_ns, PGresult **out);
+
+/* A statement failed: log libpq's text and map it to a code.  A
+ * connection that is now bad is UNAVAILABLE whatever the SQLSTATE, and
+ * store_ready() will reconnect.  `res` may be NULL. */
+enum code store_fail(struct store *st, const char *what, const PGresult *res);
+
+/* Map a SQLSTATE to a code.  NULL (no state: e.g. out of memory) is
+ * INTERNAL. */
+enum code store_code_sqlstate(const char *state);
+
+/* Whether res is the unique violation of a request id already logged. */
+bool store_request_id_used(const PGresult *res);
+
+/* ---- conn.c: reading results ------------------------------------------ */
+
+/* Copy a text value into dst (cap bytes with the NUL).  0, or -1 if it is
+ * NULL or too long. */
+int get_text(const PGresult *res, int row, int col, char *dst, size_t cap);
+
+/* A decimal int8 value.  0, or -1 if NULL or malformed. */
+int get_i64(const PGresult *res, int row, int col, int64_t *out);
+
+/* A boolean value; NULL is false. */
+bool get_bool(const PGresult *res, int row, int col);
+
+/* Read the seven product columns starting at `col`.  0, or -1 (logged) if
+ * a value is NULL, malformed or too long for struct product. */
+int row_product(const PGresult *res, int row, int col, struct product *out);
 
 #endif

@@ -1,0 +1,763 @@
+/*
+ * The product statements of the store (see store.h): GetProduct,
+ * CreateProduct and UpdateStock one by one, and the batch forms the
+ * executor uses (store_product_get_many, store_product_update_many).
+ *
+ * Invariants:
+ * - A write and the record of its request id are one statement, so they
+ *   commit or vanish together.  A request id already in request_log is
+ *   never applied twice: the single write fails with a unique violation
+ *   (23505) and rolls back, the batch write skips the item (NOT EXISTS);
+ *   a lookup in a new statement (a fresh snapshot) then tells a repeat
+ *   (first outcome returned) from a reuse by a different call
+ *   (ALREADY_EXISTS).
+ * - ABORTED is returned only with a version strictly greater than the one
+ *   expected, read in a snapshot taken after the failed write.
+ * - A batch either returns OK, with every item decided on its own exactly
+ *   as the single call would decide it, or a code for the whole batch
+ *   with every item untouched and nothing committed.
+ * - Array parameters are text array literals with every element quoted
+ *   and escaped, so no input can change their shape; SQL text is never
+ *   built from input.
+ */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "store/store.h"
+#include "store/store_internal.h"
+
+enum {
+	WRITE_ATTEMPTS = 3, /* a write is re-run when a race makes its
+	                     * outcome undecidable (see below) */
+};
+
+/* request_log.method: which RPC wrote a row (see deploy/sql/001_init.sql). */
+enum request_method {
+	REQUEST_METHOD_UPDATE_STOCK   = 1,
+	REQUEST_METHOD_CREATE_PRODUCT = 2,
+};
+
+enum product_stmt_id {
+	STMT_PRODUCT_GET,
+	STMT_PRODUCT_CREATE,
+	STMT_PRODUCT_CREATE_LOOKUP,
+	STMT_PRODUCT_UPDATE_STOCK,
+	STMT_PRODUCT_UPDATE_LOOKUP,
+	STMT_PRODUCT_GET_MANY,
+	STMT_PRODUCT_LOCK_MANY,
+	STMT_PRODUCT_UPDATE_MANY,
+	STMT_PRODUCT_UPDATE_LOOKUP_MANY,
+	PRODUCT_STMT_COUNT,
+};
+
+static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
+	/* $1 id */
+	[STMT_PRODUCT_GET] = { "product_get", 1,
+	    "SELECT p.id::text, p.name, p.stock, p.price::text, p.version,"
+	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM p.updated_at) * 1000000)::int8"
+	    " FROM products p WHERE p.id = $1::uuid" },
+
+	/* $1 name, $2 stock, $3 price, $4 request id or NULL.  The log row
+	 * is written only with a request id; a used one raises 23505 on
+	 * request_log_pkey and the product insert rolls back with it. */
+	[STMT_PRODUCT_CREATE] = { "product_create", 4,
+	    "WITH ins AS ("
+	    " INSERT INTO products (name, stock, price, last_request_id)"
+	    " VALUES ($1::text, $2::int4, $3::numeric, $4::text)"
+	    " RETURNING id, name, stock, price, version, created_at,"
+	    " updated_at"
+	    "), logged AS ("
+	    " INSERT INTO request_log (request_id, method, product_id, stock,"
+	    " name, price, result_version, result_stock, result_updated_at)"
+	    " SELECT $4::text, 2, ins.id, ins.stock, ins.name, ins.price,"
+	    " ins.version, ins.stock, ins.updated_at"
+	    " FROM ins WHERE $4::text IS NOT NULL"
+	    ")"
+	    " SELECT ins.id::text, ins.name, ins.stock, ins.price::text,"
+	    " ins.version,"
+	    " (extract(epoch FROM ins.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM ins.updated_at) * 1000000)::int8"
+	    " FROM ins" },
+
+	/* $1 request id, $2 name, $3 stock, $4 price: the product as the
+	 * logged create made it, and whether this is the same call. */
+	[STMT_PRODUCT_CREATE_LOOKUP] = { "product_create_lookup", 4,
+	    "SELECT l.product_id::text, l.name, l.result_stock,"
+	    " l.price::text, l.result_version,"
+	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8,"
+	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8,"
+	    " (l.method = 2 AND l.name = $2::text AND l.stock = $3::int4"
+	    " AND l.price = $4::numeric) IS TRUE"
+	    " FROM request_log l WHERE l.request_id = $1::text" },
+
+	/* $1 id, $2 expected version, $3 stock, $4 request id or NULL: the
+	 * one conditional write.  No row back: conflict, repeat or no such
+	 * product (STMT_PRODUCT_UPDATE_LOOKUP decides); 23505: the request
+	 * id was used before, nothing was written. */
+	[STMT_PRODUCT_UPDATE_STOCK] = { "product_update_stock", 4,
+	    "WITH upd AS ("
+	    " UPDATE products"
+	    " SET stock = $3::int4, version = version + 1, updated_at = now(),"
+	    " last_request_id = $4::text"
+	    " WHERE id = $1::uuid AND version = $2::int8"
+	    " RETURNING id, name, stock, price, version, created_at,"
+	    " updated_at"
+	    "), logged AS ("
+	    " INSERT INTO request_log (request_id, method, product_id,"
+	    " expected_version, stock, result_version, result_stock,"
+	    " result_updated_at)"
+	    " SELECT $4::text, 1, upd.id, $2::int8, upd.stock, upd.version,"
+	    " upd.stock, upd.updated_at"
+	    " FROM upd WHERE $4::text IS NOT NULL"
+	    ")"
+	    " SELECT upd.id::text, upd.name, upd.stock, upd.price::text,"
+	    " upd.version,"
+	    " (extract(epoch FROM upd.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM upd.updated_at) * 1000000)::int8"
+	    " FROM upd" },
+
+	/* $1 id, $2 request id or NULL, $3 expected version, $4 stock: in a
+	 * new snapshot, the latest committed row (columns 0-6), whether it
+	 * was produced by this request id (7), whether the request id is
+	 * logged (8) for this very call (9), and the logged outcome:
+	 * version (10), stock (11), updated_at (12).  No row: not found. */
+	[STMT_PRODUCT_UPDATE_LOOKUP] = { "product_update_lookup", 4,
+	    "SELECT p.id::text, p.name, p.stock, p.price::text, p.version,"
+	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM p.updated_at) * 1000000)::int8,"
+	    " (p.last_request_id = $2::text) IS TRUE,"
+	    " l.request_id IS NOT NULL,"
+	    " (l.method = 1 AND l.product_id = p.id"
+	    " AND l.expected_version = $3::int8 AND l.stock = $4::int4)"
+	    " IS TRUE,"
+	    " l.result_version, l.result_stock,"
+	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8"
+	    " FROM products p"
+	    " LEFT JOIN request_log l ON l.request_id = $2::text"
+	    " WHERE p.id = $1::uuid" },
+
+	/* $1 distinct ids: the rows that exist, in id order (uuid order is
+	 * the order of the canonical text, on which get_many merges). */
+	[STMT_PRODUCT_GET_MANY] = { "product_get_many", 1,
+	    "SELECT p.id::text, p.name, p.stock, p.price::text, p.version,"
+	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM p.updated_at) * 1000000)::int8"
+	    " FROM products p WHERE p.id = ANY($1::uuid[])"
+	    " ORDER BY p.id" },
+
+	/* $1 ids: lock the batch's rows in id order, so that executors
+	 * locking overlapping batches never deadlock. */
+	[STMT_PRODUCT_LOCK_MANY] = { "product_lock_many", 1,
+	    "SELECT p.id FROM products p WHERE p.id = ANY($1::uuid[])"
+	    " ORDER BY p.id FOR UPDATE" },
+
+	/* $1 ids, $2 expected versions, $3 stocks, $4 request ids (NULL:
+	 * none), item i at index i.  Every item whose version matches and
+	 * whose request id is not logged yet is written and logged, in one
+	 * statement; the rows back are the applied items: ord (i + 1), then
+	 * the new product, in item order.  A request id logged concurrently
+	 * raises 23505 and the whole batch rolls back. */
+	[STMT_PRODUCT_UPDATE_MANY] = { "product_update_many", 4,
+	    "WITH input AS ("
+	    " SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int4[],"
+	    " $4::text[]) WITH ORDINALITY"
+	    " AS i(id, expected_version, stock, request_id, ord)"
+	    "), upd AS ("
+	    " UPDATE products p"
+	    " SET stock = i.stock, version = p.version + 1,"
+	    " updated_at = now(), last_request_id = i.request_id"
+	    " FROM input i"
+	    " WHERE p.id = i.id AND p.version = i.expected_version"
+	    " AND NOT EXISTS (SELECT 1 FROM request_log l"
+	    " WHERE l.request_id = i.request_id)"
+	    " RETURNING i.ord, i.expected_version, i.request_id, p.id,"
+	    " p.name, p.stock, p.price, p.version, p.created_at,"
+	    " p.updated_at"
+	    "), logged AS ("
+	    " INSERT INTO request_log (request_id, method, product_id,"
+	    " expected_version, stock, result_version, result_stock,"
+	    " result_updated_at)"
+	    " SELECT upd.request_id, 1, upd.id, upd.expected_version,"
+	    " upd.stock, upd.version, upd.stock, upd.updated_at"
+	    " FROM upd WHERE upd.request_id IS NOT NULL"
+	    ")"
+	    " SELECT upd.ord, upd.id::text, upd.name, upd.stock,"
+	    " upd.price::text, upd.version,"
+	    " (extract(epoch FROM upd.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM upd.updated_at) * 1000000)::int8"
+	    " FROM upd ORDER BY upd.ord" },
+
+	/* The same parameters, in a new statement (a fresh snapshot, after
+	 * the write): one row per item, in item order, with ord (0), the
+	 * latest row (1-7, NULL: no such product) and what the request id
+	 * says (8-13), as STMT_PRODUCT_UPDATE_LOOKUP gives for one item. */
+	[STMT_PRODUCT_UPDATE_LOOKUP_MANY] = { "product_update_lookup_many", 4,
+	    "SELECT i.ord, p.id::text, p.name, p.stock, p.price::text,"
+	    " p.version,"
+	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM p.updated_at) * 1000000)::int8,"
+	    " (p.last_request_id = i.request_id) IS TRUE,"
+	    " l.request_id IS NOT NULL,"
+	    " (l.method = 1 AND l.product_id = p.id"
+	    " AND l.expected_version = i.expected_version"
+	    " AND l.stock = i.stock) IS TRUE,"
+	    " l.result_version, l.result_stock,"
+	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8"
+	    " FROM unnest($1::uuid[], $2::int8[], $3::int4[], $4::text[])"
+	    " WITH ORDINALITY"
+	    " AS i(id, expected_version, stock, request_id, ord)"
+	    " LEFT JOIN products p ON p.id = i.id"
+	    " LEFT JOIN request_log l ON l.request_id = i.request_id"
+	    " ORDER BY i.ord" },
+};
+
+const struct stmt_table store_product_stmts = {
+	product_stmts,
+	PRODUCT_STMT_COUNT,
+};
+
+/* Columns of the update lookups after the product's seven, counted from
+ * the product's first column. */
+enum {
+	COL_LAST_IS_RID = 7,
+	COL_LOGGED      = 8,
+	COL_LOG_SAME    = 9,
+	COL_LOG_VERSION = 10,
+	COL_LOG_STOCK   = 11,
+	COL_LOG_UPDATED = 12,
+	COL_CREATE_SAME = 7, /* of STMT_PRODUCT_CREATE_LOOKUP */
+};
+
+/* The product in row 0 of res, as a code: OK, or INTERNAL if a column
+ * does not parse. */
+static enum code
+row_code(const PGresult *res, struct product *row)
+{
+	return row_product(res, 0, 0, row) == 0 ? CODE_OK : CODE_INTERNAL;
+}
+
+/* The common end of every product call: release res, then fill *out
+ * only if a row was read, and only now, because the caller's arguments
+ * (the id, say) may point into *out. */
+static enum code
+finish(PGresult *res, const struct product *row, struct product *out,
+    enum code rv)
+{
+	PQclear(res);
+	if (row->version != 0)
+		*out = *row;
+	return rv;
+}
+
+/*
+ * Decide a write that did not apply from its lookup row `r` (the product
+ * from column `col`, then the request id's columns): false when the
+ * lookup cannot tell (the expected version is the current one: it was
+ * committed after the write's snapshot, or the request id's log row was
+ * pruned in between), else true with *rv and, when read, *row.
+ */
+static bool
+update_decide(const PGresult *res, int r, int col, const char *request_id,
+    int64_t stock, int64_t expected_version, struct product *row,
+    enum code *rv)
+{
+	if (PQgetisnull(res, r, col)) {
+		*rv = CODE_NOT_FOUND;
+		return true;
+	}
+	if (row_product(res, r, col, row) != 0) {
+		*rv = CODE_INTERNAL;
+		return true;
+	}
+	if (request_id != NULL && get_bool(res, r, col + COL_LAST_IS_RID)) {
+		/* This request id produced the current version: the same
+		 * call iff it was based on the version before and set this
+		 * stock.  No overflow: version >= 1. */
+		*rv =
+		    row->version - 1 == expected_version && row->stock == stock
+		        ? CODE_OK
+		        : CODE_ALREADY_EXISTS;
+		return true;
+	}
+	if (get_bool(res, r, col + COL_LOGGED)) {
+		if (!get_bool(res, r, col + COL_LOG_SAME)) {
+			*rv = CODE_ALREADY_EXISTS;
+			return true;
+		}
+		/* An older repeat: the first call's outcome. */
+		if (get_i64(res, r, col + COL_LOG_VERSION, &row->version) ||
+		    get_i64(res, r, col + COL_LOG_STOCK, &row->stock) ||
+		    get_i64(
+		        res, r, col + COL_LOG_UPDATED, &row->updated_at_us)) {
+			*rv = CODE_INTERNAL;
+			return true;
+		}
+		*rv = CODE_OK;
+		return true;
+	}
+	if (row->version > expected_version) {
+		*rv = CODE_ABORTED;
+		return true;
+	}
+	if (row->version < expected_version) {
+		*rv = CODE_INVALID_ARGUMENT; /* a version from the future */
+		return true;
+	}
+	return false;
+}
+
+/* ---- one by one ------------------------------------------------------- */
+
+enum code
+store_product_get(struct store *st, const char *id, struct product *out)
+{
+	const char    *params[1] = { id };
+	struct product row;
+	PGresult      *res;
+	enum code      rv;
+
+	memset(&row, 0, sizeof(row));
+	if (!store_usable(st))
+		return CODE_UNAVAILABLE;
+
+	res = store_exec(st, &product_stmts[STMT_PRODUCT_GET], params);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rv = store_fail(st, "product_get", res);
+		goto out_clear;
+	}
+	if (PQntuples(res) == 0) {
+		rv = CODE_NOT_FOUND;
+		goto out_clear;
+	}
+	rv = row_code(res, &row);
+out_clear:
+	return finish(res, &row, out, rv);
+}
+
+enum code
+store_product_create(struct store *st, const char *request_id,
+    const char *name, int64_t stock, const char *price, struct product *out)
+{
+	char           stock_s[INT64_TEXT_MAX];
+	const char    *wparams[4] = { name, stock_s, price, request_id };
+	const char    *lparams[4] = { request_id, name, stock_s, price };
+	PGresult      *res        = NULL;
+	struct product row;
+	enum code      rv;
+	int            attempt;
+
+	memset(&row, 0, sizeof(row));
+	if (!store_usable(st))
+		return CODE_UNAVAILABLE;
+	snprintf(stock_s, sizeof(stock_s), "%" PRId64, stock);
+
+	for (attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+		res = store_exec(
+		    st, &product_stmts[STMT_PRODUCT_CREATE], wparams);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    PQntuples(res) == 1) {
+			rv = row_code(res, &row);
+			goto out_clear;
+		}
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			log_warn("store: product_create returned no row");
+			rv = CODE_INTERNAL;
+			goto out_clear;
+		}
+		if (request_id == NULL || !store_request_id_used(res)) {
+			rv = store_fail(st, "product_create", res);
+			goto out_clear;
+		}
+		/* The request id is taken: a repeat, or a reuse. */
+		log_debug("store: product_create: request id %s seen before",
+		    request_id);
+		PQclear(res);
+
+		res = store_exec(
+		    st, &product_stmts[STMT_PRODUCT_CREATE_LOOKUP], lparams);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			rv = store_fail(st, "product_create_lookup", res);
+			goto out_clear;
+		}
+		if (PQntuples(res) == 1) {
+			if (!get_bool(res, 0, COL_CREATE_SAME)) {
+				rv = CODE_ALREADY_EXISTS;
+				goto out_clear;
+			}
+			rv = row_code(res, &row);
+			goto out_clear;
+		}
+		/* Pruned since the insert collided with it: try again. */
+		PQclear(res);
+		res = NULL;
+	}
+	log_warn("store: product_create: request id %s: no stable outcome "
+	         "after %d attempts",
+	    request_id, WRITE_ATTEMPTS);
+	rv = CODE_UNAVAILABLE;
+out_clear:
+	return finish(res, &row, out, rv);
+}
+
+enum code
+store_product_update_stock(struct store *st, const char *request_id,
+    const char *id, int64_t stock, int64_t expected_version,
+    struct product *out)
+{
+	char           stock_s[INT64_TEXT_MAX];
+	char           expected_s[INT64_TEXT_MAX];
+	const char    *wparams[4] = { id, expected_s, stock_s, request_id };
+	const char    *lparams[4] = { id, request_id, expected_s, stock_s };
+	PGresult      *res        = NULL;
+	struct product row;
+	enum code      rv;
+	int            attempt;
+
+	memset(&row, 0, sizeof(row));
+	if (!store_usable(st))
+		return CODE_UNAVAILABLE;
+	snprintf(stock_s, sizeof(stock_s), "%" PRId64, stock);
+	snprintf(expected_s, sizeof(expected_s), "%" PRId64, expected_version);
+
+	for (attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+		res = store_exec(
+		    st, &product_stmts[STMT_PRODUCT_UPDATE_STOCK], wparams);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			if (PQntuples(res) == 1) {
+				rv = row_code(res, &row);
+				goto out_clear;
+			}
+			/* No row: conflict, repeat or no such product. */
+		} else if (request_id != NULL && store_request_id_used(res)) {
+			/* The version matched but the request id is taken:
+			 * nothing was written. */
+			log_debug("store: product_update_stock: request id "
+			          "%s seen before",
+			    request_id);
+		} else {
+			rv = store_fail(st, "product_update_stock", res);
+			goto out_clear;
+		}
+		PQclear(res);
+
+		/* A new statement, so a new snapshot: the latest commit. */
+		res = store_exec(
+		    st, &product_stmts[STMT_PRODUCT_UPDATE_LOOKUP], lparams);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			rv = store_fail(st, "product_update_lookup", res);
+			goto out_clear;
+		}
+		if (PQntuples(res) == 0) {
+			rv = CODE_NOT_FOUND;
+			goto out_clear;
+		}
+		if (update_decide(res, 0, 0, request_id, stock,
+		        expected_version, &row, &rv))
+			goto out_clear;
+		/* Neither ABORTED nor INVALID_ARGUMENT is true: write
+		 * again. */
+		PQclear(res);
+		res = NULL;
+	}
+	log_warn("store: product_update_stock %s: no stable outcome after %d "
+	         "attempts",
+	    id, WRITE_ATTEMPTS);
+	rv = CODE_UNAVAILABLE;
+out_clear:
+	return finish(res, &row, out, rv);
+}
+
+/* ---- batches ---------------------------------------------------------- */
+
+/* Bytes `s` takes in a text array literal, with its separator: quoted,
+ * `"` and `\` escaped; NULL is an unquoted NULL. */
+static size_t
+array_elem_len(const char *s)
+{
+	size_t len = 3; /* two quotes and the separator */
+
+	if (s == NULL)
+		return sizeof("NULL,") - 1;
+	for (; *s != '\0'; s++)
+		len += *s == '"' || *s == '\\' ? 2 : 1;
+	return len;
+}
+
+/* Append `s` and a separator at p (array_elem_len(s) bytes); returns the
+ * end. */
+static char *
+array_put(char *p, const char *s)
+{
+	if (s == NULL) {
+		memcpy(p, "NULL,", sizeof("NULL,") - 1);
+		return p + sizeof("NULL,") - 1;
+	}
+	*p++ = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p++ = '"';
+	*p++ = ',';
+	return p;
+}
+
+/* Close an array literal whose elements end at p (at least one, so p[-1]
+ * is a separator); returns the byte after its NUL. */
+static char *
+array_close(char *p)
+{
+	p[-1] = '}';
+	*p    = '\0';
+	return p + 1;
+}
+
+static int
+read_cmp(const void *a, const void *b)
+{
+	const struct store_read *x = *(const struct store_read *const *)a;
+	const struct store_read *y = *(const struct store_read *const *)b;
+
+	return strcasecmp(x->id, y->id);
+}
+
+/* A batch past its deadline never reaches the database. */
+static bool
+expired(uint64_t deadline_ns)
+{
+	return deadline_ns != 0 && store_now_ns() >= deadline_ns;
+}
+
+enum code
+store_product_get_many(
+    struct store *st, struct store_read *items, size_t n, uint64_t deadline_ns)
+{
+	struct store_read **sorted;
+	const char         *params[1];
+	struct product      row;
+	PGresult           *res = NULL;
+	char               *lit, *p;
+	size_t              len, i, k;
+	int                 rows, r;
+	enum code           rv;
+
+	if (n == 0)
+		return CODE_OK;
+	if (n > INT_MAX)
+		return CODE_INVALID_ARGUMENT;
+	if (expired(deadline_ns))
+		return CODE_DEADLINE_EXCEEDED;
+	if (!store_usable(st))
+		return CODE_UNAVAILABLE;
+
+	/* Sorted, so that each distinct id is sent once and the rows, which
+	 * come back in the same order, are merged in one pass. */
+	if ((sorted = malloc(n * sizeof(*sorted))) == NULL)
+		return CODE_INTERNAL;
+	for (i = 0; i < n; i++)
+		sorted[i] = &items[i];
+	qsort(sorted, n, sizeof(*sorted), read_cmp);
+
+	len = 2;
+	for (i = 0; i < n; i++) {
+		if (i == 0 || read_cmp(&sorted[i - 1], &sorted[i]) != 0)
+			len += array_elem_len(sorted[i]->id);
+	}
+	if ((lit = malloc(len)) == NULL) {
+		rv = CODE_INTERNAL;
+		goto out_free_sorted;
+	}
+	p    = lit;
+	*p++ = '{';
+	for (i = 0; i < n; i++) {
+		if (i == 0 || read_cmp(&sorted[i - 1], &sorted[i]) != 0)
+			p = array_put(p, sorted[i]->id);
+	}
+	(void)array_close(p);
+	params[0] = lit;
+
+	res = store_exec_until(
+	    st, &product_stmts[STMT_PRODUCT_GET_MANY], params, deadline_ns);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rv = store_fail(st, "product_get_many", res);
+		goto out_clear;
+	}
+	/* Every row must parse before any item is touched. */
+	rows = PQntuples(res);
+	for (r = 0; r < rows; r++) {
+		if (row_product(res, r, 0, &row) != 0) {
+			rv = CODE_INTERNAL;
+			goto out_clear;
+		}
+	}
+	for (k = 0, r = 0; k < n; k++) {
+		struct store_read *it = sorted[k];
+
+		while (
+		    r < rows && strcasecmp(PQgetvalue(res, r, 0), it->id) < 0)
+			r++;
+		if (r < rows &&
+		    strcasecmp(PQgetvalue(res, r, 0), it->id) == 0) {
+			(void)row_product(res, r, 0, &row);
+			it->code    = CODE_OK;
+			it->product = row; /* it->id may point here: same id */
+		} else {
+			it->code = CODE_NOT_FOUND;
+		}
+	}
+	rv = CODE_OK;
+out_clear:
+	PQclear(res);
+	free(lit);
+out_free_sorted:
+	free(sorted);
+	return rv;
+}
+
+/* The four array literals of a write batch, in one allocation. */
+struct write_params {
+	char *buf; /* owns all four */
+	const char
+	    *values[4]; /* ids, expected versions, stocks, request ids */
+};
+
+static int
+write_params_init(
+    struct write_params *wp, const struct store_write *items, size_t n)
+{
+	size_t len = 4 * 2; /* braces, or the last separator and a NUL */
+	char   num[INT64_TEXT_MAX];
+	char  *p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		len += array_elem_len(items[i].id) +
+		       array_elem_len(items[i].request_id) +
+		       2 * (INT64_TEXT_MAX + 3);
+	}
+	if ((wp->buf = malloc(len)) == NULL)
+		return -1;
+
+	p             = wp->buf;
+	wp->values[0] = p;
+	*p++          = '{';
+	for (i = 0; i < n; i++)
+		p = array_put(p, items[i].id);
+	p = array_close(p);
+
+	wp->values[1] = p;
+	*p++          = '{';
+	for (i = 0; i < n; i++) {
+		snprintf(
+		    num, sizeof(num), "%" PRId64, items[i].expected_version);
+		p = array_put(p, num);
+	}
+	p = array_close(p);
+
+	wp->values[2] = p;
+	*p++          = '{';
+	for (i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%" PRId64, items[i].stock);
+		p = array_put(p, num);
+	}
+	p = array_close(p);
+
+	wp->values[3] = p;
+	*p++          = '{';
+	for (i = 0; i < n; i++)
+		p = array_put(p, items[i].request_id);
+	(void)array_close(p);
+	return 0;
+}
+
+enum code
+store_product_update_many(struct store *st, struct store_write *items,
+    size_t n, uint64_t deadline_ns)
+{
+	struct write_params wp;
+	struct store_call   calls[3];
+	PGresult           *res[3];
+	const PGresult     *upd, *look;
+	int                 nupd, j;
+	size_t              i;
+	enum code           rv;
+
+	if (n == 0)
+		return CODE_OK;
+	if (n > INT_MAX)
+		return CODE_INVALID_ARGUMENT;
+	if (expired(deadline_ns))
+		return CODE_DEADLINE_EXCEEDED;
+	if (!store_usable(st))
+		return CODE_UNAVAILABLE;
+	if (write_params_init(&wp, items, n) != 0)
+		return CODE_INTERNAL;
+
+	/* Lock, write, look up: one transaction, one round trip. */
+	calls[0].stmt   = &product_stmts[STMT_PRODUCT_LOCK_MANY];
+	calls[0].params = wp.values;
+	calls[1].stmt   = &product_stmts[STMT_PRODUCT_UPDATE_MANY];
+	calls[1].params = wp.values;
+	calls[2].stmt   = &product_stmts[STMT_PRODUCT_UPDATE_LOOKUP_MANY];
+	calls[2].params = wp.values;
+	rv              = store_pipeline(st, calls, 3, deadline_ns, res);
+	if (rv != CODE_OK)
+		goto out_free;
+
+	upd  = res[1];
+	look = res[2];
+	nupd = PQntuples(upd);
+	if (PQntuples(look) != (int)n) { /* NEVER: one row per item */
+		log_warn("store: product_update_lookup_many: %d rows for %zu "
+		         "items",
+		    PQntuples(look), n);
+	}
+
+	/* Both results are in item order: merge the applied rows in. */
+	for (i = 0, j = 0; i < n; i++) {
+		struct store_write *it  = &items[i];
+		int64_t             ord = 0;
+		struct product      row;
+		enum code           code;
+
+		memset(&row, 0, sizeof(row));
+		if (j < nupd && get_i64(upd, j, 0, &ord) == 0 &&
+		    ord == (int64_t)i + 1) {
+			j++;
+			code = row_product(upd, j - 1, 1, &row) == 0
+			           ? CODE_OK
+			           : CODE_INTERNAL;
+		} else if ((int)i >= PQntuples(look) ||
+		           get_i64(look, (int)i, 0, &ord) != 0 ||
+		           ord != (int64_t)i + 1) {
+			code = CODE_INTERNAL; /* NEVER */
+		} else if (!update_decide(look, (int)i, 1, it->request_id,
+		               it->stock, it->expected_version, &row, &code)) {
+			/* Undecidable here; alone, the item retries. */
+			code        = CODE_UNAVAILABLE;
+			row.version = 0;
+		}
+		it->code = code;
+		if (row.version != 0)
+			it->product = row;
+	}
+	if (j != nupd) /* NEVER: every applied row belongs to an item */
+		log_warn("store: product_update_many: %d of %d applied rows "
+		         "not matched to an item",
+		    nupd - j, nupd);
+
+	for (i = 0; i < 3; i++)
+		PQclear(res[i]);
+out_free:
+	free(wp.buf);
+	return rv;
+}

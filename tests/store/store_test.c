@@ -1,0 +1,665 @@
+/*
+ * Store tests against the private PostgreSQL of the `db` fixture: the
+ * batch calls (store_product_get_many, store_product_update_many) give
+ * every item the outcome the single call would give it, apply nothing when
+ * the batch fails as a whole, honour their deadline while a row is locked
+ * elsewhere, and never deadlock when two stores write the same products in
+ * opposite orders.  The database is checked directly (a second libpq
+ * connection), never only through the store's own answers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include "store/store.h"
+#include "testenv.h"
+
+enum {
+	BULK_N        = 1000, /* the batch size the store must handle */
+	RACE_PRODUCTS = 8,    /* products both threads write */
+	RACE_ROUNDS   = 200,  /* batches per thread */
+};
+
+#define NS_PER_MS 1000000ull
+
+/* An item code the store never gives: the item was not touched. */
+#define UNTOUCHED CODE_UNAUTHENTICATED
+
+struct env {
+	struct store *st; /* the store under test */
+	PGconn       *db; /* a plain connection, to look behind its back */
+};
+
+static const char *
+conninfo(void)
+{
+	const char *ci = testenv_get("INVENTORY_DB");
+
+	if (ci == NULL)
+		fail_msg("INVENTORY_DB is not set by the fixtures");
+	return ci;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct store *
+open_store(void)
+{
+	struct store_options opts = { .conninfo = conninfo() };
+	struct store        *st;
+
+	assert_int_equal(store_create(&st, &opts), 0);
+	assert_true(store_ready(st));
+	return st;
+}
+
+/* Run sql with at most one text parameter; the first column of the first
+ * row as an integer, -1 when there is none. */
+static long long
+db_exec(PGconn *db, const char *sql, const char *param)
+{
+	const char *params[1] = { param };
+	PGresult   *res       = PQexecParams(
+	            db, sql, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
+	ExecStatusType s = PQresultStatus(res);
+	long long      v = -1;
+
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		print_error("%s: %s", sql, PQerrorMessage(db));
+		PQclear(res);
+		fail();
+	}
+	if (s == PGRES_TUPLES_OK && PQntuples(res) >= 1 &&
+	    !PQgetisnull(res, 0, 0))
+		v = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static long long
+db_version(PGconn *db, const char *id)
+{
+	return db_exec(
+	    db, "SELECT version FROM products WHERE id = $1::uuid", id);
+}
+
+static long long
+db_logged(PGconn *db, const char *request_id)
+{
+	return db_exec(db,
+	    "SELECT count(*) FROM request_log WHERE request_id = $1::text",
+	    request_id);
+}
+
+/* A new product at version 1. */
+static void
+new_product(struct store *st, int64_t stock, struct product *out)
+{
+	assert_int_equal(
+	    store_product_create(st, NULL, "store-test", stock, "1.50", out),
+	    CODE_OK);
+	assert_int_equal(out->version, 1);
+}
+
+/* One UpdateStock through the single path, which must apply. */
+static void
+update_one(struct store *st, const char *rid, struct product *p, int64_t stock)
+{
+	struct product out;
+	char           id[PRODUCT_ID_LEN + 1];
+
+	memcpy(id, p->id, sizeof(id));
+	assert_int_equal(
+	    store_product_update_stock(st, rid, id, stock, p->version, &out),
+	    CODE_OK);
+	*p = out;
+}
+
+static int
+group_setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	assert_int_equal(store_migrate(conninfo()), 0);
+	e->st = open_store();
+	e->db = PQconnectdb(conninfo());
+	assert_int_equal(PQstatus(e->db), CONNECTION_OK);
+	*state = e;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	struct env *e = *state;
+
+	store_destroy(e->st);
+	PQfinish(e->db);
+	free(e);
+	return 0;
+}
+
+/* ---- get_many --------------------------------------------------------- */
+
+static void
+test_get_many_duplicates_and_missing(void **state)
+{
+	struct env       *e = *state;
+	struct product    a, b;
+	char              missing[PRODUCT_ID_LEN + 1];
+	struct store_read items[6];
+	size_t            i;
+
+	new_product(e->st, 3, &a);
+	new_product(e->st, 4, &b);
+	testenv_uuid(missing);
+	memset(items, 0, sizeof(items));
+	items[0].id = a.id;
+	items[1].id = missing;
+	items[2].id = b.id;
+	items[3].id = a.id;
+	items[4].id = missing;
+	items[5].id = b.id;
+	for (i = 0; i < 6; i++)
+		items[i].code = UNTOUCHED;
+
+	assert_int_equal(store_product_get_many(e->st, items, 6, 0), CODE_OK);
+	for (i = 0; i < 6; i++) {
+		const struct product *want = i % 3 == 0   ? &a
+		                             : i % 3 == 2 ? &b
+		                                          : NULL;
+
+		if (want == NULL) {
+			assert_int_equal(items[i].code, CODE_NOT_FOUND);
+			continue;
+		}
+		assert_int_equal(items[i].code, CODE_OK);
+		assert_string_equal(items[i].product.id, want->id);
+		assert_string_equal(items[i].product.name, "store-test");
+		assert_int_equal(items[i].product.stock, want->stock);
+		assert_string_equal(items[i].product.price, "1.50");
+		assert_int_equal(items[i].product.version, 1);
+		assert_int_equal(
+		    items[i].product.created_at_us, want->created_at_us);
+	}
+	/* An empty batch is no work. */
+	assert_int_equal(store_product_get_many(e->st, items, 0, 0), CODE_OK);
+}
+
+/* BULK_N products, inserted directly; ids into ids[]. */
+static void
+bulk_products(PGconn *db, char (*ids)[PRODUCT_ID_LEN + 1], int n)
+{
+	char      n_s[16];
+	PGresult *res;
+	int       i;
+
+	snprintf(n_s, sizeof(n_s), "%d", n);
+	{
+		const char *params[1] = { n_s };
+
+		res = PQexecParams(db,
+		    "INSERT INTO products (name, stock, price)"
+		    " SELECT 'bulk', 10, 2 FROM generate_series(1, $1::int4)"
+		    " RETURNING id::text",
+		    1, NULL, params, NULL, NULL, 0);
+	}
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), n);
+	for (i = 0; i < n; i++)
+		snprintf(
+		    ids[i], PRODUCT_ID_LEN + 1, "%s", PQgetvalue(res, i, 0));
+	PQclear(res);
+}
+
+static void
+test_many_bulk(void **state)
+{
+	struct env *e = *state;
+	char(*ids)[PRODUCT_ID_LEN + 1];
+	struct store_read  *reads;
+	struct store_write *writes;
+	char(*rids)[48];
+	int i;
+
+	ids    = calloc(BULK_N, sizeof(*ids));
+	rids   = calloc(BULK_N, sizeof(*rids));
+	reads  = calloc(2 * BULK_N, sizeof(*reads));
+	writes = calloc(BULK_N, sizeof(*writes));
+	assert_true(ids && rids && reads && writes);
+	bulk_products(e->db, ids, BULK_N);
+
+	for (i = 0; i < 2 * BULK_N; i++)
+		reads[i].id = ids[(i * 7) % BULK_N]; /* each id twice */
+	assert_int_equal(
+	    store_product_get_many(e->st, reads, 2 * BULK_N, 0), CODE_OK);
+	for (i = 0; i < 2 * BULK_N; i++) {
+		assert_int_equal(reads[i].code, CODE_OK);
+		assert_string_equal(reads[i].product.id, reads[i].id);
+	}
+
+	for (i = 0; i < BULK_N; i++) {
+		testenv_request_id(rids[i], sizeof(rids[i]));
+		writes[i].id               = ids[BULK_N - 1 - i];
+		writes[i].request_id       = i % 2 ? rids[i] : NULL;
+		writes[i].stock            = i;
+		writes[i].expected_version = 1;
+	}
+	assert_int_equal(
+	    store_product_update_many(e->st, writes, BULK_N, 0), CODE_OK);
+	for (i = 0; i < BULK_N; i++) {
+		assert_int_equal(writes[i].code, CODE_OK);
+		assert_int_equal(writes[i].product.version, 2);
+		assert_int_equal(writes[i].product.stock, i);
+		assert_string_equal(writes[i].product.id, writes[i].id);
+	}
+	assert_int_equal(db_exec(e->db,
+	                     "SELECT count(*) FROM products WHERE name = "
+	                     "'bulk' AND version = 2",
+	                     NULL),
+	    BULK_N);
+	assert_int_equal(db_logged(e->db, rids[1]), 1);
+	assert_int_equal(db_logged(e->db, rids[0]), 0);
+
+	free(ids);
+	free(rids);
+	free(reads);
+	free(writes);
+}
+
+/* ---- update_many: every outcome in one batch -------------------------- */
+
+static void
+test_update_many_mix(void **state)
+{
+	struct env *e = *state;
+	enum {
+		APPLIED,
+		CONFLICT,
+		MISSING,
+		FUTURE,
+		REPEAT_LAST,
+		REPEAT_OLD,
+		REUSED_SAME_PRODUCT,
+		REUSED_OTHER_PRODUCT,
+		WEIRD_RID,
+		NO_RID,
+		N,
+	};
+	struct product     p[N], other;
+	struct store_write w[N];
+	char               rid[N][48], rid_old2[48], rid_other[48];
+	char               missing[PRODUCT_ID_LEN + 1];
+	const char        *weird = "a\"b\\c,{d} NULL";
+	int                i;
+
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < N; i++) {
+		if (i != MISSING)
+			new_product(e->st, 10 + i, &p[i]);
+		testenv_request_id(rid[i], sizeof(rid[i]));
+		w[i].request_id       = rid[i];
+		w[i].expected_version = 1;
+		w[i].stock            = 100 + i;
+		w[i].code             = UNTOUCHED;
+	}
+	testenv_uuid(missing);
+	testenv_request_id(rid_old2, sizeof(rid_old2));
+	testenv_request_id(rid_other, sizeof(rid_other));
+
+	/* CONFLICT: now at version 3, the item expects 1. */
+	update_one(e->st, NULL, &p[CONFLICT], 1);
+	update_one(e->st, NULL, &p[CONFLICT], 2);
+	/* FUTURE: the item expects version 5 of a version-1 row. */
+	w[FUTURE].expected_version = 5;
+	/* REPEAT_LAST: the item's request id produced the current version. */
+	update_one(
+	    e->st, rid[REPEAT_LAST], &p[REPEAT_LAST], w[REPEAT_LAST].stock);
+	/* REPEAT_OLD: its request id produced version 2, now at 3. */
+	update_one(
+	    e->st, rid[REPEAT_OLD], &p[REPEAT_OLD], w[REPEAT_OLD].stock);
+	update_one(e->st, rid_old2, &p[REPEAT_OLD], 55);
+	/* REUSED_SAME_PRODUCT: its request id wrote version 2 with another
+	 * stock; the item, based on version 2, is a different call. */
+	update_one(
+	    e->st, rid[REUSED_SAME_PRODUCT], &p[REUSED_SAME_PRODUCT], 7);
+	w[REUSED_SAME_PRODUCT].expected_version = 2;
+	/* REUSED_OTHER_PRODUCT: its request id was used on another product;
+	 * its own version matches, yet it must not be written. */
+	new_product(e->st, 1, &other);
+	update_one(e->st, rid_other, &other, 2);
+	w[REUSED_OTHER_PRODUCT].request_id = rid_other;
+	w[WEIRD_RID].request_id            = weird;
+	w[NO_RID].request_id               = NULL;
+
+	for (i = 0; i < N; i++)
+		w[i].id = i == MISSING ? missing : p[i].id;
+
+	assert_int_equal(store_product_update_many(e->st, w, N, 0), CODE_OK);
+
+	assert_int_equal(w[APPLIED].code, CODE_OK);
+	assert_int_equal(w[APPLIED].product.version, 2);
+	assert_int_equal(w[APPLIED].product.stock, w[APPLIED].stock);
+	assert_int_equal(db_version(e->db, p[APPLIED].id), 2);
+	assert_int_equal(db_logged(e->db, rid[APPLIED]), 1);
+
+	assert_int_equal(w[CONFLICT].code, CODE_ABORTED);
+	assert_int_equal(w[CONFLICT].product.version, 3);
+	assert_int_equal(w[CONFLICT].product.stock, 2);
+	assert_string_equal(w[CONFLICT].product.id, p[CONFLICT].id);
+	assert_int_equal(db_version(e->db, p[CONFLICT].id), 3);
+	assert_int_equal(db_logged(e->db, rid[CONFLICT]), 0);
+
+	assert_int_equal(w[MISSING].code, CODE_NOT_FOUND);
+	assert_int_equal(db_logged(e->db, rid[MISSING]), 0);
+
+	assert_int_equal(w[FUTURE].code, CODE_INVALID_ARGUMENT);
+	assert_int_equal(w[FUTURE].product.version, 1);
+	assert_int_equal(db_version(e->db, p[FUTURE].id), 1);
+
+	assert_int_equal(w[REPEAT_LAST].code, CODE_OK);
+	assert_int_equal(w[REPEAT_LAST].product.version, 2);
+	assert_int_equal(w[REPEAT_LAST].product.stock, w[REPEAT_LAST].stock);
+	assert_int_equal(w[REPEAT_LAST].product.updated_at_us,
+	    p[REPEAT_LAST].updated_at_us);
+	assert_int_equal(db_version(e->db, p[REPEAT_LAST].id), 2);
+
+	assert_int_equal(w[REPEAT_OLD].code, CODE_OK);
+	assert_int_equal(w[REPEAT_OLD].product.version, 2);
+	assert_int_equal(w[REPEAT_OLD].product.stock, w[REPEAT_OLD].stock);
+	assert_int_equal(db_version(e->db, p[REPEAT_OLD].id), 3);
+
+	assert_int_equal(w[REUSED_SAME_PRODUCT].code, CODE_ALREADY_EXISTS);
+	assert_int_equal(db_version(e->db, p[REUSED_SAME_PRODUCT].id), 2);
+
+	assert_int_equal(w[REUSED_OTHER_PRODUCT].code, CODE_ALREADY_EXISTS);
+	assert_int_equal(db_version(e->db, p[REUSED_OTHER_PRODUCT].id), 1);
+	assert_int_equal(db_version(e->db, other.id), 2);
+
+	assert_int_equal(w[WEIRD_RID].code, CODE_OK);
+	assert_int_equal(w[WEIRD_RID].product.version, 2);
+	assert_int_equal(db_logged(e->db, weird), 1);
+	assert_int_equal(db_exec(e->db,
+	                     "SELECT count(*) FROM products WHERE "
+	                     "last_request_id = $1::text",
+	                     weird),
+	    1);
+
+	assert_int_equal(w[NO_RID].code, CODE_OK);
+	assert_int_equal(w[NO_RID].product.version, 2);
+	assert_int_equal(db_version(e->db, p[NO_RID].id), 2);
+
+	/* The same batch again: now every write is a repeat or a conflict,
+	 * and nothing is applied twice. */
+	for (i = 0; i < N; i++)
+		w[i].code = UNTOUCHED;
+	assert_int_equal(store_product_update_many(e->st, w, N, 0), CODE_OK);
+	assert_int_equal(w[APPLIED].code, CODE_OK);
+	assert_int_equal(w[APPLIED].product.version, 2);
+	assert_int_equal(w[WEIRD_RID].code, CODE_OK);
+	assert_int_equal(w[NO_RID].code, CODE_ABORTED);
+	assert_int_equal(w[NO_RID].product.version, 2);
+	assert_int_equal(db_version(e->db, p[APPLIED].id), 2);
+	assert_int_equal(db_version(e->db, p[WEIRD_RID].id), 2);
+	assert_int_equal(db_version(e->db, p[NO_RID].id), 2);
+
+	/* The single path agrees with the batch on a repeat. */
+	{
+		struct product out;
+
+		assert_int_equal(
+		    store_product_update_stock(e->st, rid[REPEAT_OLD],
+		        p[REPEAT_OLD].id, w[REPEAT_OLD].stock, 1, &out),
+		    CODE_OK);
+		assert_int_equal(out.version, 2);
+	}
+}
+
+/* ---- the batch fails as a whole --------------------------------------- */
+
+static void
+test_update_many_fails_whole(void **state)
+{
+	struct env        *e = *state;
+	struct product     a, b, got;
+	struct store_write w[2];
+	char               rid[48];
+
+	new_product(e->st, 1, &a);
+	new_product(e->st, 1, &b);
+	testenv_request_id(rid, sizeof(rid));
+	memset(w, 0, sizeof(w));
+	w[0].id               = a.id;
+	w[1].id               = b.id;
+	w[0].request_id       = rid;
+	w[1].request_id       = rid; /* breaks the caller's promise: 23505 */
+	w[0].stock            = 5;
+	w[1].stock            = 6;
+	w[0].expected_version = 1;
+	w[1].expected_version = 1;
+	w[0].code             = UNTOUCHED;
+	w[1].code             = UNTOUCHED;
+
+	assert_int_not_equal(
+	    store_product_update_many(e->st, w, 2, 0), CODE_OK);
+	assert_int_equal(w[0].code, UNTOUCHED);
+	assert_int_equal(w[1].code, UNTOUCHED);
+	assert_int_equal(w[0].product.version, 0);
+	assert_int_equal(w[1].product.version, 0);
+	assert_int_equal(db_version(e->db, a.id), 1);
+	assert_int_equal(db_version(e->db, b.id), 1);
+	assert_int_equal(db_logged(e->db, rid), 0);
+
+	/* The connection is usable right away. */
+	assert_int_equal(store_product_get(e->st, a.id, &got), CODE_OK);
+	w[1].request_id = NULL;
+	assert_int_equal(store_product_update_many(e->st, w, 2, 0), CODE_OK);
+	assert_int_equal(w[0].code, CODE_OK);
+	assert_int_equal(w[1].code, CODE_OK);
+	assert_int_equal(db_version(e->db, a.id), 2);
+	assert_int_equal(db_version(e->db, b.id), 2);
+}
+
+/* ---- the deadline while another session holds a row lock -------------- */
+
+static void
+test_update_many_deadline(void **state)
+{
+	struct env *e = *state;
+	enum { N = BULK_N };
+	char(*ids)[PRODUCT_ID_LEN + 1] = calloc(N, sizeof(*ids));
+	struct store_write *w          = calloc(N, sizeof(*w));
+	PGconn             *locker;
+	uint64_t            start, took_ms;
+	int                 i;
+
+	assert_true(ids && w);
+	bulk_products(e->db, ids, N);
+	for (i = 0; i < N; i++) {
+		w[i].id               = ids[i];
+		w[i].stock            = 1;
+		w[i].expected_version = 1;
+		w[i].code             = UNTOUCHED;
+	}
+	locker = PQconnectdb(conninfo());
+	assert_int_equal(PQstatus(locker), CONNECTION_OK);
+	db_exec(locker, "BEGIN", NULL);
+	db_exec(locker,
+	    "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE",
+	    ids[N / 2]);
+
+	start = now_ns();
+	assert_int_equal(
+	    store_product_update_many(e->st, w, N, start + 200 * NS_PER_MS),
+	    CODE_DEADLINE_EXCEEDED);
+	took_ms = (now_ns() - start) / NS_PER_MS;
+	print_message("deadline 200 ms: returned after %llu ms\n",
+	    (unsigned long long)took_ms);
+	assert_true(took_ms >= 150 && took_ms < 1500);
+	for (i = 0; i < N; i++)
+		assert_int_equal(w[i].code, UNTOUCHED);
+
+	/* A spent deadline never reaches the database. */
+	assert_int_equal(store_product_update_many(e->st, w, N, now_ns() - 1),
+	    CODE_DEADLINE_EXCEEDED);
+
+	db_exec(locker, "ROLLBACK", NULL);
+	PQfinish(locker);
+	for (i = 0; i < N; i += 97)
+		assert_int_equal(db_version(e->db, ids[i]), 1);
+	assert_int_equal(db_version(e->db, ids[N / 2]), 1);
+
+	/* Lock released: the same batch applies, on the same store. */
+	assert_int_equal(store_product_update_many(
+	                     e->st, w, N, now_ns() + 10000 * NS_PER_MS),
+	    CODE_OK);
+	for (i = 0; i < N; i++)
+		assert_int_equal(w[i].code, CODE_OK);
+	free(ids);
+	free(w);
+}
+
+/* ---- two stores, same products, opposite orders ----------------------- */
+
+struct racer {
+	const char (*ids)[PRODUCT_ID_LEN + 1]; /* the shared products */
+	bool reverse;            /* write them in the opposite order */
+	long oks[RACE_PRODUCTS]; /* OK per product */
+	long aborted;            /* ABORTED items */
+	long failures;           /* anything else */
+	char what[128];          /* the first failure */
+};
+
+static void *
+race(void *arg)
+{
+	struct racer        *r    = arg;
+	struct store        *st   = NULL;
+	struct store_options opts = { .conninfo = conninfo() };
+	int                  round, i;
+
+	if (store_create(&st, &opts) != 0) {
+		r->failures++;
+		return NULL;
+	}
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		struct store_read  reads[RACE_PRODUCTS];
+		struct store_write w[RACE_PRODUCTS];
+		char               rids[RACE_PRODUCTS][48];
+		enum code          rv;
+
+		memset(reads, 0, sizeof(reads));
+		memset(w, 0, sizeof(w));
+		for (i = 0; i < RACE_PRODUCTS; i++)
+			reads[i].id = r->ids[i];
+		rv = store_product_get_many(st, reads, RACE_PRODUCTS, 0);
+		if (rv != CODE_OK) {
+			r->failures++;
+			snprintf(r->what, sizeof(r->what), "get_many: %d", rv);
+			continue;
+		}
+		for (i = 0; i < RACE_PRODUCTS; i++) {
+			int k = r->reverse ? RACE_PRODUCTS - 1 - i : i;
+
+			testenv_request_id(rids[i], sizeof(rids[i]));
+			w[i].id               = r->ids[k];
+			w[i].request_id       = rids[i];
+			w[i].stock            = round;
+			w[i].expected_version = reads[k].product.version;
+		}
+		rv = store_product_update_many(
+		    st, w, RACE_PRODUCTS, now_ns() + 10000 * NS_PER_MS);
+		if (rv != CODE_OK) {
+			r->failures++;
+			snprintf(
+			    r->what, sizeof(r->what), "update_many: %d", rv);
+			continue;
+		}
+		for (i = 0; i < RACE_PRODUCTS; i++) {
+			int k = r->reverse ? RACE_PRODUCTS - 1 - i : i;
+
+			if (w[i].code == CODE_OK) {
+				r->oks[k]++;
+			} else if (w[i].code == CODE_ABORTED &&
+			           w[i].product.version >
+			               w[i].expected_version) {
+				r->aborted++;
+			} else {
+				r->failures++;
+				snprintf(r->what, sizeof(r->what),
+				    "item %d: code %d", i, w[i].code);
+			}
+		}
+	}
+	store_destroy(st);
+	return NULL;
+}
+
+static void
+test_update_many_no_deadlock(void **state)
+{
+	struct env    *e = *state;
+	char           ids[RACE_PRODUCTS][PRODUCT_ID_LEN + 1];
+	struct racer   r[2];
+	pthread_t      t[2];
+	struct product p;
+	int            i, k;
+
+	for (i = 0; i < RACE_PRODUCTS; i++) {
+		new_product(e->st, 1, &p);
+		memcpy(ids[i], p.id, sizeof(ids[i]));
+	}
+	memset(r, 0, sizeof(r));
+	for (k = 0; k < 2; k++) {
+		r[k].ids     = (const char(*)[PRODUCT_ID_LEN + 1]) ids;
+		r[k].reverse = k == 1;
+		assert_int_equal(pthread_create(&t[k], NULL, race, &r[k]), 0);
+	}
+	for (k = 0; k < 2; k++)
+		assert_int_equal(pthread_join(t[k], NULL), 0);
+
+	for (k = 0; k < 2; k++) {
+		if (r[k].failures != 0)
+			fail_msg("racer %d: %ld failures, first: %s", k,
+			    r[k].failures, r[k].what);
+	}
+	print_message(
+	    "racers: %ld ABORTED items\n", r[0].aborted + r[1].aborted);
+	for (i = 0; i < RACE_PRODUCTS; i++) {
+		assert_int_equal(
+		    db_version(e->db, ids[i]), 1 + r[0].oks[i] + r[1].oks[i]);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_get_many_duplicates_and_missing),
+		cmocka_unit_test(test_many_bulk),
+		cmocka_unit_test(test_update_many_mix),
+		cmocka_unit_test(test_update_many_fails_whole),
+		cmocka_unit_test(test_update_many_deadline),
+		cmocka_unit_test(test_update_many_no_deadlock),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
