@@ -6,7 +6,15 @@
  * payload is packed into the caller's buffer.  Replies are decoded the
  * other way round, and everything the caller keeps is copied out of the
  * unpacked protobuf-c structs into fixed-size inventory_* fields, so no
- * protobuf-c memory outlives a call.
+ * protobuf-c memory outlives a call (a decoded batch frame is the one
+ * exception: it stays unpacked until its entries were handed out).
+ *
+ * Batch frames rely on protobuf's wire format: a message is the
+ * concatenation of its fields, and a repeated message field is one
+ * (tag, length, bytes) record per element.  A Request whose only field is
+ * `batch` is therefore just the callers' already-encoded envelopes, each
+ * behind a tag and a varint length, which is what protobuf-c itself would
+ * write for them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +31,12 @@ static const char *const method_names[] = {
 	[CODEC_UPDATE_STOCK] = "/inventory.v1.InventoryService/UpdateStock",
 	[CODEC_CREATE_PRODUCT] =
 	    "/inventory.v1.InventoryService/CreateProduct",
+	[CODEC_BATCH_GET_PRODUCTS] =
+	    "/inventory.v1.InventoryService/BatchGetProducts",
 };
+
+/* Request.batch is field 5, length-delimited (wire type 2). */
+#define CODEC_BATCH_TAG ((5u << 3) | 2u)
 
 const char *
 codec_method_name(enum codec_method method)
@@ -96,9 +109,10 @@ codec_product_decode(const uint8_t *buf, size_t len, inventory_product *out)
  * is used, selected by req->method; `msg` points at it. */
 struct typed_request {
 	union {
-		Inventory__V1__GetProductRequest    get;
-		Inventory__V1__UpdateStockRequest   update;
-		Inventory__V1__CreateProductRequest create;
+		Inventory__V1__GetProductRequest       get;
+		Inventory__V1__UpdateStockRequest      update;
+		Inventory__V1__CreateProductRequest    create;
+		Inventory__V1__BatchGetProductsRequest batch_get;
 	} u;
 	const ProtobufCMessage *msg;
 };
@@ -130,6 +144,13 @@ typed_request_init(const struct codec_request *req, struct typed_request *t)
 		t->u.create.stock     = req->u.create.stock;
 		t->u.create.price     = (char *)req->u.create.price;
 		t->msg                = &t->u.create.base;
+		return 0;
+	case CODEC_BATCH_GET_PRODUCTS:
+		inventory__v1__batch_get_products_request__init(
+		    &t->u.batch_get);
+		t->u.batch_get.n_ids = req->u.batch_get.n;
+		t->u.batch_get.ids   = (char **)req->u.batch_get.ids;
+		t->msg               = &t->u.batch_get.base;
 		return 0;
 	}
 	return -1;
@@ -213,6 +234,7 @@ codec_request_encode_alloc(
 static inventory_code
 reply_malformed(struct codec_reply *out, const char *why)
 {
+	codec_reply_fini(out);
 	out->code        = INVENTORY_INTERNAL;
 	out->has_product = 0;
 	snprintf(out->message, sizeof(out->message), "%s: %s", CODEC_MALFORMED,
@@ -220,15 +242,39 @@ reply_malformed(struct codec_reply *out, const char *why)
 	return INVENTORY_INTERNAL;
 }
 
-/* Unpack the typed reply of method from payload and copy its product.
- * Returns 0, or -1 if it does not decode or carries no product. */
+/* Copy a BatchGetProducts reply's products into a new array in out.
+ * Returns 0, or -1 when there are none or memory ran out. */
+static int
+batch_products_from_pb(
+    const Inventory__V1__BatchGetProductsResponse *r, struct codec_reply *out)
+{
+	if (r->n_products == 0 ||
+	    (out->products = malloc(r->n_products * sizeof(*out->products))) ==
+	        NULL)
+		return -1;
+	for (size_t i = 0; i < r->n_products; i++) {
+		if (r->products[i] == NULL) {
+			free(out->products);
+			out->products = NULL;
+			return -1;
+		}
+		product_from_pb(r->products[i], &out->products[i]);
+	}
+	out->nproducts = r->n_products;
+	return 0;
+}
+
+/* Unpack the typed reply of method from payload and copy its product(s)
+ * into out.  Returns 0, or -1 if it does not decode or carries no
+ * product. */
 static int
 typed_reply_decode(enum codec_method method, const ProtobufCBinaryData *p,
-    inventory_product *out)
+    struct codec_reply *out)
 {
 	const ProtobufCMessageDescriptor *desc;
 	ProtobufCMessage                 *msg;
 	const Inventory__V1__Product     *product = NULL;
+	int                               rv      = -1;
 
 	switch (method) {
 	case CODEC_GET_PRODUCT:
@@ -240,13 +286,16 @@ typed_reply_decode(enum codec_method method, const ProtobufCBinaryData *p,
 	case CODEC_CREATE_PRODUCT:
 		desc = &inventory__v1__create_product_response__descriptor;
 		break;
+	case CODEC_BATCH_GET_PRODUCTS:
+		desc = &inventory__v1__batch_get_products_response__descriptor;
+		break;
 	default:
 		return -1;
 	}
 	msg = protobuf_c_message_unpack(desc, NULL, p->len, p->data);
 	if (msg == NULL)
 		return -1;
-	/* All three replies are { optional Product product = 1; }. */
+	/* The three single replies are { optional Product product = 1; }. */
 	switch (method) {
 	case CODEC_GET_PRODUCT:
 		product = ((Inventory__V1__GetProductResponse *)msg)->product;
@@ -258,28 +307,36 @@ typed_reply_decode(enum codec_method method, const ProtobufCBinaryData *p,
 		product =
 		    ((Inventory__V1__CreateProductResponse *)msg)->product;
 		break;
+	case CODEC_BATCH_GET_PRODUCTS:
+		rv = batch_products_from_pb(
+		    (Inventory__V1__BatchGetProductsResponse *)msg, out);
+		break;
 	}
-	if (product != NULL)
-		product_from_pb(product, out);
+	if (product != NULL) {
+		product_from_pb(product, &out->product);
+		out->has_product = 1;
+		rv               = 0;
+	}
 	protobuf_c_message_free_unpacked(msg, NULL);
-	return product != NULL ? 0 : -1;
+	return rv;
 }
 
-inventory_code
-codec_reply_decode(enum codec_method method, const uint8_t *buf, size_t len,
+void
+codec_reply_fini(struct codec_reply *r)
+{
+	if (r == NULL)
+		return;
+	free(r->products);
+	r->products  = NULL;
+	r->nproducts = 0;
+}
+
+/* Fill out (already zeroed) from an unpacked Response to a call of
+ * method.  Returns what codec_reply_decode() returns. */
+static inventory_code
+reply_from_pb(enum codec_method method, const Inventory__V1__Response *res,
     struct codec_reply *out)
 {
-	static const uint8_t     empty[1] = { 0 };
-	Inventory__V1__Response *res;
-	inventory_code           rv = INVENTORY_OK;
-
-	memset(out, 0, sizeof(*out));
-	if (codec_method_name(method) == NULL)
-		return reply_malformed(out, "unknown method");
-	res = inventory__v1__response__unpack(NULL, len, buf ? buf : empty);
-	if (res == NULL)
-		return reply_malformed(out, "not a Response envelope");
-
 	out->code = codec_code_from_wire(res->has_code ? res->code : 0);
 	codec_copy_str(out->message, sizeof(out->message), res->message);
 	codec_copy_str(
@@ -295,12 +352,9 @@ codec_reply_decode(enum codec_method method, const uint8_t *buf, size_t len,
 
 	if (out->code == INVENTORY_OK) {
 		if (!res->has_payload)
-			rv = reply_malformed(out, "OK without payload");
-		else if (typed_reply_decode(
-		             method, &res->payload, &out->product) != 0)
-			rv = reply_malformed(out, "bad payload");
-		else
-			out->has_product = 1;
+			return reply_malformed(out, "OK without payload");
+		if (typed_reply_decode(method, &res->payload, out) != 0)
+			return reply_malformed(out, "bad payload");
 	} else if (res->details != NULL) {
 		if (res->details->has_current_version)
 			out->current_version = res->details->current_version;
@@ -309,6 +363,127 @@ codec_reply_decode(enum codec_method method, const uint8_t *buf, size_t len,
 			out->has_current = 1;
 		}
 	}
+	return INVENTORY_OK;
+}
+
+inventory_code
+codec_reply_decode(enum codec_method method, const uint8_t *buf, size_t len,
+    struct codec_reply *out)
+{
+	static const uint8_t     empty[1] = { 0 };
+	Inventory__V1__Response *res;
+	inventory_code           rv;
+
+	memset(out, 0, sizeof(*out));
+	if (codec_method_name(method) == NULL)
+		return reply_malformed(out, "unknown method");
+	res = inventory__v1__response__unpack(NULL, len, buf ? buf : empty);
+	if (res == NULL)
+		return reply_malformed(out, "not a Response envelope");
+	rv = reply_from_pb(method, res, out);
 	inventory__v1__response__free_unpacked(res, NULL);
 	return rv;
+}
+
+/* Bytes of len as a protobuf varint. */
+static size_t
+varint_size(size_t len)
+{
+	size_t n = 1;
+
+	while (len >= 0x80) {
+		len >>= 7;
+		n++;
+	}
+	return n;
+}
+
+size_t
+codec_frame_entry_size(size_t len)
+{
+	return 1 + varint_size(len) + len;
+}
+
+size_t
+codec_frame_entry_put(uint8_t *dst, const uint8_t *req, size_t len)
+{
+	uint8_t *p = dst;
+	size_t   v = len;
+
+	*p++ = CODEC_BATCH_TAG;
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	memcpy(p, req, len);
+	return (size_t)(p - dst) + len;
+}
+
+inventory_code
+codec_frame_reply_decode(const uint8_t *buf, size_t len, size_t n,
+    struct codec_frame_reply *out, struct codec_reply *whole)
+{
+	static const uint8_t     empty[1] = { 0 };
+	Inventory__V1__Response *res;
+	char                     why[80];
+
+	memset(out, 0, sizeof(*out));
+	memset(whole, 0, sizeof(*whole));
+	res = inventory__v1__response__unpack(NULL, len, buf ? buf : empty);
+	if (res == NULL)
+		return reply_malformed(whole, "not a Response envelope");
+	if (res->n_batch == n && n > 0) {
+		out->pb = res;
+		out->n  = n;
+		return INVENTORY_OK;
+	}
+	if (res->n_batch == 0 && res->has_code && res->code != 0) {
+		/* The frame refused as a whole: every call gets the verdict.
+		 * Details belong to one call, never to a whole frame. */
+		whole->code = codec_code_from_wire(res->code);
+		if (res->code > (uint32_t)INVENTORY_UNAUTHENTICATED)
+			snprintf(whole->message, sizeof(whole->message),
+			    "unknown status code %u: %s", (unsigned)res->code,
+			    res->message ? res->message : "");
+		else
+			codec_copy_str(whole->message, sizeof(whole->message),
+			    res->message);
+		inventory__v1__response__free_unpacked(res, NULL);
+		return whole->code;
+	}
+	snprintf(why, sizeof(why), "%zu batch entries for %zu calls",
+	    res->n_batch, n);
+	inventory__v1__response__free_unpacked(res, NULL);
+	return reply_malformed(whole, why);
+}
+
+inventory_code
+codec_frame_reply_entry(const struct codec_frame_reply *f, size_t i,
+    enum codec_method method, const char *request_id, struct codec_reply *out)
+{
+	const Inventory__V1__Response *res;
+
+	memset(out, 0, sizeof(*out));
+	if (f->pb == NULL || i >= f->n)
+		return reply_malformed(out, "no such batch entry");
+	if (codec_method_name(method) == NULL)
+		return reply_malformed(out, "unknown method");
+	res = ((const Inventory__V1__Response *)f->pb)->batch[i];
+	if (res == NULL)
+		return reply_malformed(out, "empty batch entry");
+	if (res->request_id == NULL || request_id == NULL ||
+	    strcmp(res->request_id, request_id) != 0)
+		return reply_malformed(out, "batch entry for another request");
+	return reply_from_pb(method, res, out);
+}
+
+void
+codec_frame_reply_fini(struct codec_frame_reply *f)
+{
+	if (f == NULL || f->pb == NULL)
+		return;
+	inventory__v1__response__free_unpacked(f->pb, NULL);
+	f->pb = NULL;
+	f->n  = 0;
 }

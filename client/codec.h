@@ -2,7 +2,10 @@
  * codec: libinventory's wire code, private to the library.
  *
  * Turns call arguments into the bytes of an encoded Request envelope and
- * the bytes of a Response envelope into plain C structs.  It is pure: no
+ * the bytes of a Response envelope into plain C structs, and builds and
+ * takes apart batch frames (a Request whose `batch` holds several encoded
+ * Request envelopes; a Response whose `batch` answers them by position).
+ * It is pure: no
  * sockets, no clocks, no randomness, no globals; bytes in, structs out, so
  * unit tests call it directly.  Only this module and the test code see
  * protobuf-c types; client.c hands it bytes and gets inventory_* values.
@@ -11,7 +14,11 @@
  * NUL-terminated and, if it had to be truncated, cut at a UTF-8 character
  * boundary; every unpacked message is freed before a function returns; a
  * reply the codec cannot make sense of is INVENTORY_INTERNAL with the
- * message "malformed reply: ...", never a crash.
+ * message "malformed reply: ...", never a crash; a batch entry is only
+ * accepted if it echoes its call's request id, so a reply can never be
+ * handed to the wrong call.  The only memory a decoded reply keeps is the
+ * BatchGetProducts product array (codec_reply_fini() frees it) and a
+ * decoded frame (codec_frame_reply_fini()).
  */
 #ifndef INVENTORY_CLIENT_CODEC_H
 #define INVENTORY_CLIENT_CODEC_H
@@ -23,10 +30,17 @@
 
 /* The RPCs, in the order of the proto's service declaration. */
 enum codec_method {
-	CODEC_GET_PRODUCT    = 0,
-	CODEC_UPDATE_STOCK   = 1,
-	CODEC_CREATE_PRODUCT = 2,
+	CODEC_GET_PRODUCT        = 0,
+	CODEC_UPDATE_STOCK       = 1,
+	CODEC_CREATE_PRODUCT     = 2,
+	CODEC_BATCH_GET_PRODUCTS = 3,
 };
+
+/* Ids one BatchGetProducts call may carry (the contract's limit). */
+#define CODEC_BATCH_IDS_MAX 1000
+
+/* Entries one batch frame may carry (the contract's limit). */
+#define CODEC_FRAME_ENTRIES_MAX 1000
 
 /* Message used for any reply that does not decode (a protocol error). */
 #define CODEC_MALFORMED "malformed reply"
@@ -50,19 +64,32 @@ struct codec_request {
 			int64_t     stock; /* initial stock */
 			const char *price; /* decimal string */
 		} create;
+		struct {
+			const char *const *ids; /* n product ids */
+			size_t             n;   /* 1..CODEC_BATCH_IDS_MAX */
+		} batch_get;
 	} u;
 };
 
 /* A decoded Response envelope. */
 struct codec_reply {
-	inventory_code    code;         /* Response.code; > 16: UNKNOWN */
-	char              message[256]; /* Response.message, may be "" */
-	char              request_id[INVENTORY_REQUEST_ID_MAX + 1]; /* echo */
-	int               has_product;     /* OK: product holds the reply */
-	inventory_product product;         /* the typed reply's product */
-	int64_t           current_version; /* ABORTED: details, else 0 */
-	int               has_current;     /* ABORTED: current is set */
-	inventory_product current;         /* ABORTED: the latest product */
+	inventory_code     code;         /* Response.code; > 16: UNKNOWN */
+	char               message[256]; /* Response.message, may be "" */
+	char               request_id[INVENTORY_REQUEST_ID_MAX + 1]; /* echo */
+	int                has_product;     /* OK: product holds the reply */
+	inventory_product  product;         /* the typed reply's product */
+	int64_t            current_version; /* ABORTED: details, else 0 */
+	int                has_current;     /* ABORTED: current is set */
+	inventory_product  current;         /* ABORTED: the latest product */
+	inventory_product *products; /* BatchGetProducts OK: malloc'd, in
+	                              * request order; NULL otherwise */
+	size_t nproducts;            /* entries in products */
+};
+
+/* A decoded batch reply, kept unpacked until every entry was read. */
+struct codec_frame_reply {
+	void  *pb; /* the unpacked Response (protobuf-c's); NULL when fini'd */
+	size_t n;  /* entries, == the frame's calls */
 };
 
 /* The full method name, "/inventory.v1.InventoryService/GetProduct";
@@ -88,12 +115,50 @@ inventory_code codec_request_encode_alloc(
 /* Decode the len bytes of a Response envelope answering a call of method
  * into *out (fully overwritten).  Returns INVENTORY_OK when the envelope
  * made sense; the server's verdict is then out->code, and when it is OK
- * out->has_product is 1.  Returns INVENTORY_INTERNAL, with out->code
+ * out->has_product is 1 (for BatchGetProducts: out->products holds
+ * out->nproducts >= 1 products instead; release with codec_reply_fini()).
+ * Returns INVENTORY_INTERNAL, with out->code
  * INVENTORY_INTERNAL and out->message starting with "malformed reply",
  * when the bytes are not a Response, or an OK reply lacks a decodable
  * typed payload with a product.  buf may be NULL when len is 0. */
 inventory_code codec_reply_decode(enum codec_method method, const uint8_t *buf,
     size_t len, struct codec_reply *out);
+
+/* Release what a decoded reply owns (the BatchGetProducts array) and
+ * zero those fields.  NULL is a no-op; safe to call twice. */
+void codec_reply_fini(struct codec_reply *r);
+
+/* Bytes an encoded Request envelope of len bytes takes as one entry of a
+ * batch frame (field tag, length, the bytes). */
+size_t codec_frame_entry_size(size_t len);
+
+/* Append the len bytes of an encoded Request envelope at dst as one entry
+ * of a batch frame; dst has codec_frame_entry_size(len) bytes.  A frame is
+ * exactly the concatenation of its entries (the Request's only field is
+ * `batch`), so calls are encoded once, by their callers, and never
+ * re-encoded.  Returns the bytes written. */
+size_t codec_frame_entry_put(uint8_t *dst, const uint8_t *req, size_t len);
+
+/* Decode the len bytes of the Response to a batch frame of n calls.
+ * Returns INVENTORY_OK when *out holds n entries (read them with
+ * codec_frame_reply_entry(), then codec_frame_reply_fini()).  Otherwise
+ * *out holds nothing and *whole is the one reply every call of the frame
+ * gets; the return value is whole->code: the server's refusal of the
+ * frame as a whole (a code and an empty batch, e.g. RESOURCE_EXHAUSTED),
+ * or INVENTORY_INTERNAL "malformed reply: ..." when the bytes are not a
+ * Response or hold a number of entries other than n. */
+inventory_code codec_frame_reply_decode(const uint8_t *buf, size_t len,
+    size_t n, struct codec_frame_reply *out, struct codec_reply *whole);
+
+/* Decode entry i (< f->n) as the reply to a call of method whose request
+ * id was request_id, with codec_reply_decode()'s contract; an entry that
+ * does not echo request_id is INVENTORY_INTERNAL "malformed reply". */
+inventory_code codec_frame_reply_entry(const struct codec_frame_reply *f,
+    size_t i, enum codec_method method, const char *request_id,
+    struct codec_reply *out);
+
+/* Free a decoded frame.  Safe on a zeroed or already-fini'd one. */
+void codec_frame_reply_fini(struct codec_frame_reply *f);
 
 /* Decode the len bytes of an encoded Product message into *out (fully
  * overwritten; absent fields are 0 or "").  Returns INVENTORY_OK, or

@@ -5,6 +5,11 @@
  * errors with their message, ABORTED with the latest product); bytes that
  * make no sense are INVENTORY_INTERNAL "malformed reply", never a crash;
  * strings are truncated at UTF-8 boundaries and always NUL-terminated.
+ * Batch frames: a frame built from encoded envelopes is the Request
+ * protobuf-c would pack with those entries in `batch`; a batch reply is
+ * handed out by position and only to the call whose request id it
+ * echoes; a frame refused as a whole gives every call the refusal; a
+ * BatchGetProducts reply keeps the products in request order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,7 +36,9 @@ test_method_names(void **state)
 	    "/inventory.v1.InventoryService/UpdateStock");
 	assert_string_equal(codec_method_name(CODEC_CREATE_PRODUCT),
 	    "/inventory.v1.InventoryService/CreateProduct");
-	assert_null(codec_method_name((enum codec_method)3));
+	assert_string_equal(codec_method_name(CODEC_BATCH_GET_PRODUCTS),
+	    "/inventory.v1.InventoryService/BatchGetProducts");
+	assert_null(codec_method_name((enum codec_method)4));
 	assert_null(codec_method_name((enum codec_method) - 1));
 }
 
@@ -414,6 +421,334 @@ test_product_decode(void **state)
 	    codec_product_decode(buf, 2, &out), INVENTORY_INTERNAL);
 }
 
+#define ID2 "00000000-0000-4000-8000-000000000002"
+
+static void
+test_encode_batch_get(void **state)
+{
+	static const char *const                ids[] = { ID, ID2, ID };
+	struct codec_request                    req;
+	Inventory__V1__Request                 *env;
+	Inventory__V1__BatchGetProductsRequest *b;
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	req.method          = CODEC_BATCH_GET_PRODUCTS;
+	req.request_id      = "bg";
+	req.timeout_ms      = 100;
+	req.u.batch_get.ids = ids;
+	req.u.batch_get.n   = 3;
+	env                 = encode(&req);
+	assert_string_equal(
+	    env->method, "/inventory.v1.InventoryService/BatchGetProducts");
+	b = inventory__v1__batch_get_products_request__unpack(
+	    NULL, env->payload.len, env->payload.data);
+	assert_non_null(b);
+	assert_int_equal(b->n_ids, 3);
+	assert_string_equal(b->ids[0], ID);
+	assert_string_equal(b->ids[1], ID2);
+	assert_string_equal(b->ids[2], ID);
+	inventory__v1__batch_get_products_request__free_unpacked(b, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+}
+
+/* Encode a GetProduct envelope for id with request id rid into a new
+ * buffer. */
+static uint8_t *
+encode_get(const char *rid, const char *id, size_t *len)
+{
+	struct codec_request req;
+	uint8_t             *buf = NULL;
+
+	memset(&req, 0, sizeof(req));
+	req.method     = CODEC_GET_PRODUCT;
+	req.request_id = rid;
+	req.timeout_ms = 1000;
+	req.u.get.id   = id;
+	assert_int_equal(
+	    codec_request_encode_alloc(&req, &buf, len), INVENTORY_OK);
+	return buf;
+}
+
+static void
+test_frame_encode(void **state)
+{
+	const char *rids[] = { "a", "b", "c" };
+	uint8_t    *entries[3];
+	size_t      lens[3], total = 0, off = 0;
+	uint8_t    *frame;
+	uint8_t     big[300];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		entries[i] = encode_get(rids[i], i == 1 ? ID2 : ID, &lens[i]);
+		total += codec_frame_entry_size(lens[i]);
+	}
+	frame = malloc(total);
+	assert_non_null(frame);
+	for (int i = 0; i < 3; i++)
+		off += codec_frame_entry_put(frame + off, entries[i], lens[i]);
+	assert_int_equal(off, total);
+
+	/* protobuf-c reads it as a Request with three batch entries and
+	 * no call of its own, and packs the same thing byte for byte. */
+	{
+		Inventory__V1__Request *env =
+		    inventory__v1__request__unpack(NULL, total, frame);
+		uint8_t *again;
+
+		assert_non_null(env);
+		assert_null(env->method);
+		assert_null(env->request_id);
+		assert_false(env->has_timeout_ms);
+		assert_false(env->has_payload);
+		assert_int_equal(env->n_batch, 3);
+		for (int i = 0; i < 3; i++) {
+			assert_string_equal(
+			    env->batch[i]->request_id, rids[i]);
+			assert_string_equal(env->batch[i]->method,
+			    "/inventory.v1.InventoryService/GetProduct");
+			assert_int_equal(env->batch[i]->timeout_ms, 1000);
+		}
+		assert_int_equal(
+		    inventory__v1__request__get_packed_size(env), total);
+		again = malloc(total);
+		assert_non_null(again);
+		inventory__v1__request__pack(env, again);
+		assert_memory_equal(again, frame, total);
+		free(again);
+		inventory__v1__request__free_unpacked(env, NULL);
+	}
+	for (int i = 0; i < 3; i++)
+		free(entries[i]);
+	free(frame);
+
+	/* Lengths of 128 and more take a two-byte varint. */
+	memset(big, 0, sizeof(big));
+	assert_int_equal(codec_frame_entry_size(127), 1 + 1 + 127);
+	assert_int_equal(codec_frame_entry_size(128), 1 + 2 + 128);
+	assert_int_equal(codec_frame_entry_size(200), 1 + 2 + 200);
+	{
+		uint8_t out[1 + 2 + 200];
+
+		assert_int_equal(
+		    codec_frame_entry_put(out, big, 200), sizeof(out));
+		assert_int_equal(out[0], 0x2a);
+		assert_int_equal(out[1], 0xc8);
+		assert_int_equal(out[2], 0x01);
+	}
+}
+
+/* Pack a batch Response of n entries (entries[i] may carry anything). */
+static uint8_t *
+batch_response(Inventory__V1__Response **entries, size_t n, size_t *len)
+{
+	Inventory__V1__Response res = INVENTORY__V1__RESPONSE__INIT;
+	uint8_t                *out;
+
+	res.n_batch = n;
+	res.batch   = entries;
+	*len        = inventory__v1__response__get_packed_size(&res);
+	out         = malloc(*len + 1);
+	assert_non_null(out);
+	inventory__v1__response__pack(&res, out);
+	return out;
+}
+
+static void
+test_frame_reply_by_position(void **state)
+{
+	Inventory__V1__Product            p, cur;
+	Inventory__V1__GetProductResponse gr =
+	    INVENTORY__V1__GET_PRODUCT_RESPONSE__INIT;
+	Inventory__V1__ErrorDetails d  = INVENTORY__V1__ERROR_DETAILS__INIT;
+	Inventory__V1__Response     e0 = INVENTORY__V1__RESPONSE__INIT;
+	Inventory__V1__Response     e1 = INVENTORY__V1__RESPONSE__INIT;
+	Inventory__V1__Response     e2 = INVENTORY__V1__RESPONSE__INIT;
+	Inventory__V1__Response    *entries[] = { &e0, &e1, &e2 };
+	uint8_t                     body[512];
+	struct codec_frame_reply    fr;
+	struct codec_reply          whole, out;
+	uint8_t                    *buf;
+	size_t                      len;
+
+	(void)state;
+	fill_product(&p, 3);
+	gr.product      = &p;
+	e0.has_code     = 1;
+	e0.request_id   = "r0";
+	e0.has_payload  = 1;
+	e0.payload.len  = protobuf_c_message_pack(&gr.base, body);
+	e0.payload.data = body;
+	e1.has_code     = 1;
+	e1.code         = 5;
+	e1.message      = "not found";
+	e1.request_id   = "r1";
+	fill_product(&cur, 8);
+	d.has_current_version = 1;
+	d.current_version     = 8;
+	d.current             = &cur;
+	e2.has_code           = 1;
+	e2.code               = 10;
+	e2.message            = "conflict";
+	e2.request_id         = "r2";
+	e2.details            = &d;
+	buf                   = batch_response(entries, 3, &len);
+
+	assert_int_equal(
+	    codec_frame_reply_decode(buf, len, 3, &fr, &whole), INVENTORY_OK);
+	assert_int_equal(fr.n, 3);
+	assert_int_equal(
+	    codec_frame_reply_entry(&fr, 0, CODEC_GET_PRODUCT, "r0", &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_OK);
+	assert_true(out.has_product);
+	assert_int_equal(out.product.version, 3);
+	assert_int_equal(
+	    codec_frame_reply_entry(&fr, 1, CODEC_GET_PRODUCT, "r1", &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_NOT_FOUND);
+	assert_string_equal(out.message, "not found");
+	assert_int_equal(
+	    codec_frame_reply_entry(&fr, 2, CODEC_UPDATE_STOCK, "r2", &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_ABORTED);
+	assert_int_equal(out.current_version, 8);
+	assert_true(out.has_current);
+	assert_int_equal(out.current.version, 8);
+
+	/* An entry that echoes another call's id is not this call's. */
+	assert_int_equal(
+	    codec_frame_reply_entry(&fr, 1, CODEC_GET_PRODUCT, "r0", &out),
+	    INVENTORY_INTERNAL);
+	assert_int_equal(out.code, INVENTORY_INTERNAL);
+	assert_int_equal(
+	    strncmp(out.message, CODEC_MALFORMED, strlen(CODEC_MALFORMED)), 0);
+	assert_int_equal(
+	    codec_frame_reply_entry(&fr, 0, CODEC_GET_PRODUCT, NULL, &out),
+	    INVENTORY_INTERNAL);
+	assert_int_equal(
+	    codec_frame_reply_entry(&fr, 3, CODEC_GET_PRODUCT, "r0", &out),
+	    INVENTORY_INTERNAL);
+	codec_frame_reply_fini(&fr);
+	codec_frame_reply_fini(&fr); /* twice is harmless */
+
+	/* Three entries are not the answer to a frame of two calls. */
+	assert_int_equal(codec_frame_reply_decode(buf, len, 2, &fr, &whole),
+	    INVENTORY_INTERNAL);
+	assert_null(fr.pb);
+	assert_int_equal(whole.code, INVENTORY_INTERNAL);
+	assert_int_equal(
+	    strncmp(whole.message, CODEC_MALFORMED, strlen(CODEC_MALFORMED)),
+	    0);
+	free(buf);
+
+	/* An entry without its echo is refused too. */
+	e0.request_id = NULL;
+	buf           = batch_response(entries, 1, &len);
+	assert_int_equal(
+	    codec_frame_reply_decode(buf, len, 1, &fr, &whole), INVENTORY_OK);
+	assert_int_equal(
+	    codec_frame_reply_entry(&fr, 0, CODEC_GET_PRODUCT, "r0", &out),
+	    INVENTORY_INTERNAL);
+	codec_frame_reply_fini(&fr);
+	free(buf);
+}
+
+static void
+test_frame_reply_whole(void **state)
+{
+	struct codec_frame_reply fr;
+	struct codec_reply       whole;
+	uint8_t                 *buf;
+	size_t                   len;
+	const uint8_t            junk[] = { 0xff, 0xff, 0xff };
+
+	(void)state;
+	/* Refused as a whole: a code and an empty batch. */
+	buf = response(8, "too many entries", NULL, NULL, &len);
+	assert_int_equal(codec_frame_reply_decode(buf, len, 5, &fr, &whole),
+	    INVENTORY_RESOURCE_EXHAUSTED);
+	assert_null(fr.pb);
+	assert_int_equal(whole.code, INVENTORY_RESOURCE_EXHAUSTED);
+	assert_string_equal(whole.message, "too many entries");
+	free(buf);
+
+	/* OK with no entries makes no sense for a frame. */
+	{
+		Inventory__V1__Response res = INVENTORY__V1__RESPONSE__INIT;
+		uint8_t                 b[16];
+
+		res.has_code = 1;
+		len          = inventory__v1__response__pack(&res, b);
+		assert_int_equal(
+		    codec_frame_reply_decode(b, len, 2, &fr, &whole),
+		    INVENTORY_INTERNAL);
+		assert_int_equal(whole.code, INVENTORY_INTERNAL);
+	}
+	/* Not a Response at all; and zero bytes. */
+	assert_int_equal(
+	    codec_frame_reply_decode(junk, sizeof(junk), 2, &fr, &whole),
+	    INVENTORY_INTERNAL);
+	assert_int_equal(codec_frame_reply_decode(NULL, 0, 2, &fr, &whole),
+	    INVENTORY_INTERNAL);
+	codec_frame_reply_fini(&fr);
+}
+
+static void
+test_decode_batch_get(void **state)
+{
+	Inventory__V1__Product                  p[3];
+	Inventory__V1__Product                 *pp[] = { &p[0], &p[1], &p[2] };
+	Inventory__V1__BatchGetProductsResponse r =
+	    INVENTORY__V1__BATCH_GET_PRODUCTS_RESPONSE__INIT;
+	struct codec_reply out;
+	uint8_t           *buf;
+	size_t             len;
+
+	(void)state;
+	fill_product(&p[0], 1);
+	fill_product(&p[1], 2);
+	p[1].id = ID2;
+	fill_product(&p[2], 3);
+	r.n_products = 3;
+	r.products   = pp;
+	buf          = response(0, NULL, &r.base, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_BATCH_GET_PRODUCTS, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_OK);
+	assert_int_equal(out.nproducts, 3);
+	assert_non_null(out.products);
+	assert_string_equal(out.products[0].id, ID);
+	assert_string_equal(out.products[1].id, ID2);
+	assert_int_equal(out.products[1].version, 2);
+	assert_int_equal(out.products[2].version, 3);
+	codec_reply_fini(&out);
+	assert_null(out.products);
+	codec_reply_fini(&out);
+	free(buf);
+
+	/* OK without products is malformed (1..1000 ids were asked for). */
+	r.n_products = 0;
+	buf          = response(0, NULL, &r.base, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_BATCH_GET_PRODUCTS, buf, len, &out),
+	    INVENTORY_INTERNAL);
+	assert_null(out.products);
+	free(buf);
+
+	/* NOT_FOUND passes the server's message (the first missing id). */
+	buf = response(5, "product " ID2 " not found", NULL, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_BATCH_GET_PRODUCTS, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_NOT_FOUND);
+	assert_non_null(strstr(out.message, ID2));
+	assert_null(out.products);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -429,6 +764,11 @@ main(void)
 		cmocka_unit_test(test_decode_errors),
 		cmocka_unit_test(test_decode_bad_payload),
 		cmocka_unit_test(test_product_decode),
+		cmocka_unit_test(test_encode_batch_get),
+		cmocka_unit_test(test_frame_encode),
+		cmocka_unit_test(test_frame_reply_by_position),
+		cmocka_unit_test(test_frame_reply_whole),
+		cmocka_unit_test(test_decode_batch_get),
 	};
 
 	return cmocka_run_group_tests_name("client_codec", tests, NULL, NULL);
