@@ -69,9 +69,10 @@ const char config_usage[] =
     "                     default tcp://127.0.0.1:7070\n"
     "  --db CONNINFO      libpq connection string or URI; env INVENTORY_DB;\n"
     "                     empty: libpq's PG* variables\n"
-    "  --workers N        worker threads = database connections (1..1024);\n"
-    "                     env INVENTORY_WORKERS; default 2 per CPU, at least "
-    "4\n"
+    "  --workers N        database executors = database connections\n"
+    "                     (1..1024); each runs whole batches of requests;\n"
+    "                     env INVENTORY_WORKERS; default 1 per CPU, at least "
+    "2\n"
     "  --max-frame BYTES  largest request accepted; env INVENTORY_MAX_FRAME;\n"
     "                     default 65536\n"
     "  --log-level LEVEL  error, warn, info or debug; env "
@@ -95,7 +96,9 @@ default_workers(void)
 	if (n > 64) {
 		n = 64;
 	}
-	return (int)n * 2;
+	/* Batching makes a few connections enough: more only split the
+	 * batches (and PostgreSQL's CPU) into smaller pieces. */
+	return (int)n;
 }
 
 /* Parse `text` as key k's type and store it in cfg.  Returns 0 or -1 with

@@ -1,29 +1,31 @@
 /*
- * The dispatcher: one request's bytes in, one reply's bytes out.
+ * The dispatcher (see dispatch.h): frames in, ops out, replies back.
  *
  * Invariants:
- *  - every request whose envelope decodes gets a Response; bytes that do
- *    not decode get a Response with INVALID_ARGUMENT too (the REP socket
- *    must answer or the client would hang);
- *  - the method table is data: protoc-c's service descriptor names the
- *    methods and their input types, and handler_table maps each name to
- *    its handler, so adding an RPC is one proto line and one row;
- *  - a request whose deadline passed before it was handled never touches
- *    the database;
- *  - metrics and the conflict log are written here and only here.
+ *  - every frame gets exactly one Response; bytes that do not decode get
+ *    one with INVALID_ARGUMENT, a frame over the size limit or with too
+ *    many calls one with RESOURCE_EXHAUSTED;
+ *  - each call of a batch is decoded, validated and answered exactly as
+ *    if it had come alone: one bad call fails only itself;
+ *  - the method table is data: handler_table[] is indexed like protoc-c's
+ *    service descriptor, so adding an RPC is one proto line and one row;
+ *  - a call whose deadline passed never reaches the database;
+ *  - metrics and the conflict log are written here and only here, once
+ *    per call, when its frame is packed.
  */
 #include "dispatch.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "executor.h"
 #include "handlers/handlers.h"
 #include "log.h"
 #include "metrics.h"
-#include "store/store.h"
 #include "validate.h"
 
 #define METHOD_PREFIX "/inventory.v1.InventoryService/"
@@ -31,18 +33,25 @@
 static const ProtobufCServiceDescriptor *const service =
     &inventory__v1__inventory_service__descriptor;
 
-/* Handlers by method name.  Names are the proto's; the input type comes
- * from the service descriptor. */
-static const struct {
-	const char *name;
-	handler_fn  fn;
-} handler_table[] = {
-	{ "GetProduct", handler_get_product },
-	{ "UpdateStock", handler_update_stock },
-	{ "CreateProduct", handler_create_product },
+/* One received message and the calls it carries. */
+struct frame {
+	Inventory__V1__Request *env;   /* owned: the decoded frame */
+	bool                    batch; /* env->batch holds the calls */
+	size_t                  nops;
+	struct op              *ops;      /* nops calls; &one when single */
+	ProtobufCMessage      **payloads; /* owned, one per call or NULL */
+	atomic_size_t           pending;  /* calls not done, + 1 until
+	                                     released */
+	enum code        code;         /* not OK: the frame is refused */
+	char             message[256]; /* why it is refused */
+	uint64_t         received_ns;  /* arrival (monotonic) */
+	dispatch_done_fn done;         /* called when pending reaches 0 */
+	void            *arg;          /* for done */
+	struct op        one;          /* the call of a single frame */
+	ProtobufCMessage *one_payload; /* its payload */
 };
 
-/* Set once before the workers start; read-only afterwards. */
+/* Set once before the executors start; read-only afterwards. */
 static size_t max_request_bytes;
 
 void
@@ -60,16 +69,26 @@ dispatch_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static handler_fn
-handler_for(const char *name)
+int
+dispatch_check_table(void)
 {
-	for (size_t i = 0;
-	     i < sizeof(handler_table) / sizeof(handler_table[0]); i++) {
-		if (strcmp(handler_table[i].name, name) == 0) {
-			return handler_table[i].fn;
+	if (handler_count != service->n_methods ||
+	    METRICS_METHODS != service->n_methods + 1) {
+		log_err("dispatch: %zu handlers and %d metrics slots for %u "
+		        "methods",
+		    handler_count, METRICS_METHODS, service->n_methods);
+		return -1;
+	}
+	for (unsigned i = 0; i < service->n_methods; i++) {
+		if (strcmp(handler_table[i].name, service->methods[i].name) !=
+		    0) {
+			log_err("dispatch: handler %u is %s, the proto says %s",
+			    i, handler_table[i].name,
+			    service->methods[i].name);
+			return -1;
 		}
 	}
-	return NULL;
+	return 0;
 }
 
 /* True if s is 1..max bytes of printable ASCII: safe to log and echo. */
@@ -79,22 +98,65 @@ printable(const char *s, size_t max)
 	size_t n = 0;
 
 	for (; s[n] != '\0'; n++) {
-		if (n >= max || s[n] < 0x21 || s[n] > 0x7e) {
+		if (n >= max || s[n] < 0x21 || s[n] > 0x7e)
 			return false;
-		}
 	}
 	return n > 0;
+}
+
+/* The method and payload of one decoded envelope.  OK, or a code with a
+ * reason in msg; *method is the table index once the name is known. */
+static enum code
+decode_call(const Inventory__V1__Request *env, int *method,
+    ProtobufCMessage **payload, char *msg, size_t msglen)
+{
+	const ProtobufCMethodDescriptor *m;
+	const char                      *name = env->method;
+	const uint8_t                   *body = (const uint8_t *)"";
+	size_t                           body_len = 0;
+
+	*method  = -1;
+	*payload = NULL;
+	if (env->request_id != NULL && !validate_request_id(env->request_id)) {
+		snprintf(msg, msglen,
+		    "request_id: must be 1 to %d printable ASCII characters",
+		    REQUEST_ID_MAX);
+		return CODE_INVALID_ARGUMENT;
+	}
+	if (name == NULL || name[0] == '\0') {
+		snprintf(msg, msglen, "method: required");
+		return CODE_INVALID_ARGUMENT;
+	}
+	if (strncmp(name, METHOD_PREFIX, sizeof(METHOD_PREFIX) - 1) != 0 ||
+	    (m = protobuf_c_service_descriptor_get_method_by_name(
+	         service, name + sizeof(METHOD_PREFIX) - 1)) == NULL ||
+	    (size_t)(m - service->methods) >= handler_count) {
+		if (printable(name, 128))
+			snprintf(msg, msglen, "unknown method '%s'", name);
+		else
+			snprintf(msg, msglen, "unknown method");
+		return CODE_UNIMPLEMENTED;
+	}
+	*method = (int)(m - service->methods);
+	if (env->has_payload && env->payload.data != NULL) {
+		body     = env->payload.data;
+		body_len = env->payload.len;
+	}
+	*payload = protobuf_c_message_unpack(m->input, NULL, body_len, body);
+	if (*payload == NULL) {
+		snprintf(msg, msglen, "malformed %s payload", m->input->name);
+		return CODE_INVALID_ARGUMENT;
+	}
+	return CODE_OK;
 }
 
 void
 dispatch_request_fini(struct dispatch_request *req)
 {
-	if (req->payload != NULL) {
+	if (req->payload != NULL)
 		protobuf_c_message_free_unpacked(req->payload, NULL);
-	}
-	if (req->env != NULL) {
+	if (req->env != NULL)
 		inventory__v1__request__free_unpacked(req->env, NULL);
-	}
 	req->payload = NULL;
 	req->env     = NULL;
 	req->method  = -1;
@@ -104,171 +166,335 @@ enum code
 dispatch_decode(const uint8_t *buf, size_t len, struct dispatch_request *req,
     char *msg, size_t msglen)
 {
-	const ProtobufCMethodDescriptor *m;
-	const char                      *name;
-	const uint8_t                   *body     = NULL;
-	size_t                           body_len = 0;
-
 	req->env     = NULL;
 	req->payload = NULL;
 	req->method  = -1;
-
-	req->env = inventory__v1__request__unpack(NULL, len, buf);
+	req->env     = inventory__v1__request__unpack(NULL, len, buf);
 	if (req->env == NULL) {
 		snprintf(msg, msglen, "malformed request envelope");
 		return CODE_INVALID_ARGUMENT;
 	}
-	if (req->env->request_id != NULL &&
-	    !validate_request_id(req->env->request_id)) {
-		snprintf(msg, msglen,
-		    "request_id: must be 1 to %d printable ASCII characters",
-		    REQUEST_ID_MAX);
-		return CODE_INVALID_ARGUMENT;
-	}
-	if (req->env->method == NULL || req->env->method[0] == '\0') {
-		snprintf(msg, msglen, "method: required");
-		return CODE_INVALID_ARGUMENT;
-	}
-	name = req->env->method;
-	if (strncmp(name, METHOD_PREFIX, sizeof(METHOD_PREFIX) - 1) != 0 ||
-	    (m = protobuf_c_service_descriptor_get_method_by_name(
-	         service, name + sizeof(METHOD_PREFIX) - 1)) == NULL ||
-	    handler_for(m->name) == NULL) {
-		if (printable(name, 128)) {
-			snprintf(msg, msglen, "unknown method '%s'", name);
-		} else {
-			snprintf(msg, msglen, "unknown method");
-		}
-		return CODE_UNIMPLEMENTED;
-	}
-	req->method = (int)(m - service->methods);
-
-	if (req->env->has_payload) {
-		body     = req->env->payload.data;
-		body_len = req->env->payload.len;
-	}
-	req->payload = protobuf_c_message_unpack(m->input, NULL, body_len,
-	    body != NULL ? body : (const uint8_t *)"");
-	if (req->payload == NULL) {
-		snprintf(msg, msglen, "malformed %s payload", m->input->name);
-		return CODE_INVALID_ARGUMENT;
-	}
-	return CODE_OK;
+	return decode_call(req->env, &req->method, &req->payload, msg, msglen);
 }
 
-/* Pack the reply envelope; INTERNAL if it would not fit (it always should:
- * replies are bounded by the contract's field limits). */
-static size_t
-pack_reply(Inventory__V1__Response *resp, uint8_t *reply, size_t cap)
+/* Turn one call's envelope into op: decoded, validated and, if it needs
+ * the database, pending (returns true). */
+static bool
+open_call(struct frame *f, const Inventory__V1__Request *env, struct op *op,
+    ProtobufCMessage **payload)
 {
-	if (inventory__v1__response__get_packed_size(resp) > cap) {
-		log_err("reply of %zu bytes exceeds %zu",
-		    inventory__v1__response__get_packed_size(resp), cap);
-		resp->code        = CODE_INTERNAL;
-		resp->message     = "reply too large";
-		resp->has_payload = 0;
-		resp->details     = NULL;
-		resp->request_id  = NULL;
+	enum code code;
+
+	op->frame       = f;
+	op->received_ns = f->received_ns;
+	op->kind        = OP_NONE;
+	/* Echoed in the reply whenever it is well-formed. */
+	if (env->request_id != NULL && validate_request_id(env->request_id))
+		op->request_id = env->request_id;
+	if (env->n_batch > 0) {
+		op->method = -1;
+		code       = CODE_INVALID_ARGUMENT;
+		snprintf(op->message, sizeof(op->message),
+		    "batch: a batch entry may not itself be a batch");
+		goto out_done;
 	}
-	return inventory__v1__response__pack(resp, reply);
+	code = decode_call(
+	    env, &op->method, payload, op->message, sizeof(op->message));
+	if (code != CODE_OK)
+		goto out_done;
+	op->handler = &handler_table[op->method];
+	if ((code = op->handler->prepare(*payload, op)) != CODE_OK)
+		goto out_done;
+	if (env->has_timeout_ms) {
+		op->deadline_ns = f->received_ns +
+		                  (uint64_t)env->timeout_ms * 1000000u;
+		if (dispatch_now_ns() >= op->deadline_ns) {
+			code = CODE_DEADLINE_EXCEEDED;
+			snprintf(op->message, sizeof(op->message),
+			    "deadline of %" PRIu32
+			    " ms expired before the request was handled",
+			    env->timeout_ms);
+			goto out_done;
+		}
+	}
+	return true;
+
+out_done:
+	op->kind = OP_NONE;
+	op->code = code;
+	return false;
+}
+
+/* Refuse the whole frame. */
+static void
+refuse(struct frame *f, enum code code, const char *msg)
+{
+	f->code = code;
+	snprintf(f->message, sizeof(f->message), "%s", msg);
+}
+
+struct frame *
+dispatch_frame_open(const uint8_t *buf, size_t len, uint64_t received_ns,
+    dispatch_done_fn done, void *arg, struct op **pending)
+{
+	struct frame *f;
+	struct op   **tail = pending;
+	char          msg[160];
+
+	*pending = NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	f->received_ns = received_ns;
+	f->done        = done;
+	f->arg         = arg;
+	f->code        = CODE_OK;
+	atomic_init(&f->pending, 1);
+
+	if (max_request_bytes != 0 && len > max_request_bytes) {
+		snprintf(msg, sizeof(msg),
+		    "request of %zu bytes exceeds the limit of %zu bytes", len,
+		    max_request_bytes);
+		refuse(f, CODE_RESOURCE_EXHAUSTED, msg);
+		return f;
+	}
+	if ((f->env = inventory__v1__request__unpack(NULL, len, buf)) ==
+	    NULL) {
+		refuse(f, CODE_INVALID_ARGUMENT, "malformed request envelope");
+		return f;
+	}
+	if (f->env->n_batch == 0) {
+		f->nops     = 1;
+		f->ops      = &f->one;
+		f->payloads = &f->one_payload;
+		if (open_call(f, f->env, &f->one, &f->one_payload)) {
+			*tail = &f->one;
+			atomic_store(&f->pending, 2);
+		}
+		return f;
+	}
+	if (f->env->n_batch > DISPATCH_BATCH_MAX) {
+		snprintf(msg, sizeof(msg),
+		    "batch of %zu calls exceeds the limit of %d",
+		    f->env->n_batch, DISPATCH_BATCH_MAX);
+		refuse(f, CODE_RESOURCE_EXHAUSTED, msg);
+		return f;
+	}
+	f->batch    = true;
+	f->nops     = f->env->n_batch;
+	f->ops      = calloc(f->nops, sizeof(*f->ops));
+	f->payloads = calloc(f->nops, sizeof(*f->payloads));
+	if (f->ops == NULL || f->payloads == NULL) {
+		free(f->ops);
+		free(f->payloads);
+		inventory__v1__request__free_unpacked(f->env, NULL);
+		free(f);
+		return NULL;
+	}
+	for (size_t i = 0; i < f->nops; i++) {
+		if (open_call(f, f->env->batch[i], &f->ops[i],
+		        &f->payloads[i])) {
+			*tail = &f->ops[i];
+			tail  = &f->ops[i].next;
+			atomic_fetch_add(&f->pending, 1);
+		}
+	}
+	return f;
+}
+
+static void
+frame_unref(struct frame *f)
+{
+	if (atomic_fetch_sub_explicit(&f->pending, 1, memory_order_acq_rel) ==
+	        1 &&
+	    f->done != NULL)
+		f->done(f, f->arg);
+}
+
+void
+dispatch_frame_release(struct frame *f)
+{
+	frame_unref(f);
+}
+
+void
+dispatch_op_done(struct op *op)
+{
+	frame_unref(op->frame);
+}
+
+void
+dispatch_frame_free(struct frame *f)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->nops; i++) {
+		op_fini(&f->ops[i]);
+		if (f->payloads[i] != NULL)
+			protobuf_c_message_free_unpacked(f->payloads[i], NULL);
+	}
+	if (f->batch) {
+		free(f->ops);
+		free(f->payloads);
+	}
+	if (f->env != NULL)
+		inventory__v1__request__free_unpacked(f->env, NULL);
+	free(f);
+}
+
+void
+op_fini(struct op *op)
+{
+	free(op->ids);
+	free(op->products);
+	op->ids      = NULL;
+	op->products = NULL;
+}
+
+/* The wire pieces of one call's Response; borrowed from op and payloads. */
+struct wire_call {
+	Inventory__V1__Response     resp;
+	Inventory__V1__ErrorDetails details;
+	Inventory__V1__Product      current;
+	size_t                      off, len; /* payload in the buffer */
+};
+
+static const char *
+method_name(int method)
+{
+	return method >= 0 ? service->methods[method].name : "unknown";
+}
+
+/* Fill w from a finished op; records its metrics and logs. */
+static void
+wire_call_fill(struct wire_call *w, struct op *op, const uint8_t *payloads,
+    uint64_t now)
+{
+	inventory__v1__response__init(&w->resp);
+	w->resp.has_code = 1;
+	w->resp.code     = (uint32_t)op->code;
+	if (op->request_id != NULL)
+		w->resp.request_id = (char *)op->request_id;
+	if (op->code == CODE_OK) {
+		w->resp.has_payload  = 1;
+		w->resp.payload.data = (uint8_t *)payloads + w->off;
+		w->resp.payload.len  = w->len;
+	} else {
+		w->resp.message = op->message[0] != '\0'
+		                      ? op->message
+		                      : (char *)code_name(op->code);
+	}
+	if (op->code == CODE_ABORTED) {
+		inventory__v1__error_details__init(&w->details);
+		handler_product_to_wire(&op->product, &w->current);
+		w->details.has_current_version = 1;
+		w->details.current_version     = op->product.version;
+		w->details.current             = &w->current;
+		w->resp.details                = &w->details;
+		log_info("conflict method=%s request_id=%s product=%s "
+		         "current_version=%" PRId64 ": %s",
+		    method_name(op->method),
+		    op->request_id ? op->request_id : "-", op->product.id,
+		    op->product.version, op->message);
+	} else if (op->code != CODE_OK) {
+		log_debug("request method=%s request_id=%s code=%s: %s",
+		    method_name(op->method),
+		    op->request_id ? op->request_id : "-",
+		    code_name(op->code), w->resp.message);
+	}
+	metrics_record(
+	    op->method, (int)op->code, (now - op->received_ns) / 1000u);
+}
+
+size_t
+dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out)
+{
+	Inventory__V1__Response   top = INVENTORY__V1__RESPONSE__INIT;
+	uint8_t                   scratch[DISPATCH_REPLY_MAX];
+	ProtobufCBufferSimple     payloads =
+	    PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
+	struct wire_call          single, *calls = &single;
+	Inventory__V1__Response **ptrs           = NULL;
+	uint64_t                  now            = dispatch_now_ns();
+	size_t                    n;
+
+	if (f->code != CODE_OK) {
+		top.has_code = 1;
+		top.code     = (uint32_t)f->code;
+		top.message  = f->message;
+		metrics_record(-1, (int)f->code, (now - f->received_ns) / 1000u);
+		log_debug("frame refused: %s", f->message);
+		return inventory__v1__response__pack_to_buffer(&top, out);
+	}
+	if (f->batch &&
+	    ((calls = calloc(f->nops, sizeof(*calls))) == NULL ||
+	        (ptrs = calloc(f->nops, sizeof(*ptrs))) == NULL)) {
+		free(calls);
+		top.has_code = 1;
+		top.code     = CODE_RESOURCE_EXHAUSTED;
+		top.message  = "out of memory";
+		return inventory__v1__response__pack_to_buffer(&top, out);
+	}
+	/* Pack every typed reply into one buffer first: it may move while it
+	 * grows, so the responses point into it only afterwards. */
+	for (size_t i = 0; i < f->nops; i++) {
+		struct op *op = &f->ops[i];
+
+		calls[i].off = payloads.len;
+		if (op->handler != NULL)
+			op->handler->finish(op, &payloads.base);
+		calls[i].len = payloads.len - calls[i].off;
+	}
+	for (size_t i = 0; i < f->nops; i++)
+		wire_call_fill(&calls[i], &f->ops[i], payloads.data, now);
+
+	if (f->batch) {
+		for (size_t i = 0; i < f->nops; i++)
+			ptrs[i] = &calls[i].resp;
+		top.has_code = 1; /* the frame was accepted: OK */
+		top.n_batch  = f->nops;
+		top.batch    = ptrs;
+		n           = inventory__v1__response__pack_to_buffer(&top, out);
+		free(ptrs);
+		free(calls);
+	} else {
+		n = inventory__v1__response__pack_to_buffer(&single.resp, out);
+	}
+	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&payloads);
+	return n;
 }
 
 size_t
 dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
     uint64_t received_ns, uint8_t *reply, size_t cap)
 {
-	struct dispatch_request     req;
-	struct call                 call;
-	Inventory__V1__Response     resp = INVENTORY__V1__RESPONSE__INIT;
-	Inventory__V1__ErrorDetails details =
-	    INVENTORY__V1__ERROR_DETAILS__INIT;
-	Inventory__V1__Product current = INVENTORY__V1__PRODUCT__INIT;
-	uint8_t                scratch[DISPATCH_REPLY_MAX];
-	ProtobufCBufferSimple  out = PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
-	enum code              code;
-	const char            *method_name = "unknown";
-	size_t                 n;
+	Inventory__V1__Response refusal = INVENTORY__V1__RESPONSE__INIT;
+	uint8_t                 scratch[DISPATCH_REPLY_MAX];
+	ProtobufCBufferSimple   out = PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
+	struct frame           *f;
+	struct op              *pending, *next;
+	size_t                  n;
 
-	memset(&call, 0, sizeof(call));
-	if (max_request_bytes != 0 && len > max_request_bytes) {
-		req.env     = NULL;
-		req.payload = NULL;
-		req.method  = -1;
-		code        = CODE_RESOURCE_EXHAUSTED;
-		snprintf(call.message, sizeof(call.message),
-		    "request of %zu bytes exceeds the limit of %zu bytes", len,
-		    max_request_bytes);
-		goto reply;
+	f = dispatch_frame_open(buf, len, received_ns, NULL, NULL, &pending);
+	if (f == NULL) {
+		refusal.message = "out of memory";
+		goto out_refuse;
 	}
-	code = dispatch_decode(
-	    buf, len, &req, call.message, sizeof(call.message));
-	if (req.method >= 0) {
-		method_name = service->methods[req.method].name;
+	for (struct op *op = pending; op != NULL; op = next) {
+		next = op->next;
+		executor_run_one(st, op);
 	}
-	if (code != CODE_OK) {
-		goto reply;
+	n = dispatch_frame_pack(f, &out.base);
+	dispatch_frame_free(f);
+	if (n <= cap) {
+		memcpy(reply, out.data, n);
+		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
+		return n;
 	}
-	call.store      = st;
-	call.request_id = req.env->request_id;
-
-	if (req.env->has_timeout_ms &&
-	    dispatch_now_ns() >=
-	        received_ns + (uint64_t)req.env->timeout_ms * 1000000u) {
-		code = CODE_DEADLINE_EXCEEDED;
-		snprintf(call.message, sizeof(call.message),
-		    "deadline of %" PRIu32 " ms expired before the request "
-		    "was handled",
-		    req.env->timeout_ms);
-		goto reply;
-	}
-	if (st == NULL || !store_ready(st)) {
-		code = CODE_UNAVAILABLE;
-		snprintf(call.message, sizeof(call.message),
-		    "database unavailable");
-		goto reply;
-	}
-	/* The budget also bounds the database work (store_set_deadline). */
-	store_set_deadline(
-	    st, req.env->has_timeout_ms
-	            ? received_ns + (uint64_t)req.env->timeout_ms * 1000000u
-	            : 0);
-	code = handler_for(method_name)(&call, req.payload, &out.base);
-
-reply:
-	resp.has_code = 1;
-	resp.code     = (uint32_t)code;
-	if (req.env != NULL && req.env->request_id != NULL &&
-	    validate_request_id(req.env->request_id)) {
-		resp.request_id = req.env->request_id;
-	}
-	if (code == CODE_OK) {
-		resp.has_payload  = 1;
-		resp.payload.data = out.data;
-		resp.payload.len  = out.len;
-	} else {
-		resp.message = call.message[0] != '\0'
-		                   ? call.message
-		                   : (char *)code_name(code);
-	}
-	if (code == CODE_ABORTED) {
-		handler_product_to_wire(&call.current, &current);
-		details.has_current_version = 1;
-		details.current_version     = call.current.version;
-		details.current             = &current;
-		resp.details                = &details;
-		log_info("conflict method=%s request_id=%s product=%s "
-		         "current_version=%" PRId64 ": %s",
-		    method_name, resp.request_id ? resp.request_id : "-",
-		    call.current.id, call.current.version, call.message);
-	} else if (code != CODE_OK) {
-		log_debug("request method=%s request_id=%s code=%s: %s",
-		    method_name, resp.request_id ? resp.request_id : "-",
-		    code_name(code), resp.message);
-	}
-	n = pack_reply(&resp, reply, cap);
-	metrics_record(
-	    req.method, (int)code, (dispatch_now_ns() - received_ns) / 1000u);
 	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
-	dispatch_request_fini(&req);
-	return n;
+	log_err("reply of %zu bytes exceeds %zu", n, cap);
+	refusal.message = "reply too large";
+out_refuse:
+	refusal.has_code = 1;
+	refusal.code     = CODE_RESOURCE_EXHAUSTED;
+	return inventory__v1__response__pack(&refusal, reply);
 }

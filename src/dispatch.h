@@ -1,49 +1,99 @@
 /*
- * The dispatcher: bytes in, bytes out.  It unpacks the Request envelope,
- * finds the method in a table built from protoc-c's service descriptor,
- * unpacks the typed payload, enforces the deadline, calls the handler and
- * packs the Response envelope.  Every decodable request gets a reply;
- * undecodable bytes get INVALID_ARGUMENT.  It is the only place that maps
- * outcomes to metrics and logs conflicts.  No nng, no libpq.
+ * The dispatcher: a frame's bytes in, its calls out as ops, their
+ * outcomes back into one reply's bytes.  No nng, no libpq.
+ *
+ * A frame is one received message: a single Request envelope, or a batch
+ * (Request.batch) of several.  dispatch_frame_open() decodes it, finds
+ * each call's method in a table indexed like protoc-c's service
+ * descriptor, validates it (handlers' prepare) and checks its deadline;
+ * calls that need the database are left pending for an executor, the rest
+ * are complete at once.  When the last pending call is done the frame's
+ * `done` callback runs (on whichever thread finished it), and
+ * dispatch_frame_pack() builds the reply.
+ *
+ * Invariants: every frame gets exactly one reply; bytes that do not decode
+ * get INVALID_ARGUMENT (a REP socket must answer or its client hangs); a
+ * call whose deadline passed never reaches the database; metrics and the
+ * conflict log are written here and only here.
  */
 #ifndef INVENTORY_DISPATCH_H
 #define INVENTORY_DISPATCH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "code.h"
+#include "op.h"
 
 struct store;
+struct frame;
 
-/* Largest reply the dispatcher produces; a reply buffer this big always
- * suffices. */
+/* Largest single-call reply; a single GetProduct/UpdateStock/CreateProduct
+ * reply always fits.  Batch replies grow as needed. */
 enum { DISPATCH_REPLY_MAX = 4096 };
 
-/* A request decoded and validated as far as the envelope goes. */
+/* Most calls one batch frame may carry (the proto's limit). */
+enum { DISPATCH_BATCH_MAX = 1000 };
+
+/* Called once per frame when its last call is complete. */
+typedef void (*dispatch_done_fn)(struct frame *f, void *arg);
+
+/* A request decoded as far as the envelope goes (one call). */
 struct dispatch_request {
 	Inventory__V1__Request *env; /* owned: free with _fini */
 	int method; /* index in the method table, -1 if unknown */
 	ProtobufCMessage *payload; /* owned: the typed request message */
 };
 
-/* Decode an envelope and its payload.  Returns OK, or INVALID_ARGUMENT /
- * UNIMPLEMENTED with a reason in msg.  req is always safe to _fini. */
+/* Decode one call's envelope and payload.  Returns OK, or
+ * INVALID_ARGUMENT / UNIMPLEMENTED with a reason in msg.  req is always
+ * safe to _fini. */
 enum code dispatch_decode(const uint8_t *buf, size_t len,
     struct dispatch_request *req, char *msg, size_t msglen);
 
 void dispatch_request_fini(struct dispatch_request *req);
 
-/* Handle one request for a worker: decode, run, encode.  `received_ns` is
- * the CLOCK_MONOTONIC time the bytes arrived (the deadline counts from
- * there).  Returns the reply's length in `reply` (cap >= DISPATCH_REPLY_MAX).
- */
+/* Decode the len bytes of a frame that arrived at received_ns
+ * (CLOCK_MONOTONIC).  Returns the frame, or NULL only when out of memory.
+ * *pending gets the calls that need the database, linked by op->next in
+ * arrival order (NULL: none).  The frame stays open until
+ * dispatch_frame_release(): call it once the pending ops were handed on,
+ * so that `done` cannot run while the caller still uses the frame. */
+struct frame *dispatch_frame_open(const uint8_t *buf, size_t len,
+    uint64_t received_ns, dispatch_done_fn done, void *arg,
+    struct op **pending);
+
+/* The caller is done handing out f's pending ops.  May run `done`. */
+void dispatch_frame_release(struct frame *f);
+
+/* An executor finished op (its code and outcome are set).  May run its
+ * frame's `done`; op must not be touched afterwards.  Thread-safe. */
+void dispatch_op_done(struct op *op);
+
+/* Pack the reply of a complete frame into out; records metrics and logs
+ * conflicts.  Returns the bytes appended. */
+size_t dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out);
+
+/* Free a frame and everything it owns.  NULL is a no-op. */
+void dispatch_frame_free(struct frame *f);
+
+/* The whole path for one frame on the calling thread, each pending call
+ * run alone on st (NULL: the database is unavailable): for tests, fuzzing
+ * and tools.  Returns the reply's length, written to reply (cap bytes; a
+ * reply that does not fit is replaced by RESOURCE_EXHAUSTED). */
 size_t dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
     uint64_t received_ns, uint8_t *reply, size_t cap);
 
-/* Requests longer than max_request bytes are answered RESOURCE_EXHAUSTED
+/* Frames longer than max_request bytes are answered RESOURCE_EXHAUSTED
  * without being decoded.  Set once at start-up; 0 means no limit. */
 void dispatch_set_max_request(size_t max_request);
+
+/* Check the method table against protoc-c's service descriptor; returns 0,
+ * or -1 after logging the first mismatch.  Called once at start-up. */
+int dispatch_check_table(void);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t dispatch_now_ns(void);

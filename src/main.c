@@ -1,7 +1,7 @@
 /*
  * inventoryd: argv, signals and wiring.  Nothing else lives here.
  *
- * Signals are blocked in every thread (workers and nng's own inherit the
+ * Signals are blocked in every thread (executors and nng's own inherit the
  * mask) and taken synchronously by the main thread with sigwait(), so no
  * code runs in a signal handler: SIGTERM/SIGINT drain and exit 0, SIGUSR1
  * logs the metrics.
@@ -11,67 +11,18 @@
 #include <stdlib.h>
 
 #include "config.h"
-#include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
+#include "server.h"
 #include "store/store.h"
-#include "transport.h"
-
-enum {
-	HARD_FRAME_MIN = 1 << 20, /* nng drops connections sending more */
-};
-
-static void *
-worker_init(void *arg, int index)
-{
-	const struct store_options *opts = arg;
-	struct store               *st;
-
-	(void)index;
-	if (store_create(&st, opts) != 0) {
-		return NULL;
-	}
-	return st;
-}
-
-static void
-worker_fini(void *state)
-{
-	store_destroy(state);
-}
-
-static size_t
-worker_handle(void *state, const uint8_t *req, size_t len,
-    uint64_t received_ns, uint8_t *reply, size_t cap)
-{
-	return dispatch_handle(state, req, len, received_ns, reply, cap);
-}
-
-static void
-worker_idle(void *state)
-{
-	store_maintain(state);
-}
-
-static const struct transport_ops worker_ops = {
-	.worker_init = worker_init,
-	.worker_fini = worker_fini,
-	.handle      = worker_handle,
-	.idle        = worker_idle,
-};
 
 static int
 serve(const struct config *cfg)
 {
-	struct store_options opts = {
-		.conninfo      = cfg->db,
-		.request_ttl_s = cfg->request_ttl_s,
-	};
-	struct transport *t;
-	sigset_t          sigs;
-	char              err[256];
-	size_t            hard_frame;
-	int               sig;
+	struct server *s;
+	sigset_t       sigs;
+	char           err[256];
+	int            sig;
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -80,18 +31,11 @@ serve(const struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* Two limits: a request over max_frame gets a clear
-	 * RESOURCE_EXHAUSTED reply; one over the hard limit is not even
-	 * read (nng closes that connection), which caps memory per pipe. */
-	dispatch_set_max_request(cfg->max_frame);
-	hard_frame = cfg->max_frame * 4 > HARD_FRAME_MIN ? cfg->max_frame * 4
-	                                                 : HARD_FRAME_MIN;
-	if (transport_start(&t, cfg->listen, cfg->workers, hard_frame,
-	        &worker_ops, &opts, err, sizeof(err)) != 0) {
+	if (server_start(&s, cfg, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		return 1;
 	}
-	log_info("inventoryd listening on %s with %d workers", cfg->listen,
+	log_info("inventoryd listening on %s with %d executors", cfg->listen,
 	    cfg->workers);
 
 	for (;;) {
@@ -105,7 +49,7 @@ serve(const struct config *cfg)
 		break;
 	}
 	log_info("signal %d: draining in-flight requests", sig);
-	transport_stop(t);
+	server_stop(s);
 	metrics_log();
 	log_info("inventoryd stopped");
 	return 0;

@@ -20,6 +20,26 @@ enum {
 
 static _Atomic uint64_t counts[METRICS_METHODS][METRICS_CODES];
 static _Atomic uint64_t latency[METRICS_METHODS][METRICS_BUCKETS];
+static _Atomic uint64_t batches, batched_calls, fallback_calls;
+
+void
+metrics_batch(size_t calls)
+{
+	atomic_fetch_add_explicit(&batches, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&batched_calls, calls, memory_order_relaxed);
+}
+
+void
+metrics_fallback(size_t calls)
+{
+	atomic_fetch_add_explicit(&fallback_calls, calls, memory_order_relaxed);
+}
+
+uint64_t
+metrics_fallback_count(void)
+{
+	return atomic_load_explicit(&fallback_calls, memory_order_relaxed);
+}
 
 static int
 bucket_of(uint64_t us)
@@ -111,4 +131,8 @@ metrics_log(void)
 		    (unsigned long long)quantile_us(m, total, 0.50),
 		    (unsigned long long)quantile_us(m, total, 0.99));
 	}
+	log_info("metrics batches=%llu batched_calls=%llu fallback_calls=%llu",
+	    (unsigned long long)atomic_load(&batches),
+	    (unsigned long long)atomic_load(&batched_calls),
+	    (unsigned long long)atomic_load(&fallback_calls));
 }

@@ -9,9 +9,16 @@
 
 #include <stdint.h>
 
-enum { METRICS_METHODS = 4 }; /* known methods + 1 for "unknown" */
+#include <stddef.h>
+
+enum { METRICS_METHODS = 5 }; /* known methods + 1 for "unknown" */
 
 void     metrics_record(int method, int code, uint64_t latency_us);
+/* An executor ran `calls` calls as one batch statement. */
+void     metrics_batch(size_t calls);
+/* A batch failed as a whole and its `calls` calls ran one by one. */
+void     metrics_fallback(size_t calls);
+uint64_t metrics_fallback_count(void);
 uint64_t metrics_count(int method, int code);
 void     metrics_log(void);
 

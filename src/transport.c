@@ -1,18 +1,21 @@
 /*
- * The transport: a REP socket and the worker pool, the only code that
- * speaks nng.
+ * The transport: a REP socket and its contexts, the only code that speaks
+ * nng (with the listener guard).
  *
- * Each worker owns one nng context, one aio and one per-worker state (a
- * database connection) and loops: receive -> handle -> send.  We block
- * the worker thread on its own aio (nng_aio_wait) instead of working in
- * nng's completion callbacks, because handling means a database round
- * trip and nng's callbacks must never block (see nng's demo/async).
+ * Each context cycles receive -> (the request path runs) -> send ->
+ * receive, driven by its aio's completion callback.  Callbacks never
+ * block: the request path only decodes and queues (dispatch, executors),
+ * and the reply comes back through transport_reply() from whichever
+ * thread finished the frame, which just starts an asynchronous send.  So
+ * no thread of ours waits on nng, and nng's threads never wait on the
+ * database.
  *
- * Shutdown drains: transport_stop() closes the listeners, then wakes only
- * the workers that are waiting for a request (a per-worker mutex makes
- * "is it waiting?" and "cancel its receive" one step, so a reply being
- * sent is never cancelled); busy workers finish, send their reply and see
- * the stop flag.  The mutex is never held across a database call.
+ * Drain: transport_stop() cancels the contexts that are waiting for a
+ * request (a mutex makes "is it waiting?" and "cancel it" one step), lets
+ * every context that holds a frame answer it, and only then closes the
+ * socket: closing the listeners first would close the connections they
+ * accepted and drop replies of committed writes (nng 1.5.2).  The mutex
+ * is held only to change a context's state, never across I/O.
  */
 #include "transport.h"
 
@@ -21,40 +24,34 @@
 #include <nng/supplemental/util/platform.h>
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "dispatch.h"
 #include "log.h"
 #include "transport_guard.h"
 
 enum {
-	IDLE_MS = 1000, /* receive timeout: housekeeping cadence */
-	SEND_TIMEOUT_MS =
-	    5000,             /* a REP send only queues; this is a backstop */
-	DRAIN_GRACE_MS = 100, /* let queued replies reach the wire */
+	SEND_TIMEOUT_MS = 5000, /* a REP send only queues; a backstop */
+	DRAIN_GRACE_MS  = 100,  /* let queued replies reach the wire */
 };
 
-enum worker_phase {
-	PHASE_STARTING, /* not yet receiving */
-	PHASE_WAITING,  /* blocked in receive: may be cancelled on stop */
-	PHASE_BUSY,     /* handling or replying: must not be cancelled */
-	PHASE_DONE,
+enum call_state {
+	CALL_RECEIVING, /* waiting for a frame: may be cancelled on stop */
+	CALL_BUSY,      /* a frame is being handled: its reply will come */
+	CALL_SENDING,   /* the reply is with nng */
+	CALL_DONE,      /* stopped */
 };
 
-struct worker {
-	struct transport *t;     /* back pointer */
-	int               index; /* 0 .. nworkers-1, for logs */
-	pthread_t         thread;
-	bool              running; /* thread was started */
-	nng_ctx           ctx;     /* this worker's REP context */
-	nng_aio          *aio;     /* used for both receive and send */
-	pthread_mutex_t   mtx;     /* guards phase against cancellation */
-	enum worker_phase phase;
+/* One context; "call" because it holds one frame at a time. */
+struct transport_call {
+	struct transport *t;
+	nng_ctx           ctx;
+	nng_aio          *aio; /* receive and send, callback call_cb */
+	nng_msg          *msg; /* the frame being handled; reused to reply */
+	enum call_state   state; /* guarded by t->mtx */
 };
 
 struct transport {
@@ -63,100 +60,123 @@ struct transport {
 	char                      **urls;      /* owned, one per listener */
 	int                         nlisteners;
 	struct guard               *guard; /* ipc:// work-around, or NULL */
-	struct worker              *workers;
-	int                         nworkers;
+	struct transport_call      *calls;
+	int                         ncalls;
+	int                         active; /* calls not CALL_DONE */
+	bool                        stopping;
+	pthread_mutex_t             mtx;  /* guards states, active, stopping */
+	pthread_cond_t              idle; /* active reached 0 */
 	const struct transport_ops *ops;
-	void                       *arg; /* for ops->worker_init */
-	atomic_bool                 stopping;
+	void                       *arg; /* for ops->request */
 };
 
-/* Move to `next` unless stopping; returns false if the worker must exit. */
-static bool
-worker_enter(struct worker *w, enum worker_phase next)
+static uint64_t
+now_ns(void)
 {
-	bool ok;
+	struct timespec ts;
 
-	pthread_mutex_lock(&w->mtx);
-	ok       = !(next == PHASE_WAITING &&
-               atomic_load_explicit(&w->t->stopping, memory_order_acquire));
-	w->phase = ok ? next : PHASE_DONE;
-	pthread_mutex_unlock(&w->mtx);
-	return ok;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void *
-worker_main(void *arg)
+/* Under t->mtx: receive again, or stop if the transport is stopping. */
+static void
+call_rearm_locked(struct transport_call *c)
 {
-	struct worker              *w   = arg;
-	struct transport           *t   = w->t;
-	const struct transport_ops *ops = t->ops;
-	uint8_t                     reply[DISPATCH_REPLY_MAX];
-	uint64_t                    last_idle = dispatch_now_ns();
-	void                       *state;
+	struct transport *t = c->t;
 
-	state = ops->worker_init(t->arg, w->index);
-	if (state == NULL) {
-		log_err("worker %d: could not initialise; it will not serve",
-		    w->index);
-		worker_enter(w, PHASE_DONE);
-		return NULL;
+	if (t->stopping) {
+		c->state = CALL_DONE;
+		if (--t->active == 0)
+			pthread_cond_broadcast(&t->idle);
+		return;
 	}
+	c->state = CALL_RECEIVING;
+	nng_aio_set_timeout(c->aio, NNG_DURATION_INFINITE);
+	nng_ctx_recv(c->ctx, c->aio);
+}
 
-	while (worker_enter(w, PHASE_WAITING)) {
-		nng_msg *msg;
-		uint64_t now;
-		size_t   n;
-		int      rv;
+static void
+call_rearm(struct transport_call *c)
+{
+	pthread_mutex_lock(&c->t->mtx);
+	call_rearm_locked(c);
+	pthread_mutex_unlock(&c->t->mtx);
+}
 
-		nng_aio_set_timeout(w->aio, IDLE_MS);
-		nng_ctx_recv(w->ctx, w->aio);
-		nng_aio_wait(w->aio);
-		rv = nng_aio_result(w->aio);
-		worker_enter(w, PHASE_BUSY);
+static void
+call_received(struct transport_call *c, int rv)
+{
+	struct transport *t = c->t;
 
-		now = dispatch_now_ns();
-		if (rv == NNG_ETIMEDOUT ||
-		    now - last_idle > IDLE_MS * 1000000ull) {
-			ops->idle(state);
-			last_idle = now;
-		}
-		if (rv == NNG_ETIMEDOUT) {
-			continue;
-		}
-		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
-			break;
-		}
-		if (rv != 0) {
-			log_warn("worker %d: receive failed: %s", w->index,
-			    nng_strerror(rv));
-			continue;
-		}
-
-		msg = nng_aio_get_msg(w->aio);
-		n   = ops->handle(state, nng_msg_body(msg), nng_msg_len(msg),
-		      now, reply, sizeof(reply));
-		/* Reuse the request message: its header routes the reply. */
-		nng_msg_clear(msg);
-		if ((rv = nng_msg_append(msg, reply, n)) != 0) {
-			log_err("worker %d: reply lost: %s", w->index,
-			    nng_strerror(rv));
-			nng_msg_free(msg);
-			continue;
-		}
-		nng_aio_set_msg(w->aio, msg);
-		nng_aio_set_timeout(w->aio, SEND_TIMEOUT_MS);
-		nng_ctx_send(w->ctx, w->aio);
-		nng_aio_wait(w->aio);
-		if ((rv = nng_aio_result(w->aio)) != 0) {
-			/* A failed send leaves the message with us. */
-			nng_msg_free(nng_aio_get_msg(w->aio));
-			log_debug("worker %d: reply not sent: %s", w->index,
-			    nng_strerror(rv));
-		}
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+		pthread_mutex_lock(&t->mtx);
+		t->stopping = true; /* closed under us: do not re-arm */
+		call_rearm_locked(c);
+		pthread_mutex_unlock(&t->mtx);
+		return;
 	}
-	worker_enter(w, PHASE_DONE);
-	ops->worker_fini(state);
-	return NULL;
+	if (rv != 0) {
+		log_warn("transport: receive failed: %s", nng_strerror(rv));
+		call_rearm(c);
+		return;
+	}
+	c->msg = nng_aio_get_msg(c->aio);
+	pthread_mutex_lock(&t->mtx);
+	c->state = CALL_BUSY;
+	pthread_mutex_unlock(&t->mtx);
+	t->ops->request(t->arg, c, nng_msg_body(c->msg), nng_msg_len(c->msg),
+	    now_ns());
+}
+
+static void
+call_sent(struct transport_call *c, int rv)
+{
+	if (rv != 0) {
+		/* A failed send leaves the message with us. */
+		nng_msg_free(nng_aio_get_msg(c->aio));
+		log_debug("transport: reply not sent: %s", nng_strerror(rv));
+	}
+	call_rearm(c);
+}
+
+static void
+call_cb(void *arg)
+{
+	struct transport_call *c  = arg;
+	int                    rv = nng_aio_result(c->aio);
+	enum call_state        state;
+
+	pthread_mutex_lock(&c->t->mtx);
+	state = c->state;
+	pthread_mutex_unlock(&c->t->mtx);
+	if (state == CALL_SENDING)
+		call_sent(c, rv);
+	else
+		call_received(c, rv);
+}
+
+void
+transport_reply(struct transport_call *c, const uint8_t *buf, size_t len)
+{
+	nng_msg *msg = c->msg;
+	int      rv;
+
+	c->msg = NULL;
+	/* Reuse the request's message: the context routes the reply. */
+	nng_msg_clear(msg);
+	if ((rv = nng_msg_append(msg, buf, len)) != 0) {
+		log_err("transport: reply lost: %s", nng_strerror(rv));
+		nng_msg_free(msg);
+		call_rearm(c);
+		return;
+	}
+	pthread_mutex_lock(&c->t->mtx);
+	c->state = CALL_SENDING;
+	pthread_mutex_unlock(&c->t->mtx);
+	nng_aio_set_msg(c->aio, msg);
+	nng_aio_set_timeout(c->aio, SEND_TIMEOUT_MS);
+	nng_ctx_send(c->ctx, c->aio);
 }
 
 static int
@@ -210,25 +230,21 @@ listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
 static void
 transport_free(struct transport *t)
 {
-	for (int i = 0; i < t->nworkers; i++) {
-		struct worker *w = &t->workers[i];
-		if (w->aio != NULL) {
-			nng_aio_free(w->aio);
-		}
-		pthread_mutex_destroy(&w->mtx);
-	}
+	for (int i = 0; i < t->ncalls; i++)
+		nng_aio_free(t->calls[i].aio);
 	guard_free(t->guard);
-	for (int i = 0; i < t->nlisteners; i++) {
+	for (int i = 0; i < t->nlisteners; i++)
 		free(t->urls[i]);
-	}
+	pthread_cond_destroy(&t->idle);
+	pthread_mutex_destroy(&t->mtx);
 	free(t->urls);
-	free(t->workers);
+	free(t->calls);
 	free(t->listeners);
 	free(t);
 }
 
 int
-transport_start(struct transport **out, const char *urls, int workers,
+transport_start(struct transport **out, const char *urls, int contexts,
     size_t max_frame, const struct transport_ops *ops, void *arg, char *errbuf,
     size_t errlen)
 {
@@ -236,7 +252,7 @@ transport_start(struct transport **out, const char *urls, int workers,
 	int               rv;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->workers = calloc((size_t)workers, sizeof(*t->workers))) ==
+	    (t->calls = calloc((size_t)contexts, sizeof(*t->calls))) ==
 	        NULL) {
 		free(t);
 		snprintf(errbuf, errlen, "out of memory");
@@ -244,13 +260,13 @@ transport_start(struct transport **out, const char *urls, int workers,
 	}
 	t->ops = ops;
 	t->arg = arg;
-	atomic_init(&t->stopping, false);
+	pthread_mutex_init(&t->mtx, NULL);
+	pthread_cond_init(&t->idle, NULL);
 
 	if ((rv = nng_rep0_open(&t->sock)) != 0) {
 		snprintf(errbuf, errlen, "cannot open REP socket: %s",
 		    nng_strerror(rv));
-		free(t->workers);
-		free(t);
+		transport_free(t);
 		return -1;
 	}
 	/* nng accepts frames of any size unless told otherwise: set the cap
@@ -261,40 +277,34 @@ transport_start(struct transport **out, const char *urls, int workers,
 		    nng_strerror(rv));
 		goto out_close;
 	}
-	for (int i = 0; i < workers; i++) {
-		struct worker *w = &t->workers[i];
-		w->t             = t;
-		w->index         = i;
-		w->phase         = PHASE_STARTING;
-		pthread_mutex_init(&w->mtx, NULL);
-		t->nworkers++;
-		if ((rv = nng_ctx_open(&w->ctx, t->sock)) != 0 ||
-		    (rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0) {
-			snprintf(errbuf, errlen, "cannot create worker %d: %s",
-			    i, nng_strerror(rv));
-			goto out_close;
-		}
+	for (int i = 0; i < contexts; i++) {
+		struct transport_call *c = &t->calls[i];
+
+		c->t = t;
+		if ((rv = nng_aio_alloc(&c->aio, call_cb, c)) != 0)
+			goto out_ctx;
+		t->ncalls++;
+		if ((rv = nng_ctx_open(&c->ctx, t->sock)) != 0)
+			goto out_ctx;
 	}
-	if (listen_all(t, urls, errbuf, errlen) != 0) {
+	if (listen_all(t, urls, errbuf, errlen) != 0)
 		goto out_close;
-	}
 	if (guard_start(&t->guard, t->sock, t->urls, t->listeners,
 	        t->nlisteners) != 0) {
 		snprintf(errbuf, errlen, "cannot start the listener guard");
 		goto out_close;
 	}
-	for (int i = 0; i < workers; i++) {
-		struct worker *w = &t->workers[i];
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			snprintf(errbuf, errlen, "cannot start worker %d", i);
-			transport_stop(t);
-			return -1;
-		}
-		w->running = true;
+	pthread_mutex_lock(&t->mtx);
+	for (int i = 0; i < t->ncalls; i++) {
+		t->active++;
+		call_rearm_locked(&t->calls[i]);
 	}
+	pthread_mutex_unlock(&t->mtx);
 	*out = t;
 	return 0;
 
+out_ctx:
+	snprintf(errbuf, errlen, "cannot create context: %s", nng_strerror(rv));
 out_close:
 	nng_close(t->sock);
 	transport_free(t);
@@ -304,28 +314,19 @@ out_close:
 void
 transport_stop(struct transport *t)
 {
-	if (t == NULL) {
+	if (t == NULL)
 		return;
-	}
-	atomic_store_explicit(&t->stopping, true, memory_order_release);
 	guard_stop(t->guard); /* it may replace listeners: stop it first */
-	for (int i = 0; i < t->nlisteners; i++) {
-		nng_listener_close(t->listeners[i]);
+	pthread_mutex_lock(&t->mtx);
+	t->stopping = true;
+	for (int i = 0; i < t->ncalls; i++) {
+		if (t->calls[i].state == CALL_RECEIVING)
+			nng_aio_cancel(t->calls[i].aio);
 	}
-	for (int i = 0; i < t->nworkers; i++) {
-		struct worker *w = &t->workers[i];
-		pthread_mutex_lock(&w->mtx);
-		if (w->phase == PHASE_WAITING) {
-			nng_aio_cancel(w->aio);
-		}
-		pthread_mutex_unlock(&w->mtx);
-	}
-	for (int i = 0; i < t->nworkers; i++) {
-		if (t->workers[i].running) {
-			pthread_join(t->workers[i].thread, NULL);
-		}
-	}
-	/* nng has no linger: give replies just queued a moment to be
+	while (t->active > 0)
+		pthread_cond_wait(&t->idle, &t->mtx);
+	pthread_mutex_unlock(&t->mtx);
+	/* nng has no linger: give the replies just queued a moment to be
 	 * written before the pipes close. */
 	nng_msleep(DRAIN_GRACE_MS);
 	nng_close(t->sock);

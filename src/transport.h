@@ -1,11 +1,14 @@
 /*
- * The transport: the only module that includes <nng/nng.h>.
+ * The transport: the only module of inventoryd that includes <nng/nng.h>
+ * (with transport_guard.c).
  *
- * One REP socket listens on every configured URL.  A pool of worker
- * threads each own one nng context, one aio and one per-worker state (the
- * store: one PostgreSQL connection), and loop receive -> handle -> send, so
- * N requests are in flight at once and a worker blocks only on its own
- * connection.  The receive size limit is set before listening.
+ * One REP socket listens on every configured URL.  A fixed pool of nng
+ * contexts receive requests; each completes in nng's callbacks, which
+ * never block: a received frame is handed to ops->request on nng's
+ * thread, and its reply, given later from any thread with
+ * transport_reply(), is sent without waiting.  The number of contexts
+ * bounds the frames in flight.  The receive size limit is set before
+ * listening.
  */
 #ifndef INVENTORY_TRANSPORT_H
 #define INVENTORY_TRANSPORT_H
@@ -14,28 +17,32 @@
 #include <stdint.h>
 
 struct transport;
+struct transport_call; /* one received frame awaiting its reply */
 
-/* What the workers run.  Callbacks are called on worker threads. */
 struct transport_ops {
-	/* Create worker `index`'s state; NULL on failure. */
-	void *(*worker_init)(void *arg, int index);
-	void (*worker_fini)(void *state);
-	/* Handle one request; return the reply length written to reply. */
-	size_t (*handle)(void *state, const uint8_t *req, size_t len,
-	    uint64_t received_ns, uint8_t *reply, size_t cap);
-	/* Called when a worker has been idle for a while (housekeeping). */
-	void (*idle)(void *state);
+	/* A frame of len bytes arrived at received_ns (CLOCK_MONOTONIC).
+	 * buf is valid only during the call.  Must not block; must lead to
+	 * exactly one transport_reply(call, ...), from any thread. */
+	void (*request)(void *arg, struct transport_call *call,
+	    const uint8_t *buf, size_t len, uint64_t received_ns);
 };
 
-/* Listen on urls (comma-separated) and start `workers` threads.  Returns 0,
- * or -1 with a reason in errbuf (nothing left running). */
-int transport_start(struct transport **out, const char *urls, int workers,
+/* Listen on urls (comma-separated) with `contexts` receiving contexts.
+ * Returns 0, or -1 with a reason in errbuf (nothing left running). */
+int transport_start(struct transport **out, const char *urls, int contexts,
     size_t max_frame, const struct transport_ops *ops, void *arg, char *errbuf,
     size_t errlen);
 
-/* Drain and stop: close the listeners, let every worker finish the request
- * it holds and send its reply, join the threads, close the socket, free.
- * NULL is a no-op. */
+/* Send the reply to call (len bytes, copied) and make its context receive
+ * again.  Never blocks; thread-safe; exactly once per call. */
+void transport_reply(
+    struct transport_call *call, const uint8_t *buf, size_t len);
+
+/* Drain and stop: stop receiving, wait until every frame received has
+ * been answered and its reply handed to nng (connections stay open
+ * meanwhile, so no reply is lost to a closed pipe), give the replies a
+ * moment to reach the wire, then close the socket and free.  NULL is a
+ * no-op. */
 void transport_stop(struct transport *t);
 
 #endif

@@ -1,13 +1,17 @@
 /*
- * The RPC handlers: business rules for each method of InventoryService.
+ * The RPC handlers: what each method of InventoryService means, call by
+ * call, in two halves around the database work.
  *
- * A handler sees only decoded messages and the worker's store, never nng
- * or libpq types, so it can be unit-tested without sockets.  It validates
- * its request (a missing field, a bad UUID, a negative stock, a malformed
- * price are INVALID_ARGUMENT with a message naming the field), calls the
- * store, and on OK packs its reply message into `reply`.  On any other
- * code it writes a one-line explanation into call->message and, for
- * ABORTED, the latest product into call->current.
+ *  - prepare: check every field of the decoded request (a missing field, a
+ *    bad UUID, a negative stock, a malformed price are INVALID_ARGUMENT
+ *    with a message naming the field) and turn it into an op with
+ *    canonical values (lower-case UUID) for the executor.  No I/O.
+ *  - finish: after the executor ran the op, explain a failure in
+ *    op->message (unless the executor already did) and, on OK, pack the
+ *    method's reply message.  No I/O.
+ *
+ * Handlers never see nng or libpq types, so they are unit-testable without
+ * sockets; the store's codes pass through unchanged.
  */
 #ifndef INVENTORY_HANDLERS_H
 #define INVENTORY_HANDLERS_H
@@ -15,29 +19,22 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "code.h"
+#include "op.h"
 #include "product.h"
 
-struct store;
-
-/* One call in progress: inputs from the dispatcher, outputs for the reply
- * envelope.  Lives on the worker's stack. */
-struct call {
-	struct store  *store;        /* this worker's connection */
-	const char    *request_id;   /* the envelope's request id, or NULL */
-	char           message[256]; /* out: why the call failed */
-	struct product current;      /* out: the latest product, on ABORTED */
+/* One row per RPC, in the order of the proto's service declaration. */
+struct handler {
+	const char *name; /* the proto's method name, e.g. "GetProduct" */
+	/* Validate req (of the method's input type) into op; OK, or
+	 * INVALID_ARGUMENT with op->message set. */
+	enum code (*prepare)(const ProtobufCMessage *req, struct op *op);
+	/* Pack the reply on OK; otherwise make sure op->message says why. */
+	void (*finish)(struct op *op, ProtobufCBuffer *reply);
 };
 
-/* `req` is an unpacked message of the method's input type. */
-typedef enum code (*handler_fn)(
-    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply);
-
-enum code handler_get_product(
-    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply);
-enum code handler_update_stock(
-    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply);
-enum code handler_create_product(
-    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply);
+/* The table, indexed like the service descriptor's methods[]. */
+extern const struct handler handler_table[];
+extern const size_t         handler_count;
 
 /* Fill a wire Product from a stored one.  `out` borrows p's strings, so p
  * must outlive it. */

@@ -1,33 +1,28 @@
 /*
- * Handlers of the product RPCs: GetProduct, UpdateStock, CreateProduct.
+ * Handlers of the product RPCs: GetProduct, UpdateStock, CreateProduct and
+ * BatchGetProducts (see handlers.h for the prepare/finish split).
  *
- * Each one checks every field of its decoded request (proto2 presence:
- * absent strings are NULL, absent numbers have has_<field> == 0), calls
- * the store with canonical values only (lower-case UUID), and on OK packs
- * its reply into `reply`.  Any other outcome leaves `reply` untouched and
- * explains itself in call->message; ABORTED also puts the latest product
- * in call->current.  No nng, no libpq: the store's codes pass through
- * unchanged, so nothing is translated twice.
+ * prepare checks every field (proto2 presence: absent strings are NULL,
+ * absent numbers have has_<field> == 0) and hands the executor canonical
+ * values only.  finish turns the executor's outcome into the reply: the
+ * packed message on OK, a one-line reason otherwise; for ABORTED the
+ * dispatcher adds the latest product from op->product.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "handlers/handlers.h"
-#include "store/store.h"
 #include "validate.h"
 
-static const char REQUEST_ID_INVALID[] =
-    "request_id: must be 1..64 printable ASCII characters";
-
-/* A one-line reason for a code the store returned, when the handler has
- * nothing more specific to say. */
+/* A one-line reason for a code that has nothing more specific. */
 static void
-set_store_message(struct call *call, enum code rc)
+set_generic_message(struct op *op)
 {
 	const char *msg;
 
-	switch (rc) {
+	switch (op->code) {
 	case CODE_UNAVAILABLE:
 		msg = "database unavailable, try again";
 		break;
@@ -38,40 +33,67 @@ set_store_message(struct call *call, enum code rc)
 		msg = "invalid argument: rejected by the database";
 		break;
 	case CODE_ALREADY_EXISTS:
-		snprintf(call->message, sizeof(call->message),
+		snprintf(op->message, sizeof(op->message),
 		    "request_id %s was already used for a different call",
-		    call->request_id != NULL ? call->request_id : "");
+		    op->request_id != NULL ? op->request_id : "");
+		return;
+	case CODE_NOT_FOUND:
+		snprintf(op->message, sizeof(op->message),
+		    "product %s not found", op->id);
 		return;
 	default:
 		msg = "internal error";
 		break;
 	}
-	snprintf(call->message, sizeof(call->message), "%s", msg);
+	snprintf(op->message, sizeof(op->message), "%s", msg);
 }
 
-static void
-set_not_found(struct call *call, const char *id)
-{
-	snprintf(
-	    call->message, sizeof(call->message), "product %s not found", id);
-}
-
-/* True (with call->message set) unless req is of the descriptor's type:
- * the dispatcher guarantees it, a wrong one is a bug. */
+/* The common part of every finish: a reason for a failure, once. */
 static bool
-wrong_type(struct call *call, const ProtobufCMessage *req,
-    const ProtobufCMessageDescriptor *want)
+failed(struct op *op)
 {
-	if (req != NULL && req->descriptor == want)
+	if (op->code == CODE_OK)
 		return false;
-	snprintf(call->message, sizeof(call->message),
-	    "internal error: wrong request type");
+	if (op->message[0] == '\0')
+		set_generic_message(op);
 	return true;
 }
 
-/* Pack a reply message whose one field, *slot, is the product p. */
 static enum code
-reply_product(ProtobufCMessage *resp, Inventory__V1__Product **slot,
+invalid(struct op *op, const char *why)
+{
+	snprintf(op->message, sizeof(op->message), "%s", why);
+	return CODE_INVALID_ARGUMENT;
+}
+
+/* A required id field into canonical form. */
+static enum code
+prepare_id(struct op *op, const char *s, char id[PRODUCT_ID_LEN + 1])
+{
+	if (s == NULL)
+		return invalid(op, "id: required");
+	if (!validate_uuid(s, id))
+		return invalid(op, "id: not a valid UUID");
+	return CODE_OK;
+}
+
+static enum code
+prepare_stock(struct op *op, protobuf_c_boolean has, int64_t stock)
+{
+	if (!has)
+		return invalid(op, "stock: required");
+	if (!validate_stock(stock)) {
+		snprintf(op->message, sizeof(op->message),
+		    "stock: must be between 0 and %d", PRODUCT_STOCK_MAX);
+		return CODE_INVALID_ARGUMENT;
+	}
+	op->stock = stock;
+	return CODE_OK;
+}
+
+/* Pack a reply message whose one field, *slot, is the product p. */
+static void
+pack_product(ProtobufCMessage *resp, Inventory__V1__Product **slot,
     const struct product *p, ProtobufCBuffer *reply)
 {
 	Inventory__V1__Product wire;
@@ -80,50 +102,6 @@ reply_product(ProtobufCMessage *resp, Inventory__V1__Product **slot,
 	*slot = &wire;
 	protobuf_c_message_pack_to_buffer(resp, reply);
 	*slot = NULL;
-	return CODE_OK;
-}
-
-/* Check the envelope's request id (NULL: none, which is allowed). */
-static bool
-request_id_ok(struct call *call)
-{
-	if (call->request_id == NULL || validate_request_id(call->request_id))
-		return true;
-	snprintf(
-	    call->message, sizeof(call->message), "%s", REQUEST_ID_INVALID);
-	return false;
-}
-
-/* Check a required id field into canonical form. */
-static bool
-id_ok(struct call *call, const char *s, char id[PRODUCT_ID_LEN + 1])
-{
-	if (s == NULL) {
-		snprintf(call->message, sizeof(call->message), "id: required");
-		return false;
-	}
-	if (!validate_uuid(s, id)) {
-		snprintf(call->message, sizeof(call->message),
-		    "id: not a valid UUID");
-		return false;
-	}
-	return true;
-}
-
-static bool
-stock_ok(struct call *call, protobuf_c_boolean has, int64_t stock)
-{
-	if (!has) {
-		snprintf(
-		    call->message, sizeof(call->message), "stock: required");
-		return false;
-	}
-	if (!validate_stock(stock)) {
-		snprintf(call->message, sizeof(call->message),
-		    "stock: must be between 0 and %d", PRODUCT_STOCK_MAX);
-		return false;
-	}
-	return true;
 }
 
 void
@@ -144,146 +122,188 @@ handler_product_to_wire(const struct product *p, Inventory__V1__Product *out)
 	out->updated_at_us     = p->updated_at_us;
 }
 
-enum code
-handler_get_product(
-    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply)
+/* ---- GetProduct ------------------------------------------------------- */
+
+static enum code
+get_prepare(const ProtobufCMessage *req, struct op *op)
 {
 	const Inventory__V1__GetProductRequest *r =
 	    (const Inventory__V1__GetProductRequest *)req;
-	Inventory__V1__GetProductResponse resp =
-	    INVENTORY__V1__GET_PRODUCT_RESPONSE__INIT;
-	struct product p = { 0 };
-	char           id[PRODUCT_ID_LEN + 1];
-	enum code      rc;
 
-	if (wrong_type(
-	        call, req, &inventory__v1__get_product_request__descriptor))
-		return CODE_INTERNAL;
-	if (!id_ok(call, r->id, id))
-		return CODE_INVALID_ARGUMENT;
-
-	rc = store_product_get(call->store, id, &p);
-	if (rc == CODE_NOT_FOUND) {
-		set_not_found(call, id);
-		return rc;
-	}
-	if (rc != CODE_OK) {
-		set_store_message(call, rc);
-		return rc;
-	}
-	return reply_product(&resp.base, &resp.product, &p, reply);
+	op->kind = OP_READ;
+	return prepare_id(op, r->id, op->id);
 }
 
-enum code
-handler_update_stock(
-    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply)
+static void
+get_finish(struct op *op, ProtobufCBuffer *reply)
+{
+	Inventory__V1__GetProductResponse resp =
+	    INVENTORY__V1__GET_PRODUCT_RESPONSE__INIT;
+
+	if (failed(op))
+		return;
+	pack_product(&resp.base, &resp.product, &op->product, reply);
+}
+
+/* ---- UpdateStock ------------------------------------------------------ */
+
+static enum code
+update_prepare(const ProtobufCMessage *req, struct op *op)
 {
 	const Inventory__V1__UpdateStockRequest *r =
 	    (const Inventory__V1__UpdateStockRequest *)req;
-	Inventory__V1__UpdateStockResponse resp =
-	    INVENTORY__V1__UPDATE_STOCK_RESPONSE__INIT;
-	struct product p = { 0 };
-	char           id[PRODUCT_ID_LEN + 1];
-	enum code      rc;
+	enum code rc;
 
-	if (wrong_type(
-	        call, req, &inventory__v1__update_stock_request__descriptor))
-		return CODE_INTERNAL;
-	if (!id_ok(call, r->id, id) || !stock_ok(call, r->has_stock, r->stock))
-		return CODE_INVALID_ARGUMENT;
-	if (!r->has_expected_version) {
-		snprintf(call->message, sizeof(call->message),
-		    "expected_version: required");
-		return CODE_INVALID_ARGUMENT;
-	}
-	if (!validate_expected_version(r->expected_version)) {
-		snprintf(call->message, sizeof(call->message),
-		    "expected_version: must be at least 1");
-		return CODE_INVALID_ARGUMENT;
-	}
-	if (!request_id_ok(call))
-		return CODE_INVALID_ARGUMENT;
-
-	rc = store_product_update_stock(call->store, call->request_id, id,
-	    r->stock, r->expected_version, &p);
-	switch (rc) {
-	case CODE_OK:
-		break;
-	case CODE_ABORTED:
-		call->current = p;
-		snprintf(call->message, sizeof(call->message),
-		    "version conflict: expected %" PRId64
-		    ", current is %" PRId64,
-		    r->expected_version, p.version);
+	op->kind = OP_WRITE;
+	if ((rc = prepare_id(op, r->id, op->id)) != CODE_OK ||
+	    (rc = prepare_stock(op, r->has_stock, r->stock)) != CODE_OK)
 		return rc;
-	case CODE_NOT_FOUND:
-		set_not_found(call, id);
-		return rc;
-	case CODE_INVALID_ARGUMENT:
-		/* The store fills p when the version is from the future. */
-		if (p.version >= 1 && p.version < r->expected_version) {
-			snprintf(call->message, sizeof(call->message),
-			    "expected_version: %" PRId64
-			    " is newer than the current version %" PRId64,
-			    r->expected_version, p.version);
-			return rc;
-		}
-		set_store_message(call, rc);
-		return rc;
-	default:
-		set_store_message(call, rc);
-		return rc;
-	}
-	return reply_product(&resp.base, &resp.product, &p, reply);
+	if (!r->has_expected_version)
+		return invalid(op, "expected_version: required");
+	if (!validate_expected_version(r->expected_version))
+		return invalid(op, "expected_version: must be at least 1");
+	op->expected_version = r->expected_version;
+	return CODE_OK;
 }
 
-enum code
-handler_create_product(
-    struct call *call, const ProtobufCMessage *req, ProtobufCBuffer *reply)
+static void
+update_finish(struct op *op, ProtobufCBuffer *reply)
+{
+	Inventory__V1__UpdateStockResponse resp =
+	    INVENTORY__V1__UPDATE_STOCK_RESPONSE__INIT;
+
+	if (op->code == CODE_ABORTED && op->message[0] == '\0')
+		snprintf(op->message, sizeof(op->message),
+		    "version conflict: expected %" PRId64
+		    ", current is %" PRId64,
+		    op->expected_version, op->product.version);
+	/* The store fills the product when the version is from the future. */
+	if (op->code == CODE_INVALID_ARGUMENT && op->message[0] == '\0' &&
+	    op->product.version >= 1 &&
+	    op->product.version < op->expected_version)
+		snprintf(op->message, sizeof(op->message),
+		    "expected_version: %" PRId64
+		    " is newer than the current version %" PRId64,
+		    op->expected_version, op->product.version);
+	if (failed(op))
+		return;
+	pack_product(&resp.base, &resp.product, &op->product, reply);
+}
+
+/* ---- CreateProduct ---------------------------------------------------- */
+
+static enum code
+create_prepare(const ProtobufCMessage *req, struct op *op)
 {
 	const Inventory__V1__CreateProductRequest *r =
 	    (const Inventory__V1__CreateProductRequest *)req;
-	Inventory__V1__CreateProductResponse resp =
-	    INVENTORY__V1__CREATE_PRODUCT_RESPONSE__INIT;
-	struct product p = { 0 };
-	enum code      rc;
+	enum code rc;
 
-	if (wrong_type(
-	        call, req, &inventory__v1__create_product_request__descriptor))
-		return CODE_INTERNAL;
-	if (r->name == NULL) {
-		snprintf(
-		    call->message, sizeof(call->message), "name: required");
-		return CODE_INVALID_ARGUMENT;
-	}
+	op->kind = OP_CREATE;
+	if (r->name == NULL)
+		return invalid(op, "name: required");
 	if (!validate_name(r->name)) {
-		snprintf(call->message, sizeof(call->message),
+		snprintf(op->message, sizeof(op->message),
 		    "name: must be 1..%d bytes of UTF-8 without control "
 		    "characters",
 		    PRODUCT_NAME_MAX);
 		return CODE_INVALID_ARGUMENT;
 	}
-	if (!stock_ok(call, r->has_stock, r->stock))
-		return CODE_INVALID_ARGUMENT;
-	if (r->price == NULL) {
-		snprintf(
-		    call->message, sizeof(call->message), "price: required");
-		return CODE_INVALID_ARGUMENT;
-	}
-	if (!validate_price(r->price)) {
-		snprintf(call->message, sizeof(call->message),
+	if ((rc = prepare_stock(op, r->has_stock, r->stock)) != CODE_OK)
+		return rc;
+	if (r->price == NULL)
+		return invalid(op, "price: required");
+	if (!validate_price(r->price))
+		return invalid(op,
 		    "price: must be a decimal >= 0 with at most 10 integer "
 		    "and 2 fraction digits, e.g. \"19.90\"");
-		return CODE_INVALID_ARGUMENT;
-	}
-	if (!request_id_ok(call))
-		return CODE_INVALID_ARGUMENT;
-
-	rc = store_product_create(
-	    call->store, call->request_id, r->name, r->stock, r->price, &p);
-	if (rc != CODE_OK) {
-		set_store_message(call, rc);
-		return rc;
-	}
-	return reply_product(&resp.base, &resp.product, &p, reply);
+	op->name  = r->name;
+	op->price = r->price;
+	return CODE_OK;
 }
+
+static void
+create_finish(struct op *op, ProtobufCBuffer *reply)
+{
+	Inventory__V1__CreateProductResponse resp =
+	    INVENTORY__V1__CREATE_PRODUCT_RESPONSE__INIT;
+
+	if (failed(op))
+		return;
+	pack_product(&resp.base, &resp.product, &op->product, reply);
+}
+
+/* ---- BatchGetProducts (AIP-231) --------------------------------------- */
+
+enum { BATCH_GET_MAX = 1000 };
+
+static enum code
+batch_get_prepare(const ProtobufCMessage *req, struct op *op)
+{
+	const Inventory__V1__BatchGetProductsRequest *r =
+	    (const Inventory__V1__BatchGetProductsRequest *)req;
+
+	op->kind = OP_READ_MANY;
+	if (r->n_ids == 0)
+		return invalid(op, "ids: at least one id is required");
+	if (r->n_ids > BATCH_GET_MAX) {
+		snprintf(op->message, sizeof(op->message),
+		    "ids: at most %d ids per call, not %zu", BATCH_GET_MAX,
+		    r->n_ids);
+		return CODE_INVALID_ARGUMENT;
+	}
+	if ((op->ids = calloc(r->n_ids, sizeof(*op->ids))) == NULL) {
+		snprintf(op->message, sizeof(op->message), "out of memory");
+		return CODE_RESOURCE_EXHAUSTED;
+	}
+	op->nids = r->n_ids;
+	for (size_t i = 0; i < r->n_ids; i++) {
+		if (r->ids[i] == NULL || !validate_uuid(r->ids[i], op->ids[i])) {
+			snprintf(op->message, sizeof(op->message),
+			    "ids[%zu]: not a valid UUID", i);
+			return CODE_INVALID_ARGUMENT;
+		}
+	}
+	return CODE_OK;
+}
+
+static void
+batch_get_finish(struct op *op, ProtobufCBuffer *reply)
+{
+	Inventory__V1__BatchGetProductsResponse resp =
+	    INVENTORY__V1__BATCH_GET_PRODUCTS_RESPONSE__INIT;
+	Inventory__V1__Product  *wire;
+	Inventory__V1__Product **ptrs;
+
+	if (failed(op))
+		return;
+	wire = calloc(op->nids, sizeof(*wire));
+	ptrs = calloc(op->nids, sizeof(*ptrs));
+	if (wire == NULL || ptrs == NULL) {
+		op->code = CODE_RESOURCE_EXHAUSTED;
+		snprintf(op->message, sizeof(op->message), "out of memory");
+		goto out_free;
+	}
+	for (size_t i = 0; i < op->nids; i++) {
+		handler_product_to_wire(&op->products[i], &wire[i]);
+		ptrs[i] = &wire[i];
+	}
+	resp.n_products = op->nids;
+	resp.products   = ptrs;
+	protobuf_c_message_pack_to_buffer(&resp.base, reply);
+out_free:
+	free(ptrs);
+	free(wire);
+}
+
+/* ---- the table -------------------------------------------------------- */
+
+/* In the order of the proto's `service InventoryService`; dispatch checks
+ * the names against protoc-c's descriptor at start-up. */
+const struct handler handler_table[] = {
+	{ "GetProduct", get_prepare, get_finish },
+	{ "UpdateStock", update_prepare, update_finish },
+	{ "CreateProduct", create_prepare, create_finish },
+	{ "BatchGetProducts", batch_get_prepare, batch_get_finish },
+};
+const size_t handler_count = sizeof(handler_table) / sizeof(handler_table[0]);

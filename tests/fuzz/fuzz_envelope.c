@@ -81,6 +81,22 @@ check_handle(const uint8_t *data, size_t size, enum code verdict)
 	resp = inventory__v1__response__unpack(NULL, n, reply);
 	FUZZ_CHECK(resp != NULL);
 	FUZZ_CHECK(resp->has_code);
+	env = size <= FUZZ_MAX_REQUEST
+	          ? inventory__v1__request__unpack(NULL, size, data)
+	          : NULL;
+	if (env != NULL && env->n_batch > 0) {
+		/* A batch frame (fuzz_batch checks its entries): one answer
+		 * per entry, or one refusal of the whole frame. */
+		FUZZ_CHECK((resp->code == CODE_OK &&
+		               resp->n_batch == env->n_batch) ||
+		           (resp->code == CODE_RESOURCE_EXHAUSTED &&
+		               resp->n_batch == 0));
+		inventory__v1__request__free_unpacked(env, NULL);
+		inventory__v1__response__free_unpacked(resp, NULL);
+		return;
+	}
+	if (env != NULL)
+		inventory__v1__request__free_unpacked(env, NULL);
 	FUZZ_CHECK(resp->message != NULL && resp->message[0] != '\0');
 	FUZZ_CHECK(!resp->has_payload);
 	FUZZ_CHECK(resp->details == NULL);
@@ -89,8 +105,12 @@ check_handle(const uint8_t *data, size_t size, enum code verdict)
 	} else if (verdict != CODE_OK) {
 		FUZZ_CHECK(resp->code == (uint32_t)verdict);
 	} else {
+		/* Decoded: the handler validates its fields first (no I/O),
+		 * then the missing store makes it UNAVAILABLE. */
 		FUZZ_CHECK(resp->code == CODE_UNAVAILABLE ||
-		           resp->code == CODE_DEADLINE_EXCEEDED);
+		           resp->code == CODE_DEADLINE_EXCEEDED ||
+		           resp->code == CODE_INVALID_ARGUMENT ||
+		           resp->code == CODE_RESOURCE_EXHAUSTED);
 	}
 	if (resp->request_id != NULL) {
 		size_t len = strlen(resp->request_id);

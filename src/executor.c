@@ -1,0 +1,458 @@
+/*
+ * Executors (see executor.h).
+ *
+ * Invariants:
+ *  - each executor thread owns its store (one PGconn) and nothing else
+ *    touches it; the queue's mutex is never held across a database call;
+ *  - every call taken from the queue gets exactly one dispatch_op_done(),
+ *    after which it is never touched (its frame may be gone);
+ *  - a call whose deadline has passed is answered DEADLINE_EXCEEDED
+ *    without reaching the database, and a batch statement is bounded by
+ *    the earliest deadline among its calls;
+ *  - reads of one batch share one SELECT; writes run in the rounds
+ *    batch_plan_writes() gives (one write per product per statement, in
+ *    arrival order), each round one transaction with rows locked in id
+ *    order; a batch that fails as a whole falls back to call by call.
+ */
+#include "executor.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+#include "dispatch.h"
+#include "log.h"
+#include "metrics.h"
+#include "store/store.h"
+
+enum {
+	IDLE_MS = 1000, /* housekeeping cadence of an idle executor */
+};
+
+struct executor;
+
+/* One executor thread and what it owns. */
+struct exec_thread {
+	struct executor    *ex;
+	int                 index;
+	pthread_t           thread;
+	bool                running;  /* the thread was started */
+	struct store_read  *reads;    /* scratch, grown as needed */
+	size_t              reads_cap;
+	struct store_write *writes;   /* scratch, EXECUTOR_BATCH_MAX */
+};
+
+struct executor {
+	pthread_mutex_t      mtx;  /* guards the queue and stopping */
+	pthread_cond_t       cond; /* work queued, or stopping */
+	struct op           *head; /* queue, arrival order */
+	struct op          **tail;
+	bool                 stopping;
+	struct store_options opts; /* copied; conninfo borrowed from config */
+	int                  count;
+	struct exec_thread  *threads;
+};
+
+/* ---- one call alone ----------------------------------------------------- */
+
+static bool
+expired(struct op *op, uint64_t now)
+{
+	if (op->deadline_ns == 0 || now < op->deadline_ns)
+		return false;
+	op->code = CODE_DEADLINE_EXCEEDED;
+	snprintf(op->message, sizeof(op->message),
+	    "deadline expired before the request reached the database");
+	return true;
+}
+
+static void
+unavailable(struct op *op)
+{
+	op->code = CODE_UNAVAILABLE;
+	snprintf(op->message, sizeof(op->message), "database unavailable");
+}
+
+/* BatchGetProducts alone: one read per id, stopping at the first miss. */
+static enum code
+read_many_alone(struct store *st, struct op *op)
+{
+	enum code rc = CODE_OK;
+
+	if ((op->products = calloc(op->nids, sizeof(*op->products))) == NULL)
+		return CODE_RESOURCE_EXHAUSTED;
+	for (size_t i = 0; i < op->nids && rc == CODE_OK; i++) {
+		rc = store_product_get(st, op->ids[i], &op->products[i]);
+		if (rc == CODE_NOT_FOUND)
+			snprintf(op->message, sizeof(op->message),
+			    "product %s not found", op->ids[i]);
+	}
+	return rc;
+}
+
+void
+executor_run_one(struct store *st, struct op *op)
+{
+	if (op->kind == OP_NONE || expired(op, dispatch_now_ns()))
+		return;
+	if (st == NULL || !store_ready(st)) {
+		unavailable(op);
+		return;
+	}
+	store_set_deadline(st, op->deadline_ns);
+	switch (op->kind) {
+	case OP_READ:
+		op->code = store_product_get(st, op->id, &op->product);
+		break;
+	case OP_READ_MANY:
+		op->code = read_many_alone(st, op);
+		break;
+	case OP_WRITE:
+		op->code = store_product_update_stock(st, op->request_id,
+		    op->id, op->stock, op->expected_version, &op->product);
+		break;
+	case OP_CREATE:
+		op->code = store_product_create(st, op->request_id, op->name,
+		    op->stock, op->price, &op->product);
+		break;
+	case OP_NONE:
+		break;
+	}
+	store_set_deadline(st, 0);
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+static void
+run_alone(struct store *st, struct op **ops, size_t n)
+{
+	metrics_fallback(n);
+	for (size_t i = 0; i < n; i++)
+		executor_run_one(st, ops[i]);
+}
+
+static uint64_t
+earliest(uint64_t a, uint64_t b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static bool
+reads_reserve(struct exec_thread *et, size_t n)
+{
+	struct store_read *r;
+
+	if (n <= et->reads_cap)
+		return true;
+	if ((r = realloc(et->reads, n * sizeof(*r))) == NULL)
+		return false;
+	et->reads     = r;
+	et->reads_cap = n;
+	return true;
+}
+
+/* Every read of the batch in one SELECT. */
+static void
+run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
+{
+	uint64_t deadline = 0;
+	size_t   k        = 0;
+
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		k += ops[i]->kind == OP_READ_MANY ? ops[i]->nids : 1;
+	if (!reads_reserve(et, k)) {
+		run_alone(st, ops, n);
+		return;
+	}
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct op *op = ops[i];
+
+		deadline = earliest(deadline, op->deadline_ns);
+		if (op->kind == OP_READ) {
+			et->reads[k++].id = op->id;
+			continue;
+		}
+		for (size_t j = 0; j < op->nids; j++)
+			et->reads[k++].id = op->ids[j];
+	}
+	if (store_product_get_many(st, et->reads, k, deadline) != CODE_OK) {
+		run_alone(st, ops, n);
+		return;
+	}
+	metrics_batch(n);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct op *op = ops[i];
+
+		if (op->kind == OP_READ) {
+			op->code    = et->reads[k].code;
+			op->product = et->reads[k].product;
+			k++;
+			continue;
+		}
+		op->products = calloc(op->nids, sizeof(*op->products));
+		op->code =
+		    op->products != NULL ? CODE_OK : CODE_RESOURCE_EXHAUSTED;
+		for (size_t j = 0; j < op->nids; j++, k++) {
+			if (op->code != CODE_OK)
+				continue;
+			if (et->reads[k].code != CODE_OK) {
+				op->code = et->reads[k].code;
+				snprintf(op->message, sizeof(op->message),
+				    "product %s not found", op->ids[j]);
+				continue;
+			}
+			op->products[j] = et->reads[k].product;
+		}
+	}
+}
+
+/* One round of writes: one transaction for all, the undecided alone. */
+static void
+run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
+{
+	uint64_t deadline = 0;
+
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct store_write *w = &et->writes[i];
+
+		w->id               = ops[i]->id;
+		w->request_id       = ops[i]->request_id;
+		w->stock            = ops[i]->stock;
+		w->expected_version = ops[i]->expected_version;
+		deadline            = earliest(deadline, ops[i]->deadline_ns);
+	}
+	if (store_product_update_many(st, et->writes, n, deadline) !=
+	    CODE_OK) {
+		run_alone(st, ops, n);
+		return;
+	}
+	metrics_batch(n);
+	for (size_t i = 0; i < n; i++) {
+		if (et->writes[i].code == CODE_UNAVAILABLE) {
+			run_alone(st, &ops[i], 1);
+			continue;
+		}
+		ops[i]->code    = et->writes[i].code;
+		ops[i]->product = et->writes[i].product;
+	}
+}
+
+/* Creates alone, writes in rounds, then repeats take their leader's
+ * outcome. */
+static void
+run_writes(struct exec_thread *et, struct store *st, struct op **ops,
+    size_t n)
+{
+	struct op *round[EXECUTOR_BATCH_MAX];
+	int        rounds;
+
+	if (n == 0)
+		return;
+	rounds = batch_plan_writes(ops, n);
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i]->kind == OP_CREATE && ops[i]->leader == NULL)
+			executor_run_one(st, ops[i]);
+	}
+	for (int r = 0; r < rounds; r++) {
+		uint64_t now = dispatch_now_ns();
+		size_t   k   = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			struct op *op = ops[i];
+
+			if (op->kind == OP_WRITE && op->leader == NULL &&
+			    op->round == r && !expired(op, now))
+				round[k++] = op;
+		}
+		run_round(et, st, round, k);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct op *op = ops[i];
+
+		if (op->leader == NULL)
+			continue;
+		op->code    = op->leader->code;
+		op->product = op->leader->product;
+		memcpy(op->message, op->leader->message, sizeof(op->message));
+	}
+}
+
+static void
+run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
+{
+	struct op *reads[EXECUTOR_BATCH_MAX], *writes[EXECUTOR_BATCH_MAX];
+	size_t     nr = 0, nw = 0;
+	uint64_t   now = dispatch_now_ns();
+
+	if (!store_ready(st)) {
+		for (size_t i = 0; i < n; i++) {
+			if (!expired(ops[i], now))
+				unavailable(ops[i]);
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct op *op = ops[i];
+
+		if (expired(op, now))
+			continue;
+		if (op->kind == OP_READ || op->kind == OP_READ_MANY)
+			reads[nr++] = op;
+		else if (op->kind == OP_WRITE || op->kind == OP_CREATE)
+			writes[nw++] = op;
+	}
+	run_reads(et, st, reads, nr);
+	run_writes(et, st, writes, nw);
+}
+
+/* ---- threads and the queue --------------------------------------------- */
+
+/* Wait for work; returns the number of calls taken into ops (0: stop). */
+static size_t
+take(struct executor *ex, struct op **ops, struct store *st)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&ex->mtx);
+	while (ex->head == NULL && !ex->stopping) {
+		struct timespec ts;
+		int             rv;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += IDLE_MS / 1000;
+		rv = pthread_cond_timedwait(&ex->cond, &ex->mtx, &ts);
+		if (rv != 0 && ex->head == NULL) {
+			/* Idle: housekeeping, never under the lock. */
+			pthread_mutex_unlock(&ex->mtx);
+			store_maintain(st);
+			pthread_mutex_lock(&ex->mtx);
+		}
+	}
+	while (ex->head != NULL && n < EXECUTOR_BATCH_MAX) {
+		ops[n++] = ex->head;
+		ex->head = ex->head->next;
+	}
+	if (ex->head == NULL)
+		ex->tail = &ex->head;
+	else
+		pthread_cond_signal(&ex->cond); /* more for a peer */
+	pthread_mutex_unlock(&ex->mtx);
+	return n;
+}
+
+static void *
+exec_main(void *arg)
+{
+	struct exec_thread *et = arg;
+	struct executor    *ex = et->ex;
+	struct op          *ops[EXECUTOR_BATCH_MAX];
+	struct store       *st = NULL;
+	size_t              n;
+
+	if (store_create(&st, &ex->opts) != 0)
+		log_err("executor %d: out of memory; it answers UNAVAILABLE",
+		    et->index);
+	while ((n = take(ex, ops, st)) > 0) {
+		if (st != NULL)
+			run_batch(et, st, ops, n);
+		else
+			for (size_t i = 0; i < n; i++)
+				unavailable(ops[i]);
+		for (size_t i = 0; i < n; i++)
+			dispatch_op_done(ops[i]); /* ops[i] is gone now */
+		if (st != NULL)
+			store_maintain(st); /* rate-limited inside */
+	}
+	store_destroy(st);
+	return NULL;
+}
+
+int
+executor_start(
+    struct executor **out, int count, const struct store_options *opts)
+{
+	struct executor *ex;
+
+	if ((ex = calloc(1, sizeof(*ex))) == NULL ||
+	    (ex->threads = calloc((size_t)count, sizeof(*ex->threads))) ==
+	        NULL) {
+		free(ex);
+		return -1;
+	}
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ex->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&ex->mtx, NULL);
+	ex->tail  = &ex->head;
+	ex->opts  = *opts;
+	ex->count = count;
+	for (int i = 0; i < count; i++) {
+		struct exec_thread *et = &ex->threads[i];
+
+		et->ex    = ex;
+		et->index = i;
+		if ((et->writes = calloc(EXECUTOR_BATCH_MAX,
+		         sizeof(*et->writes))) == NULL ||
+		    pthread_create(&et->thread, NULL, exec_main, et) != 0) {
+			log_err("cannot start executor %d", i);
+			executor_stop(ex);
+			return -1;
+		}
+		et->running = true;
+	}
+	*out = ex;
+	return 0;
+}
+
+void
+executor_submit(struct executor *ex, struct op *list)
+{
+	struct op *last = list;
+
+	if (list == NULL)
+		return;
+	while (last->next != NULL)
+		last = last->next;
+	pthread_mutex_lock(&ex->mtx);
+	*ex->tail = list;
+	ex->tail  = &last->next;
+	pthread_cond_signal(&ex->cond);
+	pthread_mutex_unlock(&ex->mtx);
+}
+
+void
+executor_stop(struct executor *ex)
+{
+	if (ex == NULL)
+		return;
+	pthread_mutex_lock(&ex->mtx);
+	ex->stopping = true;
+	pthread_cond_broadcast(&ex->cond);
+	pthread_mutex_unlock(&ex->mtx);
+	for (int i = 0; i < ex->count; i++) {
+		if (ex->threads[i].running)
+			pthread_join(ex->threads[i].thread, NULL);
+		free(ex->threads[i].reads);
+		free(ex->threads[i].writes);
+	}
+	pthread_cond_destroy(&ex->cond);
+	pthread_mutex_destroy(&ex->mtx);
+	free(ex->threads);
+	free(ex);
+}

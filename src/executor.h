@@ -1,0 +1,45 @@
+/*
+ * Executors: the only threads that wait on the database.
+ *
+ * A few executors (one PostgreSQL connection each) share one queue of
+ * pending calls in arrival order.  An executor takes everything queued (up
+ * to EXECUTOR_BATCH_MAX calls) and runs it in as few statements and round
+ * trips as it can: all reads in one SELECT, the writes in rounds of one
+ * set-based transaction each (batch.c decides the rounds), creates one by
+ * one.  Nothing waits on purpose for a batch to fill: a batch is whatever
+ * queued while the previous one ran.  A batch that fails as a whole is run
+ * again call by call, so one bad call never fails its neighbours.  Every
+ * call it takes is answered with dispatch_op_done().  No nng.
+ */
+#ifndef INVENTORY_EXECUTOR_H
+#define INVENTORY_EXECUTOR_H
+
+#include "op.h"
+
+struct executor;
+struct store;
+struct store_options;
+
+/* Most calls one executor takes from the queue at once. */
+enum { EXECUTOR_BATCH_MAX = 256 };
+
+/* Start `count` executors, each connecting with opts (copied; connecting
+ * happens on the executor's thread, a database that is down is fine).
+ * Returns 0, or -1 with nothing left running. */
+int executor_start(
+    struct executor **out, int count, const struct store_options *opts);
+
+/* Queue the calls of list (linked by op->next, arrival order).  Never
+ * blocks on the database; thread-safe. */
+void executor_submit(struct executor *ex, struct op *list);
+
+/* Run what is queued, then stop the threads and close the connections.
+ * Nothing may be submitted afterwards.  NULL is a no-op. */
+void executor_stop(struct executor *ex);
+
+/* Run one call alone on st (NULL: database unavailable), on the calling
+ * thread: sets op's outcome, does not call dispatch_op_done().  The
+ * fallback path of a batch, and the whole path of dispatch_handle(). */
+void executor_run_one(struct store *st, struct op *op);
+
+#endif
