@@ -17,6 +17,7 @@
  *   result read; if that cannot be guaranteed the connection is dropped.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,11 +327,16 @@ store_await(struct store *st, uint64_t deadline_ns, bool *cancelled)
 			pfd.events |= POLLOUT;
 
 		now = store_now_ns();
-		wait_ms =
-		    *cancelled || deadline_ns == 0 ? -1
-		    : now >= deadline_ns
-		        ? 0
-		        : (int)((deadline_ns - now + 999999u) / 1000000u);
+		if (*cancelled || deadline_ns == 0)
+			wait_ms = -1;
+		else if (now >= deadline_ns)
+			wait_ms = 0;
+		else if (deadline_ns - now >= (uint64_t)INT_MAX * 1000000u)
+			wait_ms =
+			    INT_MAX; /* woken again before the deadline */
+		else
+			wait_ms =
+			    (int)((deadline_ns - now + 999999u) / 1000000u);
 		rv = poll(&pfd, 1, wait_ms);
 		if (rv == 0 && !*cancelled) {
 			PGcancel *c = PQgetCancel(st->conn);
