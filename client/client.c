@@ -3,26 +3,48 @@
  * library that speaks nng.
  *
  * A handle is one REQ socket dialled (non-blocking, so nng reconnects in
- * the background) to every URL it was given.  A call borrows a slot (one
- * nng context and one aio) from the handle's pool, sends one Request
- * envelope, waits for the matching Response and returns the slot, so two
- * calls never share a context.  Slots are created on demand and freed
- * only by inventory_client_close(): besides saving an allocation per call,
- * this avoids freeing an aio whose timeout nng 1.5.2's expiry thread may
- * still be handling (freeing per call crashed under many timeouts).  A
- * REQ context reused after a timed-out call simply abandons the old
- * request; a late reply to it is discarded by nng.  The pool's mutex is
- * held only to push or pop a slot, never across I/O.
+ * the background) `connections` times to every URL it was given; nng
+ * spreads requests over those pipes.  Calls are coalesced by group
+ * commit, with no thread of our own and no hand-off added: a caller
+ * encodes its Request envelope on its own stack and queues itself
+ * (struct call, on its stack too).  A frame slot (one nng context and one
+ * aio whose completion callback drives it) takes everything queued, up to
+ * max_batch calls and CLIENT_FRAME_BYTES, and sends it: one plain Request
+ * when it carries one call (always so without coalescing), else a batch
+ * frame whose entries are the callers' bytes as they are.  When the reply
+ * arrives the callback hands every call its answer, by position, and if
+ * calls queued meanwhile sends them at once on the same slot; otherwise
+ * the slot goes back to the pool.  So a batch is whatever arrived while
+ * the previous frames were in flight; nothing waits for one to fill.
  *
- * Invariants: the call's timeout bounds send and receive together (one
- * absolute deadline); nng's timer-driven resend is disabled on the
- * context (the request id makes nng's resend on pipe loss harmless); a
- * message whose send failed is freed here, a received one after decoding;
- * every failure becomes one inventory_code plus a status message.
+ * Slots are created on demand up to max_frames and freed only by
+ * inventory_client_close(): besides saving allocations, freeing an aio
+ * whose timeout nng 1.5.2's expiry thread may still be handling crashed
+ * under many timeouts.  A REQ context reused after a timed-out frame
+ * simply abandons the old request; a late reply to it is discarded by nng.
+ *
+ * Invariants: one mutex guards the queue, the pool and every call's
+ * state; it is held for list surgery, frame building (a memcpy of the
+ * queued bytes) and signalling, never across I/O, and nng callbacks never
+ * block on anything else.  A caller waits on its own condition variable
+ * (CLOCK_MONOTONIC) until its state is DONE or its own deadline passes:
+ * then it leaves the queue if still queued (never sent: UNAVAILABLE), or
+ * clears its slot in its frame (sent: DEADLINE_EXCEEDED; UNAVAILABLE if no
+ * server had taken the frame yet), after which no callback touches its
+ * stack.  Once a callback has marked a call DELIVERING it writes the
+ * reply into the call outside the mutex, so the caller may no longer
+ * leave and waits (briefly, untimed) for DONE.  While calls are queued,
+ * every slot is in flight (each enqueue and each completion runs the
+ * pump), so a queued call is always picked up by a completing frame.  A
+ * frame's aio timeout is the latest deadline among its calls; nng's
+ * timer-driven resend is disabled on every context (the request id makes
+ * nng's resend on pipe loss harmless).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,24 +56,78 @@
 #include "codec.h"
 #include "rng.h"
 
-/* Largest reply accepted; replies are well under 1 KiB today. */
-#define CLIENT_RECV_MAX     ((size_t)1024 * 1024)
-#define CLIENT_TIMEOUT_MS   5000 /* default per-call timeout */
-#define CLIENT_RECONNMIN_MS 50   /* first reconnect delay */
-#define CLIENT_RECONNMAX_MS 1000 /* cap on the reconnect backoff */
+/* Largest reply accepted; a full BatchGetProducts is well under it. */
+#define CLIENT_RECV_MAX        ((size_t)4 * 1024 * 1024)
+#define CLIENT_TIMEOUT_MS      5000 /* default per-call timeout */
+#define CLIENT_RECONNMIN_MS    50   /* first reconnect delay */
+#define CLIENT_RECONNMAX_MS    1000 /* cap on the reconnect backoff */
+#define CLIENT_CONNECTIONS     2    /* default dials per URL */
+#define CLIENT_CONNECTIONS_MAX 64
+#define CLIENT_MAX_BATCH       64 /* default calls per frame */
+#define CLIENT_FRAMES_PER_CONN 2  /* default frames in flight per pipe */
+/* A coalesced frame stays under this many bytes, well below the server's
+ * default request limit (64 KiB), so coalescing never turns calls that
+ * would pass alone into a frame refused as too large. */
+#define CLIENT_FRAME_BYTES ((size_t)32 * 1024)
+/* Requests up to this size are encoded on the caller's stack. */
+#define CLIENT_STACK_REQ 1024
 
-/* One context + aio, reused by successive calls. */
-struct call_slot {
+enum call_state {
+	CALL_QUEUED,     /* in the handle's queue */
+	CALL_SENT,       /* in a frame in flight; may still give up */
+	CALL_DELIVERING, /* a callback is writing its reply: must wait */
+	CALL_DONE,       /* reply is final */
+};
+
+struct frame;
+
+/* One call in flight, on its caller's stack. */
+struct call {
+	struct call       *prev, *next; /* in the queue while QUEUED */
+	const uint8_t     *req;         /* the encoded Request envelope */
+	size_t             req_len;     /* its bytes */
+	enum codec_method  method;      /* how to decode the reply */
+	const char        *request_id;  /* what the reply must echo */
+	int                timeout_ms;  /* the budget, for messages */
+	int64_t            deadline_ns; /* CLOCK_MONOTONIC */
+	pthread_cond_t     cv;          /* signalled on DONE */
+	enum call_state    state;       /* guarded by the handle's mutex */
+	struct frame      *frame;       /* SENT/DELIVERING: carried by */
+	size_t             index;       /* ... at this position */
+	struct codec_reply reply;       /* the outcome once DONE */
+};
+
+/* A frame slot: one context + aio, driven by frame_cb(). */
+struct frame {
+	inventory_client *c;
 	nng_ctx           ctx;
-	nng_aio          *aio;
-	struct call_slot *next; /* in the free list */
+	nng_aio          *aio;         /* completion callback frame_cb */
+	struct frame     *next_free;   /* in the pool while idle */
+	struct frame     *next_all;    /* every slot, for close */
+	struct frame     *next_send;   /* built, waiting to be sent */
+	nng_msg          *msg;         /* built, not yet handed to nng */
+	int               sending;     /* send not completed yet */
+	int64_t           deadline_ns; /* latest deadline of its calls */
+	size_t            ncalls;      /* calls it carries */
+	struct call     **calls;       /* [max_batch]; NULL: gave up */
 };
 
 struct inventory_client {
-	nng_socket        sock;       /* REQ socket; one dialer per URL */
-	atomic_int        timeout_ms; /* default per-call timeout, > 0 */
-	pthread_mutex_t   pool_mtx;   /* guards free_slots */
-	struct call_slot *free_slots; /* idle slots, LIFO */
+	nng_socket         sock;       /* REQ socket; dialers per URL */
+	atomic_int         timeout_ms; /* default per-call timeout, > 0 */
+	int                coalesce;   /* 0: one call per frame */
+	size_t             max_batch;  /* calls per frame, >= 1 */
+	size_t             max_frames; /* slots at most, >= 1 */
+	pthread_condattr_t cattr;      /* CLOCK_MONOTONIC, for calls */
+	pthread_mutex_t    mtx;        /* guards everything below */
+	struct call       *qhead;      /* queued calls, oldest first */
+	struct call       *qtail;
+	struct frame      *free_frames; /* idle slots, LIFO */
+	struct frame      *all_frames;  /* every slot */
+	size_t             nframes;     /* slots created */
+	size_t             nidle;       /* slots in free_frames */
+	pthread_cond_t     idle_cv;     /* close waits here for nidle */
+	int                closing;     /* close started: start nothing */
 };
 
 static const char *const code_names[] = {
@@ -146,26 +222,62 @@ code_from_nng(int rv)
 	}
 }
 
-inventory_code
-inventory_client_open(inventory_client **out, const char *urls)
+/* Dial url `n` times on c's socket.  Returns 0 or an nng error. */
+static int
+client_dial(inventory_client *c, const char *url, int n)
 {
-	inventory_client *c;
-	char             *list, *url, *save = NULL;
-	int               rv, ndial = 0;
-	inventory_code    code;
+	int rv;
 
-	if (out == NULL || urls == NULL)
+	for (int i = 0; i < n; i++) {
+		/* Non-blocking: an unreachable server is retried in the
+		 * background instead of failing here.  Each dialer is its own
+		 * connection (pipe) to the same server. */
+		if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) !=
+		    0)
+			return rv;
+	}
+	return 0;
+}
+
+inventory_code
+inventory_client_open_opts(inventory_client **out, const char *urls,
+    const inventory_client_opts *opts)
+{
+	inventory_client_opts o = { 0 };
+	inventory_client     *c;
+	char                 *list, *url, *save = NULL;
+	int                   rv, nurls = 0;
+	inventory_code        code;
+
+	if (opts != NULL)
+		o = *opts;
+	if (out == NULL || urls == NULL || o.connections < 0 ||
+	    o.connections > CLIENT_CONNECTIONS_MAX || o.max_batch < 0 ||
+	    o.max_frames < 0)
 		return INVENTORY_INVALID_ARGUMENT;
+	if (o.connections == 0)
+		o.connections = CLIENT_CONNECTIONS;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return INVENTORY_RESOURCE_EXHAUSTED;
 	if ((list = strdup(urls)) == NULL) {
-		code = INVENTORY_RESOURCE_EXHAUSTED;
-		goto out_free_client;
+		free(c);
+		return INVENTORY_RESOURCE_EXHAUSTED;
 	}
 	atomic_init(&c->timeout_ms, CLIENT_TIMEOUT_MS);
-	pthread_mutex_init(&c->pool_mtx, NULL);
+	c->coalesce = !o.no_coalesce;
+	c->max_batch =
+	    o.max_batch > 0 ? (size_t)o.max_batch : CLIENT_MAX_BATCH;
+	if (c->max_batch > CODEC_FRAME_ENTRIES_MAX)
+		c->max_batch = CODEC_FRAME_ENTRIES_MAX;
+	if (!c->coalesce)
+		c->max_batch = 1;
+	pthread_mutex_init(&c->mtx, NULL);
+	pthread_cond_init(&c->idle_cv, NULL);
+	pthread_condattr_init(&c->cattr);
+	pthread_condattr_setclock(&c->cattr, CLOCK_MONOTONIC);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
-		code = code_from_nng(rv);
+		code = rv == NNG_ENOMEM ? INVENTORY_RESOURCE_EXHAUSTED
+		                        : INVENTORY_UNAVAILABLE;
 		goto out_free_list;
 	}
 	/* Options a dialer inherits must be set on the socket before it
@@ -187,20 +299,28 @@ inventory_client_open(inventory_client **out, const char *urls)
 			*--end = '\0';
 		if (*url == '\0')
 			continue;
-		/* Non-blocking: an unreachable server is retried in the
-		 * background instead of failing here. */
-		if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) !=
-		    0) {
+		if ((rv = client_dial(c, url, o.connections)) != 0) {
 			code = rv == NNG_ENOMEM ? INVENTORY_RESOURCE_EXHAUSTED
 			                        : INVENTORY_INVALID_ARGUMENT;
 			goto out_close_sock;
 		}
-		ndial++;
+		nurls++;
 	}
-	if (ndial == 0) {
+	if (nurls == 0) {
 		code = INVENTORY_INVALID_ARGUMENT;
 		goto out_close_sock;
 	}
+	/* With coalescing, a few frames per connection keep every pipe busy
+	 * (one in the server while the next is on the wire) and leave the
+	 * rest of the callers to share frames.  Without it every call needs
+	 * its own context, as before. */
+	if (o.max_frames > 0)
+		c->max_frames = (size_t)o.max_frames;
+	else if (c->coalesce)
+		c->max_frames = (size_t)CLIENT_FRAMES_PER_CONN *
+		                (size_t)o.connections * (size_t)nurls;
+	else
+		c->max_frames = SIZE_MAX;
 	free(list);
 	*out = c;
 	return INVENTORY_OK;
@@ -209,72 +329,52 @@ out_close_sock:
 	nng_close(c->sock);
 out_free_list:
 	free(list);
-out_free_client:
-	pthread_mutex_destroy(&c->pool_mtx);
+	pthread_cond_destroy(&c->idle_cv);
+	pthread_condattr_destroy(&c->cattr);
+	pthread_mutex_destroy(&c->mtx);
 	free(c);
 	return code;
+}
+
+inventory_code
+inventory_client_open(inventory_client **out, const char *urls)
+{
+	return inventory_client_open_opts(out, urls, NULL);
 }
 
 void
 inventory_client_close(inventory_client *c)
 {
-	struct call_slot *s;
+	struct frame *f;
 
 	if (c == NULL)
 		return;
-	/* Closing the socket closes every context; only then free the
-	 * aios (nng_aio_free waits for any operation still on them). */
+	/* No call is running (the contract), but frames of calls that gave
+	 * up may still be in flight.  Their aios are left to finish by
+	 * themselves, which is soon: a frame times out at the latest
+	 * deadline of its calls, and each of those calls has given up
+	 * because its deadline passed.  Aborting them instead (nng_close
+	 * with operations and timeouts pending, then freeing the aios)
+	 * crashes nng 1.5.2 ("pthread_mutex_lock: Invalid argument").
+	 * closing keeps the callbacks from starting anything new. */
+	pthread_mutex_lock(&c->mtx);
+	c->closing = 1;
+	while (c->nidle < c->nframes)
+		pthread_cond_wait(&c->idle_cv, &c->mtx);
+	pthread_mutex_unlock(&c->mtx);
 	nng_close(c->sock);
-	while ((s = c->free_slots) != NULL) {
-		c->free_slots = s->next;
-		nng_aio_free(s->aio);
-		free(s);
+	while ((f = c->all_frames) != NULL) {
+		c->all_frames = f->next_all;
+		nng_aio_free(f->aio);
+		if (f->msg != NULL)
+			nng_msg_free(f->msg);
+		free(f->calls);
+		free(f);
 	}
-	pthread_mutex_destroy(&c->pool_mtx);
+	pthread_cond_destroy(&c->idle_cv);
+	pthread_condattr_destroy(&c->cattr);
+	pthread_mutex_destroy(&c->mtx);
 	free(c);
-}
-
-/* Take an idle slot or make one.  Returns 0 or an nng error. */
-static int
-slot_get(inventory_client *c, struct call_slot **out)
-{
-	struct call_slot *s;
-	int               rv;
-
-	pthread_mutex_lock(&c->pool_mtx);
-	if ((s = c->free_slots) != NULL)
-		c->free_slots = s->next;
-	pthread_mutex_unlock(&c->pool_mtx);
-	if (s != NULL) {
-		*out = s;
-		return 0;
-	}
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return NNG_ENOMEM;
-	if ((rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0) {
-		free(s);
-		return rv;
-	}
-	if ((rv = nng_ctx_open(&s->ctx, c->sock)) != 0) {
-		nng_aio_free(s->aio);
-		free(s);
-		return rv;
-	}
-	/* No timer-driven resend within a call (a request repeats only if
-	 * its connection drops; the request id makes that harmless). */
-	(void)nng_ctx_set_ms(
-	    s->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	*out = s;
-	return 0;
-}
-
-static void
-slot_put(inventory_client *c, struct call_slot *s)
-{
-	pthread_mutex_lock(&c->pool_mtx);
-	s->next       = c->free_slots;
-	c->free_slots = s;
-	pthread_mutex_unlock(&c->pool_mtx);
 }
 
 void
@@ -285,104 +385,445 @@ inventory_client_set_timeout(inventory_client *c, int timeout_ms)
 	atomic_store(&c->timeout_ms, timeout_ms);
 }
 
-/* Milliseconds on the monotonic clock. */
+/* Nanoseconds on the monotonic clock. */
 static int64_t
-now_ms(void)
+now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* One exchange on its own context: send msg (always consumed), wait for
- * the reply until deadline_ms and decode it into *reply.  Returns the
- * transport's verdict; the server's is in reply->code. */
-static inventory_code
-client_exchange(inventory_client *c, enum codec_method method, nng_msg *msg,
-    int timeout_ms, struct codec_reply *reply, inventory_status *status)
+/* Milliseconds from now until deadline_ns, rounded up, at least 1 (nng
+ * treats 0 as "expire at once", which would turn a frame whose budget
+ * is nearly spent into a spurious send failure). */
+static nng_duration
+ms_until(int64_t deadline_ns)
 {
-	struct call_slot *slot;
-	nng_ctx           ctx;
-	nng_aio          *aio;
-	int64_t           deadline = now_ms() + timeout_ms, left;
-	int               rv;
-	inventory_code    code;
+	int64_t left = deadline_ns - now_ns();
 
-	if ((rv = slot_get(c, &slot)) != 0) {
-		nng_msg_free(msg);
-		return status_set(status, code_from_nng(rv),
-		    "cannot open a context: %s", nng_strerror(rv));
-	}
-	ctx = slot->ctx;
-	aio = slot->aio;
-
-	/* The send completes once a connected pipe takes the request: a
-	 * timeout here means no server was connected, so it was never
-	 * sent and is safe to repeat. */
-	nng_aio_set_timeout(aio, timeout_ms);
-	nng_aio_set_msg(aio, msg);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
-		/* A failed send leaves the message with us. */
-		if ((msg = nng_aio_get_msg(aio)) != NULL)
-			nng_msg_free(msg);
-		if (rv == NNG_ETIMEDOUT)
-			code = status_set(status, INVENTORY_UNAVAILABLE,
-			    "no server connected within %d ms", timeout_ms);
-		else
-			code = status_set(status, code_from_nng(rv),
-			    "send failed: %s", nng_strerror(rv));
-		goto out_put_slot;
-	}
-
-	left = deadline - now_ms();
-	if (left <= 0) {
-		code = status_set(status, INVENTORY_DEADLINE_EXCEEDED,
-		    "no reply within %d ms", timeout_ms);
-		goto out_put_slot;
-	}
-	nng_aio_set_timeout(aio, (nng_duration)left);
-	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
-		if (rv == NNG_ETIMEDOUT)
-			code = status_set(status, INVENTORY_DEADLINE_EXCEEDED,
-			    "no reply within %d ms", timeout_ms);
-		else
-			code = status_set(status, code_from_nng(rv),
-			    "receive failed: %s", nng_strerror(rv));
-		goto out_put_slot;
-	}
-	msg  = nng_aio_get_msg(aio);
-	code = codec_reply_decode(
-	    method, nng_msg_body(msg), nng_msg_len(msg), reply);
-	nng_msg_free(msg);
-	if (code != INVENTORY_OK)
-		status_set(status, code, "%s", reply->message);
-
-out_put_slot:
-	slot_put(c, slot);
-	return code;
+	if (left <= 0)
+		return 1;
+	left = (left + 999999) / 1000000;
+	return left > INT32_MAX ? INT32_MAX : (nng_duration)left;
 }
 
-/* Run one RPC: encode req, exchange, and turn the reply into the public
- * results (*out on OK, *status otherwise).  req->request_id and
- * req->timeout_ms are filled here from opts. */
+/* Set call's outcome to a failure of its own (not the server's). */
+static void call_fail(struct call *call, inventory_code code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+static void
+call_fail(struct call *call, inventory_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(&call->reply, 0, sizeof(call->reply));
+	call->reply.code = code;
+	va_start(ap, fmt);
+	vsnprintf(call->reply.message, sizeof(call->reply.message), fmt, ap);
+	va_end(ap);
+}
+
+/* Under c->mtx: append call to the queue. */
+static void
+queue_push(inventory_client *c, struct call *call)
+{
+	call->state = CALL_QUEUED;
+	call->next  = NULL;
+	call->prev  = c->qtail;
+	if (c->qtail != NULL)
+		c->qtail->next = call;
+	else
+		c->qhead = call;
+	c->qtail = call;
+}
+
+/* Under c->mtx: take call out of the queue. */
+static void
+queue_remove(inventory_client *c, struct call *call)
+{
+	if (call->prev != NULL)
+		call->prev->next = call->next;
+	else
+		c->qhead = call->next;
+	if (call->next != NULL)
+		call->next->prev = call->prev;
+	else
+		c->qtail = call->prev;
+	call->prev = call->next = NULL;
+}
+
+/* Under c->mtx: mark call DONE and wake its caller. */
+static void
+call_done_locked(struct call *call)
+{
+	call->state = CALL_DONE;
+	pthread_cond_signal(&call->cv);
+}
+
+static void frame_cb(void *arg);
+
+/* Under c->mtx: return f to the pool (and tell a waiting close). */
+static void
+frame_put_locked(inventory_client *c, struct frame *f)
+{
+	f->next_free   = c->free_frames;
+	c->free_frames = f;
+	if (++c->nidle == c->nframes && c->closing)
+		pthread_cond_signal(&c->idle_cv);
+}
+
+/* Under c->mtx: a new slot, or NULL (out of memory or resources).
+ * Allocation only, no I/O: nng_ctx_open takes only nng's socket lock. */
+static struct frame *
+frame_create_locked(inventory_client *c)
+{
+	struct frame *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	f->c = c;
+	if ((f->calls = calloc(c->max_batch, sizeof(*f->calls))) == NULL)
+		goto out_free_frame;
+	if (nng_aio_alloc(&f->aio, frame_cb, f) != 0)
+		goto out_free_calls;
+	if (nng_ctx_open(&f->ctx, c->sock) != 0)
+		goto out_free_aio;
+	/* No timer-driven resend within a frame (a request repeats only if
+	 * its connection drops; request ids make that harmless). */
+	(void)nng_ctx_set_ms(
+	    f->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	f->next_all   = c->all_frames;
+	c->all_frames = f;
+	c->nframes++;
+	return f;
+
+out_free_aio:
+	nng_aio_free(f->aio);
+out_free_calls:
+	free(f->calls);
+out_free_frame:
+	free(f);
+	return NULL;
+}
+
+/* Under c->mtx: move queued calls into the idle slot f and build its
+ * message.  Returns 0, or -1 when no message could be allocated (the
+ * calls taken then failed with RESOURCE_EXHAUSTED; f stays idle). */
+static int
+frame_fill_locked(inventory_client *c, struct frame *f)
+{
+	struct call *call;
+	size_t       n = 0, bytes = 0, off = 0;
+	int64_t      deadline = 0;
+	uint8_t     *body;
+
+	/* The oldest calls first, as many as fit. */
+	for (call = c->qhead; call != NULL && n < c->max_batch;
+	     call = call->next) {
+		size_t e = codec_frame_entry_size(call->req_len);
+
+		if (n > 0 && bytes + e > CLIENT_FRAME_BYTES)
+			break;
+		bytes += e;
+		n++;
+	}
+	if (n == 1)
+		bytes = c->qhead->req_len; /* alone: a plain Request */
+	if (nng_msg_alloc(&f->msg, bytes) != 0) {
+		f->msg = NULL;
+		for (size_t i = 0; i < n; i++) {
+			call = c->qhead;
+			queue_remove(c, call);
+			call_fail(call, INVENTORY_RESOURCE_EXHAUSTED,
+			    "cannot allocate a request frame");
+			call_done_locked(call);
+		}
+		return -1;
+	}
+	body = nng_msg_body(f->msg);
+	for (size_t i = 0; i < n; i++) {
+		call = c->qhead;
+		queue_remove(c, call);
+		if (n == 1) {
+			memcpy(body, call->req, call->req_len);
+		} else {
+			off += codec_frame_entry_put(
+			    body + off, call->req, call->req_len);
+		}
+		if (call->deadline_ns > deadline)
+			deadline = call->deadline_ns;
+		call->state = CALL_SENT;
+		call->frame = f;
+		call->index = i;
+		f->calls[i] = call;
+	}
+	f->ncalls      = n;
+	f->deadline_ns = deadline;
+	f->sending     = 1;
+	return 0;
+}
+
+/* Under c->mtx: send what is queued.  own (may be NULL) is a slot the
+ * caller holds (a callback's, just finished): it is used first, and
+ * returned to the pool if nothing is queued.  Slots that got calls are
+ * pushed on *tosend, to be sent by frames_send() after unlocking. */
+static void
+pump_locked(inventory_client *c, struct frame *own, struct frame **tosend)
+{
+	while (c->qhead != NULL && !c->closing) {
+		struct frame *f = own;
+
+		own = NULL;
+		if (f == NULL && (f = c->free_frames) != NULL) {
+			c->free_frames = f->next_free;
+			c->nidle--;
+		}
+		if (f == NULL && c->nframes < c->max_frames &&
+		    (f = frame_create_locked(c)) == NULL &&
+		    c->nframes == (size_t)0) {
+			/* No slot exists and none can be made: nothing in
+			 * flight would ever pick the queue up. */
+			while (c->qhead != NULL) {
+				struct call *call = c->qhead;
+
+				queue_remove(c, call);
+				call_fail(call, INVENTORY_RESOURCE_EXHAUSTED,
+				    "cannot open an nng context");
+				call_done_locked(call);
+			}
+		}
+		if (f == NULL)
+			break; /* every slot is in flight: they will pump */
+		if (frame_fill_locked(c, f) != 0) {
+			frame_put_locked(c, f);
+			continue;
+		}
+		f->next_send = *tosend;
+		*tosend      = f;
+	}
+	if (own != NULL)
+		frame_put_locked(c, own);
+}
+
+/* Hand each built frame of the list to nng.  Outside the mutex. */
+static void
+frames_send(struct frame *list)
+{
+	while (list != NULL) {
+		struct frame *f = list;
+
+		/* After nng_ctx_send the callback may already be running
+		 * and reuse next_send: read it first. */
+		list = f->next_send;
+		nng_aio_set_timeout(f->aio, ms_until(f->deadline_ns));
+		nng_aio_set_msg(f->aio, f->msg);
+		f->msg = NULL;
+		nng_ctx_send(f->ctx, f->aio);
+	}
+}
+
+/* Write each live call's reply from the frame's outcome.  Outside the
+ * mutex: the calls are DELIVERING, so their callers wait.  rv is the nng
+ * result; msg the reply when rv is 0. */
+static void
+frame_deliver(struct frame *f, int rv, int sent, nng_msg *msg)
+{
+	struct codec_frame_reply fr;
+	struct codec_reply       whole;
+	size_t                   n = f->ncalls;
+
+	if (rv != 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct call *call = f->calls[i];
+
+			if (call == NULL)
+				continue;
+			if (!sent && rv == NNG_ETIMEDOUT)
+				call_fail(call, INVENTORY_UNAVAILABLE,
+				    "no server connected within %d ms",
+				    call->timeout_ms);
+			else if (rv == NNG_ETIMEDOUT)
+				call_fail(call, INVENTORY_DEADLINE_EXCEEDED,
+				    "no reply within %d ms", call->timeout_ms);
+			else
+				call_fail(call, code_from_nng(rv), "%s: %s",
+				    sent ? "receive failed" : "send failed",
+				    nng_strerror(rv));
+		}
+		return;
+	}
+	if (n == 1) {
+		/* A single frame is a plain Request; REQ/REP matched it. */
+		if (f->calls[0] != NULL)
+			(void)codec_reply_decode(f->calls[0]->method,
+			    nng_msg_body(msg), nng_msg_len(msg),
+			    &f->calls[0]->reply);
+		return;
+	}
+	if (codec_frame_reply_decode(nng_msg_body(msg), nng_msg_len(msg), n,
+	        &fr, &whole) != INVENTORY_OK) {
+		for (size_t i = 0; i < n; i++)
+			if (f->calls[i] != NULL)
+				f->calls[i]->reply = whole;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct call *call = f->calls[i];
+
+		if (call != NULL)
+			(void)codec_frame_reply_entry(&fr, i, call->method,
+			    call->request_id, &call->reply);
+	}
+	codec_frame_reply_fini(&fr);
+}
+
+/* The frame is over (reply, or failure rv): answer its calls, then send
+ * what queued meanwhile on the same slot, or return it to the pool. */
+static void
+frame_finish(
+    inventory_client *c, struct frame *f, int rv, int sent, nng_msg *msg)
+{
+	struct frame *tosend = NULL;
+	size_t        live   = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	for (size_t i = 0; i < f->ncalls; i++) {
+		if (f->calls[i] != NULL) {
+			f->calls[i]->state = CALL_DELIVERING;
+			live++;
+		}
+	}
+	pthread_mutex_unlock(&c->mtx);
+
+	if (live > 0)
+		frame_deliver(f, rv, sent, msg);
+	if (msg != NULL)
+		nng_msg_free(msg);
+
+	pthread_mutex_lock(&c->mtx);
+	for (size_t i = 0; i < f->ncalls; i++) {
+		if (f->calls[i] != NULL)
+			call_done_locked(f->calls[i]);
+		f->calls[i] = NULL;
+	}
+	f->ncalls = 0;
+	pump_locked(c, f, &tosend);
+	pthread_mutex_unlock(&c->mtx);
+	frames_send(tosend);
+}
+
+/* The slot's aio completed: a send (then receive the reply on the same
+ * aio) or a receive (then finish).  Runs on an nng task thread: never
+ * blocks, only takes the handle's mutex briefly. */
+static void
+frame_cb(void *arg)
+{
+	struct frame     *f  = arg;
+	inventory_client *c  = f->c;
+	int               rv = nng_aio_result(f->aio);
+	nng_msg          *msg;
+	int               closing;
+
+	if (f->sending) {
+		if (rv != 0) {
+			/* A failed send leaves the message with us. */
+			if ((msg = nng_aio_get_msg(f->aio)) != NULL)
+				nng_msg_free(msg);
+			frame_finish(c, f, rv, 0, NULL);
+			return;
+		}
+		pthread_mutex_lock(&c->mtx);
+		f->sending = 0;
+		closing    = c->closing;
+		pthread_mutex_unlock(&c->mtx);
+		if (closing) {
+			frame_finish(c, f, NNG_ECLOSED, 1, NULL);
+			return;
+		}
+		nng_aio_set_timeout(f->aio, ms_until(f->deadline_ns));
+		nng_ctx_recv(f->ctx, f->aio);
+		return;
+	}
+	msg = rv == 0 ? nng_aio_get_msg(f->aio) : NULL;
+	frame_finish(c, f, rv, 1, msg);
+}
+
+/* Under c->mtx: call's deadline passed before its reply.  Afterwards no
+ * callback touches it. */
+static void
+call_give_up_locked(inventory_client *c, struct call *call)
+{
+	if (call->state == CALL_QUEUED) {
+		queue_remove(c, call);
+		call_fail(call, INVENTORY_UNAVAILABLE,
+		    "not sent within %d ms: no server took it",
+		    call->timeout_ms);
+	} else {
+		struct frame *f = call->frame;
+
+		f->calls[call->index] = NULL;
+		if (f->sending)
+			call_fail(call, INVENTORY_UNAVAILABLE,
+			    "no server connected within %d ms",
+			    call->timeout_ms);
+		else
+			call_fail(call, INVENTORY_DEADLINE_EXCEEDED,
+			    "no reply within %d ms", call->timeout_ms);
+	}
+	call->state = CALL_DONE;
+}
+
+/* Queue call, start a frame if a slot is free, and wait for the reply or
+ * the call's deadline.  On return call->reply is the outcome. */
+static void
+client_exchange(inventory_client *c, struct call *call)
+{
+	struct frame   *tosend = NULL;
+	struct timespec abs    = {
+		   .tv_sec  = (time_t)(call->deadline_ns / 1000000000),
+		   .tv_nsec = (long)(call->deadline_ns % 1000000000),
+	};
+
+	pthread_cond_init(&call->cv, &c->cattr);
+	pthread_mutex_lock(&c->mtx);
+	queue_push(c, call);
+	pump_locked(c, NULL, &tosend);
+	if (tosend != NULL) {
+		pthread_mutex_unlock(&c->mtx);
+		frames_send(tosend);
+		pthread_mutex_lock(&c->mtx);
+	}
+	while (call->state != CALL_DONE) {
+		if (call->state == CALL_DELIVERING) {
+			pthread_cond_wait(&call->cv, &c->mtx);
+			continue;
+		}
+		if (pthread_cond_timedwait(&call->cv, &c->mtx, &abs) ==
+		        ETIMEDOUT &&
+		    (call->state == CALL_QUEUED || call->state == CALL_SENT))
+			call_give_up_locked(c, call);
+	}
+	pthread_mutex_unlock(&c->mtx);
+	pthread_cond_destroy(&call->cv);
+}
+
+/* Run one RPC: encode req, exchange, and leave the outcome in *reply
+ * (release with codec_reply_fini()).  Returns reply->code; on failure
+ * *status describes it (with the latest product for a conflict).
+ * req->request_id and req->timeout_ms are filled here from opts. */
 static inventory_code
 client_call(inventory_client *c, struct codec_request *req,
-    const inventory_call_opts *opts, inventory_product **out,
+    const inventory_call_opts *opts, struct codec_reply *reply,
     inventory_status *status)
 {
-	char               id[RNG_REQUEST_ID_LEN + 1];
-	int                timeout_ms = atomic_load(&c->timeout_ms);
-	size_t             size;
-	nng_msg           *msg;
-	int                rv;
-	inventory_code     code;
-	struct codec_reply reply = { 0 };
-	inventory_product *p;
+	char        id[RNG_REQUEST_ID_LEN + 1];
+	int         timeout_ms = atomic_load(&c->timeout_ms);
+	uint8_t     stackbuf[CLIENT_STACK_REQ];
+	uint8_t    *buf = stackbuf;
+	size_t      size;
+	struct call call;
 
 	if (opts != NULL && opts->timeout_ms > 0)
 		timeout_ms = opts->timeout_ms;
@@ -394,40 +835,58 @@ client_call(inventory_client *c, struct codec_request *req,
 	}
 	req->timeout_ms = (uint32_t)timeout_ms;
 
+	memset(reply, 0, sizeof(*reply));
 	size = codec_request_size(req);
-	if ((rv = nng_msg_alloc(&msg, size)) != 0) {
-		req->request_id = NULL;
-		return status_set(status, code_from_nng(rv),
-		    "cannot allocate request: %s", nng_strerror(rv));
-	}
-	if (codec_request_encode(req, nng_msg_body(msg), size) != size) {
-		req->request_id = NULL;
-		nng_msg_free(msg);
+	if (size > sizeof(stackbuf) && (buf = malloc(size)) == NULL)
+		return status_set(status, INVENTORY_RESOURCE_EXHAUSTED,
+		    "cannot allocate request");
+	if (size == 0 || codec_request_encode(req, buf, size) != size) {
+		if (buf != stackbuf)
+			free(buf);
 		return status_set(status, INVENTORY_RESOURCE_EXHAUSTED,
 		    "cannot encode request");
 	}
 
-	code =
-	    client_exchange(c, req->method, msg, timeout_ms, &reply, status);
+	memset(&call, 0, sizeof(call));
+	call.req         = buf;
+	call.req_len     = size;
+	call.method      = req->method;
+	call.request_id  = req->request_id;
+	call.timeout_ms  = timeout_ms;
+	call.deadline_ns = now_ns() + (int64_t)timeout_ms * 1000000;
+	client_exchange(c, &call);
+	if (buf != stackbuf)
+		free(buf);
 	req->request_id = NULL; /* it may point at this frame's id[] */
-	if (code != INVENTORY_OK)
-		return code;
-	if (reply.code != INVENTORY_OK) {
-		if (status != NULL) {
-			status->code = reply.code;
-			codec_copy_str(status->message,
-			    sizeof(status->message), reply.message);
-			if (reply.code == INVENTORY_ABORTED) {
-				status->current_version =
-				    reply.current_version;
-				if (reply.has_current &&
-				    (status->current = malloc(
-				         sizeof(*status->current))) != NULL)
-					*status->current = reply.current;
-			}
+	*reply          = call.reply;
+
+	if (reply->code != INVENTORY_OK && status != NULL) {
+		status->code = reply->code;
+		codec_copy_str(
+		    status->message, sizeof(status->message), reply->message);
+		if (reply->code == INVENTORY_ABORTED) {
+			status->current_version = reply->current_version;
+			if (reply->has_current &&
+			    (status->current =
+			            malloc(sizeof(*status->current))) != NULL)
+				*status->current = reply->current;
 		}
-		return reply.code;
 	}
+	return reply->code;
+}
+
+/* client_call() for the RPCs that answer one product: *out on OK. */
+static inventory_code
+client_call_one(inventory_client *c, struct codec_request *req,
+    const inventory_call_opts *opts, inventory_product **out,
+    inventory_status *status)
+{
+	struct codec_reply reply;
+	inventory_code     code;
+	inventory_product *p;
+
+	if ((code = client_call(c, req, opts, &reply, status)) != INVENTORY_OK)
+		return code;
 	if ((p = malloc(sizeof(*p))) == NULL)
 		return status_set(
 		    status, INVENTORY_RESOURCE_EXHAUSTED, "out of memory");
@@ -471,7 +930,7 @@ inventory_get_product(inventory_client *c, const char *id,
 		return status_set(
 		    status, INVENTORY_INVALID_ARGUMENT, "id must not be NULL");
 	req.u.get.id = id;
-	return client_call(c, &req, opts, out, status);
+	return client_call_one(c, &req, opts, out, status);
 }
 
 inventory_code
@@ -497,7 +956,7 @@ inventory_create_product(inventory_client *c, const char *name, int64_t stock,
 	req.u.create.name  = name;
 	req.u.create.stock = stock;
 	req.u.create.price = price;
-	return client_call(c, &req, opts, out, status);
+	return client_call_one(c, &req, opts, out, status);
 }
 
 inventory_code
@@ -516,5 +975,40 @@ inventory_update_stock(inventory_client *c, const char *id, int64_t stock,
 	req.u.update.id               = id;
 	req.u.update.stock            = stock;
 	req.u.update.expected_version = expected_version;
-	return client_call(c, &req, opts, out, status);
+	return client_call_one(c, &req, opts, out, status);
+}
+
+inventory_code
+inventory_batch_get_products(inventory_client *c, const char *const *ids,
+    size_t n, const inventory_call_opts *opts, inventory_product **out,
+    inventory_status *status)
+{
+	struct codec_request req = { .method = CODEC_BATCH_GET_PRODUCTS };
+	struct codec_reply   reply;
+	inventory_code       code;
+
+	if ((code = call_check(c, opts, out, status)) != INVENTORY_OK)
+		return code;
+	if (ids == NULL || n == 0 || n > INVENTORY_BATCH_GET_MAX)
+		return status_set(status, INVENTORY_INVALID_ARGUMENT,
+		    "1..%d ids, not %zu", INVENTORY_BATCH_GET_MAX,
+		    ids == NULL ? (size_t)0 : n);
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == NULL)
+			return status_set(status, INVENTORY_INVALID_ARGUMENT,
+			    "ids[%zu] must not be NULL", i);
+	req.u.batch_get.ids = ids;
+	req.u.batch_get.n   = n;
+	if ((code = client_call(c, &req, opts, &reply, status)) !=
+	    INVENTORY_OK)
+		return code;
+	if (reply.nproducts != n) {
+		code = status_set(status, INVENTORY_INTERNAL,
+		    "%s: %zu products for %zu ids", CODEC_MALFORMED,
+		    reply.nproducts, n);
+		codec_reply_fini(&reply);
+		return code;
+	}
+	*out = reply.products; /* the caller's now */
+	return INVENTORY_OK;
 }

@@ -2,10 +2,15 @@
  * libinventory: the C client of the inventory service.
  *
  * One handle (inventory_client) holds one nng REQ socket dialled to one or
- * several inventoryd URLs; requests are spread over the connected servers
- * and nng reconnects by itself.  Every call runs on its own nng context, so
- * a handle may be shared by any number of threads at once; only
- * inventory_client_close() must not race with calls on the same handle.
+ * several inventoryd URLs, each several times (inventory_client_opts
+ * .connections); requests are spread over the connections and nng
+ * reconnects by itself.  A handle may be shared by any number of threads
+ * at once; only inventory_client_close() must not race with calls on the
+ * same handle.  Calls that are in flight on one handle at the same moment
+ * are coalesced: they travel in one batch frame and come back in one
+ * reply, so the per-message cost is paid once per batch.  Nothing waits on
+ * purpose for a batch to fill, each call keeps its own deadline, request
+ * id and status, and coalescing can be switched off per handle.
  *
  * Errors are values: every call returns an inventory_code (gRPC's canonical
  * codes, the same numbers as on the wire).  A client-side timeout is
@@ -97,6 +102,26 @@ typedef struct inventory_call_opts {
 	                         * returns the first outcome. */
 } inventory_call_opts;
 
+/* How a handle talks to the servers; zero-initialise it and set only what
+ * you need: every 0 means the default shown.  Read once by
+ * inventory_client_open_opts() and not kept, so it may live on the
+ * caller's stack. */
+typedef struct inventory_client_opts {
+	int connections; /* connections dialled to each URL, which nng
+	                  * spreads requests over; 0: 2 (at most 64) */
+	int no_coalesce; /* non-zero: every call travels alone in its own
+	                  * frame (the behaviour before batch frames);
+	                  * 0: concurrent calls share frames */
+	int max_batch;   /* calls in one frame at most; 0: 64 (at most
+	                  * 1000, the contract's limit).  A frame also
+	                  * stays under 32 KiB unless one call alone is
+	                  * bigger (it then travels alone). */
+	int max_frames;  /* frames in flight at once; calls arriving while
+	                  * all are in flight queue and leave together in the
+	                  * next free one.  0: two per connection with
+	                  * coalescing, unbounded without */
+} inventory_client_opts;
+
 /* Open a handle dialled to urls, a comma-separated list of nng URLs
  * (tcp://host:port, ipc:///path, ...).  Dialling is asynchronous: an
  * unreachable server makes calls fail with UNAVAILABLE or
@@ -104,6 +129,11 @@ typedef struct inventory_call_opts {
  * in *out, or INVALID_ARGUMENT for a malformed URL list.  Thread-safe. */
 INVENTORY_API inventory_code inventory_client_open(
     inventory_client **out, const char *urls);
+
+/* inventory_client_open() with options; opts NULL is the defaults.  A
+ * negative field is INVALID_ARGUMENT.  Thread-safe. */
+INVENTORY_API inventory_code inventory_client_open_opts(inventory_client **out,
+    const char *urls, const inventory_client_opts *opts);
 
 /* Close the handle and free it.  NULL is a no-op.  No call may be running
  * on the handle. */
@@ -117,7 +147,8 @@ INVENTORY_API void inventory_client_set_timeout(
  * Static storage, thread-safe. */
 INVENTORY_API const char *inventory_code_name(inventory_code code);
 
-/* Free a product returned by this library.  NULL is a no-op. */
+/* Free a product, or an array of products, returned by this library.
+ * NULL is a no-op. */
 INVENTORY_API void inventory_product_free(inventory_product *p);
 
 /* Free what a status owns and zero it.  NULL is a no-op. */
@@ -128,6 +159,19 @@ INVENTORY_API void inventory_status_fini(inventory_status *status);
 INVENTORY_API inventory_code inventory_get_product(inventory_client *c,
     const char *id, const inventory_call_opts *opts, inventory_product **out,
     inventory_status *status);
+
+/* Most ids one inventory_batch_get_products() call may carry. */
+enum { INVENTORY_BATCH_GET_MAX = 1000 };
+
+/* BatchGetProducts: read n products (1..INVENTORY_BATCH_GET_MAX ids,
+ * duplicates allowed) in one call.  All or nothing: on OK *out is a new
+ * malloc'd array of n products in the order of ids, owned by the caller
+ * and freed with inventory_product_free(); if any id is unknown the call
+ * is INVENTORY_NOT_FOUND and status->message names the first missing id
+ * in request order.  ids and the strings stay the caller's. */
+INVENTORY_API inventory_code inventory_batch_get_products(inventory_client *c,
+    const char *const *ids, size_t n, const inventory_call_opts *opts,
+    inventory_product **out, inventory_status *status);
 
 /* CreateProduct: name (1..200 bytes), stock >= 0, price a decimal string
  * with at most two fraction digits.  On OK *out has version 1. */
