@@ -1,13 +1,16 @@
 /*
  * inventoryctl: the inventory service from the command line.
  *
- *   inventoryctl [--server URL] [--timeout MS] COMMAND ...
+ *   inventoryctl [--server URL] [--timeout MS] [--connections N]
+ *                [--no-coalesce] COMMAND ...
  *
  * Built on <inventory/client.h> only.  Output contract (scripts rely on
  * it): on success one JSON object, the product, on one line of stdout and
- * exit 0; on an RPC error one JSON object {"code":...,"message":...} (plus
- * "current_version" and "current" for a conflict) on stdout and exit 64 +
- * the status code; on a usage error one line on stderr, a hint, exit 2.
+ * exit 0 (`get` with several ids: {"products":[...]} in the order asked,
+ * from one BatchGetProducts call); on an RPC error one JSON object
+ * {"code":...,"message":...} (plus "current_version" and "current" for a
+ * conflict) on stdout and exit 64 + the status code; on a usage error one line
+ * on stderr, a hint, exit 2.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,10 +34,15 @@
 #define EXIT_RPC_BASE  64 /* + inventory_code */
 
 static const char usage_text[] =
-    "Usage: " PROG " [--server URL] [--timeout MS] COMMAND ...\n"
+    "Usage: " PROG " [--server URL] [--timeout MS] [--connections N]\n"
+    "                    [--no-coalesce] COMMAND ...\n"
     "\n"
     "Commands:\n"
-    "  get ID                                       print a product\n"
+    "  get ID [ID...]                               print a product; with\n"
+    "                                               several ids "
+    "{\"products\":[...]}\n"
+    "                                               (one BatchGetProducts, "
+    "at most 1000)\n"
     "  create --name NAME --stock N --price DECIMAL create a product\n"
     "  update-stock ID --stock N --version V        set the stock if the\n"
     "                                               product is at version V\n"
@@ -43,6 +51,10 @@ static const char usage_text[] =
     "  --server URL   inventoryd URL(s), comma-separated (default: "
     "$INVENTORY_SERVER, else " DEFAULT_SERVER ")\n"
     "  --timeout MS   per-call timeout in milliseconds (default: 5000)\n"
+    "  --connections N  connections per server URL (default: "
+    "$INVENTORY_CONNECTIONS, else 2)\n"
+    "  --no-coalesce  send every call in its own frame (default: coalesce;\n"
+    "                 INVENTORY_COALESCE=0 does the same)\n"
     "  -h, --help     show this help and exit\n"
     "  --version      show the version and exit\n"
     "\n"
@@ -261,12 +273,12 @@ take_flag(struct flag *f, int argc, char **argv, int *i, int *rc)
 /* parse_command() saw --help and printed the usage: exit 0. */
 #define PARSE_HELP (-1)
 
-/* Parse a command's arguments: its flags (any order) and exactly npos
- * positional arguments into pos[].  Returns 0, a usage exit code, or
- * PARSE_HELP. */
+/* Parse a command's arguments: its flags (any order) and npos_min to
+ * npos_max positional arguments into pos[] (*ngot of them, when ngot is
+ * not NULL).  Returns 0, a usage exit code, or PARSE_HELP. */
 static int
 parse_command(const char *cmd, int argc, char **argv, struct flag *flags,
-    size_t nflags, const char **pos, int npos)
+    size_t nflags, const char **pos, int npos_min, int npos_max, int *ngot)
 {
 	int got = 0, rc = 0;
 
@@ -287,13 +299,19 @@ parse_command(const char *cmd, int argc, char **argv, struct flag *flags,
 		if (argv[i][0] == '-' && argv[i][1] == '-')
 			return usage_error(
 			    "%s: unknown option '%s'", cmd, argv[i]);
-		if (got >= npos)
-			return usage_error(
-			    "%s: unexpected argument '%s'", cmd, argv[i]);
+		if (got >= npos_max)
+			return npos_max > 1
+			           ? usage_error(
+			                 "%s: at most %d ids", cmd, npos_max)
+			           : usage_error(
+			                 "%s: unexpected argument '%s'", cmd,
+			                 argv[i]);
 		pos[got++] = argv[i];
 	}
-	if (got < npos)
+	if (got < npos_min)
 		return usage_error("%s: missing ID", cmd);
+	if (ngot != NULL)
+		*ngot = got;
 	for (size_t k = 0; k < nflags; k++)
 		if (flags[k].value == NULL)
 			return usage_error(
@@ -301,11 +319,20 @@ parse_command(const char *cmd, int argc, char **argv, struct flag *flags,
 	return 0;
 }
 
+/* What the global options say about the handle. */
+struct conn_opts {
+	const char           *server;     /* URL list */
+	int                   timeout_ms; /* 0: the library's default */
+	inventory_client_opts opts;       /* connections, coalescing */
+};
+
 /* Open a handle or report why not (a usage error: the URL is bad). */
 static int
-open_client(const char *server, int timeout_ms, inventory_client **c)
+open_client(const struct conn_opts *co, inventory_client **c)
 {
-	inventory_code code = inventory_client_open(c, server);
+	const char    *server     = co->server;
+	int            timeout_ms = co->timeout_ms;
+	inventory_code code = inventory_client_open_opts(c, server, &co->opts);
 
 	if (code == INVENTORY_INVALID_ARGUMENT)
 		return usage_error("invalid server URL '%s'", server);
@@ -319,30 +346,62 @@ open_client(const char *server, int timeout_ms, inventory_client **c)
 	return 0;
 }
 
+/* Print {"products":[...]} and return exit 0. */
 static int
-cmd_get(inventory_client **c, const char *server, int timeout_ms, int argc,
-    char **argv)
+report_products(const inventory_product *p, size_t n)
 {
-	const char        *id = NULL;
+	fputs("{\"products\":[", stdout);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			putc(',', stdout);
+		json_product(stdout, &p[i]);
+	}
+	fputs("]}\n", stdout);
+	return finish_output(0);
+}
+
+static int
+cmd_get(
+    inventory_client **c, const struct conn_opts *co, int argc, char **argv)
+{
+	const char       **ids;
 	inventory_product *p  = NULL;
 	inventory_status   st = { 0 };
 	inventory_code     code;
-	int                rc;
+	int                rc, n = 0;
 
-	if ((rc = parse_command("get", argc, argv, NULL, 0, &id, 1)) != 0)
+	/* Never more ids than arguments. */
+	if ((ids = calloc((size_t)argc + 1, sizeof(*ids))) == NULL) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return EXIT_OUTPUT;
+	}
+	if ((rc = parse_command("get", argc, argv, NULL, 0, ids, 1,
+	         INVENTORY_BATCH_GET_MAX, &n)) != 0) {
+		free(ids);
 		return rc == PARSE_HELP ? finish_output(0) : rc;
-	if ((rc = open_client(server, timeout_ms, c)) != 0)
+	}
+	if ((rc = open_client(co, c)) != 0) {
+		free(ids);
 		return rc;
-	code = inventory_get_product(*c, id, NULL, &p, &st);
-	rc   = report(code, p, &st);
+	}
+	if (n == 1) {
+		code = inventory_get_product(*c, ids[0], NULL, &p, &st);
+		rc   = report(code, p, &st);
+	} else {
+		code = inventory_batch_get_products(
+		    *c, ids, (size_t)n, NULL, &p, &st);
+		rc = code == INVENTORY_OK ? report_products(p, (size_t)n)
+		                          : report(code, NULL, &st);
+	}
 	inventory_product_free(p);
 	inventory_status_fini(&st);
+	free(ids);
 	return rc;
 }
 
 static int
-cmd_create(inventory_client **c, const char *server, int timeout_ms, int argc,
-    char **argv)
+cmd_create(
+    inventory_client **c, const struct conn_opts *co, int argc, char **argv)
 {
 	struct flag flags[] = {
 		{ "--name", NULL },
@@ -355,13 +414,14 @@ cmd_create(inventory_client **c, const char *server, int timeout_ms, int argc,
 	int64_t            stock;
 	int                rc;
 
-	if ((rc = parse_command("create", argc, argv, flags, 3, NULL, 0)) != 0)
+	if ((rc = parse_command(
+	         "create", argc, argv, flags, 3, NULL, 0, 0, NULL)) != 0)
 		return rc == PARSE_HELP ? finish_output(0) : rc;
 	if (parse_int64(flags[1].value, INT64_MIN, INT64_MAX, &stock) != 0)
 		return usage_error("create: --stock must be an integer, not "
 		                   "'%s'",
 		    flags[1].value);
-	if ((rc = open_client(server, timeout_ms, c)) != 0)
+	if ((rc = open_client(co, c)) != 0)
 		return rc;
 	code = inventory_create_product(
 	    *c, flags[0].value, stock, flags[2].value, NULL, &p, &st);
@@ -372,8 +432,8 @@ cmd_create(inventory_client **c, const char *server, int timeout_ms, int argc,
 }
 
 static int
-cmd_update_stock(inventory_client **c, const char *server, int timeout_ms,
-    int argc, char **argv)
+cmd_update_stock(
+    inventory_client **c, const struct conn_opts *co, int argc, char **argv)
 {
 	struct flag flags[] = {
 		{ "--stock", NULL },
@@ -387,7 +447,7 @@ cmd_update_stock(inventory_client **c, const char *server, int timeout_ms,
 	int                rc;
 
 	if ((rc = parse_command(
-	         "update-stock", argc, argv, flags, 2, &id, 1)) != 0)
+	         "update-stock", argc, argv, flags, 2, &id, 1, 1, NULL)) != 0)
 		return rc == PARSE_HELP ? finish_output(0) : rc;
 	if (parse_int64(flags[0].value, INT64_MIN, INT64_MAX, &stock) != 0)
 		return usage_error("update-stock: --stock must be an integer, "
@@ -397,7 +457,7 @@ cmd_update_stock(inventory_client **c, const char *server, int timeout_ms,
 		return usage_error("update-stock: --version must be an "
 		                   "integer, not '%s'",
 		    flags[1].value);
-	if ((rc = open_client(server, timeout_ms, c)) != 0)
+	if ((rc = open_client(co, c)) != 0)
 		return rc;
 	code = inventory_update_stock(*c, id, stock, version, NULL, &p, &st);
 	rc   = report(code, p, &st);
@@ -408,8 +468,8 @@ cmd_update_stock(inventory_client **c, const char *server, int timeout_ms,
 
 static const struct command {
 	const char *name;
-	int (*run)(inventory_client **c, const char *server, int timeout_ms,
-	    int argc, char **argv);
+	int (*run)(inventory_client **c, const struct conn_opts *co, int argc,
+	    char **argv);
 } commands[] = {
 	{ "get", cmd_get },
 	{ "create", cmd_create },
@@ -419,19 +479,27 @@ static const struct command {
 int
 main(int argc, char **argv)
 {
-	struct flag server = { "--server", NULL };
-	struct flag tmo    = { "--timeout", NULL };
-	const char *url;
-	int64_t     timeout_ms = 0;
-	int         i, rc = 0;
+	struct flag      server = { "--server", NULL };
+	struct flag      tmo    = { "--timeout", NULL };
+	struct flag      conns  = { "--connections", NULL };
+	struct conn_opts co     = { 0 };
+	const char      *url, *env;
+	int64_t          timeout_ms = 0, nconn = 0;
+	int              i, rc                 = 0;
 
 	/* Global options, up to the command. */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		int taken = take_flag(&server, argc, argv, &i, &rc);
 		if (taken == 0)
 			taken = take_flag(&tmo, argc, argv, &i, &rc);
+		if (taken == 0)
+			taken = take_flag(&conns, argc, argv, &i, &rc);
 		if (taken < 0)
 			return rc;
+		if (taken == 0 && strcmp(argv[i], "--no-coalesce") == 0) {
+			co.opts.no_coalesce = 1;
+			continue;
+		}
 		if (taken == 0) {
 			if (strcmp(argv[i], "--help") == 0 ||
 			    strcmp(argv[i], "-h") == 0) {
@@ -450,6 +518,17 @@ main(int argc, char **argv)
 		return usage_error("--timeout must be a positive integer "
 		                   "(milliseconds), not '%s'",
 		    tmo.value);
+	if (conns.value == NULL &&
+	    (env = getenv("INVENTORY_CONNECTIONS")) != NULL && *env != '\0')
+		conns.value = env;
+	if (conns.value != NULL &&
+	    parse_int64(conns.value, 1, 64, &nconn) != 0)
+		return usage_error(
+		    "--connections must be 1..64, not '%s'", conns.value);
+	co.opts.connections = (int)nconn;
+	if ((env = getenv("INVENTORY_COALESCE")) != NULL &&
+	    strcmp(env, "0") == 0)
+		co.opts.no_coalesce = 1;
 	if (i >= argc)
 		return usage_error("missing COMMAND");
 
@@ -464,8 +543,10 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], commands[k].name) == 0) {
 			inventory_client *c = NULL;
 
-			rc = commands[k].run(&c, url, (int)timeout_ms,
-			    argc - i - 1, argv + i + 1);
+			co.server     = url;
+			co.timeout_ms = (int)timeout_ms;
+			rc            = commands[k].run(
+			               &c, &co, argc - i - 1, argv + i + 1);
 			inventory_client_close(c);
 			return rc;
 		}

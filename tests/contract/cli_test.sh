@@ -4,7 +4,10 @@
 # Checks stdout (one JSON object per call) and exit codes: 0 on success,
 # 64 + code on an RPC error (67 INVALID_ARGUMENT, 69 NOT_FOUND, 74 ABORTED
 # with current_version and current, 78/68 for no server), 2 for usage
-# errors, and --help.  No JSON tool is assumed: fields are matched with
+# errors, and --help.  `get` with several ids prints {"products":[...]} in
+# the order asked (one BatchGetProducts call) or the first missing id's
+# NOT_FOUND (69); --connections / INVENTORY_CONNECTIONS and --no-coalesce
+# / INVENTORY_COALESCE=0 change only how the calls travel.  No JSON tool is assumed: fields are matched with
 # regular expressions tolerant of spacing.
 set -uo pipefail
 ctl=$1
@@ -62,6 +65,8 @@ expect() { # expect WHAT GOT WANT
 if run 0 --help; then
 	[[ "$out" == *get* && "$out" == *create* && "$out" == *update-stock* ]] &&
 		ok "--help lists the commands" || fail "--help text: $out"
+	[[ "$out" == *--connections* && "$out" == *--no-coalesce* && "$out" == *"ID [ID...]"* ]] &&
+		ok "--help lists --connections, --no-coalesce, get ID [ID...]" || fail "--help text: $out"
 fi
 run 2 && ok "no command: exit 2"
 run 2 --server "$server" frobnicate && ok "unknown command: exit 2"
@@ -72,6 +77,9 @@ run 2 --server "$server" update-stock 00000000-0000-0000-0000-000000000000 --sto
 	ok "update-stock without --version: exit 2"
 run 2 --bogus && ok "unknown option: exit 2"
 run 2 --server "$server" --timeout -5 get 00000000-0000-0000-0000-000000000000 && ok "negative timeout: exit 2"
+run 2 --server "$server" --connections 0 get 00000000-0000-0000-0000-000000000000 && ok "--connections 0: exit 2"
+INVENTORY_CONNECTIONS=lots run 2 --server "$server" get 00000000-0000-0000-0000-000000000000 &&
+	ok "INVENTORY_CONNECTIONS=lots: exit 2"
 
 # --- create ---------------------------------------------------------------
 if run 0 --server "$server" create --name "CLI widget" --stock 10 --price 19.90; then
@@ -90,9 +98,11 @@ else
 fi
 
 # A name that needs JSON escaping comes back intact.
+id2=$id
 if run 0 --server "$server" create --name 'Quote " back\slash Café' --stock 1 --price 0.10; then
 	is_one_object || fail "escaped name: not valid JSON: $out"
 	expect "create: price 0.10" "$(json_str price)" 0.10
+	id2=$(json_str id)
 fi
 
 # --- get --------------------------------------------------------------------
@@ -108,6 +118,56 @@ fi
 # The tcp listener too.
 if run 0 --server "$INVENTORY_SERVER_TCP" get "$id"; then
 	expect "get over tcp" "$(json_str id)" "$id"
+fi
+
+# --- get with several ids: one BatchGetProducts ------------------------------
+# products_ids: the ids of {"products":[...]} in order, space-separated
+# (python3 when there, else the id fields in order of appearance).
+products_ids() {
+	if command -v python3 >/dev/null 2>&1; then
+		printf '%s' "$out" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert list(o) == ["products"], "not {\"products\":[...]}"
+for p in o["products"]:
+    assert isinstance(p["price"], str) and isinstance(p["version"], int)
+print(" ".join(p["id"] for p in o["products"]))
+'
+	else
+		printf '%s' "$out" | grep -o '"id":"[^"]*"' | sed 's/"id":"\(.*\)"/\1/' | tr '\n' ' ' | sed 's/ $//'
+	fi
+}
+if run 0 --server "$server" get "$id2" "$id" "$id2"; then
+	[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "batch get: not one line: $out"
+	expect "batch get: products in request order" "$(products_ids)" "$id2 $id $id2"
+fi
+for how in "--no-coalesce" "--connections 3" "--connections=1 --no-coalesce"; do
+	# shellcheck disable=SC2086
+	if run 0 --server "$server" $how get "$id" "$id2"; then
+		expect "batch get with $how" "$(products_ids)" "$id $id2"
+	fi
+done
+if INVENTORY_COALESCE=0 INVENTORY_CONNECTIONS=4 run 0 --server "$server" get "$id"; then
+	expect "INVENTORY_COALESCE=0 INVENTORY_CONNECTIONS=4: one id prints the product" "$(json_str id)" "$id"
+fi
+missing=$(cat /proc/sys/kernel/random/uuid)
+missing2=$(cat /proc/sys/kernel/random/uuid)
+if run 69 --server "$server" get "$id" "$missing" "$missing2"; then
+	is_one_object || fail "batch not found: not one JSON object: $out"
+	expect "batch not found: code" "$(json_str code)" NOT_FOUND
+	[[ "$(json_str message)" == *"$missing"* && "$(json_str message)" != *"$missing2"* ]] &&
+		ok "batch not found: message names the first missing id" ||
+		fail "batch not found: message '$(json_str message)' should name $missing only"
+fi
+if run 67 --server "$server" get "$id" not-a-uuid; then
+	expect "batch bad id: code" "$(json_str code)" INVALID_ARGUMENT
+fi
+# 1001 ids: more than one call may carry.
+mapfile -t many < <(for _ in $(seq 1 1001); do echo "$id"; done)
+run 2 --server "$server" get "${many[@]}" && ok "get with 1001 ids: exit 2"
+if run 0 --server "$server" get "${many[@]:0:1000}"; then
+	n=$(products_ids | wc -w)
+	expect "get with 1000 ids" "$n" 1000
 fi
 
 # --- update-stock -----------------------------------------------------------
