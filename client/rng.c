@@ -1,8 +1,18 @@
 /*
  * rng: kernel randomness for request ids, a per-thread xorshift64*
  * generator for jitter (see rng.h).
+ *
+ * Request ids cost no system call per call: each thread draws 128 bits
+ * from the kernel once, and its ids are the first 64 bits followed by a
+ * counter started at the other 64.  Two threads (or processes, or hosts)
+ * share ids only if their 64-bit prefixes collide.  A fork copies the
+ * thread's state, so the child would repeat the parent's ids: a fork
+ * handler bumps a generation number and every thread redraws when it
+ * sees a new one.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
@@ -101,17 +111,44 @@ rng_fill(void *buf, size_t len)
 	return -1;
 }
 
+/* Bumped in every child after fork(); 0 is never a live generation. */
+static atomic_uint            rng_fork_gen    = 1;
+static pthread_once_t         rng_atfork_once = PTHREAD_ONCE_INIT;
+static _Thread_local unsigned rng_id_gen; /* 0: not drawn yet */
+static _Thread_local uint64_t rng_id_prefix;
+static _Thread_local uint64_t rng_id_counter;
+
+static void
+rng_on_fork_child(void)
+{
+	atomic_fetch_add(&rng_fork_gen, 1);
+}
+
+static void
+rng_atfork_register(void)
+{
+	(void)pthread_atfork(NULL, NULL, rng_on_fork_child);
+}
+
 void
 rng_request_id(char out[RNG_REQUEST_ID_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char     raw[RNG_REQUEST_ID_LEN / 2];
-	size_t            i;
+	unsigned          gen;
+	uint64_t          v[2];
 
-	(void)rng_fill(raw, sizeof(raw));
-	for (i = 0; i < sizeof(raw); i++) {
-		out[2 * i]     = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 0x0F];
+	(void)pthread_once(&rng_atfork_once, rng_atfork_register);
+	gen = atomic_load_explicit(&rng_fork_gen, memory_order_relaxed);
+	if (rng_id_gen != gen) {
+		(void)rng_fill(v, sizeof(v));
+		rng_id_prefix  = v[0];
+		rng_id_counter = v[1];
+		rng_id_gen     = gen;
 	}
+	v[0] = rng_id_prefix;
+	v[1] = rng_id_counter++;
+	for (int w = 0; w < 2; w++)
+		for (int i = 0; i < 16; i++)
+			out[16 * w + i] = hex[(v[w] >> (60 - 4 * i)) & 0x0F];
 	out[RNG_REQUEST_ID_LEN] = '\0';
 }

@@ -1,9 +1,10 @@
 /*
  * rng: randomness for libinventory, private to the library.
  *
- * Two kinds: request ids come straight from the kernel (getrandom(2)), so
- * they are unique across processes and hosts; backoff jitter comes from a
- * per-thread xorshift generator seeded from the kernel, so it costs no
+ * Two kinds: request ids are seeded from the kernel (getrandom(2)) once
+ * per thread (and again after fork), so they are unique across
+ * processes and hosts without a system call per id; backoff jitter comes from
+ * a per-thread xorshift generator seeded from the kernel, so it costs no
  * system call and no lock, and never touches rand()'s shared state.
  */
 #ifndef INVENTORY_CLIENT_RNG_H
@@ -20,7 +21,9 @@
  * generator instead, which is still fine for ids but not secret). */
 int rng_fill(void *buf, size_t len);
 
-/* Write a fresh 128-bit random id as 32 lower-case hex digits plus NUL. */
+/* Write a fresh id as 32 lower-case hex digits plus NUL: this thread's
+ * random 64-bit prefix and a counter (see rng.c).  Never repeats within
+ * a thread; across threads only if two random prefixes collide. */
 void rng_request_id(char out[RNG_REQUEST_ID_LEN + 1]);
 
 /* The next value of this thread's generator (seeded on first use). */

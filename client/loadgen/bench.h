@@ -2,7 +2,10 @@
  * inventory-bench: shared types of the load generator.
  *
  * One process, one inventory_client handle shared by `clients` threads
- * (the library runs every call on its own nng context).  Each thread owns
+ * (the library coalesces their concurrent calls into batch frames over
+ * `connections` connections per URL, unless --no-coalesce).  The hot path
+ * allocates nothing of its own: per-thread buffers are made before the
+ * clock starts.  Each thread owns
  * its counters and histograms and touches nothing shared on the hot path
  * except the per-product outcome counters below, which are atomics because
  * the invariant check needs an exact count per product of acknowledged
@@ -40,6 +43,7 @@ enum bench_op {
 	OP_UPDATE, /* GetProduct, then UpdateStock(read version, stock +-1) */
 	OP_RETRY,  /* inventory_update_with_retry(stock +-1) */
 	OP_BUY,    /* inventory_update_with_retry(stock - 1 while stock > 0) */
+	OP_BATCHGET, /* BatchGetProducts of batch_size ids: one request */
 	OP_COUNT,
 };
 
@@ -74,6 +78,9 @@ struct bench_config {
 	uint64_t        seed;          /* PRNG seed */
 	int64_t         initial_stock; /* stock of seeded products */
 	int             max_attempts;  /* writes per retry/buy op */
+	int             connections;   /* per URL; 0: the library's default */
+	bool            no_coalesce;   /* every call in its own frame */
+	int             batch_size;    /* ids per batchget operation */
 	bool            progress;      /* live line on stderr */
 	bool            quiet;         /* no human summary */
 };
@@ -102,13 +109,14 @@ struct bench_thread {
 	uint64_t      rng;            /* xorshift64* state */
 	struct hist   hist[OP_COUNT]; /* latency per op kind */
 	uint64_t      status[OP_COUNT][BENCH_CODES];
-	uint64_t      ops;            /* operations completed */
-	uint64_t      rpcs;           /* calls into the library */
-	uint64_t      writes;         /* UpdateStock attempts */
-	uint64_t      conflicts;      /* ABORTED writes */
-	uint64_t contract_violations; /* replies that break the contract */
-	uint64_t negative_seen;       /* products seen with stock < 0 */
-	char     violation[200];      /* the first contract violation */
+	uint64_t      ops;                /* operations completed */
+	uint64_t      rpcs;               /* calls into the library */
+	uint64_t      writes;             /* UpdateStock attempts */
+	uint64_t      conflicts;          /* ABORTED writes */
+	uint64_t     contract_violations; /* replies that break the contract */
+	uint64_t     negative_seen;       /* products seen with stock < 0 */
+	char         violation[200];      /* the first contract violation */
+	const char **ids; /* batchget: batch_size id pointers */
 	_Alignas(64) atomic_ullong live_ops;
 	atomic_ullong live_conflicts;
 };

@@ -128,7 +128,15 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = inventory_client_open(&b->client, b->cfg.server);
+	{
+		inventory_client_opts co = {
+			.connections = b->cfg.connections,
+			.no_coalesce = b->cfg.no_coalesce,
+		};
+
+		rc =
+		    inventory_client_open_opts(&b->client, b->cfg.server, &co);
+	}
 	if (rc != INVENTORY_OK) {
 		fprintf(stderr, "inventory-bench: cannot open %s: %s\n",
 		    b->cfg.server, inventory_code_name(rc));
@@ -182,6 +190,9 @@ main(int argc, char **argv)
 
 out_close:
 	inventory_client_close(b->client);
+	for (i = 0; b->threads != NULL && i < b->cfg.clients; i++) {
+		free((void *)b->threads[i].ids);
+	}
 	free(b->threads);
 	free(b->products);
 	free(b->zipf_cdf);

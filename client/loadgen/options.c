@@ -15,10 +15,11 @@
 #include "bench.h"
 
 static const char *const op_names[OP_COUNT] = {
-	[OP_GET]    = "get",
-	[OP_UPDATE] = "update",
-	[OP_RETRY]  = "retry",
-	[OP_BUY]    = "buy",
+	[OP_GET]      = "get",
+	[OP_UPDATE]   = "update",
+	[OP_RETRY]    = "retry",
+	[OP_BUY]      = "buy",
+	[OP_BATCHGET] = "batchget",
 };
 
 const char *
@@ -39,6 +40,7 @@ bench_usage(FILE *f)
 	    "         [--rate R] [--json FILE] [--timeout MS] [--seed N]\n"
 	    "         [--initial-stock N] [--max-attempts N] [--write-ids "
 	    "FILE]\n"
+	    "         [--connections N] [--no-coalesce] [--batch-size K]\n"
 	    "         [--no-progress] [--quiet]\n"
 	    "\n"
 	    "  --server URL        inventoryd URL(s), comma-separated (env "
@@ -50,9 +52,10 @@ bench_usage(FILE *f)
 	    "  --requests N        run N operations in all\n"
 	    "  --products K        create K products first (default 100)\n"
 	    "  --ids FILE          use existing products, one UUID a line\n"
-	    "  --workload W        get | update | retry | buy, or a weighted "
-	    "mix such\n"
-	    "                      as get:90,update:10 (default get)\n"
+	    "  --workload W        get | update | retry | buy | batchget, or "
+	    "a "
+	    "weighted mix\n"
+	    "                      such as get:90,update:10 (default get)\n"
 	    "  --skew S            uniform | zipf:EXPONENT | hot (one "
 	    "product) (default uniform)\n"
 	    "  --rate R            open loop: R operations/s in all, latency "
@@ -70,13 +73,22 @@ bench_usage(FILE *f)
 	    "100)\n"
 	    "  --write-ids FILE    write the ids of the products used to "
 	    "FILE\n"
+	    "  --connections N     connections per server URL (env "
+	    "INVENTORY_CONNECTIONS;\n"
+	    "                      default 2)\n"
+	    "  --no-coalesce       every call in its own frame (env "
+	    "INVENTORY_COALESCE=0;\n"
+	    "                      default: concurrent calls share frames)\n"
+	    "  --batch-size K      ids per batchget operation, 1..1000 "
+	    "(default 16)\n"
 	    "  --no-progress       no live progress line even on a terminal\n"
 	    "  --quiet             no human-readable summary\n"
 	    "\n"
 	    "One operation is one request in every count: update = GetProduct "
 	    "+\n"
 	    "UpdateStock; retry and buy = the library's read-modify-write "
-	    "loop.\n"
+	    "loop;\n"
+	    "batchget = one BatchGetProducts call of --batch-size ids.\n"
 	    "Exit status: 0 the invariant holds, 1 it does not (or the run "
 	    "failed),\n"
 	    "2 usage error.\n",
@@ -216,6 +228,9 @@ enum {
 	OPT_MAX_ATTEMPTS,
 	OPT_WRITE_IDS,
 	OPT_NO_PROGRESS,
+	OPT_CONNECTIONS,
+	OPT_NO_COALESCE,
+	OPT_BATCH_SIZE,
 };
 
 static const struct option long_opts[] = {
@@ -237,17 +252,21 @@ static const struct option long_opts[] = {
 	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
 	{ "write-ids", required_argument, NULL, OPT_WRITE_IDS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
+	{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
+	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
 	{ NULL, 0, NULL, 0 },
 };
 
 int
 bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 {
-	uint64_t v;
-	int      opt;
-	bool     have_stock  = false;
-	bool     no_progress = false;
-	bool     have_k      = false;
+	uint64_t    v;
+	int         opt;
+	bool        have_stock  = false;
+	bool        no_progress = false;
+	bool        have_k      = false;
+	const char *env;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->server       = getenv("INVENTORY_SERVER");
@@ -259,6 +278,17 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 	cfg->seed         = 1;
 	cfg->max_attempts = 100;
 	cfg->products     = 100;
+	cfg->batch_size   = 16;
+	if ((env = getenv("INVENTORY_CONNECTIONS")) != NULL && *env != '\0') {
+		if (parse_u64(env, 1, 64, &v) != 0) {
+			return bad("INVENTORY_CONNECTIONS", env);
+		}
+		cfg->connections = (int)v;
+	}
+	if ((env = getenv("INVENTORY_COALESCE")) != NULL &&
+	    strcmp(env, "0") == 0) {
+		cfg->no_coalesce = true;
+	}
 
 	opterr = 0;
 	optind = 1;
@@ -352,6 +382,22 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			break;
 		case OPT_NO_PROGRESS:
 			no_progress = true;
+			break;
+		case OPT_CONNECTIONS:
+			if (parse_u64(optarg, 1, 64, &v) != 0) {
+				return bad("--connections", optarg);
+			}
+			cfg->connections = (int)v;
+			break;
+		case OPT_NO_COALESCE:
+			cfg->no_coalesce = true;
+			break;
+		case OPT_BATCH_SIZE:
+			if (parse_u64(
+			        optarg, 1, INVENTORY_BATCH_GET_MAX, &v) != 0) {
+				return bad("--batch-size", optarg);
+			}
+			cfg->batch_size = (int)v;
 			break;
 		default:
 			return bad(

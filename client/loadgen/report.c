@@ -299,10 +299,12 @@ bench_report_json(const struct bench *b, const char *path)
 	fprintf(f,
 	    ", \"mode\": \"%s\", \"rate\": %g, \"timeout_ms\": %d, "
 	    "\"seed\": %llu, \"initial_stock\": %lld, "
-	    "\"max_attempts\": %d},\n",
+	    "\"max_attempts\": %d, \"connections\": %d, \"coalesce\": %s, "
+	    "\"batch_size\": %d},\n",
 	    c->rate > 0 ? "open" : "closed", c->rate, c->timeout_ms,
 	    (unsigned long long)c->seed, (long long)c->initial_stock,
-	    c->max_attempts);
+	    c->max_attempts, c->connections > 0 ? c->connections : 2,
+	    c->no_coalesce ? "false" : "true", c->batch_size);
 	fprintf(f,
 	    "  \"requests\": %llu,\n  \"rpcs\": %llu,\n"
 	    "  \"duration_s\": %.6f,\n  \"throughput_rps\": %.3f,\n",

@@ -53,5 +53,17 @@ run update --clients 8 --requests 300 --products 4 --workload update \
 # A mix through the retry helper, Zipf-skewed.
 run mix --clients 4 --requests 200 --products 10 \
 	--workload get:40,update:20,retry:20,buy:20 --skew zipf:1.0 --seed 9
+# The same hot update race with every call in its own frame, over three
+# connections: coalescing must not be what keeps the invariant.
+run update_single --clients 8 --requests 300 --products 4 --workload update \
+	--skew hot --seed 10 --no-coalesce --connections 3
+# BatchGetProducts mixed with writes: every batch read answers in request
+# order (a product out of place is a contract violation, exit 1).
+run batchget --clients 8 --requests 300 --products 20 --batch-size 8 \
+	--workload batchget:50,get:25,update:25 --seed 11
+if [ "$fail" -eq 0 ] && ! grep -q '"batchget": {"requests": ' "$tmp/batchget.json"; then
+	echo "smoke: batchget: no batchget requests in the JSON" >&2
+	fail=1
+fi
 
 exit "$fail"

@@ -1,6 +1,6 @@
 /*
  * workload: seeding the products, choosing a product and an operation, the
- * four operations, and the worker threads that run them.
+ * five operations, and the worker threads that run them.
  *
  * Closed loop (default): each worker issues its next operation as soon as
  * the previous one returned, and latency is the call's own time.  Open
@@ -406,12 +406,54 @@ op_rmw(struct bench_thread *t, struct bench_product *p, bool buy)
 	return rc;
 }
 
+/* BatchGetProducts of batch_size ids: p and batch_size - 1 more picked
+ * the same way; one call, one request.  The id array is the thread's,
+ * made before the run, so the only allocation is the library's result. */
+static inventory_code
+op_batchget(struct bench_thread *t, struct bench_product *p)
+{
+	struct bench      *b   = t->b;
+	size_t             n   = (size_t)b->cfg.batch_size;
+	inventory_product *out = NULL;
+	inventory_status   st  = { 0 };
+	inventory_code     rc;
+	size_t             i;
+
+	t->ids[0] = p->id;
+	for (i = 1; i < n; i++) {
+		struct bench_product *q = &b->products[pick_product(t)];
+
+		atomic_fetch_add_explicit(&q->ops, 1, memory_order_relaxed);
+		t->ids[i] = q->id;
+	}
+	rc = inventory_batch_get_products(
+	    b->client, t->ids, n, NULL, &out, &st);
+	t->rpcs++;
+	if (rc == INVENTORY_OK) {
+		for (i = 0; i < n; i++) {
+			check_product(t, &out[i]);
+			if (strcmp(out[i].id, t->ids[i]) != 0) {
+				violation(t,
+				    "BatchGetProducts: product %zu is %s, "
+				    "asked for %s",
+				    i, out[i].id, t->ids[i]);
+				break;
+			}
+		}
+		inventory_product_free(out);
+	}
+	inventory_status_fini(&st);
+	return rc;
+}
+
 static inventory_code
 run_op(struct bench_thread *t, enum bench_op op, struct bench_product *p)
 {
 	switch (op) {
 	case OP_GET:
 		return op_get(t, p);
+	case OP_BATCHGET:
+		return op_batchget(t, p);
 	case OP_UPDATE:
 		return op_update(t, p);
 	case OP_RETRY:
@@ -504,6 +546,12 @@ bench_run(struct bench *b)
 		t->rng = splitmix64(b->cfg.seed * 1000003u + (uint64_t)i) | 1u;
 		for (op = 0; op < OP_COUNT; op++) {
 			hist_init(&t->hist[op]);
+		}
+		if (b->cfg.weight[OP_BATCHGET] > 0 &&
+		    (t->ids = calloc((size_t)b->cfg.batch_size,
+		         sizeof(*t->ids))) == NULL) {
+			fprintf(stderr, "inventory-bench: out of memory\n");
+			return -1;
 		}
 	}
 	atomic_store(&b->next_slot, 0);
