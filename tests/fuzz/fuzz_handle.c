@@ -11,6 +11,10 @@
  *  - OK carries a payload that unpacks as the method's reply type with a
  *    product of version >= 1; ABORTED carries details whose
  *    current_version is strictly greater than the expected version;
+ *  - BatchGetProducts (AIP-231): OK has one product per requested id, in
+ *    request order, each with that id in canonical form; NOT_FOUND names
+ *    the first id the store does not have (the fake store has no id whose
+ *    last hex digit is odd);
  *  - the handler's validation agrees with validate.h: the store is reached
  *    exactly when every field is present and valid, and otherwise the
  *    answer is INVALID_ARGUMENT (the fake store aborts if it is handed an
@@ -106,6 +110,21 @@ request_valid(const ProtobufCMessage *m)
 		       r->has_expected_version &&
 		       validate_expected_version(r->expected_version);
 	}
+	if (strcmp(FUZZ_METHOD, "BatchGetProducts") == 0) {
+		const Inventory__V1__BatchGetProductsRequest *r =
+		    (const void *)m;
+
+		if (r->n_ids < 1 || r->n_ids > 1000) {
+			return false;
+		}
+		for (size_t i = 0; i < r->n_ids; i++) {
+			if (r->ids[i] == NULL ||
+			    !validate_uuid(r->ids[i], NULL)) {
+				return false;
+			}
+		}
+		return true;
+	}
 	if (strcmp(FUZZ_METHOD, "CreateProduct") == 0) {
 		const Inventory__V1__CreateProductRequest *r = (const void *)m;
 		return r->name != NULL && validate_name(r->name) &&
@@ -116,6 +135,50 @@ request_valid(const ProtobufCMessage *m)
 	return false;
 }
 
+/* BatchGetProducts: in order, one per id; or the first missing id. */
+static void
+check_batch_get(
+    const uint8_t *data, size_t size, const Inventory__V1__Response *resp)
+{
+	Inventory__V1__BatchGetProductsRequest  *req;
+	Inventory__V1__BatchGetProductsResponse *out = NULL;
+	char                                     canon[PRODUCT_ID_LEN + 1];
+	size_t                                   missing;
+
+	req = inventory__v1__batch_get_products_request__unpack(
+	    NULL, size, size > 0 ? data : (const uint8_t *)"");
+	FUZZ_CHECK(req != NULL); /* the call was valid */
+	for (missing = 0; missing < req->n_ids; missing++) {
+		FUZZ_CHECK(validate_uuid(req->ids[missing], canon));
+		if ((canon[PRODUCT_ID_LEN - 1] & 1) != 0) {
+			break;
+		}
+	}
+	if (missing < req->n_ids) {
+		FUZZ_CHECK(resp->code == CODE_NOT_FOUND);
+		FUZZ_CHECK(resp->message != NULL &&
+		           strstr(resp->message, canon) != NULL);
+	} else {
+		FUZZ_CHECK(resp->code == CODE_OK && resp->has_payload);
+		out = inventory__v1__batch_get_products_response__unpack(
+		    NULL, resp->payload.len, resp->payload.data);
+		FUZZ_CHECK(out != NULL);
+		FUZZ_CHECK(out->n_products == req->n_ids);
+		for (size_t i = 0; i < req->n_ids; i++) {
+			const Inventory__V1__Product *p = out->products[i];
+
+			FUZZ_CHECK(validate_uuid(req->ids[i], canon));
+			FUZZ_CHECK(p != NULL && p->id != NULL &&
+			           strcmp(p->id, canon) == 0);
+			FUZZ_CHECK(p->has_version && p->version >= 1);
+			FUZZ_CHECK(str_ok(p->name) && str_ok(p->price));
+		}
+		inventory__v1__batch_get_products_response__free_unpacked(
+		    out, NULL);
+	}
+	inventory__v1__batch_get_products_request__free_unpacked(req, NULL);
+}
+
 static void
 check_ok(const Inventory__V1__Response *resp)
 {
@@ -124,6 +187,9 @@ check_ok(const Inventory__V1__Response *resp)
 
 	FUZZ_CHECK(resp->has_payload);
 	FUZZ_CHECK(fake_store_last.called != FAKE_NONE);
+	if (strcmp(FUZZ_METHOD, "BatchGetProducts") == 0) {
+		return; /* check_batch_get() */
+	}
 	out = protobuf_c_message_unpack(
 	    method->output, NULL, resp->payload.len, resp->payload.data);
 	FUZZ_CHECK(out != NULL);
@@ -148,7 +214,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Inventory__V1__Request   env = INVENTORY__V1__REQUEST__INIT;
 	Inventory__V1__Response *resp;
 	ProtobufCMessage        *mine;
-	uint8_t                  reply[DISPATCH_REPLY_MAX];
+	static uint8_t           reply[1 << 20]; /* 1000 products fit */
 	uint8_t                 *buf;
 	size_t                   len, n;
 	bool                     valid;
@@ -200,6 +266,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (resp->code == CODE_OK) {
 		check_ok(resp);
+	}
+	if (valid && strcmp(FUZZ_METHOD, "BatchGetProducts") == 0) {
+		check_batch_get(data, size, resp);
 	}
 	if (resp->code == CODE_ABORTED) {
 		FUZZ_CHECK(fake_store_last.called == FAKE_UPDATE);

@@ -7,6 +7,8 @@
  *   gen_corpus tests/fuzz/corpus
  *
  * One file per seed, named after what it holds.  Deterministic.
+ * corpus/batch/ holds batch frames (Request.batch) for fuzz_batch; they
+ * are copied into corpus/envelope/ as batch-<name>.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -200,6 +202,202 @@ create_seeds(void)
 }
 
 static void
+batch_get_seeds(void)
+{
+	Inventory__V1__BatchGetProductsRequest r =
+	    INVENTORY__V1__BATCH_GET_PRODUCTS_REQUEST__INIT;
+	/* The fake store has no id whose last hex digit is odd. */
+	char  *ids[] = { UUID, "0B7E8A52-1A2B-4C3D-8E9F-0123456789AB",
+		 "0b7e8a52-1a2b-4c3d-8e9f-0123456789a1", UUID, "not-a-uuid" };
+	char **many;
+
+	r.ids   = ids;
+	r.n_ids = 1;
+	seed("BatchGetProducts", "handle_batch_get", "one", &r.base, 1);
+	r.n_ids = 2;
+	seed("BatchGetProducts", "handle_batch_get", "upper", &r.base, 1);
+	r.n_ids = 4;
+	seed("BatchGetProducts", "handle_batch_get", "missing", &r.base, 1);
+	r.n_ids = 5;
+	seed("BatchGetProducts", "handle_batch_get", "bad-id", &r.base, 1);
+	r.n_ids = 0;
+	seed("BatchGetProducts", "handle_batch_get", "no-ids", &r.base, 1);
+	/* 1000 and 1001 ids: the limit (past the gate's -max_len, they are
+	 * regression seeds for the ctest pass). */
+	if ((many = malloc(1001 * sizeof(*many))) == NULL) {
+		die("malloc");
+	}
+	for (int i = 0; i < 1001; i++) {
+		many[i] = UUID;
+	}
+	r.ids   = many;
+	r.n_ids = 1000;
+	seed("BatchGetProducts", "handle_batch_get", "ids-1000", &r.base, 1);
+	r.n_ids = 1001;
+	seed("BatchGetProducts", "handle_batch_get", "ids-1001", &r.base, 1);
+	free(many);
+}
+
+/* One entry of a batch seed; its payload is packed into body. */
+struct entry {
+	Inventory__V1__Request env;
+	uint8_t               *body;
+};
+
+static void
+entry(struct entry *e, const char *method, const char *request_id,
+    int timeout_ms, const ProtobufCMessage *payload)
+{
+	size_t len;
+
+	inventory__v1__request__init(&e->env);
+	e->body           = NULL;
+	e->env.method     = (char *)method;
+	e->env.request_id = (char *)request_id;
+	if (timeout_ms >= 0) {
+		e->env.has_timeout_ms = 1;
+		e->env.timeout_ms     = (uint32_t)timeout_ms;
+	}
+	if (payload != NULL) {
+		e->body             = pack(payload, &len);
+		e->env.has_payload  = 1;
+		e->env.payload.data = e->body;
+		e->env.payload.len  = len;
+	}
+}
+
+/* A batch frame of e[0..n) into corpus/batch/ and corpus/envelope/. */
+static void
+batch_seed(const char *name, struct entry *e, size_t n)
+{
+	Inventory__V1__Request   frame = INVENTORY__V1__REQUEST__INIT;
+	Inventory__V1__Request **ptrs;
+	char                     fname[160];
+	uint8_t                 *buf;
+	size_t                   len;
+
+	if ((ptrs = calloc(n + 1, sizeof(*ptrs))) == NULL) {
+		die("calloc");
+	}
+	for (size_t i = 0; i < n; i++) {
+		ptrs[i] = &e[i].env;
+	}
+	frame.n_batch = n;
+	frame.batch   = ptrs;
+	buf           = pack(&frame.base, &len);
+	put("batch", name, buf, len);
+	snprintf(fname, sizeof(fname), "batch-%s", name);
+	put("envelope", fname, buf, len);
+	free(buf);
+	free(ptrs);
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].body);
+		e[i].body = NULL;
+	}
+}
+
+static void
+batch_seeds(void)
+{
+	Inventory__V1__GetProductRequest g =
+	    INVENTORY__V1__GET_PRODUCT_REQUEST__INIT;
+	Inventory__V1__GetProductRequest bad =
+	    INVENTORY__V1__GET_PRODUCT_REQUEST__INIT;
+	Inventory__V1__UpdateStockRequest u =
+	    INVENTORY__V1__UPDATE_STOCK_REQUEST__INIT;
+	Inventory__V1__CreateProductRequest c =
+	    INVENTORY__V1__CREATE_PRODUCT_REQUEST__INIT;
+	Inventory__V1__BatchGetProductsRequest bg =
+	    INVENTORY__V1__BATCH_GET_PRODUCTS_REQUEST__INIT;
+	char *bg_ids[] = { UUID, "0b7e8a52-1a2b-4c3d-8e9f-0123456789a1" };
+	static struct entry     e[1001];
+	Inventory__V1__Request *nested[1];
+	struct entry            inner;
+	uint8_t                 junk[] = { 0xff, 0xff, 0xff, 0xff };
+	size_t                  n      = 0;
+	uint8_t                *buf;
+	size_t                  len;
+
+	g.id                   = UUID;
+	bad.id                 = "0b7e8a52";
+	u.id                   = UUID;
+	u.has_stock            = 1;
+	u.stock                = 10;
+	u.has_expected_version = 1;
+	u.expected_version     = 4; /* the fake store: OK */
+	c.name                 = "widget";
+	c.has_stock            = 1;
+	c.stock                = 5;
+	c.price                = "19.90";
+	bg.n_ids               = 1;
+	bg.ids                 = bg_ids;
+
+	/* Every kind of entry, good and bad, side by side. */
+	entry(&e[n++], PREFIX "GetProduct", "m-get", 5000, &g.base);
+	entry(&e[n++], PREFIX "GetProduct", "m-bad-id", -1, &bad.base);
+	entry(&e[n++], PREFIX "UpdateStock", "m-update", 5000, &u.base);
+	u.expected_version = 5; /* conflict */
+	entry(&e[n++], PREFIX "UpdateStock", "m-conflict", -1, &u.base);
+	entry(&e[n++], PREFIX "CreateProduct", "m-create", -1, &c.base);
+	entry(&e[n++], PREFIX "BatchGetProducts", "m-bg", -1, &bg.base);
+	bg.n_ids = 2; /* the second is missing */
+	entry(&e[n++], PREFIX "BatchGetProducts", "m-bg-miss", -1, &bg.base);
+	entry(&e[n++], PREFIX "DeleteEverything", "m-unknown", -1, &g.base);
+	entry(&e[n++], PREFIX "UpdateStock", "m-junk", -1, NULL);
+	e[n - 1].env.has_payload  = 1;
+	e[n - 1].env.payload.data = junk;
+	e[n - 1].env.payload.len  = sizeof(junk);
+	entry(&e[n++], PREFIX "GetProduct", "bad\tid", -1, &g.base);
+	entry(&e[n++], PREFIX "GetProduct", "m-expired", 0, &g.base);
+	entry(&e[n++], NULL, NULL, -1, NULL);
+	entry(&inner, PREFIX "GetProduct", "m-inner", -1, &g.base);
+	nested[0] = &inner.env;
+	entry(&e[n++], PREFIX "GetProduct", "m-nested", -1, &g.base);
+	e[n - 1].env.n_batch = 1;
+	e[n - 1].env.batch   = nested;
+	entry(&e[n++], PREFIX "GetProduct", "m-get", 5000, &g.base);
+	batch_seed("mixed", e, n);
+
+	/* The same request id twice for one call, then for another. */
+	n                  = 0;
+	u.expected_version = 8;
+	entry(&e[n++], PREFIX "UpdateStock", "r-1", -1, &u.base);
+	entry(&e[n++], PREFIX "UpdateStock", "r-1", -1, &u.base);
+	u.stock = 11;
+	entry(&e[n++], PREFIX "UpdateStock", "r-1", -1, &u.base);
+	entry(&e[n++], PREFIX "CreateProduct", "r-1", -1, &c.base);
+	entry(&e[n++], PREFIX "CreateProduct", "r-2", -1, &c.base);
+	entry(&e[n++], PREFIX "CreateProduct", "r-2", -1, &c.base);
+	batch_seed("repeats", e, n);
+
+	n = 0;
+	entry(&e[n++], PREFIX "GetProduct", "one", 1000, &g.base);
+	batch_seed("one", e, n);
+
+	/* DISPATCH_BATCH_MAX empty entries (2 bytes each) and one more. */
+	for (n = 0; n < 1001; n++) {
+		entry(&e[n], NULL, NULL, -1, NULL);
+	}
+	batch_seed("max", e, 1000);
+	batch_seed("too-many", e, 1001);
+
+	/* Over fuzz_batch's 3072-byte limit. */
+	for (n = 0; n < 40; n++) {
+		entry(
+		    &e[n], PREFIX "GetProduct", "over-the-limit", -1, &g.base);
+	}
+	batch_seed("over-limit", e, n);
+
+	/* A single frame: the batch target must leave it alone. */
+	entry(&e[0], PREFIX "GetProduct", "single", -1, &g.base);
+	buf = pack(&e[0].env.base, &len);
+	put("batch", "single", buf, len);
+	free(buf);
+	free(e[0].body);
+	free(inner.body);
+}
+
+static void
 envelope_seeds(void)
 {
 	Inventory__V1__Request           env = INVENTORY__V1__REQUEST__INIT;
@@ -315,6 +513,8 @@ main(int argc, char **argv)
 	get_seeds();
 	update_seeds();
 	create_seeds();
+	batch_get_seeds();
+	batch_seeds();
 	envelope_seeds();
 	client_reply_seeds();
 	return 0;

@@ -1,0 +1,439 @@
+/*
+ * Unit tests for src/batch.c: how an executor plans the mutating calls it
+ * took from its queue (batch_plan_writes) and when two calls are the same
+ * call (batch_same_call).  These are the batching rules of DESIGN.md and
+ * issue 7 that need no database: writes to one product run one per round
+ * in arrival order while other products share round 0; a request id seen
+ * twice for the same call applies once (the repeat follows its leader and
+ * takes no round); a request id reused for a different call fails that
+ * call alone with ALREADY_EXISTS; calls without a request id are never
+ * merged.  The ops are built by hand as dispatch would leave them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "batch.h"
+#include "code.h"
+#include "executor.h"
+
+#define ID_A "0b7e8a52-1a2b-4c3d-8e9f-0123456789aa"
+#define ID_B "0b7e8a52-1a2b-4c3d-8e9f-0123456789bb"
+#define ID_C "0b7e8a52-1a2b-4c3d-8e9f-0123456789cc"
+
+/* Fail with both codes' names, not two numbers. */
+#define ASSERT_CODE(got, want)                                               \
+	do {                                                                 \
+		int got_ = (int)(got), want_ = (int)(want);                  \
+		if (got_ != want_)                                           \
+			fail_msg("%s is %s, want %s", #got, code_name(got_), \
+			    code_name(want_));                               \
+	} while (0)
+
+static void
+write_op(struct op *op, const char *id, const char *request_id, int64_t stock,
+    int64_t expected_version)
+{
+	memset(op, 0, sizeof(*op));
+	op->method           = 1;
+	op->kind             = OP_WRITE;
+	op->request_id       = request_id;
+	op->stock            = stock;
+	op->expected_version = expected_version;
+	op->round            = -1; /* the plan must set it */
+	snprintf(op->id, sizeof(op->id), "%s", id);
+}
+
+static void
+create_op(struct op *op, const char *request_id, const char *name,
+    int64_t stock, const char *price)
+{
+	memset(op, 0, sizeof(*op));
+	op->method     = 2;
+	op->kind       = OP_CREATE;
+	op->request_id = request_id;
+	op->name       = name;
+	op->stock      = stock;
+	op->price      = price;
+	op->round      = -1;
+}
+
+/* Untouched by the plan: still to run, no leader, no outcome yet. */
+static void
+assert_runs(const struct op *op, enum op_kind kind, int round)
+{
+	assert_int_equal(op->kind, kind);
+	assert_null(op->leader);
+	assert_int_equal(op->round, round);
+	ASSERT_CODE(op->code, CODE_OK);
+	assert_string_equal(op->message, "");
+}
+
+/* Three writes to A interleaved with one to B: A gets rounds 0, 1, 2 in
+ * arrival order, B shares round 0. */
+static void
+test_rounds_per_product(void **state)
+{
+	struct op  o[4];
+	struct op *ops[] = { &o[0], &o[1], &o[2], &o[3] };
+
+	(void)state;
+	write_op(&o[0], ID_A, NULL, 10, 1);
+	write_op(&o[1], ID_A, NULL, 9, 2);
+	write_op(&o[2], ID_B, NULL, 4, 1);
+	write_op(&o[3], ID_A, NULL, 8, 3);
+	assert_int_equal(batch_plan_writes(ops, 4), 3);
+	assert_runs(&o[0], OP_WRITE, 0);
+	assert_runs(&o[1], OP_WRITE, 1);
+	assert_runs(&o[2], OP_WRITE, 0);
+	assert_runs(&o[3], OP_WRITE, 2);
+}
+
+/* A product's first write in the batch takes round 0 even when another
+ * product already needs several rounds. */
+static void
+test_rounds_independent(void **state)
+{
+	struct op  o[5];
+	struct op *ops[] = { &o[0], &o[1], &o[2], &o[3], &o[4] };
+
+	(void)state;
+	write_op(&o[0], ID_A, NULL, 1, 1);
+	write_op(&o[1], ID_A, NULL, 2, 2);
+	write_op(&o[2], ID_A, NULL, 3, 3);
+	write_op(&o[3], ID_B, NULL, 1, 1);
+	write_op(&o[4], ID_B, NULL, 2, 2);
+	assert_int_equal(batch_plan_writes(ops, 5), 3);
+	assert_int_equal(o[3].round, 0);
+	assert_int_equal(o[4].round, 1);
+}
+
+/* The same request id for the same call: the repeat follows the first
+ * call (not a later repeat), takes no round and has no outcome of its own
+ * yet; a write of the same product after it is not pushed back. */
+static void
+test_repeat(void **state)
+{
+	struct op  o[5];
+	struct op *ops[] = { &o[0], &o[1], &o[2], &o[3], &o[4] };
+
+	(void)state;
+	write_op(&o[0], ID_A, "r1", 10, 1);
+	write_op(&o[1], ID_B, "r2", 5, 1);
+	write_op(&o[2], ID_A, "r1", 10, 1); /* repeat of o[0] */
+	write_op(&o[3], ID_A, "r1", 10, 1); /* again */
+	write_op(&o[4], ID_A, "r3", 11, 2);
+	assert_int_equal(batch_plan_writes(ops, 5), 2);
+	assert_runs(&o[0], OP_WRITE, 0);
+	assert_runs(&o[1], OP_WRITE, 0);
+	assert_ptr_equal(o[2].leader, &o[0]);
+	assert_ptr_equal(o[3].leader, &o[0]);
+	for (int i = 2; i <= 3; i++) {
+		assert_int_equal(o[i].kind, OP_WRITE);
+		ASSERT_CODE(o[i].code, CODE_OK);
+		assert_string_equal(o[i].message, "");
+	}
+	/* Right after o[0]: the repeats are not writes of their own. */
+	assert_runs(&o[4], OP_WRITE, 1);
+}
+
+/* A repeated create follows its first call too. */
+static void
+test_repeat_create(void **state)
+{
+	struct op  o[3];
+	struct op *ops[] = { &o[0], &o[1], &o[2] };
+
+	(void)state;
+	create_op(&o[0], "c1", "widget", 5, "19.90");
+	create_op(&o[1], "c2", "widget", 5, "19.90"); /* other id: runs */
+	create_op(&o[2], "c1", "widget", 5, "19.90");
+	/* Creates take no write rounds. */
+	assert_int_equal(batch_plan_writes(ops, 3), 0);
+	assert_null(o[0].leader);
+	assert_null(o[1].leader);
+	assert_ptr_equal(o[2].leader, &o[0]);
+	assert_int_equal(o[1].kind, OP_CREATE);
+	assert_int_equal(o[2].kind, OP_CREATE);
+}
+
+/* The same request id for a different call: that call alone is
+ * ALREADY_EXISTS, the first and every other call are untouched, and the
+ * refused call takes no round. */
+static void
+test_reuse(void **state)
+{
+	struct op  o[6];
+	struct op *ops[] = { &o[0], &o[1], &o[2], &o[3], &o[4], &o[5] };
+
+	(void)state;
+	write_op(&o[0], ID_A, "r1", 10, 1);
+	write_op(&o[1], ID_A, "r1", 11, 1); /* other stock */
+	write_op(&o[2], ID_C, "r2", 3, 1);
+	write_op(&o[3], ID_B, "r1", 10, 1); /* other product */
+	write_op(&o[4], ID_A, "r1", 10, 2); /* other version */
+	write_op(&o[5], ID_A, NULL, 12, 2);
+	assert_int_equal(batch_plan_writes(ops, 6), 2);
+	assert_runs(&o[0], OP_WRITE, 0);
+	assert_runs(&o[2], OP_WRITE, 0);
+	for (int i = 1; i <= 4; i++) {
+		if (i == 2)
+			continue;
+		assert_int_equal(o[i].kind, OP_NONE);
+		assert_null(o[i].leader);
+		ASSERT_CODE(o[i].code, CODE_ALREADY_EXISTS);
+		assert_non_null(strstr(o[i].message, "r1"));
+	}
+	/* Only o[0] wrote A before it. */
+	assert_runs(&o[5], OP_WRITE, 1);
+}
+
+/* After a reuse was refused, the same call as the first is still a
+ * repeat of the first (the refused call never becomes a leader). */
+static void
+test_reuse_then_repeat(void **state)
+{
+	struct op  o[3];
+	struct op *ops[] = { &o[0], &o[1], &o[2] };
+
+	(void)state;
+	write_op(&o[0], ID_A, "r1", 10, 1);
+	write_op(&o[1], ID_A, "r1", 11, 1);
+	write_op(&o[2], ID_A, "r1", 11, 1); /* same as the refused o[1] */
+	assert_int_equal(batch_plan_writes(ops, 3), 1);
+	ASSERT_CODE(o[1].code, CODE_ALREADY_EXISTS);
+	ASSERT_CODE(o[2].code, CODE_ALREADY_EXISTS);
+	assert_null(o[2].leader);
+
+	write_op(&o[0], ID_A, "r1", 10, 1);
+	write_op(&o[1], ID_A, "r1", 11, 1);
+	write_op(&o[2], ID_A, "r1", 10, 1); /* same as o[0] */
+	assert_int_equal(batch_plan_writes(ops, 3), 1);
+	ASSERT_CODE(o[1].code, CODE_ALREADY_EXISTS);
+	assert_ptr_equal(o[2].leader, &o[0]);
+	ASSERT_CODE(o[2].code, CODE_OK);
+}
+
+/* A create and a write sharing a request id are different calls, in
+ * either order; the first one runs. */
+static void
+test_create_and_write_share_id(void **state)
+{
+	struct op  o[2];
+	struct op *ops[] = { &o[0], &o[1] };
+
+	(void)state;
+	create_op(&o[0], "x", "widget", 5, "19.90");
+	write_op(&o[1], ID_A, "x", 5, 1);
+	assert_int_equal(batch_plan_writes(ops, 2), 0);
+	assert_runs(&o[0], OP_CREATE, 0);
+	assert_int_equal(o[1].kind, OP_NONE);
+	ASSERT_CODE(o[1].code, CODE_ALREADY_EXISTS);
+
+	write_op(&o[0], ID_A, "x", 5, 1);
+	create_op(&o[1], "x", "widget", 5, "19.90");
+	assert_int_equal(batch_plan_writes(ops, 2), 1);
+	assert_runs(&o[0], OP_WRITE, 0);
+	assert_int_equal(o[1].kind, OP_NONE);
+	ASSERT_CODE(o[1].code, CODE_ALREADY_EXISTS);
+}
+
+/* Without request ids nothing is merged: two identical writes both run,
+ * one after the other (the second will likely conflict, as it would
+ * alone). */
+static void
+test_no_request_ids(void **state)
+{
+	struct op  o[4];
+	struct op *ops[] = { &o[0], &o[1], &o[2], &o[3] };
+
+	(void)state;
+	write_op(&o[0], ID_A, NULL, 10, 1);
+	write_op(&o[1], ID_A, NULL, 10, 1);
+	create_op(&o[2], NULL, "widget", 5, "1.00");
+	create_op(&o[3], NULL, "widget", 5, "1.00");
+	assert_int_equal(batch_plan_writes(ops, 4), 2);
+	assert_runs(&o[0], OP_WRITE, 0);
+	assert_runs(&o[1], OP_WRITE, 1);
+	assert_null(o[2].leader);
+	assert_null(o[3].leader);
+	assert_int_equal(o[3].kind, OP_CREATE);
+}
+
+/* A plan resets what an earlier plan of the same ops left behind. */
+static void
+test_replan(void **state)
+{
+	struct op  o[2];
+	struct op *ops[] = { &o[0], &o[1] };
+
+	(void)state;
+	write_op(&o[0], ID_A, "r1", 10, 1);
+	write_op(&o[1], ID_A, "r1", 10, 1);
+	assert_int_equal(batch_plan_writes(ops, 2), 1);
+	assert_ptr_equal(o[1].leader, &o[0]);
+	/* o[1] alone: it runs itself now. */
+	assert_int_equal(batch_plan_writes(&ops[1], 1), 1);
+	assert_null(o[1].leader);
+	assert_int_equal(o[1].round, 0);
+}
+
+static void
+test_empty(void **state)
+{
+	struct op  o;
+	struct op *ops[] = { &o };
+
+	(void)state;
+	write_op(&o, ID_A, "r1", 10, 1);
+	assert_int_equal(batch_plan_writes(ops, 0), 0);
+	/* n = 0 touches nothing. */
+	assert_int_equal(o.round, -1);
+	assert_int_equal(batch_plan_writes(NULL, 0), 0);
+}
+
+/* A full batch of writes to one product: EXECUTOR_BATCH_MAX rounds, in
+ * arrival order. */
+static void
+test_full_batch_one_product(void **state)
+{
+	static struct op  o[EXECUTOR_BATCH_MAX];
+	static struct op *ops[EXECUTOR_BATCH_MAX];
+	static char       rid[EXECUTOR_BATCH_MAX][16];
+
+	(void)state;
+	for (int i = 0; i < EXECUTOR_BATCH_MAX; i++) {
+		snprintf(rid[i], sizeof(rid[i]), "w-%d", i);
+		write_op(&o[i], ID_A, rid[i], i, i + 1);
+		ops[i] = &o[i];
+	}
+	assert_int_equal(
+	    batch_plan_writes(ops, EXECUTOR_BATCH_MAX), EXECUTOR_BATCH_MAX);
+	for (int i = 0; i < EXECUTOR_BATCH_MAX; i++)
+		assert_runs(&o[i], OP_WRITE, i);
+}
+
+/* A full batch over 16 products, round-robin, every request id used
+ * twice in a row for the same call: 16 writes per round, the repeats
+ * follow. */
+static void
+test_full_batch_many_products(void **state)
+{
+	enum { NPROD = 16 };
+	static struct op  o[EXECUTOR_BATCH_MAX];
+	static struct op *ops[EXECUTOR_BATCH_MAX];
+	static char       ids[NPROD][PRODUCT_ID_LEN + 1];
+	static char       rid[EXECUTOR_BATCH_MAX][16];
+	int               leaders = 0;
+
+	(void)state;
+	for (int p = 0; p < NPROD; p++)
+		snprintf(ids[p], sizeof(ids[p]),
+		    "0b7e8a52-1a2b-4c3d-8e9f-0123456789%02x", p);
+	for (int i = 0; i < EXECUTOR_BATCH_MAX; i++) {
+		int call = i / 2; /* i and i + 1 are the same call */
+
+		snprintf(rid[i], sizeof(rid[i]), "w-%d", call);
+		write_op(&o[i], ids[call % NPROD], rid[i], call, call + 1);
+		ops[i] = &o[i];
+	}
+	/* 128 distinct calls over 16 products: 8 rounds. */
+	assert_int_equal(batch_plan_writes(ops, EXECUTOR_BATCH_MAX),
+	    EXECUTOR_BATCH_MAX / 2 / NPROD);
+	for (int i = 0; i < EXECUTOR_BATCH_MAX; i++) {
+		int call = i / 2;
+
+		if (i % 2 == 1) {
+			assert_ptr_equal(o[i].leader, &o[i - 1]);
+			continue;
+		}
+		assert_runs(&o[i], OP_WRITE, call / NPROD);
+		leaders++;
+	}
+	assert_int_equal(leaders, EXECUTOR_BATCH_MAX / 2);
+}
+
+static void
+test_same_call_write(void **state)
+{
+	struct op a, b;
+
+	(void)state;
+	write_op(&a, ID_A, "r1", 10, 3);
+	write_op(&b, ID_A, "other", 10, 3);
+	/* The request id is not part of the call. */
+	assert_true(batch_same_call(&a, &b));
+	assert_true(batch_same_call(&b, &a));
+	assert_true(batch_same_call(&a, &a));
+	b.stock = 11;
+	assert_false(batch_same_call(&a, &b));
+	b.stock            = 10;
+	b.expected_version = 4;
+	assert_false(batch_same_call(&a, &b));
+	write_op(&b, ID_B, "r1", 10, 3);
+	assert_false(batch_same_call(&a, &b));
+}
+
+static void
+test_same_call_create(void **state)
+{
+	struct op a, b, w;
+	char      name[] = "widget"; /* equal text, other storage */
+
+	(void)state;
+	create_op(&a, "c1", "widget", 5, "19.90");
+	create_op(&b, "c1", name, 5, "19.90");
+	assert_true(batch_same_call(&a, &b));
+	b.stock = 6;
+	assert_false(batch_same_call(&a, &b));
+	b.stock = 5;
+	b.price = "19.9"; /* the same amount, but not the same call text */
+	assert_false(batch_same_call(&a, &b));
+	b.price = "19.90";
+	b.name  = "widget ";
+	assert_false(batch_same_call(&a, &b));
+	b.name = NULL;
+	assert_false(batch_same_call(&a, &b));
+	assert_false(batch_same_call(&b, &a));
+	a.name = NULL;
+	assert_true(batch_same_call(&a, &b));
+
+	/* Different kinds are different calls, whatever the fields. */
+	create_op(&a, "c1", "widget", 5, "19.90");
+	write_op(&w, ID_A, "c1", 5, 1);
+	assert_false(batch_same_call(&a, &w));
+	assert_false(batch_same_call(&w, &a));
+	/* Reads are never "the same call" (they are not deduplicated by
+	 * request id). */
+	w.kind = OP_READ;
+	b      = w;
+	assert_false(batch_same_call(&w, &b));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rounds_per_product),
+		cmocka_unit_test(test_rounds_independent),
+		cmocka_unit_test(test_repeat),
+		cmocka_unit_test(test_repeat_create),
+		cmocka_unit_test(test_reuse),
+		cmocka_unit_test(test_reuse_then_repeat),
+		cmocka_unit_test(test_create_and_write_share_id),
+		cmocka_unit_test(test_no_request_ids),
+		cmocka_unit_test(test_replan),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_full_batch_one_product),
+		cmocka_unit_test(test_full_batch_many_products),
+		cmocka_unit_test(test_same_call_write),
+		cmocka_unit_test(test_same_call_create),
+	};
+
+	return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
+}
