@@ -2,49 +2,66 @@
 # compare.sh: inventoryd against the limit, PostgreSQL itself.
 #
 # Starts a private PostgreSQL (deploy/scripts/pg-temp.sh: temp dir owned by
-# postgres, 127.0.0.1, random port, trust auth; removed at exit) and
-# inventoryd, seeds K products, then for every workload x skew x clients
-# cell runs, side by side,
-#   pgbench -M prepared -n -c N -j 2 -T D  with pgbench/<workload>.sql.in:
+# postgres, 127.0.0.1, random port, trust auth, fsync on; removed at exit)
+# and inventoryd; for every product count K seeds K products, then for every
+# workload x skew x clients cell runs, one after the other,
+#   pgbench -M prepared -n -c N -j 2 -T D -P 1  with pgbench/<workload>.sql.in:
 #       exactly the SQL statements one service request causes, in the same
-#       number of round trips (see the comments in those files)
-#   inventory-bench --clients N --duration D  through the service
-# R times each, and prints the medians: pgbench tps, service rps, their
-# ratio, p50/p99 of both.  Then samples inventoryd's VmRSS once a second
-# during one longer run at the largest client count.  Writes
-# OUT/compare.json (and every raw result under OUT/).
+#       number of round trips, one client per connection (see those files)
+#   inventory-bench --clients N --duration D  through the service, once per
+#       client mode (coalescing on, and off with --no-coalesce)
+# R times each, and prints the medians as a markdown table: pgbench tps,
+# service rps, their ratio, p50/p99 of both, and per process group CPU µs
+# and context switches per request (inventoryd, the PostgreSQL backends,
+# inventory-bench, pgbench), sampled from /proc between the tools' progress
+# ticks at 1 s and D-1 s (benchutil.py window).  Then samples inventoryd's
+# VmRSS once a second during one longer mixed run at the largest client
+# count.  Writes OUT/compare.json (and every raw result under OUT/).
 #
 #   compare.sh [options]
 #     --build DIR        where inventoryd and inventory-bench were built (build)
-#     --duration S       seconds per run (5)
+#     --duration S       seconds per run, at least 3 (30)
 #     --repeat R         runs per cell, medians reported (3)
 #     --clients "LIST"   client counts ("1 8 32")
-#     --workloads "LIST" get update ("get update")
-#     --skews "LIST"     uniform hot zipf:S ("uniform hot"); zipf needs S > 1
-#     --products K       products seeded (1000)
-#     --workers W        inventoryd --workers (16)
+#     --products "LIST"  product counts, each seeded in turn ("1000 100000")
+#     --workloads "LIST" get update batchget ("get update batchget"; batchget
+#                        only if inventory-bench has it)
+#     --batch B          ids per batchget call and per = ANY statement (16)
+#     --skews "LIST"     uniform hot zipf:S ("uniform"); zipf needs S > 1
+#     --modes "LIST"     coalesce no-coalesce ("coalesce no-coalesce";
+#                        no-coalesce only if inventory-bench has it)
+#     --connections N    inventory-bench --connections N (library default)
+#     --bench-args "..." more inventory-bench options, for every run
+#     --workers W        inventoryd --workers (inventoryd's default)
 #     --rss-duration S   length of the memory run, 0 to skip (60)
 #     --rss-workload W   workload of the memory run (get:50,update:50)
 #     --pg-set NAME=VAL  ALTER SYSTEM SET for the private cluster (repeatable)
 #     --out DIR          results directory (a new temp dir)
 #     --keep             keep the cluster and the server running at the end
 #
-# Defaults take ~10 minutes on 2 cores (12 cells x 3 repeats x 2 tools x 5 s
-# + 60 s).  Numbers on a shared machine are noisy: read medians and ratios.
-# Not part of the test suite.
+# The defaults are the README's table: about 2 h on 2 cores (see README).
+# Smoke check: --duration 3 --repeat 1 --clients 8 --products 1000
+# --rss-duration 0.  Numbers on a shared machine are noisy: read medians,
+# ratios, and the "other load" column.  Not part of the test suite.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 build=$root/build
-duration=5
+duration=30
 repeat=3
 clients="1 8 32"
-workloads="get update"
-skews="uniform hot"
-products=1000
-workers=16
+products_list="1000 100000"
+workloads="get update batchget"
+workloads_given=0
+batch=16
+skews="uniform"
+modes="coalesce no-coalesce"
+modes_given=0
+connections=""
+bench_args=""
+workers=""
 rss_duration=60
 rss_workload="get:50,update:50"
 out=""
@@ -61,9 +78,13 @@ while [ $# -gt 0 ]; do
 	--duration) duration=$2; shift 2 ;;
 	--repeat) repeat=$2; shift 2 ;;
 	--clients) clients=$2; shift 2 ;;
-	--workloads) workloads=$2; shift 2 ;;
+	--products) products_list=$2; shift 2 ;;
+	--workloads) workloads=$2; workloads_given=1; shift 2 ;;
+	--batch) batch=$2; shift 2 ;;
 	--skews) skews=$2; shift 2 ;;
-	--products) products=$2; shift 2 ;;
+	--modes) modes=$2; modes_given=1; shift 2 ;;
+	--connections) connections=$2; shift 2 ;;
+	--bench-args) bench_args=$2; shift 2 ;;
 	--workers) workers=$2; shift 2 ;;
 	--rss-duration) rss_duration=$2; shift 2 ;;
 	--rss-workload) rss_workload=$2; shift 2 ;;
@@ -74,6 +95,8 @@ while [ $# -gt 0 ]; do
 	*) echo "compare.sh: unknown option $1" >&2; usage ;;
 	esac
 done
+[ "$duration" -ge 3 ] 2>/dev/null ||
+	die "--duration must be at least 3 (the window is 1 s .. D-1 s)"
 
 find_bin() { # name: first match under $build
 	local f
@@ -87,10 +110,47 @@ bench=$(find_bin inventory-bench)
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 pgbench=$bindir/pgbench
 [ -x "$pgbench" ] || pgbench=$(command -v pgbench) || die "no pgbench"
-command -v python3 >/dev/null || die "python3 is needed for the summary"
+command -v python3 >/dev/null || die "python3 is needed (benchutil.py)"
+# The client library reads these; the modes here are set by options only.
+unset INVENTORY_COALESCE INVENTORY_CONNECTIONS
+
+# What this inventory-bench can do: drop what it lacks unless asked for.
+bench_help=$("$bench" --help 2>&1 || true)
+bench_has() { grep -q -e "$1" <<<"$bench_help"; }
+if ! bench_has batchget; then
+	[ "$workloads_given" -eq 0 ] || ! grep -qw batchget <<<"$workloads" ||
+		die "this inventory-bench has no batchget workload"
+	workloads=$(echo $workloads | tr ' ' '\n' | grep -vx batchget | xargs)
+	log "inventory-bench has no batchget workload: no batchget rows"
+fi
+if ! bench_has --no-coalesce; then
+	[ "$modes_given" -eq 0 ] || ! grep -qw no-coalesce <<<"$modes" ||
+		die "this inventory-bench has no --no-coalesce"
+	modes=$(echo $modes | tr ' ' '\n' | grep -vx no-coalesce | xargs)
+	log "inventory-bench has no --no-coalesce: no rows with coalescing off"
+fi
+[ -z "$connections" ] || bench_has --connections ||
+	die "this inventory-bench has no --connections"
+# The bench's option for the ids per batchget call.
+batch_opt=""
+if grep -qw batchget <<<"$workloads"; then
+	for o in --batch-size --batch --ids-per-call; do
+		if bench_has "$o "; then batch_opt=$o; break; fi
+	done
+	[ -n "$batch_opt" ] || log "no batch-size option in inventory-bench --help:" \
+		"assuming its batchget sends $batch ids per call (check!)"
+fi
 for w in $workloads; do
 	[ -f "$here/pgbench/$w.sql.in" ] || die "no pgbench script for workload $w"
 done
+for m in $modes; do
+	case "$m" in coalesce | no-coalesce) ;; *) die "unknown mode $m" ;; esac
+done
+# Every run of inventory-bench gets these.
+common_args=()
+[ -z "$connections" ] || common_args+=(--connections "$connections")
+# shellcheck disable=SC2206
+[ -z "$bench_args" ] || common_args+=($bench_args)
 
 [ -n "$out" ] || out=$(mktemp -d /tmp/inventory-compare.XXXXXX)
 mkdir -p "$out"
@@ -127,18 +187,23 @@ for s in "${pg_sets[@]}"; do
 	psql_q -c "ALTER SYSTEM SET ${s%%=*} = '${s#*=}'"
 done
 [ ${#pg_sets[@]} -eq 0 ] || psql_q -c "SELECT pg_reload_conf()" >/dev/null
+# Every process of the cluster is a child of the postmaster.
+pm_pid=$(head -n 1 "$pgdir/data/postmaster.pid")
+[ "$pm_pid" -gt 0 ] 2>/dev/null || die "no postmaster pid in $pgdir/data/postmaster.pid"
 
 # --- inventoryd ------------------------------------------------------------
 "$inventoryd" --db "$INVENTORY_DB" --migrate >"$out/migrate.log" 2>&1 ||
 	{ cat "$out/migrate.log" >&2; die "inventoryd --migrate failed"; }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+srv_args=()
+[ -z "$workers" ] || srv_args+=(--workers "$workers")
 for attempt in 1 2 3 4 5; do
 	while :; do
 		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
 		port_busy "$port" || break
 	done
 	url=tcp://127.0.0.1:$port
-	"$inventoryd" --listen "$url" --db "$INVENTORY_DB" --workers "$workers" \
+	"$inventoryd" --listen "$url" --db "$INVENTORY_DB" "${srv_args[@]}" \
 		</dev/null >>"$out/inventoryd.log" 2>&1 &
 	srv_pid=$!
 	up=0
@@ -152,93 +217,140 @@ for attempt in 1 2 3 4 5; do
 	srv_pid=""
 done
 [ -n "$srv_pid" ] || { tail -n 20 "$out/inventoryd.log" >&2; die "inventoryd did not start"; }
-log "inventoryd pid $srv_pid on $url, $workers workers; PostgreSQL on port $PGPORT"
+executors=$(sed -n 's/.* with \([0-9]*\) executors.*/\1/p' "$out/inventoryd.log" | tail -n 1)
+log "inventoryd pid $srv_pid on $url, ${executors:-?} executors; PostgreSQL on port $PGPORT (postmaster $pm_pid)"
 
 # --- products: k = 1..K with id lpad(to_hex(k), 32, '0')::uuid --------------
-psql_q -c "INSERT INTO products (id, name, stock, price)
-	SELECT lpad(to_hex(k), 32, '0')::uuid, 'bench-' || k, 1000000, 1.00
-	FROM generate_series(1, $products) k"
-psql_q -c "SELECT lpad(to_hex(k), 32, '0')::uuid FROM generate_series(1, $products) k" >"$out/ids.txt"
-psql_q -c "VACUUM ANALYZE products"
+seed() { # K
+	psql_q -c "TRUNCATE products, request_log" -c "INSERT INTO products (id, name, stock, price)
+		SELECT lpad(to_hex(k), 32, '0')::uuid, 'bench-' || k, 1000000, 1.00
+		FROM generate_series(1, $1) k"
+	psql_q -c "SELECT lpad(to_hex(k), 32, '0')::uuid FROM generate_series(1, $1) k" >"$out/ids-$1.txt"
+	psql_q -c "VACUUM ANALYZE products"
+}
 
-pick_line() { # skew -> the pgbench \set line
+pick_line() { # skew var -> the pgbench \set line for variable var
 	case "$1" in
-	uniform) echo '\set k random(1, :nprod)' ;;
-	hot) echo '\set k 1' ;;
-	zipf:*) echo "\\set k random_zipfian(1, :nprod, ${1#zipf:})" ;;
+	uniform) echo "\\set $2 random(1, :nprod)" ;;
+	hot) echo "\\set $2 1" ;;
+	zipf:*) echo "\\set $2 random_zipfian(1, :nprod, ${1#zipf:})" ;;
 	*) die "unknown skew $1" ;;
 	esac
 }
 
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$srv_pid/status" 2>/dev/null || echo 0; }
-
-# Between cells: the same starting state for both tools.
-reset_db() {
-	psql_q -c "TRUNCATE request_log" -c "VACUUM ANALYZE products" 2>/dev/null ||
-		log "reset between cells failed (continuing)"
+# The pgbench script of a workload and skew: @PICK@ becomes the \set line
+# of k; for batchget @PICKS@ the lines of k1..kB and @IDS@ the B ids.
+make_script() { # workload skew file
+	local w=$1 skew=$2 f=$3 i picks="" ids=""
+	for i in $(seq 1 "$batch"); do
+		picks+="$(pick_line "$skew" "k$i")"$'\n'
+		ids+="${ids:+, }lpad(to_hex(:k$i::int8), 32, '0')"
+	done
+	W=$w PICK=$(pick_line "$skew" k) PICKS=${picks%$'\n'} IDS=$ids python3 -c '
+import os, sys
+s = open(sys.argv[1]).read()
+for k in ("PICKS", "PICK", "IDS"):
+    s = s.replace("@" + k + "@", os.environ[k])
+open(sys.argv[2], "w").write(s)' "$here/pgbench/$w.sql.in" "$f"
 }
 
-run_pgbench() { # workload skew clients rep
-	local w=$1 skew=$2 c=$3 rep=$4 j tag script tps
-	tag=pg-$w-${skew//:/_}-c$c-r$rep
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$srv_pid/status" 2>/dev/null || echo 0; }
+
+# Between runs: the same starting state for both tools.
+reset_db() {
+	psql_q -c "TRUNCATE request_log" -c "VACUUM ANALYZE products" 2>/dev/null ||
+		log "reset between runs failed (continuing)"
+}
+
+# benchutil.py window: runs the tool, samples the groups at ticks 1 and D-1.
+window() { # json log groups... -- cmd...
+	python3 "$here/benchutil.py" window "$1" "$2" 1 $((duration - 1)) "${@:3}"
+}
+
+run_pgbench() { # products workload skew clients rep
+	local k=$1 w=$2 skew=$3 c=$4 rep=$5 j tag script rc=0
+	tag=pg-$w-${skew//:/_}-k$k-c$c-r$rep
 	script=$out/$w-${skew//:/_}.sql
-	sed "s|@PICK@|$(pick_line "$skew" | sed 's/\\/\\\\/g')|" "$here/pgbench/$w.sql.in" >"$script"
+	make_script "$w" "$skew" "$script"
 	j=$((c < 2 ? c : 2))
-	mkdir -p "$out/$tag"
-	"$pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -M prepared -n -c "$c" -j "$j" \
-		-T "$duration" -D nprod="$products" -f "$script" -l --log-prefix="$out/$tag/log" \
-		inventory >"$out/$tag.txt" 2>&1 ||
-		{ tail -n 5 "$out/$tag.txt" >&2; log "pgbench failed: $tag"; return 0; }
-	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out/$tag.txt" | tail -n 1)
-	python3 "$here/benchutil.py" pglog "$out/$tag" |
-		python3 "$here/benchutil.py" record pgbench "$w" "$skew" "$c" "$rep" "${tps:-0}" >>"$runs"
+	rm -rf "${out:?}/$tag" && mkdir -p "$out/$tag"
+	: >"$out/$tag.txt"
+	window "$out/$tag.window.json" "$out/$tag.txt" postgres="tree:$pm_pid" pgbench=child -- \
+		"$pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -M prepared -n -c "$c" -j "$j" \
+		-T "$duration" -P 1 -D nprod="$k" -f "$script" -l --log-prefix="$out/$tag/log" \
+		inventory || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		tail -n 5 "$out/$tag.txt" >&2
+		log "pgbench failed: $tag"
+	else
+		python3 "$here/benchutil.py" pg "$out/$tag.txt" "$out/$tag" "$out/$tag.window.json" \
+			"$k" "$w" "$skew" "$c" "$rep" >>"$runs"
+	fi
 	rm -rf "${out:?}/$tag"
 }
 
-run_service() { # workload skew clients rep
-	local w=$1 skew=$2 c=$3 rep=$4 tag rc=0
-	tag=svc-$w-${skew//:/_}-c$c-r$rep
-	"$bench" --server "$url" --clients "$c" --duration "$duration" --ids "$out/ids.txt" \
-		--workload "$w" --skew "$skew" --seed "$rep" --quiet --no-progress \
-		--json "$out/$tag.json" >"$out/$tag.txt" 2>&1 || rc=$?
+run_service() { # products workload skew clients rep mode
+	local k=$1 w=$2 skew=$3 c=$4 rep=$5 mode=$6 tag rc=0 args=()
+	tag=svc-$w-${skew//:/_}-k$k-c$c-r$rep-$mode
+	[ "$mode" = coalesce ] || args+=(--no-coalesce)
+	[ "$w" != batchget ] || [ -z "$batch_opt" ] || args+=("$batch_opt" "$batch")
+	: >"$out/$tag.txt"
+	# No --quiet: inventory-bench draws its progress line only then (on the
+	# pty benchutil.py gives it); the summary lands in $tag.txt.
+	window "$out/$tag.window.json" "$out/$tag.txt" inventoryd="$srv_pid" \
+		postgres="tree:$pm_pid" bench=child -- \
+		"$bench" --server "$url" --clients "$c" --duration "$duration" --ids "$out/ids-$k.txt" \
+		--workload "$w" --skew "$skew" --seed "$rep" --json "$out/$tag.json" \
+		"${common_args[@]}" "${args[@]}" || rc=$?
 	[ "$rc" -eq 0 ] || log "inventory-bench exited $rc: $tag ($(tail -n 1 "$out/$tag.txt"))"
 	[ -f "$out/$tag.json" ] &&
-		python3 "$here/benchutil.py" svc "$out/$tag.json" "$w" "$skew" "$c" "$rep" >>"$runs"
+		python3 "$here/benchutil.py" svc "$out/$tag.json" "$out/$tag.window.json" \
+			"$k" "$w" "$skew" "$c" "$rep" "$mode" >>"$runs"
 	return 0
 }
 
-# Warm-up: plans, caches, connections.
-"$bench" --server "$url" --clients 4 --duration 2 --ids "$out/ids.txt" --workload get:50,update:50 \
-	--quiet --no-progress >/dev/null 2>&1 || true
-
 total=0
-for w in $workloads; do for s in $skews; do for c in $clients; do total=$((total + 1)); done; done; done
+for k in $products_list; do for w in $workloads; do for s in $skews; do for c in $clients; do
+	total=$((total + 1))
+done; done; done; done
+log "$total cells x $repeat runs x (pgbench + modes: $modes), ${duration} s each"
 cell=0
-for w in $workloads; do
-	for s in $skews; do
-		for c in $clients; do
-			cell=$((cell + 1))
-			log "cell $cell/$total: $w $s $c clients x $repeat"
-			for rep in $(seq 1 "$repeat"); do
-				reset_db
-				run_pgbench "$w" "$s" "$c" "$rep"
-				reset_db
-				run_service "$w" "$s" "$c" "$rep"
+for k in $products_list; do
+	log "seeding $k products"
+	seed "$k"
+	# Warm-up: plans, caches, connections.
+	"$bench" --server "$url" --clients 4 --duration 2 --ids "$out/ids-$k.txt" \
+		--workload get:50,update:50 --quiet --no-progress "${common_args[@]}" >/dev/null 2>&1 || true
+	for w in $workloads; do
+		for s in $skews; do
+			for c in $clients; do
+				cell=$((cell + 1))
+				log "cell $cell/$total: $k products, $w $s, $c clients x $repeat"
+				for rep in $(seq 1 "$repeat"); do
+					reset_db
+					run_pgbench "$k" "$w" "$s" "$c" "$rep"
+					for m in $modes; do
+						reset_db
+						run_service "$k" "$w" "$s" "$c" "$rep" "$m"
+					done
+				done
 			done
 		done
 	done
 done
 
 # --- memory: VmRSS once a second during one long run ------------------------
+# (on the last product count seeded, at the largest client count)
 rss_c=$(echo "$clients" | tr ' ' '\n' | sort -n | tail -n 1)
+rss_k=$k
 : >"$out/rss.txt"
 if [ "$rss_duration" -gt 0 ]; then
-	log "memory run: $rss_workload, $rss_c clients, ${rss_duration}s"
+	log "memory run: $rss_workload, $rss_c clients, $rss_k products, ${rss_duration}s"
 	reset_db
 	echo "$(date +%s) $(rss_kib)" >>"$out/rss.txt"
-	"$bench" --server "$url" --clients "$rss_c" --duration "$rss_duration" --ids "$out/ids.txt" \
+	"$bench" --server "$url" --clients "$rss_c" --duration "$rss_duration" --ids "$out/ids-$rss_k.txt" \
 		--workload "$rss_workload" --quiet --no-progress --json "$out/rss-bench.json" \
-		>"$out/rss-bench.txt" 2>&1 &
+		"${common_args[@]}" >"$out/rss-bench.txt" 2>&1 &
 	bpid=$!
 	while kill -0 "$bpid" 2>/dev/null; do
 		sleep 1
@@ -249,7 +361,11 @@ fi
 
 machine="$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 python3 "$here/benchutil.py" summarize "$runs" "$out/rss.txt" "$out/compare.json" \
-	"machine=$machine" "duration_s=$duration" "repeat=$repeat" "workers=$workers" \
-	"products=$products" "rss_clients=$rss_c" "rss_workload=$rss_workload" \
-	"pg_sets=${pg_sets[*]:-}"
+	"machine=$machine" "duration_s=$duration" "repeat=$repeat" \
+	"executors=${executors:-?}" "workers_option=${workers:-default}" \
+	"products=$products_list" "workloads=$workloads" "skews=$skews" "modes=$modes" \
+	"clients=$clients" "batch=$batch" "batch_option=${batch_opt:-none}" \
+	"bench_args=${common_args[*]:-}" \
+	"rss_clients=$rss_c" "rss_products=$rss_k" "rss_workload=$rss_workload" \
+	"pg_sets=${pg_sets[*]:-}" "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?)"
 log "results in $out (compare.json, runs.jsonl, raw outputs)"
