@@ -5,7 +5,6 @@
  */
 #include "batch.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static bool
@@ -33,6 +32,16 @@ batch_same_call(const struct op *a, const struct op *b)
 	}
 }
 
+/* Whether b must run in a later round than a. */
+static bool
+conflicts(const struct op *a, const struct op *b)
+{
+	if (a->request_id != NULL && same_str(a->request_id, b->request_id))
+		return true;
+	return a->kind == OP_WRITE && b->kind == OP_WRITE &&
+	       strcmp(a->id, b->id) == 0;
+}
+
 int
 batch_plan_writes(struct op **ops, size_t n)
 {
@@ -43,41 +52,25 @@ batch_plan_writes(struct op **ops, size_t n)
 
 		op->leader = NULL;
 		op->round  = 0;
-		if (op->request_id != NULL) {
-			struct op *first = NULL;
-
-			for (size_t j = 0; j < i && first == NULL; j++) {
-				if (ops[j]->kind != OP_NONE &&
-				    ops[j]->leader == NULL &&
-				    same_str(ops[j]->request_id,
-				        op->request_id))
-					first = ops[j];
-			}
-			if (first != NULL && batch_same_call(first, op)) {
-				op->leader = first;
-				continue;
-			}
-			if (first != NULL) {
-				op->kind = OP_NONE;
-				op->code = CODE_ALREADY_EXISTS;
-				snprintf(op->message, sizeof(op->message),
-				    "request_id %s was already used for a "
-				    "different call",
-				    op->request_id);
-				continue;
-			}
-		}
-		if (op->kind != OP_WRITE)
+		if (op->kind != OP_WRITE && op->kind != OP_CREATE)
 			continue;
 		for (size_t j = 0; j < i; j++) {
 			const struct op *prev = ops[j];
 
-			if (prev->kind == OP_WRITE && prev->leader == NULL &&
-			    strcmp(prev->id, op->id) == 0 &&
-			    prev->round >= op->round)
+			if ((prev->kind != OP_WRITE &&
+			        prev->kind != OP_CREATE) ||
+			    prev->leader != NULL || !conflicts(prev, op))
+				continue;
+			if (op->request_id != NULL &&
+			    same_str(prev->request_id, op->request_id) &&
+			    batch_same_call(prev, op)) {
+				op->leader = (struct op *)prev;
+				break;
+			}
+			if (prev->round >= op->round)
 				op->round = prev->round + 1;
 		}
-		if (op->round + 1 > rounds)
+		if (op->leader == NULL && op->round + 1 > rounds)
 			rounds = op->round + 1;
 	}
 	return rounds;

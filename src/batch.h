@@ -13,17 +13,19 @@
 #include "op.h"
 
 /* Plan the mutating calls ops[0..n) (OP_WRITE and OP_CREATE, in arrival
- * order):
+ * order) into rounds; round r runs after round r - 1 has committed:
  *  - a call repeating an earlier call's request id with the same
  *    arguments gets ->leader = that call and no round: it is not run, it
  *    takes the leader's outcome (the id applies once, both get the first
  *    outcome);
- *  - a call reusing an earlier call's request id with other arguments is
- *    completed here with ALREADY_EXISTS;
- *  - every other write gets the smallest ->round after the rounds of all
- *    earlier writes of the same product, so one round writes each product
- *    at most once and later writes run after earlier ones.
- * Returns the number of rounds (0 when there is no write to run). */
+ *  - every other call gets the smallest ->round after the rounds of all
+ *    earlier calls that write the same product or carry the same request
+ *    id.  So one round writes each product at most once and uses each
+ *    request id at most once, later calls run after earlier ones, and a
+ *    request id reused for a different call is judged by the database
+ *    after the first call ran, exactly as if the two had come one after
+ *    the other: ALREADY_EXISTS if the first applied.
+ * Returns the number of rounds (0 when there is nothing to run). */
 int batch_plan_writes(struct op **ops, size_t n);
 
 /* Whether two mutating calls are the same call (kind and arguments). */

@@ -496,5 +496,7 @@ dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
 out_refuse:
 	refusal.has_code = 1;
 	refusal.code     = CODE_RESOURCE_EXHAUSTED;
+	if (inventory__v1__response__get_packed_size(&refusal) > cap)
+		return 0; /* cap below DISPATCH_REPLY_MAX: the caller's bug */
 	return inventory__v1__response__pack(&refusal, reply);
 }

@@ -209,8 +209,10 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 				continue;
 			if (et->reads[k].code != CODE_OK) {
 				op->code = et->reads[k].code;
-				snprintf(op->message, sizeof(op->message),
-				    "product %s not found", op->ids[j]);
+				if (op->code == CODE_NOT_FOUND)
+					snprintf(op->message,
+					    sizeof(op->message),
+					    "product %s not found", op->ids[j]);
 				continue;
 			}
 			op->products[j] = et->reads[k].product;
@@ -251,8 +253,8 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	}
 }
 
-/* Creates alone, writes in rounds, then repeats take their leader's
- * outcome. */
+/* Round by round: its creates alone, then its writes as one batch; then
+ * repeats take their leader's outcome. */
 static void
 run_writes(struct exec_thread *et, struct store *st, struct op **ops,
     size_t n)
@@ -263,10 +265,6 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops,
 	if (n == 0)
 		return;
 	rounds = batch_plan_writes(ops, n);
-	for (size_t i = 0; i < n; i++) {
-		if (ops[i]->kind == OP_CREATE && ops[i]->leader == NULL)
-			executor_run_one(st, ops[i]);
-	}
 	for (int r = 0; r < rounds; r++) {
 		uint64_t now = dispatch_now_ns();
 		size_t   k   = 0;
@@ -274,8 +272,11 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops,
 		for (size_t i = 0; i < n; i++) {
 			struct op *op = ops[i];
 
-			if (op->kind == OP_WRITE && op->leader == NULL &&
-			    op->round == r && !expired(op, now))
+			if (op->leader != NULL || op->round != r)
+				continue;
+			if (op->kind == OP_CREATE)
+				executor_run_one(st, op);
+			else if (op->kind == OP_WRITE && !expired(op, now))
 				round[k++] = op;
 		}
 		run_round(et, st, round, k);

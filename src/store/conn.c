@@ -57,14 +57,21 @@ void
 store_pq_log(const char *what, const PGconn *conn, const PGresult *res)
 {
 	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
+	char        line[512];
 	size_t      len;
 
 	if (msg[0] == '\0')
 		msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
-	len = strlen(msg);
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		len--; /* libpq ends its messages with a newline */
-	log_warn("store: %s: %.*s", what, (int)len, msg);
+	/* One event, one line: libpq ends its messages with a newline and
+	 * puts DETAIL and HINT on lines of their own. */
+	snprintf(line, sizeof(line), "%s", msg);
+	len = strlen(line);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+		line[--len] = '\0';
+	for (char *p = line; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	log_warn("store: %s: %s", what, line);
 }
 
 /* Notices (e.g. "relation already exists, skipping") are not errors. */
