@@ -43,7 +43,7 @@ struct exec_thread {
 	bool                running;  /* the thread was started */
 	struct store_read  *reads;    /* scratch, grown as needed */
 	size_t              reads_cap;
-	struct store_write *writes;   /* scratch, EXECUTOR_BATCH_MAX */
+	struct store_write *writes;   /* scratch, EXECUTOR_TAKE_MAX */
 };
 
 struct executor {
@@ -168,6 +168,10 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 
 	if (n == 0)
 		return;
+	if (n == 1 && ops[0]->kind == OP_READ) {
+		executor_run_one(st, ops[0]); /* a plain one-row SELECT */
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		k += ops[i]->kind == OP_READ_MANY ? ops[i]->nids : 1;
 	if (!reads_reserve(et, k)) {
@@ -228,6 +232,12 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 
 	if (n == 0)
 		return;
+	if (n == 1) {
+		/* One statement alone is cheaper for PostgreSQL than the
+		 * batch's lock, write and lookup. */
+		executor_run_one(st, ops[0]);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct store_write *w = &et->writes[i];
 
@@ -259,7 +269,7 @@ static void
 run_writes(struct exec_thread *et, struct store *st, struct op **ops,
     size_t n)
 {
-	struct op *round[EXECUTOR_BATCH_MAX];
+	struct op *round[EXECUTOR_TAKE_MAX];
 	int        rounds;
 
 	if (n == 0)
@@ -295,7 +305,7 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops,
 static void
 run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
-	struct op *reads[EXECUTOR_BATCH_MAX], *writes[EXECUTOR_BATCH_MAX];
+	struct op *reads[EXECUTOR_TAKE_MAX], *writes[EXECUTOR_TAKE_MAX];
 	size_t     nr = 0, nw = 0;
 	uint64_t   now = dispatch_now_ns();
 
@@ -343,7 +353,11 @@ take(struct executor *ex, struct op **ops, struct store *st)
 			pthread_mutex_lock(&ex->mtx);
 		}
 	}
-	while (ex->head != NULL && n < EXECUTOR_BATCH_MAX) {
+	/* Whole frames only: splitting one across executors would run its
+	 * calls concurrently and out of order (a frame holds at most
+	 * DISPATCH_BATCH_MAX calls, so ops[] always has room). */
+	while (ex->head != NULL &&
+	       (n < EXECUTOR_BATCH_MAX || ex->head->frame == ops[n - 1]->frame)) {
 		ops[n++] = ex->head;
 		ex->head = ex->head->next;
 	}
@@ -360,7 +374,7 @@ exec_main(void *arg)
 {
 	struct exec_thread *et = arg;
 	struct executor    *ex = et->ex;
-	struct op          *ops[EXECUTOR_BATCH_MAX];
+	struct op          *ops[EXECUTOR_TAKE_MAX];
 	struct store       *st = NULL;
 	size_t              n;
 
@@ -408,7 +422,7 @@ executor_start(
 
 		et->ex    = ex;
 		et->index = i;
-		if ((et->writes = calloc(EXECUTOR_BATCH_MAX,
+		if ((et->writes = calloc(EXECUTOR_TAKE_MAX,
 		         sizeof(*et->writes))) == NULL ||
 		    pthread_create(&et->thread, NULL, exec_main, et) != 0) {
 			log_err("cannot start executor %d", i);

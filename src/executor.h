@@ -3,7 +3,8 @@
  *
  * A few executors (one PostgreSQL connection each) share one queue of
  * pending calls in arrival order.  An executor takes everything queued (up
- * to EXECUTOR_BATCH_MAX calls) and runs it in as few statements and round
+ * to EXECUTOR_BATCH_MAX calls, but never part of a frame: the calls of one
+ * frame always run in one batch, in their order) and runs it in as few statements and round
  * trips as it can: all reads in one SELECT, the writes in rounds of one
  * set-based transaction each (batch.c decides the rounds), creates one by
  * one.  Nothing waits on purpose for a batch to fill: a batch is whatever
@@ -20,8 +21,15 @@ struct executor;
 struct store;
 struct store_options;
 
-/* Most calls one executor takes from the queue at once. */
-enum { EXECUTOR_BATCH_MAX = 256 };
+#include "dispatch.h"
+
+/* Calls one executor takes from the queue at once: it stops taking at
+ * EXECUTOR_BATCH_MAX, after the frame it is in the middle of, so a batch
+ * holds at most EXECUTOR_TAKE_MAX calls. */
+enum {
+	EXECUTOR_BATCH_MAX = 256,
+	EXECUTOR_TAKE_MAX  = EXECUTOR_BATCH_MAX + DISPATCH_BATCH_MAX,
+};
 
 /* Start `count` executors, each connecting with opts (copied; connecting
  * happens on the executor's thread, a database that is down is fine).

@@ -153,16 +153,20 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " FROM products p WHERE p.id = ANY($1::uuid[])"
 	    " ORDER BY p.id" },
 
-	/* $1 ids: lock the batch's rows in id order, so that executors
-	 * locking overlapping batches never deadlock. */
+	/* $1 ids: lock the batch's rows in id order, skipping rows another
+	 * transaction holds, and return the ids locked (in id order).  A
+	 * batch therefore never waits on a row lock, so executors never
+	 * deadlock and one busy row never holds up its neighbours: an item
+	 * whose row was busy is run again alone, where it may wait within
+	 * its own deadline. */
 	[STMT_PRODUCT_LOCK_MANY] = { "product_lock_many", 1,
-	    "SELECT p.id FROM products p WHERE p.id = ANY($1::uuid[])"
-	    " ORDER BY p.id FOR UPDATE" },
+	    "SELECT p.id::text FROM products p WHERE p.id = ANY($1::uuid[])"
+	    " ORDER BY p.id FOR UPDATE SKIP LOCKED" },
 
 	/* $1 ids, $2 expected versions, $3 stocks, $4 request ids (NULL:
 	 * none), item i at index i.  Every item whose version matches and
-	 * whose request id is not logged yet is written and logged, in one
-	 * statement; the rows back are the applied items: ord (i + 1), then
+	 * whose request id is not logged yet and whose row is not held by
+	 * another transaction is written and logged, in one statement; the rows back are the applied items: ord (i + 1), then
 	 * the new product, in item order.  A request id logged concurrently
 	 * raises 23505 and the whole batch rolls back. */
 	[STMT_PRODUCT_UPDATE_MANY] = { "product_update_many", 4,
@@ -170,11 +174,14 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int4[],"
 	    " $4::text[]) WITH ORDINALITY"
 	    " AS i(id, expected_version, stock, request_id, ord)"
+	    "), locked AS MATERIALIZED ("
+	    " SELECT k.id FROM products k WHERE k.id = ANY($1::uuid[])"
+	    " ORDER BY k.id FOR UPDATE SKIP LOCKED"
 	    "), upd AS ("
 	    " UPDATE products p"
 	    " SET stock = i.stock, version = p.version + 1,"
 	    " updated_at = now(), last_request_id = i.request_id"
-	    " FROM input i"
+	    " FROM input i JOIN locked k ON k.id = i.id"
 	    " WHERE p.id = i.id AND p.version = i.expected_version"
 	    " AND NOT EXISTS (SELECT 1 FROM request_log l"
 	    " WHERE l.request_id = i.request_id)"
@@ -679,6 +686,26 @@ write_params_init(
 	return 0;
 }
 
+/* Whether the lock statement's result (ids in order) holds id. */
+static bool
+row_locked(const PGresult *locked, const char *id)
+{
+	int lo = 0, hi = PQntuples(locked) - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c   = strcmp(PQgetvalue(locked, mid, 0), id);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return false;
+}
+
 enum code
 store_product_update_many(struct store *st, struct store_write *items,
     size_t n, uint64_t deadline_ns)
@@ -740,6 +767,11 @@ store_product_update_many(struct store *st, struct store_write *items,
 		           get_i64(look, (int)i, 0, &ord) != 0 ||
 		           ord != (int64_t)i + 1) {
 			code = CODE_INTERNAL; /* NEVER */
+		} else if (!PQgetisnull(look, (int)i, 1) &&
+		           !row_locked(res[0], it->id)) {
+			/* Its row was busy in another transaction: what it
+			 * sees now may be stale; alone, it waits its turn. */
+			code = CODE_UNAVAILABLE;
 		} else if (!update_decide(look, (int)i, 1, it->request_id,
 		               it->stock, it->expected_version, &row, &code)) {
 			/* Undecidable here; alone, the item retries. */

@@ -123,13 +123,15 @@ struct store_write {
 };
 
 /* All writes in one transaction and one round trip (pipeline mode): lock
- * the rows in id order, one set-based conditional UPDATE that also writes
- * the request log, then one lookup in a fresh snapshot that decides every
+ * the rows in id order, skipping rows another transaction holds (so a
+ * batch never waits on a row lock and executors never deadlock), one
+ * set-based conditional UPDATE of the locked rows that also writes the
+ * request log, then one lookup in a fresh snapshot that decides every
  * item that did not apply (conflict, repeat, reuse, not found) exactly as
  * store_product_update_stock() would.  The caller guarantees that no two
- * items name the same product or the same request id.  An item whose
- * outcome the lookup cannot decide gets UNAVAILABLE (the caller re-runs it
- * alone). */
+ * items name the same product or the same request id.  An item whose row
+ * was busy, or whose outcome the lookup cannot decide, gets UNAVAILABLE:
+ * nothing was applied for it, and the caller re-runs it alone. */
 enum code store_product_update_many(struct store *st,
     struct store_write *items, size_t n, uint64_t deadline_ns);
 

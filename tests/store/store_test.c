@@ -478,17 +478,19 @@ test_update_many_fails_whole(void **state)
 	assert_int_equal(db_version(e->db, b.id), 2);
 }
 
-/* ---- the deadline while another session holds a row lock -------------- */
+/* ---- a busy row, and the deadline ---------------------------------------- */
 
+/* A row another session holds does not hold up the batch: its item comes
+ * back UNAVAILABLE (the executor runs it alone, where it waits within its
+ * own deadline) and every other item applies at once. */
 static void
-test_update_many_deadline(void **state)
+test_update_many_busy_row(void **state)
 {
 	struct env *e = *state;
 	enum { N = BULK_N };
 	char(*ids)[PRODUCT_ID_LEN + 1] = calloc(N, sizeof(*ids));
 	struct store_write *w          = calloc(N, sizeof(*w));
 	PGconn             *locker;
-	uint64_t            start, took_ms;
 	int                 i;
 
 	assert_true(ids && w);
@@ -506,35 +508,82 @@ test_update_many_deadline(void **state)
 	    "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE",
 	    ids[N / 2]);
 
-	start = now_ns();
-	assert_int_equal(
-	    store_product_update_many(e->st, w, N, start + 200 * NS_PER_MS),
-	    CODE_DEADLINE_EXCEEDED);
-	took_ms = (now_ns() - start) / NS_PER_MS;
-	print_message("deadline 200 ms: returned after %llu ms\n",
-	    (unsigned long long)took_ms);
-	assert_true(took_ms >= 150 && took_ms < 1500);
-	for (i = 0; i < N; i++)
-		assert_int_equal(w[i].code, UNTOUCHED);
-
-	/* A spent deadline never reaches the database. */
-	assert_int_equal(store_product_update_many(e->st, w, N, now_ns() - 1),
-	    CODE_DEADLINE_EXCEEDED);
-
-	db_exec(locker, "ROLLBACK", NULL);
-	PQfinish(locker);
-	for (i = 0; i < N; i += 97)
-		assert_int_equal(db_version(e->db, ids[i]), 1);
-	assert_int_equal(db_version(e->db, ids[N / 2]), 1);
-
-	/* Lock released: the same batch applies, on the same store. */
+	/* Were the batch to wait for the lock, the 10 s deadline would end
+	 * it with DEADLINE_EXCEEDED and nothing applied. */
 	assert_int_equal(store_product_update_many(
 	                     e->st, w, N, now_ns() + 10000 * NS_PER_MS),
 	    CODE_OK);
 	for (i = 0; i < N; i++)
-		assert_int_equal(w[i].code, CODE_OK);
+		assert_int_equal(
+		    w[i].code, i == N / 2 ? CODE_UNAVAILABLE : CODE_OK);
+	db_exec(locker, "ROLLBACK", NULL);
+	PQfinish(locker);
+	for (i = 0; i < N; i += 97)
+		assert_int_equal(db_version(e->db, ids[i]), i == N / 2 ? 1 : 2);
+	assert_int_equal(db_version(e->db, ids[N / 2]), 1);
 	free(ids);
 	free(w);
+}
+
+/* A batch statement that waits (here: on a request id another session is
+ * inserting) is cancelled at the deadline: DEADLINE_EXCEEDED, nothing
+ * applied, items untouched, and the store works right after. */
+static void
+test_update_many_deadline(void **state)
+{
+	struct env        *e = *state;
+	struct product     a, b;
+	struct store_write w[2];
+	PGconn            *locker;
+	uint64_t           start, took_ms;
+	const char        *held = "store-test-held-request-id";
+
+	new_product(e->st, 5, &a);
+	new_product(e->st, 5, &b);
+	memset(w, 0, sizeof(w));
+	w[0].id               = a.id;
+	w[0].request_id       = held;
+	w[1].id               = b.id;
+	for (int i = 0; i < 2; i++) {
+		w[i].stock            = 1;
+		w[i].expected_version = 1;
+		w[i].code             = UNTOUCHED;
+	}
+	locker = PQconnectdb(conninfo());
+	assert_int_equal(PQstatus(locker), CONNECTION_OK);
+	db_exec(locker, "BEGIN", NULL);
+	db_exec(locker,
+	    "INSERT INTO request_log (request_id, method, product_id,"
+	    " expected_version, stock, result_version, result_stock,"
+	    " result_updated_at) VALUES ($1, 1, gen_random_uuid(), 1, 1, 2,"
+	    " 1, now())",
+	    held);
+
+	start = now_ns();
+	assert_int_equal(
+	    store_product_update_many(e->st, w, 2, start + 200 * NS_PER_MS),
+	    CODE_DEADLINE_EXCEEDED);
+	took_ms = (now_ns() - start) / NS_PER_MS;
+	print_message("deadline 200 ms: returned after %llu ms\n",
+	    (unsigned long long)took_ms);
+	assert_true(took_ms >= 150);
+	assert_int_equal(w[0].code, UNTOUCHED);
+	assert_int_equal(w[1].code, UNTOUCHED);
+	assert_int_equal(db_version(e->db, a.id), 1);
+	assert_int_equal(db_version(e->db, b.id), 1);
+
+	/* A spent deadline never reaches the database. */
+	assert_int_equal(store_product_update_many(e->st, w, 2, now_ns() - 1),
+	    CODE_DEADLINE_EXCEEDED);
+
+	db_exec(locker, "ROLLBACK", NULL);
+	PQfinish(locker);
+	/* Released: the same batch applies, on the same store. */
+	assert_int_equal(store_product_update_many(
+	                     e->st, w, 2, now_ns() + 10000 * NS_PER_MS),
+	    CODE_OK);
+	assert_int_equal(w[0].code, CODE_OK);
+	assert_int_equal(w[1].code, CODE_OK);
 }
 
 /* ---- two stores, same products, opposite orders ----------------------- */
@@ -542,6 +591,7 @@ test_update_many_deadline(void **state)
 struct racer {
 	const char (*ids)[PRODUCT_ID_LEN + 1]; /* the shared products */
 	bool reverse;            /* write them in the opposite order */
+	long busy;               /* items skipped: row busy elsewhere */
 	long oks[RACE_PRODUCTS]; /* OK per product */
 	long aborted;            /* ABORTED items */
 	long failures;           /* anything else */
@@ -602,6 +652,11 @@ race(void *arg)
 			           w[i].product.version >
 			               w[i].expected_version) {
 				r->aborted++;
+			} else if (w[i].code == CODE_UNAVAILABLE) {
+				/* Its row was busy in the other racer's
+				 * batch: skipped, for the caller to run
+				 * alone; nothing was applied. */
+				r->busy++;
 			} else {
 				r->failures++;
 				snprintf(r->what, sizeof(r->what),
@@ -641,8 +696,8 @@ test_update_many_no_deadlock(void **state)
 			fail_msg("racer %d: %ld failures, first: %s", k,
 			    r[k].failures, r[k].what);
 	}
-	print_message(
-	    "racers: %ld ABORTED items\n", r[0].aborted + r[1].aborted);
+	print_message("racers: %ld ABORTED items, %ld skipped as busy\n",
+	    r[0].aborted + r[1].aborted, r[0].busy + r[1].busy);
 	for (i = 0; i < RACE_PRODUCTS; i++) {
 		assert_int_equal(
 		    db_version(e->db, ids[i]), 1 + r[0].oks[i] + r[1].oks[i]);
@@ -657,6 +712,7 @@ main(void)
 		cmocka_unit_test(test_many_bulk),
 		cmocka_unit_test(test_update_many_mix),
 		cmocka_unit_test(test_update_many_fails_whole),
+		cmocka_unit_test(test_update_many_busy_row),
 		cmocka_unit_test(test_update_many_deadline),
 		cmocka_unit_test(test_update_many_no_deadlock),
 	};
