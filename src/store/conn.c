@@ -124,6 +124,12 @@ store_pq_connect(const char *conninfo)
 
 /* ---- connection ------------------------------------------------------ */
 
+/* Run once per connection, before the statements are prepared. */
+static const char *const session_setup[] = {
+	"DEALLOCATE ALL",
+	"SET plan_cache_mode = force_generic_plan",
+};
+
 /* Prepare every statement on st->conn.  0 on success. */
 static int
 store_prepare(struct store *st)
@@ -132,14 +138,19 @@ store_prepare(struct store *st)
 	size_t    t, i;
 
 	/* Statements may survive from an earlier, partial attempt on a
-	 * connection that stayed up (e.g. before the schema existed). */
-	res = PQexec(st->conn, "DEALLOCATE ALL");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		store_pq_log("DEALLOCATE ALL", st->conn, res);
+	 * connection that stayed up (e.g. before the schema existed).
+	 * Generic plans: PostgreSQL otherwise re-plans the array (batch)
+	 * statements on every call, and measured, planning them cost more
+	 * than running them; their plans do not depend on the values. */
+	for (i = 0; i < sizeof(session_setup) / sizeof(*session_setup); i++) {
+		res = PQexec(st->conn, session_setup[i]);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			store_pq_log(session_setup[i], st->conn, res);
+			PQclear(res);
+			return -1;
+		}
 		PQclear(res);
-		return -1;
 	}
-	PQclear(res);
 
 	for (t = 0; t < sizeof(store_stmt_tables) / sizeof(*store_stmt_tables);
 	     t++) {
