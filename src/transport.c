@@ -14,8 +14,10 @@
  * request (a mutex makes "is it waiting?" and "cancel it" one step), lets
  * every context that holds a frame answer it, and only then closes the
  * socket: closing the listeners first would close the connections they
- * accepted and drop replies of committed writes (nng 1.5.2).  The mutex
- * is held only to change a context's state, never across I/O.
+ * accepted and drop replies of committed writes (nng 1.5.2).  Each
+ * context has its own mutex (so contexts never contend with each other),
+ * held only to change its state, never across I/O; the transport's mutex
+ * is taken only by the drain.
  */
 #include "transport.h"
 
@@ -24,6 +26,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +54,8 @@ struct transport_call {
 	nng_ctx           ctx;
 	nng_aio          *aio; /* receive and send, callback call_cb */
 	nng_msg          *msg; /* the frame being handled; reused to reply */
-	enum call_state   state; /* guarded by t->mtx */
+	pthread_mutex_t   mtx;   /* guards state */
+	enum call_state   state;
 };
 
 struct transport {
@@ -62,9 +66,9 @@ struct transport {
 	struct guard               *guard; /* ipc:// work-around, or NULL */
 	struct transport_call      *calls;
 	int                         ncalls;
-	int                         active; /* calls not CALL_DONE */
-	bool                        stopping;
-	pthread_mutex_t             mtx;  /* guards states, active, stopping */
+	atomic_int                  active; /* calls not CALL_DONE */
+	atomic_bool                 stopping;
+	pthread_mutex_t             mtx;  /* with idle: the drain's wait */
 	pthread_cond_t              idle; /* active reached 0 */
 	const struct transport_ops *ops;
 	void                       *arg; /* for ops->request */
@@ -79,16 +83,21 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Under t->mtx: receive again, or stop if the transport is stopping. */
+/* Under c->mtx: receive again, or stop if the transport is stopping.
+ * The stop flag is read under the same mutex the drain takes to cancel a
+ * receiving context, so no receive is posted after the drain looked. */
 static void
 call_rearm_locked(struct transport_call *c)
 {
 	struct transport *t = c->t;
 
-	if (t->stopping) {
+	if (atomic_load(&t->stopping)) {
 		c->state = CALL_DONE;
-		if (--t->active == 0)
+		if (atomic_fetch_sub(&t->active, 1) == 1) {
+			pthread_mutex_lock(&t->mtx);
 			pthread_cond_broadcast(&t->idle);
+			pthread_mutex_unlock(&t->mtx);
+		}
 		return;
 	}
 	c->state = CALL_RECEIVING;
@@ -99,9 +108,9 @@ call_rearm_locked(struct transport_call *c)
 static void
 call_rearm(struct transport_call *c)
 {
-	pthread_mutex_lock(&c->t->mtx);
+	pthread_mutex_lock(&c->mtx);
 	call_rearm_locked(c);
-	pthread_mutex_unlock(&c->t->mtx);
+	pthread_mutex_unlock(&c->mtx);
 }
 
 static void
@@ -110,10 +119,8 @@ call_received(struct transport_call *c, int rv)
 	struct transport *t = c->t;
 
 	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
-		pthread_mutex_lock(&t->mtx);
-		t->stopping = true; /* closed under us: do not re-arm */
-		call_rearm_locked(c);
-		pthread_mutex_unlock(&t->mtx);
+		atomic_store(&t->stopping, true); /* closed: do not re-arm */
+		call_rearm(c);
 		return;
 	}
 	if (rv != 0) {
@@ -122,9 +129,9 @@ call_received(struct transport_call *c, int rv)
 		return;
 	}
 	c->msg = nng_aio_get_msg(c->aio);
-	pthread_mutex_lock(&t->mtx);
+	pthread_mutex_lock(&c->mtx);
 	c->state = CALL_BUSY;
-	pthread_mutex_unlock(&t->mtx);
+	pthread_mutex_unlock(&c->mtx);
 	t->ops->request(t->arg, c, nng_msg_body(c->msg), nng_msg_len(c->msg),
 	    now_ns());
 }
@@ -147,9 +154,9 @@ call_cb(void *arg)
 	int                    rv = nng_aio_result(c->aio);
 	enum call_state        state;
 
-	pthread_mutex_lock(&c->t->mtx);
+	pthread_mutex_lock(&c->mtx);
 	state = c->state;
-	pthread_mutex_unlock(&c->t->mtx);
+	pthread_mutex_unlock(&c->mtx);
 	if (state == CALL_SENDING)
 		call_sent(c, rv);
 	else
@@ -171,9 +178,9 @@ transport_reply(struct transport_call *c, const uint8_t *buf, size_t len)
 		call_rearm(c);
 		return;
 	}
-	pthread_mutex_lock(&c->t->mtx);
+	pthread_mutex_lock(&c->mtx);
 	c->state = CALL_SENDING;
-	pthread_mutex_unlock(&c->t->mtx);
+	pthread_mutex_unlock(&c->mtx);
 	nng_aio_set_msg(c->aio, msg);
 	nng_aio_set_timeout(c->aio, SEND_TIMEOUT_MS);
 	nng_ctx_send(c->ctx, c->aio);
@@ -230,8 +237,10 @@ listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
 static void
 transport_free(struct transport *t)
 {
-	for (int i = 0; i < t->ncalls; i++)
+	for (int i = 0; i < t->ncalls; i++) {
 		nng_aio_free(t->calls[i].aio);
+		pthread_mutex_destroy(&t->calls[i].mtx);
+	}
 	guard_free(t->guard);
 	for (int i = 0; i < t->nlisteners; i++)
 		free(t->urls[i]);
@@ -281,9 +290,10 @@ transport_start(struct transport **out, const char *urls, int contexts,
 		struct transport_call *c = &t->calls[i];
 
 		c->t = t;
+		pthread_mutex_init(&c->mtx, NULL);
+		t->ncalls++;
 		if ((rv = nng_aio_alloc(&c->aio, call_cb, c)) != 0)
 			goto out_ctx;
-		t->ncalls++;
 		if ((rv = nng_ctx_open(&c->ctx, t->sock)) != 0)
 			goto out_ctx;
 	}
@@ -294,12 +304,9 @@ transport_start(struct transport **out, const char *urls, int contexts,
 		snprintf(errbuf, errlen, "cannot start the listener guard");
 		goto out_close;
 	}
-	pthread_mutex_lock(&t->mtx);
-	for (int i = 0; i < t->ncalls; i++) {
-		t->active++;
-		call_rearm_locked(&t->calls[i]);
-	}
-	pthread_mutex_unlock(&t->mtx);
+	atomic_store(&t->active, t->ncalls);
+	for (int i = 0; i < t->ncalls; i++)
+		call_rearm(&t->calls[i]);
 	*out = t;
 	return 0;
 
@@ -317,13 +324,17 @@ transport_stop(struct transport *t)
 	if (t == NULL)
 		return;
 	guard_stop(t->guard); /* it may replace listeners: stop it first */
-	pthread_mutex_lock(&t->mtx);
-	t->stopping = true;
+	atomic_store(&t->stopping, true);
 	for (int i = 0; i < t->ncalls; i++) {
-		if (t->calls[i].state == CALL_RECEIVING)
-			nng_aio_cancel(t->calls[i].aio);
+		struct transport_call *c = &t->calls[i];
+
+		pthread_mutex_lock(&c->mtx);
+		if (c->state == CALL_RECEIVING)
+			nng_aio_cancel(c->aio);
+		pthread_mutex_unlock(&c->mtx);
 	}
-	while (t->active > 0)
+	pthread_mutex_lock(&t->mtx);
+	while (atomic_load(&t->active) > 0)
 		pthread_cond_wait(&t->idle, &t->mtx);
 	pthread_mutex_unlock(&t->mtx);
 	/* nng has no linger: give the replies just queued a moment to be
