@@ -5,6 +5,7 @@
 #   INVENTORY_GATES="build" bash deploy/test.sh   only some
 #
 # Gates (each a function gate_<name> below, run in this order):
+#   release   Release builds (-O3) with gcc and with clang, -Werror, no run
 #   build     configure + build into build/, then ctest (unit, contract and
 #             concurrency tests against a private PostgreSQL and a real
 #             inventoryd, all started by ctest fixtures)
@@ -24,23 +25,38 @@ cd "$root"
 . deploy/scripts/deps.sh
 
 # Cheap static gates first, so a formatting slip fails in seconds.
-DEFAULT_GATES="format tidy build asan valgrind fuzz"
+DEFAULT_GATES="format tidy release build asan valgrind fuzz"
 gates=${INVENTORY_GATES:-$DEFAULT_GATES}
 jobs=$(nproc 2>/dev/null || echo 2)
 export CTEST_OUTPUT_ON_FAILURE=1
 
 say() { printf '\n==> %s\n' "$*"; }
 
-# configure_build DIR [cmake args...]: configure and build DIR.
+# configure_build DIR [cmake args...]: configure and build DIR.  The gates
+# build with -Werror (a user's build does not: INVENTORY_WERROR is off by
+# default).
 configure_build() {
 	local dir=$1
 	shift
-	cmake -S . -B "$dir" "$@" &&
+	cmake -S . -B "$dir" -DINVENTORY_WERROR=ON "$@" &&
 		cmake --build "$dir" -j "$jobs"
 }
 
 run_ctest() {
 	ctest --test-dir "$1" --output-on-failure -j "$jobs" --timeout 600
+}
+
+# The most common CMake line, as a packager types it, with gcc and with
+# clang (tests built, not run: the build gate runs them): -O3 brings
+# warnings the other gates' -O0/-O2 builds never see.
+gate_release() {
+	local cc
+	for cc in gcc clang; do
+		command -v "$cc" >/dev/null 2>&1 || { echo "release gate needs $cc" >&2; return 1; }
+		echo "release build with $cc"
+		CC=$cc configure_build "build-release-$cc" \
+			-DCMAKE_BUILD_TYPE=Release || return 1
+	done
 }
 
 gate_build() {

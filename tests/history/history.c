@@ -92,6 +92,7 @@ history_add_final(
     struct history *h, int p, const char *src, int64_t version, int64_t stock)
 {
 	struct hist_product *pr;
+	size_t               len;
 
 	if (p < 0 || p >= h->nproducts)
 		return -1;
@@ -100,8 +101,11 @@ history_add_final(
 		return -1;
 	pr->final[pr->nfinal].version = version;
 	pr->final[pr->nfinal].stock   = stock;
-	snprintf(
-	    pr->final[pr->nfinal].src, sizeof(pr->final[0].src), "%s", src);
+	/* A short label, cut to fit on purpose (memcpy, not snprintf: gcc's
+	 * -Wformat-truncation flags the intended cut at -O3). */
+	len = strnlen(src, sizeof(pr->final[0].src) - 1);
+	memcpy(pr->final[pr->nfinal].src, src, len);
+	pr->final[pr->nfinal].src[len] = '\0';
 	pr->nfinal++;
 	return 0;
 }
