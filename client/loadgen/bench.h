@@ -181,6 +181,15 @@ int      bench_run(struct bench *b);
 bool     bench_code_is_unknown_outcome(inventory_code code);
 int      bench_parallel(struct bench *b,
          int (*fn)(struct bench *, struct bench_product *, void *), void *arg);
+/* Read every product, BENCH_READ_CHUNK ids per BatchGetProducts call, from
+ * a few threads; got() receives each product read.  A chunk that fails
+ * (a missing id, say) is read product by product with one() instead.
+ * Returns 0, or -1 if one() failed. */
+enum { BENCH_READ_CHUNK = 500 };
+int bench_read_all(struct bench *b,
+    void (*got)(struct bench *, struct bench_product *,
+        const inventory_product *, void *),
+    int (*one)(struct bench *, struct bench_product *, void *), void *arg);
 
 /* verify.c */
 void bench_verify(struct bench *b);

@@ -60,6 +60,17 @@ read_final(struct bench *b, struct bench_product *p, void *arg)
 	return 0; /* keep reading the others */
 }
 
+static void
+got_final(struct bench *b, struct bench_product *p,
+    const inventory_product *got, void *arg)
+{
+	struct final_state *fs = arg;
+	size_t              i  = (size_t)(p - b->products);
+
+	fs->version[i] = got->version;
+	fs->stock[i]   = got->stock;
+}
+
 static void fail(struct bench_verdict *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -127,7 +138,7 @@ bench_verify(struct bench *b)
 		snprintf(v->message, sizeof(v->message), "out of memory");
 		goto out_free;
 	}
-	bench_parallel(b, read_final, &fs);
+	bench_read_all(b, got_final, read_final, &fs);
 
 	for (i = 0; i < b->nproducts; i++) {
 		const struct bench_product *p     = &b->products[i];

@@ -634,6 +634,66 @@ bench_parallel(struct bench *b,
 	return atomic_load(&pa.failed) ? -1 : 0;
 }
 
+/* bench_read_all: chunk i is products [i * CHUNK, (i + 1) * CHUNK). */
+struct chunk_read {
+	void (*got)(struct bench *, struct bench_product *,
+	    const inventory_product *, void *);
+	int (*one)(struct bench *, struct bench_product *, void *);
+	void *arg;
+};
+
+static int
+read_chunk(struct bench *b, size_t first, size_t n, struct chunk_read *cr)
+{
+	const char        *ids[BENCH_READ_CHUNK] = { NULL };
+	inventory_product *out                   = NULL;
+	inventory_status   st                    = { 0 };
+	inventory_code     rc;
+	int                rv = 0;
+
+	inventory_call_opts o = { .timeout_ms = bench_setup_timeout(b) };
+
+	for (size_t i = 0; i < n; i++)
+		ids[i] = b->products[first + i].id;
+	rc = inventory_batch_get_products(b->client, ids, n, &o, &out, &st);
+	inventory_status_fini(&st);
+	if (rc == INVENTORY_OK) {
+		for (size_t i = 0; i < n; i++)
+			cr->got(b, &b->products[first + i], &out[i], cr->arg);
+		inventory_product_free(out);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		rv |= cr->one(b, &b->products[first + i], cr->arg);
+	return rv;
+}
+
+/* bench_parallel's unit is a product: the first product of each chunk
+ * reads the whole chunk, the others do nothing. */
+static int
+read_chunk_at(struct bench *b, struct bench_product *p, void *arg)
+{
+	size_t i = (size_t)(p - b->products);
+
+	if (i % BENCH_READ_CHUNK != 0)
+		return 0;
+	return read_chunk(b, i,
+	    b->nproducts - i < BENCH_READ_CHUNK ? b->nproducts - i
+	                                        : BENCH_READ_CHUNK,
+	    arg);
+}
+
+int
+bench_read_all(struct bench *b,
+    void (*got)(struct bench *, struct bench_product *,
+        const inventory_product *, void *),
+    int (*one)(struct bench *, struct bench_product *, void *), void *arg)
+{
+	struct chunk_read cr = { .got = got, .one = one, .arg = arg };
+
+	return bench_parallel(b, read_chunk_at, &cr);
+}
+
 struct seed_arg {
 	uint64_t tag;
 };
@@ -687,6 +747,16 @@ read_initial(struct bench *b, struct bench_product *p, void *arg)
 	p->init_stock   = out->stock;
 	inventory_product_free(out);
 	return 0;
+}
+
+static void
+got_initial(struct bench *b, struct bench_product *p,
+    const inventory_product *got, void *arg)
+{
+	(void)b;
+	(void)arg;
+	p->init_version = got->version;
+	p->init_stock   = got->stock;
 }
 
 static int
@@ -761,7 +831,7 @@ bench_setup_products(struct bench *b)
 		if (load_ids(b, b->cfg.ids_file) != 0) {
 			return -1;
 		}
-		return bench_parallel(b, read_initial, NULL);
+		return bench_read_all(b, got_initial, read_initial, NULL);
 	}
 	struct seed_arg sa = {
 		.tag = splitmix64(b->cfg.seed ^ (uint64_t)time(NULL)),
