@@ -42,13 +42,13 @@ struct frame {
 	ProtobufCMessage      **payloads; /* owned, one per call or NULL */
 	atomic_size_t           pending;  /* calls not done, + 1 until
 	                                     released */
-	enum code        code;         /* not OK: the frame is refused */
-	char             message[256]; /* why it is refused */
-	uint64_t         received_ns;  /* arrival (monotonic) */
-	dispatch_done_fn done;         /* called when pending reaches 0 */
-	void            *arg;          /* for done */
-	struct op        one;          /* the call of a single frame */
-	ProtobufCMessage *one_payload; /* its payload */
+	enum code         code;           /* not OK: the frame is refused */
+	char              message[256];   /* why it is refused */
+	uint64_t          received_ns;    /* arrival (monotonic) */
+	dispatch_done_fn  done;           /* called when pending reaches 0 */
+	void             *arg;            /* for done */
+	struct op         one;            /* the call of a single frame */
+	ProtobufCMessage *one_payload;    /* its payload */
 };
 
 /* Set once before the executors start; read-only afterwards. */
@@ -82,9 +82,9 @@ dispatch_check_table(void)
 	for (unsigned i = 0; i < service->n_methods; i++) {
 		if (strcmp(handler_table[i].name, service->methods[i].name) !=
 		    0) {
-			log_err("dispatch: handler %u is %s, the proto says %s",
-			    i, handler_table[i].name,
-			    service->methods[i].name);
+			log_err(
+			    "dispatch: handler %u is %s, the proto says %s", i,
+			    handler_table[i].name, service->methods[i].name);
 			return -1;
 		}
 	}
@@ -111,8 +111,8 @@ decode_call(const Inventory__V1__Request *env, int *method,
     ProtobufCMessage **payload, char *msg, size_t msglen)
 {
 	const ProtobufCMethodDescriptor *m;
-	const char                      *name = env->method;
-	const uint8_t                   *body = (const uint8_t *)"";
+	const char                      *name     = env->method;
+	const uint8_t                   *body     = (const uint8_t *)"";
 	size_t                           body_len = 0;
 
 	*method  = -1;
@@ -206,8 +206,8 @@ open_call(struct frame *f, const Inventory__V1__Request *env, struct op *op,
 	if ((code = op->handler->prepare(*payload, op)) != CODE_OK)
 		goto out_done;
 	if (env->has_timeout_ms) {
-		op->deadline_ns = f->received_ns +
-		                  (uint64_t)env->timeout_ms * 1000000u;
+		op->deadline_ns =
+		    f->received_ns + (uint64_t)env->timeout_ms * 1000000u;
 		if (dispatch_now_ns() >= op->deadline_ns) {
 			code = CODE_DEADLINE_EXCEEDED;
 			snprintf(op->message, sizeof(op->message),
@@ -291,8 +291,8 @@ dispatch_frame_open(const uint8_t *buf, size_t len, uint64_t received_ns,
 		return NULL;
 	}
 	for (size_t i = 0; i < f->nops; i++) {
-		if (open_call(f, f->env->batch[i], &f->ops[i],
-		        &f->payloads[i])) {
+		if (open_call(
+		        f, f->env->batch[i], &f->ops[i], &f->payloads[i])) {
 			*tail = &f->ops[i];
 			tail  = &f->ops[i].next;
 			atomic_fetch_add(&f->pending, 1);
@@ -366,8 +366,8 @@ method_name(int method)
 
 /* Fill w from a finished op; records its metrics and logs. */
 static void
-wire_call_fill(struct wire_call *w, struct op *op, const uint8_t *payloads,
-    uint64_t now)
+wire_call_fill(
+    struct wire_call *w, struct op *op, const uint8_t *payloads, uint64_t now)
 {
 	inventory__v1__response__init(&w->resp);
 	w->resp.has_code = 1;
@@ -398,8 +398,8 @@ wire_call_fill(struct wire_call *w, struct op *op, const uint8_t *payloads,
 	} else if (op->code != CODE_OK) {
 		log_debug("request method=%s request_id=%s code=%s: %s",
 		    method_name(op->method),
-		    op->request_id ? op->request_id : "-",
-		    code_name(op->code), w->resp.message);
+		    op->request_id ? op->request_id : "-", code_name(op->code),
+		    w->resp.message);
 	}
 	metrics_record(
 	    op->method, (int)op->code, (now - op->received_ns) / 1000u);
@@ -408,26 +408,26 @@ wire_call_fill(struct wire_call *w, struct op *op, const uint8_t *payloads,
 size_t
 dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out)
 {
-	Inventory__V1__Response   top = INVENTORY__V1__RESPONSE__INIT;
-	uint8_t                   scratch[DISPATCH_REPLY_MAX];
-	ProtobufCBufferSimple     payloads =
+	Inventory__V1__Response top = INVENTORY__V1__RESPONSE__INIT;
+	uint8_t                 scratch[DISPATCH_REPLY_MAX];
+	ProtobufCBufferSimple   payloads =
 	    PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
 	struct wire_call          single, *calls = &single;
-	Inventory__V1__Response **ptrs           = NULL;
-	uint64_t                  now            = dispatch_now_ns();
+	Inventory__V1__Response **ptrs = NULL;
+	uint64_t                  now  = dispatch_now_ns();
 	size_t                    n;
 
 	if (f->code != CODE_OK) {
 		top.has_code = 1;
 		top.code     = (uint32_t)f->code;
 		top.message  = f->message;
-		metrics_record(-1, (int)f->code, (now - f->received_ns) / 1000u);
+		metrics_record(
+		    -1, (int)f->code, (now - f->received_ns) / 1000u);
 		log_debug("frame refused: %s", f->message);
 		return inventory__v1__response__pack_to_buffer(&top, out);
 	}
-	if (f->batch &&
-	    ((calls = calloc(f->nops, sizeof(*calls))) == NULL ||
-	        (ptrs = calloc(f->nops, sizeof(*ptrs))) == NULL)) {
+	if (f->batch && ((calls = calloc(f->nops, sizeof(*calls))) == NULL ||
+	                    (ptrs = calloc(f->nops, sizeof(*ptrs))) == NULL)) {
 		free(calls);
 		top.has_code = 1;
 		top.code     = CODE_RESOURCE_EXHAUSTED;
@@ -453,7 +453,7 @@ dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out)
 		top.has_code = 1; /* the frame was accepted: OK */
 		top.n_batch  = f->nops;
 		top.batch    = ptrs;
-		n           = inventory__v1__response__pack_to_buffer(&top, out);
+		n = inventory__v1__response__pack_to_buffer(&top, out);
 		free(ptrs);
 		free(calls);
 	} else {

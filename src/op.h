@@ -41,25 +41,25 @@ struct op {
 	uint64_t              received_ns; /* when its frame arrived */
 	uint64_t              deadline_ns; /* 0: none (monotonic) */
 	char                  id[PRODUCT_ID_LEN + 1]; /* canonical UUID */
-	int64_t               stock;            /* WRITE, CREATE */
-	int64_t               expected_version; /* WRITE */
-	const char           *name;             /* CREATE */
-	const char           *price;            /* CREATE */
-	char (*ids)[PRODUCT_ID_LEN + 1];        /* READ_MANY, owned */
-	size_t nids;                            /* READ_MANY */
+	int64_t               stock;                  /* WRITE, CREATE */
+	int64_t               expected_version;       /* WRITE */
+	const char           *name;                   /* CREATE */
+	const char           *price;                  /* CREATE */
+	char (*ids)[PRODUCT_ID_LEN + 1];              /* READ_MANY, owned */
+	size_t nids;                                  /* READ_MANY */
 
 	/* ---- the outcome ---- */
-	enum code       code;         /* the call's status */
-	char            message[256]; /* why, when code is not OK */
-	struct product  product; /* OK: the result; ABORTED and a future
-	                            version: the latest */
-	struct product *products; /* READ_MANY on OK: nids, owned */
+	enum code      code;         /* the call's status */
+	char           message[256]; /* why, when code is not OK */
+	struct product product;      /* OK: the result; ABORTED and a future
+	                                version: the latest */
+	struct product *products;    /* READ_MANY on OK: nids, owned */
 
 	/* ---- executor bookkeeping ---- */
 	struct op *next;   /* queue link, arrival order */
 	struct op *leader; /* same request id, same call earlier in the
 	                      batch: take its outcome */
-	int        round;  /* write round within a batch (batch.c) */
+	int round;         /* write round within a batch (batch.c) */
 };
 
 /* Release what an op owns (ids, products).  The op itself is the

@@ -258,7 +258,8 @@ batch_get_prepare(const ProtobufCMessage *req, struct op *op)
 	}
 	op->nids = r->n_ids;
 	for (size_t i = 0; i < r->n_ids; i++) {
-		if (r->ids[i] == NULL || !validate_uuid(r->ids[i], op->ids[i])) {
+		if (r->ids[i] == NULL ||
+		    !validate_uuid(r->ids[i], op->ids[i])) {
 			snprintf(op->message, sizeof(op->message),
 			    "ids[%zu]: not a valid UUID", i);
 			return CODE_INVALID_ARGUMENT;

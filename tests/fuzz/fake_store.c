@@ -174,13 +174,13 @@ store_product_update_stock(struct store *st, const char *request_id,
 /* The batch calls answer item by item exactly as the single calls do, so
  * a batch and its calls alone agree by construction. */
 enum code
-store_product_get_many(struct store *st, struct store_read *items, size_t n,
-    uint64_t deadline_ns)
+store_product_get_many(
+    struct store *st, struct store_read *items, size_t n, uint64_t deadline_ns)
 {
 	(void)deadline_ns;
 	for (size_t i = 0; i < n; i++)
-		items[i].code = store_product_get(st, items[i].id,
-		    &items[i].product);
+		items[i].code =
+		    store_product_get(st, items[i].id, &items[i].product);
 	return CODE_OK;
 }
 

@@ -87,10 +87,10 @@ check_handle(const uint8_t *data, size_t size, enum code verdict)
 	if (env != NULL && env->n_batch > 0) {
 		/* A batch frame (fuzz_batch checks its entries): one answer
 		 * per entry, or one refusal of the whole frame. */
-		FUZZ_CHECK((resp->code == CODE_OK &&
-		               resp->n_batch == env->n_batch) ||
-		           (resp->code == CODE_RESOURCE_EXHAUSTED &&
-		               resp->n_batch == 0));
+		FUZZ_CHECK(
+		    (resp->code == CODE_OK && resp->n_batch == env->n_batch) ||
+		    (resp->code == CODE_RESOURCE_EXHAUSTED &&
+		        resp->n_batch == 0));
 		inventory__v1__request__free_unpacked(env, NULL);
 		inventory__v1__response__free_unpacked(resp, NULL);
 		return;
