@@ -7,8 +7,17 @@
  *
  * Invariants:
  * - A lost connection is re-established by store_ready(), rate-limited by
- *   a back-off of 100 ms doubling to 2 s (reset on success), and then
- *   re-prepared; until then calls return UNAVAILABLE.
+ *   a back-off whose cap doubles from 100 ms to 2 s (reset when a
+ *   statement succeeds) with full jitter (a wait drawn uniformly from 0
+ *   to the cap, so executors and replicas do not reconnect in step), and
+ *   then re-prepared; until then calls return UNAVAILABLE.
+ * - Every database error is classified by one table (sqlstate_rules[]):
+ *   the code the caller gets, and what the connection needs (nothing, one
+ *   more try, re-preparing, reconnecting).  A statement the server failed
+ *   did not commit, so a retryable one is run once more, on a mended
+ *   connection, if the deadline allows; a connection lost without the
+ *   server's word leaves the outcome unknown and is never retried.
+ * - No log line carries a password or a URI's user-info (store_scrub()).
  * - A deadline never leaves a statement running behind the caller's
  *   back: past it the statement is cancelled in PostgreSQL and its result
  *   (57014, or what really happened if the cancel came too late) is still
@@ -16,12 +25,14 @@
  * - A pipeline ends out of pipeline mode, in blocking mode, with every
  *   result read; if that cannot be guaranteed the connection is dropped.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -31,9 +42,65 @@
 #include "store/store_internal.h"
 
 enum {
-	BACKOFF_MIN_MS      = 100,   /* first wait after a failed connect */
-	BACKOFF_MAX_MS      = 2000,  /* the wait doubles up to this */
+	BACKOFF_MIN_MS = 100,        /* cap of the first wait after a failed
+	                                connect */
+	BACKOFF_MAX_MS      = 2000,  /* the cap doubles up to this */
 	REQUEST_TTL_DEFAULT = 86400, /* seconds, when the option is 0 */
+	LOG_LINE_MAX        = 512,   /* libpq text kept in one log line */
+};
+
+/* What a failed statement needs before the next one can run. */
+enum store_action {
+	ACT_NONE,      /* final: the caller gets the code */
+	ACT_RETRY,     /* transient: run it once more as it is */
+	ACT_REPREPARE, /* statements gone or stale: prepare again, run once
+	                  more */
+	ACT_RECONNECT, /* the session is unfit or ended: a new connection,
+	                  then run once more */
+};
+
+/*
+ * SQLSTATE -> code and action, the one place that decides what a database
+ * error means.  An entry of two characters is a whole class.  The first
+ * match wins; a state not listed is INTERNAL (a bug or a schema the code
+ * does not know).  The code is what the caller gets when no retry is made
+ * or the one retry failed too.
+ */
+static const struct sqlstate_rule {
+	const char       *state;  /* SQLSTATE or class */
+	enum code         code;   /* answer if not (or no longer) retried */
+	enum store_action action; /* what the connection needs */
+} sqlstate_rules[] = {
+	/* The caller's values, refused by a constraint or a cast. */
+	{ "22P02", CODE_INVALID_ARGUMENT, ACT_NONE }, /* invalid text */
+	{ "22003", CODE_INVALID_ARGUMENT, ACT_NONE }, /* out of range */
+	{ "22021", CODE_INVALID_ARGUMENT, ACT_NONE }, /* bad encoding */
+	{ "23514", CODE_INVALID_ARGUMENT, ACT_NONE }, /* check violation */
+	/* Our deadline's cancel, or statement_timeout. */
+	{ "57014", CODE_DEADLINE_EXCEEDED, ACT_NONE },
+	/* Lost the race with another transaction: rolled back. */
+	{ "40001", CODE_UNAVAILABLE, ACT_RETRY }, /* serialization */
+	{ "40P01", CODE_UNAVAILABLE, ACT_RETRY }, /* deadlock victim */
+	/* Our prepared statements are gone (DEALLOCATE, a pooler) or their
+	 * plans no longer fit the schema ("cached plan must not change
+	 * result type" after a migration). */
+	{ "26000", CODE_UNAVAILABLE, ACT_REPREPARE },
+	{ "0A000", CODE_UNAVAILABLE, ACT_REPREPARE },
+	/* A read-only session: a standby after a failover, or
+	 * default_transaction_read_only.  A new connection lets a multi-host
+	 * conninfo with target_session_attrs=read-write find the primary. */
+	{ "25006", CODE_UNAVAILABLE, ACT_RECONNECT },
+	/* The server ended or refuses the session. */
+	{ "57P01", CODE_UNAVAILABLE, ACT_RECONNECT }, /* admin shutdown */
+	{ "57P02", CODE_UNAVAILABLE, ACT_RECONNECT }, /* crash shutdown */
+	{ "57P03", CODE_UNAVAILABLE, ACT_RECONNECT }, /* cannot connect now */
+	{ "57P05", CODE_UNAVAILABLE,
+	    ACT_RECONNECT }, /* idle session timeout */
+	{ "25P03", CODE_UNAVAILABLE, ACT_RECONNECT }, /* idle in transaction
+	                                                  timeout */
+	{ "08", CODE_UNAVAILABLE, ACT_RECONNECT }, /* connection exception */
+	/* Out of connections, memory or disk: retrying now only adds load. */
+	{ "53", CODE_UNAVAILABLE, ACT_NONE },
 };
 
 /* Every file's statements, prepared in this order on each connection. */
@@ -53,25 +120,124 @@ store_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether `s` starts with `word`, ignoring case. */
+static bool
+starts_with_ci(const char *s, const char *word)
+{
+	return strncasecmp(s, word, strlen(word)) == 0;
+}
+
 void
-store_pq_log(const char *what, const PGconn *conn, const PGresult *res)
+store_scrub(char *dst, size_t cap, const char *msg, const char *secret)
+{
+	const char *secrets[2] = { secret, getenv("PGPASSWORD") };
+	size_t      o = 0, i = 0, k;
+
+	if (cap == 0)
+		return;
+#define PUT(c)                          \
+	do {                            \
+		if (o + 1 < cap)        \
+			dst[o++] = (c); \
+	} while (0)
+#define PUTS(str)                                       \
+	do {                                            \
+		for (const char *q_ = (str); *q_; q_++) \
+			PUT(*q_);                       \
+	} while (0)
+	while (msg[i] != '\0') {
+		bool hit = false;
+
+		/* A password the store knows, wherever libpq echoes it. */
+		for (k = 0; k < 2 && !hit; k++) {
+			size_t len =
+			    secrets[k] != NULL ? strlen(secrets[k]) : 0;
+
+			if (len > 0 &&
+			    strncmp(msg + i, secrets[k], len) == 0) {
+				PUTS("***");
+				i += len;
+				hit = true;
+			}
+		}
+		if (hit)
+			continue;
+		if (strncmp(msg + i, "://", 3) == 0) {
+			/* URI user-info: everything up to the last '@' (more
+			 * than needed, never less, whatever the password
+			 * holds). */
+			const char *at = strrchr(msg + i + 3, '@');
+
+			PUTS("://");
+			i += 3;
+			if (at != NULL) {
+				PUTS("***");
+				i = (size_t)(at - msg);
+			}
+			continue;
+		}
+		if (starts_with_ci(msg + i, "password")) {
+			size_t j = i + sizeof("password") - 1;
+
+			while (msg[j] == ' ')
+				j++;
+			if (msg[j] == '=') {
+				PUTS("password=***");
+				j++;
+				while (msg[j] == ' ')
+					j++;
+				if (msg[j] == '\'') { /* quoted, \-escaped */
+					for (j++;
+					     msg[j] != '\0' && msg[j] != '\'';
+					     j++)
+						if (msg[j] == '\\' &&
+						    msg[j + 1] != '\0')
+							j++;
+					if (msg[j] == '\'')
+						j++;
+				} else {
+					while (msg[j] != '\0' &&
+					       msg[j] != '&' &&
+					       !isspace((unsigned char)msg[j]))
+						j++;
+				}
+				i = j;
+				continue;
+			}
+		}
+		/* One event, one line: libpq ends its messages with a
+		 * newline and puts DETAIL and HINT on lines of their own. */
+		PUT(msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t'
+		        ? ' '
+		        : msg[i]);
+		i++;
+	}
+#undef PUTS
+#undef PUT
+	while (o > 0 && dst[o - 1] == ' ')
+		o--;
+	dst[o] = '\0';
+}
+
+/* store_pq_log() with a suffix ("" or " (retrying once)"). */
+static void
+pq_log(const char *what, const PGconn *conn, const PGresult *res,
+    const char *suffix)
 {
 	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
-	char        line[512];
-	size_t      len;
+	char        line[LOG_LINE_MAX];
 
 	if (msg[0] == '\0')
 		msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
-	/* One event, one line: libpq ends its messages with a newline and
-	 * puts DETAIL and HINT on lines of their own. */
-	snprintf(line, sizeof(line), "%s", msg);
-	len = strlen(line);
-	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
-		line[--len] = '\0';
-	for (char *p = line; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	log_warn("store: %s: %s", what, line);
+	store_scrub(
+	    line, sizeof(line), msg, conn != NULL ? PQpass(conn) : NULL);
+	log_warn("store: %s: %s%s", what, line, suffix);
+}
+
+void
+store_pq_log(const char *what, const PGconn *conn, const PGresult *res)
+{
+	pq_log(what, conn, res, "");
 }
 
 /* Notices (e.g. "relation already exists, skipping") are not errors. */
@@ -172,9 +338,48 @@ store_prepare(struct store *st)
 	return 0;
 }
 
+/* xorshift64*: enough to spread reconnects, no system call per draw. */
+static uint64_t
+store_random(struct store *st)
+{
+	uint64_t x = st->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	st->rng = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* No reconnect for a wait drawn uniformly from [0, cap] ("full
+ * jitter"), counted from now (a connect can take seconds); the cap then
+ * doubles up to BACKOFF_MAX_MS. */
+static void
+store_backoff(struct store *st)
+{
+	uint64_t wait_ms = store_random(st) % ((uint64_t)st->backoff_ms + 1);
+
+	st->next_attempt_ns = store_now_ns() + wait_ms * 1000000u;
+	st->backoff_ms *= 2;
+	if (st->backoff_ms > BACKOFF_MAX_MS)
+		st->backoff_ms = BACKOFF_MAX_MS;
+}
+
+/* Close the connection on purpose (its session is unfit); the next
+ * store_ready() opens a new one. */
+static void
+store_disconnect(struct store *st)
+{
+	PQfinish(st->conn);
+	st->conn     = NULL;
+	st->prepared = false;
+}
+
 bool
 store_ready(struct store *st)
 {
+	bool fresh = false; /* a new connection, not just re-prepared */
+
 	if (st->conn != NULL && st->prepared &&
 	    PQstatus(st->conn) == CONNECTION_OK)
 		return true;
@@ -189,24 +394,27 @@ store_ready(struct store *st)
 			store_pq_log("connect", st->conn, NULL);
 			goto out_backoff;
 		}
+		fresh = true;
 	}
 	if (store_prepare(st) != 0)
 		goto out_backoff;
 
+	/* The back-off cap is reset by the first statement that succeeds,
+	 * not here: a server that accepts connections but fails every
+	 * statement (read-only, say) must not be reconnected to in a loop. */
 	st->prepared        = true;
-	st->backoff_ms      = BACKOFF_MIN_MS;
 	st->next_attempt_ns = 0;
-	log_info("store: connected to %s:%s/%s", PQhost(st->conn),
-	    PQport(st->conn), PQdb(st->conn));
+	if (fresh) {
+		st->connects++;
+		log_info("store: connected to %s:%s/%s", PQhost(st->conn),
+		    PQport(st->conn), PQdb(st->conn));
+	} else {
+		log_info("store: statements prepared again");
+	}
 	return true;
 
 out_backoff:
-	/* Counted from the end of the attempt: a connect can take seconds. */
-	st->next_attempt_ns =
-	    store_now_ns() + (uint64_t)st->backoff_ms * 1000000u;
-	st->backoff_ms *= 2;
-	if (st->backoff_ms > BACKOFF_MAX_MS)
-		st->backoff_ms = BACKOFF_MAX_MS;
+	store_backoff(st);
 	return false;
 }
 
@@ -227,7 +435,15 @@ store_create(struct store **out, const struct store_options *opts)
 	st->request_ttl_s = opts != NULL && opts->request_ttl_s > 0
 	                        ? opts->request_ttl_s
 	                        : REQUEST_TTL_DEFAULT;
-	st->backoff_ms    = BACKOFF_MIN_MS;
+	st->maintain_interval_ms =
+	    opts != NULL && opts->maintain_interval_ms > 0
+	        ? (unsigned)opts->maintain_interval_ms
+	        : 0;
+	st->backoff_ms = BACKOFF_MIN_MS;
+	st->rng =
+	    store_now_ns() ^ (uint64_t)(uintptr_t)st ^ 0x9E3779B97F4A7C15ull;
+	if (st->rng == 0) /* NEVER: xorshift would stay at 0 */
+		st->rng = 1;
 
 	(void)store_ready(st); /* down is fine: we reconnect later */
 	*out = st;
@@ -270,39 +486,118 @@ store_set_deadline(struct store *st, uint64_t deadline_ns)
 
 /* ---- errors ----------------------------------------------------------- */
 
+static const struct sqlstate_rule *
+sqlstate_rule(const char *state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sqlstate_rules) / sizeof(*sqlstate_rules);
+	     i++) {
+		const char *r = sqlstate_rules[i].state;
+
+		if (strncmp(state, r, strlen(r)) == 0)
+			return &sqlstate_rules[i];
+	}
+	return NULL;
+}
+
 enum code
 store_code_sqlstate(const char *state)
 {
-	if (state == NULL)
+	const struct sqlstate_rule *rule;
+
+	if (state == NULL || (rule = sqlstate_rule(state)) == NULL)
 		return CODE_INTERNAL;
-	if (strcmp(state, "22P02") == 0 || /* invalid_text_representation */
-	    strcmp(state, "23514") == 0 || /* check_violation */
-	    strcmp(state, "22003") == 0 || /* numeric_value_out_of_range */
-	    strcmp(state, "22021") == 0)   /* character_not_in_repertoire */
-		return CODE_INVALID_ARGUMENT;
-	/* query_canceled: statement_timeout or a cancel request */
-	if (strcmp(state, "57014") == 0)
-		return CODE_DEADLINE_EXCEEDED;
-	if (strcmp(state, "40001") == 0 ||  /* serialization_failure */
-	    strcmp(state, "40P01") == 0 ||  /* deadlock_detected */
-	    strncmp(state, "08", 2) == 0 || /* connection exception */
-	    strncmp(state, "53", 2) == 0 || /* insufficient resources */
-	    strcmp(state, "57P01") == 0 ||  /* admin_shutdown */
-	    strcmp(state, "57P02") == 0 ||  /* crash_shutdown */
-	    strcmp(state, "57P03") == 0)    /* cannot_connect_now */
+	return rule->code;
+}
+
+/*
+ * The code for a failed statement and what its connection needs.  Only an
+ * error the server sent (it has a SQLSTATE) proves the statement did not
+ * commit, and only then is an action other than ACT_NONE returned.  A
+ * session the server ended with an error (FATAL: 57P01, say, when the
+ * backend was terminated) needs a reconnect whatever the SQLSTATE; a
+ * connection lost without the server's word (no SQLSTATE) leaves the
+ * outcome unknown: UNAVAILABLE, never retried.
+ */
+static enum code
+store_classify(
+    const struct store *st, const PGresult *res, enum store_action *act)
+{
+	const char *state =
+	    res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	bool lost = st->conn == NULL || PQstatus(st->conn) == CONNECTION_BAD;
+	const struct sqlstate_rule *rule;
+
+	*act = ACT_NONE;
+	if (state == NULL)
+		return lost ? CODE_UNAVAILABLE : CODE_INTERNAL;
+	if (lost) {
+		*act = ACT_RECONNECT;
 		return CODE_UNAVAILABLE;
-	return CODE_INTERNAL;
+	}
+	if ((rule = sqlstate_rule(state)) == NULL)
+		return CODE_INTERNAL;
+	*act = rule->action;
+	return rule->code;
+}
+
+/* Leave the connection fit for the next statement after `act`. */
+static void
+store_mend(struct store *st, enum store_action act)
+{
+	switch (act) {
+	case ACT_REPREPARE:
+		st->prepared = false; /* store_prepare() deallocates first */
+		break;
+	case ACT_RECONNECT:
+		store_disconnect(st);
+		break;
+	case ACT_NONE:
+	case ACT_RETRY:
+		break;
+	}
 }
 
 enum code
 store_fail(struct store *st, const char *what, const PGresult *res)
 {
+	enum store_action act;
+	enum code         code;
+
 	store_pq_log(what, st->conn, res);
-	if (st->conn == NULL || PQstatus(st->conn) == CONNECTION_BAD) {
-		st->prepared = false;
-		return CODE_UNAVAILABLE;
-	}
-	return store_code_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	code = store_classify(st, res, &act);
+	store_mend(st, act);
+	if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_BAD)
+		st->prepared = false; /* store_ready() reconnects */
+	return code;
+}
+
+/* Whether a retry of a call bounded by deadline_ns may start now: the
+ * action asks for one, the deadline has not passed, and the connection
+ * is (or could now be made) usable. */
+static bool
+store_may_retry(struct store *st, enum store_action act, uint64_t deadline_ns)
+{
+	if (act == ACT_NONE)
+		return false;
+	store_mend(st, act);
+	if (deadline_ns != 0 && store_now_ns() >= deadline_ns)
+		return false;
+	if (!store_usable(st))
+		return false;
+	st->retries++;
+	return true;
+}
+
+/* The retry failed as well and asks for a new connection again: the
+ * server accepts sessions that cannot do the work (read-only, shutting
+ * down), so wait (jittered) before the next one. */
+static void
+store_retry_failed(struct store *st, enum store_action act)
+{
+	if (act == ACT_RECONNECT)
+		store_backoff(st);
 }
 
 bool
@@ -379,26 +674,65 @@ store_await(struct store *st, uint64_t deadline_ns, bool *cancelled)
 	}
 }
 
+static bool
+result_ok(const PGresult *res)
+{
+	ExecStatusType status = PQresultStatus(res);
+
+	return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
+}
+
+/* One statement, one try.  Keeps the first error: after a FATAL error
+ * from the server (with its SQLSTATE) libpq adds one of its own, without
+ * one, when it sees the connection close. */
+static PGresult *
+exec_once(struct store *st, const struct stmt *s, const char *const *params,
+    uint64_t deadline_ns)
+{
+	PGresult *res, *keep = NULL;
+	bool      cancelled = false;
+
+	if (st->conn == NULL || !PQsendQueryPrepared(st->conn, s->name,
+	                            s->nparams, params, NULL, NULL, 0))
+		return NULL;
+	(void)store_await(st, deadline_ns, &cancelled);
+	while ((res = PQgetResult(st->conn)) != NULL) {
+		if (keep != NULL && !result_ok(keep)) {
+			PQclear(res);
+			continue;
+		}
+		PQclear(keep);
+		keep = res;
+	}
+	return keep;
+}
+
 PGresult *
 store_exec_until(struct store *st, const struct stmt *s,
     const char *const *params, uint64_t deadline_ns)
 {
-	PGresult *res, *last = NULL;
-	bool      cancelled = false;
+	enum store_action act;
+	PGresult         *res = exec_once(st, s, params, deadline_ns);
 
-	if (deadline_ns == 0) {
-		return PQexecPrepared(
-		    st->conn, s->name, s->nparams, params, NULL, NULL, 0);
+	if (result_ok(res)) {
+		st->backoff_ms = BACKOFF_MIN_MS;
+		return res;
 	}
-	if (!PQsendQueryPrepared(
-	        st->conn, s->name, s->nparams, params, NULL, NULL, 0))
-		return NULL;
-	(void)store_await(st, deadline_ns, &cancelled);
-	while ((res = PQgetResult(st->conn)) != NULL) {
-		PQclear(last);
-		last = res;
+	(void)store_classify(st, res, &act);
+	if (act == ACT_NONE)
+		return res; /* the caller's store_fail() logs and maps it */
+	pq_log(s->name, st->conn, res, " (retrying once)");
+	if (!store_may_retry(st, act, deadline_ns))
+		return res;
+	PQclear(res);
+	res = exec_once(st, s, params, deadline_ns);
+	if (result_ok(res)) {
+		st->backoff_ms = BACKOFF_MIN_MS;
+		return res;
 	}
-	return last;
+	(void)store_classify(st, res, &act);
+	store_retry_failed(st, act);
+	return res;
 }
 
 PGresult *
@@ -451,17 +785,23 @@ pipeline_read(struct store *st, size_t n, uint64_t deadline_ns, PGresult **out,
 	}
 }
 
-enum code
-store_pipeline(struct store *st, const struct store_call *calls, size_t n,
-    uint64_t deadline_ns, PGresult **out)
+/* One try of store_pipeline().  *act says what the connection needs
+ * (see store_classify()); it is not applied yet, for the pipeline must be
+ * wound down first. */
+static enum code
+pipeline_once(struct store *st, const struct store_call *calls, size_t n,
+    uint64_t deadline_ns, PGresult **out, enum store_action *act)
 {
 	PGresult *err = NULL;
 	enum code rv  = CODE_OK;
 	bool      intact;
 	size_t    i;
 
+	*act = ACT_NONE;
 	for (i = 0; i < n; i++)
 		out[i] = NULL;
+	if (st->conn == NULL)
+		return CODE_UNAVAILABLE;
 	/* Non-blocking, so that a large batch never blocks in send() while
 	 * the server waits for a lock: the deadline bounds the whole trip. */
 	if (PQsetnonblocking(st->conn, 1) != 0 ||
@@ -494,7 +834,9 @@ store_pipeline(struct store *st, const struct store_call *calls, size_t n,
 			rv = store_code_sqlstate(
 			    PQresultErrorField(err, PG_DIAG_SQLSTATE));
 		} else {
-			rv = store_fail(st, "pipeline", err);
+			rv = store_classify(st, err, act);
+			pq_log("pipeline", st->conn, err,
+			    *act != ACT_NONE ? " (retrying once)" : "");
 		}
 		PQclear(err);
 	} else if (!intact) {
@@ -536,6 +878,32 @@ out_restore:
 			out[i] = NULL;
 		}
 	}
+	return rv;
+}
+
+enum code
+store_pipeline(struct store *st, const struct store_call *calls, size_t n,
+    uint64_t deadline_ns, PGresult **out)
+{
+	enum store_action act;
+	enum code         rv;
+
+	rv = pipeline_once(st, calls, n, deadline_ns, out, &act);
+	if (rv == CODE_OK) {
+		st->backoff_ms = BACKOFF_MIN_MS;
+		return rv;
+	}
+	/* The server failed the transaction before its commit (the sync):
+	 * nothing of it was applied, so it may run once more. */
+	if (!store_may_retry(st, act, deadline_ns))
+		return rv;
+	rv = pipeline_once(st, calls, n, deadline_ns, out, &act);
+	if (rv == CODE_OK) {
+		st->backoff_ms = BACKOFF_MIN_MS;
+		return rv;
+	}
+	store_mend(st, act);
+	store_retry_failed(st, act);
 	return rv;
 }
 

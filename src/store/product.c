@@ -166,9 +166,10 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	/* $1 ids, $2 expected versions, $3 stocks, $4 request ids (NULL:
 	 * none), item i at index i.  Every item whose version matches and
 	 * whose request id is not logged yet and whose row is not held by
-	 * another transaction is written and logged, in one statement; the rows back are the applied items: ord (i + 1), then
-	 * the new product, in item order.  A request id logged concurrently
-	 * raises 23505 and the whole batch rolls back. */
+	 * another transaction is written and logged, in one statement; the
+	 * rows back are the applied items: ord (i + 1), then the new product,
+	 * in item order.  A request id logged concurrently raises 23505 and
+	 * the whole batch rolls back. */
 	[STMT_PRODUCT_UPDATE_MANY] = { "product_update_many", 4,
 	    "WITH input AS ("
 	    " SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int4[],"

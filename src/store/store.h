@@ -33,6 +33,9 @@ struct store_options {
 	const char *conninfo; /* libpq connection string or URI; "" uses PG*
 	                         variables */
 	int request_ttl_s;    /* how long request ids are remembered */
+	int maintain_interval_ms; /* least time between two pruning passes
+	                             of store_maintain(); 0: 60 s.  Tests set
+	                             it short to prune on demand. */
 };
 
 /* Allocate a store and try to connect.  Returns 0 and *out even when the

@@ -33,15 +33,22 @@ enum {
 };
 
 struct store {
-	PGconn *conn;              /* NULL after libpq ran out of memory or
-	                              after store_drop() */
-	bool     prepared;         /* every statement prepared on conn */
-	char    *conninfo;         /* owned copy of the options' conninfo */
-	int      request_ttl_s;    /* request ids older than this are pruned */
-	unsigned backoff_ms;       /* wait after the next failed attempt */
+	PGconn *conn;           /* NULL after libpq ran out of memory or
+	                           after store_drop() */
+	bool     prepared;      /* every statement prepared on conn */
+	char    *conninfo;      /* owned copy of the options' conninfo */
+	int      request_ttl_s; /* request ids older than this are pruned */
+	unsigned maintain_interval_ms; /* between pruning passes (0: the
+	                                  janitor's default) */
+	unsigned backoff_ms;           /* cap of the next jittered wait */
+	uint64_t rng;                  /* xorshift state for the jitter */
 	uint64_t next_attempt_ns;  /* no reconnect before this (monotonic) */
 	uint64_t next_maintain_ns; /* no pruning before this (monotonic) */
 	uint64_t deadline_ns;      /* the current call's deadline, 0: none */
+	unsigned long connects;    /* connections established (tests read
+	                              it: one more after a reconnect) */
+	unsigned long retries;     /* statements or pipelines run a second
+	                              time after a retryable error (tests) */
 };
 
 /* One prepared statement.  Every product-returning statement yields the
@@ -98,8 +105,14 @@ bool store_usable(struct store *st);
 void store_drop(struct store *st);
 
 /* Run one prepared statement, bounded by st->deadline_ns (see
- * store_set_deadline()).  The caller PQclear()s the result; NULL means
- * out of memory or a lost connection (store_fail() maps both). */
+ * store_set_deadline()).  A statement the server failed with a retryable
+ * SQLSTATE (see the table in conn.c: serialization failure, deadlock,
+ * lost or stale prepared statement, read-only or shut-down connection) is
+ * certain not to have committed: the connection is mended (re-prepared or
+ * reconnected) and the statement run once more, if the deadline allows;
+ * never after a connection lost without the server's word.  The caller
+ * PQclear()s the result; NULL means out of memory or a lost connection
+ * (store_fail() maps both). */
 PGresult *store_exec(
     struct store *st, const struct stmt *s, const char *const *params);
 
@@ -109,21 +122,34 @@ PGresult *store_exec_until(struct store *st, const struct stmt *s,
 
 /* Run `n` statements in one round trip and one implicit transaction
  * (pipeline mode, one sync at the end), bounded by `deadline_ns` (0:
- * none).  OK: out[i] is call i's PGRES_TUPLES_OK result, for the caller to
- * PQclear().  Otherwise nothing was committed, every out[i] is NULL, and
- * the code (already logged) is that of the first failure; the connection
- * is left out of pipeline mode and idle, or dropped. */
+ * none), retried once as store_exec() is.  OK: out[i] is call i's
+ * PGRES_TUPLES_OK result, for the caller to PQclear().  Otherwise nothing was
+ * committed, every out[i] is NULL, and the code (already logged) is that of
+ * the first failure; the connection is left out of pipeline mode and idle, or
+ * dropped. */
 enum code store_pipeline(struct store *st, const struct store_call *calls,
     size_t n, uint64_t deadline_ns, PGresult **out);
 
-/* A statement failed: log libpq's text and map it to a code.  A
- * connection that is now bad is UNAVAILABLE whatever the SQLSTATE, and
- * store_ready() will reconnect.  `res` may be NULL. */
+/* A statement failed: log libpq's text, map it to a code with the
+ * SQLSTATE table in conn.c, and leave the connection fit for the next call
+ * (forget the prepared statements after 26000/0A000, drop the connection
+ * after 25006, 57P0x, 08xxx or any error that ended the session, so that
+ * store_ready() re-prepares or reconnects).  A connection lost without an
+ * error from the server (outcome unknown) is UNAVAILABLE.  `res` may be
+ * NULL. */
 enum code store_fail(struct store *st, const char *what, const PGresult *res);
 
-/* Map a SQLSTATE to a code.  NULL (no state: e.g. out of memory) is
- * INTERNAL. */
+/* Map a SQLSTATE to the code the caller gets when it is not (or no
+ * longer) retried.  NULL (no state: e.g. out of memory) is INTERNAL. */
 enum code store_code_sqlstate(const char *state);
+
+/* Copy libpq's text `msg` into dst (cap bytes with the NUL, truncated)
+ * with credentials redacted: the user-info of any URI ("://" up to the
+ * last '@'), every password=... value (quoted or not, also sslpassword and
+ * URI query parameters), and every literal occurrence of `secret` (NULL or
+ * "": none) and of $PGPASSWORD.  Line breaks become spaces and trailing
+ * blanks are dropped, so the result is one log line. */
+void store_scrub(char *dst, size_t cap, const char *msg, const char *secret);
 
 /* Whether res is the unique violation of a request id already logged. */
 bool store_request_id_used(const PGresult *res);
