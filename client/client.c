@@ -39,6 +39,11 @@
  * frame's aio timeout is the latest deadline among its calls; nng's
  * timer-driven resend is disabled on every context (the request id makes
  * nng's resend on pipe loss harmless).
+ *
+ * The handle also keeps the retry budget (retry_budget.h) that every call
+ * feeds with its outcome and inventory_update_with_retry() consults, and
+ * gives each dialer its own random reconnect back-off (nng has no jitter
+ * option), so its connections do not redial in lock step.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -54,13 +59,21 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "codec.h"
+#include "retry_budget.h"
 #include "rng.h"
 
 /* Largest reply accepted; a full BatchGetProducts is well under it. */
-#define CLIENT_RECV_MAX        ((size_t)4 * 1024 * 1024)
-#define CLIENT_TIMEOUT_MS      5000 /* default per-call timeout */
-#define CLIENT_RECONNMIN_MS    50   /* first reconnect delay */
-#define CLIENT_RECONNMAX_MS    1000 /* cap on the reconnect backoff */
+#define CLIENT_RECV_MAX   ((size_t)4 * 1024 * 1024)
+#define CLIENT_TIMEOUT_MS 5000 /* default per-call timeout */
+/* Reconnect back-off of each dialer: nng doubles the delay from its
+ * minimum to its maximum, with no jitter of its own (1.5.2), so every
+ * dialer draws its own minimum and maximum from these ranges: the
+ * connections of one handle, and of many clients restarted together, do
+ * not all redial a restarted server in the same millisecond. */
+#define CLIENT_RECONNMIN_MS    50   /* first reconnect delay, at least */
+#define CLIENT_RECONNMIN_HI_MS 100  /* ... and at most */
+#define CLIENT_RECONNMAX_LO_MS 750  /* cap on the back-off, at least */
+#define CLIENT_RECONNMAX_MS    1000 /* ... and at most */
 #define CLIENT_CONNECTIONS     2    /* default dials per URL */
 #define CLIENT_CONNECTIONS_MAX 64
 #define CLIENT_MAX_BATCH       64 /* default calls per frame */
@@ -113,21 +126,22 @@ struct frame {
 };
 
 struct inventory_client {
-	nng_socket         sock;       /* REQ socket; dialers per URL */
-	atomic_int         timeout_ms; /* default per-call timeout, > 0 */
-	int                coalesce;   /* 0: one call per frame */
-	size_t             max_batch;  /* calls per frame, >= 1 */
-	size_t             max_frames; /* slots at most, >= 1 */
-	pthread_condattr_t cattr;      /* CLOCK_MONOTONIC, for calls */
-	pthread_mutex_t    mtx;        /* guards everything below */
-	struct call       *qhead;      /* queued calls, oldest first */
-	struct call       *qtail;
-	struct frame      *free_frames; /* idle slots, LIFO */
-	struct frame      *all_frames;  /* every slot */
-	size_t             nframes;     /* slots created */
-	size_t             nidle;       /* slots in free_frames */
-	pthread_cond_t     idle_cv;     /* close waits here for nidle */
-	int                closing;     /* close started: start nothing */
+	nng_socket          sock;       /* REQ socket; dialers per URL */
+	atomic_int          timeout_ms; /* default per-call timeout, > 0 */
+	int                 coalesce;   /* 0: one call per frame */
+	size_t              max_batch;  /* calls per frame, >= 1 */
+	size_t              max_frames; /* slots at most, >= 1 */
+	pthread_condattr_t  cattr;      /* CLOCK_MONOTONIC, for calls */
+	pthread_mutex_t     mtx;        /* guards everything below */
+	struct call        *qhead;      /* queued calls, oldest first */
+	struct call        *qtail;
+	struct frame       *free_frames; /* idle slots, LIFO */
+	struct frame       *all_frames;  /* every slot */
+	size_t              nframes;     /* slots created */
+	size_t              nidle;       /* slots in free_frames */
+	pthread_cond_t      idle_cv;     /* close waits here for nidle */
+	int                 closing;     /* close started: start nothing */
+	struct retry_budget budget;      /* retry throttling; lock-free */
 };
 
 static const char *const code_names[] = {
@@ -222,19 +236,37 @@ code_from_nng(int rv)
 	}
 }
 
-/* Dial url `n` times on c's socket.  Returns 0 or an nng error. */
+/* Dial url `n` times on c's socket, each dialer with its own random
+ * reconnect back-off (see CLIENT_RECONNMIN_MS).  Returns 0 or an nng
+ * error. */
 static int
 client_dial(inventory_client *c, const char *url, int n)
 {
-	int rv;
+	nng_dialer d;
+	int        rv;
 
 	for (int i = 0; i < n; i++) {
+		nng_duration lo =
+		    CLIENT_RECONNMIN_MS +
+		    (nng_duration)rng_between0(
+		        CLIENT_RECONNMIN_HI_MS - CLIENT_RECONNMIN_MS);
+		nng_duration hi =
+		    CLIENT_RECONNMAX_LO_MS +
+		    (nng_duration)rng_between0(
+		        CLIENT_RECONNMAX_MS - CLIENT_RECONNMAX_LO_MS);
+
+		if ((rv = nng_dialer_create(&d, c->sock, url)) != 0)
+			return rv;
+		/* Cannot fail on a fresh dialer with valid values. */
+		(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, lo);
+		(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, hi);
 		/* Non-blocking: an unreachable server is retried in the
 		 * background instead of failing here.  Each dialer is its own
 		 * connection (pipe) to the same server. */
-		if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) !=
-		    0)
+		if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+			(void)nng_dialer_close(d);
 			return rv;
+		}
 	}
 	return 0;
 }
@@ -253,7 +285,8 @@ inventory_client_open_opts(inventory_client **out, const char *urls,
 		o = *opts;
 	if (out == NULL || urls == NULL || o.connections < 0 ||
 	    o.connections > CLIENT_CONNECTIONS_MAX || o.max_batch < 0 ||
-	    o.max_frames < 0)
+	    o.max_frames < 0 || o.retry_max_tokens < 0 ||
+	    o.retry_token_milli < 0)
 		return INVENTORY_INVALID_ARGUMENT;
 	if (o.connections == 0)
 		o.connections = CLIENT_CONNECTIONS;
@@ -264,6 +297,8 @@ inventory_client_open_opts(inventory_client **out, const char *urls,
 		return INVENTORY_RESOURCE_EXHAUSTED;
 	}
 	atomic_init(&c->timeout_ms, CLIENT_TIMEOUT_MS);
+	retry_budget_init(&c->budget, o.retry_max_tokens, o.retry_token_milli,
+	    o.no_retry_throttle);
 	c->coalesce = !o.no_coalesce;
 	c->max_batch =
 	    o.max_batch > 0 ? (size_t)o.max_batch : CLIENT_MAX_BATCH;
@@ -287,6 +322,7 @@ inventory_client_open_opts(inventory_client **out, const char *urls,
 	    c->sock, NNG_OPT_RECONNMINT, CLIENT_RECONNMIN_MS);
 	(void)nng_socket_set_ms(
 	    c->sock, NNG_OPT_RECONNMAXT, CLIENT_RECONNMAX_MS);
+	/* ... and client_dial() gives each dialer a jittered pair. */
 
 	for (url = strtok_r(list, ",", &save); url != NULL;
 	     url = strtok_r(NULL, ",", &save)) {
@@ -383,6 +419,18 @@ inventory_client_set_timeout(inventory_client *c, int timeout_ms)
 	if (c == NULL || timeout_ms <= 0)
 		return;
 	atomic_store(&c->timeout_ms, timeout_ms);
+}
+
+struct retry_budget *
+client_retry_budget(inventory_client *c)
+{
+	return &c->budget;
+}
+
+int
+client_timeout_ms(inventory_client *c)
+{
+	return atomic_load(&c->timeout_ms);
 }
 
 /* Nanoseconds on the monotonic clock. */
@@ -859,6 +907,7 @@ client_call(inventory_client *c, struct codec_request *req,
 		free(buf);
 	req->request_id = NULL; /* it may point at this frame's id[] */
 	*reply          = call.reply;
+	retry_budget_record(&c->budget, reply->code);
 
 	if (reply->code != INVENTORY_OK && status != NULL) {
 		status->code = reply->code;

@@ -1,6 +1,6 @@
 /*
  * retry: inventory_update_with_retry(), optimistic read-modify-write
- * built on the public calls only.
+ * built on the public calls, plus the handle's retry budget.
  *
  * One read, then up to max_attempts conditional writes.  A conflict
  * (ABORTED) carries the latest product, so the change is re-applied to it
@@ -8,27 +8,87 @@
  * in [0, min(max_backoff, initial * 2^retry)] ms ("full jitter"), which
  * spreads competing writers apart instead of letting them collide again
  * in lock step.  Every write based on a new version gets a fresh request
- * id.  A write whose outcome is unknown (UNAVAILABLE or DEADLINE_EXCEEDED:
- * it may or may not have been applied) is resent after the same back-off
- * with the SAME request id, so the server either applies it now or returns
- * the outcome it already had: never twice.  Each send counts as an
- * attempt.
+ * id (the first one the caller's, if given).  A write whose outcome is
+ * unknown (UNAVAILABLE or DEADLINE_EXCEEDED: it may or may not have been
+ * applied) is resent after the same back-off with the SAME request id, so
+ * the server either applies it now or returns the outcome it already had:
+ * never twice.  A read that fails that way is simply read again.  Each
+ * send counts as an attempt.
+ *
+ * Three things stop the retries: max_attempts; the overall deadline
+ * (every call's timeout is cut to what is left of it, and no back-off
+ * sleeps past it); and, for unknown outcomes only, the handle's retry
+ * budget (retry_budget.h), so an outage does not multiply the load on a
+ * struggling server by max_attempts.  The last write sent is reported in
+ * inventory_retry_info, so its caller can resolve an unknown outcome by
+ * resending it with the same id.
  *
  * Invariants: the caller's status is reset once and ends up describing
  * the returned code; nothing is leaked on any path.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include <inventory/client.h>
 
+#include "retry_budget.h"
 #include "rng.h"
 
 #define RETRY_MAX_ATTEMPTS 10
 #define RETRY_INITIAL_MS   2
 #define RETRY_MAX_MS       200
+
+/* Why the loop may not go on. */
+enum retry_stop {
+	RETRY_GO,       /* the next attempt may be sent */
+	RETRY_ATTEMPTS, /* max_attempts reached */
+	RETRY_DEADLINE, /* the overall deadline leaves no room */
+	RETRY_BUDGET,   /* the handle's retry budget is spent */
+};
+
+/* One run of the helper: its policy and clock. */
+struct retry_run {
+	inventory_client    *c;
+	inventory_retry_opts policy;
+	int64_t              deadline_ns; /* CLOCK_MONOTONIC; 0: none */
+};
+
+/* Nanoseconds on the monotonic clock. */
+static int64_t
+retry_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Whole milliseconds left before the overall deadline (INT_MAX if
+ * none; 0 or less when it has passed). */
+static int64_t
+retry_left_ms(const struct retry_run *r)
+{
+	if (r->deadline_ns == 0)
+		return INT_MAX;
+	return (r->deadline_ns - retry_now_ns()) / 1000000;
+}
+
+/* The timeout of the next call: the policy's (or the handle's), cut to
+ * what is left of the deadline.  0: no time left for a call. */
+static int
+retry_call_timeout(const struct retry_run *r)
+{
+	int64_t t    = r->policy.timeout_ms > 0 ? r->policy.timeout_ms
+	                                        : client_timeout_ms(r->c);
+	int64_t left = retry_left_ms(r);
+
+	if (left < t)
+		t = left;
+	return t > 0 ? (int)t : 0;
+}
 
 /* Sleep ms milliseconds, resuming after signals. */
 static void
@@ -54,6 +114,58 @@ retry_backoff_cap(int initial_ms, int max_ms, int retry)
 	return cap < (uint64_t)max_ms ? cap : (uint64_t)max_ms;
 }
 
+/* After a failed attempt (code; sent: attempts of this kind so far,
+ * retry: index of the back-off), decide whether to go on and, if so,
+ * sleep the jittered back-off. */
+static enum retry_stop
+retry_next(struct retry_run *r, inventory_code code, int sent, int retry)
+{
+	uint64_t sleep_ms;
+
+	if (sent >= r->policy.max_attempts)
+		return RETRY_ATTEMPTS;
+	if (retry_budget_costly(code) &&
+	    !retry_budget_allows(client_retry_budget(r->c)))
+		return RETRY_BUDGET;
+	sleep_ms = rng_between0(retry_backoff_cap(
+	    r->policy.initial_backoff_ms, r->policy.max_backoff_ms, retry));
+	/* A call needs at least a millisecond after the sleep. */
+	if ((int64_t)sleep_ms + 1 >= retry_left_ms(r))
+		return RETRY_DEADLINE;
+	retry_sleep_ms(sleep_ms);
+	return RETRY_GO;
+}
+
+/* Say in st why the retries stopped (keeping the last call's message). */
+static void
+retry_explain(inventory_status *st, const struct retry_run *r,
+    enum retry_stop why, int sent)
+{
+	char last[sizeof(st->message)];
+
+	memcpy(last, st->message, sizeof(last));
+	switch (why) {
+	case RETRY_ATTEMPTS:
+		snprintf(st->message, sizeof(st->message),
+		    "%.200s (gave up after %d attempts)", last, sent);
+		break;
+	case RETRY_DEADLINE:
+		snprintf(st->message, sizeof(st->message),
+		    "%.180s (gave up: overall deadline of %d ms reached after "
+		    "%d attempts)",
+		    last, r->policy.deadline_ms, sent);
+		break;
+	case RETRY_BUDGET:
+		snprintf(st->message, sizeof(st->message),
+		    "%.180s (gave up after %d attempts: the handle's retry "
+		    "budget is spent)",
+		    last, sent);
+		break;
+	case RETRY_GO:
+		break;
+	}
+}
+
 /* Move the status src into dst (dst's old contents released). */
 static void
 status_move(inventory_status *dst, inventory_status *src)
@@ -67,45 +179,98 @@ status_move(inventory_status *dst, inventory_status *src)
 	memset(src, 0, sizeof(*src));
 }
 
-inventory_code
-inventory_update_with_retry(inventory_client *c, const char *id,
-    inventory_update_fn fn, void *arg, const inventory_retry_opts *opts,
-    inventory_product **out, inventory_status *status, int *attempts)
+/* Fail st with code and a message; returns code. */
+static inventory_code
+retry_fail(inventory_status *st, inventory_code code, const char *msg)
 {
-	inventory_retry_opts policy = { 0 };
-	inventory_call_opts  call   = { 0 };
-	inventory_status     st     = { 0 };
-	inventory_product   *cur    = NULL, *written;
+	inventory_status_fini(st);
+	st->code = code;
+	snprintf(st->message, sizeof(st->message), "%s", msg);
+	return code;
+}
+
+/* Read the product into *latest, reading again (within the policy) while
+ * the read fails with UNAVAILABLE or DEADLINE_EXCEEDED. */
+static inventory_code
+retry_read(struct retry_run *r, const char *id, inventory_product *latest,
+    inventory_status *st, inventory_retry_info *info)
+{
+	inventory_call_opts call = { 0 };
+	inventory_product  *cur  = NULL;
+	inventory_code      code;
+	enum retry_stop     why;
+
+	for (;;) {
+		if ((call.timeout_ms = retry_call_timeout(r)) == 0)
+			return retry_fail(st, INVENTORY_DEADLINE_EXCEEDED,
+			    "overall deadline reached before the read");
+		info->reads++;
+		code = inventory_get_product(r->c, id, &call, &cur, st);
+		if (code == INVENTORY_OK) {
+			*latest = *cur;
+			inventory_product_free(cur);
+			return code;
+		}
+		if (!retry_budget_costly(code))
+			return code;
+		why = retry_next(r, code, info->reads, info->reads - 1);
+		if (why != RETRY_GO) {
+			info->throttled = why == RETRY_BUDGET;
+			retry_explain(st, r, why, info->reads);
+			return code;
+		}
+	}
+}
+
+inventory_code
+inventory_update_with_retry2(inventory_client *c, const char *id,
+    inventory_update_fn fn, void *arg, const inventory_retry_opts *opts,
+    inventory_product **out, inventory_status *status,
+    inventory_retry_info *infop)
+{
+	struct retry_run     r    = { .c = c };
+	inventory_call_opts  call = { 0 };
+	inventory_status     st   = { 0 };
+	inventory_retry_info info = { 0 };
+	inventory_product   *written;
 	inventory_product    latest;
-	char                 request_id[RNG_REQUEST_ID_LEN + 1];
-	int                  tried = 0;
+	char                 wid[INVENTORY_REQUEST_ID_MAX + 1];
 	int64_t              new_stock;
 	inventory_code       code;
+	enum retry_stop      why;
+	size_t               idlen;
 
-	if (attempts != NULL)
-		*attempts = 0;
 	if (c == NULL || id == NULL || fn == NULL || out == NULL) {
-		st.code = INVENTORY_INVALID_ARGUMENT;
-		snprintf(st.message, sizeof(st.message),
+		code = retry_fail(&st, INVENTORY_INVALID_ARGUMENT,
 		    "client, id, fn and out must not be NULL");
-		code = st.code;
 		goto out_status;
 	}
 	if (opts != NULL)
-		policy = *opts;
-	if (policy.max_attempts <= 0)
-		policy.max_attempts = RETRY_MAX_ATTEMPTS;
-	if (policy.initial_backoff_ms <= 0)
-		policy.initial_backoff_ms = RETRY_INITIAL_MS;
-	if (policy.max_backoff_ms <= 0)
-		policy.max_backoff_ms = RETRY_MAX_MS;
-	call.timeout_ms = policy.timeout_ms > 0 ? policy.timeout_ms : 0;
-
-	if ((code = inventory_get_product(c, id, &call, &cur, &st)) !=
-	    INVENTORY_OK)
+		r.policy = *opts;
+	if (r.policy.request_id != NULL &&
+	    ((idlen = strlen(r.policy.request_id)) == 0 ||
+	        idlen > INVENTORY_REQUEST_ID_MAX)) {
+		code = retry_fail(&st, INVENTORY_INVALID_ARGUMENT,
+		    "request_id must be 1..64 bytes");
 		goto out_status;
-	latest = *cur;
-	inventory_product_free(cur);
+	}
+	if (r.policy.deadline_ms < 0 || r.policy.timeout_ms < 0) {
+		code = retry_fail(&st, INVENTORY_INVALID_ARGUMENT,
+		    "deadline_ms and timeout_ms must not be negative");
+		goto out_status;
+	}
+	if (r.policy.max_attempts <= 0)
+		r.policy.max_attempts = RETRY_MAX_ATTEMPTS;
+	if (r.policy.initial_backoff_ms <= 0)
+		r.policy.initial_backoff_ms = RETRY_INITIAL_MS;
+	if (r.policy.max_backoff_ms <= 0)
+		r.policy.max_backoff_ms = RETRY_MAX_MS;
+	if (r.policy.deadline_ms > 0)
+		r.deadline_ns =
+		    retry_now_ns() + (int64_t)r.policy.deadline_ms * 1000000;
+
+	if ((code = retry_read(&r, id, &latest, &st, &info)) != INVENTORY_OK)
+		goto out_status;
 
 	for (;;) {
 		code = fn(&latest, &new_stock, arg);
@@ -120,46 +285,95 @@ inventory_update_with_retry(inventory_client *c, const char *id,
 			    (long long)latest.version);
 			goto out_status;
 		}
-		rng_request_id(request_id);
-		call.request_id = request_id;
+		/* A new write: the caller's id for the first, else fresh. */
+		if (info.attempts == 0 && r.policy.request_id != NULL)
+			snprintf(wid, sizeof(wid), "%s", r.policy.request_id);
+		else
+			rng_request_id(wid);
+		call.request_id = wid;
 		for (;;) {
-			tried++;
+			if ((call.timeout_ms = retry_call_timeout(&r)) == 0)
+				break; /* not sent: nothing unknown */
+			/* info names the last write sent. */
+			memcpy(info.request_id, wid, sizeof(wid));
+			info.new_stock        = new_stock;
+			info.expected_version = latest.version;
+			info.attempts++;
 			code = inventory_update_stock(c, id, new_stock,
 			    latest.version, &call, &written, &st);
-			if ((code != INVENTORY_UNAVAILABLE &&
-			        code != INVENTORY_DEADLINE_EXCEEDED) ||
-			    tried >= policy.max_attempts)
+			if (!retry_budget_costly(code))
 				break;
 			/* Outcome unknown: resend the same write. */
-			retry_sleep_ms(rng_between0(
-			    retry_backoff_cap(policy.initial_backoff_ms,
-			        policy.max_backoff_ms, tried - 1)));
+			why = retry_next(
+			    &r, code, info.attempts, info.attempts - 1);
+			if (why != RETRY_GO) {
+				info.outcome_unknown = 1;
+				info.throttled       = why == RETRY_BUDGET;
+				retry_explain(&st, &r, why, info.attempts);
+				goto out_status;
+			}
+		}
+		if (call.timeout_ms == 0) {
+			/* The deadline left no time to send this write. */
+			if (st.code == INVENTORY_ABORTED) {
+				code = INVENTORY_ABORTED;
+				retry_explain(
+				    &st, &r, RETRY_DEADLINE, info.attempts);
+			} else {
+				code = retry_fail(&st,
+				    INVENTORY_DEADLINE_EXCEEDED,
+				    "overall deadline reached before the "
+				    "write was sent");
+			}
+			goto out_status;
 		}
 		if (code == INVENTORY_OK) {
 			*out = written;
 			goto out_status;
 		}
-		if (code != INVENTORY_ABORTED || tried >= policy.max_attempts)
+		if (code != INVENTORY_ABORTED)
 			goto out_status;
+		if (info.attempts >= r.policy.max_attempts) {
+			retry_explain(&st, &r, RETRY_ATTEMPTS, info.attempts);
+			goto out_status;
+		}
 		if (st.current != NULL) {
 			latest = *st.current;
 		} else {
 			/* A conflict without the latest product (not per
 			 * contract): fall back to reading it. */
-			code = inventory_get_product(c, id, &call, &cur, &st);
-			if (code != INVENTORY_OK)
+			if ((code = retry_read(&r, id, &latest, &st, &info)) !=
+			    INVENTORY_OK)
 				goto out_status;
-			latest = *cur;
-			inventory_product_free(cur);
+			code = retry_fail(
+			    &st, INVENTORY_ABORTED, "version conflict");
 		}
-		retry_sleep_ms(
-		    rng_between0(retry_backoff_cap(policy.initial_backoff_ms,
-		        policy.max_backoff_ms, tried - 1)));
+		/* Conflicts are the normal path: never throttled. */
+		if ((why = retry_next(&r, code, info.attempts,
+		         info.attempts - 1)) != RETRY_GO) {
+			retry_explain(&st, &r, why, info.attempts);
+			goto out_status;
+		}
 	}
 
 out_status:
-	if (attempts != NULL)
-		*attempts = tried;
+	if (infop != NULL)
+		*infop = info;
 	status_move(status, &st);
+	return code;
+}
+
+inventory_code
+inventory_update_with_retry(inventory_client *c, const char *id,
+    inventory_update_fn fn, void *arg, const inventory_retry_opts *opts,
+    inventory_product **out, inventory_status *status, int *attempts)
+{
+	inventory_retry_info info;
+	inventory_code       code;
+
+	code = inventory_update_with_retry2(
+	    c, id, fn, arg, opts, out, status, &info);
+	if (attempts != NULL)
+		*attempts = info.attempts;
 	return code;
 }

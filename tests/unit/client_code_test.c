@@ -6,7 +6,10 @@
  * and not crash), also when many threads share one coalescing handle
  * whose frames are all stuck, and when the handle is closed right after
  * (no leak: LSan and valgrind watch).  Handle options and
- * BatchGetProducts arguments are checked before anything is sent.
+ * BatchGetProducts arguments are checked before anything is sent.  With no
+ * server, inventory_update_with_retry2() stops when the handle's retry
+ * budget is spent, at max_attempts with throttling off, and at its overall
+ * deadline.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -274,6 +277,149 @@ test_no_server_many(void **state)
 	no_server_many(1);
 }
 
+static inventory_code
+minus_one(const inventory_product *current, int64_t *new_stock, void *arg)
+{
+	(void)arg;
+	*new_stock = current->stock - 1;
+	return INVENTORY_OK;
+}
+
+/* One inventory_update_with_retry2() on c with no server; *ms its time. */
+static inventory_code
+retry_nobody(inventory_client *c, const inventory_retry_opts *ro,
+    inventory_retry_info *info, inventory_status *st, long long *ms)
+{
+	inventory_product *p = NULL;
+	struct timespec    t0, t1;
+	char               id[37];
+	inventory_code     rv;
+
+	testenv_uuid(id);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rv = inventory_update_with_retry2(
+	    c, id, minus_one, NULL, ro, &p, st, info);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	*ms = (t1.tv_sec - t0.tv_sec) * 1000LL +
+	      (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_null(p);
+	assert_int_equal(st->code, rv);
+	if (rv != INVENTORY_UNAVAILABLE && rv != INVENTORY_DEADLINE_EXCEEDED)
+		fail_msg("retry with no server: %s (%s)",
+		    inventory_code_name(rv), st->message);
+	return rv;
+}
+
+/* With no server every read fails UNAVAILABLE: the handle's budget (10
+ * tokens, retries while more than 5 are left) allows 5 reads in all for
+ * the first helper call although max_attempts is 100, and then only the
+ * first attempt of each later call; with throttling off max_attempts
+ * applies; a handle's own budget is its own. */
+static void
+test_retry_budget_no_server(void **state)
+{
+	inventory_retry_opts  ro = { .max_attempts = 100,
+		 .initial_backoff_ms               = 1,
+		 .max_backoff_ms                   = 2,
+		 .timeout_ms                       = 30 };
+	inventory_client_opts o  = { 0 };
+	inventory_client     *c  = NULL;
+	inventory_retry_info  info;
+	inventory_status      st = { 0 };
+	char                  url[128];
+	long long             ms;
+
+	(void)state;
+	nobody_url(url, sizeof(url));
+	assert_int_equal(inventory_client_open(&c, url), INVENTORY_OK);
+	retry_nobody(c, &ro, &info, &st, &ms);
+	assert_int_equal(info.reads, 5);
+	assert_int_equal(info.attempts, 0);
+	assert_true(info.throttled);
+	assert_false(info.outcome_unknown);
+	assert_string_equal(info.request_id, "");
+	assert_non_null(strstr(st.message, "retry budget"));
+	for (int i = 0; i < 3; i++) {
+		retry_nobody(c, &ro, &info, &st, &ms);
+		assert_int_equal(info.reads, 1);
+		assert_true(info.throttled);
+	}
+	inventory_client_close(c);
+
+	/* A smaller bucket: 4 tokens, retries while more than 2. */
+	o.retry_max_tokens = 4;
+	assert_int_equal(
+	    inventory_client_open_opts(&c, url, &o), INVENTORY_OK);
+	retry_nobody(c, &ro, &info, &st, &ms);
+	assert_int_equal(info.reads, 2);
+	inventory_client_close(c);
+
+	/* Throttling off: max_attempts is the only bound. */
+	o.retry_max_tokens  = 0;
+	o.no_retry_throttle = 1;
+	ro.max_attempts     = 7;
+	assert_int_equal(
+	    inventory_client_open_opts(&c, url, &o), INVENTORY_OK);
+	retry_nobody(c, &ro, &info, &st, &ms);
+	assert_int_equal(info.reads, 7);
+	assert_false(info.throttled);
+	assert_non_null(strstr(st.message, "gave up after 7 attempts"));
+
+	/* The overall deadline bounds the helper whatever max_attempts. */
+	ro.max_attempts = 1000;
+	ro.deadline_ms  = 200;
+	retry_nobody(c, &ro, &info, &st, &ms);
+	assert_true(info.reads >= 2);
+	if (ms > 200 + 150)
+		fail_msg("deadline 200 ms, took %lld ms", ms);
+	assert_non_null(strstr(st.message, "overall deadline"));
+	inventory_status_fini(&st);
+	inventory_client_close(c);
+}
+
+static void
+test_retry_args(void **state)
+{
+	inventory_client_opts o  = { .retry_max_tokens = -1 };
+	inventory_retry_opts  ro = { .request_id = "" };
+	inventory_client     *c  = NULL;
+	inventory_product    *p  = NULL;
+	inventory_retry_info  info;
+	inventory_status      st = { 0 };
+	char                  url[128];
+	char                  longid[INVENTORY_REQUEST_ID_MAX + 2];
+
+	(void)state;
+	nobody_url(url, sizeof(url));
+	assert_int_equal(inventory_client_open_opts(&c, url, &o),
+	    INVENTORY_INVALID_ARGUMENT);
+	o.retry_max_tokens  = 0;
+	o.retry_token_milli = -1;
+	assert_int_equal(inventory_client_open_opts(&c, url, &o),
+	    INVENTORY_INVALID_ARGUMENT);
+	assert_null(c);
+	assert_int_equal(inventory_client_open(&c, url), INVENTORY_OK);
+	assert_int_equal(inventory_update_with_retry2(
+	                     c, "x", minus_one, NULL, &ro, &p, &st, &info),
+	    INVENTORY_INVALID_ARGUMENT);
+	assert_int_equal(info.reads, 0);
+	memset(longid, 'a', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	ro.request_id              = longid;
+	assert_int_equal(inventory_update_with_retry2(
+	                     c, "x", minus_one, NULL, &ro, &p, &st, &info),
+	    INVENTORY_INVALID_ARGUMENT);
+	ro.request_id  = NULL;
+	ro.deadline_ms = -1;
+	assert_int_equal(inventory_update_with_retry2(
+	                     c, "x", minus_one, NULL, &ro, &p, &st, NULL),
+	    INVENTORY_INVALID_ARGUMENT);
+	assert_int_equal(st.code, INVENTORY_INVALID_ARGUMENT);
+	assert_null(p);
+	inventory_status_fini(&st);
+	inventory_client_close(c);
+}
+
 int
 main(void)
 {
@@ -285,6 +431,8 @@ main(void)
 		cmocka_unit_test(test_open_opts),
 		cmocka_unit_test(test_batch_get_args),
 		cmocka_unit_test(test_no_server_many),
+		cmocka_unit_test(test_retry_budget_no_server),
+		cmocka_unit_test(test_retry_args),
 	};
 
 	return cmocka_run_group_tests_name("client_code", tests, NULL, NULL);

@@ -120,6 +120,17 @@ typedef struct inventory_client_opts {
 	                  * all are in flight queue and leave together in the
 	                  * next free one.  0: two per connection with
 	                  * coalescing, unbounded without */
+	/* The handle's retry budget (gRPC-style retry throttling), shared
+	 * by every inventory_update_with_retry() on it: a token bucket
+	 * that starts full; every call answered UNAVAILABLE or
+	 * DEADLINE_EXCEEDED takes 1 token, every OK returns
+	 * retry_token_milli / 1000 of one.  Such failures are retried only
+	 * while more than retry_max_tokens / 2 tokens are left, so an
+	 * outage costs each caller its first attempt, not max_attempts.
+	 * Conflicts (ABORTED) are never throttled. */
+	int retry_max_tokens;  /* bucket size; 0: 10 (at most 1000) */
+	int retry_token_milli; /* thousandths of a token per OK; 0: 100 */
+	int no_retry_throttle; /* non-zero: never throttle retries */
 } inventory_client_opts;
 
 /* Open a handle dialled to urls, a comma-separated list of nng URLs
@@ -197,13 +208,39 @@ INVENTORY_API inventory_code inventory_update_stock(inventory_client *c,
 typedef inventory_code (*inventory_update_fn)(
     const inventory_product *current, int64_t *new_stock, void *arg);
 
-/* Retry policy; pass NULL for the defaults shown. */
+/* Retry policy; pass NULL for the defaults shown.  Zero-initialise it:
+ * fields may be appended. */
 typedef struct inventory_retry_opts {
-	int max_attempts;       /* writes tried in all; 0: 10 */
+	int max_attempts;       /* writes tried in all; 0: 10.  Also caps
+	                         * the reads tried when the first read
+	                         * fails with UNAVAILABLE/DEADLINE_EXCEEDED */
 	int initial_backoff_ms; /* first sleep after a conflict; 0: 2 */
 	int max_backoff_ms;     /* cap on one sleep; 0: 200 */
 	int timeout_ms;         /* per call; 0: the handle's default */
+	int deadline_ms;        /* overall: the read, every write and every
+	                         * back-off end within this many ms of the
+	                         * call (each call's timeout is cut to what
+	                         * is left); 0: no overall deadline */
+	const char *request_id; /* NULL: the first write gets a fresh id;
+	                         * else its id (1..64 bytes, e.g. recorded
+	                         * beforehand).  A write after a conflict is
+	                         * another write, with a fresh id. */
 } inventory_retry_opts;
+
+/* What inventory_update_with_retry2() did; the caller's, may be NULL. */
+typedef struct inventory_retry_info {
+	int attempts;        /* writes sent (resends included) */
+	int reads;           /* GetProduct calls sent */
+	int outcome_unknown; /* non-zero: the returned code is the last
+	                      * write's UNAVAILABLE or DEADLINE_EXCEEDED: it
+	                      * may or may not have been applied (below) */
+	int throttled;       /* non-zero: the handle's retry budget stopped
+	                      * a retry (see inventory_client_opts) */
+	char request_id[INVENTORY_REQUEST_ID_MAX + 1]; /* the last write's
+	                                                * id; "" if none */
+	int64_t new_stock;        /* the stock the last write set */
+	int64_t expected_version; /* the version it was based on */
+} inventory_retry_info;
 
 /* Read-modify-write with optimistic concurrency: read the product, apply
  * fn to it, write the new stock with the read version; on a conflict apply
@@ -211,16 +248,38 @@ typedef struct inventory_retry_opts {
  * exponential backoff with full jitter, up to max_attempts writes.  Each
  * write carries its own request id; a write whose outcome is unknown
  * (UNAVAILABLE or DEADLINE_EXCEEDED) is resent after the back-off with the
- * same id, so it is applied at most once.  Returns OK with *out the
- * written product; ABORTED if every attempt conflicted (status->current is
- * the latest seen); fn's code if fn stopped; UNAVAILABLE or
- * DEADLINE_EXCEEDED if the attempts ran out on unknown outcomes; or the
- * first other error.  *attempts (may be NULL) gets the number of writes
- * sent.  Thread-safe like every call. */
+ * same id, so it is applied at most once.  A read that fails that way is
+ * retried too.  Retries stop at max_attempts, at opts->deadline_ms, or
+ * (for UNAVAILABLE/DEADLINE_EXCEEDED, not conflicts) when the handle's
+ * retry budget is spent; status->message then says which.  Returns OK
+ * with *out the written product; ABORTED if every attempt conflicted
+ * (status->current is the latest seen); fn's code if fn stopped;
+ * UNAVAILABLE or DEADLINE_EXCEEDED if the retries ran out on unknown
+ * outcomes; or the first other error.  *attempts (may be NULL) gets the
+ * number of writes sent.  Thread-safe like every call. */
 INVENTORY_API inventory_code inventory_update_with_retry(inventory_client *c,
     const char *id, inventory_update_fn fn, void *arg,
     const inventory_retry_opts *opts, inventory_product **out,
     inventory_status *status, int *attempts);
+
+/* inventory_update_with_retry() that also reports, in *info (may be
+ * NULL), the last write it sent, so a caller can finish a write of
+ * unknown outcome after the helper gave up.  When info->outcome_unknown
+ * is set, resend exactly that write with the same id:
+ *
+ *   inventory_call_opts o = { .request_id = info.request_id };
+ *   code = inventory_update_stock(c, id, info.new_stock,
+ *       info.expected_version, &o, &p, &status);
+ *
+ * The server answers a repeated request id with the first outcome: OK
+ * means the write is applied (by the first send or by this one, once);
+ * ABORTED means it was not and now never will be (the product moved on;
+ * start over); UNAVAILABLE/DEADLINE_EXCEEDED means still unknown: resend
+ * later, within the server's --request-ttl (a day by default). */
+INVENTORY_API inventory_code inventory_update_with_retry2(inventory_client *c,
+    const char *id, inventory_update_fn fn, void *arg,
+    const inventory_retry_opts *opts, inventory_product **out,
+    inventory_status *status, inventory_retry_info *info);
 
 #ifdef __cplusplus
 }
