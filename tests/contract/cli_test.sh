@@ -97,12 +97,35 @@ else
 	id=00000000-0000-0000-0000-000000000000
 fi
 
-# A name that needs JSON escaping comes back intact.
+# A name that needs JSON escaping comes back intact: the JSON text holds
+# it escaped (\" and \\; é as UTF-8 or \u00e9), and decoded it is the
+# very name sent, on create and on a later get.
+weird_name='Quote " back\slash Café'
+# name_is WHAT: the "name" of $out, decoded, equals $weird_name.
+name_is() {
+	local esc_lit='"name"[[:space:]]*:[[:space:]]*"Quote \\" back\\\\slash Caf(é|\\u00[eE]9)"'
+	if [[ ! "$out" =~ $esc_lit ]]; then
+		fail "$1: the JSON text does not hold the escaped name (stdout: $out)"
+		return
+	fi
+	if command -v python3 >/dev/null 2>&1; then
+		local got
+		got=$(printf '%s' "$out" | python3 -c 'import json, sys; sys.stdout.write(json.load(sys.stdin)["name"])') ||
+			{ fail "$1: not valid JSON: $out"; return; }
+		expect "$1 (decoded)" "$got" "$weird_name"
+	else
+		ok "$1 (escaped form; no python3 to decode)"
+	fi
+}
 id2=$id
-if run 0 --server "$server" create --name 'Quote " back\slash Café' --stock 1 --price 0.10; then
+if run 0 --server "$server" create --name "$weird_name" --stock 1 --price 0.10; then
 	is_one_object || fail "escaped name: not valid JSON: $out"
 	expect "create: price 0.10" "$(json_str price)" 0.10
+	name_is "create: escaped name"
 	id2=$(json_str id)
+	if run 0 --server "$server" get "$id2"; then
+		name_is "get: escaped name"
+	fi
 fi
 
 # --- get --------------------------------------------------------------------

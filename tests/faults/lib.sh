@@ -16,9 +16,12 @@
 #                            and the final state (RPC + SQL), SIGTERM the
 #                            server and require exit status 0, print figures
 #
-# Any failed assertion prints the logs and exits 1.  The work directory is
-# removed on success (unless FAULT_KEEP=1) and kept, its path printed, on
-# failure.
+# Any failed assertion prints the logs and exits 1; so does a script that
+# ends without reaching fault_finish's verdict (ctest judges the exit
+# status).  Every wait is bounded (wait_exit, load_wait), so a hang fails
+# with a message instead of running into ctest's TIMEOUT.  The work
+# directory is removed on success (unless FAULT_KEEP=1) and kept, its path
+# printed, on failure.
 set -euo pipefail
 
 [ $# -ge 3 ] || { echo "usage: $0 INVENTORYD INVENTORY_HISTORY PG_TEMP_SH" >&2; exit 2; }
@@ -40,7 +43,9 @@ pgdir=$work/pg
 url=ipc://$work/inventory.sock
 srv_pid=
 load_pid=
+load_secs=0
 stopped_pids=
+extra_pids=    # more inventoryd processes a test started (killed on exit)
 figures=()
 ok=0
 
@@ -111,17 +116,46 @@ cleanup() {
 		kill -KILL "$srv_pid" 2>/dev/null
 		wait "$srv_pid" 2>/dev/null
 	fi
+	local p
+	for p in $extra_pids; do
+		kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	if [ "$ok" -ne 1 ] && [ "$rc" -eq 0 ]; then
+		say "FAIL: the script ended without a verdict"
+		rc=1
+	fi
 	bash "$pg_temp" stop "$pgdir" >/dev/null 2>&1
 	if [ "$ok" -eq 1 ] && [ "$rc" -eq 0 ] && [ "${FAULT_KEEP:-0}" != 1 ]; then
 		rm -rf "$work"
 	else
 		say "work directory kept: $work"
 	fi
+	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_exit PID SECONDS: wait for our child PID to exit, at most SECONDS;
+# sets $exit_rc to its status.  Past the bound it is killed (status 137)
+# and the caller decides what that means.
+wait_exit() {
+	local pid=$1 secs=$2 i state
+	for ((i = 0; i < secs * 10; i++)); do
+		state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || state=
+		if [ -z "$state" ] || [ "$state" = Z ]; then
+			break
+		fi
+		sleep 0.1
+	done
+	if [ -n "$state" ] && [ "$state" != Z ]; then
+		say "pid $pid still running $secs s later: killing it"
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	exit_rc=0
+	wait "$pid" || exit_rc=$?
+}
 
 start_server() {
 	"$inventoryd" --listen "$url" --db "$INVENTORY_DB" --workers "$FAULT_WORKERS" \
@@ -168,13 +202,15 @@ load_start() {
 		--timeout-ms "$FAULT_TIMEOUT_MS" --history "$work/main.hist" "$@" \
 		>"$work/run.log" 2>&1 &
 	load_pid=$!
+	load_secs=${secs%.*}
 }
 
+# load_wait: the recorder must end within its duration plus 30 s (its
+# calls are bounded by their timeouts, its final reads by 20 s).
 load_wait() {
-	local rc=0
-	wait "$load_pid" || rc=$?
+	wait_exit "$load_pid" $((load_secs + 30))
 	load_pid=
-	[ "$rc" -eq 0 ] || fail "the recorder exited with status $rc"
+	[ "$exit_rc" -eq 0 ] || { cat "$work/run.log"; fail "the recorder exited with status $exit_rc"; }
 	cat "$work/run.log"
 }
 
@@ -222,8 +258,8 @@ fault_finish() {
 	grep -q 'verdict: *PASS' "$work/check.log" || fail "no PASS verdict"
 	assert_server_alive "after the final check"
 	kill -TERM "$srv_pid"
-	rc=0
-	wait "$srv_pid" || rc=$?
+	wait_exit "$srv_pid" 30
+	rc=$exit_rc
 	srv_pid=
 	[ "$rc" -eq 0 ] || fail "inventoryd exited with status $rc after SIGTERM (want 0)"
 	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$work/inventoryd.log"; then

@@ -7,6 +7,8 @@
  *                            | --ids FILE) [--read-ratio R]
  *                           [--history FILE] [--client-base B]
  *                           [--write-ids FILE] [--check]
+ *                           [--workload rw|retry] [--retry-attempts N]
+ *                           [--retry-max-backoff-ms MS]
  *   inventory-history setup [common] --products K --write-ids FILE
  *   inventory-history check [common] [--no-final] FILE...
  *   inventory-history probe [common] --id ID [--until-ok MS]
@@ -25,6 +27,20 @@
  * as indeterminate.  --check then reads the final state of every product
  * (GetProduct, and SELECT from PostgreSQL when a conninfo is known) and
  * runs the checker; the exit status is 0 only for PASS.
+ *
+ * --workload retry: each client instead loops on
+ * inventory_update_with_retry() (the library's read-modify-write helper),
+ * writing a stock unique to the call.  Each write the helper sends under
+ * a new request id is recorded as one UpdateStock: the helper's first read
+ * as a read, each write as invoked when the update function is called with
+ * the version it is based on; a conflict is learnt when the function is
+ * called again (with the conflict's current product), and the call's
+ * result completes the last write (OK, ABORTED, or indeterminate).  Resends
+ * of a write whose outcome was unknown carry the same request id, so they
+ * are the same operation.  The run then prints "retry: calls N, ok N,
+ * errors E, attempts A" and the per-code counts of the calls; with
+ * --check, also "lost writes: L" (acknowledged writes whose version the
+ * final state does not reach).
  *
  * check: merge history files, read the final state, run the checker.
  * probe: one GetProduct, printing the code and the time it took; with
@@ -75,6 +91,9 @@ struct config {
 	int         no_final;      /* check: do not read the final state */
 	const char *probe_id;      /* probe: product id */
 	int         until_ok_ms;   /* probe: retry until OK this long */
+	int         retry;         /* run: --workload retry */
+	int         retry_attempts; /* retry: max_attempts, 0: the library's */
+	int         retry_backoff;  /* retry: max_backoff_ms, 0: the library's */
 };
 
 /* The recording: one history, one lock, one optional stream. */
@@ -91,6 +110,10 @@ struct recorder {
 	int64_t              end_ns;       /* duration deadline */
 	atomic_long          codes[17][2]; /* [code][read/update] counts */
 	atomic_long          other_codes;
+	atomic_long          retry_calls;    /* retry: calls made */
+	atomic_long          retry_ok;       /* retry: calls that returned OK */
+	atomic_long          retry_attempts; /* retry: writes sent in all */
+	atomic_long          retry_codes[17]; /* retry: calls per result */
 };
 
 struct worker {
@@ -167,6 +190,24 @@ rec_complete(struct recorder *rec, long i, int code, int64_t version,
 	op->ret_stock   = stock;
 	op->t_complete  = t_done;
 	stream_line(rec, buf, history_fmt_complete(buf, sizeof(buf), i, op));
+	pthread_mutex_unlock(&rec->mu);
+}
+
+/* Record an operation that already completed (times and outcome set). */
+static void
+rec_done(struct recorder *rec, const struct hist_op *op)
+{
+	char buf[256];
+	long i;
+
+	pthread_mutex_lock(&rec->mu);
+	if ((i = history_add_op(&rec->h, op)) >= 0) {
+		stream_line(rec, buf,
+		    history_fmt_invoke(buf, sizeof(buf), i, op,
+		        rec->h.products[op->product].id));
+		stream_line(
+		    rec, buf, history_fmt_complete(buf, sizeof(buf), i, op));
+	}
 	pthread_mutex_unlock(&rec->mu);
 }
 
@@ -267,6 +308,154 @@ worker_main(void *arg)
 		inventory_status_fini(&st);
 	}
 	return NULL;
+}
+
+/* One inventory_update_with_retry() call being recorded. */
+struct retry_call {
+	struct worker *w;
+	int            product;
+	int64_t        stock;   /* the value every write of the call sets */
+	int64_t        t_start; /* before the call (its read's invoke) */
+	long           pending; /* op index of the write in flight, -1 */
+};
+
+/* The update function: called with the helper's read, then after each
+ * conflict with the conflict's current product.  Completes the write
+ * before it (ABORTED: it is called again only after a conflict) and
+ * records the next one. */
+static inventory_code
+retry_fn(const inventory_product *cur, int64_t *new_stock, void *arg)
+{
+	struct retry_call *rc  = arg;
+	struct recorder   *rec = rc->w->rec;
+	struct hist_op     op;
+	int64_t            t = now_ns();
+
+	memset(&op, 0, sizeof(op));
+	op.client  = rc->w->id;
+	op.product = rc->product;
+	if (rc->pending < 0) {
+		op.type        = HIST_READ;
+		op.t_invoke    = rc->t_start;
+		op.t_complete  = t;
+		op.code        = HIST_OK;
+		op.ret_version = cur->version;
+		op.ret_stock   = cur->stock;
+		rec_done(rec, &op);
+	} else {
+		rec_complete(rec, rc->pending, HIST_ABORTED, cur->version,
+		    cur->stock, t);
+	}
+	op.type        = HIST_UPDATE;
+	op.expected    = cur->version;
+	op.stock       = rc->stock;
+	op.t_complete  = HIST_NO_TIME;
+	op.code        = HIST_PENDING;
+	op.ret_version = 0;
+	op.ret_stock   = -1;
+	rc->pending    = rec_invoke(rec, &op);
+	*new_stock     = rc->stock;
+	return rc->pending < 0 ? INVENTORY_RESOURCE_EXHAUSTED : INVENTORY_OK;
+}
+
+static void *
+retry_worker_main(void *arg)
+{
+	struct worker       *w   = arg;
+	struct recorder     *rec = w->rec;
+	const struct config *cfg = rec->cfg;
+	inventory_retry_opts ro  = { 0 };
+
+	ro.max_attempts   = cfg->retry_attempts;
+	ro.max_backoff_ms = cfg->retry_backoff;
+	ro.timeout_ms   = cfg->timeout_ms;
+	for (;;) {
+		struct retry_call  rc;
+		inventory_status   st  = { 0 };
+		inventory_product *out = NULL;
+		inventory_code     code;
+		int                attempts = 0;
+		int64_t            t_done;
+
+		if (cfg->ops > 0) {
+			if (atomic_fetch_add(&rec->issued, 1) >= cfg->ops)
+				break;
+		} else if (now_ns() >= rec->end_ns) {
+			break;
+		}
+		rc.w       = w;
+		rc.product = pick_product(rec, &w->rng);
+		rc.stock   = (int64_t)w->id * STOCK_PER_CLIENT +
+		           (++w->calls % STOCK_PER_CLIENT);
+		rc.pending = -1;
+		rc.t_start = now_ns();
+		code = inventory_update_with_retry(rec->cl,
+		    rec->h.products[rc.product].id, retry_fn, &rc, &ro, &out,
+		    &st, &attempts);
+		t_done = now_ns();
+		atomic_fetch_add(&rec->retry_calls, 1);
+		atomic_fetch_add(&rec->retry_attempts, attempts);
+		if ((int)code >= 0 && (int)code <= 16)
+			atomic_fetch_add(&rec->retry_codes[code], 1);
+		else
+			atomic_fetch_add(&rec->other_codes, 1);
+		if (code == INVENTORY_OK) {
+			atomic_fetch_add(&rec->retry_ok, 1);
+			count_code(rec, code, 1);
+			if (rc.pending >= 0)
+				rec_complete(rec, rc.pending, code,
+				    out->version, out->stock, t_done);
+			inventory_product_free(out);
+		} else if (rc.pending >= 0) {
+			count_code(rec, code, 1);
+			if (code == INVENTORY_ABORTED)
+				rec_complete(rec, rc.pending, code,
+				    st.current_version,
+				    st.current ? st.current->stock : -1,
+				    t_done);
+			else /* outcome unknown (or the call gave up) */
+				rec_complete(rec, rc.pending, code, 0, -1,
+				    t_done);
+		} else {
+			/* The helper's read failed: nothing was written. */
+			count_code(rec, code, 0);
+			fprintf(stderr,
+			    "inventory-history: retry read of %s: %s: %s\n",
+			    rec->h.products[rc.product].id,
+			    inventory_code_name(code), st.message);
+		}
+		if (code != INVENTORY_OK && rc.pending >= 0)
+			fprintf(stderr,
+			    "inventory-history: update_with_retry %s: %s "
+			    "after %d attempts: %s\n",
+			    rec->h.products[rc.product].id,
+			    inventory_code_name(code), attempts, st.message);
+		inventory_status_fini(&st);
+		if (code != INVENTORY_OK)
+			usleep(20000 + (useconds_t)(rng_next(&w->rng) % 30000));
+	}
+	return NULL;
+}
+
+/* Acknowledged writes whose version the final state does not reach. */
+static long
+lost_writes(const struct history *h)
+{
+	long lost = 0;
+
+	for (size_t i = 0; i < h->nops; i++) {
+		const struct hist_op      *op = &h->ops[i];
+		const struct hist_product *p  = &h->products[op->product];
+
+		if (op->type != HIST_UPDATE || op->code != HIST_OK)
+			continue;
+		for (int f = 0; f < p->nfinal; f++)
+			if (p->final[f].version < op->ret_version) {
+				lost++;
+				break;
+			}
+	}
+	return lost;
 }
 
 static int
@@ -479,6 +668,19 @@ print_codes(struct recorder *rec, double secs)
 			printf("  %-18s reads %ld, updates %ld\n",
 			    inventory_code_name((inventory_code)c), r, u);
 	}
+	if (rec->cfg->retry) {
+		long calls = atomic_load(&rec->retry_calls);
+		long ok    = atomic_load(&rec->retry_ok);
+
+		printf("retry: calls %ld, ok %ld, errors %ld, attempts %ld\n",
+		    calls, ok, calls - ok, atomic_load(&rec->retry_attempts));
+		for (int c = 0; c <= 16; c++) {
+			long n = atomic_load(&rec->retry_codes[c]);
+			if (n)
+				printf("  retry %-12s %ld\n",
+				    inventory_code_name((inventory_code)c), n);
+		}
+	}
 	fflush(stdout);
 }
 
@@ -542,7 +744,9 @@ cmd_run(struct config *cfg, int setup_only)
 			goto out_join;
 		for (int p = 0; p < rec.h.nproducts; p++)
 			ws[i].known[p] = rec.h.products[p].v0;
-		if (pthread_create(&ws[i].thr, NULL, worker_main, &ws[i]) != 0)
+		if (pthread_create(&ws[i].thr, NULL,
+		        cfg->retry ? retry_worker_main : worker_main,
+		        &ws[i]) != 0)
 			goto out_join;
 		started++;
 	}
@@ -567,6 +771,8 @@ out_join:
 			       "unreadable)\n");
 			goto out;
 		}
+		if (cfg->retry)
+			printf("lost writes: %ld\n", lost_writes(&rec.h));
 		rv = check_and_print(&rec.h, cfg, "check");
 	}
 out:
@@ -736,6 +942,14 @@ main(int argc, char **argv)
 			cfg.probe_id = v;
 		else if (strcmp(o, "--until-ok") == 0)
 			cfg.until_ok_ms = atoi(v);
+		else if (strcmp(o, "--workload") == 0 && strcmp(v, "retry") == 0)
+			cfg.retry = 1;
+		else if (strcmp(o, "--workload") == 0 && strcmp(v, "rw") == 0)
+			cfg.retry = 0;
+		else if (strcmp(o, "--retry-attempts") == 0)
+			cfg.retry_attempts = atoi(v);
+		else if (strcmp(o, "--retry-max-backoff-ms") == 0)
+			cfg.retry_backoff = atoi(v);
 		else
 			usage();
 	}

@@ -33,4 +33,13 @@ void testenv_request_id(char *buf, size_t len);
 /* Microseconds since the Unix epoch. */
 long long testenv_now_us(void);
 
+/* Bound what follows: unless called again first, after `seconds` the
+ * program writes "watchdog: PROG: WHAT did not finish within N s" to
+ * stderr and exits 125.  0 disarms.  Every test program already has two
+ * bounds (tests/support/watchdog.c): the whole run (INVENTORY_TEST_TIMEOUT
+ * minus 5 s) and exit() (INVENTORY_TEST_EXIT_S, 30 s); use this for a
+ * phase of your own, e.g. before a teardown (what is copied).  Not
+ * thread-safe: one alarm per process. */
+void testenv_watchdog(int seconds, const char *what);
+
 #endif
