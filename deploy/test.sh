@@ -42,8 +42,11 @@ configure_build() {
 		cmake --build "$dir" -j "$jobs"
 }
 
+# --no-tests=error: a build dir that registered no test (a configure that
+# lost its suites) fails instead of "passing" with nothing run.
 run_ctest() {
-	ctest --test-dir "$1" --output-on-failure -j "$jobs" --timeout 600
+	ctest --test-dir "$1" --output-on-failure --no-tests=error -j "$jobs" \
+		--timeout 600
 }
 
 # The most common CMake line, as a packager types it, with gcc and with

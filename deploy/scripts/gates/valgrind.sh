@@ -14,7 +14,10 @@
 # 4. Stops the server with SIGTERM (it must exit 0 after draining).
 # valgrind runs with --error-exitcode=99 --leak-check=full
 # --errors-for-leak-kinds=definite: any memory error or definite leak in a
-# test program or in inventoryd fails the gate.  Logs: build-valgrind/vg/.
+# test program or in inventoryd fails the gate.  So does a gate that
+# checked nothing: no test with the label, or fewer test programs run
+# under valgrind than VALGRIND_MIN_PROGRAMS (default 5; the contract label
+# has more than 10).  The count is printed.  Logs: build-valgrind/vg/.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -87,12 +90,20 @@ INVENTORY_SERVER=$tcp
 INVENTORY_SERVER_TCP=$tcp
 INVENTORY_DB=$INVENTORY_DB
 ENV
-export INVENTORY_TESTENV=$env_dir CMOCKA_MESSAGE_OUTPUT=STDOUT
+# Everything is ~20x slower under valgrind: give exit() a longer bound
+# than the test watchdog's default (tests/support/watchdog.c).
+export INVENTORY_TESTENV=$env_dir CMOCKA_MESSAGE_OUTPUT=STDOUT \
+	INVENTORY_TEST_EXIT_S=120
 
 # The label's test programs: ctest knows their names; executables are
 # named like their tests (inventory_test()); scripts are skipped.
 mapfile -t tests < <(ctest --test-dir "$build" -N -L "$label" |
 	sed -n 's/^ *Test *#[0-9]*: *\([^ ]*\)$/\1/p')
+min_programs=${VALGRIND_MIN_PROGRAMS:-5}
+if [ ${#tests[@]} -eq 0 ]; then
+	echo "valgrind: FAILED: no test has the label '$label' in $build" >&2
+	exit 1
+fi
 failed=()
 checked=0
 for t in "${tests[@]}"; do
@@ -127,8 +138,13 @@ else
 		"$logs/inventoryd.vg.log" | head -n 10 || true
 	failed+=(inventoryd)
 fi
-echo "valgrind: $checked '$label' test programs and inventoryd under" \
-	"${vg[*]}; logs in $logs/"
+echo "valgrind: $checked '$label' test programs (of ${#tests[@]} tests with" \
+	"the label) and inventoryd under ${vg[*]}; logs in $logs/"
+if [ "$checked" -lt "$min_programs" ]; then
+	echo "valgrind: FAILED: only $checked test programs ran under valgrind" \
+		"(want at least $min_programs): the gate checked (almost) nothing" >&2
+	exit 1
+fi
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "valgrind: FAILED: ${failed[*]}" >&2
 	exit 1
