@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -54,13 +56,21 @@ static const struct key keys[] = {
 	    offsetof(struct config, log_level), "info", 0, 0 },
 	{ "request-ttl", "INVENTORY_REQUEST_TTL", KEY_INT,
 	    offsetof(struct config, request_ttl_s), "86400", 60, 2592000 },
+	{ "max-pending", "INVENTORY_MAX_PENDING", KEY_INT,
+	    offsetof(struct config, max_pending), "4096", 1, 1000000 },
+	{ "max-connections", "INVENTORY_MAX_CONNECTIONS", KEY_INT,
+	    offsetof(struct config, max_connections), "1024", 1, 65536 },
+	{ "db-file", "INVENTORY_DB_FILE", KEY_STRING,
+	    offsetof(struct config, db_file), "", 0, 0 },
 };
 
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 
 const char config_usage[] =
-    "usage: inventoryd [--listen URL[,URL...]] [--db CONNINFO] [--workers N]\n"
-    "                  [--max-frame BYTES] [--log-level LEVEL]\n"
+    "usage: inventoryd [--listen URL[,URL...]] [--db CONNINFO | --db-file "
+    "FILE]\n"
+    "                  [--workers N] [--max-frame BYTES] [--max-pending N]\n"
+    "                  [--max-connections N] [--log-level LEVEL]\n"
     "                  [--request-ttl SECONDS] [--migrate]\n"
     "\n"
     "  --listen URLS      nng URLs to serve, comma-separated\n"
@@ -69,12 +79,21 @@ const char config_usage[] =
     "                     default tcp://127.0.0.1:7070\n"
     "  --db CONNINFO      libpq connection string or URI; env INVENTORY_DB;\n"
     "                     empty: libpq's PG* variables\n"
+    "  --db-file FILE     read the conninfo from FILE's first line instead;\n"
+    "                     FILE must not be readable by group or others;\n"
+    "                     env INVENTORY_DB_FILE; excludes --db\n"
     "  --workers N        database executors = database connections\n"
     "                     (1..1024); each runs whole batches of requests;\n"
     "                     env INVENTORY_WORKERS; default 1 per CPU, at least "
     "2\n"
     "  --max-frame BYTES  largest request accepted; env INVENTORY_MAX_FRAME;\n"
     "                     default 65536\n"
+    "  --max-pending N    calls queued for or at the database at once; the\n"
+    "                     calls beyond get RESOURCE_EXHAUSTED at once;\n"
+    "                     env INVENTORY_MAX_PENDING; default 4096\n"
+    "  --max-connections N  connections served at once; newer ones are\n"
+    "                     closed; env INVENTORY_MAX_CONNECTIONS; default "
+    "1024\n"
     "  --log-level LEVEL  error, warn, info or debug; env "
     "INVENTORY_LOG_LEVEL\n"
     "  --request-ttl S    how long request ids are remembered for safe\n"
@@ -157,6 +176,70 @@ key_set(struct config *cfg, const struct key *k, const char *text,
 	return -1;
 }
 
+/* --db-file: the conninfo is the file's first line, trimmed.  The file
+ * must be a regular file that neither group nor others may read (as libpq
+ * demands of PGPASSFILE): a secret readable by all is refused rather than
+ * used.  Messages name the file, never its content. */
+static int
+read_db_file(struct config *cfg, char *errbuf, size_t errlen)
+{
+	const char *path = cfg->db_file;
+	char        line[4096], *start, *end, *copy;
+	struct stat st;
+	FILE       *fp;
+
+	if (cfg->db[0] != '\0') {
+		snprintf(errbuf, errlen,
+		    "--db-file and --db (or INVENTORY_DB) are mutually "
+		    "exclusive");
+		return -1;
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(errbuf, errlen, "--db-file: cannot open %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(errbuf, errlen, "--db-file: %s is not a regular file",
+		    path);
+		goto out_close;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		snprintf(errbuf, errlen,
+		    "--db-file: %s is accessible by group or others "
+		    "(mode %03o); chmod 600 it",
+		    path, (unsigned)(st.st_mode & 0777));
+		goto out_close;
+	}
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	for (start = line; isspace((unsigned char)*start); start++)
+		;
+	end = start + strlen(start);
+	while (end > start && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	if (*start == '\0') {
+		snprintf(errbuf, errlen,
+		    "--db-file: the first line of %s is empty", path);
+		goto out_clear;
+	}
+	if ((copy = strdup(start)) == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		goto out_clear;
+	}
+	free(cfg->db);
+	cfg->db = copy;
+	explicit_bzero(line, sizeof(line));
+	return 0;
+
+out_close:
+	fclose(fp);
+out_clear:
+	explicit_bzero(line, sizeof(line));
+	return -1;
+}
+
 void
 config_fini(struct config *cfg)
 {
@@ -165,8 +248,10 @@ config_fini(struct config *cfg)
 	}
 	free(cfg->listen);
 	free(cfg->db);
-	cfg->listen = NULL;
-	cfg->db     = NULL;
+	free(cfg->db_file);
+	cfg->listen  = NULL;
+	cfg->db      = NULL;
+	cfg->db_file = NULL;
 }
 
 enum config_result
@@ -250,6 +335,8 @@ config_load(struct config *cfg, int argc, char **argv, char *errbuf,
 		    errbuf, errlen, "unexpected argument '%s'", argv[optind]);
 		return CONFIG_ERROR;
 	}
+	if (cfg->db_file[0] != '\0' && read_db_file(cfg, errbuf, errlen) != 0)
+		return CONFIG_ERROR;
 	if (!cfg->migrate && cfg->listen[0] == '\0') {
 		snprintf(errbuf, errlen, "--listen: at least one URL needed");
 		return CONFIG_ERROR;

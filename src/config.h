@@ -3,7 +3,9 @@
  * environment variable and its default (as pgbouncer's CfKey table).  The
  * command line wins over the environment, the environment over defaults.
  * libpq's own PG* variables keep working because an empty --db hands the
- * choice to libpq.
+ * choice to libpq.  --db-file reads the conninfo from a file (first line,
+ * trimmed) that only its owner may read, so the secret stays out of argv
+ * and the environment; it excludes --db/INVENTORY_DB.
  */
 #ifndef INVENTORY_CONFIG_H
 #define INVENTORY_CONFIG_H
@@ -19,6 +21,9 @@ struct config {
 	size_t max_frame;     /* largest request accepted, bytes */
 	int    log_level;     /* enum log_level */
 	int    request_ttl_s; /* how long request ids are remembered */
+	int    max_pending;   /* calls queued for or at the database */
+	int    max_connections; /* connections served at once */
+	char  *db_file; /* file holding the conninfo (owned); "" none */
 };
 
 enum config_result {

@@ -51,6 +51,10 @@ struct frame {
 	ProtobufCMessage *one_payload;    /* its payload */
 };
 
+/* Conflict and failure lines: at most 10 a second each, then a count. */
+static struct log_limit conflict_log = LOG_LIMIT_INIT("conflict", 10);
+static struct log_limit failure_log  = LOG_LIMIT_INIT("request", 10);
+
 /* Set once before the executors start; read-only afterwards. */
 static size_t max_request_bytes;
 
@@ -119,7 +123,8 @@ decode_call(const Inventory__V1__Request *env, int *method,
 	*payload = NULL;
 	if (env->request_id != NULL && !validate_request_id(env->request_id)) {
 		snprintf(msg, msglen,
-		    "request_id: must be 1 to %d printable ASCII characters",
+		    "request_id: must be 1 to %d printable ASCII characters, "
+		    "none of them space, '=', '\"' or '\\'",
 		    REQUEST_ID_MAX);
 		return CODE_INVALID_ARGUMENT;
 	}
@@ -390,13 +395,15 @@ wire_call_fill(
 		w->details.current_version     = op->product.version;
 		w->details.current             = &w->current;
 		w->resp.details                = &w->details;
-		log_info("conflict method=%s request_id=%s product=%s "
-		         "current_version=%" PRId64 ": %s",
+		log_at_limited(&conflict_log, LOG_LEVEL_INFO,
+		    "conflict method=%s request_id=%s product=%s "
+		    "current_version=%" PRId64 ": %s",
 		    method_name(op->method),
 		    op->request_id ? op->request_id : "-", op->product.id,
 		    op->product.version, op->message);
 	} else if (op->code != CODE_OK) {
-		log_debug("request method=%s request_id=%s code=%s: %s",
+		log_at_limited(&failure_log, LOG_LEVEL_DEBUG,
+		    "request method=%s request_id=%s code=%s: %s",
 		    method_name(op->method),
 		    op->request_id ? op->request_id : "-", code_name(op->code),
 		    w->resp.message);
@@ -461,6 +468,20 @@ dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out)
 	}
 	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&payloads);
 	return n;
+}
+
+size_t
+dispatch_refusal_pack(enum code code, const char *message,
+    uint64_t received_ns, ProtobufCBuffer *out)
+{
+	Inventory__V1__Response top = INVENTORY__V1__RESPONSE__INIT;
+
+	top.has_code = 1;
+	top.code     = (uint32_t)code;
+	top.message  = (char *)message;
+	metrics_record(
+	    -1, (int)code, (dispatch_now_ns() - received_ns) / 1000u);
+	return inventory__v1__response__pack_to_buffer(&top, out);
 }
 
 size_t

@@ -77,6 +77,12 @@ void dispatch_op_done(struct op *op);
  * conflicts.  Returns the bytes appended. */
 size_t dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out);
 
+/* A frame-level refusal (RESOURCE_EXHAUSTED when the server is at a
+ * limit) packed into out without decoding the frame; records it in the
+ * metrics.  Returns the bytes appended.  Thread-safe. */
+size_t dispatch_refusal_pack(enum code code, const char *message,
+    uint64_t received_ns, ProtobufCBuffer *out);
+
 /* Free a frame and everything it owns.  NULL is a no-op. */
 void dispatch_frame_free(struct frame *f);
 

@@ -17,6 +17,7 @@
 #include "executor.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,10 @@ struct exec_thread {
 	struct executor    *ex;
 	int                 index;
 	pthread_t           thread;
-	bool                running;  /* the thread was started */
-	struct store_read  *reads;    /* scratch, grown as needed */
+	bool                running; /* the thread was started */
+	struct store_read  *reads;   /* scratch, grown as needed */
 	size_t              reads_cap;
-	struct store_write *writes;   /* scratch, EXECUTOR_TAKE_MAX */
+	struct store_write *writes; /* scratch, EXECUTOR_TAKE_MAX */
 };
 
 struct executor {
@@ -55,7 +56,12 @@ struct executor {
 	struct store_options opts; /* copied; conninfo borrowed from config */
 	int                  count;
 	struct exec_thread  *threads;
+	size_t               max_pending; /* 0: no limit */
+	atomic_size_t        pending;     /* calls queued or being run */
 };
+
+/* Rate limit of the "refused" line (the count is in the metrics). */
+static struct log_limit refused_log = LOG_LIMIT_INIT("overload", 1);
 
 /* ---- one call alone ----------------------------------------------------- */
 
@@ -216,7 +222,8 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 				if (op->code == CODE_NOT_FOUND)
 					snprintf(op->message,
 					    sizeof(op->message),
-					    "product %s not found", op->ids[j]);
+					    "product %s not found",
+					    op->ids[j]);
 				continue;
 			}
 			op->products[j] = et->reads[k].product;
@@ -266,8 +273,7 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 /* Round by round: its creates alone, then its writes as one batch; then
  * repeats take their leader's outcome. */
 static void
-run_writes(struct exec_thread *et, struct store *st, struct op **ops,
-    size_t n)
+run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
 	struct op *round[EXECUTOR_TAKE_MAX];
 	int        rounds;
@@ -356,8 +362,8 @@ take(struct executor *ex, struct op **ops, struct store *st)
 	/* Whole frames only: splitting one across executors would run its
 	 * calls concurrently and out of order (a frame holds at most
 	 * DISPATCH_BATCH_MAX calls, so ops[] always has room). */
-	while (ex->head != NULL &&
-	       (n < EXECUTOR_BATCH_MAX || ex->head->frame == ops[n - 1]->frame)) {
+	while (ex->head != NULL && (n < EXECUTOR_BATCH_MAX ||
+	                               ex->head->frame == ops[n - 1]->frame)) {
 		ops[n++] = ex->head;
 		ex->head = ex->head->next;
 	}
@@ -389,6 +395,7 @@ exec_main(void *arg)
 				unavailable(ops[i]);
 		for (size_t i = 0; i < n; i++)
 			dispatch_op_done(ops[i]); /* ops[i] is gone now */
+		atomic_fetch_sub(&ex->pending, n);
 		if (st != NULL)
 			store_maintain(st); /* rate-limited inside */
 	}
@@ -422,8 +429,8 @@ executor_start(
 
 		et->ex    = ex;
 		et->index = i;
-		if ((et->writes = calloc(EXECUTOR_TAKE_MAX,
-		         sizeof(*et->writes))) == NULL ||
+		if ((et->writes = calloc(
+		         EXECUTOR_TAKE_MAX, sizeof(*et->writes))) == NULL ||
 		    pthread_create(&et->thread, NULL, exec_main, et) != 0) {
 			log_err("cannot start executor %d", i);
 			executor_stop(ex);
@@ -436,14 +443,79 @@ executor_start(
 }
 
 void
+executor_set_max_pending(struct executor *ex, size_t max_pending)
+{
+	ex->max_pending = max_pending;
+}
+
+/* Reserve room for up to n calls under the cap; returns how many fit. */
+static size_t
+reserve(struct executor *ex, size_t n)
+{
+	size_t cur = atomic_load(&ex->pending), room;
+
+	do {
+		if (ex->max_pending == 0)
+			room = n;
+		else
+			room =
+			    cur < ex->max_pending ? ex->max_pending - cur : 0;
+		if (room > n)
+			room = n;
+	} while (room > 0 && !atomic_compare_exchange_weak(
+	                         &ex->pending, &cur, cur + room));
+	return room;
+}
+
+/* Answer the calls of list RESOURCE_EXHAUSTED at once. */
+static void
+refuse(struct executor *ex, struct op *list, size_t n)
+{
+	struct op *next;
+
+	metrics_overload(METRICS_REFUSED_CALLS, n);
+	log_at_limited(&refused_log, LOG_LEVEL_WARN,
+	    "overload: %zu call(s) refused: %zu pending reached "
+	    "--max-pending",
+	    n, ex->max_pending);
+	for (struct op *op = list; op != NULL; op = next) {
+		next     = op->next;
+		op->kind = OP_NONE;
+		op->code = CODE_RESOURCE_EXHAUSTED;
+		snprintf(op->message, sizeof(op->message),
+		    "server overloaded: %zu calls pending (--max-pending); "
+		    "retry later",
+		    ex->max_pending);
+		dispatch_op_done(op);
+	}
+}
+
+void
 executor_submit(struct executor *ex, struct op *list)
 {
-	struct op *last = list;
+	struct op *last = list, *over;
+	size_t     n    = 1, fit;
 
 	if (list == NULL)
 		return;
-	while (last->next != NULL)
+	while (last->next != NULL) {
 		last = last->next;
+		n++;
+	}
+	/* The calls over the cap, in arrival order, are refused; the
+	 * frame's earlier calls still run. */
+	if ((fit = reserve(ex, n)) < n) {
+		if (fit == 0) {
+			refuse(ex, list, n);
+			return;
+		}
+		last = list;
+		for (size_t i = 1; i < fit; i++)
+			last = last->next;
+		over       = last->next;
+		last->next = NULL;
+		refuse(ex, over, n - fit);
+	}
 	pthread_mutex_lock(&ex->mtx);
 	*ex->tail = list;
 	ex->tail  = &last->next;

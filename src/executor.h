@@ -4,13 +4,13 @@
  * A few executors (one PostgreSQL connection each) share one queue of
  * pending calls in arrival order.  An executor takes everything queued (up
  * to EXECUTOR_BATCH_MAX calls, but never part of a frame: the calls of one
- * frame always run in one batch, in their order) and runs it in as few statements and round
- * trips as it can: all reads in one SELECT, the writes in rounds of one
- * set-based transaction each (batch.c decides the rounds), creates one by
- * one.  Nothing waits on purpose for a batch to fill: a batch is whatever
- * queued while the previous one ran.  A batch that fails as a whole is run
- * again call by call, so one bad call never fails its neighbours.  Every
- * call it takes is answered with dispatch_op_done().  No nng.
+ * frame always run in one batch, in their order) and runs it in as few
+ * statements and round trips as it can: all reads in one SELECT, the writes in
+ * rounds of one set-based transaction each (batch.c decides the rounds),
+ * creates one by one.  Nothing waits on purpose for a batch to fill: a batch
+ * is whatever queued while the previous one ran.  A batch that fails as a
+ * whole is run again call by call, so one bad call never fails its neighbours.
+ * Every call it takes is answered with dispatch_op_done().  No nng.
  */
 #ifndef INVENTORY_EXECUTOR_H
 #define INVENTORY_EXECUTOR_H
@@ -37,8 +37,15 @@ enum {
 int executor_start(
     struct executor **out, int count, const struct store_options *opts);
 
-/* Queue the calls of list (linked by op->next, arrival order).  Never
- * blocks on the database; thread-safe. */
+/* Cap the calls queued or being run (0, the default: no cap).  Set once
+ * before the first executor_submit(). */
+void executor_set_max_pending(struct executor *ex, size_t max_pending);
+
+/* Queue the calls of list (linked by op->next, arrival order).  Calls
+ * that would take the pending count over the cap are answered
+ * RESOURCE_EXHAUSTED at once (dispatch_op_done(), on this thread), the
+ * earlier calls of the list are queued.  Never blocks on the database;
+ * thread-safe. */
 void executor_submit(struct executor *ex, struct op *list);
 
 /* Run what is queued, then stop the threads and close the connections.

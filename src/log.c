@@ -1,7 +1,9 @@
 /*
  * Logging to stderr, one event per line, each line emitted with a single
  * write(2) so concurrent workers never interleave within a line.  Lines
- * longer than the buffer are truncated, never split.
+ * longer than the buffer are truncated, never split.  log_limit_allow()
+ * caps lines of one kind per second and reports how many it dropped, so a
+ * client that provokes errors cannot flood the log or hide other lines.
  */
 #include "log.h"
 
@@ -66,4 +68,36 @@ log_write(enum log_level level, const char *fmt, ...)
 	line[n++] = '\n';
 	/* A failed log write has nowhere to be reported. */
 	(void)!write(STDERR_FILENO, line, n);
+}
+
+bool
+log_limit_allow(struct log_limit *l, enum log_level level)
+{
+	struct timespec ts;
+	uint64_t        now, seen;
+	unsigned        dropped;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now  = (uint64_t)ts.tv_sec;
+	seen = atomic_load_explicit(&l->second, memory_order_relaxed);
+	/* One thread wins the new window: it resets the count and reports
+	 * what the last window(s) dropped, before its own line. */
+	if (now != seen &&
+	    atomic_compare_exchange_strong(&l->second, &seen, now)) {
+		atomic_store(&l->count, 0);
+		dropped = atomic_exchange(&l->suppressed, 0);
+		if (dropped > 0)
+			log_write(level, "%s: suppressed %u similar lines",
+			    l->kind, dropped);
+	}
+	if (atomic_fetch_add(&l->count, 1) < l->per_second)
+		return true;
+	atomic_fetch_add(&l->suppressed, 1);
+	return false;
+}
+
+unsigned
+log_limit_pending(struct log_limit *l)
+{
+	return atomic_load(&l->suppressed);
 }

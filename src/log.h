@@ -8,6 +8,10 @@
 #ifndef INVENTORY_LOG_H
 #define INVENTORY_LOG_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 enum log_level {
 	LOG_LEVEL_ERR   = 0,
 	LOG_LEVEL_WARN  = 1,
@@ -29,6 +33,39 @@ void log_write(enum log_level level, const char *fmt, ...)
 		if ((lvl) <= log_threshold)            \
 			log_write((lvl), __VA_ARGS__); \
 	} while (0)
+/* A rate limit for one kind of line (conflicts, refusals, ...), so that a
+ * client cannot flood the log: at most `per_second` lines of the kind per
+ * second; the rest are counted, and the first line of the kind after that
+ * second is preceded by one "<kind>: suppressed K similar lines" line.
+ * Declare one per call site with LOG_LIMIT_INIT (static storage, zeroed
+ * counters); thread-safe, lock-free. */
+struct log_limit {
+	const char      *kind;       /* names the kind in the summary line */
+	unsigned         per_second; /* lines let through per second */
+	_Atomic uint64_t second;     /* the current window (monotonic s) */
+	atomic_uint      count;      /* lines seen in the window */
+	atomic_uint      suppressed; /* lines dropped since the last summary */
+};
+
+#define LOG_LIMIT_INIT(kind, per_second)      \
+	{                                     \
+		(kind), (per_second), 0, 0, 0 \
+	}
+
+/* True if one more line of l's kind may be written now (at level, for the
+ * summary line); false if it is to be suppressed (and counted). */
+bool log_limit_allow(struct log_limit *l, enum log_level level);
+
+/* Lines of l's kind suppressed and not yet reported (for tests). */
+unsigned log_limit_pending(struct log_limit *l);
+
+/* log_at(), rate-limited by l (arguments evaluated only when written). */
+#define log_at_limited(l, lvl, ...)                                        \
+	do {                                                               \
+		if ((lvl) <= log_threshold && log_limit_allow((l), (lvl))) \
+			log_write((lvl), __VA_ARGS__);                     \
+	} while (0)
+
 #define log_err(...)   log_at(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_at(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...)  log_at(LOG_LEVEL_INFO, __VA_ARGS__)

@@ -21,6 +21,19 @@ enum {
 static _Atomic uint64_t counts[METRICS_METHODS][METRICS_CODES];
 static _Atomic uint64_t latency[METRICS_METHODS][METRICS_BUCKETS];
 static _Atomic uint64_t batches, batched_calls, fallback_calls;
+static _Atomic uint64_t overload[METRICS_OVERLOAD_KINDS];
+
+void
+metrics_overload(enum metrics_overload kind, uint64_t n)
+{
+	atomic_fetch_add_explicit(&overload[kind], n, memory_order_relaxed);
+}
+
+uint64_t
+metrics_overload_count(enum metrics_overload kind)
+{
+	return atomic_load_explicit(&overload[kind], memory_order_relaxed);
+}
 
 void
 metrics_batch(size_t calls)
@@ -32,7 +45,8 @@ metrics_batch(size_t calls)
 void
 metrics_fallback(size_t calls)
 {
-	atomic_fetch_add_explicit(&fallback_calls, calls, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &fallback_calls, calls, memory_order_relaxed);
 }
 
 uint64_t
@@ -135,4 +149,10 @@ metrics_log(void)
 	    (unsigned long long)atomic_load(&batches),
 	    (unsigned long long)atomic_load(&batched_calls),
 	    (unsigned long long)atomic_load(&fallback_calls));
+	log_info("metrics refused_calls=%llu refused_frames=%llu "
+	         "refused_connections=%llu stalled_connections=%llu",
+	    (unsigned long long)metrics_overload_count(METRICS_REFUSED_CALLS),
+	    (unsigned long long)metrics_overload_count(METRICS_REFUSED_FRAMES),
+	    (unsigned long long)metrics_overload_count(METRICS_REFUSED_CONNS),
+	    (unsigned long long)metrics_overload_count(METRICS_STALLED_CONNS));
 }

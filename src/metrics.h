@@ -13,13 +13,25 @@
 
 enum { METRICS_METHODS = 5 }; /* known methods + 1 for "unknown" */
 
-void     metrics_record(int method, int code, uint64_t latency_us);
+void metrics_record(int method, int code, uint64_t latency_us);
 /* An executor ran `calls` calls as one batch statement. */
-void     metrics_batch(size_t calls);
+void metrics_batch(size_t calls);
 /* A batch failed as a whole and its `calls` calls ran one by one. */
 void     metrics_fallback(size_t calls);
 uint64_t metrics_fallback_count(void);
 uint64_t metrics_count(int method, int code);
+
+/* What the server refused or closed to stay within its limits. */
+enum metrics_overload {
+	METRICS_REFUSED_CALLS,  /* over --max-pending: RESOURCE_EXHAUSTED */
+	METRICS_REFUSED_FRAMES, /* over the frames in flight of one
+	                           connection: RESOURCE_EXHAUSTED */
+	METRICS_REFUSED_CONNS,  /* over --max-connections: closed */
+	METRICS_STALLED_CONNS,  /* not reading its replies: closed */
+	METRICS_OVERLOAD_KINDS,
+};
+void     metrics_overload(enum metrics_overload kind, uint64_t n);
+uint64_t metrics_overload_count(enum metrics_overload kind);
 void     metrics_log(void);
 
 #endif

@@ -22,7 +22,14 @@ enum {
 	/* Frames in flight at once (nng contexts).  Each may carry up to
 	 * DISPATCH_BATCH_MAX calls; beyond it, frames wait in nng. */
 	SERVER_CONTEXTS = 256,
-	HARD_FRAME_MIN  = 1 << 20, /* nng drops connections sending more */
+	/* The hard frame limit is twice --max-frame, at least this: a frame
+	 * between the two gets a clear RESOURCE_EXHAUSTED, a larger one is
+	 * not read (nng closes that connection).  nng allocates a frame as
+	 * soon as its length arrives, so partly received frames hold at most
+	 * (max_connections + SERVER_CONTEXTS) x the hard limit: with the
+	 * defaults (1024, 65536) 1280 x 128 KiB = 160 MiB. */
+	HARD_FRAME_FACTOR = 2,
+	HARD_FRAME_MIN    = 128 << 10,
 };
 
 struct server {
@@ -52,7 +59,8 @@ on_request(void *arg, struct transport_call *call, const uint8_t *buf,
 	struct frame  *f;
 	struct op     *pending;
 
-	f = dispatch_frame_open(buf, len, received_ns, on_done, call, &pending);
+	f = dispatch_frame_open(
+	    buf, len, received_ns, on_done, call, &pending);
 	if (f == NULL) {
 		/* Out of memory: answer with what needs none. */
 		static const uint8_t exhausted[] = { 0x08,
@@ -64,16 +72,41 @@ on_request(void *arg, struct transport_call *call, const uint8_t *buf,
 	dispatch_frame_release(f);
 }
 
+/* A frame refused by the transport (its connection holds too many):
+ * answered without decoding. */
+static void
+on_refuse(void *arg, struct transport_call *call, const char *why,
+    uint64_t received_ns)
+{
+	uint8_t               scratch[256];
+	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
+
+	(void)arg;
+	dispatch_refusal_pack(
+	    CODE_RESOURCE_EXHAUSTED, why, received_ns, &out.base);
+	transport_reply(call, out.data, out.len);
+	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
+}
+
 static const struct transport_ops server_ops = {
 	.request = on_request,
+	.refuse  = on_refuse,
 };
 
-int
-server_start(struct server **out, const struct config *cfg, char *errbuf,
-    size_t errlen)
+size_t
+server_hard_frame(size_t max_frame)
 {
-	struct server *s;
-	size_t         hard_frame;
+	size_t hard = max_frame * HARD_FRAME_FACTOR;
+
+	return hard > HARD_FRAME_MIN ? hard : HARD_FRAME_MIN;
+}
+
+int
+server_start(
+    struct server **out, const struct config *cfg, char *errbuf, size_t errlen)
+{
+	struct server          *s;
+	struct transport_limits lim;
 
 	if (dispatch_check_table() != 0) {
 		snprintf(errbuf, errlen, "the method table is out of step");
@@ -89,14 +122,15 @@ server_start(struct server **out, const struct config *cfg, char *errbuf,
 	 * RESOURCE_EXHAUSTED reply; one over the hard limit is not even
 	 * read (nng closes that connection), which caps memory per pipe. */
 	dispatch_set_max_request(cfg->max_frame);
-	hard_frame = cfg->max_frame * 4 > HARD_FRAME_MIN ? cfg->max_frame * 4
-	                                                 : HARD_FRAME_MIN;
+	lim.max_frame       = server_hard_frame(cfg->max_frame);
+	lim.max_connections = cfg->max_connections;
 	if (executor_start(&s->ex, cfg->workers, &s->opts) != 0) {
 		snprintf(errbuf, errlen, "cannot start the executors");
 		free(s);
 		return -1;
 	}
-	if (transport_start(&s->t, cfg->listen, SERVER_CONTEXTS, hard_frame,
+	executor_set_max_pending(s->ex, (size_t)cfg->max_pending);
+	if (transport_start(&s->t, cfg->listen, SERVER_CONTEXTS, &lim,
 	        &server_ops, s, errbuf, errlen) != 0) {
 		executor_stop(s->ex);
 		free(s);

@@ -17,6 +17,10 @@ struct server;
 int server_start(struct server **out, const struct config *cfg, char *errbuf,
     size_t errlen);
 
+/* The hard frame limit for --max-frame: frames over it are not read and
+ * close their connection (nng's NNG_OPT_RECVMAXSZ). */
+size_t server_hard_frame(size_t max_frame);
+
 /* Drain: answer every frame received, stop the executors, free.  NULL is
  * a no-op. */
 void server_stop(struct server *s);

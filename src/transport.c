@@ -18,6 +18,22 @@
  * context has its own mutex (so contexts never contend with each other),
  * held only to change its state, never across I/O; the transport's mutex
  * is taken only by the drain.
+ *
+ * Limits (issue 8): at most max_connections pipes are served; a newer one
+ * is closed as soon as it has negotiated (NNG_PIPE_EV_ADD_PRE, so the REP
+ * protocol never sees it).  A table of the open pipes counts the frames
+ * each one holds (received, reply not yet handed to the wire): rep0 hands
+ * a connection's next frame to any free context, so without it one
+ * pipelining client could hold every context.  Beyond PIPE_FRAMES_MAX a
+ * frame is refused RESOURCE_EXHAUSTED at once (ops->refuse, no decoding).
+ * When a reply cannot be handed to the connection in time (a refusal
+ * within REFUSAL_TIMEOUT_MS, a reply within SEND_TIMEOUT_MS: the peer
+ * stopped reading and the kernel buffers are full) the connection is
+ * closed, which frees every context waiting on it at once.  (Closing a
+ * pipe from a receive callback made nng 1.5.2's nng_close() hang at exit
+ * in our tests, so connections are closed only from send completions.)  No
+ * executor ever waits for any of this: replies are handed over
+ * asynchronously.
  */
 #include "transport.h"
 
@@ -34,11 +50,36 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "transport_guard.h"
 
 enum {
-	SEND_TIMEOUT_MS = 5000, /* a REP send only queues; a backstop */
-	DRAIN_GRACE_MS  = 100,  /* let queued replies reach the wire */
+	/* A REP send waits only when the peer's socket buffers are full:
+	 * a peer that has not read megabytes of replies for this long is
+	 * not reading, and its connection is closed. */
+	SEND_TIMEOUT_MS = 2000,
+	DRAIN_GRACE_MS  = 100, /* let queued replies reach the wire */
+	/* Frames one connection may have handled at once (libinventory
+	 * keeps 2 in flight per connection); beyond, they are refused. */
+	PIPE_FRAMES_MAX = 32,
+	/* A refusal is tiny and goes out at once unless the peer stopped
+	 * reading: then its connection is closed quickly, which frees every
+	 * context waiting on it (a non-reading pipelining client would
+	 * otherwise hold all of them with refusals). */
+	REFUSAL_TIMEOUT_MS = 250,
+};
+
+/* Lines about refused or closed connections: at most 1 a second. */
+static struct log_limit conn_log  = LOG_LIMIT_INIT("connections", 1);
+static struct log_limit frame_log = LOG_LIMIT_INIT("frames", 1);
+static struct log_limit recv_log  = LOG_LIMIT_INIT("receive", 1);
+
+/* One served connection in the pipe table. */
+struct pipe_slot {
+	uint32_t id;      /* nng_pipe_id; 0: free */
+	int      frames;  /* frames of it held by contexts */
+	bool     counted; /* counts against max_connections */
+	int      next;    /* bucket chain or free list; -1 ends */
 };
 
 enum call_state {
@@ -52,9 +93,12 @@ enum call_state {
 struct transport_call {
 	struct transport *t;
 	nng_ctx           ctx;
-	nng_aio          *aio; /* receive and send, callback call_cb */
-	nng_msg          *msg; /* the frame being handled; reused to reply */
-	pthread_mutex_t   mtx;   /* guards state */
+	nng_aio          *aio;  /* receive and send, callback call_cb */
+	nng_msg          *msg;  /* the frame being handled; reused to reply */
+	nng_pipe          pipe; /* the connection it came from */
+	bool              refusal; /* the reply is a refusal */
+	bool              counted; /* counted in the pipe table */
+	pthread_mutex_t   mtx;     /* guards state */
 	enum call_state   state;
 };
 
@@ -72,7 +116,139 @@ struct transport {
 	pthread_cond_t              idle; /* active reached 0 */
 	const struct transport_ops *ops;
 	void                       *arg; /* for ops->request */
+	int                         max_conns;
+	atomic_int                  conns;     /* pipes counted */
+	pthread_mutex_t             pipes_mtx; /* guards the pipe table */
+	struct pipe_slot           *slots;     /* nslots */
+	int                         nslots;
+	int                        *buckets; /* heads of chains, mask + 1 */
+	uint32_t                    mask;
+	int                         free_slot; /* free list head */
 };
+
+/* ---- the pipe table (under pipes_mtx) ----------------------------------
+ * Slots: at most max_conns counted pipes plus, for pipes already gone,
+ * one per context still holding one of their frames. */
+
+static int *
+bucket_of(struct transport *t, uint32_t id)
+{
+	return &t->buckets[(id ^ (id >> 16)) & t->mask];
+}
+
+static int
+slot_find(struct transport *t, uint32_t id)
+{
+	int i = *bucket_of(t, id);
+
+	while (i >= 0 && t->slots[i].id != id)
+		i = t->slots[i].next;
+	return i;
+}
+
+/* The slot of id, created if needed; -1 if the table is full. */
+static int
+slot_get(struct transport *t, uint32_t id)
+{
+	int *head, i;
+
+	if ((i = slot_find(t, id)) >= 0 || (i = t->free_slot) < 0)
+		return i;
+	head         = bucket_of(t, id);
+	t->free_slot = t->slots[i].next;
+	t->slots[i]  = (struct pipe_slot) { .id = id, .next = *head };
+	*head        = i;
+	return i;
+}
+
+/* Free slot i once its pipe is gone and no context holds its frames. */
+static void
+slot_maybe_free(struct transport *t, int i)
+{
+	int *p;
+
+	if (t->slots[i].counted || t->slots[i].frames > 0)
+		return;
+	for (p = bucket_of(t, t->slots[i].id); *p != i; p = &t->slots[*p].next)
+		;
+	*p               = t->slots[i].next;
+	t->slots[i].id   = 0;
+	t->slots[i].next = t->free_slot;
+	t->free_slot     = i;
+}
+
+/* A context took a frame of pipe p: the frames p now holds (0: not
+ * counted, the table is full). */
+static int
+pipe_frame_add(struct transport *t, nng_pipe p)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&t->pipes_mtx);
+	if ((i = slot_get(t, (uint32_t)nng_pipe_id(p))) >= 0)
+		n = ++t->slots[i].frames;
+	pthread_mutex_unlock(&t->pipes_mtx);
+	return n;
+}
+
+static void
+pipe_frame_done(struct transport *t, nng_pipe p)
+{
+	int i;
+
+	pthread_mutex_lock(&t->pipes_mtx);
+	if ((i = slot_find(t, (uint32_t)nng_pipe_id(p))) >= 0) {
+		t->slots[i].frames--;
+		slot_maybe_free(t, i);
+	}
+	pthread_mutex_unlock(&t->pipes_mtx);
+}
+
+/* nng's thread, a pipe negotiated (ADD_PRE: the socket has not seen it
+ * yet) or gone (REM_POST). */
+static void
+on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct transport *t  = arg;
+	uint32_t          id = (uint32_t)nng_pipe_id(p);
+	int               i, n;
+
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		n = atomic_fetch_add(&t->conns, 1);
+		pthread_mutex_lock(&t->pipes_mtx);
+		i = n < t->max_conns ? slot_get(t, id) : -1;
+		if (i >= 0)
+			t->slots[i].counted = true;
+		pthread_mutex_unlock(&t->pipes_mtx);
+		if (i >= 0)
+			return;
+		/* Closed here, the pipe raises no further event. */
+		atomic_fetch_sub(&t->conns, 1);
+		nng_pipe_close(p);
+		metrics_overload(METRICS_REFUSED_CONNS, 1);
+		log_at_limited(&conn_log, LOG_LEVEL_WARN,
+		    "transport: connection refused: %d connections open "
+		    "(--max-connections %d)",
+		    n, t->max_conns);
+		return;
+	}
+	pthread_mutex_lock(&t->pipes_mtx);
+	if ((i = slot_find(t, id)) >= 0 && t->slots[i].counted) {
+		t->slots[i].counted = false;
+		atomic_fetch_sub(&t->conns, 1);
+		slot_maybe_free(t, i);
+	}
+	pthread_mutex_unlock(&t->pipes_mtx);
+}
+
+static void
+close_stalled(struct transport_call *c, const char *why)
+{
+	nng_pipe_close(c->pipe);
+	metrics_overload(METRICS_STALLED_CONNS, 1);
+	log_at_limited(&conn_log, LOG_LEVEL_WARN,
+	    "transport: connection %u closed: %s", nng_pipe_id(c->pipe), why);
+}
 
 static uint64_t
 now_ns(void)
@@ -105,9 +281,20 @@ call_rearm_locked(struct transport_call *c)
 	nng_ctx_recv(c->ctx, c->aio);
 }
 
+/* The context is done with its frame: uncount it from its pipe. */
+static void
+call_release(struct transport_call *c)
+{
+	if (c->counted) {
+		c->counted = false;
+		pipe_frame_done(c->t, c->pipe);
+	}
+}
+
 static void
 call_rearm(struct transport_call *c)
 {
+	call_release(c);
 	pthread_mutex_lock(&c->mtx);
 	call_rearm_locked(c);
 	pthread_mutex_unlock(&c->mtx);
@@ -117,6 +304,7 @@ static void
 call_received(struct transport_call *c, int rv)
 {
 	struct transport *t = c->t;
+	int               frames;
 
 	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
 		atomic_store(&t->stopping, true); /* closed: do not re-arm */
@@ -124,16 +312,32 @@ call_received(struct transport_call *c, int rv)
 		return;
 	}
 	if (rv != 0) {
-		log_warn("transport: receive failed: %s", nng_strerror(rv));
+		log_at_limited(&recv_log, LOG_LEVEL_WARN,
+		    "transport: receive failed: %s", nng_strerror(rv));
 		call_rearm(c);
 		return;
 	}
-	c->msg = nng_aio_get_msg(c->aio);
+	c->msg     = nng_aio_get_msg(c->aio);
+	c->pipe    = nng_msg_get_pipe(c->msg);
+	frames     = pipe_frame_add(t, c->pipe);
+	c->counted = frames > 0;
 	pthread_mutex_lock(&c->mtx);
 	c->state = CALL_BUSY;
 	pthread_mutex_unlock(&c->mtx);
-	t->ops->request(t->arg, c, nng_msg_body(c->msg), nng_msg_len(c->msg),
-	    now_ns());
+	if (frames > PIPE_FRAMES_MAX) {
+		metrics_overload(METRICS_REFUSED_FRAMES, 1);
+		log_at_limited(&frame_log, LOG_LEVEL_WARN,
+		    "transport: connection %u: frame refused, %d frames in "
+		    "flight",
+		    nng_pipe_id(c->pipe), frames - 1);
+		c->refusal = true;
+		t->ops->refuse(t->arg, c,
+		    "too many requests in flight on this connection",
+		    now_ns());
+		return;
+	}
+	t->ops->request(
+	    t->arg, c, nng_msg_body(c->msg), nng_msg_len(c->msg), now_ns());
 }
 
 static void
@@ -143,6 +347,8 @@ call_sent(struct transport_call *c, int rv)
 		/* A failed send leaves the message with us. */
 		nng_msg_free(nng_aio_get_msg(c->aio));
 		log_debug("transport: reply not sent: %s", nng_strerror(rv));
+		if (rv == NNG_ETIMEDOUT)
+			close_stalled(c, "replies not read");
 	}
 	call_rearm(c);
 }
@@ -182,7 +388,9 @@ transport_reply(struct transport_call *c, const uint8_t *buf, size_t len)
 	c->state = CALL_SENDING;
 	pthread_mutex_unlock(&c->mtx);
 	nng_aio_set_msg(c->aio, msg);
-	nng_aio_set_timeout(c->aio, SEND_TIMEOUT_MS);
+	nng_aio_set_timeout(
+	    c->aio, c->refusal ? REFUSAL_TIMEOUT_MS : SEND_TIMEOUT_MS);
+	c->refusal = false;
 	nng_ctx_send(c->ctx, c->aio);
 }
 
@@ -241,6 +449,9 @@ transport_free(struct transport *t)
 		nng_aio_free(t->calls[i].aio);
 		pthread_mutex_destroy(&t->calls[i].mtx);
 	}
+	pthread_mutex_destroy(&t->pipes_mtx);
+	free(t->slots);
+	free(t->buckets);
 	guard_free(t->guard);
 	for (int i = 0; i < t->nlisteners; i++)
 		free(t->urls[i]);
@@ -252,17 +463,40 @@ transport_free(struct transport *t)
 	free(t);
 }
 
+/* The pipe table, empty. */
+static int
+pipes_init(struct transport *t, int max_conns, int contexts)
+{
+	uint32_t nb = 16;
+
+	t->max_conns = max_conns;
+	t->nslots    = max_conns + contexts + 16;
+	while (nb < 2u * (uint32_t)t->nslots)
+		nb <<= 1;
+	t->mask = nb - 1;
+	if ((t->slots = calloc((size_t)t->nslots, sizeof(*t->slots))) ==
+	        NULL ||
+	    (t->buckets = malloc(nb * sizeof(*t->buckets))) == NULL)
+		return -1;
+	for (uint32_t i = 0; i < nb; i++)
+		t->buckets[i] = -1;
+	for (int i = 0; i < t->nslots; i++)
+		t->slots[i].next = i + 1 < t->nslots ? i + 1 : -1;
+	t->free_slot = 0;
+	return 0;
+}
+
 int
 transport_start(struct transport **out, const char *urls, int contexts,
-    size_t max_frame, const struct transport_ops *ops, void *arg, char *errbuf,
-    size_t errlen)
+    const struct transport_limits *lim, const struct transport_ops *ops,
+    void *arg, char *errbuf, size_t errlen)
 {
 	struct transport *t;
+	size_t            max_frame = lim->max_frame;
 	int               rv;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->calls = calloc((size_t)contexts, sizeof(*t->calls))) ==
-	        NULL) {
+	    (t->calls = calloc((size_t)contexts, sizeof(*t->calls))) == NULL) {
 		free(t);
 		snprintf(errbuf, errlen, "out of memory");
 		return -1;
@@ -271,6 +505,12 @@ transport_start(struct transport **out, const char *urls, int contexts,
 	t->arg = arg;
 	pthread_mutex_init(&t->mtx, NULL);
 	pthread_cond_init(&t->idle, NULL);
+	pthread_mutex_init(&t->pipes_mtx, NULL);
+	if (pipes_init(t, lim->max_connections, contexts) != 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		transport_free(t);
+		return -1;
+	}
 
 	if ((rv = nng_rep0_open(&t->sock)) != 0) {
 		snprintf(errbuf, errlen, "cannot open REP socket: %s",
@@ -283,6 +523,14 @@ transport_start(struct transport **out, const char *urls, int contexts,
 	if ((rv = nng_socket_set_size(
 	         t->sock, NNG_OPT_RECVMAXSZ, max_frame)) != 0) {
 		snprintf(errbuf, errlen, "cannot set receive limit: %s",
+		    nng_strerror(rv));
+		goto out_close;
+	}
+	if ((rv = nng_pipe_notify(t->sock, NNG_PIPE_EV_ADD_PRE, on_pipe, t)) !=
+	        0 ||
+	    (rv = nng_pipe_notify(
+	         t->sock, NNG_PIPE_EV_REM_POST, on_pipe, t)) != 0) {
+		snprintf(errbuf, errlen, "cannot watch connections: %s",
 		    nng_strerror(rv));
 		goto out_close;
 	}
@@ -311,7 +559,8 @@ transport_start(struct transport **out, const char *urls, int contexts,
 	return 0;
 
 out_ctx:
-	snprintf(errbuf, errlen, "cannot create context: %s", nng_strerror(rv));
+	snprintf(
+	    errbuf, errlen, "cannot create context: %s", nng_strerror(rv));
 out_close:
 	nng_close(t->sock);
 	transport_free(t);
@@ -340,6 +589,8 @@ transport_stop(struct transport *t)
 	/* nng has no linger: give the replies just queued a moment to be
 	 * written before the pipes close. */
 	nng_msleep(DRAIN_GRACE_MS);
+	(void)nng_pipe_notify(t->sock, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
+	(void)nng_pipe_notify(t->sock, NNG_PIPE_EV_REM_POST, NULL, NULL);
 	nng_close(t->sock);
 	transport_free(t);
 	/* inventoryd runs one transport; release nng's global state so leak

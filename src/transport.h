@@ -7,8 +7,12 @@
  * never block: a received frame is handed to ops->request on nng's
  * thread, and its reply, given later from any thread with
  * transport_reply(), is sent without waiting.  The number of contexts
- * bounds the frames in flight.  The receive size limit is set before
- * listening.
+ * bounds the frames in flight; one connection holds at most a few of
+ * them (beyond, its frames are refused, then it is closed), and one that
+ * does not read its replies is closed.  At most max_connections are
+ * served at once.  The receive size limit is set before listening, so
+ * memory held by partly received frames is at most (connections +
+ * contexts) x max_frame.
  */
 #ifndef INVENTORY_TRANSPORT_H
 #define INVENTORY_TRANSPORT_H
@@ -25,13 +29,23 @@ struct transport_ops {
 	 * exactly one transport_reply(call, ...), from any thread. */
 	void (*request)(void *arg, struct transport_call *call,
 	    const uint8_t *buf, size_t len, uint64_t received_ns);
+	/* A frame arrived on a connection that already holds its share of
+	 * the contexts: answer it at once (RESOURCE_EXHAUSTED, `why`), with
+	 * exactly one transport_reply(call, ...).  Must not block. */
+	void (*refuse)(void *arg, struct transport_call *call, const char *why,
+	    uint64_t received_ns);
+};
+
+struct transport_limits {
+	size_t max_frame;       /* frames over it close their connection */
+	int    max_connections; /* newer connections are closed at once */
 };
 
 /* Listen on urls (comma-separated) with `contexts` receiving contexts.
  * Returns 0, or -1 with a reason in errbuf (nothing left running). */
 int transport_start(struct transport **out, const char *urls, int contexts,
-    size_t max_frame, const struct transport_ops *ops, void *arg, char *errbuf,
-    size_t errlen);
+    const struct transport_limits *lim, const struct transport_ops *ops,
+    void *arg, char *errbuf, size_t errlen);
 
 /* Send the reply to call (len bytes, copied) and make its context receive
  * again.  Never blocks; thread-safe; exactly once per call. */

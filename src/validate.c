@@ -144,7 +144,11 @@ validate_request_id(const char *s)
 	for (i = 0; s[i] != '\0'; i++) {
 		if (i >= REQUEST_ID_MAX)
 			return false;
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+		/* Printable ASCII without the characters that could forge
+		 * a field of a log line (key=value "quoted" \escaped). */
+		if ((unsigned char)s[i] <= 0x20 ||
+		    (unsigned char)s[i] > 0x7e || s[i] == '=' || s[i] == '"' ||
+		    s[i] == '\\')
 			return false;
 	}
 	return i >= 1;

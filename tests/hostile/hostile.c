@@ -3,14 +3,19 @@
  */
 #include "hostile.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/protocol/reqrep0/req.h>
@@ -332,4 +337,268 @@ hostile_raw_oversize(const char *url, size_t len, int timeout_ms)
 	}
 	close(fd);
 	return closed;
+}
+
+/* ---- raw SP framing ---------------------------------------------------- */
+
+int
+hostile_raw_open(const char *url, int timeout_ms)
+{
+	static const uint8_t hdr[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
+	uint8_t              peer[8];
+	int                  fd;
+
+	if ((fd = hostile_raw_connect(url)) < 0) {
+		return -1;
+	}
+	if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr) ||
+	    read_full(fd, peer, sizeof(peer), timeout_ms) != sizeof(peer) ||
+	    peer[1] != 'S' || peer[2] != 'P') {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+uint8_t *
+hostile_raw_frame(
+    uint32_t reqid, const uint8_t *body, size_t body_len, size_t *len)
+{
+	uint64_t flen = (uint64_t)body_len + 4;
+	uint8_t *f;
+
+	*len = 12 + body_len;
+	if ((f = malloc(*len)) == NULL) {
+		abort();
+	}
+	for (int i = 0; i < 8; i++) {
+		f[i] = (uint8_t)(flen >> (56 - 8 * i));
+	}
+	reqid |= 0x80000000u;
+	for (int i = 0; i < 4; i++) {
+		f[8 + i] = (uint8_t)(reqid >> (24 - 8 * i));
+	}
+	memcpy(f + 12, body, body_len);
+	return f;
+}
+
+int
+hostile_raw_read(
+    int fd, int timeout_ms, uint32_t *reqid, uint8_t **out, size_t *out_len)
+{
+	uint8_t  hdr[12];
+	uint64_t flen = 0;
+
+	*out = NULL;
+	if (read_full(fd, hdr, sizeof(hdr), timeout_ms) != sizeof(hdr)) {
+		return -1;
+	}
+	for (int i = 0; i < 8; i++) {
+		flen = flen << 8 | hdr[i];
+	}
+	if (flen < 4 || flen > (64u << 20)) {
+		return -1;
+	}
+	*reqid = (uint32_t)hdr[8] << 24 | (uint32_t)hdr[9] << 16 |
+	         (uint32_t)hdr[10] << 8 | hdr[11];
+	*reqid &= 0x7fffffffu;
+	*out_len = (size_t)flen - 4;
+	if ((*out = malloc(*out_len + 1)) == NULL) {
+		abort();
+	}
+	if (read_full(fd, *out, *out_len, timeout_ms) != *out_len) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+hostile_raw_closed(int fd, int timeout_ms)
+{
+	long long end = hostile_now_ms() + timeout_ms;
+	uint8_t   buf[65536];
+
+	for (;;) {
+		struct pollfd p    = { .fd = fd, .events = POLLIN };
+		long long     left = end - hostile_now_ms();
+		ssize_t       r;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+			return 0;
+		}
+		r = read(fd, buf, sizeof(buf));
+		if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+			return 1;
+		}
+		if (r < 0 && errno != EINTR && errno != EAGAIN) {
+			return 1;
+		}
+	}
+}
+
+/* ---- a private inventoryd ---------------------------------------------- */
+
+long long
+hostile_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A loopback port nobody listens on right now. */
+static int
+free_port(void)
+{
+	struct sockaddr_in sa  = { .sin_family = AF_INET };
+	socklen_t          len = sizeof(sa);
+	int                fd, port = -1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+		port = ntohs(sa.sin_port);
+	}
+	close(fd);
+	return port;
+}
+
+static void
+dump_log(const struct hostile_server *srv)
+{
+	char  path[128], line[1024];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/inventoryd.log", srv->dir);
+	if ((fp = fopen(path, "r")) == NULL) {
+		return;
+	}
+	printf("----- %s -----\n", path);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		fputs(line, stdout);
+	}
+	fclose(fp);
+}
+
+void
+hostile_spawn(struct hostile_server *srv, const char *const *args)
+{
+	const char *inventoryd = getenv("INVENTORY_INVENTORYD");
+	const char *db         = testenv_get("INVENTORY_DB");
+	char        logpath[128];
+	const char *argv[32];
+	int         argc = 0;
+
+	if (inventoryd == NULL || db == NULL) {
+		fprintf(
+		    stderr, "INVENTORY_INVENTORYD or INVENTORY_DB unset\n");
+		exit(1);
+	}
+	snprintf(srv->dir, sizeof(srv->dir), "/tmp/inventory-hostile-XXXXXX");
+	if (mkdtemp(srv->dir) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(
+	    srv->url, sizeof(srv->url), "tcp://127.0.0.1:%d", free_port());
+	snprintf(logpath, sizeof(logpath), "%s/inventoryd.log", srv->dir);
+	argv[argc++] = inventoryd;
+	argv[argc++] = "--listen";
+	argv[argc++] = srv->url;
+	argv[argc++] = "--db";
+	argv[argc++] = db;
+	argv[argc++] = "--workers";
+	argv[argc++] = "2";
+	for (; args != NULL && *args != NULL && argc < 31; args++) {
+		argv[argc++] = *args;
+	}
+	argv[argc] = NULL;
+	fflush(stdout);
+	if ((srv->pid = fork()) == 0) {
+		if (freopen(logpath, "w", stderr) == NULL ||
+		    freopen(logpath, "a", stdout) == NULL) {
+			_exit(126);
+		}
+		execv(inventoryd, (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		int status;
+
+		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
+			srv->pid = -1;
+			dump_log(srv);
+			fprintf(stderr, "inventoryd exited while starting\n");
+			exit(1);
+		}
+		if (hostile_served(srv->url, 500)) {
+			printf("private inventoryd on %s\n", srv->url);
+			return;
+		}
+		usleep(50000);
+	}
+	dump_log(srv);
+	kill(srv->pid, SIGKILL);
+	fprintf(stderr, "inventoryd did not come up on %s\n", srv->url);
+	exit(1);
+}
+
+int
+hostile_stop(struct hostile_server *srv)
+{
+	char cmd[128];
+	int  status = 0, ok = 0;
+
+	if (srv->pid <= 0) {
+		return 0;
+	}
+	kill(srv->pid, SIGTERM);
+	for (int i = 0; i < 400; i++) {
+		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
+			ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			break;
+		}
+		usleep(50000);
+	}
+	if (waitpid(srv->pid, &status, WNOHANG) == 0) {
+		kill(srv->pid, SIGKILL);
+		waitpid(srv->pid, &status, 0);
+	}
+	srv->pid = -1;
+	if (!ok) {
+		printf("inventoryd did not exit 0 on SIGTERM (status %d)\n",
+		    status);
+		dump_log(srv);
+		printf("server log kept in %s\n", srv->dir);
+		return 0;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv->dir);
+	if (system(cmd) != 0) {
+		printf("could not remove %s\n", srv->dir);
+	}
+	return 1;
+}
+
+int
+hostile_log_count(const struct hostile_server *srv, const char *needle)
+{
+	char  path[128], line[2048];
+	FILE *fp;
+	int   n = 0;
+
+	snprintf(path, sizeof(path), "%s/inventoryd.log", srv->dir);
+	if ((fp = fopen(path, "r")) == NULL) {
+		return 0;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		n += strstr(line, needle) != NULL;
+	}
+	fclose(fp);
+	return n;
 }

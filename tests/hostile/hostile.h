@@ -69,4 +69,47 @@ int hostile_raw_connect(const char *url);
  * failed. */
 int hostile_raw_oversize(const char *url, size_t len, int timeout_ms);
 
+/* ---- raw SP framing (no nng), for clients nng would not let us be ---- */
+
+/* A raw connection to url with the SP handshake of a REQ peer done:
+ * the fd, or -1. */
+int hostile_raw_open(const char *url, int timeout_ms);
+
+/* One REQ frame (8-byte length, 4-byte request id with the top bit set,
+ * body) as bytes: malloc'd, *len set. */
+uint8_t *hostile_raw_frame(
+    uint32_t reqid, const uint8_t *body, size_t body_len, size_t *len);
+
+/* Read one reply frame within timeout_ms: 0 and *reqid, *out (malloc'd
+ * body; free it) and *out_len; -1 on EOF, error or timeout. */
+int hostile_raw_read(
+    int fd, int timeout_ms, uint32_t *reqid, uint8_t **out, size_t *out_len);
+
+/* True if the peer closed fd (EOF or reset) within timeout_ms, reading
+ * and discarding whatever arrives first. */
+int hostile_raw_closed(int fd, int timeout_ms);
+
+/* ---- a private inventoryd ---------------------------------------------- */
+
+struct hostile_server {
+	int  pid;
+	char dir[64]; /* temporary directory: log, kept on failure */
+	char url[64]; /* tcp://127.0.0.1:PORT */
+};
+
+/* Start `inventoryd` (INVENTORY_INVENTORYD) on a free loopback port with
+ * the fixtures' database, --workers 2 and the extra NULL-terminated
+ * arguments; returns when it serves.  Exits the test on failure. */
+void hostile_spawn(struct hostile_server *srv, const char *const *args);
+
+/* SIGTERM it and wait (at most 20 s): 1 if it exited 0.  The log is
+ * printed when it did not, and its directory removed when it did. */
+int hostile_stop(struct hostile_server *srv);
+
+/* Lines of the server's log containing needle. */
+int hostile_log_count(const struct hostile_server *srv, const char *needle);
+
+/* Milliseconds on the monotonic clock. */
+long long hostile_now_ms(void);
+
 #endif

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -20,7 +22,8 @@
 
 static const char *const env_keys[] = { "INVENTORY_LISTEN", "INVENTORY_DB",
 	"INVENTORY_WORKERS", "INVENTORY_MAX_FRAME", "INVENTORY_LOG_LEVEL",
-	"INVENTORY_REQUEST_TTL" };
+	"INVENTORY_REQUEST_TTL", "INVENTORY_MAX_PENDING",
+	"INVENTORY_MAX_CONNECTIONS", "INVENTORY_DB_FILE" };
 
 static int
 clear_env(void **state)
@@ -88,7 +91,133 @@ test_defaults(void **state)
 	assert_true(r.cfg.max_frame >= 256);
 	assert_int_equal(r.cfg.log_level, LOG_LEVEL_INFO);
 	assert_true(r.cfg.request_ttl_s > 0);
+	assert_int_equal(r.cfg.max_pending, 4096);
+	assert_int_equal(r.cfg.max_connections, 1024);
+	assert_string_equal(r.cfg.db_file, "");
 	done(&r);
+}
+
+static void
+test_limits(void **state)
+{
+	struct run r;
+
+	(void)state;
+	load(&r, ARGS("--max-pending", "8", "--max-connections", "16"));
+	assert_int_equal(r.rv, CONFIG_OK);
+	assert_int_equal(r.cfg.max_pending, 8);
+	assert_int_equal(r.cfg.max_connections, 16);
+	done(&r);
+
+	setenv("INVENTORY_MAX_PENDING", "100", 1);
+	setenv("INVENTORY_MAX_CONNECTIONS", "50", 1);
+	load(&r, NOARGS);
+	assert_int_equal(r.rv, CONFIG_OK);
+	assert_int_equal(r.cfg.max_pending, 100);
+	assert_int_equal(r.cfg.max_connections, 50);
+	done(&r);
+	load(&r, ARGS("--max-pending=7"));
+	assert_int_equal(r.rv, CONFIG_OK);
+	assert_int_equal(r.cfg.max_pending, 7); /* the flag wins */
+	assert_int_equal(r.cfg.max_connections, 50);
+	done(&r);
+	unsetenv("INVENTORY_MAX_PENDING");
+	unsetenv("INVENTORY_MAX_CONNECTIONS");
+
+	load(&r, ARGS("--max-pending", "0"));
+	assert_int_equal(r.rv, CONFIG_ERROR);
+	assert_non_null(strstr(r.err, "--max-pending"));
+	done(&r);
+	load(&r, ARGS("--max-connections", "-3"));
+	assert_int_equal(r.rv, CONFIG_ERROR);
+	assert_non_null(strstr(r.err, "--max-connections"));
+	done(&r);
+	setenv("INVENTORY_MAX_CONNECTIONS", "lots", 1);
+	load(&r, NOARGS);
+	assert_int_equal(r.rv, CONFIG_ERROR);
+	assert_non_null(strstr(r.err, "INVENTORY_MAX_CONNECTIONS"));
+	done(&r);
+}
+
+/* A file under /tmp holding text with the given mode; path into buf. */
+static void
+write_file(char *buf, const char *text, mode_t mode)
+{
+	int fd;
+
+	strcpy(buf, "/tmp/inventory-config-test-XXXXXX");
+	assert_true((fd = mkstemp(buf)) >= 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void
+test_db_file(void **state)
+{
+	char       path[64], arg[80];
+	struct run r;
+
+	(void)state;
+	/* First line, trimmed; the rest is ignored. */
+	write_file(
+	    path, "  host=/tmp dbname=secret password=s3cret \n# x\n", 0600);
+	load(&r, ARGS("--db-file", path));
+	assert_int_equal(r.rv, CONFIG_OK);
+	assert_string_equal(
+	    r.cfg.db, "host=/tmp dbname=secret password=s3cret");
+	done(&r);
+	snprintf(arg, sizeof(arg), "--db-file=%s", path);
+	load(&r, ARGS(arg, "--migrate"));
+	assert_int_equal(r.rv, CONFIG_OK);
+	assert_string_equal(
+	    r.cfg.db, "host=/tmp dbname=secret password=s3cret");
+	done(&r);
+	setenv("INVENTORY_DB_FILE", path, 1);
+	load(&r, NOARGS);
+	assert_int_equal(r.rv, CONFIG_OK);
+	assert_string_equal(
+	    r.cfg.db, "host=/tmp dbname=secret password=s3cret");
+	done(&r);
+
+	/* Mutually exclusive with --db, from either source. */
+	load(&r, ARGS("--db", "dbname=x"));
+	assert_int_equal(r.rv, CONFIG_ERROR);
+	assert_non_null(strstr(r.err, "mutually exclusive"));
+	done(&r);
+	unsetenv("INVENTORY_DB_FILE");
+	setenv("INVENTORY_DB", "dbname=x", 1);
+	load(&r, ARGS("--db-file", path));
+	assert_int_equal(r.rv, CONFIG_ERROR);
+	assert_non_null(strstr(r.err, "mutually exclusive"));
+	done(&r);
+	unsetenv("INVENTORY_DB");
+
+	/* Readable by others: refused, and the secret is not echoed. */
+	assert_int_equal(chmod(path, 0644), 0);
+	load(&r, ARGS("--db-file", path));
+	assert_int_equal(r.rv, CONFIG_ERROR);
+	assert_non_null(strstr(r.err, "group or others"));
+	assert_null(strstr(r.err, "s3cret"));
+	assert_null(strchr(r.err, '\n'));
+	done(&r);
+	assert_int_equal(chmod(path, 0640), 0);
+	load(&r, ARGS("--db-file", path));
+	assert_int_equal(r.rv, CONFIG_ERROR);
+	done(&r);
+	unlink(path);
+
+	/* Missing, empty. */
+	load(&r, ARGS("--db-file", "/nonexistent/inventory.conninfo"));
+	assert_int_equal(r.rv, CONFIG_ERROR);
+	assert_non_null(strstr(r.err, "--db-file"));
+	done(&r);
+	write_file(path, "   \nhost=second-line\n", 0600);
+	load(&r, ARGS("--db-file", path));
+	assert_int_equal(r.rv, CONFIG_ERROR);
+	assert_non_null(strstr(r.err, "empty"));
+	done(&r);
+	unlink(path);
 }
 
 static void
@@ -261,6 +390,12 @@ test_help(void **state)
 	assert_non_null(strstr(r.out, "--db"));
 	assert_non_null(strstr(r.out, "--workers"));
 	assert_non_null(strstr(r.out, "--migrate"));
+	assert_non_null(strstr(r.out, "--max-pending"));
+	assert_non_null(strstr(r.out, "INVENTORY_MAX_PENDING"));
+	assert_non_null(strstr(r.out, "--max-connections"));
+	assert_non_null(strstr(r.out, "INVENTORY_MAX_CONNECTIONS"));
+	assert_non_null(strstr(r.out, "--db-file"));
+	assert_non_null(strstr(r.out, "INVENTORY_DB_FILE"));
 	assert_string_equal(r.out, config_usage);
 	done(&r);
 
@@ -293,6 +428,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_defaults, clear_env),
 		cmocka_unit_test_setup(test_flags, clear_env),
+		cmocka_unit_test_setup(test_limits, clear_env),
+		cmocka_unit_test_setup(test_db_file, clear_env),
 		cmocka_unit_test_setup(test_env, clear_env),
 		cmocka_unit_test_setup(test_flag_beats_env, clear_env),
 		cmocka_unit_test_setup(test_bad_values, clear_env),

@@ -3,7 +3,8 @@
  * and whether the contract accepts it.  The edges are the contract's:
  * names 1..200 bytes of well-formed UTF-8, prices with at most two
  * fraction digits that fit numeric(12,2), stock 0..2147483647, request ids
- * 1..64 printable ASCII bytes, versions >= 1.
+ * 1..64 printable ASCII bytes without space, '=', '"' or '\\',
+ * versions >= 1.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,7 +186,19 @@ test_request_id(void **state)
 		{ "r1", true },
 		{ "0b1f3c2e-0000-4000-8000-000000000000", true },
 		{ "~!@#$%^&*()", true },
+		{ "0123456789abcdef0123456789abcdef",
+		    true }, /* the client's */
+		{ "t-1234-5-abcdef", true },
 		{ "", false },
+		{ "has space", false },
+		{ " ", false },
+		{ "a=b", false },
+		{ "code=OK", false },
+		{ "quote\"", false },
+		{ "back\\slash", false },
+		{ "cr\r", false },
+		{ "esc\x1b[2J", false },
+		{ "nul-free\x01", false },
 		{ NULL, false },
 		{ "tab\t", false },
 		{ "new\nline", false },
