@@ -247,6 +247,52 @@ assert_server_alive() {
 	srv_alive || fail "inventoryd (pid $srv_pid) died: $1"
 }
 
+# LeakSanitizer's exit status (LSAN_OPTIONS exitcode, 23 by default).
+LSAN_EXIT=23
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=$LSAN_EXIT"
+
+# excuse_nng_leaks LOG: nng 1.5.2 sometimes never frees a message it
+# allocated itself on one of its own threads when a peer vanishes
+# mid-request (see client_vanish.sh).  Debian's libnng.so.1 is stripped,
+# so its internal frames have no names and an LSan suppression can only
+# name the whole library, which would also excuse a message *we* forget
+# to free (our frame is in that stack too, below nng_msg_alloc).  Instead
+# this reads LeakSanitizer's report and excuses a leak only if every frame
+# of its allocation stack, past the allocator itself, is inside
+# libnng.so or is the thread start in libc (start_thread, clone): no
+# frame of inventoryd, no other library.  Returns 0 (and sets
+# nng_leaks_excused=1) if every leak is such a leak, else prints the
+# first other one and returns 1.
+excuse_nng_leaks() {
+	local out
+	out=$(awk '
+		function flush() {
+			if (inblk && !nngonly) { bad++; if (bad == 1) print "not nng'\''s own: " blk }
+			if (inblk && nngonly) { ok++; bytes += sz }
+			inblk = 0
+		}
+		/^(Direct|Indirect) leak of [0-9]+ byte/ {
+			flush(); inblk = 1; nngonly = 1; sz = $4; blk = $0; next
+		}
+		inblk && /^ *#[0-9]+ / {
+			blk = blk "\n" $0
+			if ($0 ~ /in (__interceptor_|___interceptor_)?(malloc|calloc|realloc|posix_memalign|aligned_alloc) /) next
+			if ($0 ~ /\(\/[^ ]*libnng\.so[.0-9]*\+0x[0-9a-f]+\)/) next
+			if ($0 ~ / in (start_thread|clone|clone3|__clone|__clone3) /) next
+			nngonly = 0; next
+		}
+		inblk && /^ *$/ { flush() }
+		END { flush(); printf "excused %d %d %d\n", ok, bytes, bad }
+	' "$1")
+	echo "$out" | sed -n '/^not nng/,$p' | sed '/^excused /d'
+	set -- $(echo "$out" | sed -n 's/^excused //p')
+	[ "${1:-0}" -gt 0 ] || return 1
+	[ "${3:-1}" -eq 0 ] || return 1
+	nng_leaks_excused=1
+	figure "excused: $1 leak(s), $2 bytes, allocated and lost entirely inside libnng (nng 1.5.2)"
+	return 0
+}
+
 # fault_finish [history files...]: check, stop the server, print figures.
 fault_finish() {
 	local rc=0 files=("$work/main.hist" "$@")
@@ -261,9 +307,17 @@ fault_finish() {
 	wait_exit "$srv_pid" 30
 	rc=$exit_rc
 	srv_pid=
+	if [ "$rc" -eq "$LSAN_EXIT" ] && [ "${FAULT_EXCUSE_NNG_LEAKS:-0}" = 1 ]; then
+		excuse_nng_leaks "$work/inventoryd.log" ||
+			fail "inventoryd's leak report has a leak that is not nng's own (above)"
+		rc=0
+	fi
 	[ "$rc" -eq 0 ] || fail "inventoryd exited with status $rc after SIGTERM (want 0)"
-	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$work/inventoryd.log"; then
+	if grep -Eq 'ERROR: AddressSanitizer|runtime error:' "$work/inventoryd.log"; then
 		fail "sanitizer report in the server log"
+	fi
+	if [ "${nng_leaks_excused:-0}" != 1 ] && grep -q 'ERROR: LeakSanitizer' "$work/inventoryd.log"; then
+		fail "leak report in the server log"
 	fi
 	figure "$(grep -E '^ops:' "$work/run.log" | head -n 1)"
 	local k
