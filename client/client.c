@@ -37,8 +37,9 @@
  * every slot is in flight (each enqueue and each completion runs the
  * pump), so a queued call is always picked up by a completing frame.  A
  * frame's aio timeout is the latest deadline among its calls; nng's
- * timer-driven resend is disabled on every context (the request id makes
- * nng's resend on pipe loss harmless).
+ * timer-driven resend is off in practice on every context, but its resend
+ * on pipe loss is on (the request id makes it harmless), so a connection
+ * that drops under a frame moves the frame to another connection.
  *
  * The handle also keeps the retry budget (retry_budget.h) that every call
  * feeds with its outcome and inventory_update_with_retry() consults, and
@@ -82,6 +83,9 @@
  * default request limit (64 KiB), so coalescing never turns calls that
  * would pass alone into a frame refused as too large. */
 #define CLIENT_FRAME_BYTES ((size_t)32 * 1024)
+/* nng's timer-driven resend of a frame: one day, i.e. never in practice;
+ * only its resend on a lost connection matters (frame_create_locked). */
+#define CLIENT_RESEND_MS ((nng_duration)(24 * 3600 * 1000))
 /* Requests up to this size are encoded on the caller's stack. */
 #define CLIENT_STACK_REQ 1024
 
@@ -107,6 +111,7 @@ struct call {
 	enum call_state    state;       /* guarded by the handle's mutex */
 	struct frame      *frame;       /* SENT/DELIVERING: carried by */
 	size_t             index;       /* ... at this position */
+	size_t             shared;      /* calls in that frame (0: unsent) */
 	struct codec_reply reply;       /* the outcome once DONE */
 };
 
@@ -538,10 +543,14 @@ frame_create_locked(inventory_client *c)
 		goto out_free_calls;
 	if (nng_ctx_open(&f->ctx, c->sock) != 0)
 		goto out_free_aio;
-	/* No timer-driven resend within a frame (a request repeats only if
-	 * its connection drops; request ids make that harmless). */
-	(void)nng_ctx_set_ms(
-	    f->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	/* No timer-driven resend within a frame, but a resend on another
+	 * connection as soon as its own drops (a server restarting or
+	 * gone): request ids make the repeat harmless, and the caller sees
+	 * no error and spends no retry budget (gRPC's transparent retry).
+	 * With an infinite resend time nng 1.5.2 fails the frame with
+	 * ECONNRESET instead, so the time is finite but longer than any
+	 * call's timeout in practice. */
+	(void)nng_ctx_set_ms(f->ctx, NNG_OPT_REQ_RESENDTIME, CLIENT_RESEND_MS);
 	f->next_all   = c->all_frames;
 	c->all_frames = f;
 	c->nframes++;
@@ -602,10 +611,11 @@ frame_fill_locked(inventory_client *c, struct frame *f)
 		}
 		if (call->deadline_ns > deadline)
 			deadline = call->deadline_ns;
-		call->state = CALL_SENT;
-		call->frame = f;
-		call->index = i;
-		f->calls[i] = call;
+		call->state  = CALL_SENT;
+		call->frame  = f;
+		call->index  = i;
+		call->shared = n;
+		f->calls[i]  = call;
 	}
 	f->ncalls      = n;
 	f->deadline_ns = deadline;
@@ -907,7 +917,7 @@ client_call(inventory_client *c, struct codec_request *req,
 		free(buf);
 	req->request_id = NULL; /* it may point at this frame's id[] */
 	*reply          = call.reply;
-	retry_budget_record(&c->budget, reply->code);
+	retry_budget_record_shared(&c->budget, reply->code, call.shared);
 
 	if (reply->code != INVENTORY_OK && status != NULL) {
 		status->code = reply->code;

@@ -5,7 +5,8 @@
  * A token bucket shared by every call on one handle.  It starts full
  * (max tokens).  Each call that fails in a way that says the service is
  * unwell (UNAVAILABLE, or DEADLINE_EXCEEDED: the outcome is unknown)
- * takes one token; each OK returns `ratio` of a token; other answers
+ * takes one token (shared among the calls of one frame); each OK returns
+ * `ratio` of a token; other answers
  * (a conflict, NOT_FOUND, ...) come from a healthy server and change
  * nothing.  A retry of such a failure is allowed only while more than
  * half the tokens are left, so during an outage every caller's first
@@ -21,6 +22,7 @@
 #define INVENTORY_CLIENT_RETRY_BUDGET_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include <inventory/client.h>
 
@@ -80,15 +82,31 @@ retry_budget_costly(inventory_code code)
 	       code == INVENTORY_DEADLINE_EXCEEDED;
 }
 
-/* Account for the outcome of one call: OK returns ratio, UNAVAILABLE and
- * DEADLINE_EXCEEDED take a token, anything else changes nothing. */
+/* Account for the outcome of one call that travelled in a frame of
+ * `shared` calls (1: alone; 0 counts as 1): OK returns ratio, UNAVAILABLE
+ * and DEADLINE_EXCEEDED take 1/shared of a token, anything else changes
+ * nothing.  A failed frame thus costs one token however many calls it
+ * carried, as its retry costs about one frame: a connection reset under
+ * a coalescing handle is one event, not one per caller. */
+static inline void
+retry_budget_record_shared(
+    struct retry_budget *b, inventory_code code, size_t shared)
+{
+	int cost;
+
+	if (code == INVENTORY_OK) {
+		retry_budget_add(b, b->ratio_milli);
+	} else if (retry_budget_costly(code)) {
+		cost = shared > 1 ? (int)(1000 / shared) : 1000;
+		retry_budget_add(b, cost > 0 ? -cost : -1);
+	}
+}
+
+/* The outcome of a call that travelled alone. */
 static inline void
 retry_budget_record(struct retry_budget *b, inventory_code code)
 {
-	if (code == INVENTORY_OK)
-		retry_budget_add(b, b->ratio_milli);
-	else if (retry_budget_costly(code))
-		retry_budget_add(b, -1000);
+	retry_budget_record_shared(b, code, 1);
 }
 
 /* True if a retry of a costly failure may be sent now: more than half

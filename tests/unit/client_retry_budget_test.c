@@ -3,7 +3,8 @@
  * struct: no sockets.  gRPC's retry throttling numbers: a bucket of 10
  * tokens, 1 token per UNAVAILABLE or DEADLINE_EXCEEDED, 0.1 back per OK,
  * retries only while more than half the bucket is left; conflicts and
- * other answers of a healthy server change nothing; the count stays in
+ * other answers of a healthy server change nothing; the calls of one
+ * failed frame share one token; the count stays in
  * [0, max] also when many threads update it at once.
  */
 #include <pthread.h>
@@ -74,6 +75,30 @@ test_failures_spend_successes_refill(void **state)
 	assert_int_equal(retry_budget_milli(&b), 10000);
 }
 
+/* The calls of one failed frame share one token. */
+static void
+test_shared_frame(void **state)
+{
+	struct retry_budget b;
+
+	(void)state;
+	retry_budget_init(&b, 0, 0, 0);
+	for (int i = 0; i < 8; i++)
+		retry_budget_record_shared(&b, INVENTORY_UNAVAILABLE, 8);
+	assert_int_equal(retry_budget_milli(&b), 9000);
+	for (int i = 0; i < 3; i++)
+		retry_budget_record_shared(&b, INVENTORY_DEADLINE_EXCEEDED, 3);
+	assert_int_equal(retry_budget_milli(&b), 8001);
+	/* 0 (never sent) is alone; OK is per call whatever the frame. */
+	retry_budget_record_shared(&b, INVENTORY_UNAVAILABLE, 0);
+	assert_int_equal(retry_budget_milli(&b), 7001);
+	retry_budget_record_shared(&b, INVENTORY_OK, 8);
+	assert_int_equal(retry_budget_milli(&b), 7101);
+	/* Never free: a frame of more than 1000 calls still costs. */
+	retry_budget_record_shared(&b, INVENTORY_UNAVAILABLE, 5000);
+	assert_int_equal(retry_budget_milli(&b), 7100);
+}
+
 static void
 test_configured_and_off(void **state)
 {
@@ -133,6 +158,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_failures_spend_successes_refill),
+		cmocka_unit_test(test_shared_frame),
 		cmocka_unit_test(test_configured_and_off),
 		cmocka_unit_test(test_threads_lose_nothing),
 	};

@@ -123,7 +123,9 @@ typedef struct inventory_client_opts {
 	/* The handle's retry budget (gRPC-style retry throttling), shared
 	 * by every inventory_update_with_retry() on it: a token bucket
 	 * that starts full; every call answered UNAVAILABLE or
-	 * DEADLINE_EXCEEDED takes 1 token, every OK returns
+	 * DEADLINE_EXCEEDED takes 1 token (calls that travelled coalesced
+	 * in one frame share it: one lost frame is one event), every OK
+	 * returns
 	 * retry_token_milli / 1000 of one.  Such failures are retried only
 	 * while more than retry_max_tokens / 2 tokens are left, so an
 	 * outage costs each caller its first attempt, not max_attempts.
