@@ -24,8 +24,9 @@
  * protocol never sees it).  A table of the open pipes counts the frames
  * each one holds (received, reply not yet handed to the wire): rep0 hands
  * a connection's next frame to any free context, so without it one
- * pipelining client could hold every context.  Beyond PIPE_FRAMES_MAX a
- * frame is refused RESOURCE_EXHAUSTED at once (ops->refuse, no decoding).
+ * pipelining client could hold every context.  Beyond PIPE_FRAMES_MAX,
+ * while more than half of the contexts are busy, a frame is refused
+ * RESOURCE_EXHAUSTED at once (ops->refuse, no decoding).
  * When a reply cannot be handed to the connection in time (a refusal
  * within REFUSAL_TIMEOUT_MS, a reply within SEND_TIMEOUT_MS: the peer
  * stopped reading and the kernel buffers are full) the connection is
@@ -59,8 +60,11 @@ enum {
 	 * not reading, and its connection is closed. */
 	SEND_TIMEOUT_MS = 2000,
 	DRAIN_GRACE_MS  = 100, /* let queued replies reach the wire */
-	/* Frames one connection may have handled at once (libinventory
-	 * keeps 2 in flight per connection); beyond, they are refused. */
+	/* Frames one connection may have handled at once while contexts
+	 * are scarce (more than half of them busy): libinventory keeps 2 in
+	 * flight per connection when it coalesces; beyond, refused.  With
+	 * contexts to spare a connection may use them (a client that does
+	 * not coalesce sends one frame per caller). */
 	PIPE_FRAMES_MAX = 32,
 	/* A refusal is tiny and goes out at once unless the peer stopped
 	 * reading: then its connection is closed quickly, which frees every
@@ -98,6 +102,7 @@ struct transport_call {
 	nng_pipe          pipe; /* the connection it came from */
 	bool              refusal; /* the reply is a refusal */
 	bool              counted; /* counted in the pipe table */
+	bool              holding; /* counted in t->busy */
 	pthread_mutex_t   mtx;     /* guards state */
 	enum call_state   state;
 };
@@ -118,6 +123,7 @@ struct transport {
 	void                       *arg; /* for ops->request */
 	int                         max_conns;
 	atomic_int                  conns;     /* pipes counted */
+	atomic_int                  busy;      /* calls holding a frame */
 	pthread_mutex_t             pipes_mtx; /* guards the pipe table */
 	struct pipe_slot           *slots;     /* nslots */
 	int                         nslots;
@@ -222,7 +228,8 @@ on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 		pthread_mutex_unlock(&t->pipes_mtx);
 		if (i >= 0)
 			return;
-		/* Closed here, the pipe raises no further event. */
+		/* Not counted: a REM_POST nng may still raise for it
+		 * finds no slot and uncounts nothing. */
 		atomic_fetch_sub(&t->conns, 1);
 		nng_pipe_close(p);
 		metrics_overload(METRICS_REFUSED_CONNS, 1);
@@ -285,6 +292,10 @@ call_rearm_locked(struct transport_call *c)
 static void
 call_release(struct transport_call *c)
 {
+	if (c->holding) {
+		c->holding = false;
+		atomic_fetch_sub(&c->t->busy, 1);
+	}
 	if (c->counted) {
 		c->counted = false;
 		pipe_frame_done(c->t, c->pipe);
@@ -304,7 +315,7 @@ static void
 call_received(struct transport_call *c, int rv)
 {
 	struct transport *t = c->t;
-	int               frames;
+	int               frames, busy;
 
 	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
 		atomic_store(&t->stopping, true); /* closed: do not re-arm */
@@ -321,10 +332,12 @@ call_received(struct transport_call *c, int rv)
 	c->pipe    = nng_msg_get_pipe(c->msg);
 	frames     = pipe_frame_add(t, c->pipe);
 	c->counted = frames > 0;
+	c->holding = true;
+	busy       = atomic_fetch_add(&t->busy, 1) + 1;
 	pthread_mutex_lock(&c->mtx);
 	c->state = CALL_BUSY;
 	pthread_mutex_unlock(&c->mtx);
-	if (frames > PIPE_FRAMES_MAX) {
+	if (frames > PIPE_FRAMES_MAX && busy > t->ncalls / 2) {
 		metrics_overload(METRICS_REFUSED_FRAMES, 1);
 		log_at_limited(&frame_log, LOG_LEVEL_WARN,
 		    "transport: connection %u: frame refused, %d frames in "
