@@ -368,11 +368,21 @@ inventory_update_with_retry(inventory_client *c, const char *id,
     inventory_update_fn fn, void *arg, const inventory_retry_opts *opts,
     inventory_product **out, inventory_status *status, int *attempts)
 {
+	inventory_retry_opts o = { 0 };
 	inventory_retry_info info;
 	inventory_code       code;
 
+	/* Only the fields of the 0.1 layout: a caller built against it
+	 * passes a shorter struct, and the fields appended since must not
+	 * be read from past its end. */
+	if (opts != NULL) {
+		o.max_attempts       = opts->max_attempts;
+		o.initial_backoff_ms = opts->initial_backoff_ms;
+		o.max_backoff_ms     = opts->max_backoff_ms;
+		o.timeout_ms         = opts->timeout_ms;
+	}
 	code = inventory_update_with_retry2(
-	    c, id, fn, arg, opts, out, status, &info);
+	    c, id, fn, arg, &o, out, status, &info);
 	if (attempts != NULL)
 		*attempts = info.attempts;
 	return code;

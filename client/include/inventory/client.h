@@ -258,7 +258,10 @@ typedef struct inventory_retry_info {
  * (status->current is the latest seen); fn's code if fn stopped;
  * UNAVAILABLE or DEADLINE_EXCEEDED if the retries ran out on unknown
  * outcomes; or the first other error.  *attempts (may be NULL) gets the
- * number of writes sent.  Thread-safe like every call. */
+ * number of writes sent.  Thread-safe like every call.  It reads only the
+ * first four fields of opts (the 0.1 layout, so programs built against it
+ * keep working); deadline_ms and request_id take
+ * inventory_update_with_retry2(). */
 INVENTORY_API inventory_code inventory_update_with_retry(inventory_client *c,
     const char *id, inventory_update_fn fn, void *arg,
     const inventory_retry_opts *opts, inventory_product **out,
