@@ -73,27 +73,27 @@
 #define MAX_CLIENT       2000    /* keeps stock below 2^31 */
 
 struct config {
-	const char *server;        /* nng URL(s) */
-	const char *db;            /* libpq conninfo, or NULL */
-	int         clients;       /* client threads */
-	long        ops;           /* op budget, 0: use duration */
-	double      duration;      /* seconds, with ops == 0 */
-	int         nproducts;     /* products to create */
-	const char *ids;           /* products to use (P lines), or NULL */
-	const char *skew;          /* hot, uniform, zipf:S */
-	double      read_ratio;    /* share of reads */
-	const char *history;       /* stream file, or NULL */
-	const char *write_ids;     /* write the P lines here, or NULL */
-	int         client_base;   /* first client id */
-	int         check;         /* run the checker at the end */
-	int         timeout_ms;    /* per call */
-	int         final_wait_ms; /* retry final reads this long */
-	int         no_final;      /* check: do not read the final state */
-	const char *probe_id;      /* probe: product id */
-	int         until_ok_ms;   /* probe: retry until OK this long */
-	int         retry;         /* run: --workload retry */
+	const char *server;         /* nng URL(s) */
+	const char *db;             /* libpq conninfo, or NULL */
+	int         clients;        /* client threads */
+	long        ops;            /* op budget, 0: use duration */
+	double      duration;       /* seconds, with ops == 0 */
+	int         nproducts;      /* products to create */
+	const char *ids;            /* products to use (P lines), or NULL */
+	const char *skew;           /* hot, uniform, zipf:S */
+	double      read_ratio;     /* share of reads */
+	const char *history;        /* stream file, or NULL */
+	const char *write_ids;      /* write the P lines here, or NULL */
+	int         client_base;    /* first client id */
+	int         check;          /* run the checker at the end */
+	int         timeout_ms;     /* per call */
+	int         final_wait_ms;  /* retry final reads this long */
+	int         no_final;       /* check: do not read the final state */
+	const char *probe_id;       /* probe: product id */
+	int         until_ok_ms;    /* probe: retry until OK this long */
+	int         retry;          /* run: --workload retry */
 	int         retry_attempts; /* retry: max_attempts, 0: the library's */
-	int         retry_backoff;  /* retry: max_backoff_ms, 0: the library's */
+	int retry_backoff; /* retry: max_backoff_ms, 0: the library's */
 };
 
 /* The recording: one history, one lock, one optional stream. */
@@ -110,9 +110,9 @@ struct recorder {
 	int64_t              end_ns;       /* duration deadline */
 	atomic_long          codes[17][2]; /* [code][read/update] counts */
 	atomic_long          other_codes;
-	atomic_long          retry_calls;    /* retry: calls made */
-	atomic_long          retry_ok;       /* retry: calls that returned OK */
-	atomic_long          retry_attempts; /* retry: writes sent in all */
+	atomic_long          retry_calls; /* retry: calls made */
+	atomic_long          retry_ok;    /* retry: calls that returned OK */
+	atomic_long          retry_attempts;  /* retry: writes sent in all */
 	atomic_long          retry_codes[17]; /* retry: calls per result */
 };
 
@@ -368,7 +368,7 @@ retry_worker_main(void *arg)
 
 	ro.max_attempts   = cfg->retry_attempts;
 	ro.max_backoff_ms = cfg->retry_backoff;
-	ro.timeout_ms   = cfg->timeout_ms;
+	ro.timeout_ms     = cfg->timeout_ms;
 	for (;;) {
 		struct retry_call  rc;
 		inventory_status   st  = { 0 };
@@ -389,10 +389,10 @@ retry_worker_main(void *arg)
 		           (++w->calls % STOCK_PER_CLIENT);
 		rc.pending = -1;
 		rc.t_start = now_ns();
-		code = inventory_update_with_retry(rec->cl,
-		    rec->h.products[rc.product].id, retry_fn, &rc, &ro, &out,
-		    &st, &attempts);
-		t_done = now_ns();
+		code       = inventory_update_with_retry(rec->cl,
+		          rec->h.products[rc.product].id, retry_fn, &rc, &ro, &out,
+		          &st, &attempts);
+		t_done     = now_ns();
 		atomic_fetch_add(&rec->retry_calls, 1);
 		atomic_fetch_add(&rec->retry_attempts, attempts);
 		if ((int)code >= 0 && (int)code <= 16)
@@ -414,8 +414,8 @@ retry_worker_main(void *arg)
 				    st.current ? st.current->stock : -1,
 				    t_done);
 			else /* outcome unknown (or the call gave up) */
-				rec_complete(rec, rc.pending, code, 0, -1,
-				    t_done);
+				rec_complete(
+				    rec, rc.pending, code, 0, -1, t_done);
 		} else {
 			/* The helper's read failed: nothing was written. */
 			count_code(rec, code, 0);
@@ -432,7 +432,8 @@ retry_worker_main(void *arg)
 			    inventory_code_name(code), attempts, st.message);
 		inventory_status_fini(&st);
 		if (code != INVENTORY_OK)
-			usleep(20000 + (useconds_t)(rng_next(&w->rng) % 30000));
+			usleep(
+			    20000 + (useconds_t)(rng_next(&w->rng) % 30000));
 	}
 	return NULL;
 }
@@ -942,7 +943,8 @@ main(int argc, char **argv)
 			cfg.probe_id = v;
 		else if (strcmp(o, "--until-ok") == 0)
 			cfg.until_ok_ms = atoi(v);
-		else if (strcmp(o, "--workload") == 0 && strcmp(v, "retry") == 0)
+		else if (strcmp(o, "--workload") == 0 &&
+		         strcmp(v, "retry") == 0)
 			cfg.retry = 1;
 		else if (strcmp(o, "--workload") == 0 && strcmp(v, "rw") == 0)
 			cfg.retry = 0;

@@ -478,7 +478,8 @@ test_update_many_fails_whole(void **state)
 	assert_int_equal(db_version(e->db, b.id), 2);
 }
 
-/* ---- a busy row, and the deadline ---------------------------------------- */
+/* ---- a busy row, and the deadline ----------------------------------------
+ */
 
 /* A row another session holds does not hold up the batch: its item comes
  * back UNAVAILABLE (the executor runs it alone, where it waits within its
@@ -519,7 +520,8 @@ test_update_many_busy_row(void **state)
 	db_exec(locker, "ROLLBACK", NULL);
 	PQfinish(locker);
 	for (i = 0; i < N; i += 97)
-		assert_int_equal(db_version(e->db, ids[i]), i == N / 2 ? 1 : 2);
+		assert_int_equal(
+		    db_version(e->db, ids[i]), i == N / 2 ? 1 : 2);
 	assert_int_equal(db_version(e->db, ids[N / 2]), 1);
 	free(ids);
 	free(w);
@@ -541,9 +543,9 @@ test_update_many_deadline(void **state)
 	new_product(e->st, 5, &a);
 	new_product(e->st, 5, &b);
 	memset(w, 0, sizeof(w));
-	w[0].id               = a.id;
-	w[0].request_id       = held;
-	w[1].id               = b.id;
+	w[0].id         = a.id;
+	w[0].request_id = held;
+	w[1].id         = b.id;
 	for (int i = 0; i < 2; i++) {
 		w[i].stock            = 1;
 		w[i].expected_version = 1;
