@@ -537,6 +537,7 @@ frame_create_locked(inventory_client *c)
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	f->c = c;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	if ((f->calls = calloc(c->max_batch, sizeof(*f->calls))) == NULL)
 		goto out_free_frame;
 	if (nng_aio_alloc(&f->aio, frame_cb, f) != 0)
@@ -895,12 +896,15 @@ client_call(inventory_client *c, struct codec_request *req,
 
 	memset(reply, 0, sizeof(*reply));
 	size = codec_request_size(req);
-	if (size > sizeof(stackbuf) && (buf = malloc(size)) == NULL)
+	if (size > sizeof(stackbuf) && (buf = malloc(size)) == NULL) {
+		req->request_id = NULL; /* it may point at this frame's id[] */
 		return status_set(status, INVENTORY_RESOURCE_EXHAUSTED,
 		    "cannot allocate request");
+	}
 	if (size == 0 || codec_request_encode(req, buf, size) != size) {
 		if (buf != stackbuf)
 			free(buf);
+		req->request_id = NULL;
 		return status_set(status, INVENTORY_RESOURCE_EXHAUSTED,
 		    "cannot encode request");
 	}

@@ -284,9 +284,10 @@ dispatch_frame_open(const uint8_t *buf, size_t len, uint64_t received_ns,
 		refuse(f, CODE_RESOURCE_EXHAUSTED, msg);
 		return f;
 	}
-	f->batch    = true;
-	f->nops     = f->env->n_batch;
-	f->ops      = calloc(f->nops, sizeof(*f->ops));
+	f->batch = true;
+	f->nops  = f->env->n_batch;
+	f->ops   = calloc(f->nops, sizeof(*f->ops));
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	f->payloads = calloc(f->nops, sizeof(*f->payloads));
 	if (f->ops == NULL || f->payloads == NULL) {
 		free(f->ops);
@@ -434,6 +435,7 @@ dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out)
 		return inventory__v1__response__pack_to_buffer(&top, out);
 	}
 	if (f->batch && ((calls = calloc(f->nops, sizeof(*calls))) == NULL ||
+	                    /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	                    (ptrs = calloc(f->nops, sizeof(*ptrs))) == NULL)) {
 		free(calls);
 		top.has_code = 1;

@@ -211,7 +211,10 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 			k++;
 			continue;
 		}
-		op->products = calloc(op->nids, sizeof(*op->products));
+		/* At least one: calloc(0) may return NULL (nids >= 1 anyway)
+		 */
+		op->products =
+		    calloc(op->nids > 0 ? op->nids : 1, sizeof(*op->products));
 		op->code =
 		    op->products != NULL ? CODE_OK : CODE_RESOURCE_EXHAUSTED;
 		for (size_t j = 0; j < op->nids; j++, k++) {

@@ -212,7 +212,7 @@ static int
 report(inventory_code code, const inventory_product *p,
     const inventory_status *st)
 {
-	if (code == INVENTORY_OK) {
+	if (code == INVENTORY_OK && p != NULL) {
 		json_product(stdout, p);
 		putc('\n', stdout);
 		return finish_output(0);

@@ -429,7 +429,7 @@ op_batchget(struct bench_thread *t, struct bench_product *p)
 	rc = inventory_batch_get_products(
 	    b->client, t->ids, n, NULL, &out, &st);
 	t->rpcs++;
-	if (rc == INVENTORY_OK) {
+	if (rc == INVENTORY_OK && out != NULL) {
 		for (i = 0; i < n; i++) {
 			check_product(t, &out[i]);
 			if (strcmp(out[i].id, t->ids[i]) != 0) {

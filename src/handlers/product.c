@@ -279,6 +279,7 @@ batch_get_finish(struct op *op, ProtobufCBuffer *reply)
 	if (failed(op))
 		return;
 	wire = calloc(op->nids, sizeof(*wire));
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	ptrs = calloc(op->nids, sizeof(*ptrs));
 	if (wire == NULL || ptrs == NULL) {
 		op->code = CODE_RESOURCE_EXHAUSTED;

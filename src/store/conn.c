@@ -318,6 +318,7 @@ store_prepare(struct store *st)
 		PQclear(res);
 	}
 
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	for (t = 0; t < sizeof(store_stmt_tables) / sizeof(*store_stmt_tables);
 	     t++) {
 		const struct stmt_table *tab = store_stmt_tables[t];

@@ -569,10 +569,12 @@ store_product_get_many(
 
 	/* Sorted, so that each distinct id is sent once and the rows, which
 	 * come back in the same order, are merged in one pass. */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	if ((sorted = malloc(n * sizeof(*sorted))) == NULL)
 		return CODE_INTERNAL;
 	for (i = 0; i < n; i++)
 		sorted[i] = &items[i];
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	qsort(sorted, n, sizeof(*sorted), read_cmp);
 
 	len = 2;
@@ -642,7 +644,8 @@ static int
 write_params_init(
     struct write_params *wp, const struct store_write *items, size_t n)
 {
-	size_t len = 4 * 2; /* braces, or the last separator and a NUL */
+	size_t len = (size_t)4 * 2; /* braces, or the last separator and a
+	                               NUL */
 	char   num[INT64_TEXT_MAX];
 	char  *p;
 	size_t i;
@@ -650,7 +653,7 @@ write_params_init(
 	for (i = 0; i < n; i++) {
 		len += array_elem_len(items[i].id) +
 		       array_elem_len(items[i].request_id) +
-		       2 * (INT64_TEXT_MAX + 3);
+		       (size_t)2 * (INT64_TEXT_MAX + 3);
 	}
 	if ((wp->buf = malloc(len)) == NULL)
 		return -1;
