@@ -206,10 +206,27 @@ load_start() {
 }
 
 # load_wait: the recorder must end within its duration plus 30 s (its
-# calls are bounded by their timeouts, its final reads by 20 s).
+# calls are bounded by their timeouts, its final reads by 20 s).  With
+# excuse_req0_race=1 (rolling_restart.sh only) a recorder that exited with
+# LeakSanitizer's status only for excuse_req0_race_leaks' leak passes; its
+# run.log is then printed without the leak report (which would match
+# ctest's FAIL_REGULAR_EXPRESSION).  LSan replaces the exit status, so the
+# caller must still check the recorder's verdict (rolling_restart.sh does).
 load_wait() {
 	wait_exit "$load_pid" $((load_secs + 30))
 	load_pid=
+	if [ "$exit_rc" -eq "$LSAN_EXIT" ] && [ "$excuse_req0_race" = 1 ]; then
+		excuse_req0_race_leaks "$work/run.log" ||
+			{ cat "$work/run.log"; fail "the recorder's leak report has a leak that is not nng 1.5.2's req0 pipe-close race (above)"; }
+		awk '/^=+$/ { sep = $0; next }
+			/ERROR: LeakSanitizer/ { skip = 1; sep = ""; next }
+			skip && /^SUMMARY: AddressSanitizer/ { skip = 0; next }
+			skip { next }
+			sep != "" { print sep; sep = "" }
+			{ print }
+			END { if (sep != "") print sep }' "$work/run.log"
+		return 0
+	fi
 	[ "$exit_rc" -eq 0 ] || { cat "$work/run.log"; fail "the recorder exited with status $exit_rc"; }
 	cat "$work/run.log"
 }
@@ -290,6 +307,77 @@ excuse_nng_leaks() {
 	[ "${3:-1}" -eq 0 ] || return 1
 	nng_leaks_excused=1
 	figure "excused: $1 leak(s), $2 bytes, allocated and lost entirely inside libnng (nng 1.5.2)"
+	return 0
+}
+
+# excuse_req0_race_leaks LOG: nng 1.5.2's REQ protocol can leak one
+# reference of a request message it owns when a connection closes
+# (rolling_restart.sh: servers restart under load).  In nng 1.5.2's
+# src/sp/protocol/reqrep0/req.c, req0_pipe_close() closes the pipe's send
+# aio (line 211, nni_aio_close(&p->aio_send)) before it takes the socket
+# lock and removes the pipe from ready_pipes (lines 213-217).  In that
+# window req0_run_send_queue() on another thread (req0_ctx_timeout, our
+# finite NNG_OPT_REQ_RESENDTIME, or a new pipe's req0_pipe_start) can
+# still pick that pipe (line 454), nni_msg_clone(ctx->req_msg) (line 501)
+# and nni_pipe_send(p->pipe, &p->aio_send) (line 503).  The transport's
+# send (ipc_pipe_send, src/sp/transport/ipc/ipc.c:515-517) returns when
+# nni_aio_begin() fails, and on a closed aio it fails without running the
+# callback (src/core/aio.c:351-361: if (aio->a_stop) return NNG_ECANCELED), so
+# req0_send_cb() never frees the clone: the message (allocated by our
+# nng_msg_alloc in frame_fill_locked, handed to nng by a successful
+# nng_ctx_send) never reaches refcount 0.  Upstream issue #1713, fixed in
+# nng 1.6.0 (commit 759a2e9d: every transport's pipe_send frees the
+# message when nni_aio_begin fails); req.c itself is unchanged there.
+# Remove this excuse once the build uses nng >= 1.6.0.
+#
+# Excused, and nothing else: a Direct leak of one nng message struct
+# (NNG_MSG_BYTES each, 112 for Debian's amd64 1.5.2) whose allocation
+# stack, past the allocator, is only libnng frames (nng_msg_alloc; the
+# library is stripped) and then frame_fill_locked in client/client.c;
+# Indirect leaks (the bodies) with the same stack shape, no more objects
+# than the Direct ones; at most REQ0_RACE_MAX messages per run.  Returns
+# 0 (and records a figure) if every leak is such, else prints the first
+# other one and returns 1.
+NNG_MSG_BYTES=112
+REQ0_RACE_MAX=4
+excuse_req0_race=0 # set to 1 by rolling_restart.sh only (not from the environment)
+excuse_req0_race_leaks() {
+	local out
+	out=$(awk -v hdr="$NNG_MSG_BYTES" '
+		function flush() {
+			if (inblk) {
+				good = (phase == 2)
+				if (good && kind == "Direct" && sz != hdr * objs) good = 0
+				if (!good) { bad++; if (bad == 1) print "not the req0 race: " blk }
+				else if (kind == "Direct") { d += objs; bytes += sz }
+				else { ind += objs; bytes += sz }
+			}
+			inblk = 0
+		}
+		# "Direct leak of 112 byte(s) in 1 object(s) allocated from:"
+		/^(Direct|Indirect) leak of [0-9]+ byte/ {
+			flush(); inblk = 1; kind = $1; sz = $4; objs = $7
+			phase = 0; blk = $0; next
+		}
+		inblk && /^ *#[0-9]+ / {
+			blk = blk "\n" $0
+			if (phase == 0 && $0 ~ /in (__interceptor_|___interceptor_)?(malloc|calloc|realloc|posix_memalign|aligned_alloc) /) next
+			if (phase <= 1 && $0 ~ /\(\/[^ ]*libnng\.so[.0-9]*\+0x[0-9a-f]+\)/) { phase = 1; next }
+			if (phase == 1 && $0 ~ / in frame_fill_locked [^ ]*client\/client\.c:/) { phase = 2; next }
+			if (phase < 2) phase = 3
+			next
+		}
+		inblk && /^ *$/ { flush() }
+		END { flush(); printf "excused %d %d %d %d\n", d, ind, bytes, bad }
+	' "$1")
+	echo "$out" | sed -n '/^not the req0 race/,$p' | sed '/^excused /d'
+	set -- $(echo "$out" | sed -n 's/^excused //p')
+	[ "${4:-1}" -eq 0 ] || return 1
+	[ "${1:-0}" -gt 0 ] || { say "LeakSanitizer status but no leak of an nng message found"; return 1; }
+	[ "$1" -le "$REQ0_RACE_MAX" ] ||
+		{ say "$1 leaked nng messages: more than the $REQ0_RACE_MAX the req0 race is excused for"; return 1; }
+	[ "$2" -le "$1" ] || { say "$2 leaked message bodies for $1 messages"; return 1; }
+	figure "excused in the recorder: $1 request message(s) ($2 bodies, $3 bytes) leaked by nng 1.5.2's req0 pipe-close race (issue 1713, fixed in 1.6.0)"
 	return 0
 }
 

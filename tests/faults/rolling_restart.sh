@@ -33,6 +33,12 @@
 : "${RESTART_TIMEOUT_MS:=3000}" # per call
 FAULT_PRODUCTS=$RESTART_PRODUCTS
 
+# nng 1.5.2's req0 pipe-close race (lib.sh, excuse_req0_race_leaks) leaks
+# about 1 run in 5 one request message in the recorder when a server's
+# connection closes: excuse exactly that leak (at most 4 messages), in this
+# test only.  Remove with nng >= 1.6.0 (upstream #1713).
+excuse_req0_race=1
+
 url_b=ipc://$work/inventory-b.sock
 srv_b_pid=
 
