@@ -20,8 +20,8 @@
 
 #include "log.h"
 
-#ifndef INVENTORY_VERSION
-#define INVENTORY_VERSION "0.1.0"
+#ifndef INVENTORY_VERSION /* set by the build from project(VERSION) */
+#define INVENTORY_VERSION "unknown"
 #endif
 
 enum key_type {
