@@ -407,7 +407,8 @@ test_help(void **state)
 	load(&r, ARGS("--version"));
 	assert_int_equal(r.rv, CONFIG_HELP);
 	/* The version project() declares (the build passes it to both). */
-	assert_string_equal(r.out, "inventoryd " INVENTORY_PROJECT_VERSION "\n");
+	assert_string_equal(
+	    r.out, "inventoryd " INVENTORY_PROJECT_VERSION "\n");
 	done(&r);
 }
 

@@ -94,6 +94,11 @@ ENV
 # than the test watchdog's default (tests/support/watchdog.c).
 export INVENTORY_TESTENV=$env_dir CMOCKA_MESSAGE_OUTPUT=STDOUT \
 	INVENTORY_TEST_EXIT_S=120
+# What the ctest fixtures give a test besides server.env: the server's log
+# where the fixture keeps it (contract.batch greps it for deadlocks) and
+# the server binary (contract.batch_sigterm starts a private one).
+ln -sf "$logs/inventoryd.log" "$env_dir/inventoryd.log"
+export INVENTORY_INVENTORYD=$inventoryd
 
 # The label's test programs: ctest knows their names; executables are
 # named like their tests (inventory_test()); scripts are skipped.
