@@ -122,6 +122,7 @@ check_entry_reply(
 static void
 check_alone(const Inventory__V1__Request *e, const Inventory__V1__Response *r)
 {
+	Inventory__V1__Request  *again;
 	Inventory__V1__Response *a;
 	uint8_t                 *buf;
 	size_t                   len;
@@ -131,6 +132,15 @@ check_alone(const Inventory__V1__Request *e, const Inventory__V1__Response *r)
 	FUZZ_CHECK(buf != NULL);
 	inventory__v1__request__pack(e, buf);
 	FUZZ_CHECK(len <= FUZZ_MAX_REQUEST);
+	/* An entry protobuf-c cannot re-pack into the same message has no
+	 * "alone" to compare with: a string field holding a NUL byte is a C
+	 * string cut at the NUL once decoded, and re-packed it no longer
+	 * decodes (found by this target in CI). */
+	if ((again = inventory__v1__request__unpack(NULL, len, buf)) == NULL) {
+		free(buf);
+		return;
+	}
+	inventory__v1__request__free_unpacked(again, NULL);
 	a = handle(buf, len, reply_alone);
 	free(buf);
 	FUZZ_CHECK(a->n_batch == 0);
