@@ -42,6 +42,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -60,6 +61,11 @@ enum {
 	 * not reading, and its connection is closed. */
 	SEND_TIMEOUT_MS = 2000,
 	DRAIN_GRACE_MS  = 100, /* let queued replies reach the wire */
+	/* The drain waits this long for every received frame's reply to be
+	 * handed to nng; past it (nng 1.5.2 can keep a send to a connection
+	 * that stopped reading pending), it closes anyway, so SIGTERM always
+	 * ends within a bound (systemd would SIGKILL otherwise). */
+	DRAIN_MAX_MS = 10000,
 	/* Frames one connection may have handled at once while contexts
 	 * are scarce (more than half of them busy): libinventory keeps 2 in
 	 * flight per connection when it coalesces; beyond, refused.  With
@@ -517,7 +523,14 @@ transport_start(struct transport **out, const char *urls, int contexts,
 	t->ops = ops;
 	t->arg = arg;
 	pthread_mutex_init(&t->mtx, NULL);
-	pthread_cond_init(&t->idle, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&t->idle, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_mutex_init(&t->pipes_mtx, NULL);
 	if (pipes_init(t, lim->max_connections, contexts) != 0) {
 		snprintf(errbuf, errlen, "out of memory");
@@ -580,6 +593,32 @@ out_close:
 	return -1;
 }
 
+/* Wait until no context is active, at most ms milliseconds (-1: no
+ * limit).  Returns whether none is. */
+static bool
+drain_wait(struct transport *t, int ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&t->mtx);
+	while (atomic_load(&t->active) > 0) {
+		if (ms < 0)
+			pthread_cond_wait(&t->idle, &t->mtx);
+		else if (pthread_cond_timedwait(&t->idle, &t->mtx, &until) ==
+		         ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&t->mtx);
+	return atomic_load(&t->active) == 0;
+}
+
 void
 transport_stop(struct transport *t)
 {
@@ -595,16 +634,20 @@ transport_stop(struct transport *t)
 			nng_aio_cancel(c->aio);
 		pthread_mutex_unlock(&c->mtx);
 	}
-	pthread_mutex_lock(&t->mtx);
-	while (atomic_load(&t->active) > 0)
-		pthread_cond_wait(&t->idle, &t->mtx);
-	pthread_mutex_unlock(&t->mtx);
+	if (!drain_wait(t, DRAIN_MAX_MS))
+		log_warn(
+		    "transport: drain: %d contexts still busy after %d ms "
+		    "(replies nng could not hand over); closing",
+		    atomic_load(&t->active), DRAIN_MAX_MS);
 	/* nng has no linger: give the replies just queued a moment to be
 	 * written before the pipes close. */
 	nng_msleep(DRAIN_GRACE_MS);
 	(void)nng_pipe_notify(t->sock, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
 	(void)nng_pipe_notify(t->sock, NNG_PIPE_EV_REM_POST, NULL, NULL);
 	nng_close(t->sock);
+	/* Closed: whatever was still pending completes now (a frame an
+	 * executor finishes later fails its send at once), so this ends. */
+	(void)drain_wait(t, -1);
 	transport_free(t);
 	/* inventoryd runs one transport; release nng's global state so leak
 	 * checkers see a clean exit. */
