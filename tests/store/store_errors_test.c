@@ -40,6 +40,8 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
+
+#include "store_db.h"
 #include <libpq-fe.h>
 #include <pthread.h>
 
@@ -137,55 +139,6 @@ connect_plain(const char *ci)
 	return c;
 }
 
-/* Run sql with at most two text parameters; the first column of the first
- * row as an integer, -1 when there is none. */
-static long long
-db_exec2(PGconn *db, const char *sql, const char *p1, const char *p2)
-{
-	const char *params[2] = { p1, p2 };
-	int         n         = p2 != NULL ? 2 : p1 != NULL ? 1 : 0;
-	PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType s = PQresultStatus(res);
-	long long      v = -1;
-
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		print_error("%s: %s", sql, PQerrorMessage(db));
-		PQclear(res);
-		fail();
-	}
-	if (s == PGRES_TUPLES_OK && PQntuples(res) >= 1 &&
-	    !PQgetisnull(res, 0, 0)) {
-		const char *t = PQgetvalue(res, 0, 0);
-
-		v = strcmp(t, "t") == 0 || strcmp(t, "on") == 0    ? 1
-		    : strcmp(t, "f") == 0 || strcmp(t, "off") == 0 ? 0
-		                                                   : atoll(t);
-	}
-	PQclear(res);
-	return v;
-}
-
-static long long
-db_exec(PGconn *db, const char *sql, const char *p1)
-{
-	return db_exec2(db, sql, p1, NULL);
-}
-
-static long long
-db_version(PGconn *db, const char *id)
-{
-	return db_exec(
-	    db, "SELECT version FROM products WHERE id = $1::uuid", id);
-}
-
-static long long
-db_logged(PGconn *db, const char *rid)
-{
-	return db_exec(db,
-	    "SELECT count(*) FROM request_log WHERE request_id = $1::text",
-	    rid);
-}
-
 /* Reset default_transaction_read_only cluster-wide and wait until new
  * sessions see it off.  Safe to call in any state. */
 static void
@@ -262,9 +215,9 @@ group_setup(void **state)
 	admin = connect_plain(e->base);
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
 	    e->dbname);
-	db_exec(admin, sql, NULL);
+	store_db_exec(admin, sql, NULL);
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", e->dbname);
-	db_exec(admin, sql, NULL);
+	store_db_exec(admin, sql, NULL);
 	PQfinish(admin);
 
 	e->ci = conninfo_with(e->base, e->dbname, e->app, NULL);
@@ -331,7 +284,7 @@ new_product(struct store *st, struct product *out)
 static int
 store_backend(struct env *e)
 {
-	long long pid = db_exec(e->db,
+	long long pid = store_db_exec(e->db,
 	    "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
 	    e->app);
 
@@ -349,7 +302,8 @@ terminate_store(struct env *e)
 
 	snprintf(pid, sizeof(pid), "%d", store_backend(e));
 	assert_int_equal(
-	    db_exec(e->db, "SELECT pg_terminate_backend($1::int4, 5000)", pid),
+	    store_db_exec(
+	        e->db, "SELECT pg_terminate_backend($1::int4, 5000)", pid),
 	    1);
 }
 
@@ -379,9 +333,31 @@ update_applies(struct env *e, struct store *st, struct product *p)
 	    st, rid, id, p->stock + 1, p->version, &out);
 	assert_string_equal(code_name(rc), code_name(CODE_OK));
 	assert_int_equal(out.version, p->version + 1);
-	assert_int_equal(db_version(e->db, id), p->version + 1);
-	assert_int_equal(db_logged(e->db, rid), 1);
+	assert_int_equal(store_db_version(e->db, id), p->version + 1);
+	assert_int_equal(store_db_logged(e->db, rid), 1);
 	*p = out;
+}
+
+/* The same through the batch path: a one-item update_many must apply
+ * exactly once. */
+static void
+batch_update_applies(struct env *e, struct product *p, int64_t stock)
+{
+	struct store_write write;
+	char               rid[48];
+
+	memset(&write, 0, sizeof(write));
+	testenv_request_id(rid, sizeof(rid));
+	write.id               = p->id;
+	write.request_id       = rid;
+	write.stock            = stock;
+	write.expected_version = p->version;
+	assert_int_equal(
+	    store_product_update_many(e->st, &write, 1, 0), CODE_OK);
+	assert_string_equal(code_name(write.code), code_name(CODE_OK));
+	assert_int_equal(store_db_version(e->db, p->id), p->version + 1);
+	assert_int_equal(store_db_logged(e->db, rid), 1);
+	*p = write.product;
 }
 
 /* ---- read-only -------------------------------------------------------- */
@@ -415,9 +391,9 @@ test_read_only_cluster(void **state)
 	enum code      rc;
 
 	new_product(e->st, &p);
-	db_exec(e->db, "ALTER SYSTEM SET default_transaction_read_only = on",
-	    NULL);
-	db_exec(e->db, "SELECT pg_reload_conf()", NULL);
+	store_db_exec(e->db,
+	    "ALTER SYSTEM SET default_transaction_read_only = on", NULL);
+	store_db_exec(e->db, "SELECT pg_reload_conf()", NULL);
 	/* Until the store's own session has taken the reload. */
 	for (end = now_ns() + WAIT_MS * NS_PER_MS;; sleep_ms(20)) {
 		PGresult *res =
@@ -437,8 +413,8 @@ test_read_only_cluster(void **state)
 	rc = store_product_update_stock(e->st, rid, p.id, 3, 1, &out);
 	assert_string_equal(code_name(rc), code_name(CODE_UNAVAILABLE));
 	assert_int_equal(e->st->connects, connects + 1);
-	assert_int_equal(db_version(e->db, p.id), 1);
-	assert_int_equal(db_logged(e->db, rid), 0);
+	assert_int_equal(store_db_version(e->db, p.id), 1);
+	assert_int_equal(store_db_logged(e->db, rid), 0);
 
 	read_only_reset(e->base);
 	/* The back-off after a failed retry is at most 200 ms. */
@@ -446,8 +422,8 @@ test_read_only_cluster(void **state)
 	rc = store_product_update_stock(e->st, rid, p.id, 3, 1, &out);
 	assert_string_equal(code_name(rc), code_name(CODE_OK));
 	assert_int_equal(out.version, 2);
-	assert_int_equal(db_version(e->db, p.id), 2);
-	assert_int_equal(db_logged(e->db, rid), 1);
+	assert_int_equal(store_db_version(e->db, p.id), 2);
+	assert_int_equal(store_db_logged(e->db, rid), 1);
 }
 
 /* ---- 57P01: the backend terminated ------------------------------------ */
@@ -506,9 +482,9 @@ test_terminate_idle(void **state)
 	for (i = 0; i < 2; i++) {
 		assert_string_equal(
 		    code_name(writes[i].code), code_name(CODE_OK));
-		assert_int_equal(db_version(e->db, writes[i].id),
+		assert_int_equal(store_db_version(e->db, writes[i].id),
 		    writes[i].expected_version + 1);
-		assert_int_equal(db_logged(e->db, rids[i]), 1);
+		assert_int_equal(store_db_logged(e->db, rids[i]), 1);
 	}
 	assert_int_equal(e->st->connects, connects + 4);
 }
@@ -540,7 +516,7 @@ wait_lock_waiter(PGconn *watch, const char *app, const char * not )
 {
 	uint64_t end = now_ns() + WAIT_MS * NS_PER_MS;
 
-	while (db_exec2(watch,
+	while (store_db_exec2(watch,
 	           "SELECT count(*) FROM pg_stat_activity"
 	           " WHERE application_name = $1 AND wait_event_type = 'Lock'"
 	           " AND pid <> $2::int4",
@@ -567,25 +543,26 @@ test_terminate_mid_statement(void **state)
 	c.expected = 1;
 	snprintf(pid, sizeof(pid), "%d", store_backend(e));
 
-	db_exec(e->db, "BEGIN", NULL);
-	db_exec(e->db, "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE",
-	    p.id);
+	store_db_exec(e->db, "BEGIN", NULL);
+	store_db_exec(e->db,
+	    "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE", p.id);
 	assert_int_equal(pthread_create(&th, NULL, blocked_update, &c), 0);
 	wait_lock_waiter(e->watch, e->app, "0");
 	/* Terminated while its UPDATE waits: the server answers 57P01 and
 	 * the statement rolls back, so the store may run it again. */
 	assert_int_equal(
-	    db_exec(e->db, "SELECT pg_terminate_backend($1::int4, 5000)", pid),
+	    store_db_exec(
+	        e->db, "SELECT pg_terminate_backend($1::int4, 5000)", pid),
 	    1);
 	wait_lock_waiter(
 	    e->watch, e->app, pid); /* the retry, on a new backend */
-	db_exec(e->db, "COMMIT", NULL);
+	store_db_exec(e->db, "COMMIT", NULL);
 	assert_int_equal(pthread_join(th, NULL), 0);
 
 	assert_string_equal(code_name(c.rc), code_name(CODE_OK));
 	assert_int_equal(c.out.version, 2);
-	assert_int_equal(db_version(e->db, p.id), 2);
-	assert_int_equal(db_logged(e->db, c.rid), 1);
+	assert_int_equal(store_db_version(e->db, p.id), 2);
+	assert_int_equal(store_db_logged(e->db, c.rid), 1);
 }
 
 /* The connection breaks under a waiting UPDATE without a word from the
@@ -608,22 +585,22 @@ test_lost_mid_statement_not_retried(void **state)
 	testenv_request_id(c.rid, sizeof(c.rid));
 	c.expected = 1;
 
-	db_exec(e->db, "BEGIN", NULL);
-	db_exec(e->db, "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE",
-	    p.id);
+	store_db_exec(e->db, "BEGIN", NULL);
+	store_db_exec(e->db,
+	    "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE", p.id);
 	assert_int_equal(pthread_create(&th, NULL, blocked_update, &c), 0);
 	wait_lock_waiter(e->watch, e->app, "0");
 	assert_int_equal(shutdown(PQsocket(e->st->conn), SHUT_RDWR), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_string_equal(code_name(c.rc), code_name(CODE_UNAVAILABLE));
 	assert_int_equal(e->st->retries, retries);
-	db_exec(e->db, "COMMIT", NULL);
+	store_db_exec(e->db, "COMMIT", NULL);
 
 	/* The server ran the orphaned UPDATE when the lock was freed. */
 	for (end = now_ns() + WAIT_MS * NS_PER_MS;
-	     db_version(e->db, p.id) != 2; sleep_ms(10))
+	     store_db_version(e->db, p.id) != 2; sleep_ms(10))
 		assert_true(now_ns() < end);
-	assert_int_equal(db_logged(e->db, c.rid), 1);
+	assert_int_equal(store_db_logged(e->db, c.rid), 1);
 	p.version = 2;
 	p.stock   = 5;
 	update_applies(e, e->st, &p); /* and the store reconnects */
@@ -634,13 +611,11 @@ test_lost_mid_statement_not_retried(void **state)
 static void
 test_deallocate(void **state)
 {
-	struct env        *e = *state;
-	struct product     p, out;
-	struct store_read  read;
-	struct store_write write;
-	char               rid[48];
-	unsigned long      connects = e->st->connects;
-	unsigned long      retries  = e->st->retries;
+	struct env       *e = *state;
+	struct product    p, out;
+	struct store_read read;
+	unsigned long     connects = e->st->connects;
+	unsigned long     retries  = e->st->retries;
 
 	new_product(e->st, &p);
 
@@ -657,17 +632,7 @@ test_deallocate(void **state)
 	assert_int_equal(read.code, CODE_OK);
 
 	on_store_conn(e, "DEALLOCATE ALL");
-	memset(&write, 0, sizeof(write));
-	testenv_request_id(rid, sizeof(rid));
-	write.id               = p.id;
-	write.request_id       = rid;
-	write.stock            = 1;
-	write.expected_version = p.version;
-	assert_int_equal(
-	    store_product_update_many(e->st, &write, 1, 0), CODE_OK);
-	assert_string_equal(code_name(write.code), code_name(CODE_OK));
-	assert_int_equal(db_version(e->db, p.id), p.version + 1);
-	assert_int_equal(db_logged(e->db, rid), 1);
+	batch_update_applies(e, &p, 1);
 
 	/* Re-prepared on the same connection, each call retried once. */
 	assert_int_equal(e->st->connects, connects);
@@ -680,25 +645,24 @@ test_deallocate(void **state)
 static void
 test_schema_change(void **state)
 {
-	struct env        *e = *state;
-	struct product     p, out;
-	struct store_write write;
-	char               rid[48];
-	unsigned long      retries;
+	struct env    *e = *state;
+	struct product p, out;
+	unsigned long  retries;
 
 	new_product(e->st, &p);
 
 	/* A new and a dropped column: plans are rebuilt, nothing fails. */
-	db_exec(
+	store_db_exec(
 	    e->db, "ALTER TABLE products ADD COLUMN errors_test int", NULL);
 	update_applies(e, e->st, &p);
-	db_exec(e->db, "ALTER TABLE products DROP COLUMN errors_test", NULL);
+	store_db_exec(
+	    e->db, "ALTER TABLE products DROP COLUMN errors_test", NULL);
 	update_applies(e, e->st, &p);
 
 	/* A returned column changes type: "cached plan must not change
 	 * result type" (0A000) for every statement returning it. */
 	retries = e->st->retries;
-	db_exec(
+	store_db_exec(
 	    e->db, "ALTER TABLE products ALTER COLUMN stock TYPE int8", NULL);
 	assert_int_equal(store_product_get(e->st, p.id, &out), CODE_OK);
 	assert_int_equal(out.version, p.version);
@@ -706,21 +670,10 @@ test_schema_change(void **state)
 	update_applies(e, e->st, &p);
 
 	/* Back to the real schema; the batch write meets it first. */
-	db_exec(e->db, "ALTER TABLE products ALTER COLUMN stock TYPE integer",
-	    NULL);
-	memset(&write, 0, sizeof(write));
-	testenv_request_id(rid, sizeof(rid));
-	write.id               = p.id;
-	write.request_id       = rid;
-	write.stock            = 4;
-	write.expected_version = p.version;
-	assert_int_equal(
-	    store_product_update_many(e->st, &write, 1, 0), CODE_OK);
-	assert_string_equal(code_name(write.code), code_name(CODE_OK));
-	assert_int_equal(db_version(e->db, p.id), p.version + 1);
-	assert_int_equal(db_logged(e->db, rid), 1);
+	store_db_exec(e->db,
+	    "ALTER TABLE products ALTER COLUMN stock TYPE integer", NULL);
+	batch_update_applies(e, &p, 4);
 	assert_int_equal(e->st->retries, retries + 2);
-	p = write.product;
 	update_applies(e, e->st, &p);
 }
 
@@ -749,20 +702,20 @@ test_serialization_failure(void **state)
 	testenv_request_id(c.rid, sizeof(c.rid));
 	c.expected = 1;
 
-	db_exec(e->db, "BEGIN", NULL);
-	db_exec(e->db,
+	store_db_exec(e->db, "BEGIN", NULL);
+	store_db_exec(e->db,
 	    "UPDATE products SET updated_at = updated_at WHERE id = $1::uuid",
 	    p.id);
 	assert_int_equal(pthread_create(&th, NULL, blocked_update, &c), 0);
 	wait_lock_waiter(e->watch, app, "0");
-	db_exec(e->db, "COMMIT", NULL);
+	store_db_exec(e->db, "COMMIT", NULL);
 	assert_int_equal(pthread_join(th, NULL), 0);
 
 	assert_string_equal(code_name(c.rc), code_name(CODE_OK));
 	assert_int_equal(c.out.version, 2);
 	assert_int_equal(c.st->retries, 1);
-	assert_int_equal(db_version(e->db, p.id), 2);
-	assert_int_equal(db_logged(e->db, c.rid), 1);
+	assert_int_equal(store_db_version(e->db, p.id), 2);
+	assert_int_equal(store_db_logged(e->db, c.rid), 1);
 	store_destroy(c.st);
 	free(ci);
 }
@@ -817,7 +770,7 @@ test_prune_under_load(void **state)
 	new_product(e->st, &p);
 	for (i = 0; i < OLD_REQUESTS; i++)
 		update_applies(e, e->st, &p);
-	assert_true(db_exec(e->db,
+	assert_true(store_db_exec(e->db,
 	                "SELECT count(*) FROM request_log"
 	                " WHERE created_at >= now() - interval '10 s'",
 	                NULL) >= OLD_REQUESTS);
@@ -850,27 +803,27 @@ test_prune_under_load(void **state)
 	assert_true(w.ok > 10);
 	assert_int_equal(w.other, 0);
 	/* Nothing older than the TTL at the pass is left ... */
-	assert_int_equal(db_exec(e->db,
+	assert_int_equal(store_db_exec(e->db,
 	                     "SELECT count(*) FROM request_log"
 	                     " WHERE created_at < $1::timestamptz"
 	                     " - interval '1 s'",
 	                     t0),
 	    0);
 	/* ... and the stream's fresh ids are kept. */
-	assert_true(db_exec(e->db,
+	assert_true(store_db_exec(e->db,
 	                "SELECT count(*) FROM request_log"
 	                " WHERE created_at > $1::timestamptz",
 	                t0) > 0);
 
 	/* The next pass, one interval later, prunes what expired since. */
-	db_exec(e->db,
+	store_db_exec(e->db,
 	    "UPDATE request_log SET created_at = now() - interval '1 h'"
 	    " WHERE request_id IN (SELECT request_id FROM request_log"
 	    " ORDER BY created_at DESC LIMIT 1)",
 	    NULL);
 	sleep_ms(60);
 	store_maintain(janitor);
-	assert_int_equal(db_exec(e->db,
+	assert_int_equal(store_db_exec(e->db,
 	                     "SELECT count(*) FROM request_log"
 	                     " WHERE created_at < now() - interval '30 min'",
 	                     NULL),

@@ -18,6 +18,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "store_db.h"
 #include <libpq-fe.h>
 #include <pthread.h>
 
@@ -68,44 +70,6 @@ open_store(void)
 	assert_int_equal(store_create(&st, &opts), 0);
 	assert_true(store_ready(st));
 	return st;
-}
-
-/* Run sql with at most one text parameter; the first column of the first
- * row as an integer, -1 when there is none. */
-static long long
-db_exec(PGconn *db, const char *sql, const char *param)
-{
-	const char *params[1] = { param };
-	PGresult   *res       = PQexecParams(
-	            db, sql, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
-	ExecStatusType s = PQresultStatus(res);
-	long long      v = -1;
-
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		print_error("%s: %s", sql, PQerrorMessage(db));
-		PQclear(res);
-		fail();
-	}
-	if (s == PGRES_TUPLES_OK && PQntuples(res) >= 1 &&
-	    !PQgetisnull(res, 0, 0))
-		v = atoll(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
-}
-
-static long long
-db_version(PGconn *db, const char *id)
-{
-	return db_exec(
-	    db, "SELECT version FROM products WHERE id = $1::uuid", id);
-}
-
-static long long
-db_logged(PGconn *db, const char *request_id)
-{
-	return db_exec(db,
-	    "SELECT count(*) FROM request_log WHERE request_id = $1::text",
-	    request_id);
 }
 
 /* A new product at version 1. */
@@ -271,13 +235,13 @@ test_many_bulk(void **state)
 		assert_int_equal(writes[i].product.stock, i);
 		assert_string_equal(writes[i].product.id, writes[i].id);
 	}
-	assert_int_equal(db_exec(e->db,
+	assert_int_equal(store_db_exec(e->db,
 	                     "SELECT count(*) FROM products WHERE name = "
 	                     "'bulk' AND version = 2",
 	                     NULL),
 	    BULK_N);
-	assert_int_equal(db_logged(e->db, rids[1]), 1);
-	assert_int_equal(db_logged(e->db, rids[0]), 0);
+	assert_int_equal(store_db_logged(e->db, rids[1]), 1);
+	assert_int_equal(store_db_logged(e->db, rids[0]), 0);
 
 	free(ids);
 	free(rids);
@@ -358,46 +322,48 @@ test_update_many_mix(void **state)
 	assert_int_equal(w[APPLIED].code, CODE_OK);
 	assert_int_equal(w[APPLIED].product.version, 2);
 	assert_int_equal(w[APPLIED].product.stock, w[APPLIED].stock);
-	assert_int_equal(db_version(e->db, p[APPLIED].id), 2);
-	assert_int_equal(db_logged(e->db, rid[APPLIED]), 1);
+	assert_int_equal(store_db_version(e->db, p[APPLIED].id), 2);
+	assert_int_equal(store_db_logged(e->db, rid[APPLIED]), 1);
 
 	assert_int_equal(w[CONFLICT].code, CODE_ABORTED);
 	assert_int_equal(w[CONFLICT].product.version, 3);
 	assert_int_equal(w[CONFLICT].product.stock, 2);
 	assert_string_equal(w[CONFLICT].product.id, p[CONFLICT].id);
-	assert_int_equal(db_version(e->db, p[CONFLICT].id), 3);
-	assert_int_equal(db_logged(e->db, rid[CONFLICT]), 0);
+	assert_int_equal(store_db_version(e->db, p[CONFLICT].id), 3);
+	assert_int_equal(store_db_logged(e->db, rid[CONFLICT]), 0);
 
 	assert_int_equal(w[MISSING].code, CODE_NOT_FOUND);
-	assert_int_equal(db_logged(e->db, rid[MISSING]), 0);
+	assert_int_equal(store_db_logged(e->db, rid[MISSING]), 0);
 
 	assert_int_equal(w[FUTURE].code, CODE_INVALID_ARGUMENT);
 	assert_int_equal(w[FUTURE].product.version, 1);
-	assert_int_equal(db_version(e->db, p[FUTURE].id), 1);
+	assert_int_equal(store_db_version(e->db, p[FUTURE].id), 1);
 
 	assert_int_equal(w[REPEAT_LAST].code, CODE_OK);
 	assert_int_equal(w[REPEAT_LAST].product.version, 2);
 	assert_int_equal(w[REPEAT_LAST].product.stock, w[REPEAT_LAST].stock);
 	assert_int_equal(w[REPEAT_LAST].product.updated_at_us,
 	    p[REPEAT_LAST].updated_at_us);
-	assert_int_equal(db_version(e->db, p[REPEAT_LAST].id), 2);
+	assert_int_equal(store_db_version(e->db, p[REPEAT_LAST].id), 2);
 
 	assert_int_equal(w[REPEAT_OLD].code, CODE_OK);
 	assert_int_equal(w[REPEAT_OLD].product.version, 2);
 	assert_int_equal(w[REPEAT_OLD].product.stock, w[REPEAT_OLD].stock);
-	assert_int_equal(db_version(e->db, p[REPEAT_OLD].id), 3);
+	assert_int_equal(store_db_version(e->db, p[REPEAT_OLD].id), 3);
 
 	assert_int_equal(w[REUSED_SAME_PRODUCT].code, CODE_ALREADY_EXISTS);
-	assert_int_equal(db_version(e->db, p[REUSED_SAME_PRODUCT].id), 2);
+	assert_int_equal(
+	    store_db_version(e->db, p[REUSED_SAME_PRODUCT].id), 2);
 
 	assert_int_equal(w[REUSED_OTHER_PRODUCT].code, CODE_ALREADY_EXISTS);
-	assert_int_equal(db_version(e->db, p[REUSED_OTHER_PRODUCT].id), 1);
-	assert_int_equal(db_version(e->db, other.id), 2);
+	assert_int_equal(
+	    store_db_version(e->db, p[REUSED_OTHER_PRODUCT].id), 1);
+	assert_int_equal(store_db_version(e->db, other.id), 2);
 
 	assert_int_equal(w[WEIRD_RID].code, CODE_OK);
 	assert_int_equal(w[WEIRD_RID].product.version, 2);
-	assert_int_equal(db_logged(e->db, weird), 1);
-	assert_int_equal(db_exec(e->db,
+	assert_int_equal(store_db_logged(e->db, weird), 1);
+	assert_int_equal(store_db_exec(e->db,
 	                     "SELECT count(*) FROM products WHERE "
 	                     "last_request_id = $1::text",
 	                     weird),
@@ -405,7 +371,7 @@ test_update_many_mix(void **state)
 
 	assert_int_equal(w[NO_RID].code, CODE_OK);
 	assert_int_equal(w[NO_RID].product.version, 2);
-	assert_int_equal(db_version(e->db, p[NO_RID].id), 2);
+	assert_int_equal(store_db_version(e->db, p[NO_RID].id), 2);
 
 	/* The same batch again: now every write is a repeat or a conflict,
 	 * and nothing is applied twice. */
@@ -417,9 +383,9 @@ test_update_many_mix(void **state)
 	assert_int_equal(w[WEIRD_RID].code, CODE_OK);
 	assert_int_equal(w[NO_RID].code, CODE_ABORTED);
 	assert_int_equal(w[NO_RID].product.version, 2);
-	assert_int_equal(db_version(e->db, p[APPLIED].id), 2);
-	assert_int_equal(db_version(e->db, p[WEIRD_RID].id), 2);
-	assert_int_equal(db_version(e->db, p[NO_RID].id), 2);
+	assert_int_equal(store_db_version(e->db, p[APPLIED].id), 2);
+	assert_int_equal(store_db_version(e->db, p[WEIRD_RID].id), 2);
+	assert_int_equal(store_db_version(e->db, p[NO_RID].id), 2);
 
 	/* The single path agrees with the batch on a repeat. */
 	{
@@ -464,9 +430,9 @@ test_update_many_fails_whole(void **state)
 	assert_int_equal(w[1].code, UNTOUCHED);
 	assert_int_equal(w[0].product.version, 0);
 	assert_int_equal(w[1].product.version, 0);
-	assert_int_equal(db_version(e->db, a.id), 1);
-	assert_int_equal(db_version(e->db, b.id), 1);
-	assert_int_equal(db_logged(e->db, rid), 0);
+	assert_int_equal(store_db_version(e->db, a.id), 1);
+	assert_int_equal(store_db_version(e->db, b.id), 1);
+	assert_int_equal(store_db_logged(e->db, rid), 0);
 
 	/* The connection is usable right away. */
 	assert_int_equal(store_product_get(e->st, a.id, &got), CODE_OK);
@@ -474,8 +440,8 @@ test_update_many_fails_whole(void **state)
 	assert_int_equal(store_product_update_many(e->st, w, 2, 0), CODE_OK);
 	assert_int_equal(w[0].code, CODE_OK);
 	assert_int_equal(w[1].code, CODE_OK);
-	assert_int_equal(db_version(e->db, a.id), 2);
-	assert_int_equal(db_version(e->db, b.id), 2);
+	assert_int_equal(store_db_version(e->db, a.id), 2);
+	assert_int_equal(store_db_version(e->db, b.id), 2);
 }
 
 /* ---- a busy row, and the deadline ----------------------------------------
@@ -504,8 +470,8 @@ test_update_many_busy_row(void **state)
 	}
 	locker = PQconnectdb(conninfo());
 	assert_int_equal(PQstatus(locker), CONNECTION_OK);
-	db_exec(locker, "BEGIN", NULL);
-	db_exec(locker,
+	store_db_exec(locker, "BEGIN", NULL);
+	store_db_exec(locker,
 	    "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE",
 	    ids[N / 2]);
 
@@ -517,12 +483,12 @@ test_update_many_busy_row(void **state)
 	for (i = 0; i < N; i++)
 		assert_int_equal(
 		    w[i].code, i == N / 2 ? CODE_UNAVAILABLE : CODE_OK);
-	db_exec(locker, "ROLLBACK", NULL);
+	store_db_exec(locker, "ROLLBACK", NULL);
 	PQfinish(locker);
 	for (i = 0; i < N; i += 97)
 		assert_int_equal(
-		    db_version(e->db, ids[i]), i == N / 2 ? 1 : 2);
-	assert_int_equal(db_version(e->db, ids[N / 2]), 1);
+		    store_db_version(e->db, ids[i]), i == N / 2 ? 1 : 2);
+	assert_int_equal(store_db_version(e->db, ids[N / 2]), 1);
 	free(ids);
 	free(w);
 }
@@ -553,8 +519,8 @@ test_update_many_deadline(void **state)
 	}
 	locker = PQconnectdb(conninfo());
 	assert_int_equal(PQstatus(locker), CONNECTION_OK);
-	db_exec(locker, "BEGIN", NULL);
-	db_exec(locker,
+	store_db_exec(locker, "BEGIN", NULL);
+	store_db_exec(locker,
 	    "INSERT INTO request_log (request_id, method, product_id,"
 	    " expected_version, stock, result_version, result_stock,"
 	    " result_updated_at) VALUES ($1, 1, gen_random_uuid(), 1, 1, 2,"
@@ -571,14 +537,14 @@ test_update_many_deadline(void **state)
 	assert_true(took_ms >= 150);
 	assert_int_equal(w[0].code, UNTOUCHED);
 	assert_int_equal(w[1].code, UNTOUCHED);
-	assert_int_equal(db_version(e->db, a.id), 1);
-	assert_int_equal(db_version(e->db, b.id), 1);
+	assert_int_equal(store_db_version(e->db, a.id), 1);
+	assert_int_equal(store_db_version(e->db, b.id), 1);
 
 	/* A spent deadline never reaches the database. */
 	assert_int_equal(store_product_update_many(e->st, w, 2, now_ns() - 1),
 	    CODE_DEADLINE_EXCEEDED);
 
-	db_exec(locker, "ROLLBACK", NULL);
+	store_db_exec(locker, "ROLLBACK", NULL);
 	PQfinish(locker);
 	/* Released: the same batch applies, on the same store. */
 	assert_int_equal(store_product_update_many(
@@ -701,8 +667,8 @@ test_update_many_no_deadlock(void **state)
 	print_message("racers: %ld ABORTED items, %ld skipped as busy\n",
 	    r[0].aborted + r[1].aborted, r[0].busy + r[1].busy);
 	for (i = 0; i < RACE_PRODUCTS; i++) {
-		assert_int_equal(
-		    db_version(e->db, ids[i]), 1 + r[0].oks[i] + r[1].oks[i]);
+		assert_int_equal(store_db_version(e->db, ids[i]),
+		    1 + r[0].oks[i] + r[1].oks[i]);
 	}
 }
 

@@ -1,0 +1,60 @@
+/*
+ * The store tests' own libpq connection helpers (see store_db.h).
+ */
+#include "store_db.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+long long
+store_db_exec2(PGconn *db, const char *sql, const char *p1, const char *p2)
+{
+	const char *params[2] = { p1, p2 };
+	int         n         = p2 != NULL ? 2 : p1 != NULL ? 1 : 0;
+	PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType s = PQresultStatus(res);
+	long long      v = -1;
+
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		print_error("%s: %s", sql, PQerrorMessage(db));
+		PQclear(res);
+		fail();
+	}
+	if (s == PGRES_TUPLES_OK && PQntuples(res) >= 1 &&
+	    !PQgetisnull(res, 0, 0)) {
+		const char *t = PQgetvalue(res, 0, 0);
+
+		v = strcmp(t, "t") == 0 || strcmp(t, "on") == 0    ? 1
+		    : strcmp(t, "f") == 0 || strcmp(t, "off") == 0 ? 0
+		                                                   : atoll(t);
+	}
+	PQclear(res);
+	return v;
+}
+
+long long
+store_db_exec(PGconn *db, const char *sql, const char *p1)
+{
+	return store_db_exec2(db, sql, p1, NULL);
+}
+
+long long
+store_db_version(PGconn *db, const char *id)
+{
+	return store_db_exec(
+	    db, "SELECT version FROM products WHERE id = $1::uuid", id);
+}
+
+long long
+store_db_logged(PGconn *db, const char *request_id)
+{
+	return store_db_exec(db,
+	    "SELECT count(*) FROM request_log WHERE request_id = $1::text",
+	    request_id);
+}
