@@ -90,8 +90,11 @@ typedef struct inventory_product {
 typedef struct inventory_status {
 	inventory_code code;            /* same as the call's return value */
 	char           message[256];    /* human-readable, NUL-terminated */
-	int64_t        current_version; /* ABORTED: latest version, else 0 */
-	inventory_product *current; /* ABORTED: latest product, else NULL */
+	int64_t        current_version; /* ABORTED (and FAILED_PRECONDITION or
+	                                  * OUT_OF_RANGE of AdjustStock): the
+	                                  * latest version, else 0 */
+	inventory_product *current; /* the latest product, as current_version;
+	                             * else NULL */
 } inventory_status;
 
 /* Per-call options; pass NULL for the defaults. */
@@ -285,6 +288,93 @@ INVENTORY_API inventory_code inventory_update_with_retry2(inventory_client *c,
     const char *id, inventory_update_fn fn, void *arg,
     const inventory_retry_opts *opts, inventory_product **out,
     inventory_status *status, inventory_retry_info *info);
+
+/* ---- atomic adjustments, reservations, listing -------------------- */
+
+/* AdjustStock: add delta (non-zero, |delta| <= 2147483647) to the stock in
+ * one statement on the server: no read, and no conflict under contention.
+ * expected_version 0: any version; >= 1: only if the product is still at
+ * that version (ABORTED otherwise, as inventory_update_stock()).  On OK
+ * *out is the product after the change.  An adjustment that would take
+ * the stock below 0 is INVENTORY_FAILED_PRECONDITION and one that would
+ * pass 2147483647 is INVENTORY_OUT_OF_RANGE; nothing changes then, and
+ * status->current holds the product as it is.  Idempotent by request id:
+ * resend with the same opts->request_id after an unknown outcome. */
+INVENTORY_API inventory_code inventory_adjust_stock(inventory_client *c,
+    const char *id, int64_t delta, int64_t expected_version,
+    const inventory_call_opts *opts, inventory_product **out,
+    inventory_status *status);
+
+/* Most items one reservation may carry. */
+enum { INVENTORY_RESERVE_MAX = 100 };
+
+/* One item of a reservation: quantity > 0 takes that many units; quantity
+ * 0 sets the stock to `stock` if the product is still at
+ * expected_version (>= 1). */
+typedef struct inventory_reserve_item {
+	const char *id;               /* the caller's */
+	int64_t     quantity;         /* take: 1 .. 2147483647; 0: set */
+	int64_t     expected_version; /* set: the version stock is based on */
+	int64_t     stock;            /* set: the new stock */
+} inventory_reserve_item;
+
+/* Why one item of a failed reservation failed. */
+typedef struct inventory_item_error {
+	size_t            index;        /* into the call's items */
+	inventory_code    code;         /* ABORTED, FAILED_PRECONDITION, ... */
+	char              message[256]; /* human-readable */
+	inventory_product current;      /* as it is; version 0: not found */
+} inventory_item_error;
+
+/* ReserveStock: apply n items (1..INVENTORY_RESERVE_MAX, on distinct
+ * products) all or nothing, in one transaction.  On OK *out is a new
+ * malloc'd array of n products after the change, in item order (free with
+ * inventory_product_free()).  On a failure nothing was applied; the code
+ * is the first failing item's, and when errors is not NULL *errors gets a
+ * new malloc'd array of *nerrors entries, one per failing item (free()
+ * it), else NULL and 0.  Every call carries a request id (opts->request_id
+ * or a fresh one): a call whose outcome is unknown (UNAVAILABLE or
+ * DEADLINE_EXCEEDED) can be resent with the same id and applies at most
+ * once; the repeat answers with the first outcome. */
+INVENTORY_API inventory_code inventory_reserve(inventory_client *c,
+    const inventory_reserve_item *items, size_t n,
+    const inventory_call_opts *opts, inventory_product **out,
+    inventory_status *status, inventory_item_error **errors,
+    size_t *nerrors);
+
+/* Called by inventory_reserve_with_retry() after a conflict: items (the
+ * helper's copy, which fn may change) and the conflicting items' errors
+ * with their current products.  Set each conflicting item's
+ * expected_version and stock from errors[i].current and return
+ * INVENTORY_OK to try again, or another code to stop with it. */
+typedef inventory_code (*inventory_reserve_fn)(inventory_reserve_item *items,
+    size_t n, const inventory_item_error *errors, size_t nerrors, void *arg);
+
+/* inventory_reserve() that finishes what can be finished: a send whose
+ * outcome is unknown is resent with the same request id (within the retry
+ * budget and opts->deadline_ms), and after ABORTED fn (NULL: stop with
+ * ABORTED) re-bases the items and a new reservation, with a fresh request
+ * id, is tried after a jittered back-off, up to opts->max_attempts.
+ * FAILED_PRECONDITION, NOT_FOUND and the other codes stop at once.  info
+ * (may be NULL) reports the last send as inventory_update_with_retry2()
+ * does (new_stock and expected_version are 0). */
+INVENTORY_API inventory_code inventory_reserve_with_retry(inventory_client *c,
+    const inventory_reserve_item *items, size_t n, inventory_reserve_fn fn,
+    void *arg, const inventory_retry_opts *opts, inventory_product **out,
+    inventory_status *status, inventory_retry_info *info);
+
+/* Most products one page may hold, and the page size for 0. */
+enum { INVENTORY_LIST_MAX = 1000, INVENTORY_LIST_DEFAULT = 50 };
+
+/* ListProducts: one page of products in id order (Google AIP-158).
+ * page_size 0: 50; larger than 1000: 1000.  page_token NULL or "": the
+ * first page; else a next_page_token from an earlier call.  On OK *out is
+ * a new malloc'd array of *n products (NULL when 0) and *next_page_token
+ * a new malloc'd string, "" on the last page; free both. */
+INVENTORY_API inventory_code inventory_list_products(inventory_client *c,
+    int page_size, const char *page_token, const inventory_call_opts *opts,
+    inventory_product **out, size_t *n, char **next_page_token,
+    inventory_status *status);
 
 #ifdef __cplusplus
 }
