@@ -54,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <nng/nng.h>
@@ -927,7 +928,12 @@ client_call(inventory_client *c, struct codec_request *req,
 		status->code = reply->code;
 		codec_copy_str(
 		    status->message, sizeof(status->message), reply->message);
-		if (reply->code == INVENTORY_ABORTED) {
+		/* A conflict always names the latest product; AdjustStock's
+		 * refusals (too little stock, too much) do when they can. */
+		if (reply->code == INVENTORY_ABORTED ||
+		    ((reply->code == INVENTORY_FAILED_PRECONDITION ||
+		         reply->code == INVENTORY_OUT_OF_RANGE) &&
+		        reply->has_current)) {
 			status->current_version = reply->current_version;
 			if (reply->has_current &&
 			    (status->current =
@@ -948,8 +954,11 @@ client_call_one(inventory_client *c, struct codec_request *req,
 	inventory_code     code;
 	inventory_product *p;
 
-	if ((code = client_call(c, req, opts, &reply, status)) != INVENTORY_OK)
+	if ((code = client_call(c, req, opts, &reply, status)) !=
+	    INVENTORY_OK) {
+		codec_reply_fini(&reply);
 		return code;
+	}
 	if ((p = malloc(sizeof(*p))) == NULL)
 		return status_set(
 		    status, INVENTORY_RESOURCE_EXHAUSTED, "out of memory");
@@ -1063,8 +1072,10 @@ inventory_batch_get_products(inventory_client *c, const char *const *ids,
 	req.u.batch_get.ids = ids;
 	req.u.batch_get.n   = n;
 	if ((code = client_call(c, &req, opts, &reply, status)) !=
-	    INVENTORY_OK)
+	    INVENTORY_OK) {
+		codec_reply_fini(&reply);
 		return code;
+	}
 	if (reply.nproducts != n) {
 		code = status_set(status, INVENTORY_INTERNAL,
 		    "%s: %zu products for %zu ids", CODEC_MALFORMED,
@@ -1073,5 +1084,180 @@ inventory_batch_get_products(inventory_client *c, const char *const *ids,
 		return code;
 	}
 	*out = reply.products; /* the caller's now */
+	return INVENTORY_OK;
+}
+
+/* 1 if s is a UUID in its canonical text form (either case): 36
+ * characters, hex digits with hyphens at 8, 13, 18 and 23.  The server
+ * judges the rest (it answers NOT_FOUND for a well-formed unknown id). */
+static int
+uuid_valid(const char *s)
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+
+	if (s == NULL || strlen(s) != INVENTORY_ID_LEN)
+		return 0;
+	for (size_t i = 0; i < INVENTORY_ID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (s[i] == '\0' || strchr(hex, s[i]) == NULL) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* The largest stock, delta and quantity the contract allows. */
+#define CLIENT_INT32_MAX INT64_C(2147483647)
+
+inventory_code
+inventory_adjust_stock(inventory_client *c, const char *id, int64_t delta,
+    int64_t expected_version, const inventory_call_opts *opts,
+    inventory_product **out, inventory_status *status)
+{
+	struct codec_request req = { .method = CODEC_ADJUST_STOCK };
+	inventory_code       code;
+
+	if ((code = call_check(c, opts, out, status)) != INVENTORY_OK)
+		return code;
+	if (!uuid_valid(id))
+		return status_set(
+		    status, INVENTORY_INVALID_ARGUMENT, "id must be a UUID");
+	if (delta == 0 || delta < -CLIENT_INT32_MAX ||
+	    delta > CLIENT_INT32_MAX)
+		return status_set(status, INVENTORY_INVALID_ARGUMENT,
+		    "delta must be non-zero and within +-2147483647, not "
+		    "%lld",
+		    (long long)delta);
+	if (expected_version < 0)
+		return status_set(status, INVENTORY_INVALID_ARGUMENT,
+		    "expected_version must be 0 (any) or >= 1, not %lld",
+		    (long long)expected_version);
+	req.u.adjust.id               = id;
+	req.u.adjust.delta            = delta;
+	req.u.adjust.expected_version = expected_version;
+	return client_call_one(c, &req, opts, out, status);
+}
+
+/* Check the items of a reservation; INVALID_ARGUMENT (in status) names
+ * the first bad field. */
+static inventory_code
+reserve_check(
+    const inventory_reserve_item *items, size_t n, inventory_status *status)
+{
+	if (items == NULL || n == 0 || n > INVENTORY_RESERVE_MAX)
+		return status_set(status, INVENTORY_INVALID_ARGUMENT,
+		    "items: 1..%d, not %zu", INVENTORY_RESERVE_MAX,
+		    items == NULL ? (size_t)0 : n);
+	for (size_t i = 0; i < n; i++) {
+		const inventory_reserve_item *it = &items[i];
+
+		if (!uuid_valid(it->id))
+			return status_set(status, INVENTORY_INVALID_ARGUMENT,
+			    "items[%zu].id must be a UUID", i);
+		if (it->quantity < 0 || it->quantity > CLIENT_INT32_MAX)
+			return status_set(status, INVENTORY_INVALID_ARGUMENT,
+			    "items[%zu].quantity must be 1..2147483647 (or 0 "
+			    "to set the stock), not %lld",
+			    i, (long long)it->quantity);
+		if (it->quantity == 0 && it->expected_version < 1)
+			return status_set(status, INVENTORY_INVALID_ARGUMENT,
+			    "items[%zu].expected_version must be >= 1 to set "
+			    "the stock, not %lld",
+			    i, (long long)it->expected_version);
+		if (it->quantity == 0 &&
+		    (it->stock < 0 || it->stock > CLIENT_INT32_MAX))
+			return status_set(status, INVENTORY_INVALID_ARGUMENT,
+			    "items[%zu].stock must be 0..2147483647, not %lld",
+			    i, (long long)it->stock);
+		for (size_t j = 0; j < i; j++)
+			if (strcasecmp(items[j].id, it->id) == 0)
+				return status_set(status,
+				    INVENTORY_INVALID_ARGUMENT,
+				    "items[%zu].id repeats items[%zu].id", i,
+				    j);
+	}
+	return INVENTORY_OK;
+}
+
+inventory_code
+inventory_reserve(inventory_client *c, const inventory_reserve_item *items,
+    size_t n, const inventory_call_opts *opts, inventory_product **out,
+    inventory_status *status, inventory_item_error **errors, size_t *nerrors)
+{
+	struct codec_request req = { .method = CODEC_RESERVE_STOCK };
+	struct codec_reply   reply;
+	inventory_code       code;
+
+	if (errors != NULL)
+		*errors = NULL;
+	if (nerrors != NULL)
+		*nerrors = 0;
+	if ((code = call_check(c, opts, out, status)) != INVENTORY_OK)
+		return code;
+	if ((code = reserve_check(items, n, status)) != INVENTORY_OK)
+		return code;
+	/* client_call() always sends a request id (opts' or a fresh one),
+	 * which is what makes a resend after an unknown outcome safe. */
+	req.u.reserve.items = items;
+	req.u.reserve.n     = n;
+	code                = client_call(c, &req, opts, &reply, status);
+	if (code == INVENTORY_OK && reply.nproducts != n) {
+		code = status_set(status, INVENTORY_INTERNAL,
+		    "%s: %zu products for %zu items", CODEC_MALFORMED,
+		    reply.nproducts, n);
+	}
+	for (size_t i = 0; i < reply.nitems && code != INVENTORY_OK; i++) {
+		if (reply.items[i].index >= n) {
+			code = status_set(status, INVENTORY_INTERNAL,
+			    "%s: item error for item %zu of %zu",
+			    CODEC_MALFORMED, reply.items[i].index, n);
+			free(reply.items);
+			reply.items  = NULL;
+			reply.nitems = 0;
+		}
+	}
+	if (code == INVENTORY_OK) {
+		*out           = reply.products; /* the caller's now */
+		reply.products = NULL;
+	} else if (errors != NULL && reply.nitems > 0) {
+		*errors     = reply.items; /* the caller's now */
+		reply.items = NULL;
+		if (nerrors != NULL)
+			*nerrors = reply.nitems;
+	}
+	codec_reply_fini(&reply);
+	return code;
+}
+
+inventory_code
+inventory_list_products(inventory_client *c, int page_size,
+    const char *page_token, const inventory_call_opts *opts,
+    inventory_product **out, size_t *n, char **next_page_token,
+    inventory_status *status)
+{
+	struct codec_request req = { .method = CODEC_LIST_PRODUCTS };
+	struct codec_reply   reply;
+	inventory_code       code;
+
+	if ((code = call_check(c, opts, out, status)) != INVENTORY_OK)
+		return code;
+	if (n == NULL || next_page_token == NULL)
+		return status_set(status, INVENTORY_INVALID_ARGUMENT,
+		    "n and next_page_token must not be NULL");
+	if (page_size < 0)
+		return status_set(status, INVENTORY_INVALID_ARGUMENT,
+		    "page_size must not be negative, not %d", page_size);
+	req.u.list.page_size  = page_size;
+	req.u.list.page_token = page_token;
+	if ((code = client_call(c, &req, opts, &reply, status)) !=
+	    INVENTORY_OK) {
+		codec_reply_fini(&reply);
+		return code;
+	}
+	*out             = reply.products; /* the caller's now */
+	*n               = reply.nproducts;
+	*next_page_token = reply.next_page_token;
 	return INVENTORY_OK;
 }

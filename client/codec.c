@@ -33,6 +33,9 @@ static const char *const method_names[] = {
 	    "/inventory.v1.InventoryService/CreateProduct",
 	[CODEC_BATCH_GET_PRODUCTS] =
 	    "/inventory.v1.InventoryService/BatchGetProducts",
+	[CODEC_ADJUST_STOCK]  = "/inventory.v1.InventoryService/AdjustStock",
+	[CODEC_RESERVE_STOCK] = "/inventory.v1.InventoryService/ReserveStock",
+	[CODEC_LIST_PRODUCTS] = "/inventory.v1.InventoryService/ListProducts",
 };
 
 /* Request.batch is field 5, length-delimited (wire type 2). */
@@ -113,9 +116,53 @@ struct typed_request {
 		Inventory__V1__UpdateStockRequest      update;
 		Inventory__V1__CreateProductRequest    create;
 		Inventory__V1__BatchGetProductsRequest batch_get;
+		Inventory__V1__AdjustStockRequest      adjust;
+		Inventory__V1__ListProductsRequest     list;
+		struct {
+			Inventory__V1__ReserveStockRequest msg;
+			/* items[i] is item i; ptrs[] what protobuf-c reads */
+			Inventory__V1__ReserveItem
+			    items[CODEC_RESERVE_ITEMS_MAX];
+			Inventory__V1__ReserveItem
+			    *ptrs[CODEC_RESERVE_ITEMS_MAX];
+		} reserve;
 	} u;
 	const ProtobufCMessage *msg;
 };
+
+/* Build the ReserveStock request of req in *t.  Returns 0, or -1 when
+ * the number of items is out of range. */
+static int
+reserve_request_init(const struct codec_request *req, struct typed_request *t)
+{
+	size_t n = req->u.reserve.n;
+
+	if (n == 0 || n > CODEC_RESERVE_ITEMS_MAX ||
+	    req->u.reserve.items == NULL)
+		return -1;
+	inventory__v1__reserve_stock_request__init(&t->u.reserve.msg);
+	for (size_t i = 0; i < n; i++) {
+		const inventory_reserve_item *in  = &req->u.reserve.items[i];
+		Inventory__V1__ReserveItem   *pbi = &t->u.reserve.items[i];
+
+		inventory__v1__reserve_item__init(pbi);
+		pbi->id = (char *)in->id;
+		if (in->quantity != 0) {
+			pbi->has_quantity = 1;
+			pbi->quantity     = in->quantity;
+		} else {
+			pbi->has_expected_version = 1;
+			pbi->expected_version     = in->expected_version;
+			pbi->has_stock            = 1;
+			pbi->stock                = in->stock;
+		}
+		t->u.reserve.ptrs[i] = pbi;
+	}
+	t->u.reserve.msg.n_items = n;
+	t->u.reserve.msg.items   = t->u.reserve.ptrs;
+	t->msg                   = &t->u.reserve.msg.base;
+	return 0;
+}
 
 /* Build the typed request for req in *t.  Returns 0, or -1 for an unknown
  * method.  The strings stay req's: protobuf-c only reads them. */
@@ -151,6 +198,28 @@ typed_request_init(const struct codec_request *req, struct typed_request *t)
 		t->u.batch_get.n_ids = req->u.batch_get.n;
 		t->u.batch_get.ids   = (char **)req->u.batch_get.ids;
 		t->msg               = &t->u.batch_get.base;
+		return 0;
+	case CODEC_ADJUST_STOCK:
+		inventory__v1__adjust_stock_request__init(&t->u.adjust);
+		t->u.adjust.id        = (char *)req->u.adjust.id;
+		t->u.adjust.has_delta = 1;
+		t->u.adjust.delta     = req->u.adjust.delta;
+		/* Absent means "any version"; present, it must be >= 1. */
+		t->u.adjust.has_expected_version =
+		    req->u.adjust.expected_version != 0;
+		t->u.adjust.expected_version = req->u.adjust.expected_version;
+		t->msg                       = &t->u.adjust.base;
+		return 0;
+	case CODEC_RESERVE_STOCK:
+		return reserve_request_init(req, t);
+	case CODEC_LIST_PRODUCTS:
+		inventory__v1__list_products_request__init(&t->u.list);
+		t->u.list.has_page_size = req->u.list.page_size != 0;
+		t->u.list.page_size     = req->u.list.page_size;
+		if (req->u.list.page_token != NULL &&
+		    req->u.list.page_token[0] != '\0')
+			t->u.list.page_token = (char *)req->u.list.page_token;
+		t->msg = &t->u.list.base;
 		return 0;
 	}
 	return -1;
@@ -242,25 +311,66 @@ reply_malformed(struct codec_reply *out, const char *why)
 	return INVENTORY_INTERNAL;
 }
 
-/* Copy a BatchGetProducts reply's products into a new array in out.
- * Returns 0, or -1 when there are none or memory ran out. */
+/* Copy the n products of a reply into a new array in out.  Returns 0,
+ * or -1 when there are none (and empty is 0) or memory ran out. */
 static int
-batch_products_from_pb(
-    const Inventory__V1__BatchGetProductsResponse *r, struct codec_reply *out)
+products_from_pb(Inventory__V1__Product *const *products, size_t n, int empty,
+    struct codec_reply *out)
 {
-	if (r->n_products == 0 ||
-	    (out->products = malloc(r->n_products * sizeof(*out->products))) ==
-	        NULL)
+	if (n == 0)
+		return empty ? 0 : -1;
+	if ((out->products = malloc(n * sizeof(*out->products))) == NULL)
 		return -1;
-	for (size_t i = 0; i < r->n_products; i++) {
-		if (r->products[i] == NULL) {
+	for (size_t i = 0; i < n; i++) {
+		if (products[i] == NULL) {
 			free(out->products);
 			out->products = NULL;
 			return -1;
 		}
-		product_from_pb(r->products[i], &out->products[i]);
+		product_from_pb(products[i], &out->products[i]);
 	}
-	out->nproducts = r->n_products;
+	out->nproducts = n;
+	return 0;
+}
+
+/* Copy a ListProducts page into out.  Returns 0, or -1. */
+static int
+list_from_pb(
+    const Inventory__V1__ListProductsResponse *r, struct codec_reply *out)
+{
+	const char *token = r->next_page_token ? r->next_page_token : "";
+
+	if ((out->next_page_token = strdup(token)) == NULL)
+		return -1;
+	return products_from_pb(r->products, r->n_products, 1, out);
+}
+
+/* Copy the per-item errors of a failed ReserveStock into out->items.
+ * An item without its index or code is a protocol error (-1). */
+static int
+items_from_pb(const Inventory__V1__ErrorDetails *d, struct codec_reply *out)
+{
+	if (d->n_items == 0)
+		return 0;
+	if ((out->items = calloc(d->n_items, sizeof(*out->items))) == NULL)
+		return -1;
+	out->nitems = d->n_items;
+	for (size_t i = 0; i < d->n_items; i++) {
+		const Inventory__V1__ItemError *pb = d->items[i];
+		inventory_item_error           *e  = &out->items[i];
+
+		if (pb == NULL || !pb->has_index || !pb->has_code ||
+		    pb->code == 0)
+			return -1;
+		e->index = pb->index;
+		e->code  = codec_code_from_wire(pb->code);
+		codec_copy_str(e->message, sizeof(e->message), pb->message);
+		if (pb->current != NULL)
+			product_from_pb(pb->current, &e->current);
+		else /* not found: version 0, but say which product */
+			codec_copy_str(
+			    e->current.id, sizeof(e->current.id), pb->id);
+	}
 	return 0;
 }
 
@@ -289,13 +399,22 @@ typed_reply_decode(enum codec_method method, const ProtobufCBinaryData *p,
 	case CODEC_BATCH_GET_PRODUCTS:
 		desc = &inventory__v1__batch_get_products_response__descriptor;
 		break;
+	case CODEC_ADJUST_STOCK:
+		desc = &inventory__v1__adjust_stock_response__descriptor;
+		break;
+	case CODEC_RESERVE_STOCK:
+		desc = &inventory__v1__reserve_stock_response__descriptor;
+		break;
+	case CODEC_LIST_PRODUCTS:
+		desc = &inventory__v1__list_products_response__descriptor;
+		break;
 	default:
 		return -1;
 	}
 	msg = protobuf_c_message_unpack(desc, NULL, p->len, p->data);
 	if (msg == NULL)
 		return -1;
-	/* The three single replies are { optional Product product = 1; }. */
+	/* The four single replies are { optional Product product = 1; }. */
 	switch (method) {
 	case CODEC_GET_PRODUCT:
 		product = ((Inventory__V1__GetProductResponse *)msg)->product;
@@ -307,9 +426,24 @@ typed_reply_decode(enum codec_method method, const ProtobufCBinaryData *p,
 		product =
 		    ((Inventory__V1__CreateProductResponse *)msg)->product;
 		break;
-	case CODEC_BATCH_GET_PRODUCTS:
-		rv = batch_products_from_pb(
-		    (Inventory__V1__BatchGetProductsResponse *)msg, out);
+	case CODEC_ADJUST_STOCK:
+		product = ((Inventory__V1__AdjustStockResponse *)msg)->product;
+		break;
+	case CODEC_BATCH_GET_PRODUCTS: {
+		Inventory__V1__BatchGetProductsResponse *r = (void *)msg;
+
+		rv = products_from_pb(r->products, r->n_products, 0, out);
+		break;
+	}
+	case CODEC_RESERVE_STOCK: {
+		Inventory__V1__ReserveStockResponse *r = (void *)msg;
+
+		rv = products_from_pb(r->products, r->n_products, 0, out);
+		break;
+	}
+	case CODEC_LIST_PRODUCTS:
+		rv = list_from_pb(
+		    (Inventory__V1__ListProductsResponse *)msg, out);
 		break;
 	}
 	if (product != NULL) {
@@ -329,6 +463,11 @@ codec_reply_fini(struct codec_reply *r)
 	free(r->products);
 	r->products  = NULL;
 	r->nproducts = 0;
+	free(r->next_page_token);
+	r->next_page_token = NULL;
+	free(r->items);
+	r->items  = NULL;
+	r->nitems = 0;
 }
 
 /* Fill out (already zeroed) from an unpacked Response to a call of
@@ -362,6 +501,10 @@ reply_from_pb(enum codec_method method, const Inventory__V1__Response *res,
 			product_from_pb(res->details->current, &out->current);
 			out->has_current = 1;
 		}
+		/* Per-item errors belong to ReserveStock only. */
+		if (method == CODEC_RESERVE_STOCK &&
+		    items_from_pb(res->details, out) != 0)
+			return reply_malformed(out, "bad item error");
 	}
 	return INVENTORY_OK;
 }

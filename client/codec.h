@@ -16,9 +16,11 @@
  * reply the codec cannot make sense of is INVENTORY_INTERNAL with the
  * message "malformed reply: ...", never a crash; a batch entry is only
  * accepted if it echoes its call's request id, so a reply can never be
- * handed to the wrong call.  The only memory a decoded reply keeps is the
- * BatchGetProducts product array (codec_reply_fini() frees it) and a
- * decoded frame (codec_frame_reply_fini()).
+ * handed to the wrong call.  The only memory a decoded reply keeps is its
+ * product array (BatchGetProducts, ReserveStock, ListProducts), a
+ * ListProducts page token and a ReserveStock error's item array
+ * (codec_reply_fini() frees them all) and a decoded frame
+ * (codec_frame_reply_fini()).
  */
 #ifndef INVENTORY_CLIENT_CODEC_H
 #define INVENTORY_CLIENT_CODEC_H
@@ -34,10 +36,16 @@ enum codec_method {
 	CODEC_UPDATE_STOCK       = 1,
 	CODEC_CREATE_PRODUCT     = 2,
 	CODEC_BATCH_GET_PRODUCTS = 3,
+	CODEC_ADJUST_STOCK       = 4,
+	CODEC_RESERVE_STOCK      = 5,
+	CODEC_LIST_PRODUCTS      = 6,
 };
 
 /* Ids one BatchGetProducts call may carry (the contract's limit). */
 #define CODEC_BATCH_IDS_MAX 1000
+
+/* Items one ReserveStock call may carry (the contract's limit). */
+#define CODEC_RESERVE_ITEMS_MAX INVENTORY_RESERVE_MAX
 
 /* Entries one batch frame may carry (the contract's limit). */
 #define CODEC_FRAME_ENTRIES_MAX 1000
@@ -68,6 +76,22 @@ struct codec_request {
 			const char *const *ids; /* n product ids */
 			size_t             n;   /* 1..CODEC_BATCH_IDS_MAX */
 		} batch_get;
+		struct {
+			const char *id;               /* product id */
+			int64_t     delta;            /* added to the stock */
+			int64_t     expected_version; /* 0: not sent */
+		} adjust;
+		struct {
+			/* n items; a take (quantity > 0) sends only its
+			 * quantity, a set (quantity 0) only expected_version
+			 * and stock */
+			const inventory_reserve_item *items;
+			size_t n; /* 1..CODEC_RESERVE_ITEMS_MAX */
+		} reserve;
+		struct {
+			int32_t     page_size;  /* 0: not sent */
+			const char *page_token; /* NULL or "": not sent */
+		} list;
 	} u;
 };
 
@@ -78,12 +102,21 @@ struct codec_reply {
 	char               request_id[INVENTORY_REQUEST_ID_MAX + 1]; /* echo */
 	int                has_product;     /* OK: product holds the reply */
 	inventory_product  product;         /* the typed reply's product */
-	int64_t            current_version; /* ABORTED: details, else 0 */
-	int                has_current;     /* ABORTED: current is set */
-	inventory_product  current;         /* ABORTED: the latest product */
-	inventory_product *products; /* BatchGetProducts OK: malloc'd, in
-	                              * request order; NULL otherwise */
-	size_t nproducts;            /* entries in products */
+	int64_t            current_version; /* error details, else 0 */
+	int                has_current;     /* error details: current is set */
+	inventory_product  current;         /* ... the latest product */
+	inventory_product *products;        /* BatchGetProducts, ReserveStock,
+	                                     * ListProducts OK: malloc'd, in order;
+	                                     * NULL otherwise (and for an empty
+	                                     * page) */
+	size_t nproducts;                   /* entries in products */
+	char  *next_page_token;      /* ListProducts OK: malloc'd, "" on the
+	                              * last page; NULL otherwise */
+	inventory_item_error *items; /* ReserveStock error: malloc'd, one per
+	                              * ErrorDetails.items entry (an absent
+	                              * current is zeroed but for its id);
+	                              * NULL otherwise */
+	size_t nitems;               /* entries in items */
 };
 
 /* A decoded batch reply, kept unpacked until every entry was read. */
@@ -116,7 +149,10 @@ inventory_code codec_request_encode_alloc(
  * into *out (fully overwritten).  Returns INVENTORY_OK when the envelope
  * made sense; the server's verdict is then out->code, and when it is OK
  * out->has_product is 1 (for BatchGetProducts: out->products holds
- * out->nproducts >= 1 products instead; release with codec_reply_fini()).
+ * out->nproducts >= 1 products instead, for ListProducts out->products
+ * holds the page (possibly empty) and out->next_page_token its token;
+ * release with codec_reply_fini()).  A ReserveStock error fills
+ * out->items from ErrorDetails.items.
  * Returns INVENTORY_INTERNAL, with out->code
  * INVENTORY_INTERNAL and out->message starting with "malformed reply",
  * when the bytes are not a Response, or an OK reply lacks a decodable
@@ -124,8 +160,8 @@ inventory_code codec_request_encode_alloc(
 inventory_code codec_reply_decode(enum codec_method method, const uint8_t *buf,
     size_t len, struct codec_reply *out);
 
-/* Release what a decoded reply owns (the BatchGetProducts array) and
- * zero those fields.  NULL is a no-op; safe to call twice. */
+/* Release what a decoded reply owns (products, next_page_token, items)
+ * and zero those fields.  NULL is a no-op; safe to call twice. */
 void codec_reply_fini(struct codec_reply *r);
 
 /* Bytes an encoded Request envelope of len bytes takes as one entry of a

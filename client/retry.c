@@ -1,6 +1,8 @@
 /*
  * retry: inventory_update_with_retry(), optimistic read-modify-write
- * built on the public calls, plus the handle's retry budget.
+ * built on the public calls, and inventory_reserve_with_retry(), which
+ * finishes a reservation the same way; both under the handle's retry
+ * budget and one policy (back-off, deadline, attempts).
  *
  * One read, then up to max_attempts conditional writes.  A conflict
  * (ABORTED) carries the latest product, so the change is re-applied to it
@@ -23,12 +25,18 @@
  * inventory_retry_info, so its caller can resolve an unknown outcome by
  * resending it with the same id.
  *
+ * A reservation needs no read: it is sent as given, resent with the same
+ * id while its outcome is unknown, and after a conflict the caller's fn
+ * re-bases the conflicting items on the products the conflict returned;
+ * the re-based reservation is a new call with a fresh id.
+ *
  * Invariants: the caller's status is reset once and ends up describing
  * the returned code; nothing is leaked on any path.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -189,6 +197,50 @@ retry_fail(inventory_status *st, inventory_code code, const char *msg)
 	return code;
 }
 
+/* Take the caller's policy (NULL: the defaults) into r and start the
+ * overall deadline's clock.  Returns OK, or INVALID_ARGUMENT in st. */
+static inventory_code
+retry_run_init(struct retry_run *r, inventory_client *c,
+    const inventory_retry_opts *opts, inventory_status *st)
+{
+	size_t idlen;
+
+	memset(r, 0, sizeof(*r));
+	r->c = c;
+	if (opts != NULL)
+		r->policy = *opts;
+	if (r->policy.request_id != NULL &&
+	    ((idlen = strlen(r->policy.request_id)) == 0 ||
+	        idlen > INVENTORY_REQUEST_ID_MAX))
+		return retry_fail(st, INVENTORY_INVALID_ARGUMENT,
+		    "request_id must be 1..64 bytes");
+	if (r->policy.deadline_ms < 0 || r->policy.timeout_ms < 0)
+		return retry_fail(st, INVENTORY_INVALID_ARGUMENT,
+		    "deadline_ms and timeout_ms must not be negative");
+	if (r->policy.max_attempts <= 0)
+		r->policy.max_attempts = RETRY_MAX_ATTEMPTS;
+	if (r->policy.initial_backoff_ms <= 0)
+		r->policy.initial_backoff_ms = RETRY_INITIAL_MS;
+	if (r->policy.max_backoff_ms <= 0)
+		r->policy.max_backoff_ms = RETRY_MAX_MS;
+	if (r->policy.deadline_ms > 0)
+		r->deadline_ns =
+		    retry_now_ns() + (int64_t)r->policy.deadline_ms * 1000000;
+	return INVENTORY_OK;
+}
+
+/* The id of a new write: the caller's for the first, else fresh. */
+static void
+retry_new_id(const struct retry_run *r, const inventory_retry_info *info,
+    char wid[INVENTORY_REQUEST_ID_MAX + 1])
+{
+	if (info->attempts == 0 && r->policy.request_id != NULL)
+		snprintf(wid, INVENTORY_REQUEST_ID_MAX + 1, "%s",
+		    r->policy.request_id);
+	else
+		rng_request_id(wid);
+}
+
 /* Read the product into *latest, reading again (within the policy) while
  * the read fails with UNAVAILABLE or DEADLINE_EXCEEDED. */
 static inventory_code
@@ -238,36 +290,14 @@ inventory_update_with_retry2(inventory_client *c, const char *id,
 	int64_t              new_stock;
 	inventory_code       code;
 	enum retry_stop      why;
-	size_t               idlen;
 
 	if (c == NULL || id == NULL || fn == NULL || out == NULL) {
 		code = retry_fail(&st, INVENTORY_INVALID_ARGUMENT,
 		    "client, id, fn and out must not be NULL");
 		goto out_status;
 	}
-	if (opts != NULL)
-		r.policy = *opts;
-	if (r.policy.request_id != NULL &&
-	    ((idlen = strlen(r.policy.request_id)) == 0 ||
-	        idlen > INVENTORY_REQUEST_ID_MAX)) {
-		code = retry_fail(&st, INVENTORY_INVALID_ARGUMENT,
-		    "request_id must be 1..64 bytes");
+	if ((code = retry_run_init(&r, c, opts, &st)) != INVENTORY_OK)
 		goto out_status;
-	}
-	if (r.policy.deadline_ms < 0 || r.policy.timeout_ms < 0) {
-		code = retry_fail(&st, INVENTORY_INVALID_ARGUMENT,
-		    "deadline_ms and timeout_ms must not be negative");
-		goto out_status;
-	}
-	if (r.policy.max_attempts <= 0)
-		r.policy.max_attempts = RETRY_MAX_ATTEMPTS;
-	if (r.policy.initial_backoff_ms <= 0)
-		r.policy.initial_backoff_ms = RETRY_INITIAL_MS;
-	if (r.policy.max_backoff_ms <= 0)
-		r.policy.max_backoff_ms = RETRY_MAX_MS;
-	if (r.policy.deadline_ms > 0)
-		r.deadline_ns =
-		    retry_now_ns() + (int64_t)r.policy.deadline_ms * 1000000;
 
 	if ((code = retry_read(&r, id, &latest, &st, &info)) != INVENTORY_OK)
 		goto out_status;
@@ -286,10 +316,7 @@ inventory_update_with_retry2(inventory_client *c, const char *id,
 			goto out_status;
 		}
 		/* A new write: the caller's id for the first, else fresh. */
-		if (info.attempts == 0 && r.policy.request_id != NULL)
-			snprintf(wid, sizeof(wid), "%s", r.policy.request_id);
-		else
-			rng_request_id(wid);
+		retry_new_id(&r, &info, wid);
 		call.request_id = wid;
 		for (;;) {
 			if ((call.timeout_ms = retry_call_timeout(&r)) == 0)
@@ -356,6 +383,129 @@ inventory_update_with_retry2(inventory_client *c, const char *id,
 		}
 	}
 
+out_status:
+	if (infop != NULL)
+		*infop = info;
+	status_move(status, &st);
+	return code;
+}
+
+/* Send the reservation items (n) with the request id wid until its
+ * outcome is known or the policy stops the resends.  Returns the last
+ * code; *stopped is set when the policy (deadline, attempts, budget)
+ * ended the resends with the outcome unknown, or no time was left to
+ * send at all (code DEADLINE_EXCEEDED, nothing sent). */
+static inventory_code
+reserve_send(struct retry_run *r, const inventory_reserve_item *items,
+    size_t n, const char *wid, inventory_product **out, inventory_status *st,
+    inventory_item_error **errs, size_t *nerrs, inventory_retry_info *info,
+    int *stopped)
+{
+	inventory_call_opts call = { .request_id = wid };
+	inventory_code      code;
+	enum retry_stop     why;
+
+	*stopped = 0;
+	for (;;) {
+		if ((call.timeout_ms = retry_call_timeout(r)) == 0) {
+			*stopped = 1;
+			if (st->code == INVENTORY_ABORTED) {
+				retry_explain(
+				    st, r, RETRY_DEADLINE, info->attempts);
+				return INVENTORY_ABORTED;
+			}
+			return retry_fail(st, INVENTORY_DEADLINE_EXCEEDED,
+			    "overall deadline reached before the reservation "
+			    "was sent");
+		}
+		snprintf(
+		    info->request_id, sizeof(info->request_id), "%s", wid);
+		info->attempts++;
+		code = inventory_reserve(
+		    r->c, items, n, &call, out, st, errs, nerrs);
+		if (!retry_budget_costly(code))
+			return code;
+		/* Outcome unknown: resend the same reservation. */
+		why = retry_next(r, code, info->attempts, info->attempts - 1);
+		if (why != RETRY_GO) {
+			*stopped              = 1;
+			info->outcome_unknown = 1;
+			info->throttled       = why == RETRY_BUDGET;
+			retry_explain(st, r, why, info->attempts);
+			return code;
+		}
+	}
+}
+
+inventory_code
+inventory_reserve_with_retry(inventory_client *c,
+    const inventory_reserve_item *items, size_t n, inventory_reserve_fn fn,
+    void *arg, const inventory_retry_opts *opts, inventory_product **out,
+    inventory_status *status, inventory_retry_info *infop)
+{
+	struct retry_run        r;
+	inventory_status        st   = { 0 };
+	inventory_retry_info    info = { 0 };
+	inventory_reserve_item *mine = NULL; /* the copy fn may change */
+	inventory_item_error   *errs = NULL;
+	size_t                  nerrs;
+	char                    wid[INVENTORY_REQUEST_ID_MAX + 1];
+	inventory_code          code;
+	enum retry_stop         why;
+	int                     stopped;
+
+	if (c == NULL || items == NULL || out == NULL || n == 0 ||
+	    n > INVENTORY_RESERVE_MAX) {
+		code = retry_fail(&st, INVENTORY_INVALID_ARGUMENT,
+		    "client, items and out must not be NULL, and items "
+		    "1..100");
+		goto out_status;
+	}
+	if ((code = retry_run_init(&r, c, opts, &st)) != INVENTORY_OK)
+		goto out_status;
+	if ((mine = malloc(n * sizeof(*mine))) == NULL) {
+		code = retry_fail(
+		    &st, INVENTORY_RESOURCE_EXHAUSTED, "out of memory");
+		goto out_status;
+	}
+	memcpy(mine, items, n * sizeof(*mine));
+
+	for (;;) {
+		retry_new_id(&r, &info, wid);
+		code = reserve_send(&r, mine, n, wid, out, &st, &errs, &nerrs,
+		    &info, &stopped);
+		if (stopped || code != INVENTORY_ABORTED)
+			goto out_free;
+		if (info.attempts >= r.policy.max_attempts) {
+			retry_explain(&st, &r, RETRY_ATTEMPTS, info.attempts);
+			goto out_free;
+		}
+		if (fn == NULL)
+			goto out_free; /* the caller re-bases by itself */
+		code = fn(mine, n, errs, nerrs, arg);
+		free(errs);
+		errs = NULL;
+		if (code != INVENTORY_OK) {
+			inventory_status_fini(&st);
+			st.code = code;
+			snprintf(st.message, sizeof(st.message),
+			    "reserve function stopped with %s after a "
+			    "conflict",
+			    inventory_code_name(code));
+			goto out_free;
+		}
+		/* Conflicts are the normal path: never throttled. */
+		if ((why = retry_next(&r, INVENTORY_ABORTED, info.attempts,
+		         info.attempts - 1)) != RETRY_GO) {
+			retry_explain(&st, &r, why, info.attempts);
+			code = INVENTORY_ABORTED;
+			goto out_free;
+		}
+	}
+
+out_free:
+	free(errs);
+	free(mine);
 out_status:
 	if (infop != NULL)
 		*infop = info;

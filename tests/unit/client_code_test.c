@@ -9,7 +9,10 @@
  * BatchGetProducts arguments are checked before anything is sent.  With no
  * server, inventory_update_with_retry2() stops when the handle's retry
  * budget is spent, at max_attempts with throttling off, and at its overall
- * deadline.
+ * deadline.  AdjustStock, ReserveStock and ListProducts check their
+ * arguments before sending and name the bad field;
+ * inventory_reserve_with_retry() resends an unknown outcome with the
+ * caller's request id, never a new one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -202,6 +205,179 @@ test_batch_get_args(void **state)
 	    inventory_batch_get_products(c, ids, 1, NULL, NULL, &st),
 	    INVENTORY_INVALID_ARGUMENT);
 	assert_null(p);
+	inventory_status_fini(&st);
+	inventory_client_close(c);
+}
+
+#define UUID1 "123e4567-e89b-12d3-a456-426614174000"
+#define UUID2 "00000000-0000-4000-8000-000000000002"
+
+/* Expect INVALID_ARGUMENT from the call rv with a message naming what. */
+static void
+expect_invalid(inventory_code rv, const inventory_status *st, const char *what)
+{
+	assert_int_equal(rv, INVENTORY_INVALID_ARGUMENT);
+	assert_int_equal(st->code, INVENTORY_INVALID_ARGUMENT);
+	if (strstr(st->message, what) == NULL)
+		fail_msg("message '%s' does not name '%s'", st->message, what);
+}
+
+static void
+test_new_call_args(void **state)
+{
+	inventory_client      *c = NULL;
+	inventory_product     *p = NULL;
+	inventory_status       st;
+	inventory_item_error  *errs  = (void *)&st; /* must become NULL */
+	size_t                 nerrs = 99;
+	inventory_reserve_item it[2];
+	inventory_reserve_item many[INVENTORY_RESERVE_MAX + 1];
+	size_t                 n     = 7;
+	char                  *token = NULL;
+	char                   url[128];
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	nobody_url(url, sizeof(url));
+	assert_int_equal(inventory_client_open(&c, url), INVENTORY_OK);
+
+	/* AdjustStock */
+	expect_invalid(
+	    inventory_adjust_stock(c, "nope", 1, 0, NULL, &p, &st), &st, "id");
+	expect_invalid(
+	    inventory_adjust_stock(c, "123e4567-e89b-12d3-a456-42661417400g",
+	        1, 0, NULL, &p, &st),
+	    &st, "id");
+	expect_invalid(
+	    inventory_adjust_stock(c, NULL, 1, 0, NULL, &p, &st), &st, "id");
+	expect_invalid(inventory_adjust_stock(c, UUID1, 0, 0, NULL, &p, &st),
+	    &st, "delta");
+	expect_invalid(inventory_adjust_stock(
+	                   c, UUID1, INT64_C(2147483648), 0, NULL, &p, &st),
+	    &st, "delta");
+	expect_invalid(inventory_adjust_stock(
+	                   c, UUID1, INT64_C(-2147483648), 0, NULL, &p, &st),
+	    &st, "delta");
+	expect_invalid(inventory_adjust_stock(c, UUID1, -1, -1, NULL, &p, &st),
+	    &st, "expected_version");
+	expect_invalid(inventory_adjust_stock(c, UUID1, 1, 0, NULL, NULL, &st),
+	    &st, "out");
+
+	/* ReserveStock */
+	memset(it, 0, sizeof(it));
+	it[0].id       = UUID1;
+	it[0].quantity = 1;
+	it[1].id       = UUID2;
+	it[1].quantity = 2;
+	expect_invalid(
+	    inventory_reserve(c, it, 0, NULL, &p, &st, &errs, &nerrs), &st,
+	    "items");
+	assert_null(errs); /* reset even when nothing is sent */
+	assert_int_equal(nerrs, 0);
+	expect_invalid(
+	    inventory_reserve(c, NULL, 1, NULL, &p, &st, &errs, &nerrs), &st,
+	    "items");
+	memset(many, 0, sizeof(many));
+	for (size_t i = 0; i < INVENTORY_RESERVE_MAX + 1; i++) {
+		many[i].id       = UUID1;
+		many[i].quantity = 1;
+	}
+	expect_invalid(inventory_reserve(c, many, INVENTORY_RESERVE_MAX + 1,
+	                   NULL, &p, &st, NULL, NULL),
+	    &st, "items");
+	it[1].id = "00000000-0000-4000-8000-00000000000"; /* 35 chars */
+	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),
+	    &st, "items[1].id");
+	it[1].id       = UUID2;
+	it[1].quantity = -1;
+	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),
+	    &st, "items[1].quantity");
+	it[1].quantity = INT64_C(2147483648);
+	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),
+	    &st, "items[1].quantity");
+	it[1].quantity         = 0; /* a set needs a version ... */
+	it[1].expected_version = 0;
+	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),
+	    &st, "items[1].expected_version");
+	it[1].expected_version = 3; /* ... and a stock in range */
+	it[1].stock            = -1;
+	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),
+	    &st, "items[1].stock");
+	it[1].stock = INT64_C(2147483648);
+	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),
+	    &st, "items[1].stock");
+	it[1].stock = 0;
+	it[1].id    = "123E4567-E89B-12D3-A456-426614174000"; /* = UUID1 */
+	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),
+	    &st, "repeats");
+	it[1].id = UUID2;
+	expect_invalid(inventory_reserve_with_retry(
+	                   c, it, 0, NULL, NULL, NULL, &p, &st, NULL),
+	    &st, "items");
+	expect_invalid(inventory_reserve_with_retry(
+	                   c, it, 2, NULL, NULL, NULL, NULL, &st, NULL),
+	    &st, "out");
+
+	/* ListProducts */
+	expect_invalid(
+	    inventory_list_products(c, -1, NULL, NULL, &p, &n, &token, &st),
+	    &st, "page_size");
+	expect_invalid(
+	    inventory_list_products(c, 10, NULL, NULL, &p, NULL, &token, &st),
+	    &st, "next_page_token");
+	expect_invalid(
+	    inventory_list_products(c, 10, NULL, NULL, &p, &n, NULL, &st), &st,
+	    "next_page_token");
+	assert_null(token);
+	assert_null(p);
+	inventory_status_fini(&st);
+	inventory_client_close(c);
+}
+
+/* With no server, a reservation whose outcome stays unknown is resent
+ * with the caller's request id every time, and reported as unknown. */
+static void
+test_reserve_retry_no_server(void **state)
+{
+	inventory_retry_opts   ro = { .max_attempts = 3,
+		  .initial_backoff_ms               = 1,
+		  .max_backoff_ms                   = 2,
+		  .timeout_ms                       = 30,
+		  .request_id                       = "reserve-rid-1" };
+	inventory_client_opts  o  = { .no_retry_throttle = 1 };
+	inventory_reserve_item it = { .id = UUID1, .quantity = 1 };
+	inventory_client      *c  = NULL;
+	inventory_product     *p  = NULL;
+	inventory_retry_info   info;
+	inventory_status       st = { 0 };
+	inventory_code         rv;
+	char                   url[128];
+
+	(void)state;
+	nobody_url(url, sizeof(url));
+	assert_int_equal(
+	    inventory_client_open_opts(&c, url, &o), INVENTORY_OK);
+	rv = inventory_reserve_with_retry(
+	    c, &it, 1, NULL, NULL, &ro, &p, &st, &info);
+	assert_true(
+	    rv == INVENTORY_UNAVAILABLE || rv == INVENTORY_DEADLINE_EXCEEDED);
+	assert_int_equal(st.code, rv);
+	assert_int_equal(info.attempts, 3);
+	assert_true(info.outcome_unknown);
+	assert_false(info.throttled);
+	assert_string_equal(info.request_id, "reserve-rid-1");
+	assert_int_equal(info.new_stock, 0);
+	assert_non_null(strstr(st.message, "3 attempts"));
+	assert_null(p);
+
+	/* Without an id of the caller's, one fresh id for all resends. */
+	ro.request_id = NULL;
+	rv            = inventory_reserve_with_retry(
+	               c, &it, 1, NULL, NULL, &ro, &p, &st, &info);
+	assert_true(
+	    rv == INVENTORY_UNAVAILABLE || rv == INVENTORY_DEADLINE_EXCEEDED);
+	assert_int_equal(info.attempts, 3);
+	assert_true(strlen(info.request_id) > 0);
 	inventory_status_fini(&st);
 	inventory_client_close(c);
 }
@@ -433,6 +609,8 @@ main(void)
 		cmocka_unit_test(test_no_server_many),
 		cmocka_unit_test(test_retry_budget_no_server),
 		cmocka_unit_test(test_retry_args),
+		cmocka_unit_test(test_new_call_args),
+		cmocka_unit_test(test_reserve_retry_no_server),
 	};
 
 	return cmocka_run_group_tests_name("client_code", tests, NULL, NULL);

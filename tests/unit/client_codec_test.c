@@ -10,6 +10,12 @@
  * handed out by position and only to the call whose request id it
  * echoes; a frame refused as a whole gives every call the refusal; a
  * BatchGetProducts reply keeps the products in request order.
+ * AdjustStock, ReserveStock and ListProducts: requests carry exactly the
+ * fields the contract asks for (no expected_version for "any version", a
+ * take item only its quantity, a set item only version and stock); a
+ * failed reservation's ErrorDetails.items decode per item, and an item
+ * error without index or code is malformed; a list page may be empty and
+ * its token is "" on the last page.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,7 +44,13 @@ test_method_names(void **state)
 	    "/inventory.v1.InventoryService/CreateProduct");
 	assert_string_equal(codec_method_name(CODEC_BATCH_GET_PRODUCTS),
 	    "/inventory.v1.InventoryService/BatchGetProducts");
-	assert_null(codec_method_name((enum codec_method)4));
+	assert_string_equal(codec_method_name(CODEC_ADJUST_STOCK),
+	    "/inventory.v1.InventoryService/AdjustStock");
+	assert_string_equal(codec_method_name(CODEC_RESERVE_STOCK),
+	    "/inventory.v1.InventoryService/ReserveStock");
+	assert_string_equal(codec_method_name(CODEC_LIST_PRODUCTS),
+	    "/inventory.v1.InventoryService/ListProducts");
+	assert_null(codec_method_name((enum codec_method)7));
 	assert_null(codec_method_name((enum codec_method) - 1));
 }
 
@@ -749,6 +761,365 @@ test_decode_batch_get(void **state)
 	free(buf);
 }
 
+static void
+test_encode_adjust(void **state)
+{
+	struct codec_request req = {
+		.method     = CODEC_ADJUST_STOCK,
+		.request_id = "rid-a",
+		.timeout_ms = 250,
+		.u.adjust   = { .id = ID, .delta = -3 },
+	};
+	Inventory__V1__Request            *env;
+	Inventory__V1__AdjustStockRequest *a;
+
+	(void)state;
+	env = encode(&req);
+	assert_string_equal(
+	    env->method, "/inventory.v1.InventoryService/AdjustStock");
+	assert_string_equal(env->request_id, "rid-a");
+	assert_int_equal(env->timeout_ms, 250);
+	a = inventory__v1__adjust_stock_request__unpack(
+	    NULL, env->payload.len, env->payload.data);
+	assert_non_null(a);
+	assert_string_equal(a->id, ID);
+	assert_true(a->has_delta);
+	assert_int_equal(a->delta, -3);
+	/* 0 is "any version": absent on the wire, never a 0 the server
+	 * would refuse. */
+	assert_false(a->has_expected_version);
+	inventory__v1__adjust_stock_request__free_unpacked(a, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+
+	req.u.adjust.expected_version = 7;
+	env                           = encode(&req);
+	a = inventory__v1__adjust_stock_request__unpack(
+	    NULL, env->payload.len, env->payload.data);
+	assert_non_null(a);
+	assert_true(a->has_expected_version);
+	assert_int_equal(a->expected_version, 7);
+	inventory__v1__adjust_stock_request__free_unpacked(a, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+}
+
+static void
+test_encode_reserve(void **state)
+{
+	const inventory_reserve_item items[] = {
+		{ .id = ID, .quantity = 2, .expected_version = 9 },
+		{ .id                 = ID2,
+		    .quantity         = 0,
+		    .expected_version = 4,
+		    .stock            = 0 },
+	};
+	struct codec_request req = {
+		.method     = CODEC_RESERVE_STOCK,
+		.request_id = "rid-r",
+		.u.reserve  = { .items = items, .n = 2 },
+	};
+	inventory_reserve_item              many[INVENTORY_RESERVE_MAX + 1];
+	Inventory__V1__Request             *env;
+	Inventory__V1__ReserveStockRequest *r;
+
+	(void)state;
+	env = encode(&req);
+	assert_string_equal(
+	    env->method, "/inventory.v1.InventoryService/ReserveStock");
+	r = inventory__v1__reserve_stock_request__unpack(
+	    NULL, env->payload.len, env->payload.data);
+	assert_non_null(r);
+	assert_int_equal(r->n_items, 2);
+	assert_string_equal(r->items[0]->id, ID);
+	assert_true(r->items[0]->has_quantity);
+	assert_int_equal(r->items[0]->quantity, 2);
+	assert_false(r->items[0]->has_expected_version); /* take only */
+	assert_false(r->items[0]->has_stock);
+	assert_string_equal(r->items[1]->id, ID2);
+	assert_false(r->items[1]->has_quantity);
+	assert_true(r->items[1]->has_expected_version);
+	assert_int_equal(r->items[1]->expected_version, 4);
+	assert_true(r->items[1]->has_stock); /* a set to 0 is still sent */
+	assert_int_equal(r->items[1]->stock, 0);
+	inventory__v1__reserve_stock_request__free_unpacked(r, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+
+	/* 0 or more than the contract's items: not encodable. */
+	req.u.reserve.n = 0;
+	assert_int_equal(codec_request_size(&req), 0);
+	memset(many, 0, sizeof(many));
+	for (size_t i = 0; i < INVENTORY_RESERVE_MAX + 1; i++) {
+		many[i].id       = ID;
+		many[i].quantity = 1;
+	}
+	req.u.reserve.items = many;
+	req.u.reserve.n     = INVENTORY_RESERVE_MAX + 1;
+	assert_int_equal(codec_request_size(&req), 0);
+	req.u.reserve.n = INVENTORY_RESERVE_MAX;
+	env             = encode(&req);
+	r               = inventory__v1__reserve_stock_request__unpack(
+	                  NULL, env->payload.len, env->payload.data);
+	assert_non_null(r);
+	assert_int_equal(r->n_items, INVENTORY_RESERVE_MAX);
+	inventory__v1__reserve_stock_request__free_unpacked(r, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+}
+
+static void
+test_encode_list(void **state)
+{
+	struct codec_request req = {
+		.method = CODEC_LIST_PRODUCTS,
+		.u.list = { .page_size = 0, .page_token = "" },
+	};
+	Inventory__V1__Request             *env;
+	Inventory__V1__ListProductsRequest *l;
+
+	(void)state;
+	env = encode(&req);
+	l   = inventory__v1__list_products_request__unpack(
+	      NULL, env->payload.len, env->payload.data);
+	assert_non_null(l);
+	assert_false(l->has_page_size);
+	assert_null(l->page_token); /* "" is the first page: not sent */
+	inventory__v1__list_products_request__free_unpacked(l, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+
+	req.u.list.page_size  = 1000;
+	req.u.list.page_token = "tok-1";
+	env                   = encode(&req);
+	l                     = inventory__v1__list_products_request__unpack(
+	                        NULL, env->payload.len, env->payload.data);
+	assert_non_null(l);
+	assert_true(l->has_page_size);
+	assert_int_equal(l->page_size, 1000);
+	assert_string_equal(l->page_token, "tok-1");
+	inventory__v1__list_products_request__free_unpacked(l, NULL);
+	inventory__v1__request__free_unpacked(env, NULL);
+}
+
+static void
+test_decode_adjust(void **state)
+{
+	Inventory__V1__Product             p;
+	Inventory__V1__AdjustStockResponse r =
+	    INVENTORY__V1__ADJUST_STOCK_RESPONSE__INIT;
+	Inventory__V1__ErrorDetails d = INVENTORY__V1__ERROR_DETAILS__INIT;
+	struct codec_reply          out;
+	uint8_t                    *buf;
+	size_t                      len;
+
+	(void)state;
+	fill_product(&p, 8);
+	r.product = &p;
+	buf       = response(0, NULL, &r.base, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_ADJUST_STOCK, buf, len, &out),
+	    INVENTORY_OK);
+	assert_true(out.has_product);
+	assert_int_equal(out.product.version, 8);
+	free(buf);
+
+	/* Too little stock: the details carry the product as it is. */
+	d.has_current_version = 1;
+	d.current_version     = 8;
+	d.current             = &p;
+	buf = response(9, "not enough stock", NULL, &d, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_ADJUST_STOCK, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_FAILED_PRECONDITION);
+	assert_true(out.has_current);
+	assert_int_equal(out.current_version, 8);
+	assert_int_equal(out.current.stock, 5);
+	assert_null(out.items); /* items belong to ReserveStock only */
+	free(buf);
+
+	/* OK without a product is malformed. */
+	r.product = NULL;
+	buf       = response(0, NULL, &r.base, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_ADJUST_STOCK, buf, len, &out),
+	    INVENTORY_INTERNAL);
+	assert_non_null(strstr(out.message, "malformed reply"));
+	free(buf);
+}
+
+static void
+test_decode_reserve(void **state)
+{
+	Inventory__V1__Product              p[2];
+	Inventory__V1__Product             *pp[] = { &p[0], &p[1] };
+	Inventory__V1__ReserveStockResponse r =
+	    INVENTORY__V1__RESERVE_STOCK_RESPONSE__INIT;
+	struct codec_reply out;
+	uint8_t           *buf;
+	size_t             len;
+
+	(void)state;
+	fill_product(&p[0], 3);
+	fill_product(&p[1], 6);
+	p[1].id      = ID2;
+	r.n_products = 2;
+	r.products   = pp;
+	buf          = response(0, NULL, &r.base, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_RESERVE_STOCK, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.nproducts, 2);
+	assert_string_equal(out.products[1].id, ID2);
+	assert_int_equal(out.products[1].version, 6);
+	codec_reply_fini(&out);
+	assert_null(out.products);
+	free(buf);
+
+	/* OK without products is malformed: 1..100 items were sent. */
+	r.n_products = 0;
+	buf          = response(0, NULL, &r.base, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_RESERVE_STOCK, buf, len, &out),
+	    INVENTORY_INTERNAL);
+	assert_null(out.products);
+	free(buf);
+}
+
+static void
+test_decode_reserve_items(void **state)
+{
+	Inventory__V1__Product      p;
+	Inventory__V1__ItemError    e[2];
+	Inventory__V1__ItemError   *ep[] = { &e[0], &e[1] };
+	Inventory__V1__ErrorDetails d    = INVENTORY__V1__ERROR_DETAILS__INIT;
+	struct codec_reply          out;
+	uint8_t                    *buf;
+	size_t                      len;
+
+	(void)state;
+	fill_product(&p, 11);
+	inventory__v1__item_error__init(&e[0]);
+	e[0].has_index = 1;
+	e[0].index     = 2;
+	e[0].id        = ID;
+	e[0].has_code  = 1;
+	e[0].code      = 10;
+	e[0].message   = "version conflict";
+	e[0].current   = &p;
+	inventory__v1__item_error__init(&e[1]);
+	e[1].has_index        = 1;
+	e[1].index            = 4;
+	e[1].id               = ID2;
+	e[1].has_code         = 1;
+	e[1].code             = 5;
+	e[1].message          = "no such product";
+	d.has_current_version = 1;
+	d.current_version     = 11;
+	d.current             = &p;
+	d.n_items             = 2;
+	d.items               = ep;
+	buf = response(10, "version conflict", NULL, &d, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_RESERVE_STOCK, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.code, INVENTORY_ABORTED);
+	assert_int_equal(out.current_version, 11);
+	assert_int_equal(out.nitems, 2);
+	assert_non_null(out.items);
+	assert_int_equal(out.items[0].index, 2);
+	assert_int_equal(out.items[0].code, INVENTORY_ABORTED);
+	assert_string_equal(out.items[0].message, "version conflict");
+	assert_int_equal(out.items[0].current.version, 11);
+	assert_string_equal(out.items[0].current.id, ID);
+	assert_int_equal(out.items[1].index, 4);
+	assert_int_equal(out.items[1].code, INVENTORY_NOT_FOUND);
+	/* No product: version 0, but the id says which item. */
+	assert_int_equal(out.items[1].current.version, 0);
+	assert_string_equal(out.items[1].current.id, ID2);
+	codec_reply_fini(&out);
+	assert_null(out.items);
+	assert_int_equal(out.nitems, 0);
+	free(buf);
+
+	/* The same details answering another method: no items kept. */
+	buf = response(10, "version conflict", NULL, &d, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_UPDATE_STOCK, buf, len, &out),
+	    INVENTORY_OK);
+	assert_null(out.items);
+	free(buf);
+
+	/* An item error without its index, or with code OK: malformed. */
+	e[1].has_index = 0;
+	buf            = response(10, "version conflict", NULL, &d, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_RESERVE_STOCK, buf, len, &out),
+	    INVENTORY_INTERNAL);
+	assert_null(out.items);
+	assert_non_null(strstr(out.message, "malformed reply"));
+	free(buf);
+	e[1].has_index = 1;
+	e[1].code      = 0;
+	buf            = response(10, "version conflict", NULL, &d, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_RESERVE_STOCK, buf, len, &out),
+	    INVENTORY_INTERNAL);
+	assert_null(out.items);
+	free(buf);
+}
+
+static void
+test_decode_list(void **state)
+{
+	Inventory__V1__Product              p[2];
+	Inventory__V1__Product             *pp[] = { &p[0], &p[1] };
+	Inventory__V1__ListProductsResponse r =
+	    INVENTORY__V1__LIST_PRODUCTS_RESPONSE__INIT;
+	struct codec_reply out;
+	uint8_t           *buf;
+	size_t             len;
+
+	(void)state;
+	fill_product(&p[0], 1);
+	fill_product(&p[1], 1);
+	p[1].id           = ID2;
+	r.n_products      = 2;
+	r.products        = pp;
+	r.next_page_token = "next-2";
+	buf               = response(0, NULL, &r.base, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_LIST_PRODUCTS, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.nproducts, 2);
+	assert_string_equal(out.products[1].id, ID2);
+	assert_non_null(out.next_page_token);
+	assert_string_equal(out.next_page_token, "next-2");
+	codec_reply_fini(&out);
+	assert_null(out.next_page_token);
+	assert_null(out.products);
+	free(buf);
+
+	/* The last, empty page: OK, no products, token "". */
+	r.n_products      = 0;
+	r.products        = NULL;
+	r.next_page_token = NULL;
+	buf               = response(0, NULL, &r.base, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_LIST_PRODUCTS, buf, len, &out),
+	    INVENTORY_OK);
+	assert_int_equal(out.nproducts, 0);
+	assert_null(out.products);
+	assert_non_null(out.next_page_token);
+	assert_string_equal(out.next_page_token, "");
+	codec_reply_fini(&out);
+	free(buf);
+
+	/* OK without any payload is still malformed. */
+	buf = response(0, NULL, NULL, NULL, &len);
+	assert_int_equal(
+	    codec_reply_decode(CODEC_LIST_PRODUCTS, buf, len, &out),
+	    INVENTORY_INTERNAL);
+	assert_null(out.next_page_token);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -769,6 +1140,13 @@ main(void)
 		cmocka_unit_test(test_frame_reply_by_position),
 		cmocka_unit_test(test_frame_reply_whole),
 		cmocka_unit_test(test_decode_batch_get),
+		cmocka_unit_test(test_encode_adjust),
+		cmocka_unit_test(test_encode_reserve),
+		cmocka_unit_test(test_encode_list),
+		cmocka_unit_test(test_decode_adjust),
+		cmocka_unit_test(test_decode_reserve),
+		cmocka_unit_test(test_decode_reserve_items),
+		cmocka_unit_test(test_decode_list),
 	};
 
 	return cmocka_run_group_tests_name("client_codec", tests, NULL, NULL);
