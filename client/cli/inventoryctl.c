@@ -7,10 +7,13 @@
  * Built on <inventory/client.h> only.  Output contract (scripts rely on
  * it): on success one JSON object, the product, on one line of stdout and
  * exit 0 (`get` with several ids: {"products":[...]} in the order asked,
- * from one BatchGetProducts call); on an RPC error one JSON object
- * {"code":...,"message":...} (plus "current_version" and "current" for a
- * conflict) on stdout and exit 64 + the status code; on a usage error one line
- * on stderr, a hint, exit 2.
+ * from one BatchGetProducts call; `reserve`: {"products":[...]} in item
+ * order; `list`: {"products":[...],"next_page_token":"..."}); on an RPC
+ * error one JSON object {"code":...,"message":...} (plus
+ * "current_version" and "current" when the server named the product as
+ * it is: a conflict, or adjust-stock's too little/too much stock; plus
+ * "items" for a failed reservation) on stdout and exit 64 + the status
+ * code; on a usage error one line on stderr, a hint, exit 2.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +49,24 @@ static const char usage_text[] =
     "  create --name NAME --stock N --price DECIMAL create a product\n"
     "  update-stock ID --stock N --version V        set the stock if the\n"
     "                                               product is at version V\n"
+    "  adjust-stock ID --delta N [--version V] [--request-id RID]\n"
+    "                                               add N (may be negative)\n"
+    "                                               to the stock atomically;\n"
+    "                                               with V only at version V\n"
+    "  reserve ITEM [ITEM...] [--request-id RID]    all or nothing, at most "
+    "100\n"
+    "                                               items: ID:QTY takes QTY\n"
+    "                                               units, ID@V=N sets the\n"
+    "                                               stock to N at version V;\n"
+    "                                               prints "
+    "{\"products\":[...]}\n"
+    "  list [--page-size N] [--page-token T]        one page of products in "
+    "id\n"
+    "                                               order: "
+    "{\"products\":[...],\n"
+    "                                               "
+    "\"next_page_token\":\"...\"} (\"\"\n"
+    "                                               on the last page)\n"
     "\n"
     "Options:\n"
     "  --server URL   inventoryd URL(s), comma-separated (default: "
@@ -61,7 +82,11 @@ static const char usage_text[] =
     "Prints the product as one JSON object on stdout and exits 0.  On an\n"
     "RPC error prints {\"code\":...,\"message\":...} on stdout and exits 64\n"
     "plus the status code (ABORTED 74, NOT_FOUND 69, INVALID_ARGUMENT 67,\n"
-    "DEADLINE_EXCEEDED 68, UNAVAILABLE 78).  Usage errors exit 2.\n";
+    "DEADLINE_EXCEEDED 68, FAILED_PRECONDITION 73 (too little stock),\n"
+    "OUT_OF_RANGE 75, UNAVAILABLE 78).  A failed reserve adds \"items\":\n"
+    "[{\"index\",\"id\",\"code\",\"message\",\"current\"}], one per "
+    "failing\n"
+    "item.  Usage errors exit 2.\n";
 
 /* Print a usage error and return the exit code for it. */
 static int usage_error(const char *fmt, ...)
@@ -207,6 +232,20 @@ finish_output(int rc)
 	return rc;
 }
 
+/* The fields of an error that name the product as it is: always for a
+ * conflict, else when the server sent it (adjust-stock's refusals). */
+static void
+report_current(inventory_code code, const inventory_status *st)
+{
+	if (code != INVENTORY_ABORTED && st->current == NULL)
+		return;
+	fprintf(stdout, ",\"current_version\":%" PRId64, st->current_version);
+	if (st->current != NULL) {
+		fputs(",\"current\":", stdout);
+		json_product(stdout, st->current);
+	}
+}
+
 /* Print the outcome of an RPC and return the exit code. */
 static int
 report(inventory_code code, const inventory_product *p,
@@ -221,14 +260,7 @@ report(inventory_code code, const inventory_product *p,
 	json_string(stdout, inventory_code_name(code));
 	fputs(",\"message\":", stdout);
 	json_string(stdout, st->message);
-	if (code == INVENTORY_ABORTED) {
-		fprintf(stdout, ",\"current_version\":%" PRId64,
-		    st->current_version);
-		if (st->current != NULL) {
-			fputs(",\"current\":", stdout);
-			json_product(stdout, st->current);
-		}
-	}
+	report_current(code, st);
 	fputs("}\n", stdout);
 	return finish_output(EXIT_RPC_BASE + (int)code);
 }
@@ -237,8 +269,9 @@ report(inventory_code code, const inventory_product *p,
 
 /* One --flag VALUE option of a command. */
 struct flag {
-	const char *name;  /* "--stock" */
-	const char *value; /* NULL until given */
+	const char *name;     /* "--stock" */
+	const char *value;    /* NULL until given */
+	int         optional; /* non-zero: may be left out */
 };
 
 /* If argv[*i] is the flag f (as "--f VALUE" or "--f=VALUE"), take its
@@ -313,7 +346,7 @@ parse_command(const char *cmd, int argc, char **argv, struct flag *flags,
 	if (ngot != NULL)
 		*ngot = got;
 	for (size_t k = 0; k < nflags; k++)
-		if (flags[k].value == NULL)
+		if (flags[k].value == NULL && !flags[k].optional)
 			return usage_error(
 			    "%s: missing %s", cmd, flags[k].name);
 	return 0;
@@ -404,9 +437,9 @@ cmd_create(
     inventory_client **c, const struct conn_opts *co, int argc, char **argv)
 {
 	struct flag flags[] = {
-		{ "--name", NULL },
-		{ "--stock", NULL },
-		{ "--price", NULL },
+		{ "--name", NULL, 0 },
+		{ "--stock", NULL, 0 },
+		{ "--price", NULL, 0 },
 	};
 	inventory_product *p  = NULL;
 	inventory_status   st = { 0 };
@@ -436,8 +469,8 @@ cmd_update_stock(
     inventory_client **c, const struct conn_opts *co, int argc, char **argv)
 {
 	struct flag flags[] = {
-		{ "--stock", NULL },
-		{ "--version", NULL },
+		{ "--stock", NULL, 0 },
+		{ "--version", NULL, 0 },
 	};
 	const char        *id = NULL;
 	inventory_product *p  = NULL;
@@ -466,6 +499,218 @@ cmd_update_stock(
 	return rc;
 }
 
+static int
+cmd_adjust_stock(
+    inventory_client **c, const struct conn_opts *co, int argc, char **argv)
+{
+	struct flag flags[] = {
+		{ "--delta", NULL, 0 },
+		{ "--version", NULL, 1 },
+		{ "--request-id", NULL, 1 },
+	};
+	const char         *id = NULL;
+	inventory_product  *p  = NULL;
+	inventory_status    st = { 0 };
+	inventory_call_opts o  = { 0 };
+	inventory_code      code;
+	int64_t             delta, version = 0;
+	int                 rc;
+
+	if ((rc = parse_command(
+	         "adjust-stock", argc, argv, flags, 3, &id, 1, 1, NULL)) != 0)
+		return rc == PARSE_HELP ? finish_output(0) : rc;
+	if (parse_int64(flags[0].value, INT64_MIN, INT64_MAX, &delta) != 0)
+		return usage_error("adjust-stock: --delta must be an integer, "
+		                   "not '%s'",
+		    flags[0].value);
+	if (flags[1].value != NULL &&
+	    parse_int64(flags[1].value, INT64_MIN, INT64_MAX, &version) != 0)
+		return usage_error("adjust-stock: --version must be an "
+		                   "integer, not '%s'",
+		    flags[1].value);
+	o.request_id = flags[2].value;
+	if ((rc = open_client(co, c)) != 0)
+		return rc;
+	code = inventory_adjust_stock(*c, id, delta, version, &o, &p, &st);
+	rc   = report(code, p, &st);
+	inventory_product_free(p);
+	inventory_status_fini(&st);
+	return rc;
+}
+
+/* Parse one reserve item: ID:QTY (take) or ID@VERSION=STOCK (set).  The
+ * id is cut out of arg in place.  Returns 0 or -1. */
+static int
+parse_reserve_item(char *arg, inventory_reserve_item *it)
+{
+	char *at = strchr(arg, '@'), *colon = strrchr(arg, ':'), *eq;
+
+	memset(it, 0, sizeof(*it));
+	it->id = arg;
+	if (at != NULL) {
+		if ((eq = strchr(at, '=')) == NULL)
+			return -1;
+		*at = '\0';
+		*eq = '\0';
+		if (parse_int64(at + 1, INT64_MIN, INT64_MAX,
+		        &it->expected_version) != 0 ||
+		    parse_int64(eq + 1, INT64_MIN, INT64_MAX, &it->stock) != 0)
+			return -1;
+		/* quantity 0: a set; the library checks version >= 1. */
+		return 0;
+	}
+	if (colon == NULL)
+		return -1;
+	*colon = '\0';
+	if (parse_int64(colon + 1, INT64_MIN, INT64_MAX, &it->quantity) != 0)
+		return -1;
+	/* A take of 0 would read as a set: let the library refuse it by
+	 * name instead of sending a set with version 0. */
+	return it->quantity == 0 ? -1 : 0;
+}
+
+/* Print a failed reservation: the error object plus its items. */
+static int
+report_reserve_error(inventory_code code, const inventory_status *st,
+    const inventory_reserve_item *items, const inventory_item_error *errs,
+    size_t nerrs)
+{
+	fputs("{\"code\":", stdout);
+	json_string(stdout, inventory_code_name(code));
+	fputs(",\"message\":", stdout);
+	json_string(stdout, st->message);
+	report_current(code, st);
+	if (nerrs > 0) {
+		fputs(",\"items\":[", stdout);
+		for (size_t i = 0; i < nerrs; i++) {
+			const inventory_item_error *e = &errs[i];
+
+			if (i > 0)
+				putc(',', stdout);
+			fprintf(stdout, "{\"index\":%zu,\"id\":", e->index);
+			/* The library checked index < n. */
+			json_string(stdout, items[e->index].id);
+			fputs(",\"code\":", stdout);
+			json_string(stdout, inventory_code_name(e->code));
+			fputs(",\"message\":", stdout);
+			json_string(stdout, e->message);
+			fputs(",\"current\":", stdout);
+			if (e->current.version > 0)
+				json_product(stdout, &e->current);
+			else
+				fputs("null", stdout);
+			putc('}', stdout);
+		}
+		putc(']', stdout);
+	}
+	fputs("}\n", stdout);
+	return finish_output(EXIT_RPC_BASE + (int)code);
+}
+
+static int
+cmd_reserve(
+    inventory_client **c, const struct conn_opts *co, int argc, char **argv)
+{
+	struct flag             flags[] = { { "--request-id", NULL, 1 } };
+	const char            **args;
+	inventory_reserve_item *items = NULL;
+	inventory_item_error   *errs  = NULL;
+	size_t                  nerrs = 0;
+	inventory_product      *p     = NULL;
+	inventory_status        st    = { 0 };
+	inventory_call_opts     o     = { 0 };
+	inventory_code          code;
+	int                     rc, n = 0;
+
+	/* Never more items than arguments. */
+	if ((args = calloc((size_t)argc + 1, sizeof(*args))) == NULL ||
+	    (items = calloc((size_t)argc + 1, sizeof(*items))) == NULL) {
+		fprintf(stderr, PROG ": out of memory\n");
+		rc = EXIT_OUTPUT;
+		goto out_free;
+	}
+	if ((rc = parse_command("reserve", argc, argv, flags, 1, args, 1,
+	         INVENTORY_RESERVE_MAX, &n)) != 0) {
+		rc = rc == PARSE_HELP ? finish_output(0) : rc;
+		goto out_free;
+	}
+	for (int i = 0; i < n; i++) {
+		char shown[128]; /* args[i] before it is cut */
+
+		snprintf(shown, sizeof(shown), "%s", args[i]);
+		/* argv is ours to cut: the id ends where ':' or '@' was. */
+		if (parse_reserve_item((char *)args[i], &items[i]) != 0) {
+			rc = usage_error("reserve: '%s' is not ID:QTY (QTY >= "
+			                 "1) or ID@VERSION=STOCK",
+			    shown);
+			goto out_free;
+		}
+	}
+	o.request_id = flags[0].value;
+	if ((rc = open_client(co, c)) != 0)
+		goto out_free;
+	code = inventory_reserve(
+	    *c, items, (size_t)n, &o, &p, &st, &errs, &nerrs);
+	rc = code == INVENTORY_OK
+	         ? report_products(p, (size_t)n)
+	         : report_reserve_error(code, &st, items, errs, nerrs);
+out_free:
+	inventory_product_free(p);
+	inventory_status_fini(&st);
+	free(errs);
+	free(items);
+	free(args);
+	return rc;
+}
+
+static int
+cmd_list(
+    inventory_client **c, const struct conn_opts *co, int argc, char **argv)
+{
+	struct flag flags[] = {
+		{ "--page-size", NULL, 1 },
+		{ "--page-token", NULL, 1 },
+	};
+	inventory_product *p     = NULL;
+	inventory_status   st    = { 0 };
+	char              *token = NULL;
+	size_t             n     = 0;
+	inventory_code     code;
+	int64_t            size = 0;
+	int                rc;
+
+	if ((rc = parse_command(
+	         "list", argc, argv, flags, 2, NULL, 0, 0, NULL)) != 0)
+		return rc == PARSE_HELP ? finish_output(0) : rc;
+	if (flags[0].value != NULL &&
+	    parse_int64(flags[0].value, 0, INT_MAX, &size) != 0)
+		return usage_error("list: --page-size must be a non-negative "
+		                   "integer, not '%s'",
+		    flags[0].value);
+	if ((rc = open_client(co, c)) != 0)
+		return rc;
+	code = inventory_list_products(
+	    *c, (int)size, flags[1].value, NULL, &p, &n, &token, &st);
+	if (code == INVENTORY_OK) {
+		fputs("{\"products\":[", stdout);
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				putc(',', stdout);
+			json_product(stdout, &p[i]);
+		}
+		fputs("],\"next_page_token\":", stdout);
+		json_string(stdout, token);
+		fputs("}\n", stdout);
+		rc = finish_output(0);
+	} else {
+		rc = report(code, NULL, &st);
+	}
+	inventory_product_free(p);
+	free(token);
+	inventory_status_fini(&st);
+	return rc;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(inventory_client **c, const struct conn_opts *co, int argc,
@@ -474,14 +719,17 @@ static const struct command {
 	{ "get", cmd_get },
 	{ "create", cmd_create },
 	{ "update-stock", cmd_update_stock },
+	{ "adjust-stock", cmd_adjust_stock },
+	{ "reserve", cmd_reserve },
+	{ "list", cmd_list },
 };
 
 int
 main(int argc, char **argv)
 {
-	struct flag      server = { "--server", NULL };
-	struct flag      tmo    = { "--timeout", NULL };
-	struct flag      conns  = { "--connections", NULL };
+	struct flag      server = { "--server", NULL, 0 };
+	struct flag      tmo    = { "--timeout", NULL, 0 };
+	struct flag      conns  = { "--connections", NULL, 0 };
 	struct conn_opts co     = { 0 };
 	const char      *url, *env;
 	int64_t          timeout_ms = 0, nconn = 0;
