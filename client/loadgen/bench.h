@@ -11,9 +11,11 @@
  * the invariant check needs an exact count per product of acknowledged
  * writes.  The main thread merges everything after joining the workers.
  *
- * Modules: options.c (argv -> struct bench_config), workload.c (seeding,
- * key choice, the operations, the worker threads), verify.c (the
- * end-of-run invariant), report.c (summary and JSON), histogram.c.
+ * Modules: options.c (argv -> struct bench_config), seed.c (the products:
+ * created or read, initial state), keys.c (which product and which
+ * operation), ops.c (the operations and their outcome accounting),
+ * workload.c (the worker threads), verify.c (the end-of-run invariant),
+ * report.c (summary and JSON), histogram.c.
  */
 #ifndef BENCH_H
 #define BENCH_H
@@ -43,6 +45,10 @@ enum bench_op {
 	OP_UPDATE, /* GetProduct, then UpdateStock(read version, stock +-1) */
 	OP_RETRY,  /* inventory_update_with_retry(stock +-1) */
 	OP_BUY,    /* inventory_update_with_retry(stock - 1 while stock > 0) */
+	OP_ADJUST, /* AdjustStock(-1), no read and no conflict; when the
+	            * stock ran out AdjustStock(+restock) */
+	OP_RESERVE,  /* ReserveStock of 1..5 distinct products, 1 unit each;
+	              * AdjustStock(+restock) of those that ran out */
 	OP_BATCHGET, /* BatchGetProducts of batch_size ids: one request */
 	OP_COUNT,
 };
@@ -109,10 +115,14 @@ struct bench_thread {
 	uint64_t      rng;            /* xorshift64* state */
 	struct hist   hist[OP_COUNT]; /* latency per op kind */
 	uint64_t      status[OP_COUNT][BENCH_CODES];
-	uint64_t      ops;                /* operations completed */
-	uint64_t      rpcs;               /* calls into the library */
-	uint64_t      writes;             /* UpdateStock attempts */
-	uint64_t      conflicts;          /* ABORTED writes */
+	uint64_t      ops;     /* operations completed */
+	uint64_t      rpcs;    /* calls into the library */
+	uint64_t      writes;  /* UpdateStock, AdjustStock, ReserveStock
+	                        * attempts */
+	uint64_t conflicts;    /* ABORTED writes */
+	uint64_t refusals;     /* FAILED_PRECONDITION writes (too little
+	                        * stock): an outcome, not a violation */
+	uint64_t     restocks; /* AdjustStock(+restock) calls sent */
 	uint64_t     contract_violations; /* replies that break the contract */
 	uint64_t     negative_seen;       /* products seen with stock < 0 */
 	char         violation[200];      /* the first contract violation */
@@ -156,7 +166,7 @@ struct bench {
 	struct hist          all;
 	struct hist          op_hist[OP_COUNT];
 	uint64_t             status[OP_COUNT][BENCH_CODES];
-	uint64_t             ops, rpcs, writes, conflicts;
+	uint64_t             ops, rpcs, writes, conflicts, refusals, restocks;
 	struct bench_verdict verdict;
 };
 
@@ -173,14 +183,37 @@ int  bench_options_parse(struct bench_config *cfg, int argc, char **argv);
 void bench_usage(FILE *f);
 const char *bench_op_name(enum bench_op op);
 
+/* Units one restock adds: the seeded stock, within 1..1000000. */
+static inline int64_t
+bench_restock_units(const struct bench *b)
+{
+	int64_t n = b->cfg.initial_stock;
+
+	return n < 1 ? 1 : n > 1000000 ? 1000000 : n;
+}
+
+/* keys.c: per-thread PRNG, key and operation choice */
+uint64_t      bench_splitmix64(uint64_t x);
+uint64_t      bench_rng_next(uint64_t *s);
+size_t        bench_rng_below(uint64_t *s, size_t n);
+int           bench_zipf_prepare(struct bench *b);
+size_t        bench_pick_product(struct bench_thread *t);
+enum bench_op bench_pick_op(struct bench_thread *t);
+
+/* ops.c: run one operation on p; its status is the operation's */
+inventory_code bench_run_op(
+    struct bench_thread *t, enum bench_op op, struct bench_product *p);
+bool bench_code_is_unknown_outcome(inventory_code code);
+
 /* workload.c */
 uint64_t bench_now_ns(void);
-int      bench_setup_products(struct bench *b);
-int      bench_write_ids(const struct bench *b, const char *path);
 int      bench_run(struct bench *b);
-bool     bench_code_is_unknown_outcome(inventory_code code);
-int      bench_parallel(struct bench *b,
-         int (*fn)(struct bench *, struct bench_product *, void *), void *arg);
+
+/* seed.c */
+int bench_setup_products(struct bench *b);
+int bench_write_ids(const struct bench *b, const char *path);
+int bench_parallel(struct bench *b,
+    int (*fn)(struct bench *, struct bench_product *, void *), void *arg);
 /* Read every product, BENCH_READ_CHUNK ids per BatchGetProducts call, from
  * a few threads; got() receives each product read.  A chunk that fails
  * (a missing id, say) is read product by product with one() instead.

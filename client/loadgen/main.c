@@ -100,6 +100,8 @@ merge(struct bench *b, int started)
 		b->rpcs += t->rpcs;
 		b->writes += t->writes;
 		b->conflicts += t->conflicts;
+		b->refusals += t->refusals;
+		b->restocks += t->restocks;
 	}
 }
 

@@ -19,6 +19,8 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_UPDATE]   = "update",
 	[OP_RETRY]    = "retry",
 	[OP_BUY]      = "buy",
+	[OP_ADJUST]   = "adjust",
+	[OP_RESERVE]  = "reserve",
 	[OP_BATCHGET] = "batchget",
 };
 
@@ -35,7 +37,8 @@ bench_usage(FILE *f)
 	    "usage: inventory-bench --server URL [--clients N]\n"
 	    "         [--duration S | --requests N] [--products K | --ids "
 	    "FILE]\n"
-	    "         [--workload get|update|retry|buy|MIX] [--skew "
+	    "         [--workload get|update|retry|buy|adjust|reserve|MIX]\n"
+	    "         [--skew "
 	    "uniform|zipf:S|hot]\n"
 	    "         [--rate R] [--json FILE] [--timeout MS] [--seed N]\n"
 	    "         [--initial-stock N] [--max-attempts N] [--write-ids "
@@ -52,9 +55,9 @@ bench_usage(FILE *f)
 	    "  --requests N        run N operations in all\n"
 	    "  --products K        create K products first (default 100)\n"
 	    "  --ids FILE          use existing products, one UUID a line\n"
-	    "  --workload W        get | update | retry | buy | batchget, or "
-	    "a "
-	    "weighted mix\n"
+	    "  --workload W        get | update | retry | buy | adjust | "
+	    "reserve |\n"
+	    "                      batchget, or a weighted mix\n"
 	    "                      such as get:90,update:10 (default get)\n"
 	    "  --skew S            uniform | zipf:EXPONENT | hot (one "
 	    "product) (default uniform)\n"
@@ -68,7 +71,8 @@ bench_usage(FILE *f)
 	    "  --seed N            PRNG seed (default 1)\n"
 	    "  --initial-stock N   stock of created products (default 100 for "
 	    "a pure\n"
-	    "                      buy workload, else 1000000)\n"
+	    "                      buy, adjust and reserve workload, else "
+	    "1000000)\n"
 	    "  --max-attempts N    writes per retry/buy operation (default "
 	    "100)\n"
 	    "  --write-ids FILE    write the ids of the products used to "
@@ -88,7 +92,16 @@ bench_usage(FILE *f)
 	    "+\n"
 	    "UpdateStock; retry and buy = the library's read-modify-write "
 	    "loop;\n"
-	    "batchget = one BatchGetProducts call of --batch-size ids.\n"
+	    "batchget = one BatchGetProducts call of --batch-size ids;\n"
+	    "adjust = AdjustStock(-1) on the product (no read, no conflict), "
+	    "compare\n"
+	    "with buy on the same --skew; reserve = one ReserveStock of 1..5 "
+	    "distinct\n"
+	    "products, 1 unit each.  adjust and reserve restock a product "
+	    "that ran\n"
+	    "out (AdjustStock(+initial stock)) and count FAILED_PRECONDITION "
+	    "as a\n"
+	    "refusal, never as a violation.\n"
 	    "Exit status: 0 the invariant holds, 1 it does not (or the run "
 	    "failed),\n"
 	    "2 usage error.\n",
@@ -433,7 +446,11 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 		return bad("--workload", cfg->workload);
 	}
 	if (!have_stock) {
-		bool only_buy      = cfg->weight[OP_BUY] == cfg->weight_total;
+		/* Sales only: a small stock, so selling out (and for
+		 * adjust and reserve, restocking) is part of the run. */
+		bool only_buy = cfg->weight[OP_BUY] + cfg->weight[OP_ADJUST] +
+		                    cfg->weight[OP_RESERVE] ==
+		                cfg->weight_total;
 		cfg->initial_stock = only_buy ? 100 : 1000000;
 	}
 	cfg->progress = !no_progress && !cfg->quiet && isatty(STDERR_FILENO);

@@ -141,6 +141,13 @@ bench_report_text(const struct bench *b, FILE *f)
 		    (unsigned long long)b->conflicts,
 		    (unsigned long long)b->writes, 100.0 * conflict_rate(b));
 	}
+	if (b->refusals > 0 || b->restocks > 0) {
+		fprintf(f,
+		    "  Refusals:\t%llu writes found too little stock "
+		    "(FAILED_PRECONDITION); %llu restocks\n",
+		    (unsigned long long)b->refusals,
+		    (unsigned long long)b->restocks);
+	}
 	if (h->total > 0) {
 		text_histogram(h, f);
 	}
@@ -196,7 +203,9 @@ bench_report_text(const struct bench *b, FILE *f)
 	    v->products, (unsigned long long)v->acked_writes,
 	    (unsigned long long)v->unknown_writes,
 	    (unsigned long long)v->version_delta);
-	if (b->cfg.weight[OP_BUY] > 0) {
+	if (b->cfg.weight[OP_BUY] + b->cfg.weight[OP_ADJUST] +
+	        b->cfg.weight[OP_RESERVE] >
+	    0) {
 		fprintf(
 		    f, ", %llu purchases", (unsigned long long)v->purchases);
 	}
@@ -316,9 +325,11 @@ bench_report_json(const struct bench *b, const char *path)
 	json_status(f, b, -1);
 	fprintf(f,
 	    ",\n  \"writes\": %llu,\n  \"conflicts\": %llu,\n"
-	    "  \"conflict_rate\": %.6f,\n",
+	    "  \"conflict_rate\": %.6f,\n  \"refusals\": %llu,\n"
+	    "  \"restocks\": %llu,\n",
 	    (unsigned long long)b->writes, (unsigned long long)b->conflicts,
-	    conflict_rate(b));
+	    conflict_rate(b), (unsigned long long)b->refusals,
+	    (unsigned long long)b->restocks);
 	fputs("  \"workloads\": {", f);
 	first = true;
 	for (op = 0; op < OP_COUNT; op++) {

@@ -5,8 +5,9 @@
 #
 # Adds
 #   unit.bench_histogram  the bench's histogram (no server)
-#   bench.smoke           a few hundred buy / update / mixed / batchget
-#                         requests (coalesced, and once --no-coalesce) against
+#   bench.smoke           a few hundred buy / update / mixed / batchget /
+#                         adjust / reserve requests (coalesced, and once
+#                         --no-coalesce) against
 #                         the fixture server (INVENTORY_SERVER, else
 #                         INVENTORY_TESTENV/server.env); passes only if
 #                         every run exits 0, i.e. the invariant holds

@@ -65,5 +65,18 @@ if [ "$fail" -eq 0 ] && ! grep -q '"batchget": {"requests": ' "$tmp/batchget.jso
 	echo "smoke: batchget: no batchget requests in the JSON" >&2
 	fail=1
 fi
+# AdjustStock(-1) on one hot product with 20 items: sold out again and
+# again, restocked each time; FAILED_PRECONDITION is a refusal, and the
+# stock must equal the seeded one plus every acknowledged delta.
+run adjust --clients 8 --requests 300 --products 3 --initial-stock 20 \
+	--workload adjust --skew hot --seed 12
+# Reservations of 1..5 distinct products over a Zipf spread, with buys
+# racing them on the same products.
+run reserve --clients 8 --requests 300 --products 10 --initial-stock 5 \
+	--workload reserve:70,buy:30 --skew zipf:1.1 --seed 13
+if [ "$fail" -eq 0 ] && ! grep -q '"reserve": {"requests": ' "$tmp/reserve.json"; then
+	echo "smoke: reserve: no reserve requests in the JSON" >&2
+	fail=1
+fi
 
 exit "$fail"

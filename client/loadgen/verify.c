@@ -10,9 +10,13 @@
  * `unknown` those whose reply was lost (timeout, UNAVAILABLE, ...).  With
  * no unknown outcomes both checks are exact equalities.  In `buy` the
  * stock check is "final stock = initial stock - acknowledged purchases":
- * no lost sale, no oversold item.  Any reply that broke the contract
- * during the run (an OK update that did not land on expected_version + 1,
- * a conflict that did not report a newer version) also fails the check.
+ * no lost sale, no oversold item.  `adjust` and `reserve` count each
+ * AdjustStock and each item of a ReserveStock as one write with its
+ * delta (-1 a sale, +N a restock); a reservation of unknown outcome is
+ * unknown for each of its items, as it applied to all or to none.  Any reply
+ * that broke the contract during the run (an OK update that did not land on
+ * expected_version + 1, a conflict that did not report a newer version) also
+ * fails the check.
  *
  * The check assumes nobody else writes these products during the run.
  */
