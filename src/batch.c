@@ -27,9 +27,48 @@ batch_same_call(const struct op *a, const struct op *b)
 	case OP_CREATE:
 		return a->stock == b->stock && same_str(a->name, b->name) &&
 		       same_str(a->price, b->price);
+	case OP_ADJUST:
+		return strcmp(a->id, b->id) == 0 && a->delta == b->delta &&
+		       a->expected_version == b->expected_version;
+	case OP_RESERVE:
+		return same_str(a->items_key, b->items_key);
 	default:
 		return false;
 	}
+}
+
+/* Whether op writes the product `id`. */
+static bool
+writes_product(const struct op *op, const char *id)
+{
+	switch (op->kind) {
+	case OP_WRITE:
+	case OP_ADJUST:
+		return strcmp(op->id, id) == 0;
+	case OP_RESERVE:
+		for (size_t i = 0; i < op->nitems; i++) {
+			if (strcmp(op->items[i].id, id) == 0)
+				return true;
+		}
+		return false;
+	default:
+		return false;
+	}
+}
+
+/* Whether a and b write a product in common. */
+static bool
+share_product(const struct op *a, const struct op *b)
+{
+	if (b->kind == OP_RESERVE) {
+		for (size_t i = 0; i < b->nitems; i++) {
+			if (writes_product(a, b->items[i].id))
+				return true;
+		}
+		return false;
+	}
+	return (b->kind == OP_WRITE || b->kind == OP_ADJUST) &&
+	       writes_product(a, b->id);
 }
 
 /* Whether b must run in a later round than a. */
@@ -38,8 +77,7 @@ conflicts(const struct op *a, const struct op *b)
 {
 	if (a->request_id != NULL && same_str(a->request_id, b->request_id))
 		return true;
-	return a->kind == OP_WRITE && b->kind == OP_WRITE &&
-	       strcmp(a->id, b->id) == 0;
+	return share_product(a, b);
 }
 
 int
@@ -52,13 +90,12 @@ batch_plan_writes(struct op **ops, size_t n)
 
 		op->leader = NULL;
 		op->round  = 0;
-		if (op->kind != OP_WRITE && op->kind != OP_CREATE)
+		if (!op_kind_writes(op->kind))
 			continue;
 		for (size_t j = 0; j < i; j++) {
 			const struct op *prev = ops[j];
 
-			if ((prev->kind != OP_WRITE &&
-			        prev->kind != OP_CREATE) ||
+			if (!op_kind_writes(prev->kind) ||
 			    prev->leader != NULL || !conflicts(prev, op))
 				continue;
 			if (op->request_id != NULL &&

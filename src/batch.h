@@ -12,7 +12,7 @@
 
 #include "op.h"
 
-/* Plan the mutating calls ops[0..n) (OP_WRITE and OP_CREATE, in arrival
+/* Plan the mutating calls ops[0..n) (those op_kind_writes(), in arrival
  * order) into rounds; round r runs after round r - 1 has committed:
  *  - a call repeating an earlier call's request id with the same
  *    arguments gets ->leader = that call and no round: it is not run, it
@@ -20,7 +20,8 @@
  *    outcome);
  *  - every other call gets the smallest ->round after the rounds of all
  *    earlier calls that write the same product or carry the same request
- *    id.  So one round writes each product at most once and uses each
+ *    id (a reservation writes each of its items' products).  So one
+ *    round writes each product at most once and uses each
  *    request id at most once, later calls run after earlier ones, and a
  *    request id reused for a different call is judged by the database
  *    after the first call ran, exactly as if the two had come one after

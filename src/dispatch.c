@@ -352,8 +352,12 @@ op_fini(struct op *op)
 {
 	free(op->ids);
 	free(op->products);
-	op->ids      = NULL;
-	op->products = NULL;
+	free(op->items);
+	free(op->items_key);
+	op->ids       = NULL;
+	op->products  = NULL;
+	op->items     = NULL;
+	op->items_key = NULL;
 }
 
 /* The wire pieces of one call's Response; borrowed from op and payloads. */
@@ -362,7 +366,104 @@ struct wire_call {
 	Inventory__V1__ErrorDetails details;
 	Inventory__V1__Product      current;
 	size_t                      off, len; /* payload in the buffer */
+	struct wire_items          *items;    /* a failed reservation's */
 };
+
+/* ErrorDetails.items of a failed reservation, in one allocation. */
+struct wire_items {
+	Inventory__V1__ItemError **ptrs;
+	Inventory__V1__ItemError  *errs;
+	Inventory__V1__Product    *current;
+	char (*msgs)[160];
+};
+
+static void
+wire_items_free(struct wire_items *wi)
+{
+	if (wi == NULL)
+		return;
+	free(wi->ptrs);
+	free(wi->errs);
+	free(wi->current);
+	free(wi->msgs);
+	free(wi);
+}
+
+/* Name every failing item of a reservation in details (nothing when out
+ * of memory: the message still names the first). */
+static void
+wire_items_fill(struct wire_call *w, const struct op *op)
+{
+	struct wire_items *wi;
+	size_t             k = 0;
+
+	for (size_t i = 0; i < op->nitems; i++)
+		k += op->items[i].code != CODE_OK;
+	if (k == 0 || (wi = calloc(1, sizeof(*wi))) == NULL)
+		return;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	wi->ptrs    = calloc(k, sizeof(*wi->ptrs));
+	wi->errs    = calloc(k, sizeof(*wi->errs));
+	wi->current = calloc(k, sizeof(*wi->current));
+	wi->msgs    = calloc(k, sizeof(*wi->msgs));
+	if (wi->ptrs == NULL || wi->errs == NULL || wi->current == NULL ||
+	    wi->msgs == NULL) {
+		wire_items_free(wi);
+		return;
+	}
+	k = 0;
+	for (size_t i = 0; i < op->nitems; i++) {
+		const struct reserve_item *it = &op->items[i];
+		Inventory__V1__ItemError  *e  = &wi->errs[k];
+
+		if (it->code == CODE_OK)
+			continue;
+		inventory__v1__item_error__init(e);
+		e->has_index = 1;
+		e->index     = (uint32_t)i;
+		e->id        = (char *)it->id;
+		e->has_code  = 1;
+		e->code      = (uint32_t)it->code;
+		reserve_item_message(it, wi->msgs[k], sizeof(wi->msgs[k]));
+		e->message = wi->msgs[k];
+		if (it->product.version != 0) {
+			handler_product_to_wire(&it->product, &wi->current[k]);
+			e->current = &wi->current[k];
+		}
+		wi->ptrs[k] = e;
+		k++;
+	}
+	w->details.n_items = k;
+	w->details.items   = wi->ptrs;
+	w->items           = wi;
+}
+
+/* ErrorDetails for the codes that carry the product as it is: ABORTED
+ * always, AdjustStock's and ReserveStock's FAILED_PRECONDITION and
+ * OUT_OF_RANGE, and a failed reservation's items. */
+static void
+wire_details_fill(struct wire_call *w, const struct op *op)
+{
+	bool current = op->code == CODE_ABORTED ||
+	               ((op->code == CODE_FAILED_PRECONDITION ||
+	                    op->code == CODE_OUT_OF_RANGE) &&
+	                   op->product.version != 0);
+	bool items = op->kind == OP_RESERVE && op->items != NULL;
+
+	if (!current && !items)
+		return;
+	inventory__v1__error_details__init(&w->details);
+	if (current || (items && op->product.version != 0)) {
+		handler_product_to_wire(&op->product, &w->current);
+		w->details.has_current_version = 1;
+		w->details.current_version     = op->product.version;
+		w->details.current             = &w->current;
+	}
+	if (items)
+		wire_items_fill(w, op);
+	if (w->details.current != NULL || w->details.n_items > 0)
+		w->resp.details = &w->details;
+}
 
 static const char *
 method_name(int method)
@@ -376,6 +477,7 @@ wire_call_fill(
     struct wire_call *w, struct op *op, const uint8_t *payloads, uint64_t now)
 {
 	inventory__v1__response__init(&w->resp);
+	w->items         = NULL;
 	w->resp.has_code = 1;
 	w->resp.code     = (uint32_t)op->code;
 	if (op->request_id != NULL)
@@ -389,13 +491,9 @@ wire_call_fill(
 		                      ? op->message
 		                      : (char *)code_name(op->code);
 	}
+	if (op->code != CODE_OK)
+		wire_details_fill(w, op);
 	if (op->code == CODE_ABORTED) {
-		inventory__v1__error_details__init(&w->details);
-		handler_product_to_wire(&op->product, &w->current);
-		w->details.has_current_version = 1;
-		w->details.current_version     = op->product.version;
-		w->details.current             = &w->current;
-		w->resp.details                = &w->details;
 		log_at_limited(&conflict_log, LOG_LEVEL_INFO,
 		    "conflict method=%s request_id=%s product=%s "
 		    "current_version=%" PRId64 ": %s",
@@ -463,10 +561,14 @@ dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out)
 		top.n_batch  = f->nops;
 		top.batch    = ptrs;
 		n = inventory__v1__response__pack_to_buffer(&top, out);
-		free(ptrs);
-		free(calls);
 	} else {
 		n = inventory__v1__response__pack_to_buffer(&single.resp, out);
+	}
+	for (size_t i = 0; i < f->nops; i++)
+		wire_items_free(calls[i].items);
+	if (f->batch) {
+		free(ptrs);
+		free(calls);
 	}
 	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&payloads);
 	return n;

@@ -11,8 +11,10 @@
  *    the earliest deadline among its calls;
  *  - reads of one batch share one SELECT; writes run in the rounds
  *    batch_plan_writes() gives (one write per product per statement, in
- *    arrival order), each round one transaction with rows locked in id
- *    order; a batch that fails as a whole falls back to call by call.
+ *    arrival order), the UpdateStocks of a round as one transaction with
+ *    rows locked in id order, the other writes (CreateProduct,
+ *    AdjustStock, ReserveStock) alone; a batch that fails as a whole falls
+ *    back to call by call; a listing runs alone.
  */
 #include "executor.h"
 
@@ -100,6 +102,37 @@ read_many_alone(struct store *st, struct op *op)
 	return rc;
 }
 
+/* ReserveStock: on OK the products after it; on an item's failure the
+ * first failing item's product stands for the call (ErrorDetails). */
+static enum code
+run_reserve(struct store *st, struct op *op)
+{
+	enum code rc;
+
+	if ((op->products = calloc(op->nitems, sizeof(*op->products))) == NULL)
+		return CODE_RESOURCE_EXHAUSTED;
+	rc = store_reserve(st, op->request_id, op->items_key, op->items,
+	    op->nitems, op->products);
+	for (size_t i = 0; rc != CODE_OK && i < op->nitems; i++) {
+		if (op->items[i].code != CODE_OK) {
+			op->product = op->items[i].product;
+			break;
+		}
+	}
+	return rc;
+}
+
+/* ListProducts: a page into op->products. */
+static enum code
+run_list(struct store *st, struct op *op)
+{
+	if ((op->products = calloc(
+	         (size_t)op->page_size, sizeof(*op->products))) == NULL)
+		return CODE_RESOURCE_EXHAUSTED;
+	return store_product_list(st, op->id, op->page_size, op->products,
+	    &op->nproducts, &op->more);
+}
+
 void
 executor_run_one(struct store *st, struct op *op)
 {
@@ -124,6 +157,16 @@ executor_run_one(struct store *st, struct op *op)
 	case OP_CREATE:
 		op->code = store_product_create(st, op->request_id, op->name,
 		    op->stock, op->price, &op->product);
+		break;
+	case OP_ADJUST:
+		op->code = store_product_adjust(st, op->request_id, op->id,
+		    op->delta, op->expected_version, &op->product);
+		break;
+	case OP_RESERVE:
+		op->code = run_reserve(st, op);
+		break;
+	case OP_LIST:
+		op->code = run_list(st, op);
 		break;
 	case OP_NONE:
 		break;
@@ -273,8 +316,34 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	}
 }
 
-/* Round by round: its creates alone, then its writes as one batch; then
- * repeats take their leader's outcome. */
+/* A repeat of an earlier call in the batch answers its outcome. */
+static void
+take_outcome(struct op *op, const struct op *leader)
+{
+	op->code    = leader->code;
+	op->product = leader->product;
+	memcpy(op->message, leader->message, sizeof(op->message));
+	if (op->kind != OP_RESERVE)
+		return;
+	/* The same items in the same order (batch_same_call). */
+	for (size_t i = 0; i < op->nitems; i++) {
+		op->items[i].code    = leader->items[i].code;
+		op->items[i].product = leader->items[i].product;
+	}
+	if (leader->products == NULL)
+		return;
+	if ((op->products = calloc(op->nitems, sizeof(*op->products))) ==
+	    NULL) {
+		op->code = CODE_RESOURCE_EXHAUSTED;
+		snprintf(op->message, sizeof(op->message), "out of memory");
+		return;
+	}
+	memcpy(op->products, leader->products,
+	    op->nitems * sizeof(*op->products));
+}
+
+/* Round by round: its other writes alone, its UpdateStocks as one batch;
+ * then repeats take their leader's outcome. */
 static void
 run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
@@ -293,9 +362,11 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 
 			if (op->leader != NULL || op->round != r)
 				continue;
-			if (op->kind == OP_CREATE)
+			/* Only UpdateStock shares statements; the round
+			 * keeps the others in order around it. */
+			if (op->kind != OP_WRITE)
 				executor_run_one(st, op);
-			else if (op->kind == OP_WRITE && !expired(op, now))
+			else if (!expired(op, now))
 				round[k++] = op;
 		}
 		run_round(et, st, round, k);
@@ -305,9 +376,7 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 
 		if (op->leader == NULL)
 			continue;
-		op->code    = op->leader->code;
-		op->product = op->leader->product;
-		memcpy(op->message, op->leader->message, sizeof(op->message));
+		take_outcome(op, op->leader);
 	}
 }
 
@@ -332,8 +401,10 @@ run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 			continue;
 		if (op->kind == OP_READ || op->kind == OP_READ_MANY)
 			reads[nr++] = op;
-		else if (op->kind == OP_WRITE || op->kind == OP_CREATE)
+		else if (op_kind_writes(op->kind))
 			writes[nw++] = op;
+		else
+			executor_run_one(st, op); /* a listing: alone */
 	}
 	run_reads(et, st, reads, nr);
 	run_writes(et, st, writes, nw);

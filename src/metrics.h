@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-enum { METRICS_METHODS = 5 }; /* known methods + 1 for "unknown" */
+enum { METRICS_METHODS = 8 }; /* known methods + 1 for "unknown" */
 
 void metrics_record(int method, int code, uint64_t latency_us);
 /* An executor ran `calls` calls as one batch statement. */

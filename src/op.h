@@ -29,7 +29,18 @@ enum op_kind {
 	OP_READ_MANY, /* BatchGetProducts: ids[0..nids) */
 	OP_WRITE,     /* UpdateStock: conditional write of one product */
 	OP_CREATE,    /* CreateProduct */
+	OP_ADJUST,    /* AdjustStock: add delta to one product */
+	OP_RESERVE,   /* ReserveStock: items[0..nitems), all or nothing */
+	OP_LIST,      /* ListProducts: a page after `id` ("" first) */
 };
+
+/* Whether an op of this kind changes the database. */
+static inline int
+op_kind_writes(enum op_kind kind)
+{
+	return kind == OP_WRITE || kind == OP_CREATE || kind == OP_ADJUST ||
+	       kind == OP_RESERVE;
+}
 
 struct op {
 	/* ---- set by dispatch and the handler's prepare ---- */
@@ -42,18 +53,27 @@ struct op {
 	uint64_t              deadline_ns; /* 0: none (monotonic) */
 	char                  id[PRODUCT_ID_LEN + 1]; /* canonical UUID */
 	int64_t               stock;                  /* WRITE, CREATE */
-	int64_t               expected_version;       /* WRITE */
-	const char           *name;                   /* CREATE */
-	const char           *price;                  /* CREATE */
-	char (*ids)[PRODUCT_ID_LEN + 1];              /* READ_MANY, owned */
-	size_t nids;                                  /* READ_MANY */
+	int64_t               expected_version; /* WRITE; ADJUST (0: none) */
+	int64_t               delta;            /* ADJUST */
+	const char           *name;             /* CREATE */
+	const char           *price;            /* CREATE */
+	char (*ids)[PRODUCT_ID_LEN + 1];        /* READ_MANY, owned */
+	size_t               nids;              /* READ_MANY */
+	struct reserve_item *items;             /* RESERVE, owned */
+	size_t               nitems;            /* RESERVE */
+	char                *items_key; /* RESERVE: the items as canonical
+	                                   text, owned (idempotency) */
+	int page_size;                  /* LIST: 1..LIST_MAX */
 
 	/* ---- the outcome ---- */
 	enum code      code;         /* the call's status */
 	char           message[256]; /* why, when code is not OK */
 	struct product product;      /* OK: the result; ABORTED and a future
 	                                version: the latest */
-	struct product *products;    /* READ_MANY on OK: nids, owned */
+	struct product *products;    /* READ_MANY on OK: nids; RESERVE on
+	                                OK: nitems; LIST: nproducts; owned */
+	size_t nproducts;            /* LIST: products on this page */
+	int    more;                 /* LIST: a next page exists */
 
 	/* ---- executor bookkeeping ---- */
 	struct op *next;   /* queue link, arrival order */
@@ -62,7 +82,7 @@ struct op {
 	int round;         /* write round within a batch (batch.c) */
 };
 
-/* Release what an op owns (ids, products).  The op itself is the
+/* Release what an op owns (ids, items, products).  The op itself is the
  * frame's. */
 void op_fini(struct op *op);
 

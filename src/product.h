@@ -13,8 +13,11 @@ enum {
 	PRODUCT_NAME_MAX  = 200, /* bytes of UTF-8 */
 	PRODUCT_PRICE_MAX = 20,  /* characters of a decimal price */
 	PRODUCT_STOCK_MAX =
-	    2147483647,      /* the column is a PostgreSQL integer */
-	REQUEST_ID_MAX = 64, /* bytes of a request id */
+	    2147483647,        /* the column is a PostgreSQL integer */
+	REQUEST_ID_MAX = 64,   /* bytes of a request id */
+	RESERVE_MAX    = 100,  /* items of one ReserveStock */
+	LIST_DEFAULT   = 50,   /* ListProducts page size for 0 */
+	LIST_MAX       = 1000, /* ListProducts page size at most */
 };
 
 struct product {
@@ -25,6 +28,19 @@ struct product {
 	int64_t version;                      /* >= 1 */
 	int64_t created_at_us;                /* µs since the Unix epoch */
 	int64_t updated_at_us;                /* µs since the Unix epoch */
+};
+
+/* One item of a reservation (ReserveStock): take `quantity` units, or,
+ * with quantity 0, set the stock to `stock` if the product is still at
+ * `expected_version`.  The outcome fields are the store's. */
+struct reserve_item {
+	char    id[PRODUCT_ID_LEN + 1]; /* canonical UUID */
+	int64_t quantity;               /* take: 1 .. PRODUCT_STOCK_MAX */
+	int64_t expected_version;       /* set: >= 1 */
+	int64_t stock;                  /* set: 0 .. PRODUCT_STOCK_MAX */
+	int     code; /* out: enum code of this item (OK: it would apply) */
+	struct product product; /* out: after the change on OK; as it is on
+	                           a failure (version 0: not found) */
 };
 
 #endif

@@ -16,6 +16,9 @@
 #ifndef INVENTORY_HANDLERS_H
 #define INVENTORY_HANDLERS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <protobuf-c/protobuf-c.h>
 
 #include "code.h"
@@ -40,5 +43,27 @@ extern const size_t         handler_count;
  * must outlive it. */
 void handler_product_to_wire(
     const struct product *p, Inventory__V1__Product *out);
+
+/* ---- shared between the handler files -------------------------------- */
+
+/* The common part of every finish: false on OK; else true, with a reason
+ * for the failure in op->message unless one is there (product.c). */
+bool handler_failed(struct op *op);
+
+/* ReserveStock's halves (orders.c). */
+enum code reserve_prepare(const ProtobufCMessage *req, struct op *op);
+void      reserve_finish(struct op *op, ProtobufCBuffer *reply);
+
+/* Why one item of a failed reservation failed, in one line (orders.c). */
+void reserve_item_message(
+    const struct reserve_item *item, char *buf, size_t cap);
+
+/* A ListProducts page token: opaque to callers (AIP-158), it names the
+ * last product of the page (page_token.c). */
+enum { PAGE_TOKEN_MAX = 64 };
+void page_token_encode(
+    const char id[PRODUCT_ID_LEN + 1], char out[PAGE_TOKEN_MAX + 1]);
+/* true and the product id in `id` for a token page_token_encode() made. */
+bool page_token_decode(const char *token, char id[PRODUCT_ID_LEN + 1]);
 
 #endif

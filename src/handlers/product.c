@@ -1,6 +1,7 @@
 /*
- * Handlers of the product RPCs: GetProduct, UpdateStock, CreateProduct and
- * BatchGetProducts (see handlers.h for the prepare/finish split).
+ * Handlers of the product RPCs: GetProduct, UpdateStock, CreateProduct,
+ * BatchGetProducts, AdjustStock and ListProducts (see handlers.h for the
+ * prepare/finish split; ReserveStock is in orders.c).
  *
  * prepare checks every field (proto2 presence: absent strings are NULL,
  * absent numbers have has_<field> == 0) and hands the executor canonical
@@ -48,9 +49,8 @@ set_generic_message(struct op *op)
 	snprintf(op->message, sizeof(op->message), "%s", msg);
 }
 
-/* The common part of every finish: a reason for a failure, once. */
-static bool
-failed(struct op *op)
+bool
+handler_failed(struct op *op)
 {
 	if (op->code == CODE_OK)
 		return false;
@@ -140,7 +140,7 @@ get_finish(struct op *op, ProtobufCBuffer *reply)
 	Inventory__V1__GetProductResponse resp =
 	    INVENTORY__V1__GET_PRODUCT_RESPONSE__INIT;
 
-	if (failed(op))
+	if (handler_failed(op))
 		return;
 	pack_product(&resp.base, &resp.product, &op->product, reply);
 }
@@ -185,7 +185,7 @@ update_finish(struct op *op, ProtobufCBuffer *reply)
 		    "expected_version: %" PRId64
 		    " is newer than the current version %" PRId64,
 		    op->expected_version, op->product.version);
-	if (failed(op))
+	if (handler_failed(op))
 		return;
 	pack_product(&resp.base, &resp.product, &op->product, reply);
 }
@@ -228,7 +228,7 @@ create_finish(struct op *op, ProtobufCBuffer *reply)
 	Inventory__V1__CreateProductResponse resp =
 	    INVENTORY__V1__CREATE_PRODUCT_RESPONSE__INIT;
 
-	if (failed(op))
+	if (handler_failed(op))
 		return;
 	pack_product(&resp.base, &resp.product, &op->product, reply);
 }
@@ -276,7 +276,7 @@ batch_get_finish(struct op *op, ProtobufCBuffer *reply)
 	Inventory__V1__Product  *wire;
 	Inventory__V1__Product **ptrs;
 
-	if (failed(op))
+	if (handler_failed(op))
 		return;
 	wire = calloc(op->nids, sizeof(*wire));
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
@@ -298,6 +298,135 @@ out_free:
 	free(wire);
 }
 
+/* ---- AdjustStock ------------------------------------------------------ */
+
+static enum code
+adjust_prepare(const ProtobufCMessage *req, struct op *op)
+{
+	const Inventory__V1__AdjustStockRequest *r =
+	    (const Inventory__V1__AdjustStockRequest *)req;
+	enum code rc;
+
+	op->kind = OP_ADJUST;
+	if ((rc = prepare_id(op, r->id, op->id)) != CODE_OK)
+		return rc;
+	if (!r->has_delta)
+		return invalid(op, "delta: required");
+	if (r->delta == 0 || r->delta < -PRODUCT_STOCK_MAX ||
+	    r->delta > PRODUCT_STOCK_MAX) {
+		snprintf(op->message, sizeof(op->message),
+		    "delta: must be non-zero and between -%d and %d",
+		    PRODUCT_STOCK_MAX, PRODUCT_STOCK_MAX);
+		return CODE_INVALID_ARGUMENT;
+	}
+	op->delta = r->delta;
+	if (r->has_expected_version) {
+		if (!validate_expected_version(r->expected_version))
+			return invalid(
+			    op, "expected_version: must be at least 1");
+		op->expected_version = r->expected_version;
+	}
+	return CODE_OK;
+}
+
+static void
+adjust_finish(struct op *op, ProtobufCBuffer *reply)
+{
+	Inventory__V1__AdjustStockResponse resp =
+	    INVENTORY__V1__ADJUST_STOCK_RESPONSE__INIT;
+
+	if (op->message[0] == '\0') {
+		switch (op->code) {
+		case CODE_FAILED_PRECONDITION:
+			snprintf(op->message, sizeof(op->message),
+			    "insufficient stock: %" PRId64 " in stock, "
+			    "delta %" PRId64,
+			    op->product.stock, op->delta);
+			break;
+		case CODE_OUT_OF_RANGE:
+			snprintf(op->message, sizeof(op->message),
+			    "stock would exceed %d: %" PRId64
+			    " in stock, delta %" PRId64,
+			    PRODUCT_STOCK_MAX, op->product.stock, op->delta);
+			break;
+		case CODE_ABORTED:
+		case CODE_INVALID_ARGUMENT:
+			/* As UpdateStock's, when a version was expected. */
+			if (op->product.version >= 1)
+				snprintf(op->message, sizeof(op->message),
+				    "version conflict: expected %" PRId64
+				    ", current is %" PRId64,
+				    op->expected_version, op->product.version);
+			break;
+		default:
+			break;
+		}
+	}
+	if (handler_failed(op))
+		return;
+	pack_product(&resp.base, &resp.product, &op->product, reply);
+}
+
+/* ---- ListProducts (AIP-158) ------------------------------------------- */
+
+static enum code
+list_prepare(const ProtobufCMessage *req, struct op *op)
+{
+	const Inventory__V1__ListProductsRequest *r =
+	    (const Inventory__V1__ListProductsRequest *)req;
+
+	op->kind      = OP_LIST;
+	op->page_size = LIST_DEFAULT;
+	if (r->has_page_size && r->page_size < 0)
+		return invalid(op, "page_size: must not be negative");
+	if (r->has_page_size && r->page_size > 0)
+		op->page_size =
+		    r->page_size > LIST_MAX ? LIST_MAX : r->page_size;
+	op->id[0] = '\0';
+	if (r->page_token != NULL && r->page_token[0] != '\0' &&
+	    !page_token_decode(r->page_token, op->id))
+		return invalid(
+		    op, "page_token: not a token this service gave out");
+	return CODE_OK;
+}
+
+static void
+list_finish(struct op *op, ProtobufCBuffer *reply)
+{
+	Inventory__V1__ListProductsResponse resp =
+	    INVENTORY__V1__LIST_PRODUCTS_RESPONSE__INIT;
+	char                     token[PAGE_TOKEN_MAX + 1] = "";
+	Inventory__V1__Product  *wire                      = NULL;
+	Inventory__V1__Product **ptrs                      = NULL;
+
+	if (handler_failed(op))
+		return;
+	if (op->nproducts > 0) {
+		wire = calloc(op->nproducts, sizeof(*wire));
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointers */
+		ptrs = calloc(op->nproducts, sizeof(*ptrs));
+		if (wire == NULL || ptrs == NULL) {
+			op->code = CODE_RESOURCE_EXHAUSTED;
+			snprintf(
+			    op->message, sizeof(op->message), "out of memory");
+			goto out_free;
+		}
+	}
+	for (size_t i = 0; i < op->nproducts; i++) {
+		handler_product_to_wire(&op->products[i], &wire[i]);
+		ptrs[i] = &wire[i];
+	}
+	if (op->more && op->nproducts > 0)
+		page_token_encode(op->products[op->nproducts - 1].id, token);
+	resp.n_products      = op->nproducts;
+	resp.products        = ptrs;
+	resp.next_page_token = token;
+	protobuf_c_message_pack_to_buffer(&resp.base, reply);
+out_free:
+	free(ptrs);
+	free(wire);
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 /* In the order of the proto's `service InventoryService`; dispatch checks
@@ -307,5 +436,8 @@ const struct handler handler_table[] = {
 	{ "UpdateStock", update_prepare, update_finish },
 	{ "CreateProduct", create_prepare, create_finish },
 	{ "BatchGetProducts", batch_get_prepare, batch_get_finish },
+	{ "AdjustStock", adjust_prepare, adjust_finish },
+	{ "ReserveStock", reserve_prepare, reserve_finish },
+	{ "ListProducts", list_prepare, list_finish },
 };
 const size_t handler_count = sizeof(handler_table) / sizeof(handler_table[0]);

@@ -106,6 +106,7 @@ static const struct sqlstate_rule {
 /* Every file's statements, prepared in this order on each connection. */
 static const struct stmt_table *const store_stmt_tables[] = {
 	&store_product_stmts,
+	&store_reserve_stmts,
 	&store_janitor_stmts,
 };
 

@@ -42,6 +42,8 @@ enum {
 enum request_method {
 	REQUEST_METHOD_UPDATE_STOCK   = 1,
 	REQUEST_METHOD_CREATE_PRODUCT = 2,
+	REQUEST_METHOD_ADJUST_STOCK =
+	    3, /* deploy/sql/002_adjust_reserve.sql */
 };
 
 enum product_stmt_id {
@@ -54,6 +56,10 @@ enum product_stmt_id {
 	STMT_PRODUCT_LOCK_MANY,
 	STMT_PRODUCT_UPDATE_MANY,
 	STMT_PRODUCT_UPDATE_LOOKUP_MANY,
+	STMT_PRODUCT_ADJUST,
+	STMT_PRODUCT_ADJUST_LOOKUP,
+	STMT_PRODUCT_LIST_FIRST,
+	STMT_PRODUCT_LIST_AFTER,
 	PRODUCT_STMT_COUNT,
 };
 
@@ -225,6 +231,74 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " LEFT JOIN products p ON p.id = i.id"
 	    " LEFT JOIN request_log l ON l.request_id = i.request_id"
 	    " ORDER BY i.ord" },
+
+	/* $1 id, $2 delta, $3 expected version or NULL, $4 request id or
+	 * NULL: the one adjustment, which re-reads the row after waiting for
+	 * its lock (READ COMMITTED), so concurrent adjustments queue instead
+	 * of conflicting.  No row back: not found, a version or stock
+	 * bound, or a repeat (STMT_PRODUCT_ADJUST_LOOKUP decides); 23505:
+	 * the request id was used before, nothing was written.  The
+	 * last_request_id test keeps a repeat whose log row was pruned from
+	 * applying twice while it is still the row's latest write. */
+	[STMT_PRODUCT_ADJUST] = { "product_adjust", 4,
+	    "WITH upd AS ("
+	    " UPDATE products"
+	    " SET stock = stock + $2::int8, version = version + 1,"
+	    " updated_at = now(), last_request_id = $4::text"
+	    " WHERE id = $1::uuid"
+	    " AND ($3::int8 IS NULL OR version = $3::int8)"
+	    " AND stock + $2::int8 BETWEEN 0 AND 2147483647"
+	    " AND ($4::text IS NULL"
+	    " OR last_request_id IS DISTINCT FROM $4::text)"
+	    " RETURNING id, name, stock, price, version, created_at,"
+	    " updated_at"
+	    "), logged AS ("
+	    " INSERT INTO request_log (request_id, method, product_id,"
+	    " expected_version, delta, result_version, result_stock,"
+	    " result_updated_at)"
+	    " SELECT $4::text, 3, upd.id, $3::int8, $2::int8, upd.version,"
+	    " upd.stock, upd.updated_at"
+	    " FROM upd WHERE $4::text IS NOT NULL"
+	    ")"
+	    " SELECT upd.id::text, upd.name, upd.stock, upd.price::text,"
+	    " upd.version,"
+	    " (extract(epoch FROM upd.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM upd.updated_at) * 1000000)::int8"
+	    " FROM upd" },
+
+	/* $1 id, $2 request id or NULL, $3 expected version or NULL, $4
+	 * delta: in a new snapshot, the latest row (0-6), whether this
+	 * request id produced it (7), whether the id is logged (8) for this
+	 * very call (9), and the logged outcome (10-12), as
+	 * STMT_PRODUCT_UPDATE_LOOKUP.  No row: not found. */
+	[STMT_PRODUCT_ADJUST_LOOKUP] = { "product_adjust_lookup", 4,
+	    "SELECT p.id::text, p.name, p.stock, p.price::text, p.version,"
+	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM p.updated_at) * 1000000)::int8,"
+	    " (p.last_request_id = $2::text) IS TRUE,"
+	    " l.request_id IS NOT NULL,"
+	    " (l.method = 3 AND l.product_id = p.id AND l.delta = $4::int8"
+	    " AND l.expected_version IS NOT DISTINCT FROM $3::int8) IS TRUE,"
+	    " l.result_version, l.result_stock,"
+	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8"
+	    " FROM products p"
+	    " LEFT JOIN request_log l ON l.request_id = $2::text"
+	    " WHERE p.id = $1::uuid" },
+
+	/* $1 limit: the first products in id order (an index scan). */
+	[STMT_PRODUCT_LIST_FIRST] = { "product_list_first", 1,
+	    "SELECT p.id::text, p.name, p.stock, p.price::text, p.version,"
+	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM p.updated_at) * 1000000)::int8"
+	    " FROM products p ORDER BY p.id LIMIT $1::int4" },
+
+	/* $1 the last id of the previous page, $2 limit. */
+	[STMT_PRODUCT_LIST_AFTER] = { "product_list_after", 2,
+	    "SELECT p.id::text, p.name, p.stock, p.price::text, p.version,"
+	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
+	    " (extract(epoch FROM p.updated_at) * 1000000)::int8"
+	    " FROM products p WHERE p.id > $1::uuid ORDER BY p.id"
+	    " LIMIT $2::int4" },
 };
 
 const struct stmt_table store_product_stmts = {
@@ -265,6 +339,21 @@ finish(PGresult *res, const struct product *row, struct product *out,
 	return rv;
 }
 
+/* A repeat of a logged request id, from lookup row `r`: the first call's
+ * outcome into *row (over the latest product) if the log says it was the
+ * same call, else ALREADY_EXISTS. */
+static enum code
+logged_outcome(const PGresult *res, int r, int col, struct product *row)
+{
+	if (!get_bool(res, r, col + COL_LOG_SAME))
+		return CODE_ALREADY_EXISTS;
+	if (get_i64(res, r, col + COL_LOG_VERSION, &row->version) ||
+	    get_i64(res, r, col + COL_LOG_STOCK, &row->stock) ||
+	    get_i64(res, r, col + COL_LOG_UPDATED, &row->updated_at_us))
+		return CODE_INTERNAL;
+	return CODE_OK;
+}
+
 /*
  * Decide a write that did not apply from its lookup row `r` (the product
  * from column `col`, then the request id's columns): false when the
@@ -296,19 +385,7 @@ update_decide(const PGresult *res, int r, int col, const char *request_id,
 		return true;
 	}
 	if (get_bool(res, r, col + COL_LOGGED)) {
-		if (!get_bool(res, r, col + COL_LOG_SAME)) {
-			*rv = CODE_ALREADY_EXISTS;
-			return true;
-		}
-		/* An older repeat: the first call's outcome. */
-		if (get_i64(res, r, col + COL_LOG_VERSION, &row->version) ||
-		    get_i64(res, r, col + COL_LOG_STOCK, &row->stock) ||
-		    get_i64(
-		        res, r, col + COL_LOG_UPDATED, &row->updated_at_us)) {
-			*rv = CODE_INTERNAL;
-			return true;
-		}
-		*rv = CODE_OK;
+		*rv = logged_outcome(res, r, col, row);
 		return true;
 	}
 	if (row->version > expected_version) {
@@ -481,6 +558,146 @@ store_product_update_stock(struct store *st, const char *request_id,
 	rv = CODE_UNAVAILABLE;
 out_clear:
 	return finish(res, &row, out, rv);
+}
+
+/* Decide an adjustment that did not apply from its lookup row (see
+ * update_decide(); the row exists). */
+static bool
+adjust_decide(const PGresult *res, const char *request_id, int64_t delta,
+    int64_t expected_version, struct product *row, enum code *rv)
+{
+	if (row_product(res, 0, 0, row) != 0) {
+		*rv = CODE_INTERNAL;
+		return true;
+	}
+	if (request_id != NULL && get_bool(res, 0, COL_LOGGED)) {
+		*rv = logged_outcome(res, 0, 0, row);
+		return true;
+	}
+	if (request_id != NULL && get_bool(res, 0, COL_LAST_IS_RID)) {
+		/* Its log row was pruned, but the latest write is this
+		 * request id's: a repeat of it. */
+		*rv = CODE_OK;
+		return true;
+	}
+	if (expected_version != 0 && row->version != expected_version) {
+		*rv = row->version > expected_version ? CODE_ABORTED
+		                                      : CODE_INVALID_ARGUMENT;
+		return true;
+	}
+	/* No overflow: |delta| and the stock are within int32. */
+	if (row->stock + delta < 0) {
+		*rv = CODE_FAILED_PRECONDITION;
+		return true;
+	}
+	if (row->stock + delta > PRODUCT_STOCK_MAX) {
+		*rv = CODE_OUT_OF_RANGE;
+		return true;
+	}
+	return false;
+}
+
+enum code
+store_product_adjust(struct store *st, const char *request_id, const char *id,
+    int64_t delta, int64_t expected_version, struct product *out)
+{
+	char           delta_s[INT64_TEXT_MAX];
+	char           expected_s[INT64_TEXT_MAX];
+	const char    *ev         = expected_version != 0 ? expected_s : NULL;
+	const char    *wparams[4] = { id, delta_s, ev, request_id };
+	const char    *lparams[4] = { id, request_id, ev, delta_s };
+	PGresult      *res        = NULL;
+	struct product row;
+	enum code      rv;
+	int            attempt;
+
+	memset(&row, 0, sizeof(row));
+	if (!store_usable(st))
+		return CODE_UNAVAILABLE;
+	snprintf(delta_s, sizeof(delta_s), "%" PRId64, delta);
+	snprintf(expected_s, sizeof(expected_s), "%" PRId64, expected_version);
+
+	for (attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+		res = store_exec(
+		    st, &product_stmts[STMT_PRODUCT_ADJUST], wparams);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			if (PQntuples(res) == 1) {
+				rv = row_code(res, &row);
+				goto out_clear;
+			}
+		} else if (request_id == NULL || !store_request_id_used(res)) {
+			rv = store_fail(st, "product_adjust", res);
+			goto out_clear;
+		}
+		PQclear(res);
+
+		res = store_exec(
+		    st, &product_stmts[STMT_PRODUCT_ADJUST_LOOKUP], lparams);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			rv = store_fail(st, "product_adjust_lookup", res);
+			goto out_clear;
+		}
+		if (PQntuples(res) == 0) {
+			rv = CODE_NOT_FOUND;
+			goto out_clear;
+		}
+		if (adjust_decide(
+		        res, request_id, delta, expected_version, &row, &rv))
+			goto out_clear;
+		/* The row moved back into range meanwhile: again. */
+		PQclear(res);
+		res = NULL;
+	}
+	log_warn("store: product_adjust %s: no stable outcome after %d "
+	         "attempts",
+	    id, WRITE_ATTEMPTS);
+	rv = CODE_UNAVAILABLE;
+out_clear:
+	return finish(res, &row, out, rv);
+}
+
+enum code
+store_product_list(struct store *st, const char *after, int limit,
+    struct product *out, size_t *n, int *more)
+{
+	char        limit_s[INT64_TEXT_MAX];
+	const char *first[1] = { limit_s };
+	const char *next[2]  = { after, limit_s };
+	PGresult   *res;
+	enum code   rv = CODE_OK;
+	int         rows;
+
+	*n    = 0;
+	*more = 0;
+	if (!store_usable(st))
+		return CODE_UNAVAILABLE;
+	/* One more than asked tells whether a next page exists. */
+	snprintf(limit_s, sizeof(limit_s), "%d", limit + 1);
+	if (after == NULL || after[0] == '\0')
+		res = store_exec(
+		    st, &product_stmts[STMT_PRODUCT_LIST_FIRST], first);
+	else
+		res = store_exec(
+		    st, &product_stmts[STMT_PRODUCT_LIST_AFTER], next);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rv = store_fail(st, "product_list", res);
+		goto out_clear;
+	}
+	rows = PQntuples(res);
+	if (rows > limit) {
+		*more = 1;
+		rows  = limit;
+	}
+	for (int r = 0; r < rows; r++) {
+		if (row_product(res, r, 0, &out[r]) != 0) {
+			rv = CODE_INTERNAL;
+			goto out_clear;
+		}
+	}
+	*n = (size_t)rows;
+out_clear:
+	PQclear(res);
+	return rv;
 }
 
 /* ---- batches ---------------------------------------------------------- */

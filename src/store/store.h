@@ -91,6 +91,43 @@ enum code store_product_update_stock(struct store *st, const char *request_id,
     const char *id, int64_t stock, int64_t expected_version,
     struct product *out);
 
+/* AdjustStock with arguments already validated: one UPDATE adding delta
+ * (non-zero) to the stock, with no read and, without an expected version
+ * (0), no conflict: concurrent adjustments of one row queue on its lock.
+ *   OK          *out is the product after the change (for a repeated
+ *               request_id: the first call's outcome)
+ *   FAILED_PRECONDITION  the stock would go below 0; *out is the product
+ *   OUT_OF_RANGE the stock would pass PRODUCT_STOCK_MAX; *out as above
+ *   ABORTED, INVALID_ARGUMENT  as store_product_update_stock() when
+ *               expected_version (>= 1) is given
+ *   NOT_FOUND, ALREADY_EXISTS, UNAVAILABLE, INTERNAL  as above */
+enum code store_product_adjust(struct store *st, const char *request_id,
+    const char *id, int64_t delta, int64_t expected_version,
+    struct product *out);
+
+/* ReserveStock with items already validated (1..RESERVE_MAX, distinct
+ * ids): one statement that locks the rows in id order (waiting for them),
+ * checks every item and applies all of them or none.  `key` is the items
+ * as canonical text: a repeated request id with the same key answers the
+ * first outcome, with another key ALREADY_EXISTS.
+ *   OK          out[0..n) are the products after the change, item order
+ *   ABORTED, FAILED_PRECONDITION, NOT_FOUND, INVALID_ARGUMENT (a future
+ *               version)  nothing applied; every item's code says how it
+ *               fared (OK: it would have applied) with its product as it
+ *               is; the return is the first failing item's code
+ *   ALREADY_EXISTS, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED  nothing
+ *               applied (UNAVAILABLE: outcome unknown if the connection
+ *               was lost mid-statement) */
+enum code store_reserve(struct store *st, const char *request_id,
+    const char *key, struct reserve_item *items, size_t n,
+    struct product *out);
+
+/* ListProducts: up to `limit` products with an id greater than `after`
+ * ("" : from the first), in id order, into out[0..*n); *more tells
+ * whether another product follows. */
+enum code store_product_list(struct store *st, const char *after, int limit,
+    struct product *out, size_t *n, int *more);
+
 /* ---- batches: several calls, one round trip ----------------------------
  *
  * The executor hands the store whole batches.  A batch call returns OK when

@@ -68,6 +68,7 @@ struct stmt_table {
 
 extern const struct stmt_table store_product_stmts; /* product.c */
 extern const struct stmt_table store_janitor_stmts; /* janitor.c */
+extern const struct stmt_table store_reserve_stmts; /* reserve.c */
 
 /* One statement of a pipeline. */
 struct store_call {
