@@ -34,6 +34,9 @@
  * The checker is pure: it reads the history only, never the clock or the
  * network, so hand-made histories test it.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r */
+#endif
 #include "history.h"
 
 #include <inttypes.h>
@@ -278,6 +281,450 @@ check_obs(const struct history *h, const struct hist_product *p,
 	    p->id, obs_name(o, h, who, sizeof(who)), v, o->stock, v - 1);
 }
 
+/* ---- the counter model: products that adjustments or reservations touch
+ *
+ * Each product holds (version, stock) from (v0, s0); every write that
+ * applies bumps the version by exactly one: an AdjustStock adds its delta,
+ * a reservation item takes its quantity, an UpdateStock sets its stock (at
+ * its expected version).  The stock is never negative.  An adjustment or
+ * reservation is OK (applied), refused (INVALID_ARGUMENT, NOT_FOUND,
+ * ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE: not applied)
+ * or indeterminate.  What is checked, per product:
+ *  - no two OK writes returned the same version (a lost update);
+ *  - the OK writes, ordered by the version they returned, form a serial
+ *    history: the stock at version v is the stock at v-1 plus the delta
+ *    (minus the quantity, or the stock set) of the write at v, wherever
+ *    v-1 is known; a gap between known versions needs as many
+ *    indeterminate writes;
+ *  - every observed state (a read, a refusal's current product) is one
+ *    the serial history holds, and no stock is ever negative;
+ *  - a FAILED_PRECONDITION names a product whose stock was too low, and
+ *    an OUT_OF_RANGE one whose stock would pass 2147483647;
+ *  - real time: an operation invoked after another completed sees at
+ *    least the version that one saw (an OK write: a greater one);
+ *  - the final state: its version is v0 + (OK writes) + (at most the
+ *    indeterminate ones), it reaches every acknowledged write, and its
+ *    stock is the one the serial history gives (across indeterminate
+ *    writes: some subset of their deltas, when few enough to try).
+ * Reservations add, across products (history_check): every item of one
+ * call has the call's code, on distinct products. */
+
+static int
+is_counter_op(const struct hist_op *op)
+{
+	return op->type == HIST_ADJUST || op->type == HIST_RESERVE;
+}
+
+static enum outcome
+counter_outcome(const struct hist_op *op)
+{
+	switch (op->code) {
+	case HIST_OK:
+		return O_OK;
+	case HIST_INVALID_ARGUMENT:
+	case HIST_NOT_FOUND:
+	case HIST_ALREADY_EXISTS:
+	case HIST_FAILED_PRECONDITION:
+	case HIST_ABORTED:
+	case HIST_OUT_OF_RANGE:
+		return O_ABORTED; /* refused: nothing applied */
+	default:
+		return O_INDET;
+	}
+}
+
+static enum outcome
+any_outcome(const struct hist_op *op)
+{
+	return op->type == HIST_UPDATE ? outcome(op) : counter_outcome(op);
+}
+
+static const char *
+type_name(const struct hist_op *op)
+{
+	switch (op->type) {
+	case HIST_READ:
+		return "GetProduct";
+	case HIST_UPDATE:
+		return "UpdateStock";
+	case HIST_ADJUST:
+		return "AdjustStock";
+	case HIST_RESERVE:
+		return "ReserveStock";
+	}
+	return "?";
+}
+
+/* The change a write makes to the stock, as a delta (UpdateStock: none). */
+static int64_t
+op_delta(const struct hist_op *op)
+{
+	return op->type == HIST_ADJUST ? op->stock : -op->stock;
+}
+
+/* The stock after write w applied on top of `before`. */
+static int64_t
+apply(const struct hist_op *w, int64_t before)
+{
+	return w->type == HIST_UPDATE ? w->stock : before + op_delta(w);
+}
+
+static int
+cmp_op_version(const void *a, const void *b, void *h)
+{
+	const struct hist_op *x =
+	    &((const struct history *)h)->ops[*(const long *)a];
+	const struct hist_op *y =
+	    &((const struct history *)h)->ops[*(const long *)b];
+	return (x->ret_version > y->ret_version) -
+	       (x->ret_version < y->ret_version);
+}
+
+/* Whether some k of the n deltas sum to want (n small). */
+static int
+subset_sums_to(const int64_t *d, size_t n, size_t k, int64_t want)
+{
+	if (k == 0)
+		return want == 0;
+	if (n < k)
+		return 0;
+	return subset_sums_to(d + 1, n - 1, k - 1, want - d[0]) ||
+	       subset_sums_to(d + 1, n - 1, k, want);
+}
+
+enum { SUBSET_MAX = 18 };
+
+static int
+check_counter(const struct history *h, int pi, struct pstate *s,
+    const struct check_opts *opts, struct check_report *r)
+{
+	const struct hist_product *p = &h->products[pi];
+	long                      *okw;
+	int64_t                   *kstock; /* [k]: stock at v0 + k, or -1 */
+	long                      *kop;    /* [k]: the OK write at v0 + k */
+	int64_t                   *indelta;
+	size_t                     nok = 0, nindet = 0, nw = 0, nk, gaps = 0;
+	int64_t                    vmax = p->v0, prev_v, prev_s;
+
+	for (size_t i = 0; i < s->nops; i++)
+		if (h->ops[s->ops[i]].type != HIST_READ)
+			nw++;
+	nk       = nw + 2;
+	okw      = malloc((nw + 1) * sizeof(*okw));
+	kstock   = malloc(nk * sizeof(*kstock));
+	kop      = malloc(nk * sizeof(*kop));
+	indelta  = malloc((nw + 1) * sizeof(*indelta));
+	s->winv  = malloc((nw + 1) * sizeof(*s->winv));
+	s->obs   = malloc((s->nops + HIST_FINAL_MAX + 1) * sizeof(*s->obs));
+	s->byinv = malloc((s->nops + HIST_FINAL_MAX + 1) * sizeof(*s->byinv));
+	if (!okw || !kstock || !kop || !indelta || !s->winv || !s->obs ||
+	    !s->byinv) {
+		free(okw);
+		free(kstock);
+		free(kop);
+		free(indelta);
+		return -1;
+	}
+	for (size_t k = 0; k < nk; k++) {
+		kstock[k] = -1;
+		kop[k]    = -1;
+	}
+	kstock[0] = p->s0;
+
+	/* Pass 1: the writes' outcomes. */
+	for (size_t i = 0; i < s->nops; i++) {
+		long                  oi = s->ops[i];
+		const struct hist_op *op = &h->ops[oi];
+
+		if (op->type == HIST_READ)
+			continue;
+		if (op->type == HIST_UPDATE)
+			r->updates++;
+		else if (op->type == HIST_ADJUST)
+			r->adjusts++;
+		switch (any_outcome(op)) {
+		case O_OK:
+			if (op->type == HIST_UPDATE)
+				r->ok++;
+			okw[nok++]          = oi;
+			s->winv[s->nwinv++] = op->t_invoke;
+			break;
+		case O_ABORTED:
+			if (op->type == HIST_UPDATE)
+				r->conflicts++;
+			else if (op->type == HIST_ADJUST)
+				r->refused++;
+			break;
+		case O_INDET:
+			r->indeterminate++;
+			if (op->type != HIST_UPDATE)
+				indelta[nindet] = op_delta(op);
+			else
+				indelta[nindet] = INT64_MIN; /* a set */
+			nindet++;
+			s->winv[s->nwinv++] = op->t_invoke;
+			break;
+		}
+	}
+	qsort(s->winv, s->nwinv, sizeof(*s->winv), cmp_i64);
+	qsort_r(okw, nok, sizeof(*okw), cmp_op_version, (void *)h);
+
+	/* Pass 2: the OK writes in version order form a serial history. */
+	prev_v = p->v0;
+	prev_s = p->s0;
+	for (size_t i = 0; i < nok; i++) {
+		const struct hist_op *w = &h->ops[okw[i]];
+		int64_t               v = w->ret_version;
+
+		if (w->ret_stock < 0)
+			viol(r,
+			    "product %s: op #%ld (client %d) %s OK left "
+			    "stock %" PRId64,
+			    p->id, okw[i], w->client, type_name(w),
+			    w->ret_stock);
+		if (v <= p->v0 || (uint64_t)(v - p->v0) > nok + nindet) {
+			viol(r,
+			    "product %s: op #%ld (client %d) %s OK returned "
+			    "version %" PRId64
+			    ", which %zu acknowledged and %zu indeterminate "
+			    "writes from version %" PRId64 " cannot reach",
+			    p->id, okw[i], w->client, type_name(w), v, nok,
+			    nindet, p->v0);
+			continue;
+		}
+		if (v == prev_v && i > 0) {
+			viol(r,
+			    "product %s: version %" PRId64
+			    " acknowledged twice: op #%ld (client %d) and "
+			    "op #%ld (client %d)",
+			    p->id, v, okw[i - 1], h->ops[okw[i - 1]].client,
+			    okw[i], w->client);
+			continue;
+		}
+		if (w->type == HIST_UPDATE && w->expected != v - 1)
+			viol(r,
+			    "product %s: op #%ld (client %d) UpdateStock"
+			    "(expected %" PRId64 ") OK at version %" PRId64,
+			    p->id, okw[i], w->client, w->expected, v);
+		if (w->type == HIST_ADJUST && w->expected != 0 &&
+		    w->expected != v - 1)
+			viol(r,
+			    "product %s: op #%ld (client %d) AdjustStock"
+			    "(expected %" PRId64 ") OK at version %" PRId64,
+			    p->id, okw[i], w->client, w->expected, v);
+		if (v == prev_v + 1) {
+			int64_t want = apply(w, prev_s);
+			if (w->ret_stock != want)
+				viol(r,
+				    "product %s: op #%ld (client %d) %s of "
+				    "%" PRId64 " OK at version %" PRId64
+				    " returned stock %" PRId64
+				    ", but version %" PRId64
+				    " had stock %" PRId64 " (want %" PRId64
+				    ")",
+				    p->id, okw[i], w->client, type_name(w),
+				    w->type == HIST_UPDATE ? w->stock
+				                           : op_delta(w),
+				    v, w->ret_stock, prev_v, prev_s, want);
+		} else {
+			gaps += (size_t)(v - prev_v - 1);
+		}
+		kstock[v - p->v0] = w->ret_stock;
+		kop[v - p->v0]    = okw[i];
+		prev_v            = v;
+		prev_s            = w->ret_stock;
+		vmax              = v;
+	}
+	if (gaps > nindet)
+		viol(r,
+		    "product %s: %zu versions between acknowledged writes "
+		    "were produced by no write (only %zu indeterminate "
+		    "ones)",
+		    p->id, gaps, nindet);
+
+	/* Pass 3: every observation. */
+	for (size_t i = 0; i < s->nops; i++) {
+		long                  oi = s->ops[i];
+		const struct hist_op *op = &h->ops[oi];
+		struct obs o = { op->t_invoke, op->t_complete, op->ret_version,
+			op->ret_stock, oi, 0 };
+		enum outcome oc;
+		size_t       invoked;
+		int64_t      v;
+
+		if (op->type == HIST_READ) {
+			r->reads++;
+			if (op->code != HIST_OK) {
+				r->other_reads++;
+				continue;
+			}
+			r->reads_checked++;
+		} else {
+			oc = any_outcome(op);
+			if (oc == O_INDET)
+				continue;
+			if (oc == O_OK) {
+				o.okwrite         = 1;
+				s->obs[s->nobs++] = o;
+				continue;
+			}
+			if (op->ret_version <= 0)
+				continue; /* refused without a product */
+			if (op->code == HIST_FAILED_PRECONDITION &&
+			    op->type != HIST_UPDATE &&
+			    op->ret_stock + op_delta(op) >= 0)
+				viol(r,
+				    "product %s: op #%ld (client %d) %s of "
+				    "%" PRId64
+				    " refused FAILED_PRECONDITION with stock "
+				    "%" PRId64 " (enough)",
+				    p->id, oi, op->client, type_name(op),
+				    op_delta(op), op->ret_stock);
+			if (op->code == HIST_OUT_OF_RANGE &&
+			    op->type != HIST_UPDATE &&
+			    op->ret_stock + op_delta(op) <= 2147483647)
+				viol(r,
+				    "product %s: op #%ld (client %d) %s of "
+				    "%" PRId64 " refused OUT_OF_RANGE with "
+				               "stock %" PRId64,
+				    p->id, oi, op->client, type_name(op),
+				    op_delta(op), op->ret_stock);
+		}
+		s->obs[s->nobs++] = o;
+		v                 = o.version;
+		if (o.stock < -1) {
+			viol(r, "product %s: op #%ld shows stock %" PRId64,
+			    p->id, oi, o.stock);
+			continue;
+		}
+		invoked = count_before(s->winv, s->nwinv, o.t_done);
+		if (v < p->v0 || (uint64_t)(v - p->v0) > invoked) {
+			viol(r,
+			    "product %s: op #%ld (client %d) %s shows "
+			    "version %" PRId64
+			    ", but only %zu writes that could apply had "
+			    "been invoked by then",
+			    p->id, oi, op->client, type_name(op), v, invoked);
+			continue;
+		}
+		if ((size_t)(v - p->v0) < nk && kstock[v - p->v0] != -1 &&
+		    o.stock != -1 && o.stock != kstock[v - p->v0])
+			viol(r,
+			    "product %s: op #%ld (client %d) %s shows "
+			    "version %" PRId64 " with stock %" PRId64
+			    ", but the serial history has stock %" PRId64,
+			    p->id, oi, op->client, type_name(op), v, o.stock,
+			    kstock[v - p->v0]);
+	}
+
+	/* The final state. */
+	if (p->nfinal == 0 && opts != NULL && opts->require_final)
+		viol(r, "product %s: no final state was read", p->id);
+	for (int f = 0; f < p->nfinal; f++) {
+		int64_t    vf = p->final[f].version, sf = p->final[f].stock;
+		struct obs o = { HIST_NO_TIME, HIST_NO_TIME, vf, sf, -1 - f,
+			0 };
+
+		r->finals_checked++;
+		s->obs[s->nobs++] = o;
+		if (vf < vmax) {
+			viol(r,
+			    "product %s: acknowledged write missing: the "
+			    "final state (%s) has version %" PRId64
+			    ", but op #%ld was acknowledged at version "
+			    "%" PRId64,
+			    p->id, p->final[f].src, vf, kop[vmax - p->v0],
+			    vmax);
+			continue;
+		}
+		if (sf < 0)
+			viol(r, "product %s: final stock %" PRId64, p->id, sf);
+		if ((uint64_t)(vf - p->v0) > nok + nindet) {
+			viol(r,
+			    "product %s: final version %" PRId64
+			    " (%s) is more than %zu acknowledged and %zu "
+			    "indeterminate writes from version %" PRId64
+			    " can produce (a refused write applied?)",
+			    p->id, vf, p->final[f].src, nok, nindet, p->v0);
+			continue;
+		}
+		if (vf == vmax) {
+			if (sf != kstock[vmax - p->v0])
+				viol(r,
+				    "product %s: final state (%s) version "
+				    "%" PRId64 " has stock %" PRId64
+				    ", but the serial history gives %" PRId64,
+				    p->id, p->final[f].src, vf, sf,
+				    kstock[vmax - p->v0]);
+		} else {
+			/* Produced by vf - vmax indeterminate writes. */
+			size_t need = (size_t)(vf - vmax);
+			int    sets = 0;
+			for (size_t i = 0; i < nindet; i++)
+				if (indelta[i] == INT64_MIN)
+					sets = 1;
+			if (f == 0 && need <= nindet)
+				r->indet_applied += need;
+			if (!sets && nindet <= SUBSET_MAX &&
+			    !subset_sums_to(indelta, nindet, need,
+			        sf - kstock[vmax - p->v0]))
+				viol(r,
+				    "product %s: final state (%s) version "
+				    "%" PRId64 " stock %" PRId64
+				    ": no %zu of the %zu indeterminate "
+				    "writes take version %" PRId64
+				    " (stock %" PRId64 ") there",
+				    p->id, p->final[f].src, vf, sf, need,
+				    nindet, vmax, kstock[vmax - p->v0]);
+		}
+	}
+
+	/* Real time: sweep by invoke time, keeping the highest version seen
+	 * by an operation that completed before. */
+	{
+		int64_t maxobs   = p->v0;
+		size_t  maxobs_i = 0;
+		char    who[96], who2[96];
+
+		memcpy(s->byinv, s->obs, s->nobs * sizeof(*s->obs));
+		qsort(s->obs, s->nobs, sizeof(*s->obs), cmp_obs_done);
+		qsort(s->byinv, s->nobs, sizeof(*s->byinv), cmp_obs_invoke);
+		for (size_t i = 0, j = 0; i < s->nobs; i++) {
+			const struct obs *q = &s->byinv[i];
+			int64_t           need;
+
+			while (j < s->nobs && s->obs[j].t_done < q->t_invoke) {
+				if (s->obs[j].version > maxobs) {
+					maxobs   = s->obs[j].version;
+					maxobs_i = j;
+				}
+				j++;
+			}
+			need = q->okwrite ? q->version - 1 : q->version;
+			if (maxobs == p->v0 || need >= maxobs || q->op < 0)
+				continue; /* the final state: checked above */
+			snprintf(who, sizeof(who), "op #%ld (client %d, %s)",
+			    q->op, h->ops[q->op].client,
+			    type_name(&h->ops[q->op]));
+			if (s->obs[maxobs_i].op >= 0)
+				snprintf(who2, sizeof(who2), "op #%ld",
+				    s->obs[maxobs_i].op);
+			else
+				snprintf(who2, sizeof(who2), "final state");
+			viol(r,
+			    "product %s: %s returned version %" PRId64
+			    " but was invoked after %s completed having "
+			    "seen version %" PRId64,
+			    p->id, who, q->version, who2, maxobs);
+		}
+	}
+	free(okw);
+	free(kstock);
+	free(kop);
+	free(indelta);
+	return 0;
+}
+
 static int
 check_product(const struct history *h, int pi, struct pstate *s,
     const struct check_opts *opts, struct check_report *r)
@@ -286,6 +733,10 @@ check_product(const struct history *h, int pi, struct pstate *s,
 	size_t                     nw = 0, nk, maxobs_i = 0;
 	int64_t                    reach, maxobs;
 	char                       who[96], who2[96];
+
+	for (size_t i = 0; i < s->nops; i++)
+		if (is_counter_op(&h->ops[s->ops[i]]))
+			return check_counter(h, pi, s, opts, r);
 
 	/* Updates on this product, and the range of versions they span. */
 	for (size_t i = 0; i < s->nops; i++)
@@ -506,6 +957,59 @@ check_product(const struct history *h, int pi, struct pstate *s,
 	return 0;
 }
 
+static int
+cmp_group(const void *a, const void *b, void *hp)
+{
+	const struct history *h = hp;
+	const struct hist_op *x = &h->ops[*(const long *)a];
+	const struct hist_op *y = &h->ops[*(const long *)b];
+
+	if (x->group != y->group)
+		return (x->group > y->group) - (x->group < y->group);
+	return (x->product > y->product) - (x->product < y->product);
+}
+
+/* Reservations across products: one code per call, distinct products;
+ * counts the calls. */
+static int
+check_groups(const struct history *h, struct check_report *r)
+{
+	long  *v;
+	size_t n = 0;
+
+	if ((v = malloc((h->nops + 1) * sizeof(*v))) == NULL)
+		return -1;
+	for (size_t i = 0; i < h->nops; i++)
+		if (h->ops[i].type == HIST_RESERVE)
+			v[n++] = (long)i;
+	qsort_r(v, n, sizeof(*v), cmp_group, (void *)h);
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_op *x = &h->ops[v[i]];
+		const struct hist_op *y = i > 0 ? &h->ops[v[i - 1]] : NULL;
+
+		if (y == NULL || y->group != x->group) {
+			r->reserves++;
+			if (counter_outcome(x) == O_ABORTED)
+				r->refused++;
+			continue;
+		}
+		if (x->code != y->code)
+			viol(r,
+			    "reservation %" PRId64
+			    ": items with different outcomes (op #%ld %d, "
+			    "op #%ld %d): not all or nothing",
+			    x->group, v[i - 1], y->code, v[i], x->code);
+		if (x->product == y->product)
+			viol(r,
+			    "reservation %" PRId64
+			    ": two items on product %s (op #%ld, op #%ld)",
+			    x->group, h->products[x->product].id, v[i - 1],
+			    v[i]);
+	}
+	free(v);
+	return 0;
+}
+
 int
 history_check(const struct history *h, const struct check_opts *opts,
     struct check_report *r)
@@ -586,6 +1090,8 @@ history_check(const struct history *h, const struct check_opts *opts,
 	free(byprod);
 	if (rv == -2)
 		goto nomem;
+	if (check_groups(h, r) != 0)
+		goto nomem;
 	return r->violations == 0 ? 0 : -1;
 nomem:
 	viol(r, "checker out of memory");
@@ -605,6 +1111,9 @@ history_report_print(FILE *f, const char *title, const struct check_report *r)
 	    "  indeterminate:  %zu (of which the final state shows "
 	    "%zu applied)\n",
 	    r->indeterminate, r->indet_applied);
+	fprintf(f, "adjusts:          %zu\n", r->adjusts);
+	fprintf(f, "reservations:     %zu\n", r->reserves);
+	fprintf(f, "  refused:        %zu\n", r->refused);
 	fprintf(f, "reads:            %zu\n", r->reads);
 	fprintf(f, "  reads checked:  %zu\n", r->reads_checked);
 	fprintf(f, "  reads failed:   %zu\n", r->other_reads);

@@ -4,7 +4,11 @@
  * conflict, a stale read, a phantom value, a wrong final state) has a
  * history that must FAIL; valid histories, including both fates of an
  * indeterminate write, must PASS.  Also the text form round trip,
- * merging files and a torn last line.
+ * merging files and a torn last line.  AdjustStock and ReserveStock
+ * (the counter model): valid histories with refusals and indeterminate
+ * calls PASS; a half-applied reservation, a split outcome, a lost delta,
+ * two writes at one version, an unjustified refusal, a negative stock, a
+ * stale read and a refused write applied FAIL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,15 +51,15 @@ upd(int client, int64_t exp, int64_t stock, int64_t t0, int64_t t1, int code,
     int64_t rv, int64_t rs)
 {
 	struct hist_op op = { client, HIST_UPDATE, 0, exp, stock, t0, t1, code,
-		rv, rs };
+		rv, rs, 0 };
 	assert_true(history_add_op(&h, &op) >= 0);
 }
 
 static void
 rd(int client, int64_t t0, int64_t t1, int code, int64_t rv, int64_t rs)
 {
-	struct hist_op op = { client, HIST_READ, 0, 0, 0, t0, t1, code, rv,
-		rs };
+	struct hist_op op = { client, HIST_READ, 0, 0, 0, t0, t1, code, rv, rs,
+		0 };
 	assert_true(history_add_op(&h, &op) >= 0);
 }
 
@@ -317,7 +321,7 @@ test_files_merge(void **state)
 	char           err[256], buf[256];
 	struct history m;
 	struct hist_op op  = { 7, HIST_UPDATE, 0, 1, 10, 100, 200, HIST_OK, 2,
-		 10 };
+		 10, 0 };
 	int            fd1 = mkstemp(p1), fd2 = mkstemp(p2);
 	FILE          *f;
 
@@ -371,6 +375,241 @@ test_files_merge(void **state)
 	unlink(p2);
 }
 
+/* --- adjustments and reservations (issue 10): the counter model --------
+ * Product 0 (ID) starts at version 1, stock 0 (setup); counter tests add
+ * ID2 at version 1, stock 10. */
+
+static void
+adj(int client, int64_t delta, int64_t t0, int64_t t1, int code, int64_t rv,
+    int64_t rs)
+{
+	struct hist_op op = { client, HIST_ADJUST, 0, 0, delta, t0, t1, code,
+		rv, rs, 0 };
+	assert_true(history_add_op(&h, &op) >= 0);
+}
+
+/* One item of reservation `group` on product p, taking qty. */
+static void
+rsv(int client, int64_t group, int p, int64_t qty, int64_t t0, int64_t t1,
+    int code, int64_t rv, int64_t rs)
+{
+	struct hist_op op = { client, HIST_RESERVE, p, 0, qty, t0, t1, code,
+		rv, rs, group };
+	assert_true(history_add_op(&h, &op) >= 0);
+}
+
+static void
+fin2(int64_t v, int64_t s)
+{
+	assert_int_equal(history_add_final(&h, 1, "rpc", v, s), 0);
+}
+
+static void
+add_second(void)
+{
+	assert_int_equal(history_add_product(&h, ID2, 1, 10), 1);
+}
+
+static void
+test_counter_valid(void **state)
+{
+	(void)state;
+	add_second();
+	/* Concurrent adjustments queue: versions in commit order. */
+	adj(1, 5, 0, 10, HIST_OK, 2, 5);
+	adj(2, -2, 1, 12, HIST_OK, 3, 3);
+	adj(3, -4, 2, 14, HIST_FAILED_PRECONDITION, 3, 3);
+	rd(4, 13, 15, HIST_OK, 3, 3);
+	/* A reservation on both products, then one refused: product 1 is
+	 * short; nothing applied. */
+	rsv(1, 7, 0, 3, 20, 30, HIST_OK, 4, 0);
+	rsv(1, 7, 1, 4, 20, 30, HIST_OK, 2, 6);
+	rsv(2, 8, 1, 9, 31, 40, HIST_FAILED_PRECONDITION, 2, 6);
+	rsv(2, 8, 0, 1, 31, 40, HIST_FAILED_PRECONDITION, 0, -1);
+	{
+		struct hist_op op = { 3, HIST_READ, 1, 0, 0, 41, 42, HIST_OK,
+			2, 6, 0 };
+		assert_true(history_add_op(&h, &op) >= 0);
+	}
+	fin(4, 0);
+	fin2(2, 6);
+	assert_int_equal(check("counter: valid"), 0);
+}
+
+static void
+test_counter_indeterminate(void **state)
+{
+	(void)state;
+	add_second();
+	adj(1, 5, 0, 10, HIST_OK, 2, 5);
+	/* An adjustment and a reservation whose outcome is unknown: the
+	 * final state shows the reservation applied on both products and
+	 * the adjustment not. */
+	adj(2, 7, 11, 50, 14 /* UNAVAILABLE */, 0, -1);
+	rsv(3, 9, 0, 2, 12, INF, HIST_PENDING, 0, -1);
+	rsv(3, 9, 1, 1, 12, INF, HIST_PENDING, 0, -1);
+	fin(3, 3);
+	fin2(2, 9);
+	assert_int_equal(check("counter: indeterminate"), 0);
+}
+
+/* A reservation refused, yet the final state shows one product taken. */
+static void
+test_counter_half_applied(void **state)
+{
+	(void)state;
+	add_second();
+	adj(1, 5, 0, 10, HIST_OK, 2, 5);
+	rsv(2, 11, 0, 2, 20, 30, HIST_FAILED_PRECONDITION, 0, -1);
+	rsv(2, 11, 1, 20, 20, 30, HIST_FAILED_PRECONDITION, 1, 10);
+	fin(3, 3); /* product 0 lost 2 units */
+	fin2(1, 10);
+	assert_int_equal(check("counter: half-applied reservation"), -1);
+}
+
+/* The items of one reservation answered differently. */
+static void
+test_counter_split_outcome(void **state)
+{
+	(void)state;
+	add_second();
+	rsv(2, 12, 0, 0 + 1, 20, 30, HIST_FAILED_PRECONDITION, 1, 0);
+	rsv(2, 12, 1, 1, 20, 30, HIST_OK, 2, 9);
+	fin(1, 0);
+	fin2(2, 9);
+	assert_int_equal(check("counter: split outcome"), -1);
+}
+
+/* An acknowledged delta the final state does not show. */
+static void
+test_counter_lost_delta(void **state)
+{
+	(void)state;
+	adj(1, 5, 0, 10, HIST_OK, 2, 5);
+	adj(2, 3, 11, 20, HIST_OK, 3, 8);
+	fin(2, 5);
+	assert_int_equal(check("counter: lost delta (version)"), -1);
+}
+
+/* The version moved but the delta is missing from the stock. */
+static void
+test_counter_lost_delta_stock(void **state)
+{
+	(void)state;
+	adj(1, 5, 0, 10, HIST_OK, 2, 5);
+	adj(2, 3, 11, 20, HIST_OK, 3, 5);
+	fin(3, 5);
+	assert_int_equal(check("counter: lost delta (stock)"), -1);
+}
+
+/* Two adjustments acknowledged at the same version. */
+static void
+test_counter_double_version(void **state)
+{
+	(void)state;
+	adj(1, 5, 0, 10, HIST_OK, 2, 5);
+	adj(2, 4, 0, 10, HIST_OK, 2, 4);
+	fin(2, 5);
+	assert_int_equal(check("counter: two at one version"), -1);
+}
+
+/* Refused for too little stock while the stock was enough. */
+static void
+test_counter_refused_with_enough(void **state)
+{
+	(void)state;
+	adj(1, 5, 0, 10, HIST_OK, 2, 5);
+	adj(2, -3, 11, 20, HIST_FAILED_PRECONDITION, 2, 5);
+	fin(2, 5);
+	assert_int_equal(check("counter: refused with enough"), -1);
+}
+
+/* A stock below zero, observed. */
+static void
+test_counter_negative(void **state)
+{
+	(void)state;
+	adj(1, 1, 0, 10, HIST_OK, 2, 1);
+	adj(2, -2, 11, 20, HIST_OK, 3, -1);
+	fin(3, -1);
+	assert_int_equal(check("counter: negative stock"), -1);
+}
+
+/* A read older than a completed adjustment (stale). */
+static void
+test_counter_stale_read(void **state)
+{
+	(void)state;
+	adj(1, 1, 0, 10, HIST_OK, 2, 1);
+	rd(2, 11, 12, HIST_OK, 1, 0);
+	fin(2, 1);
+	assert_int_equal(check("counter: stale read"), -1);
+}
+
+/* A refused adjustment applied anyway (the final state has one version
+ * too many). */
+static void
+test_counter_refused_applied(void **state)
+{
+	(void)state;
+	adj(1, 4, 0, 10, HIST_OK, 2, 4);
+	adj(2, -5, 11, 20, HIST_FAILED_PRECONDITION, 2, 4);
+	fin(3, 0);
+	assert_int_equal(check("counter: refused applied"), -1);
+}
+
+/* Across an indeterminate adjustment the final stock must be reachable. */
+static void
+test_counter_indeterminate_wrong_stock(void **state)
+{
+	(void)state;
+	adj(1, 4, 0, 10, HIST_OK, 2, 4);
+	adj(2, 3, 11, 20, 4 /* DEADLINE_EXCEEDED */, 0, -1);
+	fin(3, 6); /* 4 + 3 = 7, not 6 */
+	assert_int_equal(check("counter: indeterminate wrong stock"), -1);
+}
+
+static void
+test_counter_text_round_trip(void **state)
+{
+	char           path[] = "/tmp/checker_test.XXXXXX", buf[256], err[256];
+	struct history m;
+	struct hist_op op = { 7, HIST_RESERVE, 0, 0, 3, 100, 200, HIST_OK, 2,
+		7, 123456789012LL };
+	int            fd = mkstemp(path);
+	FILE          *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	history_fmt_product(buf, sizeof(buf), &h.products[0]);
+	fputs(buf, f);
+	history_fmt_invoke(buf, sizeof(buf), 0, &op, ID);
+	fputs(buf, f);
+	history_fmt_complete(buf, sizeof(buf), 0, &op);
+	fputs(buf, f);
+	op.type  = HIST_ADJUST;
+	op.stock = -4;
+	op.group = 0;
+	history_fmt_invoke(buf, sizeof(buf), 1, &op, ID);
+	fputs(buf, f);
+	assert_int_equal(fclose(f), 0);
+	history_init(&m);
+	assert_int_equal(history_read_file(&m, path, err, sizeof(err)), 0);
+	assert_int_equal(m.nops, 2);
+	assert_int_equal(m.ops[0].type, HIST_RESERVE);
+	assert_int_equal(m.ops[0].group, 123456789012LL);
+	assert_int_equal(m.ops[0].expected, 0);
+	assert_int_equal(m.ops[0].stock, 3);
+	assert_int_equal(m.ops[0].ret_stock, 7);
+	assert_int_equal(m.ops[1].type, HIST_ADJUST);
+	assert_int_equal(m.ops[1].stock, -4);
+	assert_int_equal(m.ops[1].code, HIST_PENDING);
+	history_fini(&m);
+	unlink(path);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -398,6 +637,19 @@ main(void)
 		T(test_ok_wrong_stock),
 		T(test_missing_final),
 		T(test_files_merge),
+		T(test_counter_valid),
+		T(test_counter_indeterminate),
+		T(test_counter_half_applied),
+		T(test_counter_split_outcome),
+		T(test_counter_lost_delta),
+		T(test_counter_lost_delta_stock),
+		T(test_counter_double_version),
+		T(test_counter_refused_with_enough),
+		T(test_counter_negative),
+		T(test_counter_stale_read),
+		T(test_counter_refused_applied),
+		T(test_counter_indeterminate_wrong_stock),
+		T(test_counter_text_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

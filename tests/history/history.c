@@ -6,7 +6,8 @@
  * skips):
  *
  *   P <id> <v0> <s0>                                  a product
- *   I <seq> <client> <R|U> <id> <expected> <stock> <t_invoke>
+ *   I <seq> <client> <R|U|A> <id> <expected> <stock> <t_invoke>
+ *   I <seq> <client> V <id> <group> <quantity> <t_invoke>  a reserve item
  *   C <seq> <code> <version> <stock> <t_complete>     its completion
  *   F <id> <rpc|sql> <version> <stock>                a final read
  *
@@ -123,7 +124,8 @@ history_fmt_invoke(char *buf, size_t len, long seq, const struct hist_op *op,
 {
 	return snprintf(buf, len,
 	    "I %ld %d %c %s %" PRId64 " %" PRId64 " %" PRId64 "\n", seq,
-	    op->client, (char)op->type, product_id, op->expected, op->stock,
+	    op->client, (char)op->type, product_id,
+	    op->type == HIST_RESERVE ? op->group : op->expected, op->stock,
 	    op->t_invoke);
 }
 
@@ -203,8 +205,13 @@ history_read_file(
 			        &seq, &op.client, &type, id, &op.expected,
 			        &op.stock, &op.t_invoke, &n) != 7 ||
 			    line[n] != '\0' || seq < 0 ||
-			    (type != HIST_READ && type != HIST_UPDATE))
+			    (type != HIST_READ && type != HIST_UPDATE &&
+			        type != HIST_ADJUST && type != HIST_RESERVE))
 				goto bad;
+			if (type == HIST_RESERVE) {
+				op.group    = op.expected;
+				op.expected = 0;
+			}
 			if ((p = history_find_product(h, id)) < 0) {
 				fail(err, errlen, "%s:%zu: unknown product %s",
 				    path, lineno, id);

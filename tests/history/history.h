@@ -34,14 +34,23 @@
 #define HIST_FINAL_MAX 2         /* final reads per product: rpc and sql */
 
 enum hist_type {
-	HIST_READ   = 'R', /* GetProduct */
-	HIST_UPDATE = 'U', /* UpdateStock(stock, expected) */
+	HIST_READ    = 'R', /* GetProduct */
+	HIST_UPDATE  = 'U', /* UpdateStock(stock, expected) */
+	HIST_ADJUST  = 'A', /* AdjustStock(delta = stock, expected) */
+	HIST_RESERVE = 'V', /* one item of a ReserveStock: take `stock`
+	                     * units; the items of one call share `group`
+	                     * and its code, and apply all or none */
 };
 
 /* The status codes the checker cares about (gRPC's numbers). */
 enum {
-	HIST_OK      = 0,
-	HIST_ABORTED = 10,
+	HIST_OK                  = 0,
+	HIST_INVALID_ARGUMENT    = 3,
+	HIST_NOT_FOUND           = 5,
+	HIST_ALREADY_EXISTS      = 6,
+	HIST_FAILED_PRECONDITION = 9,
+	HIST_ABORTED             = 10,
+	HIST_OUT_OF_RANGE        = 11,
 };
 
 /* One product of the run. */
@@ -59,16 +68,22 @@ struct hist_product {
 
 /* One operation. */
 struct hist_op {
-	int            client;      /* client id, unique across processes */
-	enum hist_type type;        /* read or update */
-	int            product;     /* index into history.products */
-	int64_t        expected;    /* update: expected version */
-	int64_t        stock;       /* update: stock written */
-	int64_t        t_invoke;    /* CLOCK_MONOTONIC ns before the call */
-	int64_t        t_complete;  /* ns after the reply, or HIST_NO_TIME */
-	int            code;        /* status code, or HIST_PENDING */
-	int64_t        ret_version; /* OK: version; ABORTED: current_version */
-	int64_t        ret_stock;   /* OK/ABORTED: stock, -1 if not sent */
+	int            client;   /* client id, unique across processes */
+	enum hist_type type;     /* read or update */
+	int            product;  /* index into history.products */
+	int64_t        expected; /* update, adjust: expected version
+	                          * (adjust: 0 for none) */
+	int64_t stock;           /* update: stock written; adjust: the
+	                          * delta; reserve: the quantity taken */
+	int64_t t_invoke;        /* CLOCK_MONOTONIC ns before the call */
+	int64_t t_complete;      /* ns after the reply, or HIST_NO_TIME */
+	int     code;            /* status code, or HIST_PENDING */
+	int64_t ret_version;     /* OK: version; ABORTED (and adjust or
+	                          * reserve refused): current version,
+	                          * 0 if not sent */
+	int64_t ret_stock;       /* OK/ABORTED: stock, -1 if not sent */
+	int64_t group;           /* reserve: the call, shared by its
+	                          * items (unique across processes) */
 };
 
 /* A whole history.  Zero-initialise, or history_init(). */
@@ -125,6 +140,10 @@ struct check_report {
 	size_t indeterminate;  /* updates with any other outcome, or none */
 	size_t indet_applied;  /* indeterminate updates the final state
 	                        * shows applied */
+	size_t adjusts;        /* AdjustStock calls */
+	size_t reserves;       /* ReserveStock calls (groups) */
+	size_t refused;        /* adjust/reserve calls refused (nothing
+	                        * applied: FAILED_PRECONDITION, ...) */
 	size_t other_reads;    /* reads that failed (no information) */
 	size_t finals_checked; /* final-state reads checked */
 	size_t violations;     /* how many checks failed */
@@ -136,9 +155,10 @@ struct check_opts {
 	int require_final; /* a product with no final read is a violation */
 };
 
-/* Check h against the model of a versioned register per product (see
- * checker.c).  Pure: reads h only.  Returns 0 if the history is valid,
- * -1 if not (r->first says why); r gets the figures either way. */
+/* Check h against the model of a versioned register per product, or,
+ * for a product that adjustments or reservations touch, of a versioned
+ * counter (see checker.c).  Pure: reads h only.  Returns 0 if the history is
+ * valid, -1 if not (r->first says why); r gets the figures either way. */
 int history_check(const struct history *h, const struct check_opts *opts,
     struct check_report *r);
 
