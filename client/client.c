@@ -1161,6 +1161,12 @@ reserve_check(
 			    "items[%zu].quantity must be 1..2147483647 (or 0 "
 			    "to set the stock), not %lld",
 			    i, (long long)it->quantity);
+		if (it->quantity > 0 &&
+		    (it->expected_version != 0 || it->stock != 0))
+			return status_set(status, INVENTORY_INVALID_ARGUMENT,
+			    "items[%zu]: a take (quantity > 0) has no "
+			    "expected_version or stock",
+			    i);
 		if (it->quantity == 0 && it->expected_version < 1)
 			return status_set(status, INVENTORY_INVALID_ARGUMENT,
 			    "items[%zu].expected_version must be >= 1 to set "

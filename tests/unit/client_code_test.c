@@ -295,6 +295,10 @@ test_new_call_args(void **state)
 	it[1].quantity = INT64_C(2147483648);
 	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),
 	    &st, "items[1].quantity");
+	it[1].quantity         = 2; /* a take with a version: which? */
+	it[1].expected_version = 1;
+	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),
+	    &st, "items[1]: a take");
 	it[1].quantity         = 0; /* a set needs a version ... */
 	it[1].expected_version = 0;
 	expect_invalid(inventory_reserve(c, it, 2, NULL, &p, &st, NULL, NULL),

@@ -308,9 +308,10 @@ INVENTORY_API inventory_code inventory_adjust_stock(inventory_client *c,
 /* Most items one reservation may carry. */
 enum { INVENTORY_RESERVE_MAX = 100 };
 
-/* One item of a reservation: quantity > 0 takes that many units; quantity
- * 0 sets the stock to `stock` if the product is still at
- * expected_version (>= 1). */
+/* One item of a reservation: quantity > 0 takes that many units (then
+ * expected_version and stock must be 0); quantity 0 sets the stock to
+ * `stock` (0..2147483647) if the product is still at expected_version
+ * (>= 1). */
 typedef struct inventory_reserve_item {
 	const char *id;               /* the caller's */
 	int64_t     quantity;         /* take: 1 .. 2147483647; 0: set */
@@ -323,7 +324,8 @@ typedef struct inventory_item_error {
 	size_t            index;        /* into the call's items */
 	inventory_code    code;         /* ABORTED, FAILED_PRECONDITION, ... */
 	char              message[256]; /* human-readable */
-	inventory_product current;      /* as it is; version 0: not found */
+	inventory_product current;      /* as it is; version 0: not found
+	                                 * (then only current.id is set) */
 } inventory_item_error;
 
 /* ReserveStock: apply n items (1..INVENTORY_RESERVE_MAX, on distinct
