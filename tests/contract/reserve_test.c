@@ -7,8 +7,9 @@
  *    failing item (index, code, message, the product as it is; version 0
  *    for NOT_FOUND);
  *  - INVALID_ARGUMENT: 0 or 101 items, duplicate ids, an item with both or
- *    neither of quantity and (expected_version, stock), a bad quantity, a
- *    bad id, a set stock out of range, a version from the future;
+ *    neither of quantity and (expected_version, stock) (through the
+ *    library, and on the wire as raw ReserveItems), a bad quantity, a bad
+ *    id, a set stock out of range, a version from the future;
  *  - request ids: a repeat answers the first outcome (applied once, also
  *    after another write), the same id for other items ALREADY_EXISTS.
  */
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_wire.h"
 #include "contract.h"
 
 enum { MAXP = 101 };
@@ -328,10 +330,7 @@ test_reserve_first_in_request_order(void **state)
 	fixture_make(&f, "reserve-order", 2, NULL, 1);
 	lo = strcmp(f.p[0]->id, f.p[1]->id) < 0 ? 0 : 1;
 	hi = 1 - lo;
-	/* The higher id first, short of stock; the lower id second,
-	 * stale. */
-	items[0] = take(f.p[hi], 2);
-	items[1] = set(f.p[lo], 1, 0);
+	/* The lower id moves to version 2. */
 	{
 		inventory_product *m = NULL;
 		inventory_status   st;
@@ -344,6 +343,10 @@ test_reserve_first_in_request_order(void **state)
 		f.p[lo] = m;
 		inventory_status_fini(&st);
 	}
+	/* The higher id first, short of stock; the lower id second,
+	 * stale. */
+	items[0] = take(f.p[hi], 2);
+	items[1] = set(f.p[lo], 1, 0);
 	reserve(NULL, items, 2, &o);
 	expect(&o, INVENTORY_FAILED_PRECONDITION, "request order");
 	assert_int_equal(o.nerrs, 2);
@@ -446,6 +449,74 @@ test_reserve_invalid(void **state)
 		}
 	}
 	fixture_unchanged(&f, "invalid");
+	fixture_free(&f);
+}
+
+/* The same rules on the wire, where an item can carry both a quantity and
+ * (expected_version, stock), only part of a set, or nothing: the server
+ * answers INVALID_ARGUMENT and applies nothing. */
+static void
+test_reserve_wire_item_shapes(void **state)
+{
+	struct fixture f;
+	nng_socket     sock;
+	static const struct {
+		const char *what;
+		int         hq, hv, hs; /* which fields the item carries */
+	} shapes[] = {
+		{ "both", 1, 1, 1 },
+		{ "quantity and stock", 1, 0, 1 },
+		{ "quantity and version", 1, 1, 0 },
+		{ "neither", 0, 0, 0 },
+		{ "version without stock", 0, 1, 0 },
+		{ "stock without version", 0, 0, 1 },
+	};
+
+	(void)state;
+	fixture_make(&f, "reserve-wire", 2, NULL, 5);
+	assert_int_equal(bw_open(testenv_server(), 10000, &sock), 0);
+	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+		Inventory__V1__ReserveItem it[2] = {
+			INVENTORY__V1__RESERVE_ITEM__INIT,
+			INVENTORY__V1__RESERVE_ITEM__INIT
+		};
+		Inventory__V1__ReserveItem        *pit[2] = { &it[0], &it[1] };
+		Inventory__V1__ReserveStockRequest req =
+		    INVENTORY__V1__RESERVE_STOCK_REQUEST__INIT;
+		Inventory__V1__Request  *call;
+		Inventory__V1__Response *resp = NULL;
+		uint8_t                 *buf;
+		size_t                   len;
+		char                     rid[64];
+
+		it[0].id                   = f.p[0]->id;
+		it[0].has_quantity         = 1;
+		it[0].quantity             = 1;
+		it[1].id                   = f.p[1]->id;
+		it[1].has_quantity         = shapes[k].hq;
+		it[1].quantity             = 1;
+		it[1].has_expected_version = shapes[k].hv;
+		it[1].expected_version     = 1;
+		it[1].has_stock            = shapes[k].hs;
+		it[1].stock                = 2;
+		req.n_items                = 2;
+		req.items                  = pit;
+		testenv_request_id(rid, sizeof(rid));
+		call = bw_call("ReserveStock", rid, 5000, &req.base);
+		buf  = bw_single_pack(call, &len);
+		assert_int_equal(bw_exchange(sock, buf, len, &resp), 0);
+		if (!resp->has_code ||
+		    resp->code != INVENTORY_INVALID_ARGUMENT)
+			fail_msg("wire item '%s': code %u, want "
+			         "INVALID_ARGUMENT: %s",
+			    shapes[k].what, resp->has_code ? resp->code : 0,
+			    resp->message != NULL ? resp->message : "");
+		inventory__v1__response__free_unpacked(resp, NULL);
+		free(buf);
+		bw_call_free(call);
+		fixture_unchanged(&f, shapes[k].what);
+	}
+	nng_close(sock);
 	fixture_free(&f);
 }
 
@@ -563,6 +634,7 @@ main(void)
 		cmocka_unit_test(test_reserve_first_in_request_order),
 		cmocka_unit_test(test_reserve_future_version),
 		cmocka_unit_test(test_reserve_invalid),
+		cmocka_unit_test(test_reserve_wire_item_shapes),
 		cmocka_unit_test(test_reserve_idempotent),
 		cmocka_unit_test(test_reserve_refused_repeat),
 	};

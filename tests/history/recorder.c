@@ -7,7 +7,7 @@
  *                            | --ids FILE) [--read-ratio R]
  *                           [--history FILE] [--client-base B]
  *                           [--write-ids FILE] [--check]
- *                           [--workload rw|retry] [--retry-attempts N]
+ *                           [--workload rw|retry|stock] [--retry-attempts N]
  *                           [--retry-max-backoff-ms MS]
  *   inventory-history setup [common] --products K --write-ids FILE
  *   inventory-history check [common] [--no-final] FILE...
@@ -41,6 +41,16 @@
  * errors E, attempts A" and the per-code counts of the calls; with
  * --check, also "lost writes: L" (acknowledged writes whose version the
  * final state does not reach).
+ *
+ * --workload stock (issue 10): each client instead reads (--read-ratio),
+ * or sends an AdjustStock (restock 1..5 or take 1..3, no expected
+ * version), or a ReserveStock of 1..3 distinct products taking 1..3 units
+ * each, recorded as one op per item sharing a group.  Every write carries
+ * its own request id; a write whose outcome is unknown (UNAVAILABLE,
+ * DEADLINE_EXCEEDED, ...) is resent with the same id until it is known,
+ * at most --resolve-ms (20000) past the run's end, and recorded as one
+ * operation from the first send to the answer.  The run prints "stock:
+ * adjusts A, reservations R, resends S, unresolved U".
  *
  * check: merge history files, read the final state, run the checker.
  * probe: one GetProduct, printing the code and the time it took; with
@@ -94,6 +104,9 @@ struct config {
 	int         retry;          /* run: --workload retry */
 	int         retry_attempts; /* retry: max_attempts, 0: the library's */
 	int retry_backoff; /* retry: max_backoff_ms, 0: the library's */
+	int stock;         /* run: --workload stock */
+	int resolve_ms;    /* stock: resend an unknown outcome this long
+	                    * past the run's end */
 };
 
 /* The recording: one history, one lock, one optional stream. */
@@ -112,8 +125,12 @@ struct recorder {
 	atomic_long          other_codes;
 	atomic_long          retry_calls; /* retry: calls made */
 	atomic_long          retry_ok;    /* retry: calls that returned OK */
-	atomic_long          retry_attempts;  /* retry: writes sent in all */
-	atomic_long          retry_codes[17]; /* retry: calls per result */
+	atomic_long          retry_attempts;   /* retry: writes sent in all */
+	atomic_long          retry_codes[17];  /* retry: calls per result */
+	atomic_long          stock_adjusts;    /* stock: AdjustStock calls */
+	atomic_long          stock_reserves;   /* stock: ReserveStock calls */
+	atomic_long          stock_resends;    /* stock: same-id resends */
+	atomic_long          stock_unresolved; /* stock: still unknown */
 };
 
 struct worker {
@@ -123,6 +140,7 @@ struct worker {
 	uint64_t         rng;
 	int64_t         *known; /* last version learned per product, 0: none */
 	long             calls;
+	long             groups; /* stock: reservations sent */
 };
 
 static int64_t
@@ -438,6 +456,235 @@ retry_worker_main(void *arg)
 	return NULL;
 }
 
+/* --workload stock: AdjustStock and ReserveStock (issue 10). */
+
+enum { STOCK_ITEMS_MAX = 3 };
+
+/* Whether a code tells the outcome of an adjustment or a reservation:
+ * OK (applied) or a refusal (nothing applied). */
+static int
+stock_code_known(inventory_code code)
+{
+	switch (code) {
+	case INVENTORY_OK:
+	case INVENTORY_INVALID_ARGUMENT:
+	case INVENTORY_NOT_FOUND:
+	case INVENTORY_ALREADY_EXISTS:
+	case INVENTORY_FAILED_PRECONDITION:
+	case INVENTORY_ABORTED:
+	case INVENTORY_OUT_OF_RANGE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Resend with the same request id until the outcome is known, or until
+ * cfg->resolve_ms past the run's end. */
+static int
+stock_keep_resending(struct worker *w, inventory_code code)
+{
+	struct recorder *rec = w->rec;
+
+	if (stock_code_known(code))
+		return 0;
+	if (now_ns() >= rec->end_ns + (int64_t)rec->cfg->resolve_ms * 1000000)
+		return 0;
+	atomic_fetch_add(&rec->stock_resends, 1);
+	usleep(20000 + (useconds_t)(rng_next(&w->rng) % 30000));
+	return 1;
+}
+
+static void
+stock_adjust(struct worker *w, int p, inventory_call_opts *co)
+{
+	struct recorder   *rec = w->rec;
+	struct hist_op     op;
+	inventory_status   st = { 0 };
+	inventory_product *out;
+	inventory_code     code;
+	long               i;
+
+	memset(&op, 0, sizeof(op));
+	op.client     = w->id;
+	op.product    = p;
+	op.type       = HIST_ADJUST;
+	op.t_complete = HIST_NO_TIME;
+	op.code       = HIST_PENDING;
+	op.ret_stock  = -1;
+	/* Restock 1..5 or take 1..3. */
+	if (rng_next(&w->rng) % 2 == 0)
+		op.stock = 1 + (int64_t)(rng_next(&w->rng) % 5);
+	else
+		op.stock = -1 - (int64_t)(rng_next(&w->rng) % 3);
+	if ((i = rec_invoke(rec, &op)) < 0)
+		return;
+	atomic_fetch_add(&rec->stock_adjusts, 1);
+	do {
+		out = NULL;
+		inventory_status_fini(&st);
+		code = inventory_adjust_stock(rec->cl, rec->h.products[p].id,
+		    op.stock, 0, co, &out, &st);
+		count_code(rec, code, 1);
+	} while (stock_keep_resending(w, code));
+	if (code == INVENTORY_OK) {
+		rec_complete(rec, i, code, out->version, out->stock, now_ns());
+		inventory_product_free(out);
+	} else if (st.current != NULL) {
+		rec_complete(rec, i, code, st.current->version,
+		    st.current->stock, now_ns());
+	} else {
+		rec_complete(rec, i, code, 0, -1, now_ns());
+	}
+	if (!stock_code_known(code))
+		atomic_fetch_add(&rec->stock_unresolved, 1);
+	inventory_status_fini(&st);
+}
+
+static void
+stock_reserve(struct worker *w, inventory_call_opts *co)
+{
+	struct recorder       *rec = w->rec;
+	inventory_reserve_item items[STOCK_ITEMS_MAX];
+	int                    prod[STOCK_ITEMS_MAX];
+	long                   idx[STOCK_ITEMS_MAX];
+	int                n = 1 + (int)(rng_next(&w->rng) % STOCK_ITEMS_MAX);
+	int                m = 0;
+	int64_t            group;
+	inventory_status   st = { 0 };
+	inventory_product *out;
+	inventory_item_error *errs;
+	size_t                nerrs;
+	inventory_code        code;
+
+	if (n > rec->h.nproducts)
+		n = rec->h.nproducts;
+	/* Distinct products (a few tries; fewer items if the pick is
+	 * narrow). */
+	for (int t = 0; t < 4 * n && m < n; t++) {
+		int p = pick_product(rec, &w->rng), dup = 0;
+		for (int k = 0; k < m; k++)
+			dup |= prod[k] == p;
+		if (!dup)
+			prod[m++] = p;
+	}
+	group = (int64_t)w->id * 1000000000 + ++w->groups;
+	for (int k = 0; k < m; k++) {
+		struct hist_op op;
+
+		memset(&op, 0, sizeof(op));
+		op.client     = w->id;
+		op.product    = prod[k];
+		op.type       = HIST_RESERVE;
+		op.stock      = 1 + (int64_t)(rng_next(&w->rng) % 3);
+		op.group      = group;
+		op.t_complete = HIST_NO_TIME;
+		op.code       = HIST_PENDING;
+		op.ret_stock  = -1;
+		items[k]      = (inventory_reserve_item) {
+			     .id       = rec->h.products[prod[k]].id,
+			     .quantity = op.stock,
+		};
+		if ((idx[k] = rec_invoke(rec, &op)) < 0)
+			return;
+	}
+	atomic_fetch_add(&rec->stock_reserves, 1);
+	errs = NULL;
+	do {
+		free(errs);
+		out   = NULL;
+		errs  = NULL;
+		nerrs = 0;
+		inventory_status_fini(&st);
+		code = inventory_reserve(
+		    rec->cl, items, (size_t)m, co, &out, &st, &errs, &nerrs);
+		count_code(rec, code, 1);
+	} while (stock_keep_resending(w, code));
+	{
+		int64_t t = now_ns();
+		for (int k = 0; k < m; k++) {
+			int64_t v = 0, sk = -1;
+
+			if (code == INVENTORY_OK) {
+				v  = out[k].version;
+				sk = out[k].stock;
+			}
+			for (size_t e = 0; e < nerrs; e++)
+				if (errs[e].index == (size_t)k &&
+				    errs[e].current.version > 0) {
+					v  = errs[e].current.version;
+					sk = errs[e].current.stock;
+				}
+			rec_complete(rec, idx[k], code, v, sk, t);
+		}
+	}
+	if (!stock_code_known(code))
+		atomic_fetch_add(&rec->stock_unresolved, 1);
+	inventory_product_free(out);
+	free(errs);
+	inventory_status_fini(&st);
+}
+
+static void *
+stock_worker_main(void *arg)
+{
+	struct worker       *w   = arg;
+	struct recorder     *rec = w->rec;
+	const struct config *cfg = rec->cfg;
+
+	for (;;) {
+		inventory_call_opts co = { cfg->timeout_ms, NULL };
+		char                rid[64];
+		double              u;
+
+		if (cfg->ops > 0) {
+			if (atomic_fetch_add(&rec->issued, 1) >= cfg->ops)
+				break;
+		} else if (now_ns() >= rec->end_ns) {
+			break;
+		}
+		testenv_request_id(rid, sizeof(rid));
+		co.request_id = rid;
+		u             = rng_unit(&w->rng);
+		if (u < cfg->read_ratio) {
+			struct hist_op     op;
+			inventory_status   st  = { 0 };
+			inventory_product *out = NULL;
+			inventory_code     code;
+			long               i;
+
+			memset(&op, 0, sizeof(op));
+			op.client     = w->id;
+			op.product    = pick_product(rec, &w->rng);
+			op.type       = HIST_READ;
+			op.t_complete = HIST_NO_TIME;
+			op.code       = HIST_PENDING;
+			op.ret_stock  = -1;
+			if ((i = rec_invoke(rec, &op)) < 0)
+				break;
+			co.request_id = NULL;
+			code          = inventory_get_product(rec->cl,
+			             rec->h.products[op.product].id, &co, &out, &st);
+			count_code(rec, code, 0);
+			if (code == INVENTORY_OK) {
+				rec_complete(rec, i, code, out->version,
+				    out->stock, now_ns());
+				inventory_product_free(out);
+			} else {
+				rec_complete(rec, i, code, 0, -1, now_ns());
+				usleep(20000 + (useconds_t)(rng_next(&w->rng) %
+				                            30000));
+			}
+			inventory_status_fini(&st);
+		} else if (u < cfg->read_ratio + (1 - cfg->read_ratio) / 2) {
+			stock_adjust(w, pick_product(rec, &w->rng), &co);
+		} else {
+			stock_reserve(w, &co);
+		}
+	}
+	return NULL;
+}
+
 /* Acknowledged writes whose version the final state does not reach. */
 static long
 lost_writes(const struct history *h)
@@ -669,6 +916,13 @@ print_codes(struct recorder *rec, double secs)
 			printf("  %-18s reads %ld, updates %ld\n",
 			    inventory_code_name((inventory_code)c), r, u);
 	}
+	if (rec->cfg->stock)
+		printf("stock: adjusts %ld, reservations %ld, resends %ld, "
+		       "unresolved %ld\n",
+		    atomic_load(&rec->stock_adjusts),
+		    atomic_load(&rec->stock_reserves),
+		    atomic_load(&rec->stock_resends),
+		    atomic_load(&rec->stock_unresolved));
 	if (rec->cfg->retry) {
 		long calls = atomic_load(&rec->retry_calls);
 		long ok    = atomic_load(&rec->retry_ok);
@@ -746,7 +1000,9 @@ cmd_run(struct config *cfg, int setup_only)
 		for (int p = 0; p < rec.h.nproducts; p++)
 			ws[i].known[p] = rec.h.products[p].v0;
 		if (pthread_create(&ws[i].thr, NULL,
-		        cfg->retry ? retry_worker_main : worker_main,
+		        cfg->stock   ? stock_worker_main
+		        : cfg->retry ? retry_worker_main
+		                     : worker_main,
 		        &ws[i]) != 0)
 			goto out_join;
 		started++;
@@ -888,6 +1144,7 @@ main(int argc, char **argv)
 		.read_ratio    = 0.25,
 		.timeout_ms    = 2000,
 		.final_wait_ms = 20000,
+		.resolve_ms    = 20000,
 	};
 	const char *cmd;
 	int         i;
@@ -948,6 +1205,11 @@ main(int argc, char **argv)
 			cfg.retry = 1;
 		else if (strcmp(o, "--workload") == 0 && strcmp(v, "rw") == 0)
 			cfg.retry = 0;
+		else if (strcmp(o, "--workload") == 0 &&
+		         strcmp(v, "stock") == 0)
+			cfg.stock = 1;
+		else if (strcmp(o, "--resolve-ms") == 0)
+			cfg.resolve_ms = atoi(v);
 		else if (strcmp(o, "--retry-attempts") == 0)
 			cfg.retry_attempts = atoi(v);
 		else if (strcmp(o, "--retry-max-backoff-ms") == 0)
