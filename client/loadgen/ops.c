@@ -421,6 +421,10 @@ op_reserve(struct bench_thread *t, struct bench_product *p)
 		record_write(prods[i], rc, -1);
 	switch (rc) {
 	case INVENTORY_OK:
+		if (out == NULL) { /* never on OK: NEVER() */
+			violation(t, "ReserveStock: OK without products");
+			break;
+		}
 		for (i = 0; i < n; i++) {
 			check_product(t, &out[i]);
 			if (strcmp(out[i].id, prods[i]->id) != 0) {
