@@ -91,8 +91,8 @@ typedef struct inventory_status {
 	inventory_code code;            /* same as the call's return value */
 	char           message[256];    /* human-readable, NUL-terminated */
 	int64_t        current_version; /* ABORTED (and FAILED_PRECONDITION or
-	                                  * OUT_OF_RANGE of AdjustStock): the
-	                                  * latest version, else 0 */
+	                                 * OUT_OF_RANGE of AdjustStock): the
+	                                 * latest version, else 0 */
 	inventory_product *current; /* the latest product, as current_version;
 	                             * else NULL */
 } inventory_status;
@@ -341,8 +341,7 @@ typedef struct inventory_item_error {
 INVENTORY_API inventory_code inventory_reserve(inventory_client *c,
     const inventory_reserve_item *items, size_t n,
     const inventory_call_opts *opts, inventory_product **out,
-    inventory_status *status, inventory_item_error **errors,
-    size_t *nerrors);
+    inventory_status *status, inventory_item_error **errors, size_t *nerrors);
 
 /* Called by inventory_reserve_with_retry() after a conflict: items (the
  * helper's copy, which fn may change) and the conflicting items' errors
