@@ -7,8 +7,15 @@
 # errors, and --help.  `get` with several ids prints {"products":[...]} in
 # the order asked (one BatchGetProducts call) or the first missing id's
 # NOT_FOUND (69); --connections / INVENTORY_CONNECTIONS and --no-coalesce
-# / INVENTORY_COALESCE=0 change only how the calls travel.  No JSON tool is assumed: fields are matched with
-# regular expressions tolerant of spacing.
+# / INVENTORY_COALESCE=0 change only how the calls travel.  adjust-stock
+# adds a delta (73 FAILED_PRECONDITION with the product as it is when the
+# stock would go below 0); reserve prints {"products":[...]} in item order
+# or the error with an "items" array (73 too little stock, 69 an unknown
+# product with "current":null, 74 a set at a stale version), and changes
+# nothing on failure; list pages through every product in id order and
+# ends with an empty next_page_token.  No JSON tool is assumed: fields are
+# matched with regular expressions tolerant of spacing (python3, where it
+# exists, checks the structure).
 set -uo pipefail
 ctl=$1
 testenv=$2
@@ -65,6 +72,8 @@ expect() { # expect WHAT GOT WANT
 if run 0 --help; then
 	[[ "$out" == *get* && "$out" == *create* && "$out" == *update-stock* ]] &&
 		ok "--help lists the commands" || fail "--help text: $out"
+	[[ "$out" == *adjust-stock* && "$out" == *"reserve ITEM"* && "$out" == *"list [--page-size"* ]] &&
+		ok "--help lists adjust-stock, reserve, list" || fail "--help text: $out"
 	[[ "$out" == *--connections* && "$out" == *--no-coalesce* && "$out" == *"ID [ID...]"* ]] &&
 		ok "--help lists --connections, --no-coalesce, get ID [ID...]" || fail "--help text: $out"
 fi
@@ -207,6 +216,148 @@ if run 74 --server "$server" update-stock "$id" --stock 1 --version 1; then
 		ok "conflict: current product" || fail "conflict: no current object: $out"
 	[[ "$out" == *"\"message\""* ]] && ok "conflict: message" || fail "conflict: no message"
 fi
+
+# --- adjust-stock -------------------------------------------------------------
+# $id is at stock 7, version 2 here.
+if run 0 --server "$server" adjust-stock "$id" --delta -3; then
+	is_one_object || fail "adjust: not one JSON object: $out"
+	expect "adjust: stock 7 - 3" "$(json_num stock)" 4
+	expect "adjust: version +1" "$(json_num version)" 3
+fi
+if run 0 --server "$server" adjust-stock "$id" --delta 6 --version 3; then
+	expect "adjust at version 3: stock 4 + 6" "$(json_num stock)" 10
+	expect "adjust at version 3: version" "$(json_num version)" 4
+fi
+if run 73 --server "$server" adjust-stock "$id" --delta -11; then
+	is_one_object || fail "adjust too far: not one JSON object: $out"
+	expect "adjust too far: code" "$(json_str code)" FAILED_PRECONDITION
+	[[ "$out" =~ \"current\"[[:space:]]*:[[:space:]]*\{ ]] &&
+		ok "adjust too far: current product" || fail "adjust too far: no current object: $out"
+	expect "adjust too far: current stock unchanged" \
+		"$(printf '%s' "$out" | grep -o '"stock":[0-9]*' | head -n 1)" '"stock":10'
+fi
+if run 74 --server "$server" adjust-stock "$id" --delta 1 --version 3; then
+	expect "adjust at a stale version: code" "$(json_str code)" ABORTED
+	expect "adjust at a stale version: current_version" "$(json_num current_version)" 4
+fi
+run 67 --server "$server" adjust-stock "$id" --delta 0 && ok "adjust by 0: 67"
+run 69 --server "$server" adjust-stock "$(cat /proc/sys/kernel/random/uuid)" --delta 1 &&
+	ok "adjust of unknown product: 69"
+run 2 --server "$server" adjust-stock "$id" && ok "adjust-stock without --delta: exit 2"
+rid="cli-adjust-$$-$RANDOM"
+if run 0 --server "$server" adjust-stock "$id" --delta -1 --request-id "$rid"; then
+	expect "adjust with --request-id: stock" "$(json_num stock)" 9
+	# The same request id again: the first outcome, not a second change.
+	if run 0 --server "$server" adjust-stock "$id" --delta -1 --request-id "$rid"; then
+		expect "adjust repeated by request id: applied once" "$(json_num stock)" 9
+	fi
+fi
+# $id is at stock 9, version 5 here.
+
+# --- reserve ------------------------------------------------------------------
+# items_check: the "items" array of $out as "index:id:code:current-stock"
+# (current-stock "null" when current is null), space-separated.
+items_check() {
+	printf '%s' "$out" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert isinstance(o["code"], str) and isinstance(o["message"], str)
+out = []
+for it in o["items"]:
+    assert set(it) == {"index", "id", "code", "message", "current"}, it
+    assert isinstance(it["index"], int) and isinstance(it["message"], str)
+    cur = it["current"]
+    out.append("%d:%s:%s:%s" % (it["index"], it["id"], it["code"],
+        "null" if cur is None else cur["stock"]))
+print(" ".join(out))
+'
+}
+# product_stock ID: the stock of ID as the server has it now.
+product_stock() {
+	"$ctl" --server "$server" get "$1" | grep -o '"stock":[0-9]*' | head -n 1 | sed 's/.*://'
+}
+id3=
+if run 0 --server "$server" create --name "CLI reserve" --stock 2 --price 1.00; then
+	id3=$(json_str id)
+fi
+if [ -n "$id3" ] && run 0 --server "$server" reserve "$id:4" "$id3:1"; then
+	expect "reserve: products in item order" "$(products_ids)" "$id $id3"
+	expect "reserve: stocks after" "$(printf '%s' "$out" | grep -o '"stock":[0-9]*' | tr '\n' ' ')" \
+		'"stock":5 "stock":1 '
+fi
+# Too much of the second item: 73, nothing applied, items name it.
+if [ -n "$id3" ] && run 73 --server "$server" reserve "$id:1" "$id3:2"; then
+	is_one_object || fail "reserve too much: not one JSON object: $out"
+	expect "reserve too much: code" "$(json_str code)" FAILED_PRECONDITION
+	expect "reserve too much: items" "$(items_check)" "1:$id3:FAILED_PRECONDITION:1"
+	expect "reserve too much: first item not applied" "$(product_stock "$id")" 5
+fi
+# An unknown product: 69, its current is null.
+if run 69 --server "$server" reserve "$id:1" "$missing:1"; then
+	expect "reserve unknown: code" "$(json_str code)" NOT_FOUND
+	expect "reserve unknown: items" "$(items_check)" "1:$missing:NOT_FOUND:null"
+	expect "reserve unknown: nothing applied" "$(product_stock "$id")" 5
+fi
+# A set at a stale version: 74, with the product as it is.
+if [ -n "$id3" ] && run 74 --server "$server" reserve "$id3:1" "$id@1=50"; then
+	expect "reserve stale set: code" "$(json_str code)" ABORTED
+	expect "reserve stale set: items" "$(items_check)" "1:$id:ABORTED:5"
+	expect "reserve stale set: nothing applied" "$(product_stock "$id3")" 1
+fi
+# A set at the current version applies.
+ver=$("$ctl" --server "$server" get "$id" | grep -o '"version":[0-9]*' | sed 's/.*://')
+if run 0 --server "$server" reserve "$id@$ver=50"; then
+	expect "reserve set: stock" "$(json_num stock)" 50
+	expect "reserve set: version" "$(json_num version)" $((ver + 1))
+fi
+run 2 --server "$server" reserve && ok "reserve without items: exit 2"
+run 2 --server "$server" reserve "$id" && ok "reserve ID without :QTY: exit 2"
+run 2 --server "$server" reserve "$id:0" && ok "reserve of 0 units: exit 2"
+run 67 --server "$server" reserve "$id:1" "$id:1" && ok "reserve of one product twice: 67"
+run 67 --server "$server" reserve "not-a-uuid:1" && ok "reserve of a bad id: 67"
+
+# --- list -----------------------------------------------------------------------
+# Page through everything, 2 at a time: ids strictly increasing, every
+# product this test made seen once, and the last page's token empty.
+list_all() {
+	local token="" pages=0 ids="" page_ids
+	while :; do
+		if [ -n "$token" ]; then
+			run 0 --server "$server" list --page-size 2 --page-token "$token" || return 1
+		else
+			run 0 --server "$server" list --page-size 2 || return 1
+		fi
+		page_ids=$(printf '%s' "$out" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert list(o) == ["products", "next_page_token"], list(o)
+assert len(o["products"]) <= 2
+print(" ".join(p["id"] for p in o["products"]))
+') || { fail "list: bad page: $out"; return 1; }
+		ids="$ids $page_ids"
+		token=$(json_str next_page_token)
+		pages=$((pages + 1))
+		[ -n "$token" ] || break
+		[ "$pages" -lt 100000 ] || { fail "list: no end after $pages pages"; return 1; }
+	done
+	# shellcheck disable=SC2086 # one id a line
+	listed=$(printf '%s\n' $ids)
+	return 0
+}
+if list_all; then
+	sorted=$(printf '%s\n' "$listed" | LC_ALL=C sort -u)
+	[ "$listed" = "$sorted" ] && ok "list: ids strictly increasing, no repeats" ||
+		fail "list: ids out of order or repeated"
+	for want in "$id" "$id2" ${id3:+"$id3"}; do
+		grep -qx "$want" <<<"$listed" && ok "list: $want listed" || fail "list: $want missing"
+	done
+fi
+if run 0 --server "$server" list; then
+	[[ "$out" =~ \"next_page_token\"[[:space:]]*:[[:space:]]*\" ]] &&
+		ok "list: default page has a next_page_token field" || fail "list: $out"
+fi
+run 2 --server "$server" list --page-size -1 && ok "list --page-size -1: exit 2"
+run 67 --server "$server" list --page-token "not a token" && ok "list with a bad token: 67"
 
 # --- errors -----------------------------------------------------------------
 if run 69 --server "$server" get "$(cat /proc/sys/kernel/random/uuid)"; then
