@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Fault: three servers, one SIGKILLed and one SIGTERMed and restarted,
+# under a write load (issue 13, point 1).
+#
+# Three inventoryd, A, B and C, on one private database; one client handle
+# dials all three ("urlA,urlB,urlC": nng's REQ socket keeps connections to
+# each and hands every frame to a ready one).  MULTI_CLIENTS threads loop
+# on inventory_update_with_retry(), recorded by the history recorder
+# (--workload retry).  While the load runs:
+#   1. C gets SIGKILL and stays dead: the frames in flight on C's
+#      connections are resent by nng to A or B when those connections
+#      drop; the library resends a write whose outcome is unknown with the
+#      same request id, so a write C committed but never answered is
+#      answered from the request log instead of being applied twice;
+#   2. B gets SIGTERM (must exit 0: its drain answers what it received),
+#      and is started again on the same URL;
+#   3. C is started again, so the final check runs with all three up.
+#
+# Passes only if: the history checker passes (no acknowledged write lost,
+# none applied twice, every read linearizable) on the recorder's history
+# and the merged one, "lost writes" is 0, and every server still running
+# exits 0 on SIGTERM.  Errors the callers saw (inventory_update_with_retry
+# calls that returned an error) are counted and printed, and must not
+# exceed MULTI_MAX_ERRORS (0 by default: the library hides both faults).
+# The last line is the figures:
+#   multi_server: requests N, errors E, lost writes L, ...
+#   multi_server.sh INVENTORYD INVENTORY_HISTORY PG_TEMP_SH
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+: "${MULTI_CLIENTS:=12}"       # threads calling inventory_update_with_retry
+: "${MULTI_PRODUCTS:=64}"      # products, uniform
+: "${MULTI_SECONDS:=16}"       # length of the load
+: "${MULTI_ATTEMPTS:=50}"      # max_attempts of each retry call
+: "${MULTI_BACKOFF_MS:=10}"    # conflict back-off cap (rolling_restart.sh)
+: "${MULTI_TIMEOUT_MS:=3000}"  # per call
+: "${MULTI_MAX_ERRORS:=0}"     # caller-visible errors allowed
+FAULT_PRODUCTS=$MULTI_PRODUCTS
+
+# nng 1.5.2's req0 pipe-close race leaks a request message in the
+# recorder when a connection closes under load (lib.sh,
+# excuse_req0_race_leaks; upstream #1713, fixed in nng 1.6.0).
+excuse_req0_race=1
+
+url_b=ipc://$work/inventory-b.sock
+url_c=ipc://$work/inventory-c.sock
+srv_b_pid=
+srv_c_pid=
+
+dump_logs() {
+	local f
+	for f in "$work"/inventoryd.log "$work"/inventoryd-b.log \
+		"$work"/inventoryd-c.log "$work"/run.log "$work"/check.log "$pgdir"/log; do
+		[ -f "$f" ] || continue
+		echo "----- $f (last 40 lines) -----"
+		tail -n 40 "$f" || true
+	done
+}
+
+# start_extra NAME URL: start server NAME (b or c) on URL in the background.
+start_extra() {
+	local name=$1 u=$2 pid
+	"$inventoryd" --listen "$u" --db "$INVENTORY_DB" --workers "$FAULT_WORKERS" \
+		</dev/null >>"$work/inventoryd-$name.log" 2>&1 &
+	pid=$!
+	case "$name" in
+	b) srv_b_pid=$pid ;;
+	c) srv_c_pid=$pid ;;
+	esac
+	extra_pids="$srv_b_pid $srv_c_pid"
+}
+
+# wait_up URL PID NAME: until URL answers (a random id: NOT_FOUND).
+wait_up() {
+	local u=$1 pid=$2 name=$3 i out=
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || fail "inventoryd $name exited while starting"
+		out=$("$hist" probe --server "$u" --timeout-ms 500 \
+			--id "$(cat /proc/sys/kernel/random/uuid)" 2>&1 || true)
+		case "$out" in *NOT_FOUND*) return 0 ;; esac
+		sleep 0.1
+	done
+	fail "inventoryd $name did not answer within 10 s (last: $out)"
+}
+
+# sigterm NAME PID: SIGTERM, exit 0 within 30 s.
+sigterm() {
+	local name=$1 pid=$2 t0
+	t0=$(now_ms)
+	say "SIGTERM inventoryd $name ($pid)"
+	kill -TERM "$pid"
+	wait_exit "$pid" 30
+	[ "$exit_rc" -eq 0 ] || fail "inventoryd $name exited with status $exit_rc after SIGTERM (want 0)"
+	figure "stop $name: exit 0 after $(($(now_ms) - t0)) ms"
+}
+
+fault_setup # A on $url, migrate, products
+start_extra b "$url_b"
+start_extra c "$url_c"
+wait_up "$url_b" "$srv_b_pid" B
+wait_up "$url_c" "$srv_c_pid" C
+say "inventoryd B $srv_b_pid on $url_b, C $srv_c_pid on $url_c"
+
+load_start "$MULTI_SECONDS" --server "$url,$url_b,$url_c" --workload retry \
+	--clients "$MULTI_CLIENTS" --skew uniform \
+	--retry-attempts "$MULTI_ATTEMPTS" --timeout-ms "$MULTI_TIMEOUT_MS" \
+	--retry-max-backoff-ms "$MULTI_BACKOFF_MS" \
+	--db "$INVENTORY_DB" --check
+quarter=$((MULTI_SECONDS / 4))
+sleep "$quarter"
+
+say "SIGKILL inventoryd C ($srv_c_pid)"
+kill -KILL "$srv_c_pid"
+rc=0
+wait "$srv_c_pid" || rc=$?
+[ "$rc" -eq 137 ] || fail "killed inventoryd C exited $rc (want 137)"
+srv_c_pid=
+extra_pids=$srv_b_pid
+sleep "$quarter"
+
+sigterm B "$srv_b_pid"
+srv_b_pid=
+extra_pids=
+start_extra b "$url_b"
+wait_up "$url_b" "$srv_b_pid" B
+say "inventoryd B restarted ($srv_b_pid)"
+sleep "$quarter"
+
+start_extra c "$url_c"
+wait_up "$url_c" "$srv_c_pid" C
+say "inventoryd C restarted ($srv_c_pid)"
+
+load_wait
+grep -q '^verdict: *PASS' "$work/run.log" || fail "the recorder's own check did not pass"
+figures_line=$(sed -n 's/^retry: calls \([0-9]*\), ok \([0-9]*\), errors \([0-9]*\), attempts \([0-9]*\)$/\1 \2 \3 \4/p' "$work/run.log")
+[ -n "$figures_line" ] || fail "no 'retry:' line in the recorder's output"
+read -r calls okcalls errors attempts <<<"$figures_line"
+lost=$(sed -n 's/^lost writes: \([0-9]*\)$/\1/p' "$work/run.log")
+[ -n "$lost" ] || fail "no 'lost writes:' line in the recorder's output"
+[ "$calls" -gt 0 ] || fail "no inventory_update_with_retry call was made"
+figure "retry calls $calls, ok $okcalls, errors $errors, attempts $attempts, lost writes $lost"
+
+sigterm B "$srv_b_pid"
+srv_b_pid=
+sigterm C "$srv_c_pid"
+srv_c_pid=
+extra_pids=
+for f in "$work"/inventoryd.log "$work"/inventoryd-b.log "$work"/inventoryd-c.log; do
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+		fail "sanitizer report in $f"
+	fi
+done
+[ "$lost" -eq 0 ] || fail "$lost acknowledged write(s) lost"
+[ "$errors" -le "$MULTI_MAX_ERRORS" ] ||
+	fail "$errors inventory_update_with_retry call(s) returned an error (allowed: $MULTI_MAX_ERRORS)"
+fault_finish
+echo "multi_server: requests $calls, errors $errors, lost writes $lost," \
+	"write attempts $attempts, clients $MULTI_CLIENTS, ${MULTI_SECONDS} s," \
+	"servers 3 (C SIGKILLed, B SIGTERMed and restarted, C restarted)"
