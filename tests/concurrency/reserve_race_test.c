@@ -3,10 +3,12 @@
  * products start at stock STOCK; 8 threads (half on the shared coalescing
  * handle, half on a handle that sends every call alone) each send ORDERS
  * reservations of 1..4 distinct products, 1..5 units each, until the
- * stock runs out.  Every reservation is OK or FAILED_PRECONDITION (takes
- * only: no conflict), and:
- *  - per product, final stock = STOCK - sum of acknowledged quantities and
- *    final version = 1 + number of acknowledged orders on it (a refused
+ * stock runs out, while 4 more threads AdjustStock the same products by
+ * -2..+2.  Every call is OK or FAILED_PRECONDITION (takes and adjustments
+ * only: no conflict, and never another code), and:
+ *  - per product, final stock = STOCK - sum of acknowledged quantities
+ *    (and adjustments) and final version = 1 + number of acknowledged
+ *    orders and adjustments on it (a refused
  *    order that was half applied, or an acknowledged one that was not,
  *    breaks one of the two);
  *  - the acknowledged orders are a serial history: per product, their
@@ -23,12 +25,13 @@
 #include "contract.h"
 
 enum {
-	PRODUCTS = 8,
-	THREADS  = 8,
-	ORDERS   = 60,
-	STOCK    = 150,
-	MAXITEMS = 4,
-	MAXVER   = THREADS * ORDERS + 2,
+	PRODUCTS  = 8,
+	THREADS   = 8,
+	ADJUSTERS = 4,
+	ORDERS    = 60,
+	STOCK     = 150,
+	MAXITEMS  = 4,
+	MAXVER    = (THREADS + ADJUSTERS) * ORDERS + 2,
 };
 
 static inventory_product *prod[PRODUCTS];
@@ -49,7 +52,9 @@ struct worker {
 	pthread_barrier_t *go;
 	unsigned           seed;
 	int                ok, refused;
-	char               failure[512]; /* first unexpected outcome */
+	char               failure[512]; /* first broken invariant */
+	int                unexpected;   /* calls answered another code */
+	char               first_unexpected[512];
 };
 
 static void *
@@ -136,8 +141,11 @@ worker_run(void *arg)
 					break;
 				}
 			}
-		} else {
-			snprintf(w->failure, sizeof(w->failure),
+		} else if (w->unexpected++ == 0) {
+			/* Nothing applied either (checked at the end); keep
+			 * going so the final tallies are checked too. */
+			snprintf(w->first_unexpected,
+			    sizeof(w->first_unexpected),
 			    "order %d (%d items): %s: %s", o, n,
 			    inventory_code_name(rv), st.message);
 		}
@@ -148,10 +156,71 @@ worker_run(void *arg)
 	return NULL;
 }
 
+/* An adjuster: AdjustStock of -2..+2 (not 0) on one product at a time,
+ * concurrently with the reservations; its acknowledged adjustments are
+ * part of each product's serial history like the orders. */
+static void *
+adjuster_run(void *arg)
+{
+	struct worker *w = arg;
+
+	pthread_barrier_wait(w->go);
+	for (int o = 0; o < ORDERS && w->failure[0] == '\0'; o++) {
+		int                p     = (int)(rand_r(&w->seed) % PRODUCTS);
+		int64_t            delta = 1 + (int64_t)(rand_r(&w->seed) % 2);
+		inventory_product *out   = NULL;
+		inventory_status   st;
+		inventory_code     rv;
+
+		if (rand_r(&w->seed) % 3 != 0)
+			delta = -delta;
+		memset(&st, 0, sizeof(st));
+		rv = inventory_adjust_stock(
+		    w->client, prod[p]->id, delta, 0, NULL, &out, &st);
+		if (rv == INVENTORY_OK) {
+			int64_t v = out->version;
+
+			w->ok++;
+			pthread_mutex_lock(&mu);
+			if (v < 2 || v >= MAXVER || out->stock < 0) {
+				snprintf(w->failure, sizeof(w->failure),
+				    "adjust %d: version %lld stock %lld", o,
+				    (long long)v, (long long)out->stock);
+			} else {
+				ver_seen[p][v]++;
+				ver_stock[p][v] = out->stock;
+				ver_qty[p][v]   = -delta;
+				taken[p] -= delta;
+				acked[p]++;
+			}
+			pthread_mutex_unlock(&mu);
+		} else if (rv == INVENTORY_FAILED_PRECONDITION) {
+			w->refused++;
+			if (delta > 0 || st.current == NULL ||
+			    st.current->stock + delta >= 0)
+				snprintf(w->failure, sizeof(w->failure),
+				    "adjust %d of %lld refused with stock "
+				    "%lld",
+				    o, (long long)delta,
+				    st.current != NULL
+				        ? (long long)st.current->stock
+				        : -1LL);
+		} else if (w->unexpected++ == 0) {
+			snprintf(w->first_unexpected,
+			    sizeof(w->first_unexpected),
+			    "adjust %d of %lld: %s: %s", o, (long long)delta,
+			    inventory_code_name(rv), st.message);
+		}
+		inventory_product_free(out);
+		inventory_status_fini(&st);
+	}
+	return NULL;
+}
+
 static void
 test_reserve_race(void **state)
 {
-	struct worker         w[THREADS];
+	struct worker         w[THREADS + ADJUSTERS];
 	pthread_barrier_t     go;
 	inventory_client     *alone    = NULL;
 	inventory_client_opts co       = { .no_coalesce = 1 };
@@ -169,21 +238,23 @@ test_reserve_race(void **state)
 		contract_name(name, sizeof(name), "reserve-race");
 		prod[p] = contract_create(name, STOCK, "3.00");
 	}
-	pthread_barrier_init(&go, NULL, THREADS);
+	pthread_barrier_init(&go, NULL, THREADS + ADJUSTERS);
 	memset(w, 0, sizeof(w));
-	for (int i = 0; i < THREADS; i++) {
+	for (int i = 0; i < THREADS + ADJUSTERS; i++) {
 		w[i].n      = i;
 		w[i].client = i % 2 == 0 ? contract_client : alone;
 		w[i].go     = &go;
 		w[i].seed   = 7919u * (unsigned)(i + 1);
 		assert_int_equal(
-		    pthread_create(&w[i].thread, NULL, worker_run, &w[i]), 0);
+		    pthread_create(&w[i].thread, NULL,
+		        i < THREADS ? worker_run : adjuster_run, &w[i]),
+		    0);
 	}
-	for (int i = 0; i < THREADS; i++) {
+	for (int i = 0; i < THREADS + ADJUSTERS; i++) {
 		pthread_join(w[i].thread, NULL);
 	}
 	pthread_barrier_destroy(&go);
-	for (int i = 0; i < THREADS; i++) {
+	for (int i = 0; i < THREADS + ADJUSTERS; i++) {
 		if (w[i].failure[0] != '\0') {
 			fail_msg("worker %d: %s", i, w[i].failure);
 		}
@@ -229,6 +300,19 @@ test_reserve_race(void **state)
 		inventory_product_free(prod[p]);
 	}
 	inventory_client_close(alone);
+	/* The tallies hold; now the codes: only OK and FAILED_PRECONDITION
+	 * are right for these calls. */
+	for (int i = 0; i < THREADS + ADJUSTERS; i++) {
+		if (w[i].unexpected > 0) {
+			int all = 0;
+
+			for (int j = 0; j < THREADS + ADJUSTERS; j++)
+				all += w[j].unexpected;
+			fail_msg("%d calls answered neither OK nor "
+			         "FAILED_PRECONDITION; worker %d first: %s",
+			    all, i, w[i].first_unexpected);
+		}
+	}
 }
 
 int

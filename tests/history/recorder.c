@@ -50,7 +50,9 @@
  * DEADLINE_EXCEEDED, ...) is resent with the same id until it is known,
  * at most --resolve-ms (20000) past the run's end, and recorded as one
  * operation from the first send to the answer.  The run prints "stock:
- * adjusts A, reservations R, resends S, unresolved U".
+ * adjusts A, reservations R, resends S, unresolved U, unexpected X" (X:
+ * refusals other than FAILED_PRECONDITION, which this workload never
+ * provokes; with --check a run with X > 0 fails).
  *
  * check: merge history files, read the final state, run the checker.
  * probe: one GetProduct, printing the code and the time it took; with
@@ -131,6 +133,7 @@ struct recorder {
 	atomic_long          stock_reserves;   /* stock: ReserveStock calls */
 	atomic_long          stock_resends;    /* stock: same-id resends */
 	atomic_long          stock_unresolved; /* stock: still unknown */
+	atomic_long          stock_unexpected; /* stock: other refusals */
 };
 
 struct worker {
@@ -495,6 +498,21 @@ stock_keep_resending(struct worker *w, inventory_code code)
 	return 1;
 }
 
+/* This workload sends only valid takes and restocks of existing products,
+ * each under a fresh id: any code but OK, FAILED_PRECONDITION and the
+ * unknown outcomes is unexpected (counted; the first few printed). */
+static void
+stock_unexpected(struct recorder *rec, const char *what, inventory_code code,
+    const inventory_status *st)
+{
+	if (code == INVENTORY_OK || code == INVENTORY_FAILED_PRECONDITION ||
+	    !stock_code_known(code))
+		return;
+	if (atomic_fetch_add(&rec->stock_unexpected, 1) < 5)
+		fprintf(stderr, "inventory-history: %s: %s: %s\n", what,
+		    inventory_code_name(code), st->message);
+}
+
 static void
 stock_adjust(struct worker *w, int p, inventory_call_opts *co)
 {
@@ -538,6 +556,7 @@ stock_adjust(struct worker *w, int p, inventory_call_opts *co)
 	}
 	if (!stock_code_known(code))
 		atomic_fetch_add(&rec->stock_unresolved, 1);
+	stock_unexpected(rec, "AdjustStock", code, &st);
 	inventory_status_fini(&st);
 }
 
@@ -620,6 +639,7 @@ stock_reserve(struct worker *w, inventory_call_opts *co)
 	}
 	if (!stock_code_known(code))
 		atomic_fetch_add(&rec->stock_unresolved, 1);
+	stock_unexpected(rec, "ReserveStock", code, &st);
 	inventory_product_free(out);
 	free(errs);
 	inventory_status_fini(&st);
@@ -918,11 +938,12 @@ print_codes(struct recorder *rec, double secs)
 	}
 	if (rec->cfg->stock)
 		printf("stock: adjusts %ld, reservations %ld, resends %ld, "
-		       "unresolved %ld\n",
+		       "unresolved %ld, unexpected %ld\n",
 		    atomic_load(&rec->stock_adjusts),
 		    atomic_load(&rec->stock_reserves),
 		    atomic_load(&rec->stock_resends),
-		    atomic_load(&rec->stock_unresolved));
+		    atomic_load(&rec->stock_unresolved),
+		    atomic_load(&rec->stock_unexpected));
 	if (rec->cfg->retry) {
 		long calls = atomic_load(&rec->retry_calls);
 		long ok    = atomic_load(&rec->retry_ok);
@@ -1031,6 +1052,11 @@ out_join:
 		if (cfg->retry)
 			printf("lost writes: %ld\n", lost_writes(&rec.h));
 		rv = check_and_print(&rec.h, cfg, "check");
+		if (rv == 0 && atomic_load(&rec.stock_unexpected) > 0) {
+			printf("verdict:          FAIL (unexpected refusals, "
+			       "above)\n");
+			rv = 1;
+		}
 	}
 out:
 	if (ws != NULL)
