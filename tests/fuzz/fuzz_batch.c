@@ -98,12 +98,24 @@ check_entry_reply(
 		FUZZ_CHECK(!r->has_payload);
 		FUZZ_CHECK(r->message != NULL && r->message[0] != '\0');
 	}
-	if (r->code == CODE_ABORTED) {
+	if (r->code == CODE_ABORTED && r->details != NULL &&
+	    r->details->n_items > 0) {
+		/* ReserveStock: the conflicting items are named. */
+		FUZZ_CHECK(r->details->items[0]->has_code &&
+		           r->details->items[0]->code == CODE_ABORTED);
+	} else if (r->code == CODE_ABORTED) {
 		FUZZ_CHECK(r->details != NULL &&
 		           r->details->has_current_version &&
 		           r->details->current != NULL);
-	} else {
-		FUZZ_CHECK(r->details == NULL);
+	} else if (r->details != NULL) {
+		/* Only refusals with a product to show carry details:
+		 * AdjustStock's FAILED_PRECONDITION and OUT_OF_RANGE (the
+		 * current product), a ReserveStock's failing items. */
+		FUZZ_CHECK(r->code == CODE_FAILED_PRECONDITION ||
+		           r->code == CODE_OUT_OF_RANGE ||
+		           r->details->n_items > 0);
+		FUZZ_CHECK(
+		    r->details->current != NULL || r->details->n_items > 0);
 	}
 	/* A batch entry may not be a batch: refused alone, in place. */
 	if (e->n_batch > 0) {
@@ -114,7 +126,9 @@ check_entry_reply(
 	           r->code == CODE_UNIMPLEMENTED ||
 	           r->code == CODE_DEADLINE_EXCEEDED ||
 	           r->code == CODE_NOT_FOUND || r->code == CODE_ABORTED ||
-	           r->code == CODE_ALREADY_EXISTS);
+	           r->code == CODE_ALREADY_EXISTS ||
+	           r->code == CODE_FAILED_PRECONDITION ||
+	           r->code == CODE_OUT_OF_RANGE);
 }
 
 /* The entry alone, re-packed as a single frame, must get the same

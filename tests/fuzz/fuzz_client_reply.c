@@ -2,8 +2,9 @@
  * libFuzzer target: a reply from a (hostile or broken) server into
  * libinventory's codec_reply_decode(), codec_product_decode() and the
  * batch-frame decoder (codec_frame_reply_decode/_entry).  The first byte
- * picks the method the reply answers (and, for the frame decoder, how
- * many calls the frame carried); the rest is the reply.
+ * picks the method the reply answers (byte % 7: the seven RPCs) and, for
+ * the frame decoder, how many calls the frame carried (byte / 7 % 8 + 1);
+ * the rest is the reply.
  *
  * Invariants checked on every input:
  *  - codec_reply_decode() returns OK or INTERNAL; on INTERNAL out.code is
@@ -15,6 +16,10 @@
  *    frame that is never OK;
  *  - every string in the decoded structs is NUL-terminated inside its
  *    fixed-size field;
+ *  - ListProducts OK has a next_page_token (maybe "") and ReserveStock OK
+ *    a non-empty product array; per-item errors (ErrorDetails.items) are
+ *    decoded only for ReserveStock and only on a failure, each with a
+ *    code that is not OK, a terminated message and product;
  *  - codec_product_decode() returns OK or INTERNAL;
  *  - no crash, leak, overflow or undefined behaviour (ASan/UBSan/LSan).
  */
@@ -64,7 +69,9 @@ check_frame(
 		FUZZ_CHECK(rc == INVENTORY_OK || rc == INVENTORY_INTERNAL);
 		FUZZ_CHECK(fuzz_terminated(out.message, sizeof(out.message)));
 		if (rc == INVENTORY_OK && out.code == INVENTORY_OK &&
-		    method != CODEC_BATCH_GET_PRODUCTS) {
+		    method != CODEC_BATCH_GET_PRODUCTS &&
+		    method != CODEC_RESERVE_STOCK &&
+		    method != CODEC_LIST_PRODUCTS) {
 			FUZZ_CHECK(out.has_product == 1);
 		}
 		codec_reply_fini(&out);
@@ -86,7 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(rc == INVENTORY_INTERNAL);
 		return 0;
 	}
-	method = (enum codec_method)(data[0] % 4);
+	method = (enum codec_method)(data[0] % 7);
 	memset(&out, 0xa5, sizeof(out)); /* "fully overwritten" */
 	rc = codec_reply_decode(method, data + 1, size - 1, &out);
 	FUZZ_CHECK(rc == INVENTORY_OK || rc == INVENTORY_INTERNAL);
@@ -101,11 +108,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (int)out.code >= 0 &&
 		    ((int)out.code <= 16 || out.code == INVENTORY_UNKNOWN));
 		if (out.code == INVENTORY_OK &&
-		    method == CODEC_BATCH_GET_PRODUCTS) {
+		    (method == CODEC_BATCH_GET_PRODUCTS ||
+		        method == CODEC_RESERVE_STOCK)) {
 			FUZZ_CHECK(out.nproducts > 0 && out.products != NULL);
+		} else if (out.code == INVENTORY_OK &&
+		           method == CODEC_LIST_PRODUCTS) {
+			FUZZ_CHECK(out.next_page_token != NULL);
+			FUZZ_CHECK(
+			    (out.nproducts == 0) == (out.products == NULL));
 		} else if (out.code == INVENTORY_OK) {
 			FUZZ_CHECK(out.has_product == 1);
 		}
+		if (out.nitems > 0) {
+			FUZZ_CHECK(method == CODEC_RESERVE_STOCK);
+			FUZZ_CHECK(out.code != INVENTORY_OK);
+			FUZZ_CHECK(out.items != NULL);
+		}
+	}
+	FUZZ_CHECK(out.nitems == 0 || out.items != NULL);
+	for (size_t i = 0; i < out.nitems; i++) {
+		const inventory_item_error *e = &out.items[i];
+
+		FUZZ_CHECK(e->code != INVENTORY_OK);
+		FUZZ_CHECK(fuzz_terminated(e->message, sizeof(e->message)));
+		check_product(&e->current);
+	}
+	if (out.next_page_token != NULL) {
+		FUZZ_CHECK(method == CODEC_LIST_PRODUCTS);
 	}
 	for (size_t i = 0; i < out.nproducts; i++) {
 		check_product(&out.products[i]);
@@ -118,7 +147,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	codec_reply_fini(&out);
 	FUZZ_CHECK(out.products == NULL);
-	check_frame(method, 1 + data[0] / 4 % 8, data + 1, size - 1);
+	check_frame(method, 1 + data[0] / 7 % 8, data + 1, size - 1);
 
 	memset(&p, 0xa5, sizeof(p));
 	rc = codec_product_decode(data, size, &p);

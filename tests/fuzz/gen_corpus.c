@@ -101,6 +101,146 @@ seed(const char *method, const char *target, const char *name,
 	free(body);
 }
 
+/* Issue 10: AdjustStock, ReserveStock, ListProducts. */
+#define UUID_ODD "0b7e8a52-1a2b-4c3d-8e9f-0123456789a1" /* fake: missing */
+#define UUID_B   "0b7e8a52-1a2b-4c3d-8e9f-0123456789a2"
+#define UUID_C   "0b7e8a52-1a2b-4c3d-8e9f-0123456789a4"
+
+static void
+adjust_seeds(void)
+{
+	Inventory__V1__AdjustStockRequest r =
+	    INVENTORY__V1__ADJUST_STOCK_REQUEST__INIT;
+
+	r.id        = UUID;
+	r.has_delta = 1;
+	r.delta     = -3;
+	seed("AdjustStock", "handle_adjust", "take", &r.base, 1);
+	r.delta = 5;
+	seed("AdjustStock", "handle_adjust", "restock", &r.base, 1);
+	r.delta = -51; /* the fake holds 50 */
+	seed("AdjustStock", "handle_adjust", "too-few", &r.base, 1);
+	r.delta = 2147483647;
+	seed("AdjustStock", "handle_adjust", "overflow", &r.base, 1);
+	r.delta = -2147483648LL;
+	seed("AdjustStock", "handle_adjust", "delta-min", &r.base, 1);
+	r.delta = 0;
+	seed("AdjustStock", "handle_adjust", "delta-zero", &r.base, 1);
+	r.delta                = -1;
+	r.has_expected_version = 1;
+	r.expected_version     = 7;
+	seed("AdjustStock", "handle_adjust", "at-version", &r.base, 1);
+	r.expected_version = 3;
+	seed("AdjustStock", "handle_adjust", "stale", &r.base, 1);
+	r.expected_version = 9;
+	seed("AdjustStock", "handle_adjust", "future", &r.base, 1);
+	r.expected_version = 0;
+	seed("AdjustStock", "handle_adjust", "version-zero", &r.base, 1);
+	r.has_expected_version = 0;
+	r.has_delta            = 0;
+	seed("AdjustStock", "handle_adjust", "missing-delta", &r.base, 1);
+	r.has_delta = 1;
+	r.id        = UUID_ODD;
+	seed("AdjustStock", "handle_adjust", "not-found", &r.base, 1);
+	r.id = "0b7e8a52";
+	seed("AdjustStock", "handle_adjust", "bad-id", &r.base, 1);
+}
+
+static void
+reserve_seeds(void)
+{
+	Inventory__V1__ReserveStockRequest r =
+	    INVENTORY__V1__RESERVE_STOCK_REQUEST__INIT;
+	static Inventory__V1__ReserveItem it[101];
+	Inventory__V1__ReserveItem       *ptrs[101];
+	static char                       ids[101][37];
+
+	for (size_t i = 0; i < 101; i++) {
+		inventory__v1__reserve_item__init(&it[i]);
+		/* Even last digits: the fake has them. */
+		snprintf(ids[i], sizeof(ids[i]),
+		    "0b7e8a52-1a2b-4c3d-8e9f-%012zx", 2 * i + 2);
+		it[i].id           = ids[i];
+		it[i].has_quantity = 1;
+		it[i].quantity     = 1 + (int64_t)(i % 5);
+		ptrs[i]            = &it[i];
+	}
+	r.items   = ptrs;
+	r.n_items = 3;
+	seed("ReserveStock", "handle_reserve", "three-takes", &r.base, 1);
+	/* A set at the fake's version 7 among takes. */
+	it[1].has_quantity         = 0;
+	it[1].has_expected_version = 1;
+	it[1].expected_version     = 7;
+	it[1].has_stock            = 1;
+	it[1].stock                = 12;
+	seed("ReserveStock", "handle_reserve", "take-and-set", &r.base, 1);
+	/* Every failure at once: stale, too few, missing, future. */
+	it[1].expected_version     = 3;
+	it[2].quantity             = 51;
+	it[3].id                   = UUID_ODD;
+	it[4].has_quantity         = 0;
+	it[4].has_expected_version = 1;
+	it[4].expected_version     = 8;
+	it[4].has_stock            = 1;
+	it[4].stock                = 1;
+	r.n_items                  = 5;
+	seed("ReserveStock", "handle_reserve", "every-failure", &r.base, 1);
+	/* Both a quantity and a set; neither. */
+	it[1].has_quantity = 1;
+	r.n_items          = 2;
+	seed("ReserveStock", "handle_reserve", "both", &r.base, 1);
+	it[1].has_quantity         = 0;
+	it[1].has_expected_version = 0;
+	it[1].has_stock            = 0;
+	seed("ReserveStock", "handle_reserve", "neither", &r.base, 1);
+	/* Duplicate ids (one upper case). */
+	for (size_t i = 0; i < 101; i++) {
+		inventory__v1__reserve_item__init(&it[i]);
+		it[i].id           = ids[i];
+		it[i].has_quantity = 1;
+		it[i].quantity     = 1;
+	}
+	it[1].id = "0B7E8A52-1A2B-4C3D-8E9F-000000000002";
+	seed("ReserveStock", "handle_reserve", "duplicate", &r.base, 1);
+	it[1].id  = ids[1];
+	r.n_items = 100;
+	seed("ReserveStock", "handle_reserve", "items-100", &r.base, 1);
+	r.n_items = 101;
+	seed("ReserveStock", "handle_reserve", "items-101", &r.base, 1);
+	r.n_items = 0;
+	seed("ReserveStock", "handle_reserve", "no-items", &r.base, 1);
+	r.n_items      = 1;
+	it[0].quantity = 0;
+	seed("ReserveStock", "handle_reserve", "quantity-zero", &r.base, 1);
+}
+
+static void
+list_seeds(void)
+{
+	Inventory__V1__ListProductsRequest r =
+	    INVENTORY__V1__LIST_PRODUCTS_REQUEST__INIT;
+
+	seed("ListProducts", "handle_list", "first-page", &r.base, 1);
+	r.has_page_size = 1;
+	r.page_size     = 2;
+	seed("ListProducts", "handle_list", "two", &r.base, 1);
+	r.page_size = 5000;
+	seed("ListProducts", "handle_list", "too-big", &r.base, 1);
+	r.page_size = -1;
+	seed("ListProducts", "handle_list", "negative", &r.base, 1);
+	r.page_size = 2;
+	/* "1:" UUID in base64url, unpadded: a token the service gives. */
+	r.page_token = "MTowYjdlOGE1Mi0xYTJiLTRjM2QtOGU5Zi0wMTIzNDU2Nzg5YWI";
+	seed("ListProducts", "handle_list", "token", &r.base, 1);
+	r.page_token = "MTowYjdlOGE1Mi0xYTJiLTRjM2QtOGU5Zi0wMTIzNDU2Nzg5QUI";
+	seed("ListProducts", "handle_list", "token-upper-id", &r.base, 1);
+	r.page_token = "not a token";
+	seed("ListProducts", "handle_list", "bad-token", &r.base, 1);
+	r.page_token = "";
+	seed("ListProducts", "handle_list", "empty-token", &r.base, 1);
+}
+
 static void
 get_seeds(void)
 {
@@ -388,6 +528,48 @@ batch_seeds(void)
 	}
 	batch_seed("over-limit", e, n);
 
+	/* Issue 10 in one frame: adjustments of one product (one refused),
+	 * a reservation over it and another, its repeat, a reuse of its id,
+	 * a page. */
+	{
+		Inventory__V1__AdjustStockRequest a =
+		    INVENTORY__V1__ADJUST_STOCK_REQUEST__INIT;
+		Inventory__V1__ReserveStockRequest rs =
+		    INVENTORY__V1__RESERVE_STOCK_REQUEST__INIT;
+		Inventory__V1__ReserveItem ri[2] = {
+			INVENTORY__V1__RESERVE_ITEM__INIT,
+			INVENTORY__V1__RESERVE_ITEM__INIT
+		};
+		Inventory__V1__ReserveItem        *rp[2] = { &ri[0], &ri[1] };
+		Inventory__V1__ListProductsRequest lp =
+		    INVENTORY__V1__LIST_PRODUCTS_REQUEST__INIT;
+
+		a.id               = UUID;
+		a.has_delta        = 1;
+		a.delta            = -2;
+		ri[0].id           = UUID;
+		ri[0].has_quantity = 1;
+		ri[0].quantity     = 3;
+		ri[1].id           = UUID_C;
+		ri[1].has_quantity = 1;
+		ri[1].quantity     = 1;
+		rs.n_items         = 2;
+		rs.items           = rp;
+		lp.has_page_size   = 1;
+		lp.page_size       = 3;
+		n                  = 0;
+		entry(&e[n++], PREFIX "AdjustStock", "s-a1", -1, &a.base);
+		a.delta = -60; /* the fake holds 50 */
+		entry(&e[n++], PREFIX "AdjustStock", "s-a2", -1, &a.base);
+		entry(&e[n++], PREFIX "ReserveStock", "s-r1", -1, &rs.base);
+		entry(&e[n++], PREFIX "ReserveStock", "s-r1", -1, &rs.base);
+		ri[1].quantity = 99; /* too few */
+		entry(&e[n++], PREFIX "ReserveStock", "s-r1", -1, &rs.base);
+		entry(&e[n++], PREFIX "ReserveStock", "s-r2", -1, &rs.base);
+		entry(&e[n++], PREFIX "ListProducts", NULL, -1, &lp.base);
+		batch_seed("stock", e, n);
+	}
+
 	/* A single frame: the batch target must leave it alone. */
 	entry(&e[0], PREFIX "GetProduct", "single", -1, &g.base);
 	buf = pack(&e[0].env.base, &len);
@@ -450,6 +632,114 @@ reply_seed(const char *name, int method, const Inventory__V1__Response *r)
 	free(buf);
 }
 
+/* Replies to AdjustStock (4), ReserveStock (5), ListProducts (6). */
+static void
+stock_reply_seeds(void)
+{
+	Inventory__V1__Response            r = INVENTORY__V1__RESPONSE__INIT;
+	Inventory__V1__Product             p = INVENTORY__V1__PRODUCT__INIT;
+	Inventory__V1__Product             q = INVENTORY__V1__PRODUCT__INIT;
+	Inventory__V1__Product            *two[2] = { &p, &q };
+	Inventory__V1__AdjustStockResponse a =
+	    INVENTORY__V1__ADJUST_STOCK_RESPONSE__INIT;
+	Inventory__V1__ReserveStockResponse v =
+	    INVENTORY__V1__RESERVE_STOCK_RESPONSE__INIT;
+	Inventory__V1__ListProductsResponse l =
+	    INVENTORY__V1__LIST_PRODUCTS_RESPONSE__INIT;
+	Inventory__V1__ErrorDetails d    = INVENTORY__V1__ERROR_DETAILS__INIT;
+	Inventory__V1__ItemError    e[2] = { INVENTORY__V1__ITEM_ERROR__INIT,
+		   INVENTORY__V1__ITEM_ERROR__INIT };
+	Inventory__V1__ItemError   *eptr[2] = { &e[0], &e[1] };
+	uint8_t                    *body;
+	size_t                      blen;
+
+	p.id          = UUID;
+	p.name        = "widget";
+	p.has_stock   = 1;
+	p.stock       = 2;
+	p.price       = "1.00";
+	p.has_version = 1;
+	p.version     = 8;
+	q             = p;
+	q.id          = UUID_B;
+	r.has_code    = 1;
+	r.request_id  = "seed-0002";
+
+	a.product     = &p;
+	body          = pack(&a.base, &blen);
+	r.has_payload = 1;
+	r.payload     = (ProtobufCBinaryData) { blen, body };
+	reply_seed("adjust-ok", 4, &r);
+	free(body);
+
+	v.n_products = 2;
+	v.products   = two;
+	body         = pack(&v.base, &blen);
+	r.payload    = (ProtobufCBinaryData) { blen, body };
+	reply_seed("reserve-ok", 5, &r);
+	free(body);
+	v.n_products = 0;
+	body         = pack(&v.base, &blen);
+	r.payload    = (ProtobufCBinaryData) { blen, body };
+	reply_seed("reserve-ok-empty", 5, &r);
+	free(body);
+
+	l.n_products = 2;
+	l.products   = two;
+	l.next_page_token =
+	    "MTowYjdlOGE1Mi0xYTJiLTRjM2QtOGU5Zi0wMTIzNDU2Nzg5YTI";
+	body      = pack(&l.base, &blen);
+	r.payload = (ProtobufCBinaryData) { blen, body };
+	reply_seed("list-page", 6, &r);
+	free(body);
+	l.n_products      = 0;
+	l.next_page_token = NULL;
+	body              = pack(&l.base, &blen);
+	r.payload         = (ProtobufCBinaryData) { blen, body };
+	reply_seed("list-empty-last", 6, &r);
+	free(body);
+
+	/* Failures: AdjustStock too few (details.current), ReserveStock with
+	 * two failing items (one not found: no current). */
+	r.has_payload         = 0;
+	r.payload             = (ProtobufCBinaryData) { 0, NULL };
+	r.code                = 9;
+	r.message             = "insufficient stock";
+	d.has_current_version = 1;
+	d.current_version     = 8;
+	d.current             = &p;
+	r.details             = &d;
+	reply_seed("adjust-too-few", 4, &r);
+	e[0].has_index = 1;
+	e[0].index     = 0;
+	e[0].id        = UUID;
+	e[0].has_code  = 1;
+	e[0].code      = 9;
+	e[0].message   = "insufficient stock: 3 wanted, 2 in stock";
+	e[0].current   = &p;
+	e[1].has_index = 1;
+	e[1].index     = 2;
+	e[1].id        = UUID_ODD;
+	e[1].has_code  = 1;
+	e[1].code      = 5;
+	e[1].message   = "product not found";
+	d.n_items      = 2;
+	d.items        = eptr;
+	reply_seed("reserve-items", 5, &r);
+	/* The same details on another method: items are ReserveStock's. */
+	reply_seed("items-on-adjust", 4, &r);
+	e[1].has_code = 0; /* an item without its code: malformed */
+	reply_seed("reserve-item-no-code", 5, &r);
+	e[1].has_code = 1;
+	e[1].code     = 0; /* an OK item among failures: malformed */
+	reply_seed("reserve-item-ok", 5, &r);
+	e[1].code = 77;
+	reply_seed("reserve-item-unknown-code", 5, &r);
+	/* OK with items in the details: ignored. */
+	r.code = 0;
+	reply_seed("reserve-ok-no-payload-items", 5, &r);
+}
+
 static void
 client_reply_seeds(void)
 {
@@ -497,6 +787,7 @@ client_reply_seeds(void)
 	r.code = 99;
 	reply_seed("unknown-code", 0, &r);
 	free(body);
+	stock_reply_seeds();
 }
 
 int
@@ -514,6 +805,9 @@ main(int argc, char **argv)
 	update_seeds();
 	create_seeds();
 	batch_get_seeds();
+	adjust_seeds();
+	reserve_seeds();
+	list_seeds();
 	batch_seeds();
 	envelope_seeds();
 	client_reply_seeds();
