@@ -16,7 +16,9 @@
 # inventory-bench, pgbench), sampled from /proc between the tools' progress
 # ticks at 1 s and D-1 s (benchutil.py window).  Then samples inventoryd's
 # VmRSS once a second during one longer mixed run at the largest client
-# count.  Writes OUT/compare.json (and every raw result under OUT/).
+# count.  Writes OUT/compare.json (and every raw result under OUT/); with
+# --svg, also the table as bars (svgbars.py: pgbench next to the service
+# per cell, throughput and p99; one self-contained SVG).
 #
 #   compare.sh [options]
 #     --build DIR        where inventoryd and inventory-bench were built (build)
@@ -38,6 +40,9 @@
 #     --pg-set NAME=VAL  ALTER SYSTEM SET for the private cluster (repeatable)
 #     --out DIR          results directory (a new temp dir)
 #     --keep             keep the cluster and the server running at the end
+#     --svg FILE         also draw the table as bars into FILE (SVG)
+#     --redraw JSON      run nothing: draw an earlier OUT/compare.json into
+#                        the --svg FILE and exit
 #
 # The defaults are the README's table: about 2 h on 2 cores (see README).
 # Smoke check: --duration 3 --repeat 1 --clients 8 --products 1000
@@ -67,6 +72,8 @@ rss_workload="get:50,update:50"
 out=""
 keep=0
 pg_sets=()
+svg=""
+redraw=""
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
 log() { echo "compare.sh: $*" >&2; }
@@ -91,10 +98,23 @@ while [ $# -gt 0 ]; do
 	--pg-set) pg_sets+=("$2"); shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--svg) svg=$2; shift 2 ;;
+	--redraw) redraw=$2; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "compare.sh: unknown option $1" >&2; usage ;;
 	esac
 done
+# svgbars.py writes the SVG from compare.json; --redraw needs nothing else.
+draw_svg() { # compare.json
+	python3 "$here/svgbars.py" "$1" "$svg" || die "svgbars.py failed"
+	log "bars in $svg"
+}
+if [ -n "$redraw" ]; then
+	[ -n "$svg" ] || die "--redraw needs --svg FILE"
+	[ -f "$redraw" ] || die "no $redraw"
+	draw_svg "$redraw"
+	exit 0
+fi
 [ "$duration" -ge 3 ] 2>/dev/null ||
 	die "--duration must be at least 3 (the window is 1 s .. D-1 s)"
 
@@ -373,4 +393,5 @@ python3 "$here/benchutil.py" summarize "$runs" "$out/rss.txt" "$out/compare.json
 	"bench_args=${common_args[*]:-}" \
 	"rss_clients=$rss_c" "rss_products=$rss_k" "rss_workload=$rss_workload" \
 	"pg_sets=${pg_sets[*]:-}" "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?)"
+[ -z "$svg" ] || draw_svg "$out/compare.json"
 log "results in $out (compare.json, runs.jsonl, raw outputs)"
