@@ -41,6 +41,15 @@
  * on pipe loss is on (the request id makes it harmless), so a connection
  * that drops under a frame moves the frame to another connection.
  *
+ * A handle opened with a bearer token encodes it once, as the
+ * Request.token field, and appends it to every frame it builds (after the
+ * call, or after a batch's entries: the frame's token covers them all);
+ * the bytes are wiped at close.  A tls+tcp:// URL is dialled with a TLS
+ * configuration of our own (CA, server name, optional client
+ * certificate, verification required); a failed handshake looks like a
+ * refused connection to nng, so it is redialled and the calls see
+ * UNAVAILABLE.
+ *
  * The handle also keeps the retry budget (retry_budget.h) that every call
  * feeds with its outcome and inventory_update_with_retry() consults, and
  * gives each dialer its own random reconnect back-off (nng has no jitter
@@ -59,6 +68,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "codec.h"
 #include "retry_budget.h"
@@ -89,6 +99,10 @@
 #define CLIENT_RESEND_MS ((nng_duration)(24 * 3600 * 1000))
 /* Requests up to this size are encoded on the caller's stack. */
 #define CLIENT_STACK_REQ 1024
+/* Longest bearer token accepted (inventory_client_opts.token). */
+#define CLIENT_TOKEN_MAX 4096
+/* Largest PEM file read for a client certificate or key. */
+#define CLIENT_PEM_MAX ((long)1024 * 1024)
 
 enum call_state {
 	CALL_QUEUED,     /* in the handle's queue */
@@ -148,6 +162,10 @@ struct inventory_client {
 	pthread_cond_t      idle_cv;     /* close waits here for nidle */
 	int                 closing;     /* close started: start nothing */
 	struct retry_budget budget;      /* retry throttling; lock-free */
+	uint8_t            *token_field; /* Request.token, encoded once and
+	                                  * appended to every frame; NULL:
+	                                  * no token.  Immutable once open */
+	size_t token_field_len;          /* its bytes */
 };
 
 static const char *const code_names[] = {
@@ -242,15 +260,131 @@ code_from_nng(int rv)
 	}
 }
 
-/* Dial url `n` times on c's socket, each dialer with its own random
- * reconnect back-off (see CLIENT_RECONNMIN_MS).  Returns 0 or an nng
- * error. */
+/* Whether url names nng's TLS transport (tls+tcp://, tls+tcp4://, ...). */
 static int
-client_dial(inventory_client *c, const char *url, int n)
+url_is_tls(const char *url)
 {
-	nng_dialer d;
-	int        rv;
+	return strncmp(url, "tls+", 4) == 0;
+}
 
+/* The host of a tls+tcp URL ("127.0.0.1", "[::1]" without brackets) into
+ * buf, the default TLS server name.  0, or -1 if there is none. */
+static int
+url_host(const char *url, char *buf, size_t len)
+{
+	const char *h = strstr(url, "://"), *end;
+	size_t      n;
+
+	if (h == NULL)
+		return -1;
+	h += 3;
+	if (*h == '[') {
+		h++;
+		end = strchr(h, ']');
+	} else {
+		end = h + strcspn(h, ":/");
+	}
+	if (end == NULL || (n = (size_t)(end - h)) == 0 || n >= len)
+		return -1;
+	memcpy(buf, h, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The whole file at path as a NUL-terminated string (free() it), or NULL
+ * when it cannot be read or is larger than CLIENT_PEM_MAX. */
+static char *
+pem_read(const char *path)
+{
+	FILE *f;
+	char *buf = NULL;
+	long  size;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+	    size > CLIENT_PEM_MAX || fseek(f, 0, SEEK_SET) != 0)
+		goto out_close;
+	if ((buf = malloc((size_t)size + 1)) == NULL)
+		goto out_close;
+	if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+		free(buf);
+		buf = NULL;
+		goto out_close;
+	}
+	buf[size] = '\0';
+out_close:
+	fclose(f);
+	return buf;
+}
+
+/* A client TLS configuration for url from o: the CA that must have
+ * signed the server's certificate (verification REQUIRED), the server
+ * name it must carry (o's, else the URL's host), and our own certificate
+ * if o names one.  Returns 0 with *out held by the caller
+ * (nng_tls_config_free), or an nng error (NNG_EINVAL: o lacks the CA, or
+ * names a certificate without its key). */
+static int
+tls_config_make(
+    const inventory_client_opts *o, const char *url, nng_tls_config **out)
+{
+	nng_tls_config *cfg;
+	char            host[256];
+	const char     *name = o->tls_server_name;
+	char           *cert = NULL, *key = NULL;
+	int             rv;
+
+	if (o->tls_ca_file == NULL ||
+	    (o->tls_cert_file == NULL) != (o->tls_key_file == NULL))
+		return NNG_EINVAL;
+	if (name == NULL) {
+		if (url_host(url, host, sizeof(host)) != 0)
+			return NNG_EINVAL;
+		name = host;
+	}
+	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0)
+		return rv;
+	if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) !=
+	        0 ||
+	    (rv = nng_tls_config_ca_file(cfg, o->tls_ca_file)) != 0 ||
+	    (rv = nng_tls_config_server_name(cfg, name)) != 0)
+		goto out_free_cfg;
+	if (o->tls_cert_file != NULL) {
+		/* nng wants PEM text for a separate certificate and key. */
+		if ((cert = pem_read(o->tls_cert_file)) == NULL ||
+		    (key = pem_read(o->tls_key_file)) == NULL) {
+			rv = NNG_EINVAL;
+			goto out_free_pem;
+		}
+		if ((rv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0)
+			goto out_free_pem;
+		free(cert);
+		free(key);
+	}
+	*out = cfg;
+	return 0;
+
+out_free_pem:
+	free(cert);
+	free(key);
+out_free_cfg:
+	nng_tls_config_free(cfg);
+	return rv;
+}
+
+/* Dial url `n` times on c's socket, each dialer with its own random
+ * reconnect back-off (see CLIENT_RECONNMIN_MS) and, for a tls+tcp URL,
+ * o's TLS configuration.  Returns 0 or an nng error. */
+static int
+client_dial(inventory_client *c, const char *url, int n,
+    const inventory_client_opts *o)
+{
+	nng_tls_config *tls = NULL;
+	nng_dialer      d;
+	int             rv = 0;
+
+	if (url_is_tls(url) && (rv = tls_config_make(o, url, &tls)) != 0)
+		return rv;
 	for (int i = 0; i < n; i++) {
 		nng_duration lo =
 		    CLIENT_RECONNMIN_MS +
@@ -262,19 +396,72 @@ client_dial(inventory_client *c, const char *url, int n)
 		        CLIENT_RECONNMAX_MS - CLIENT_RECONNMAX_LO_MS);
 
 		if ((rv = nng_dialer_create(&d, c->sock, url)) != 0)
-			return rv;
+			break;
 		/* Cannot fail on a fresh dialer with valid values. */
 		(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, lo);
 		(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, hi);
+		/* The dialer holds its own reference to the configuration. */
+		if (tls != NULL && (rv = nng_dialer_set_ptr(
+		                        d, NNG_OPT_TLS_CONFIG, tls)) != 0) {
+			(void)nng_dialer_close(d);
+			break;
+		}
 		/* Non-blocking: an unreachable server is retried in the
 		 * background instead of failing here.  Each dialer is its own
-		 * connection (pipe) to the same server. */
+		 * connection (pipe) to the same server.  A TLS handshake that
+		 * fails (wrong CA, expired certificate, a plain server) is
+		 * retried the same way, so calls see UNAVAILABLE. */
 		if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
 			(void)nng_dialer_close(d);
-			return rv;
+			break;
 		}
 	}
+	if (tls != NULL)
+		nng_tls_config_free(tls);
+	return rv;
+}
+
+/* Encode o's bearer token as the Request.token field appended to every
+ * frame.  0, or -1 for a token that is too long or not printable ASCII,
+ * or when out of memory (*code says which). */
+static int
+client_token_init(inventory_client *c, const char *token, inventory_code *code)
+{
+	size_t len;
+
+	if (token == NULL || token[0] == '\0')
+		return 0;
+	len = strnlen(token, CLIENT_TOKEN_MAX + 1);
+	for (size_t i = 0; i < len; i++) {
+		if (token[i] <= ' ' || token[i] > '~') {
+			*code = INVENTORY_INVALID_ARGUMENT;
+			return -1;
+		}
+	}
+	if (len > CLIENT_TOKEN_MAX) {
+		*code = INVENTORY_INVALID_ARGUMENT;
+		return -1;
+	}
+	c->token_field_len = codec_token_field_size(len);
+	if ((c->token_field = malloc(c->token_field_len)) == NULL) {
+		*code = INVENTORY_RESOURCE_EXHAUSTED;
+		return -1;
+	}
+	(void)codec_token_field_put(c->token_field, token, len);
 	return 0;
+}
+
+/* Forget the token: overwrite it before freeing, so it does not linger
+ * in freed memory. */
+static void
+client_token_fini(inventory_client *c)
+{
+	if (c->token_field == NULL)
+		return;
+	explicit_bzero(c->token_field, c->token_field_len);
+	free(c->token_field);
+	c->token_field     = NULL;
+	c->token_field_len = 0;
 }
 
 inventory_code
@@ -316,6 +503,8 @@ inventory_client_open_opts(inventory_client **out, const char *urls,
 	pthread_cond_init(&c->idle_cv, NULL);
 	pthread_condattr_init(&c->cattr);
 	pthread_condattr_setclock(&c->cattr, CLOCK_MONOTONIC);
+	if (client_token_init(c, o.token, &code) != 0)
+		goto out_free_list;
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		code = rv == NNG_ENOMEM ? INVENTORY_RESOURCE_EXHAUSTED
 		                        : INVENTORY_UNAVAILABLE;
@@ -341,7 +530,7 @@ inventory_client_open_opts(inventory_client **out, const char *urls,
 			*--end = '\0';
 		if (*url == '\0')
 			continue;
-		if ((rv = client_dial(c, url, o.connections)) != 0) {
+		if ((rv = client_dial(c, url, o.connections, &o)) != 0) {
 			code = rv == NNG_ENOMEM ? INVENTORY_RESOURCE_EXHAUSTED
 			                        : INVENTORY_INVALID_ARGUMENT;
 			goto out_close_sock;
@@ -371,6 +560,7 @@ out_close_sock:
 	nng_close(c->sock);
 out_free_list:
 	free(list);
+	client_token_fini(c);
 	pthread_cond_destroy(&c->idle_cv);
 	pthread_condattr_destroy(&c->cattr);
 	pthread_mutex_destroy(&c->mtx);
@@ -413,6 +603,7 @@ inventory_client_close(inventory_client *c)
 		free(f->calls);
 		free(f);
 	}
+	client_token_fini(c);
 	pthread_cond_destroy(&c->idle_cv);
 	pthread_condattr_destroy(&c->cattr);
 	pthread_mutex_destroy(&c->mtx);
@@ -590,6 +781,9 @@ frame_fill_locked(inventory_client *c, struct frame *f)
 	}
 	if (n == 1)
 		bytes = c->qhead->req_len; /* alone: a plain Request */
+	/* The token travels once per frame, after the call(s): in a batch
+	 * the server applies the frame's token to every entry. */
+	bytes += c->token_field_len;
 	if (nng_msg_alloc(&f->msg, bytes) != 0) {
 		f->msg = NULL;
 		for (size_t i = 0; i < n; i++) {
@@ -607,6 +801,7 @@ frame_fill_locked(inventory_client *c, struct frame *f)
 		queue_remove(c, call);
 		if (n == 1) {
 			memcpy(body, call->req, call->req_len);
+			off = call->req_len;
 		} else {
 			off += codec_frame_entry_put(
 			    body + off, call->req, call->req_len);
@@ -619,6 +814,8 @@ frame_fill_locked(inventory_client *c, struct frame *f)
 		call->shared = n;
 		f->calls[i]  = call;
 	}
+	if (c->token_field != NULL)
+		memcpy(body + off, c->token_field, c->token_field_len);
 	f->ncalls      = n;
 	f->deadline_ns = deadline;
 	f->sending     = 1;

@@ -40,6 +40,8 @@ static const char *const method_names[] = {
 
 /* Request.batch is field 5, length-delimited (wire type 2). */
 #define CODEC_BATCH_TAG ((5u << 3) | 2u)
+/* Request.token is field 6, length-delimited (wire type 2). */
+#define CODEC_TOKEN_TAG ((6u << 3) | 2u)
 
 const char *
 codec_method_name(enum codec_method method)
@@ -547,20 +549,40 @@ codec_frame_entry_size(size_t len)
 	return 1 + varint_size(len) + len;
 }
 
-size_t
-codec_frame_entry_put(uint8_t *dst, const uint8_t *req, size_t len)
+/* Write one length-delimited field (a one-byte tag, the length, the
+ * bytes) at dst; returns the bytes written. */
+static size_t
+field_put(uint8_t *dst, uint8_t tag, const uint8_t *bytes, size_t len)
 {
 	uint8_t *p = dst;
 	size_t   v = len;
 
-	*p++ = CODEC_BATCH_TAG;
+	*p++ = tag;
 	while (v >= 0x80) {
 		*p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
 	}
 	*p++ = (uint8_t)v;
-	memcpy(p, req, len);
+	memcpy(p, bytes, len);
 	return (size_t)(p - dst) + len;
+}
+
+size_t
+codec_frame_entry_put(uint8_t *dst, const uint8_t *req, size_t len)
+{
+	return field_put(dst, CODEC_BATCH_TAG, req, len);
+}
+
+size_t
+codec_token_field_size(size_t len)
+{
+	return 1 + varint_size(len) + len;
+}
+
+size_t
+codec_token_field_put(uint8_t *dst, const char *token, size_t len)
+{
+	return field_put(dst, CODEC_TOKEN_TAG, (const uint8_t *)token, len);
 }
 
 inventory_code

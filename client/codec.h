@@ -175,6 +175,17 @@ size_t codec_frame_entry_size(size_t len);
  * re-encoded.  Returns the bytes written. */
 size_t codec_frame_entry_put(uint8_t *dst, const uint8_t *req, size_t len);
 
+/* Bytes Request.token takes in a frame for a token of len bytes. */
+size_t codec_token_field_size(size_t len);
+
+/* Write Request.token (len bytes of token) at dst, which has
+ * codec_token_field_size(len) bytes.  Appended to a frame (a plain
+ * Request or a batch), it is the frame's token: a protobuf message may
+ * carry its fields in any order, so the callers' encoded envelopes stay
+ * as they are and the token is written once per frame, never per call.
+ * Returns the bytes written. */
+size_t codec_token_field_put(uint8_t *dst, const char *token, size_t len);
+
 /* Decode the len bytes of the Response to a batch frame of n calls.
  * Returns INVENTORY_OK when *out holds n entries (read them with
  * codec_frame_reply_entry(), then codec_frame_reply_fini()).  Otherwise

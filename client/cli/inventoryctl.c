@@ -2,7 +2,9 @@
  * inventoryctl: the inventory service from the command line.
  *
  *   inventoryctl [--server URL] [--timeout MS] [--connections N]
- *                [--no-coalesce] COMMAND ...
+ *                [--no-coalesce] [--tls-ca FILE [--tls-cert FILE
+ *                --tls-key FILE] [--tls-server-name NAME]]
+ *                [--token-file FILE] COMMAND ...
  *
  * Built on <inventory/client.h> only.  Output contract (scripts rely on
  * it): on success one JSON object, the product, on one line of stdout and
@@ -13,7 +15,9 @@
  * "current_version" and "current" when the server named the product as
  * it is: a conflict, or adjust-stock's too little/too much stock; plus
  * "items" for a failed reservation) on stdout and exit 64 + the status
- * code; on a usage error one line on stderr, a hint, exit 2.
+ * code; on a usage error one line on stderr, a hint, exit 2.  The bearer
+ * token (--token-file or INVENTORY_TOKEN) is handed to the library and
+ * never printed, not even in an error.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,12 +37,15 @@
 #define PROG           "inventoryctl"
 #define DEFAULT_SERVER "tcp://127.0.0.1:7070"
 #define EXIT_USAGE     2
-#define EXIT_OUTPUT    1  /* stdout could not be written */
-#define EXIT_RPC_BASE  64 /* + inventory_code */
+#define EXIT_OUTPUT    1    /* stdout could not be written */
+#define EXIT_RPC_BASE  64   /* + inventory_code */
+#define TOKEN_FILE_MAX 4096 /* bytes of a token file, newline included */
 
 static const char usage_text[] =
     "Usage: " PROG " [--server URL] [--timeout MS] [--connections N]\n"
-    "                    [--no-coalesce] COMMAND ...\n"
+    "                    [--no-coalesce] [--tls-ca FILE] [--tls-cert FILE]\n"
+    "                    [--tls-key FILE] [--tls-server-name NAME]\n"
+    "                    [--token-file FILE] COMMAND ...\n"
     "\n"
     "Commands:\n"
     "  get ID [ID...]                               print a product; with\n"
@@ -76,6 +83,17 @@ static const char usage_text[] =
     "$INVENTORY_CONNECTIONS, else 2)\n"
     "  --no-coalesce  send every call in its own frame (default: coalesce;\n"
     "                 INVENTORY_COALESCE=0 does the same)\n"
+    "  --tls-ca FILE  PEM CA that signed the server's certificate, for\n"
+    "                 tls+tcp://HOST:PORT URLs (env INVENTORY_TLS_CA)\n"
+    "  --tls-cert FILE  PEM client certificate, for a server that requires\n"
+    "                 one (env INVENTORY_TLS_CERT); with --tls-key\n"
+    "  --tls-key FILE PEM key of --tls-cert (env INVENTORY_TLS_KEY)\n"
+    "  --tls-server-name NAME  name the server's certificate must carry\n"
+    "                 (env INVENTORY_TLS_SERVER_NAME; default: the URL's "
+    "host)\n"
+    "  --token-file FILE  read the bearer token from FILE (one line; env\n"
+    "                 INVENTORY_TOKEN holds the token itself); never "
+    "printed\n"
     "  -h, --help     show this help and exit\n"
     "  --version      show the version and exit\n"
     "\n"
@@ -83,7 +101,9 @@ static const char usage_text[] =
     "RPC error prints {\"code\":...,\"message\":...} on stdout and exits 64\n"
     "plus the status code (ABORTED 74, NOT_FOUND 69, INVALID_ARGUMENT 67,\n"
     "DEADLINE_EXCEEDED 68, FAILED_PRECONDITION 73 (too little stock),\n"
-    "OUT_OF_RANGE 75, UNAVAILABLE 78).  A failed reserve adds \"items\":\n"
+    "OUT_OF_RANGE 75, UNAVAILABLE 78 (also a failed TLS handshake),\n"
+    "PERMISSION_DENIED 71 (a reader's write), UNAUTHENTICATED 80 (no or\n"
+    "an unknown token)).  A failed reserve adds \"items\":\n"
     "[{\"index\",\"id\",\"code\",\"message\",\"current\"}], one per "
     "failing\n"
     "item.  Usage errors exit 2.\n";
@@ -352,6 +372,34 @@ parse_command(const char *cmd, int argc, char **argv, struct flag *flags,
 	return 0;
 }
 
+/* Read the bearer token from path into buf (len bytes): the file's one
+ * line, without its newline.  0, or a usage exit code (the message names
+ * the file, never its content). */
+static int
+read_token_file(const char *path, char *buf, size_t len)
+{
+	FILE  *f;
+	size_t n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return usage_error(
+		    "cannot read --token-file %s: %s", path, strerror(errno));
+	n = fread(buf, 1, len - 1, f);
+	if (ferror(f) || (n == len - 1 && fgetc(f) != EOF)) {
+		fclose(f);
+		return usage_error(
+		    "--token-file %s: unreadable or too long", path);
+	}
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0 || strchr(buf, '\n') != NULL)
+		return usage_error(
+		    "--token-file %s: want one line, the token", path);
+	return 0;
+}
+
 /* What the global options say about the handle. */
 struct conn_opts {
 	const char           *server;     /* URL list */
@@ -368,7 +416,10 @@ open_client(const struct conn_opts *co, inventory_client **c)
 	inventory_code code = inventory_client_open_opts(c, server, &co->opts);
 
 	if (code == INVENTORY_INVALID_ARGUMENT)
-		return usage_error("invalid server URL '%s'", server);
+		return usage_error(
+		    "invalid server URL '%s', token or TLS files "
+		    "(a tls+tcp:// URL needs --tls-ca)",
+		    server);
 	if (code != INVENTORY_OK) {
 		fprintf(stderr, PROG ": cannot open client: %s\n",
 		    inventory_code_name(code));
@@ -727,13 +778,24 @@ static const struct command {
 int
 main(int argc, char **argv)
 {
-	struct flag      server = { "--server", NULL, 0 };
-	struct flag      tmo    = { "--timeout", NULL, 0 };
-	struct flag      conns  = { "--connections", NULL, 0 };
-	struct conn_opts co     = { 0 };
-	const char      *url, *env;
-	int64_t          timeout_ms = 0, nconn = 0;
-	int              i, rc                 = 0;
+	struct flag server = { "--server", NULL, 0 };
+	struct flag tmo    = { "--timeout", NULL, 0 };
+	struct flag conns  = { "--connections", NULL, 0 };
+	struct flag tls[]  = {
+		 { "--tls-ca", NULL, 0 },
+		 { "--tls-cert", NULL, 0 },
+		 { "--tls-key", NULL, 0 },
+		 { "--tls-server-name", NULL, 0 },
+		 { "--token-file", NULL, 0 },
+	};
+	static const char *const tls_env[] = { "INVENTORY_TLS_CA",
+		"INVENTORY_TLS_CERT", "INVENTORY_TLS_KEY",
+		"INVENTORY_TLS_SERVER_NAME", NULL };
+	static char              token[TOKEN_FILE_MAX + 1];
+	struct conn_opts         co = { 0 };
+	const char              *url, *env;
+	int64_t                  timeout_ms = 0, nconn = 0;
+	int                      i, rc                 = 0;
 
 	/* Global options, up to the command. */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -742,6 +804,9 @@ main(int argc, char **argv)
 			taken = take_flag(&tmo, argc, argv, &i, &rc);
 		if (taken == 0)
 			taken = take_flag(&conns, argc, argv, &i, &rc);
+		for (size_t k = 0;
+		     k < sizeof(tls) / sizeof(tls[0]) && taken == 0; k++)
+			taken = take_flag(&tls[k], argc, argv, &i, &rc);
 		if (taken < 0)
 			return rc;
 		if (taken == 0 && strcmp(argv[i], "--no-coalesce") == 0) {
@@ -777,6 +842,24 @@ main(int argc, char **argv)
 	if ((env = getenv("INVENTORY_COALESCE")) != NULL &&
 	    strcmp(env, "0") == 0)
 		co.opts.no_coalesce = 1;
+	for (size_t k = 0; tls_env[k] != NULL; k++)
+		if (tls[k].value == NULL &&
+		    (env = getenv(tls_env[k])) != NULL && *env != '\0')
+			tls[k].value = env;
+	co.opts.tls_ca_file     = tls[0].value;
+	co.opts.tls_cert_file   = tls[1].value;
+	co.opts.tls_key_file    = tls[2].value;
+	co.opts.tls_server_name = tls[3].value;
+	if ((tls[1].value == NULL) != (tls[2].value == NULL))
+		return usage_error("give --tls-cert and --tls-key together");
+	if (tls[4].value != NULL) {
+		if ((rc = read_token_file(
+		         tls[4].value, token, sizeof(token))) != 0)
+			return rc;
+		co.opts.token = token;
+	} else if ((env = getenv("INVENTORY_TOKEN")) != NULL && *env != '\0') {
+		co.opts.token = env;
+	}
 	if (i >= argc)
 		return usage_error("missing COMMAND");
 

@@ -89,6 +89,14 @@ struct bench_config {
 	int             batch_size;    /* ids per batchget operation */
 	bool            progress;      /* live line on stderr */
 	bool            quiet;         /* no human summary */
+	const char     *tls_ca;        /* --tls-ca: PEM CA, tls+tcp:// */
+	const char     *tls_cert;      /* --tls-cert: client certificate */
+	const char     *tls_key;       /* --tls-key: its key */
+	const char     *tls_server_name; /* NULL: the URL's host */
+	char           *token;           /* bearer token (--token-file or
+	                                  * INVENTORY_TOKEN), malloc'd; NULL: none.
+	                                  * Never printed; wiped by
+	                                  * bench_options_fini() */
 };
 
 /* One product under load and the acknowledged outcomes of writes to it.
@@ -179,8 +187,10 @@ bench_setup_timeout(const struct bench *b)
 }
 
 /* options.c */
-int  bench_options_parse(struct bench_config *cfg, int argc, char **argv);
-void bench_usage(FILE *f);
+int bench_options_parse(struct bench_config *cfg, int argc, char **argv);
+/* Wipe and free what bench_options_parse() allocated (the token). */
+void        bench_options_fini(struct bench_config *cfg);
+void        bench_usage(FILE *f);
 const char *bench_op_name(enum bench_op op);
 
 /* Units one restock adds: the seeded stock, within 1..1000000. */

@@ -120,6 +120,7 @@ main(int argc, char **argv)
 	}
 	if (bench_options_parse(&b->cfg, argc, argv) != 0) {
 		fprintf(stderr, "try 'inventory-bench --help'\n");
+		bench_options_fini(&b->cfg);
 		free(b);
 		return BENCH_EXIT_USAGE;
 	}
@@ -132,15 +133,24 @@ main(int argc, char **argv)
 
 	{
 		inventory_client_opts co = {
-			.connections = b->cfg.connections,
-			.no_coalesce = b->cfg.no_coalesce,
+			.connections     = b->cfg.connections,
+			.no_coalesce     = b->cfg.no_coalesce,
+			.token           = b->cfg.token,
+			.tls_ca_file     = b->cfg.tls_ca,
+			.tls_cert_file   = b->cfg.tls_cert,
+			.tls_key_file    = b->cfg.tls_key,
+			.tls_server_name = b->cfg.tls_server_name,
 		};
 
 		rc =
 		    inventory_client_open_opts(&b->client, b->cfg.server, &co);
 	}
+	/* The handle keeps its own encoded copy of the token. */
+	bench_options_fini(&b->cfg);
 	if (rc != INVENTORY_OK) {
-		fprintf(stderr, "inventory-bench: cannot open %s: %s\n",
+		fprintf(stderr,
+		    "inventory-bench: cannot open %s: %s (a tls+tcp:// URL "
+		    "needs --tls-ca; the TLS files must be readable PEM)\n",
 		    b->cfg.server, inventory_code_name(rc));
 		free(b);
 		return BENCH_EXIT_USAGE;

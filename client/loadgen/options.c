@@ -44,7 +44,10 @@ bench_usage(FILE *f)
 	    "         [--initial-stock N] [--max-attempts N] [--write-ids "
 	    "FILE]\n"
 	    "         [--connections N] [--no-coalesce] [--batch-size K]\n"
-	    "         [--no-progress] [--quiet]\n"
+	    "         [--no-progress] [--quiet] [--tls-ca FILE] [--tls-cert "
+	    "FILE]\n"
+	    "         [--tls-key FILE] [--tls-server-name NAME] [--token-file "
+	    "FILE]\n"
 	    "\n"
 	    "  --server URL        inventoryd URL(s), comma-separated (env "
 	    "INVENTORY_SERVER)\n"
@@ -87,6 +90,20 @@ bench_usage(FILE *f)
 	    "(default 16)\n"
 	    "  --no-progress       no live progress line even on a terminal\n"
 	    "  --quiet             no human-readable summary\n"
+	    "  --tls-ca FILE       PEM CA of the server's certificate, for "
+	    "tls+tcp://\n"
+	    "                      URLs (env INVENTORY_TLS_CA)\n"
+	    "  --tls-cert FILE     PEM client certificate (env "
+	    "INVENTORY_TLS_CERT);\n"
+	    "                      with --tls-key\n"
+	    "  --tls-key FILE      its PEM key (env INVENTORY_TLS_KEY)\n"
+	    "  --tls-server-name NAME  name the server's certificate must "
+	    "carry\n"
+	    "                      (env INVENTORY_TLS_SERVER_NAME; default: "
+	    "the URL's host)\n"
+	    "  --token-file FILE   bearer token, the file's one line (env "
+	    "INVENTORY_TOKEN\n"
+	    "                      holds the token itself); never printed\n"
 	    "\n"
 	    "One operation is one request in every count: update = GetProduct "
 	    "+\n"
@@ -244,7 +261,66 @@ enum {
 	OPT_CONNECTIONS,
 	OPT_NO_COALESCE,
 	OPT_BATCH_SIZE,
+	OPT_TLS_CA,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_SERVER_NAME,
+	OPT_TOKEN_FILE,
 };
+
+/* The bearer token in path: its one line without the newline, malloc'd;
+ * NULL (and a message naming the file, never its content) if the file
+ * cannot be read, is empty, longer than 4 KiB or has several lines. */
+static char *
+token_read(const char *path)
+{
+	char   buf[4097];
+	FILE  *f;
+	size_t n;
+	char  *token = NULL;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr,
+		    "inventory-bench: cannot read --token-file %s: %s\n", path,
+		    strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (!ferror(f) && !(n == sizeof(buf) - 1 && fgetc(f) != EOF)) {
+		buf[n] = '\0';
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+			buf[--n] = '\0';
+		if (n > 0 && strchr(buf, '\n') == NULL)
+			token = strdup(buf);
+	}
+	fclose(f);
+	explicit_bzero(buf, sizeof(buf));
+	if (token == NULL)
+		fprintf(stderr,
+		    "inventory-bench: --token-file %s: want one line, the "
+		    "token\n",
+		    path);
+	return token;
+}
+
+void
+bench_options_fini(struct bench_config *cfg)
+{
+	if (cfg->token != NULL) {
+		explicit_bzero(cfg->token, strlen(cfg->token));
+		free(cfg->token);
+		cfg->token = NULL;
+	}
+}
+
+/* The value of env variable name, or NULL when unset or empty. */
+static const char *
+env_str(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
 
 static const struct option long_opts[] = {
 	{ "server", required_argument, NULL, 's' },
@@ -268,6 +344,11 @@ static const struct option long_opts[] = {
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
 	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-server-name", required_argument, NULL, OPT_TLS_SERVER_NAME },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -280,18 +361,23 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 	bool        no_progress = false;
 	bool        have_k      = false;
 	const char *env;
+	const char *token_file = NULL;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->server       = getenv("INVENTORY_SERVER");
-	cfg->clients      = 8;
-	cfg->workload     = "get";
-	cfg->skew         = SKEW_UNIFORM;
-	cfg->skew_name    = "uniform";
-	cfg->timeout_ms   = 5000;
-	cfg->seed         = 1;
-	cfg->max_attempts = 100;
-	cfg->products     = 100;
-	cfg->batch_size   = 16;
+	cfg->server          = getenv("INVENTORY_SERVER");
+	cfg->clients         = 8;
+	cfg->workload        = "get";
+	cfg->skew            = SKEW_UNIFORM;
+	cfg->skew_name       = "uniform";
+	cfg->timeout_ms      = 5000;
+	cfg->seed            = 1;
+	cfg->max_attempts    = 100;
+	cfg->products        = 100;
+	cfg->batch_size      = 16;
+	cfg->tls_ca          = env_str("INVENTORY_TLS_CA");
+	cfg->tls_cert        = env_str("INVENTORY_TLS_CERT");
+	cfg->tls_key         = env_str("INVENTORY_TLS_KEY");
+	cfg->tls_server_name = env_str("INVENTORY_TLS_SERVER_NAME");
 	if ((env = getenv("INVENTORY_CONNECTIONS")) != NULL && *env != '\0') {
 		if (parse_u64(env, 1, 64, &v) != 0) {
 			return bad("INVENTORY_CONNECTIONS", env);
@@ -412,6 +498,21 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			}
 			cfg->batch_size = (int)v;
 			break;
+		case OPT_TLS_CA:
+			cfg->tls_ca = optarg;
+			break;
+		case OPT_TLS_CERT:
+			cfg->tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			cfg->tls_key = optarg;
+			break;
+		case OPT_TLS_SERVER_NAME:
+			cfg->tls_server_name = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			token_file = optarg;
+			break;
 		default:
 			return bad(
 			    "option or missing argument", argv[optind - 1]);
@@ -422,6 +523,19 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 	}
 	if (cfg->server == NULL || *cfg->server == '\0') {
 		fprintf(stderr, "inventory-bench: --server is required\n");
+		return -1;
+	}
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+		fprintf(stderr, "inventory-bench: give --tls-cert and "
+		                "--tls-key together\n");
+		return -1;
+	}
+	if (token_file != NULL) {
+		if ((cfg->token = token_read(token_file)) == NULL)
+			return -1;
+	} else if ((env = env_str("INVENTORY_TOKEN")) != NULL &&
+	           (cfg->token = strdup(env)) == NULL) {
+		fprintf(stderr, "inventory-bench: out of memory\n");
 		return -1;
 	}
 	if (cfg->duration_s > 0.0 && cfg->requests > 0) {

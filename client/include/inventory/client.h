@@ -136,10 +136,43 @@ typedef struct inventory_client_opts {
 	int retry_max_tokens;  /* bucket size; 0: 10 (at most 1000) */
 	int retry_token_milli; /* thousandths of a token per OK; 0: 100 */
 	int no_retry_throttle; /* non-zero: never throttle retries */
+	/* Appended in 0.x (issue 9): the struct grew, so a program built
+	 * against an older header must be rebuilt (it is 0.x: no ABI
+	 * promise yet).  Every string is read during open and not kept,
+	 * so it may be freed or wiped afterwards. */
+	const char *token; /* the caller's bearer token, sent once in every
+	                    * frame (Request.token; in a batch frame on the
+	                    * frame, for all its calls) to a server run with
+	                    * --auth-file: 1..4096 printable ASCII bytes
+	                    * without spaces (INVALID_ARGUMENT otherwise);
+	                    * NULL or "": none.  Never logged by the library.
+	                    * A server that does not know it answers every
+	                    * call UNAUTHENTICATED; a reader's write is
+	                    * PERMISSION_DENIED */
+	/* TLS, for tls+tcp:// URLs only (other URLs of the list ignore
+	 * these).  The server's certificate must be signed by tls_ca_file
+	 * and name tls_server_name; a handshake that fails (another CA, an
+	 * expired certificate, a server that does not speak TLS) is
+	 * retried in the background like a refused connection, so calls
+	 * fail with UNAVAILABLE when their timeout passes. */
+	const char *tls_ca_file;     /* PEM CA certificate(s); required for
+	                              * a tls+tcp:// URL (INVALID_ARGUMENT
+	                              * without it or when it cannot be
+	                              * read or parsed) */
+	const char *tls_cert_file;   /* PEM client certificate, for a server
+	                              * run with --tls-client-ca; NULL: none.
+	                              * Give it with tls_key_file */
+	const char *tls_key_file;    /* its PEM private key (unencrypted) */
+	const char *tls_server_name; /* the name the server's certificate
+	                              * must carry; NULL: each URL's host
+	                              * (mbedtls 2.28 matches it against the
+	                              * DNS names and CN, so a certificate
+	                              * for 127.0.0.1 lists DNS:127.0.0.1) */
 } inventory_client_opts;
 
 /* Open a handle dialled to urls, a comma-separated list of nng URLs
- * (tcp://host:port, ipc:///path, ...).  Dialling is asynchronous: an
+ * (tcp://host:port, ipc:///path, tls+tcp://host:port with
+ * inventory_client_opts' TLS fields, ...).  Dialling is asynchronous: an
  * unreachable server makes calls fail with UNAVAILABLE or
  * DEADLINE_EXCEEDED, not this function.  Returns INVENTORY_OK and a handle
  * in *out, or INVALID_ARGUMENT for a malformed URL list.  Thread-safe. */
@@ -147,7 +180,9 @@ INVENTORY_API inventory_code inventory_client_open(
     inventory_client **out, const char *urls);
 
 /* inventory_client_open() with options; opts NULL is the defaults.  A
- * negative field is INVALID_ARGUMENT.  Thread-safe. */
+ * negative field, a malformed token, and a tls+tcp:// URL without a
+ * readable CA file (or with a certificate but no key, or files that do
+ * not parse) are INVALID_ARGUMENT.  Thread-safe. */
 INVENTORY_API inventory_code inventory_client_open_opts(inventory_client **out,
     const char *urls, const inventory_client_opts *opts);
 
