@@ -30,6 +30,7 @@ enum key_type {
 	KEY_SIZE,
 	KEY_BOOL,
 	KEY_LEVEL,
+	KEY_FORMAT,
 };
 
 struct key {
@@ -62,6 +63,10 @@ static const struct key keys[] = {
 	    offsetof(struct config, max_connections), "1024", 1, 65536 },
 	{ "db-file", "INVENTORY_DB_FILE", KEY_STRING,
 	    offsetof(struct config, db_file), "", 0, 0 },
+	{ "http", "INVENTORY_HTTP", KEY_STRING, offsetof(struct config, http),
+	    "", 0, 0 },
+	{ "log-format", "INVENTORY_LOG_FORMAT", KEY_FORMAT,
+	    offsetof(struct config, log_format), "text", 0, 0 },
 };
 
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
@@ -71,7 +76,8 @@ const char config_usage[] =
     "FILE]\n"
     "                  [--workers N] [--max-frame BYTES] [--max-pending N]\n"
     "                  [--max-connections N] [--log-level LEVEL]\n"
-    "                  [--request-ttl SECONDS] [--migrate]\n"
+    "                  [--request-ttl SECONDS] [--log-format text|json]\n"
+    "                  [--http URL] [--migrate]\n"
     "\n"
     "  --listen URLS      nng URLs to serve, comma-separated\n"
     "                     (tcp://HOST:PORT, ipc:///PATH); env "
@@ -96,6 +102,12 @@ const char config_usage[] =
     "1024\n"
     "  --log-level LEVEL  error, warn, info or debug; env "
     "INVENTORY_LOG_LEVEL\n"
+    "  --log-format FMT   text (default) or json: one object per line\n"
+    "                     with ts, level, msg and the event's fields;\n"
+    "                     env INVENTORY_LOG_FORMAT\n"
+    "  --http URL         serve /metrics, /healthz, /readyz and /debug/hot\n"
+    "                     on http://HOST:PORT (GET and HEAD only); env\n"
+    "                     INVENTORY_HTTP; default off\n"
     "  --request-ttl S    how long request ids are remembered for safe\n"
     "                     retries; env INVENTORY_REQUEST_TTL; default 86400\n"
     "  --migrate          apply the database schema and exit\n"
@@ -150,6 +162,15 @@ key_set(struct config *cfg, const struct key *k, const char *text,
 			snprintf(errbuf, errlen,
 			    "%s: log level '%s' is not one of error, warn, "
 			    "info, debug",
+			    source, text);
+			return -1;
+		}
+		*(int *)field = lvl;
+		return 0;
+	case KEY_FORMAT:
+		if ((lvl = log_format_parse(text)) < 0) {
+			snprintf(errbuf, errlen,
+			    "%s: log format '%s' is not one of text, json",
 			    source, text);
 			return -1;
 		}
@@ -249,9 +270,11 @@ config_fini(struct config *cfg)
 	free(cfg->listen);
 	free(cfg->db);
 	free(cfg->db_file);
+	free(cfg->http);
 	cfg->listen  = NULL;
 	cfg->db      = NULL;
 	cfg->db_file = NULL;
+	cfg->http    = NULL;
 }
 
 enum config_result

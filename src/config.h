@@ -24,6 +24,8 @@ struct config {
 	int    max_pending;   /* calls queued for or at the database */
 	int    max_connections; /* connections served at once */
 	char  *db_file; /* file holding the conninfo (owned); "" none */
+	char  *http; /* operator endpoint http://HOST:PORT (owned); "" off */
+	int    log_format; /* enum log_format */
 };
 
 enum config_result {

@@ -24,6 +24,7 @@
 
 #include "executor.h"
 #include "handlers/handlers.h"
+#include "hot.h"
 #include "log.h"
 #include "metrics.h"
 #include "validate.h"
@@ -500,6 +501,7 @@ wire_call_fill(
 		    method_name(op->method),
 		    op->request_id ? op->request_id : "-", op->product.id,
 		    op->product.version, op->message);
+		hot_record_op(op, now);
 	} else if (op->code != CODE_OK) {
 		log_at_limited(&failure_log, LOG_LEVEL_DEBUG,
 		    "request method=%s request_id=%s code=%s: %s",

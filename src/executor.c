@@ -60,6 +60,9 @@ struct executor {
 	struct exec_thread  *threads;
 	size_t               max_pending; /* 0: no limit */
 	atomic_size_t        pending;     /* calls queued or being run */
+	atomic_size_t        queued;      /* calls in the queue, not yet taken
+	                                     (changed under mtx; read by
+	                                     /metrics without it) */
 };
 
 /* Rate limit of the "refused" line (the count is in the metrics). */
@@ -445,6 +448,7 @@ take(struct executor *ex, struct op **ops, struct store *st)
 		ex->tail = &ex->head;
 	else
 		pthread_cond_signal(&ex->cond); /* more for a peer */
+	atomic_fetch_sub_explicit(&ex->queued, n, memory_order_relaxed);
 	pthread_mutex_unlock(&ex->mtx);
 	return n;
 }
@@ -593,8 +597,20 @@ executor_submit(struct executor *ex, struct op *list)
 	pthread_mutex_lock(&ex->mtx);
 	*ex->tail = list;
 	ex->tail  = &last->next;
+	atomic_fetch_add_explicit(&ex->queued, fit, memory_order_relaxed);
 	pthread_cond_signal(&ex->cond);
 	pthread_mutex_unlock(&ex->mtx);
+}
+
+void
+executor_load(struct executor *ex, size_t *queued, size_t *running)
+{
+	size_t q = atomic_load_explicit(&ex->queued, memory_order_relaxed);
+	size_t p = atomic_load_explicit(&ex->pending, memory_order_relaxed);
+
+	/* Two relaxed reads a moment apart: clamp rather than underflow. */
+	*queued  = q;
+	*running = p > q ? p - q : 0;
 }
 
 void

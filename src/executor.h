@@ -48,6 +48,11 @@ void executor_set_max_pending(struct executor *ex, size_t max_pending);
  * thread-safe. */
 void executor_submit(struct executor *ex, struct op *list);
 
+/* The calls queued and not yet taken, and the calls an executor is
+ * running (or has run and not yet answered), for /metrics.  Two relaxed
+ * reads: a consistent snapshot is not needed.  Thread-safe, lock-free. */
+void executor_load(struct executor *ex, size_t *queued, size_t *running);
+
 /* Run what is queued, then stop the threads and close the connections.
  * Nothing may be submitted afterwards.  NULL is a no-op. */
 void executor_stop(struct executor *ex);

@@ -4,12 +4,30 @@
  * are evaluated (as redis' serverLog), so debug logging on the hot path
  * costs one comparison when it is off.  Thread-safe: each line is one
  * write(2).
+ *
+ * Two formats (--log-format).  text, the default:
+ *   2026-11-29T22:59:00.123Z info conflict method=UpdateStock ...: why
+ * json, one object per line, for log shippers:
+ *   {"ts":"2026-11-29T22:59:00.123Z","level":"info","msg":"conflict",
+ *    "method":"UpdateStock",...,"detail":"why"}
+ * The json mapping of a line's text (log_json()): the words before the
+ * first key=value word are "msg" (the whole text when it has none); each
+ * key=value word is a string field (key: a letter or _ then letters,
+ * digits, _ . -; value: up to the next space, or a "quoted" string);
+ * the rest of the line after the fields (after a value's trailing ": ",
+ * or from the first word that is not key=value) is "detail".  A key equal
+ * to ts, level, msg, detail or an earlier key gets a "_" prefix.  Values
+ * stay strings (an id that looks like a number must not change type).
+ * Strings are escaped as JSON requires; invalid UTF-8 becomes U+FFFD.  A
+ * line too long for the buffer is cut, still valid JSON, with
+ * "truncated":true.
  */
 #ifndef INVENTORY_LOG_H
 #define INVENTORY_LOG_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -24,6 +42,23 @@ extern enum log_level log_threshold;
 
 /* Parse "error", "warn", "info" or "debug"; returns -1 if unknown. */
 int log_level_parse(const char *s);
+
+enum log_format {
+	LOG_FORMAT_TEXT = 0, /* "ts level text" */
+	LOG_FORMAT_JSON = 1, /* one JSON object per line */
+};
+
+/* Current format; set once at start-up by main, before any thread. */
+extern enum log_format log_format;
+
+/* Parse "text" or "json"; returns -1 if unknown. */
+int log_format_parse(const char *s);
+
+/* The json form of one line (see above) into dst (cap bytes, at least
+ * 128), with a trailing newline and no NUL; returns its length.  Pure:
+ * exposed for the unit tests. */
+size_t log_json(char *dst, size_t cap, const char *ts, const char *level,
+    const char *text);
 
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -75,6 +75,7 @@ main(int argc, char **argv)
 		break;
 	}
 	log_threshold = (enum log_level)cfg.log_level;
+	log_format    = (enum log_format)cfg.log_format;
 
 	if (cfg.migrate) {
 		rv = store_migrate(cfg.db) == 0 ? 0 : 1;

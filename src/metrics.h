@@ -7,9 +7,9 @@
 #ifndef INVENTORY_METRICS_H
 #define INVENTORY_METRICS_H
 
-#include <stdint.h>
-
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 enum { METRICS_METHODS = 8 }; /* known methods + 1 for "unknown" */
 
@@ -33,5 +33,25 @@ enum metrics_overload {
 void     metrics_overload(enum metrics_overload kind, uint64_t n);
 uint64_t metrics_overload_count(enum metrics_overload kind);
 void     metrics_log(void);
+
+/* The method's name as the metrics label it ("UpdateStock"; "unknown"
+ * for an index outside the service).  Static storage. */
+const char *metrics_method_name(int method);
+
+/* What /metrics reports that other modules own, gathered by the caller
+ * at scrape time. */
+struct metrics_gauges {
+	const char *version;       /* inventory_build_info{version} */
+	int         db_up;         /* 1 up, 0 down, -1 not known (omitted) */
+	uint64_t    db_reconnects; /* store_reconnects() */
+	size_t      queued;        /* executor_load() */
+	size_t      in_flight;     /* executor_load() */
+};
+
+/* Write every metric in Prometheus' text exposition format 0.0.4 to out
+ * (the counters above, the gauges, the process' own figures from
+ * /proc/self).  Only reads: thread-safe, and the request path never waits
+ * for it.  Returns 0, or -1 if writing failed. */
+int metrics_expose(FILE *out, const struct metrics_gauges *g);
 
 #endif

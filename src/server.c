@@ -15,6 +15,9 @@
 #include "config.h"
 #include "dispatch.h"
 #include "executor.h"
+#include "http.h"
+#include "log.h"
+#include "ready.h"
 #include "store/store.h"
 #include "transport.h"
 
@@ -36,6 +39,8 @@ struct server {
 	struct store_options opts; /* borrowed strings from the config */
 	struct executor     *ex;
 	struct transport    *t;
+	struct ready        *ready; /* --http only: the readiness probe */
+	struct http         *http;  /* --http only: the operator endpoint */
 };
 
 static void
@@ -101,6 +106,32 @@ server_hard_frame(size_t max_frame)
 	return hard > HARD_FRAME_MIN ? hard : HARD_FRAME_MIN;
 }
 
+/* --http: the readiness probe (its own connection), then the endpoint.
+ * On failure nothing of either is left. */
+static int
+server_http_start(
+    struct server *s, const struct config *cfg, char *errbuf, size_t errlen)
+{
+	struct http_sources src;
+
+	if (ready_start(&s->ready, cfg->db) != 0) {
+		snprintf(errbuf, errlen,
+		    "--http: cannot start the readiness "
+		    "probe");
+		return -1;
+	}
+	src.ex    = s->ex;
+	src.ready = s->ready;
+	if (http_start(&s->http, cfg->http, &src, errbuf, errlen) != 0) {
+		ready_stop(s->ready);
+		s->ready = NULL;
+		return -1;
+	}
+	log_info(
+	    "http: /metrics /healthz /readyz /debug/hot on %s", cfg->http);
+	return 0;
+}
+
 int
 server_start(
     struct server **out, const struct config *cfg, char *errbuf, size_t errlen)
@@ -131,13 +162,20 @@ server_start(
 	}
 	executor_set_max_pending(s->ex, (size_t)cfg->max_pending);
 	if (transport_start(&s->t, cfg->listen, SERVER_CONTEXTS, &lim,
-	        &server_ops, s, errbuf, errlen) != 0) {
-		executor_stop(s->ex);
-		free(s);
-		return -1;
-	}
+	        &server_ops, s, errbuf, errlen) != 0)
+		goto out_executor;
+	if (cfg->http != NULL && cfg->http[0] != '\0' &&
+	    server_http_start(s, cfg, errbuf, errlen) != 0)
+		goto out_transport;
 	*out = s;
 	return 0;
+
+out_transport:
+	transport_stop(s->t);
+out_executor:
+	executor_stop(s->ex);
+	free(s);
+	return -1;
 }
 
 void
@@ -145,6 +183,8 @@ server_stop(struct server *s)
 {
 	if (s == NULL)
 		return;
+	http_stop(s->http); /* no scrape reads the executors any more */
+	ready_stop(s->ready);
 	transport_stop(s->t); /* every received frame answered */
 	executor_stop(s->ex); /* nothing queued any more */
 	free(s);

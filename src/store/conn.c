@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,16 @@ store_backoff(struct store *st)
 		st->backoff_ms = BACKOFF_MAX_MS;
 }
 
+/* Connections established again, by every store of the process: the
+ * count /metrics reports as inventory_db_reconnects_total. */
+static _Atomic uint64_t reconnects;
+
+uint64_t
+store_reconnects(void)
+{
+	return atomic_load_explicit(&reconnects, memory_order_relaxed);
+}
+
 /* Close the connection on purpose (its session is unfit); the next
  * store_ready() opens a new one. */
 static void
@@ -408,6 +419,9 @@ store_ready(struct store *st)
 	st->next_attempt_ns = 0;
 	if (fresh) {
 		st->connects++;
+		if (st->connects > 1)
+			atomic_fetch_add_explicit(
+			    &reconnects, 1, memory_order_relaxed);
 		log_info("store: connected to %s:%s/%s", PQhost(st->conn),
 		    PQport(st->conn), PQdb(st->conn));
 	} else {

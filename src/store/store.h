@@ -62,6 +62,31 @@ void store_maintain(struct store *st);
  * call. */
 void store_set_deadline(struct store *st, uint64_t deadline_ns);
 
+/* Database connections the executors established again after losing one
+ * (their first connections not counted), since start; for /metrics.
+ * Thread-safe. */
+uint64_t store_reconnects(void);
+
+/* ---- readiness (health.c) ----------------------------------------------
+ * A probe owns one connection of its own, opened on the first check and
+ * again after a failure; one thread at a time may use a probe. */
+struct store_probe;
+
+enum { STORE_PROBE_WHY_MAX = 160 }; /* a reason's buffer, with the NUL */
+
+/* 0 and *out, or -1 when out of memory.  Does not connect. */
+int store_probe_create(struct store_probe **out, const char *conninfo);
+
+/* Close and free.  NULL is a no-op. */
+void store_probe_destroy(struct store_probe *p);
+
+/* Whether the database is reachable and its schema is at least the newest
+ * migration embedded in this binary: 0 ("ok" in why), or -1 with a
+ * one-line reason in why (no libpq text: that is logged, once per change
+ * of reason).  Blocks up to the connect timeout (3 s) plus a 2 s
+ * statement_timeout: call it off the request path. */
+int store_probe_check(struct store_probe *p, char *why, size_t cap);
+
 /* Apply the SQL migrations idempotently (serialised across replicas with an
  * advisory lock).  Returns 0 on success, -1 after logging the error. */
 int store_migrate(const char *conninfo);
