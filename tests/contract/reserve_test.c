@@ -224,10 +224,9 @@ test_reserve_one_short(void **state)
 	assert_int_equal(o.errs[0].current.stock, 2);
 	assert_int_equal(o.errs[0].current.version, 1);
 	/* ErrorDetails.current is the first failing item's product. */
-	if (o.st.current != NULL) {
-		assert_string_equal(o.st.current->id, f.p[1]->id);
-		assert_int_equal(o.st.current->stock, 2);
-	}
+	assert_non_null(o.st.current);
+	assert_string_equal(o.st.current->id, f.p[1]->id);
+	assert_int_equal(o.st.current->stock, 2);
 	fixture_unchanged(&f, "one short");
 	outcome_fini(&o);
 	fixture_free(&f);
@@ -295,10 +294,9 @@ test_reserve_every_failure_named(void **state)
 	assert_int_equal(o.errs[1].current.version, 1);
 	assert_int_equal(o.errs[1].current.stock, 1);
 	/* ABORTED: the conflicting product, as UpdateStock reports it. */
-	if (o.st.current != NULL) {
-		assert_string_equal(o.st.current->id, f.p[1]->id);
-		assert_int_equal(o.st.current->version, 2);
-	}
+	assert_non_null(o.st.current);
+	assert_string_equal(o.st.current->id, f.p[1]->id);
+	assert_int_equal(o.st.current->version, 2);
 	fixture_unchanged(&f, "three failures");
 	outcome_fini(&o);
 
