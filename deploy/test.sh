@@ -5,7 +5,14 @@
 #   INVENTORY_GATES="build" bash deploy/test.sh   only some
 #
 # Gates (each a function gate_<name> below, run in this order):
+#   deploy    no build: the alert rules (promtool check rules, promtool
+#             test rules) and the dashboard's queries (jq), deploy/monitoring/
+#             check.sh; compare.sh's SVG writer (xmllint), deploy/bench/
+#             svgbars_test.sh
 #   release   Release builds (-O3) with gcc and with clang, -Werror, no run
+#   package   cpack -G DEB in the release gate's gcc build; the packages
+#             unpacked, run, built against, and lintian without errors
+#             (tests/packaging/package_test.sh)
 #   build     configure + build into build/, then ctest (unit, contract and
 #             concurrency tests against a private PostgreSQL and a real
 #             inventoryd, all started by ctest fixtures)
@@ -25,7 +32,7 @@ cd "$root"
 . deploy/scripts/deps.sh
 
 # Cheap static gates first, so a formatting slip fails in seconds.
-DEFAULT_GATES="format tidy release build asan valgrind fuzz"
+DEFAULT_GATES="format tidy deploy release package build asan valgrind fuzz"
 gates=${INVENTORY_GATES:-$DEFAULT_GATES}
 jobs=$(nproc 2>/dev/null || echo 2)
 export CTEST_OUTPUT_ON_FAILURE=1
@@ -60,6 +67,19 @@ gate_release() {
 		CC=$cc configure_build "build-release-$cc" \
 			-DCMAKE_BUILD_TYPE=Release || return 1
 	done
+}
+
+# Seconds, no build: what deploy/ ships besides the programs.
+gate_deploy() {
+	bash deploy/monitoring/check.sh &&
+		bash deploy/bench/svgbars_test.sh
+}
+
+# The Debian packages, from the release gate's gcc build (configured and
+# built here if that gate did not run: same directory, same flags).
+gate_package() {
+	configure_build build-release-gcc -DCMAKE_BUILD_TYPE=Release &&
+		bash tests/packaging/package_test.sh build-release-gcc "$root"
 }
 
 gate_build() {
@@ -125,9 +145,11 @@ run_gate() {
 	fi
 }
 
-# The gates' tools on top of the build dependencies.
+# The gates' tools on top of the build dependencies: the static checks',
+# the sanitizers', the monitoring checks' (promtool is in prometheus), the
+# packages' (dpkg-dev: dpkg-shlibdeps for CPack), the SVG test's (xmllint).
 inventory_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck \
-	valgrind python3
+	valgrind python3 "${INVENTORY_TEST_DEPS[@]}"
 
 failed=()
 passed=()
