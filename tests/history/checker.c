@@ -586,7 +586,7 @@ check_counter(const struct history *h, int pi, struct pstate *s,
 				viol(r,
 				    "product %s: op #%ld (client %d) %s of "
 				    "%" PRId64 " refused OUT_OF_RANGE with "
-				               "stock %" PRId64,
+				    "stock %" PRId64,
 				    p->id, oi, op->client, type_name(op),
 				    op_delta(op), op->ret_stock);
 		}
