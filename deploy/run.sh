@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # deploy/run.sh: build inventoryd and run it against a private PostgreSQL.
 #
-#   bash deploy/run.sh            listen on tcp://127.0.0.1:7070
+#   bash deploy/run.sh            listen on tcp://127.0.0.1:7070, metrics
+#                                 and health on http://127.0.0.1:9464
 #   INVENTORY_LISTEN=ipc:///tmp/inv.sock bash deploy/run.sh
+#   INVENTORY_HTTP=http://127.0.0.1:9465 bash deploy/run.sh
 #
 # Installs missing dependencies (apt-get), builds into build/, starts a
 # throw-away PostgreSQL cluster in a temporary directory, applies the schema
@@ -16,6 +18,7 @@ cd "$root"
 . deploy/scripts/deps.sh
 
 listen=${INVENTORY_LISTEN:-tcp://127.0.0.1:7070}
+http=${INVENTORY_HTTP:-http://127.0.0.1:9464}
 build=${INVENTORY_BUILD_DIR:-build}
 
 inventory_deps
@@ -54,20 +57,22 @@ export INVENTORY_DB INVENTORY_LISTEN="$listen"
 first=${listen%%,*}
 cat <<MSG
 
-inventoryd is starting on $listen (database: $INVENTORY_DB).
+inventoryd is starting on $listen (database: $INVENTORY_DB),
+with /metrics, /healthz, /readyz and /debug/hot on $http.
 Try, from another terminal:
 
   export INVENTORY_SERVER=$first
   $inventoryctl create --name "Widget" --stock 10 --price 19.90
   $inventoryctl get ID
   $inventoryctl update-stock ID --stock 9 --version 1
+  curl -s $http/metrics | grep ^inventory_requests_total
 
 Press Ctrl-C to stop (the database is thrown away).
 
 MSG
 
 # In the background + wait, so that SIGTERM reaches the trap at once.
-"$inventoryd" --listen "$listen" --db "$INVENTORY_DB" &
+"$inventoryd" --listen "$listen" --db "$INVENTORY_DB" --http "$http" &
 server_pid=$!
 set +e
 wait "$server_pid"
