@@ -63,6 +63,16 @@ static const struct key keys[] = {
 	    offsetof(struct config, max_connections), "1024", 1, 65536 },
 	{ "db-file", "INVENTORY_DB_FILE", KEY_STRING,
 	    offsetof(struct config, db_file), "", 0, 0 },
+	{ "auth-file", "INVENTORY_AUTH_FILE", KEY_STRING,
+	    offsetof(struct config, auth_file), "", 0, 0 },
+	{ "audit-log", "INVENTORY_AUDIT_LOG", KEY_STRING,
+	    offsetof(struct config, audit_log), "", 0, 0 },
+	{ "tls-cert", "INVENTORY_TLS_CERT", KEY_STRING,
+	    offsetof(struct config, tls_cert), "", 0, 0 },
+	{ "tls-key", "INVENTORY_TLS_KEY", KEY_STRING,
+	    offsetof(struct config, tls_key), "", 0, 0 },
+	{ "tls-client-ca", "INVENTORY_TLS_CLIENT_CA", KEY_STRING,
+	    offsetof(struct config, tls_client_ca), "", 0, 0 },
 	{ "http", "INVENTORY_HTTP", KEY_STRING, offsetof(struct config, http),
 	    "", 0, 0 },
 	{ "log-format", "INVENTORY_LOG_FORMAT", KEY_FORMAT,
@@ -76,7 +86,9 @@ const char config_usage[] =
     "FILE]\n"
     "                  [--workers N] [--max-frame BYTES] [--max-pending N]\n"
     "                  [--max-connections N] [--log-level LEVEL]\n"
-    "                  [--request-ttl SECONDS] [--log-format text|json]\n"
+    "                  [--request-ttl SECONDS] [--auth-file FILE]\n"
+    "                  [--audit-log FILE] [--tls-cert FILE --tls-key FILE\n"
+    "                  [--tls-client-ca FILE]] [--log-format text|json]\n"
     "                  [--http URL] [--migrate]\n"
     "\n"
     "  --listen URLS      nng URLs to serve, comma-separated\n"
@@ -110,11 +122,24 @@ const char config_usage[] =
     "                     INVENTORY_HTTP; default off\n"
     "  --request-ttl S    how long request ids are remembered for safe\n"
     "                     retries; env INVENTORY_REQUEST_TTL; default 86400\n"
+    "  --auth-file FILE   callers allowed in, one a line: NAME ROLE\n"
+    "                     SHA256HEX (reader or writer; the lowercase hex\n"
+    "                     SHA-256 of the caller's token); re-read on\n"
+    "                     SIGHUP; env INVENTORY_AUTH_FILE; default none:\n"
+    "                     every caller may call everything\n"
+    "  --audit-log FILE   also write every applied write as a JSON line\n"
+    "                     to FILE; env INVENTORY_AUDIT_LOG\n"
+    "  --tls-cert FILE    PEM certificate (chain) for tls+tcp:// URLs;\n"
+    "                     env INVENTORY_TLS_CERT\n"
+    "  --tls-key FILE     its PEM private key; env INVENTORY_TLS_KEY\n"
+    "  --tls-client-ca FILE  require client certificates signed by this\n"
+    "                     PEM CA on tls+tcp:// URLs;\n"
+    "                     env INVENTORY_TLS_CLIENT_CA\n"
     "  --migrate          apply the database schema and exit\n"
     "  --help, --version\n"
     "\n"
     "SIGTERM or SIGINT drains in-flight requests and exits 0; SIGUSR1 logs\n"
-    "the request metrics.\n";
+    "the request metrics; SIGHUP re-reads --auth-file.\n";
 
 static int
 default_workers(void)
@@ -270,11 +295,21 @@ config_fini(struct config *cfg)
 	free(cfg->listen);
 	free(cfg->db);
 	free(cfg->db_file);
+	free(cfg->auth_file);
+	free(cfg->audit_log);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_client_ca);
 	free(cfg->http);
-	cfg->listen  = NULL;
-	cfg->db      = NULL;
-	cfg->db_file = NULL;
-	cfg->http    = NULL;
+	cfg->listen        = NULL;
+	cfg->db            = NULL;
+	cfg->db_file       = NULL;
+	cfg->auth_file     = NULL;
+	cfg->audit_log     = NULL;
+	cfg->tls_cert      = NULL;
+	cfg->tls_key       = NULL;
+	cfg->tls_client_ca = NULL;
+	cfg->http          = NULL;
 }
 
 enum config_result

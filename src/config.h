@@ -23,9 +23,16 @@ struct config {
 	int    request_ttl_s; /* how long request ids are remembered */
 	int    max_pending;   /* calls queued for or at the database */
 	int    max_connections; /* connections served at once */
-	char  *db_file; /* file holding the conninfo (owned); "" none */
-	char  *http; /* operator endpoint http://HOST:PORT (owned); "" off */
-	int    log_format; /* enum log_format */
+	char  *db_file;       /* file holding the conninfo (owned); "" none */
+	char  *auth_file;     /* callers and roles (owned); "" none: open */
+	char  *audit_log;     /* JSON lines audit file (owned); "" none */
+	char  *tls_cert;      /* PEM certificate for tls+tcp:// (owned) */
+	char  *tls_key;       /* PEM private key for tls+tcp:// (owned) */
+	char  *tls_client_ca; /* PEM CA that must sign client certificates
+	                         (owned); "" none: no client certificates */
+	char  *http;          /* operator endpoint http://HOST:PORT (owned);
+	                         "" off */
+	int    log_format;    /* enum log_format */
 };
 
 enum config_result {

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
+#include "auth.h"
 #include "executor.h"
 #include "handlers/handlers.h"
 #include "hot.h"
@@ -189,7 +191,8 @@ static bool
 open_call(struct frame *f, const Inventory__V1__Request *env, struct op *op,
     ProtobufCMessage **payload)
 {
-	enum code code;
+	enum auth_role role = AUTH_ROLE_WRITER; /* without --auth-file */
+	enum code      code;
 
 	op->frame       = f;
 	op->received_ns = f->received_ns;
@@ -204,11 +207,31 @@ open_call(struct frame *f, const Inventory__V1__Request *env, struct op *op,
 		    "batch: a batch entry may not itself be a batch");
 		goto out_done;
 	}
+	if (auth_enabled()) {
+		/* An entry's own token, else its frame's.  Never logged. */
+		role =
+		    auth_check(env->token != NULL ? env->token : f->env->token,
+		        op->caller);
+		if (role == AUTH_ROLE_NONE) {
+			op->method = -1;
+			code       = CODE_UNAUTHENTICATED;
+			snprintf(op->message, sizeof(op->message),
+			    "missing or unknown token");
+			goto out_done;
+		}
+	}
 	code = decode_call(
 	    env, &op->method, payload, op->message, sizeof(op->message));
 	if (code != CODE_OK)
 		goto out_done;
 	op->handler = &handler_table[op->method];
+	if (op->handler->writes && role != AUTH_ROLE_WRITER) {
+		code = CODE_PERMISSION_DENIED;
+		snprintf(op->message, sizeof(op->message),
+		    "caller %s is a reader: %s is a write", op->caller,
+		    op->handler->name);
+		goto out_done;
+	}
 	if ((code = op->handler->prepare(*payload, op)) != CODE_OK)
 		goto out_done;
 	if (env->has_timeout_ms) {
@@ -472,6 +495,24 @@ method_name(int method)
 	return method >= 0 ? service->methods[method].name : "unknown";
 }
 
+/* The audit records of an OK call: one per product it changed now (a
+ * repeat answered from the log changed nothing). */
+static void
+audit_applied(const struct op *op)
+{
+	const char *method = method_name(op->method);
+
+	if (op->kind == OP_RESERVE) {
+		for (size_t i = 0; op->products != NULL && i < op->nitems; i++)
+			if (op->products[i].prev_stock >= 0)
+				audit_record(op->caller, method,
+				    &op->products[i], op->request_id);
+		return;
+	}
+	if (op_kind_writes(op->kind) && op->product.prev_stock >= 0)
+		audit_record(op->caller, method, &op->product, op->request_id);
+}
+
 /* Fill w from a finished op; records its metrics and logs. */
 static void
 wire_call_fill(
@@ -509,6 +550,8 @@ wire_call_fill(
 		    op->request_id ? op->request_id : "-", code_name(op->code),
 		    w->resp.message);
 	}
+	if (op->code == CODE_OK)
+		audit_applied(op);
 	metrics_record(
 	    op->method, (int)op->code, (now - op->received_ns) / 1000u);
 }

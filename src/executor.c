@@ -146,6 +146,7 @@ executor_run_one(struct store *st, struct op *op)
 		return;
 	}
 	store_set_deadline(st, op->deadline_ns);
+	store_set_caller(st, op->caller[0] != '\0' ? op->caller : NULL);
 	switch (op->kind) {
 	case OP_READ:
 		op->code = store_product_get(st, op->id, &op->product);
@@ -297,9 +298,10 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct store_write *w = &et->writes[i];
 
-		w->id               = ops[i]->id;
-		w->request_id       = ops[i]->request_id;
-		w->stock            = ops[i]->stock;
+		w->id         = ops[i]->id;
+		w->request_id = ops[i]->request_id;
+		w->caller = ops[i]->caller[0] != '\0' ? ops[i]->caller : NULL;
+		w->stock  = ops[i]->stock;
 		w->expected_version = ops[i]->expected_version;
 		deadline            = earliest(deadline, ops[i]->deadline_ns);
 	}
@@ -323,8 +325,9 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 static void
 take_outcome(struct op *op, const struct op *leader)
 {
-	op->code    = leader->code;
-	op->product = leader->product;
+	op->code               = leader->code;
+	op->product            = leader->product;
+	op->product.prev_stock = -1; /* the leader applied it, not this */
 	memcpy(op->message, leader->message, sizeof(op->message));
 	if (op->kind != OP_RESERVE)
 		return;
@@ -343,6 +346,8 @@ take_outcome(struct op *op, const struct op *leader)
 	}
 	memcpy(op->products, leader->products,
 	    op->nitems * sizeof(*op->products));
+	for (size_t i = 0; i < op->nitems; i++)
+		op->products[i].prev_stock = -1;
 }
 
 /* Round by round: its other writes alone, its UpdateStocks as one batch;

@@ -4,17 +4,48 @@
  * Signals are blocked in every thread (executors and nng's own inherit the
  * mask) and taken synchronously by the main thread with sigwait(), so no
  * code runs in a signal handler: SIGTERM/SIGINT drain and exit 0, SIGUSR1
- * logs the metrics.
+ * logs the metrics, SIGHUP re-reads --auth-file (a bad file is refused and
+ * the callers in force stay).
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "audit.h"
+#include "auth.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
 #include "store/store.h"
+
+/* Load --auth-file at start (fatal if bad) or on SIGHUP (the old table
+ * stays if bad).  0 or -1, logged. */
+static int
+load_callers(const struct config *cfg, bool reload)
+{
+	char   err[256];
+	size_t n;
+
+	if (cfg->auth_file[0] == '\0') {
+		if (!reload)
+			log_warn("no --auth-file: every caller may call every "
+			         "RPC, unauthenticated");
+		return 0;
+	}
+	if (auth_load(cfg->auth_file, &n, err, sizeof(err)) != 0) {
+		if (reload)
+			log_err("%s; the callers loaded before stay in force",
+			    err);
+		else
+			log_err("%s", err);
+		return -1;
+	}
+	log_info("auth: %zu caller(s) loaded from %s%s", n, cfg->auth_file,
+	    n == 0 ? ": every call will be UNAUTHENTICATED" : "");
+	return 0;
+}
 
 static int
 serve(const struct config *cfg)
@@ -28,11 +59,21 @@ serve(const struct config *cfg)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (load_callers(cfg, false) != 0)
+		return 1;
+	if (audit_open(cfg->audit_log, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		auth_fini();
+		return 1;
+	}
 	if (server_start(&s, cfg, err, sizeof(err)) != 0) {
 		log_err("%s", err);
+		audit_close();
+		auth_fini();
 		return 1;
 	}
 	log_info("inventoryd listening on %s with %d executors", cfg->listen,
@@ -46,10 +87,16 @@ serve(const struct config *cfg)
 			metrics_log();
 			continue;
 		}
+		if (sig == SIGHUP) {
+			(void)load_callers(cfg, true);
+			continue;
+		}
 		break;
 	}
 	log_info("signal %d: draining in-flight requests", sig);
 	server_stop(s);
+	audit_close();
+	auth_fini();
 	metrics_log();
 	log_info("inventoryd stopped");
 	return 0;

@@ -44,26 +44,27 @@ op_kind_writes(enum op_kind kind)
 
 struct op {
 	/* ---- set by dispatch and the handler's prepare ---- */
-	struct frame         *frame;       /* the frame the reply goes to */
-	const struct handler *handler;     /* method row; NULL if unknown */
-	int                   method;      /* index for metrics; -1 unknown */
-	enum op_kind          kind;        /* OP_NONE once decided */
-	const char           *request_id;  /* envelope's, or NULL */
-	uint64_t              received_ns; /* when its frame arrived */
-	uint64_t              deadline_ns; /* 0: none (monotonic) */
-	char                  id[PRODUCT_ID_LEN + 1]; /* canonical UUID */
-	int64_t               stock;                  /* WRITE, CREATE */
-	int64_t               expected_version; /* WRITE; ADJUST (0: none) */
-	int64_t               delta;            /* ADJUST */
-	const char           *name;             /* CREATE */
-	const char           *price;            /* CREATE */
-	char (*ids)[PRODUCT_ID_LEN + 1];        /* READ_MANY, owned */
-	size_t               nids;              /* READ_MANY */
-	struct reserve_item *items;             /* RESERVE, owned */
-	size_t               nitems;            /* RESERVE */
-	char                *items_key; /* RESERVE: the items as canonical
-	                                   text, owned (idempotency) */
-	int page_size;                  /* LIST: 1..LIST_MAX */
+	struct frame         *frame;      /* the frame the reply goes to */
+	const struct handler *handler;    /* method row; NULL if unknown */
+	int                   method;     /* index for metrics; -1 unknown */
+	enum op_kind          kind;       /* OP_NONE once decided */
+	const char           *request_id; /* envelope's, or NULL */
+	char caller[CALLER_MAX + 1]; /* who called ("" without --auth-file) */
+	uint64_t    received_ns;     /* when its frame arrived */
+	uint64_t    deadline_ns;     /* 0: none (monotonic) */
+	char        id[PRODUCT_ID_LEN + 1]; /* canonical UUID */
+	int64_t     stock;                  /* WRITE, CREATE */
+	int64_t     expected_version;       /* WRITE; ADJUST (0: none) */
+	int64_t     delta;                  /* ADJUST */
+	const char *name;                   /* CREATE */
+	const char *price;                  /* CREATE */
+	char (*ids)[PRODUCT_ID_LEN + 1];    /* READ_MANY, owned */
+	size_t               nids;          /* READ_MANY */
+	struct reserve_item *items;         /* RESERVE, owned */
+	size_t               nitems;        /* RESERVE */
+	char                *items_key;     /* RESERVE: the items as canonical
+	                                       text, owned (idempotency) */
+	int page_size;                      /* LIST: 1..LIST_MAX */
 
 	/* ---- the outcome ---- */
 	enum code      code;         /* the call's status */

@@ -15,6 +15,7 @@ enum {
 	PRODUCT_STOCK_MAX =
 	    2147483647,        /* the column is a PostgreSQL integer */
 	REQUEST_ID_MAX = 64,   /* bytes of a request id */
+	CALLER_MAX     = 64,   /* bytes of a caller's name (--auth-file) */
 	RESERVE_MAX    = 100,  /* items of one ReserveStock */
 	LIST_DEFAULT   = 50,   /* ListProducts page size for 0 */
 	LIST_MAX       = 1000, /* ListProducts page size at most */
@@ -28,6 +29,9 @@ struct product {
 	int64_t version;                      /* >= 1 */
 	int64_t created_at_us;                /* µs since the Unix epoch */
 	int64_t updated_at_us;                /* µs since the Unix epoch */
+	int64_t prev_stock; /* set by a write the store applied just now: the
+	                       stock before it (0 for a create); -1 for a
+	                       read or a repeat answered from the log */
 };
 
 /* One item of a reservation (ReserveStock): take `quantity` units, or,

@@ -155,6 +155,9 @@ server_start(
 	dispatch_set_max_request(cfg->max_frame);
 	lim.max_frame       = server_hard_frame(cfg->max_frame);
 	lim.max_connections = cfg->max_connections;
+	lim.tls_cert        = cfg->tls_cert;
+	lim.tls_key         = cfg->tls_key;
+	lim.tls_client_ca   = cfg->tls_client_ca;
 	if (executor_start(&s->ex, cfg->workers, &s->opts) != 0) {
 		snprintf(errbuf, errlen, "cannot start the executors");
 		free(s);

@@ -54,6 +54,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "transport_guard.h"
+#include "transport_tls.h"
 
 enum {
 	/* A REP send waits only when the peer's socket buffers are full:
@@ -413,11 +414,42 @@ transport_reply(struct transport_call *c, const uint8_t *buf, size_t len)
 	nng_ctx_send(c->ctx, c->aio);
 }
 
+/* Listen on one URL: tls+tcp:// with the TLS configuration (made on
+ * first use into *tls), any other scheme as nng knows it. */
 static int
-listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
+listen_one(struct transport *t, const char *url, nng_listener *l,
+    const struct transport_limits *lim, nng_tls_config **tls, char *errbuf,
+    size_t errlen)
 {
-	char *copy, *save = NULL, *url;
-	int   rv = 0, count = 1;
+	int rv;
+
+	if (strncmp(url, "tls+", 4) != 0) {
+		if ((rv = nng_listen(t->sock, url, l, 0)) != 0)
+			snprintf(errbuf, errlen, "cannot listen on %s: %s",
+			    url, nng_strerror(rv));
+		return rv;
+	}
+	if (*tls == NULL &&
+	    transport_tls_config(tls, lim, errbuf, errlen) != 0)
+		return NNG_EINVAL;
+	if ((rv = nng_listener_create(l, t->sock, url)) != 0 ||
+	    (rv = nng_listener_set_ptr(*l, NNG_OPT_TLS_CONFIG, *tls)) != 0 ||
+	    (rv = nng_listener_start(*l, 0)) != 0) {
+		snprintf(errbuf, errlen, "cannot listen on %s: %s", url,
+		    nng_strerror(rv));
+		if (nng_listener_id(*l) > 0)
+			nng_listener_close(*l);
+	}
+	return rv;
+}
+
+static int
+listen_all(struct transport *t, const char *urls,
+    const struct transport_limits *lim, char *errbuf, size_t errlen)
+{
+	nng_tls_config *tls = NULL; /* nng holds its own reference */
+	char           *copy, *save = NULL, *url;
+	int             rv = 0, count = 1;
 
 	for (const char *p = urls; *p != '\0'; p++) {
 		count += *p == ',';
@@ -443,10 +475,9 @@ listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
 			rv = NNG_ENOMEM;
 			break;
 		}
-		rv = nng_listen(t->sock, url, &t->listeners[t->nlisteners], 0);
+		rv = listen_one(t, url, &t->listeners[t->nlisteners], lim,
+		    &tls, errbuf, errlen);
 		if (rv != 0) {
-			snprintf(errbuf, errlen, "cannot listen on %s: %s",
-			    url, nng_strerror(rv));
 			free(t->urls[t->nlisteners]);
 			t->urls[t->nlisteners] = NULL;
 			break;
@@ -454,6 +485,8 @@ listen_all(struct transport *t, const char *urls, char *errbuf, size_t errlen)
 		t->nlisteners++;
 	}
 	free(copy);
+	if (tls != NULL)
+		nng_tls_config_free(tls);
 	if (rv == 0 && t->nlisteners == 0) {
 		snprintf(errbuf, errlen, "no URL to listen on");
 		return -1;
@@ -571,7 +604,7 @@ transport_start(struct transport **out, const char *urls, int contexts,
 		if ((rv = nng_ctx_open(&c->ctx, t->sock)) != 0)
 			goto out_ctx;
 	}
-	if (listen_all(t, urls, errbuf, errlen) != 0)
+	if (listen_all(t, urls, lim, errbuf, errlen) != 0)
 		goto out_close;
 	if (guard_start(&t->guard, t->sock, t->urls, t->listeners,
 	        t->nlisteners) != 0) {

@@ -39,6 +39,11 @@ struct transport_ops {
 struct transport_limits {
 	size_t max_frame;       /* frames over it close their connection */
 	int    max_connections; /* newer connections are closed at once */
+	/* TLS for tls+tcp:// URLs (PEM files; NULL or "": none).  A
+	 * tls+tcp:// URL without cert and key is refused at start. */
+	const char *tls_cert;      /* certificate (chain) */
+	const char *tls_key;       /* its private key */
+	const char *tls_client_ca; /* require client certificates it signed */
 };
 
 /* Listen on urls (comma-separated) with `contexts` receiving contexts.

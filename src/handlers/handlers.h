@@ -27,7 +27,8 @@
 
 /* One row per RPC, in the order of the proto's service declaration. */
 struct handler {
-	const char *name; /* the proto's method name, e.g. "GetProduct" */
+	const char *name;   /* the proto's method name, e.g. "GetProduct" */
+	bool        writes; /* changes the database: writers only (auth.h) */
 	/* Validate req (of the method's input type) into op; OK, or
 	 * INVALID_ARGUMENT with op->message set. */
 	enum code (*prepare)(const ProtobufCMessage *req, struct op *op);

@@ -432,12 +432,12 @@ out_free:
 /* In the order of the proto's `service InventoryService`; dispatch checks
  * the names against protoc-c's descriptor at start-up. */
 const struct handler handler_table[] = {
-	{ "GetProduct", get_prepare, get_finish },
-	{ "UpdateStock", update_prepare, update_finish },
-	{ "CreateProduct", create_prepare, create_finish },
-	{ "BatchGetProducts", batch_get_prepare, batch_get_finish },
-	{ "AdjustStock", adjust_prepare, adjust_finish },
-	{ "ReserveStock", reserve_prepare, reserve_finish },
-	{ "ListProducts", list_prepare, list_finish },
+	{ "GetProduct", false, get_prepare, get_finish },
+	{ "UpdateStock", true, update_prepare, update_finish },
+	{ "CreateProduct", true, create_prepare, create_finish },
+	{ "BatchGetProducts", false, batch_get_prepare, batch_get_finish },
+	{ "AdjustStock", true, adjust_prepare, adjust_finish },
+	{ "ReserveStock", true, reserve_prepare, reserve_finish },
+	{ "ListProducts", false, list_prepare, list_finish },
 };
 const size_t handler_count = sizeof(handler_table) / sizeof(handler_table[0]);

@@ -500,6 +500,12 @@ store_set_deadline(struct store *st, uint64_t deadline_ns)
 	st->deadline_ns = deadline_ns;
 }
 
+void
+store_set_caller(struct store *st, const char *caller)
+{
+	st->caller = caller;
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 static const struct sqlstate_rule *
@@ -978,5 +984,6 @@ row_product(const PGresult *res, int row, int col, struct product *out)
 		log_warn("store: malformed product row from the database");
 		return -1;
 	}
+	out->prev_stock = -1;
 	return 0;
 }

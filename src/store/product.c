@@ -74,17 +74,19 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	/* $1 name, $2 stock, $3 price, $4 request id or NULL.  The log row
 	 * is written only with a request id; a used one raises 23505 on
 	 * request_log_pkey and the product insert rolls back with it. */
-	[STMT_PRODUCT_CREATE] = { "product_create", 4,
+	[STMT_PRODUCT_CREATE] = { "product_create", 5,
 	    "WITH ins AS ("
-	    " INSERT INTO products (name, stock, price, last_request_id)"
-	    " VALUES ($1::text, $2::int4, $3::numeric, $4::text)"
+	    " INSERT INTO products (name, stock, price, last_request_id,"
+	    " updated_by)"
+	    " VALUES ($1::text, $2::int4, $3::numeric, $4::text, $5::text)"
 	    " RETURNING id, name, stock, price, version, created_at,"
 	    " updated_at"
 	    "), logged AS ("
 	    " INSERT INTO request_log (request_id, method, product_id, stock,"
-	    " name, price, result_version, result_stock, result_updated_at)"
+	    " name, price, result_version, result_stock, result_updated_at,"
+	    " caller)"
 	    " SELECT $4::text, 2, ins.id, ins.stock, ins.name, ins.price,"
-	    " ins.version, ins.stock, ins.updated_at"
+	    " ins.version, ins.stock, ins.updated_at, $5::text"
 	    " FROM ins WHERE $4::text IS NOT NULL"
 	    ")"
 	    " SELECT ins.id::text, ins.name, ins.stock, ins.price::text,"
@@ -108,26 +110,29 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	 * one conditional write.  No row back: conflict, repeat or no such
 	 * product (STMT_PRODUCT_UPDATE_LOOKUP decides); 23505: the request
 	 * id was used before, nothing was written. */
-	[STMT_PRODUCT_UPDATE_STOCK] = { "product_update_stock", 4,
+	[STMT_PRODUCT_UPDATE_STOCK] = { "product_update_stock", 5,
 	    "WITH upd AS ("
-	    " UPDATE products"
-	    " SET stock = $3::int4, version = version + 1, updated_at = now(),"
-	    " last_request_id = $4::text"
-	    " WHERE id = $1::uuid AND version = $2::int8"
-	    " RETURNING id, name, stock, price, version, created_at,"
-	    " updated_at"
+	    " UPDATE products p"
+	    " SET stock = $3::int4, version = p.version + 1,"
+	    " updated_at = now(), last_request_id = $4::text,"
+	    " updated_by = $5::text"
+	    " FROM products o"
+	    " WHERE p.id = $1::uuid AND p.version = $2::int8 AND o.id = p.id"
+	    " RETURNING p.id, p.name, p.stock, p.price, p.version,"
+	    " p.created_at, p.updated_at, o.stock AS prev_stock"
 	    "), logged AS ("
 	    " INSERT INTO request_log (request_id, method, product_id,"
 	    " expected_version, stock, result_version, result_stock,"
-	    " result_updated_at)"
+	    " result_updated_at, caller)"
 	    " SELECT $4::text, 1, upd.id, $2::int8, upd.stock, upd.version,"
-	    " upd.stock, upd.updated_at"
+	    " upd.stock, upd.updated_at, $5::text"
 	    " FROM upd WHERE $4::text IS NOT NULL"
 	    ")"
 	    " SELECT upd.id::text, upd.name, upd.stock, upd.price::text,"
 	    " upd.version,"
 	    " (extract(epoch FROM upd.created_at) * 1000000)::int8,"
-	    " (extract(epoch FROM upd.updated_at) * 1000000)::int8"
+	    " (extract(epoch FROM upd.updated_at) * 1000000)::int8,"
+	    " upd.prev_stock"
 	    " FROM upd" },
 
 	/* $1 id, $2 request id or NULL, $3 expected version, $4 stock: in a
@@ -176,37 +181,40 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	 * rows back are the applied items: ord (i + 1), then the new product,
 	 * in item order.  A request id logged concurrently raises 23505 and
 	 * the whole batch rolls back. */
-	[STMT_PRODUCT_UPDATE_MANY] = { "product_update_many", 4,
+	[STMT_PRODUCT_UPDATE_MANY] = { "product_update_many", 5,
 	    "WITH input AS ("
 	    " SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int4[],"
-	    " $4::text[]) WITH ORDINALITY"
-	    " AS i(id, expected_version, stock, request_id, ord)"
+	    " $4::text[], $5::text[]) WITH ORDINALITY"
+	    " AS i(id, expected_version, stock, request_id, caller, ord)"
 	    "), locked AS MATERIALIZED ("
 	    " SELECT k.id FROM products k WHERE k.id = ANY($1::uuid[])"
 	    " ORDER BY k.id FOR UPDATE SKIP LOCKED"
 	    "), upd AS ("
 	    " UPDATE products p"
 	    " SET stock = i.stock, version = p.version + 1,"
-	    " updated_at = now(), last_request_id = i.request_id"
+	    " updated_at = now(), last_request_id = i.request_id,"
+	    " updated_by = i.caller"
 	    " FROM input i JOIN locked k ON k.id = i.id"
+	    " JOIN products o ON o.id = i.id"
 	    " WHERE p.id = i.id AND p.version = i.expected_version"
 	    " AND NOT EXISTS (SELECT 1 FROM request_log l"
 	    " WHERE l.request_id = i.request_id)"
-	    " RETURNING i.ord, i.expected_version, i.request_id, p.id,"
-	    " p.name, p.stock, p.price, p.version, p.created_at,"
-	    " p.updated_at"
+	    " RETURNING i.ord, i.expected_version, i.request_id, i.caller,"
+	    " p.id, p.name, p.stock, p.price, p.version, p.created_at,"
+	    " p.updated_at, o.stock AS prev_stock"
 	    "), logged AS ("
 	    " INSERT INTO request_log (request_id, method, product_id,"
 	    " expected_version, stock, result_version, result_stock,"
-	    " result_updated_at)"
+	    " result_updated_at, caller)"
 	    " SELECT upd.request_id, 1, upd.id, upd.expected_version,"
-	    " upd.stock, upd.version, upd.stock, upd.updated_at"
+	    " upd.stock, upd.version, upd.stock, upd.updated_at, upd.caller"
 	    " FROM upd WHERE upd.request_id IS NOT NULL"
 	    ")"
 	    " SELECT upd.ord, upd.id::text, upd.name, upd.stock,"
 	    " upd.price::text, upd.version,"
 	    " (extract(epoch FROM upd.created_at) * 1000000)::int8,"
-	    " (extract(epoch FROM upd.updated_at) * 1000000)::int8"
+	    " (extract(epoch FROM upd.updated_at) * 1000000)::int8,"
+	    " upd.prev_stock"
 	    " FROM upd ORDER BY upd.ord" },
 
 	/* The same parameters, in a new statement (a fresh snapshot, after
@@ -240,11 +248,12 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	 * the request id was used before, nothing was written.  The
 	 * last_request_id test keeps a repeat whose log row was pruned from
 	 * applying twice while it is still the row's latest write. */
-	[STMT_PRODUCT_ADJUST] = { "product_adjust", 4,
+	[STMT_PRODUCT_ADJUST] = { "product_adjust", 5,
 	    "WITH upd AS ("
 	    " UPDATE products"
 	    " SET stock = stock + $2::int8, version = version + 1,"
-	    " updated_at = now(), last_request_id = $4::text"
+	    " updated_at = now(), last_request_id = $4::text,"
+	    " updated_by = $5::text"
 	    " WHERE id = $1::uuid"
 	    " AND ($3::int8 IS NULL OR version = $3::int8)"
 	    " AND stock + $2::int8 BETWEEN 0 AND 2147483647"
@@ -255,9 +264,9 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    "), logged AS ("
 	    " INSERT INTO request_log (request_id, method, product_id,"
 	    " expected_version, delta, result_version, result_stock,"
-	    " result_updated_at)"
+	    " result_updated_at, caller)"
 	    " SELECT $4::text, 3, upd.id, $3::int8, $2::int8, upd.version,"
-	    " upd.stock, upd.updated_at"
+	    " upd.stock, upd.updated_at, $5::text"
 	    " FROM upd WHERE $4::text IS NOT NULL"
 	    ")"
 	    " SELECT upd.id::text, upd.name, upd.stock, upd.price::text,"
@@ -324,6 +333,17 @@ static enum code
 row_code(const PGresult *res, struct product *row)
 {
 	return row_product(res, 0, 0, row) == 0 ? CODE_OK : CODE_INTERNAL;
+}
+
+/* A write's row `r` from column `col`: the product, then the stock
+ * before the write.  OK, or INTERNAL if a column does not parse. */
+static enum code
+applied_code(const PGresult *res, int r, int col, struct product *row)
+{
+	if (row_product(res, r, col, row) != 0 ||
+	    get_i64(res, r, col + 7, &row->prev_stock) != 0)
+		return CODE_INTERNAL;
+	return CODE_OK;
 }
 
 /* The common end of every product call: release res, then fill *out
@@ -432,7 +452,8 @@ store_product_create(struct store *st, const char *request_id,
     const char *name, int64_t stock, const char *price, struct product *out)
 {
 	char           stock_s[INT64_TEXT_MAX];
-	const char    *wparams[4] = { name, stock_s, price, request_id };
+	const char    *wparams[5] = { name, stock_s, price, request_id,
+		   st->caller };
 	const char    *lparams[4] = { request_id, name, stock_s, price };
 	PGresult      *res        = NULL;
 	struct product row;
@@ -449,7 +470,8 @@ store_product_create(struct store *st, const char *request_id,
 		    st, &product_stmts[STMT_PRODUCT_CREATE], wparams);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
 		    PQntuples(res) == 1) {
-			rv = row_code(res, &row);
+			rv             = row_code(res, &row);
+			row.prev_stock = 0; /* applied now, from nothing */
 			goto out_clear;
 		}
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
@@ -499,7 +521,8 @@ store_product_update_stock(struct store *st, const char *request_id,
 {
 	char           stock_s[INT64_TEXT_MAX];
 	char           expected_s[INT64_TEXT_MAX];
-	const char    *wparams[4] = { id, expected_s, stock_s, request_id };
+	const char    *wparams[5] = { id, expected_s, stock_s, request_id,
+		   st->caller };
 	const char    *lparams[4] = { id, request_id, expected_s, stock_s };
 	PGresult      *res        = NULL;
 	struct product row;
@@ -517,7 +540,7 @@ store_product_update_stock(struct store *st, const char *request_id,
 		    st, &product_stmts[STMT_PRODUCT_UPDATE_STOCK], wparams);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			if (PQntuples(res) == 1) {
-				rv = row_code(res, &row);
+				rv = applied_code(res, 0, 0, &row);
 				goto out_clear;
 			}
 			/* No row: conflict, repeat or no such product. */
@@ -601,12 +624,12 @@ enum code
 store_product_adjust(struct store *st, const char *request_id, const char *id,
     int64_t delta, int64_t expected_version, struct product *out)
 {
-	char           delta_s[INT64_TEXT_MAX];
-	char           expected_s[INT64_TEXT_MAX];
-	const char    *ev         = expected_version != 0 ? expected_s : NULL;
-	const char    *wparams[4] = { id, delta_s, ev, request_id };
-	const char    *lparams[4] = { id, request_id, ev, delta_s };
-	PGresult      *res        = NULL;
+	char        delta_s[INT64_TEXT_MAX];
+	char        expected_s[INT64_TEXT_MAX];
+	const char *ev         = expected_version != 0 ? expected_s : NULL;
+	const char *wparams[5] = { id, delta_s, ev, request_id, st->caller };
+	const char *lparams[4] = { id, request_id, ev, delta_s };
+	PGresult   *res        = NULL;
 	struct product row;
 	enum code      rv;
 	int            attempt;
@@ -622,7 +645,8 @@ store_product_adjust(struct store *st, const char *request_id, const char *id,
 		    st, &product_stmts[STMT_PRODUCT_ADJUST], wparams);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			if (PQntuples(res) == 1) {
-				rv = row_code(res, &row);
+				rv             = row_code(res, &row);
+				row.prev_stock = row.stock - delta;
 				goto out_clear;
 			}
 		} else if (request_id == NULL || !store_request_id_used(res)) {
@@ -850,18 +874,18 @@ out_free_sorted:
 	return rv;
 }
 
-/* The four array literals of a write batch, in one allocation. */
+/* The five array literals of a write batch, in one allocation. */
 struct write_params {
-	char *buf; /* owns all four */
-	const char
-	    *values[4]; /* ids, expected versions, stocks, request ids */
+	char       *buf;       /* owns all five */
+	const char *values[5]; /* ids, expected versions, stocks, request
+	                          ids, callers */
 };
 
 static int
 write_params_init(
     struct write_params *wp, const struct store_write *items, size_t n)
 {
-	size_t len = (size_t)4 * 2; /* braces, or the last separator and a
+	size_t len = (size_t)5 * 2; /* braces, or the last separator and a
 	                               NUL */
 	char   num[INT64_TEXT_MAX];
 	char  *p;
@@ -870,6 +894,7 @@ write_params_init(
 	for (i = 0; i < n; i++) {
 		len += array_elem_len(items[i].id) +
 		       array_elem_len(items[i].request_id) +
+		       array_elem_len(items[i].caller) +
 		       (size_t)2 * (INT64_TEXT_MAX + 3);
 	}
 	if ((wp->buf = malloc(len)) == NULL)
@@ -903,6 +928,12 @@ write_params_init(
 	*p++          = '{';
 	for (i = 0; i < n; i++)
 		p = array_put(p, items[i].request_id);
+	p = array_close(p);
+
+	wp->values[4] = p;
+	*p++          = '{';
+	for (i = 0; i < n; i++)
+		p = array_put(p, items[i].caller);
 	(void)array_close(p);
 	return 0;
 }
@@ -981,9 +1012,7 @@ store_product_update_many(struct store *st, struct store_write *items,
 		if (j < nupd && get_i64(upd, j, 0, &ord) == 0 &&
 		    ord == (int64_t)i + 1) {
 			j++;
-			code = row_product(upd, j - 1, 1, &row) == 0
-			           ? CODE_OK
-			           : CODE_INTERNAL;
+			code = applied_code(upd, j - 1, 1, &row);
 		} else if ((int)i >= PQntuples(look) ||
 		           get_i64(look, (int)i, 0, &ord) != 0 ||
 		           ord != (int64_t)i + 1) {

@@ -3,11 +3,16 @@
  * in one statement.
  *
  * Invariants:
- * - The rows are locked in id order (SELECT ... ORDER BY id FOR UPDATE,
- *   waiting), so two reservations never deadlock on each other, and every
- *   item is judged on the row as it is once locked (READ COMMITTED hands
- *   FOR UPDATE the latest version); the UPDATE of the same statement then
- *   writes those locked rows, so what was judged is what is written.
+ * - The rows are locked in id order by a first statement (SELECT ...
+ *   ORDER BY id FOR UPDATE, waiting), so two reservations never deadlock
+ *   on each other.  The reservation itself is a second statement of the
+ *   same transaction (one pipeline, one round trip): its snapshot is taken
+ *   after every lock was granted, so it judges every item on the rows as
+ *   they are and will stay until the commit, and writes exactly what it
+ *   judged.  (Locking in the same statement would not do: its UPDATE
+ *   reads the rows through the statement's older snapshot and re-reads
+ *   only the ones changed meanwhile, so judgement and write could see two
+ *   versions of a row.)
  * - The statement writes every item or none: the UPDATE runs only when no
  *   item failed and the request id is not logged yet, and the log row is
  *   written in the same statement, so the two commit or vanish together.
@@ -35,6 +40,7 @@ enum {
 };
 
 enum reserve_stmt_id {
+	STMT_RESERVE_LOCK,
 	STMT_RESERVE,
 	STMT_RESERVE_LOOKUP,
 	RESERVE_STMT_COUNT,
@@ -46,14 +52,23 @@ enum reserve_stmt_id {
 	" created_us int8, updated_us int8"
 
 static const struct stmt reserve_stmts[RESERVE_STMT_COUNT] = {
-	/* $1 ids, $2 quantities (NULL: a set item), $3 expected versions and
+	/* $1 ids: lock the rows in id order, waiting for each (bounded by
+	 * the call's deadline). */
+	[STMT_RESERVE_LOCK] = { "reserve_lock", 1,
+	    "SELECT p.id FROM products p WHERE p.id = ANY($1::uuid[])"
+	    " ORDER BY p.id FOR UPDATE" },
+
+	/* After STMT_RESERVE_LOCK, in the same transaction (so `locked` is
+	 * the rows as locked).  $1 ids, $2 quantities (NULL: a set item), $3
+	 * expected versions and
 	 * $4 stocks (NULL: a take item), item i at index i; $5 request id or
-	 * NULL, $6 the items as canonical text.  One row per item, in item
-	 * order: ord (0), the item's code (1: 0 OK, else the gRPC code),
-	 * whether the request id is new (2), whether it was applied (3), and
-	 * the product (4-10): after the change when applied, else as locked
-	 * (NULL: no such product). */
-	[STMT_RESERVE] = { "reserve", 6,
+	 * NULL, $6 the items as canonical text, $7 the caller or NULL.  One
+	 * row per item, in item order: ord (0), the item's code (1: 0 OK,
+	 * else the gRPC code), whether the request id is new (2), whether it
+	 * was applied (3), the product (4-10): after the change when applied,
+	 * else as locked (NULL: no such product), and its stock as locked
+	 * (11). */
+	[STMT_RESERVE] = { "reserve", 7,
 	    "WITH input AS ("
 	    " SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[],"
 	    " $4::int8[]) WITH ORDINALITY"
@@ -61,7 +76,6 @@ static const struct stmt reserve_stmts[RESERVE_STMT_COUNT] = {
 	    "), locked AS MATERIALIZED ("
 	    " SELECT p.id, p.name, p.stock, p.price, p.version, p.created_at,"
 	    " p.updated_at FROM products p WHERE p.id = ANY($1::uuid[])"
-	    " ORDER BY p.id FOR UPDATE"
 	    "), verdict AS MATERIALIZED ("
 	    " SELECT i.ord, i.id, i.quantity, i.stock AS new_stock,"
 	    " CASE WHEN k.id IS NULL THEN 5"
@@ -80,13 +94,14 @@ static const struct stmt reserve_stmts[RESERVE_STMT_COUNT] = {
 	    " UPDATE products p"
 	    " SET stock = COALESCE(p.stock - v.quantity, v.new_stock),"
 	    " version = p.version + 1, updated_at = now(),"
-	    " last_request_id = $5::text"
+	    " last_request_id = $5::text, updated_by = $7::text"
 	    " FROM verdict v, go"
 	    " WHERE go.fresh AND go.fits AND p.id = v.id"
 	    " RETURNING v.ord, p.id, p.name, p.stock, p.price, p.version,"
 	    " p.created_at, p.updated_at"
 	    "), logged AS ("
-	    " INSERT INTO request_log (request_id, method, items, result)"
+	    " INSERT INTO request_log (request_id, method, items, result,"
+	    " caller)"
 	    " SELECT $5::text, 4, $6::text, jsonb_agg(jsonb_build_object("
 	    "'ord', u.ord, 'id', u.id, 'name', u.name, 'stock', u.stock,"
 	    " 'price', u.price::text, 'version', u.version,"
@@ -94,7 +109,7 @@ static const struct stmt reserve_stmts[RESERVE_STMT_COUNT] = {
 	    " (extract(epoch FROM u.created_at) * 1000000)::int8,"
 	    " 'updated_us',"
 	    " (extract(epoch FROM u.updated_at) * 1000000)::int8)"
-	    " ORDER BY u.ord)"
+	    " ORDER BY u.ord), $7::text"
 	    " FROM upd u WHERE $5::text IS NOT NULL HAVING count(*) > 0"
 	    ")"
 	    " SELECT v.ord, v.code, go.fresh, u.ord IS NOT NULL,"
@@ -104,7 +119,8 @@ static const struct stmt reserve_stmts[RESERVE_STMT_COUNT] = {
 	    " (extract(epoch FROM COALESCE(u.created_at, k.created_at))"
 	    " * 1000000)::int8,"
 	    " (extract(epoch FROM COALESCE(u.updated_at, k.updated_at))"
-	    " * 1000000)::int8"
+	    " * 1000000)::int8,"
+	    " k.stock"
 	    " FROM verdict v CROSS JOIN go"
 	    " LEFT JOIN upd u ON u.ord = v.ord"
 	    " LEFT JOIN locked k ON k.id = v.id"
@@ -238,6 +254,9 @@ reserve_read(const PGresult *res, struct reserve_item *items, size_t n,
 			    i);
 			return CODE_INTERNAL;
 		}
+		if (get_i64(res, (int)i, COL_PRODUCT + 7,
+		        &items[i].product.prev_stock) != 0)
+			return CODE_INTERNAL;
 		out[i] = items[i].product;
 	}
 	return CODE_OK;
@@ -272,7 +291,8 @@ store_reserve(struct store *st, const char *request_id, const char *key,
     struct reserve_item *items, size_t n, struct product *out)
 {
 	struct reserve_params rp;
-	const char           *wparams[6];
+	const char           *wparams[7];
+	struct store_call     calls[2];
 	const char           *lparams[2] = { request_id, key };
 	PGresult             *res        = NULL;
 	int                   rv         = CODE_UNAVAILABLE;
@@ -284,17 +304,31 @@ store_reserve(struct store *st, const char *request_id, const char *key,
 	memcpy(wparams, rp.values, sizeof(rp.values));
 	wparams[4] = request_id;
 	wparams[5] = key;
+	wparams[6] = st->caller;
+	calls[0] =
+	    (struct store_call) { &reserve_stmts[STMT_RESERVE_LOCK], wparams };
+	calls[1] =
+	    (struct store_call) { &reserve_stmts[STMT_RESERVE], wparams };
 
 	for (int attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
-		res = store_exec(st, &reserve_stmts[STMT_RESERVE], wparams);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		PGresult *out2[2] = { NULL, NULL };
+		enum code pc;
+
+		pc = store_pipeline(st, calls, 2, st->deadline_ns, out2);
+		PQclear(out2[0]);
+		res = out2[1];
+		if (pc == CODE_OK) {
 			if ((rv = reserve_read(res, items, n, out)) >= 0)
 				goto out_clear;
-		} else if (request_id == NULL || !store_request_id_used(res)) {
-			rv = store_fail(st, "reserve", res);
+		} else if (request_id == NULL || pc == CODE_UNAVAILABLE ||
+		           pc == CODE_DEADLINE_EXCEEDED) {
+			/* Nothing applied (UNAVAILABLE: maybe, if the
+			 * connection was lost during the commit). */
+			rv = pc;
 			goto out_clear;
 		}
-		/* The request id is logged: a repeat, or a reuse. */
+		/* Logged already (a repeat), or logged concurrently by a call
+		 * with the same id (23505 rolled this one back). */
 		PQclear(res);
 		res = store_exec(
 		    st, &reserve_stmts[STMT_RESERVE_LOOKUP], lparams);
@@ -304,6 +338,10 @@ store_reserve(struct store *st, const char *request_id, const char *key,
 		}
 		if ((rv = reserve_lookup_read(res, n, out)) >= 0)
 			goto out_clear;
+		if (pc != CODE_OK) {
+			rv = pc; /* not a request id race after all */
+			goto out_clear;
+		}
 		PQclear(res);
 		res = NULL;
 	}

@@ -62,6 +62,12 @@ void store_maintain(struct store *st);
  * call. */
 void store_set_deadline(struct store *st, uint64_t deadline_ns);
 
+/* Name the caller of the next calls (NULL: none), recorded as the
+ * product's updated_by and in the request log by every write.  Borrowed:
+ * it must stay valid until the next store_set_caller().  Set by the
+ * executor before every call, like the deadline. */
+void store_set_caller(struct store *st, const char *caller);
+
 /* Database connections the executors established again after losing one
  * (their first connections not counted), since start; for /metrics.
  * Thread-safe. */
@@ -180,6 +186,7 @@ enum code store_product_get_many(struct store *st, struct store_read *items,
 struct store_write {
 	const char    *id;               /* in: canonical lower-case UUID */
 	const char    *request_id;       /* in: NULL: none */
+	const char    *caller;           /* in: updated_by; NULL: none */
 	int64_t        stock;            /* in: validated */
 	int64_t        expected_version; /* in: >= 1 */
 	enum code      code;    /* out: as store_product_update_stock() */

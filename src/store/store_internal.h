@@ -40,15 +40,17 @@ struct store {
 	int      request_ttl_s; /* request ids older than this are pruned */
 	unsigned maintain_interval_ms; /* between pruning passes (0: the
 	                                  janitor's default) */
-	unsigned backoff_ms;           /* cap of the next jittered wait */
-	uint64_t rng;                  /* xorshift state for the jitter */
-	uint64_t next_attempt_ns;  /* no reconnect before this (monotonic) */
-	uint64_t next_maintain_ns; /* no pruning before this (monotonic) */
-	uint64_t deadline_ns;      /* the current call's deadline, 0: none */
-	unsigned long connects;    /* connections established (tests read
-	                              it: one more after a reconnect) */
-	unsigned long retries;     /* statements or pipelines run a second
-	                              time after a retryable error (tests) */
+	unsigned    backoff_ms;        /* cap of the next jittered wait */
+	uint64_t    rng;               /* xorshift state for the jitter */
+	uint64_t    next_attempt_ns; /* no reconnect before this (monotonic) */
+	uint64_t    next_maintain_ns; /* no pruning before this (monotonic) */
+	uint64_t    deadline_ns; /* the current call's deadline, 0: none */
+	const char *caller;      /* the current call's caller (borrowed), NULL:
+	                            none; recorded as updated_by */
+	unsigned long connects;  /* connections established (tests read
+	                            it: one more after a reconnect) */
+	unsigned long retries;   /* statements or pipelines run a second
+	                            time after a retryable error (tests) */
 };
 
 /* One prepared statement.  Every product-returning statement yields the

@@ -84,6 +84,13 @@ store_set_deadline(struct store *st, uint64_t deadline_ns)
 	(void)deadline_ns;
 }
 
+void
+store_set_caller(struct store *st, const char *caller)
+{
+	(void)st;
+	(void)caller;
+}
+
 bool
 store_ready(struct store *st)
 {

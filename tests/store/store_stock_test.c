@@ -176,6 +176,65 @@ test_adjust_idempotent(void **state)
 	assert_int_equal(db_stock(e->db, p.id), 7);
 }
 
+static void take(struct reserve_item *it, const char *id, int64_t qty);
+
+/* Every write names its caller in updated_by and the request log, and
+ * reports the stock before it when it applied now (the audit trail). */
+static void
+test_caller_and_prev_stock(void **state)
+{
+	struct env         *e = *state;
+	struct product      p, q, out[1];
+	struct reserve_item it[1];
+
+	store_set_caller(e->st, "alice");
+	new_product(e->st, 9, &p);
+	assert_int_equal(p.prev_stock, 0);
+	assert_int_equal(
+	    store_product_update_stock(e->st, "aud-1", p.id, 7, 1, &q),
+	    CODE_OK);
+	assert_int_equal(q.prev_stock, 9);
+	store_set_caller(e->st, "bob");
+	assert_int_equal(
+	    store_product_adjust(e->st, "aud-2", p.id, -2, 0, &q), CODE_OK);
+	assert_int_equal(q.prev_stock, 7);
+	assert_int_equal(q.stock, 5);
+	assert_int_equal(store_db_exec(e->db,
+	                     "SELECT (updated_by = 'bob')::int FROM products "
+	                     "WHERE id = $1::uuid",
+	                     p.id),
+	    1);
+	assert_int_equal(store_db_exec(e->db,
+	                     "SELECT (caller = 'alice')::int FROM request_log "
+	                     "WHERE request_id = $1",
+	                     "aud-1"),
+	    1);
+	/* A repeat applies nothing now: no stock before it to report. */
+	assert_int_equal(
+	    store_product_adjust(e->st, "aud-2", p.id, -2, 0, &q), CODE_OK);
+	assert_int_equal(q.prev_stock, -1);
+	take(&it[0], p.id, 1);
+	store_set_caller(e->st, "carol");
+	assert_int_equal(
+	    store_reserve(e->st, "aud-3", "aud-key", it, 1, out), CODE_OK);
+	assert_int_equal(out[0].prev_stock, 5);
+	assert_int_equal(out[0].stock, 4);
+	assert_int_equal(
+	    store_db_exec(e->db,
+	        "SELECT (updated_by = 'carol')::int FROM products "
+	        "WHERE id = $1::uuid",
+	        p.id),
+	    1);
+	store_set_caller(e->st, NULL);
+	assert_int_equal(
+	    store_product_adjust(e->st, NULL, p.id, 1, 0, &q), CODE_OK);
+	assert_int_equal(store_db_exec(e->db,
+	                     "SELECT (updated_by IS NULL)::int FROM products "
+	                     "WHERE id = $1::uuid",
+	                     p.id),
+	    1);
+}
+
 /* ---- ReserveStock --------------------------------------------------------
  */
 
@@ -418,6 +477,7 @@ main(void)
 		cmocka_unit_test(test_reserve_idempotent),
 		cmocka_unit_test(test_reserve_race),
 		cmocka_unit_test(test_list_pages),
+		cmocka_unit_test(test_caller_and_prev_stock),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
