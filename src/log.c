@@ -124,9 +124,11 @@ jw_str(struct jw *w, const char *s, size_t n)
 			jw_raw(w, esc, 2);
 			i++;
 		} else if (c == '\n' || c == '\r' || c == '\t') {
-			esc[0] = '\\';
-			esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-			jw_raw(w, esc, 2);
+			jw_raw(w,
+			    c == '\n'   ? "\\n"
+			    : c == '\r' ? "\\r"
+			                : "\\t",
+			    2);
 			i++;
 		} else if (c < 0x20 || c == 0x7F) {
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
@@ -286,8 +288,10 @@ log_json(
 		jw_field(&w, "detail", 6, p, strlen(p));
 	/* The reserve holds the end whether or not the line was cut. */
 	if (w.cut) {
-		memcpy(dst + w.len, ",\"truncated\":true", 17);
-		w.len += 17;
+		static const char cut[] = ",\"truncated\":true";
+
+		memcpy(dst + w.len, cut, sizeof(cut) - 1);
+		w.len += sizeof(cut) - 1;
 	}
 	dst[w.len++] = '}';
 	dst[w.len++] = '\n';
