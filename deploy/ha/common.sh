@@ -73,7 +73,7 @@ fail() {
 ha_cleanup() {
 	local rc=$? p
 	set +e
-	for p in $load_pids $srv_pid; do
+	for p in $load_pids $srv_pid ${load_pids_extra:-}; do
 		kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
 	$extra_cleanup

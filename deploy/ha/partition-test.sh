@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# partition-test.sh: network partitions and a slow, lossy network under a
+# write load (issue 13, point 3).
+#
+#   bash deploy/ha/partition-test.sh [INVENTORYD INVENTORY_HISTORY]
+#
+# Three network namespaces stand for three hosts, joined by veth pairs:
+#
+#   client 10.213.1.1 ──veth── 10.213.1.2 server 10.213.2.1 ──veth── 10.213.2.2 database
+#
+# (the client has no route to the database).  PostgreSQL runs in
+# `database` (as the postgres user, private folder), inventoryd in `server`
+# on tcp://10.213.1.2:7070, the two history recorders of common.sh in
+# `client`.  While the load runs, each for PART_SECONDS:
+#   1. client | server partitioned: iptables DROP both ways in `server`
+#      (no RST, no FIN: connections hang, calls time out with an unknown
+#      outcome and are resent with the same request id);
+#   2. server | database partitioned: the same between server and database
+#      (statements hang; the server's deadline cancel cannot reach the
+#      database either);
+#   3. 200 ms more on every round trip and 5 % packet loss, on both of the
+#      server's links.  The loss is iptables' statistic match (real packet
+#      drops, TCP retransmits).  The delay: this machine's kernel has no
+#      netem qdisc (nor fq for a BPF earliest-departure-time delay), so
+#      both links run, for the whole test, through a relay in `server`
+#      (delay-proxy.py) that holds each chunk 100 ms each way while the
+#      fault lasts and 0 otherwise: client -> 10.213.1.2:7071 -> inventoryd
+#      on 10.213.1.2:7070, inventoryd -> 127.0.0.1:6432 -> 10.213.2.2:5432.
+#      Caveat: inventoryd's own TCP link to the database is then the
+#      loopback one to the relay, so its keepalives and tcp_user_timeout
+#      see no partition (in these 5 s partitions they would not fire
+#      anyway: tcp_user_timeout is 10 s).
+# Then the merged history is checked from `server` (no acknowledged write
+# lost, none applied twice, reads linearizable) and every write of unknown
+# outcome must have been resolved through its request id (the stock
+# recorder resends it until the server answers, "unresolved 0").  The last
+# line is
+#   partition: acked=N lost=0 unavailable_ms=M verdict=ok
+# Skips (exit 0, "SKIP: ..." on the last line) only when the kernel or the
+# container refuses network namespaces or veth pairs.  Everything
+# (namespaces, database, work directory) is removed afterwards.  About 1
+# minute.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/common.sh"
+
+: "${PART_SECONDS:=5}"
+: "${HA_SECONDS:=36}"
+
+tag=$(basename "$work" | tr -cd 'A-Za-z0-9' | tail -c 6)
+ns_c=inv-c-$tag
+ns_s=inv-s-$tag
+ns_d=inv-d-$tag
+ip_c=10.213.1.1
+ip_sc=10.213.1.2
+ip_sd=10.213.2.1
+ip_d=10.213.2.2
+pg_bin=$HA_PG_BINDIR
+
+part_cleanup() {
+	if [ -f "$work/db/data/postmaster.pid" ]; then
+		ha_as_pg "$pg_bin/pg_ctl" -D "$work/db/data" -m immediate stop >/dev/null 2>&1
+	fi
+	local n
+	for n in "$ns_c" "$ns_s" "$ns_d"; do
+		ip netns del "$n" 2>/dev/null
+	done
+}
+extra_cleanup=part_cleanup
+
+skip() {
+	say "SKIP: $*"
+	ok=1
+	echo "partition: SKIP ($*)"
+	exit 0
+}
+
+for t in ip tc iptables; do
+	command -v "$t" >/dev/null 2>&1 || fail "$t not found (apt-get install iproute2 iptables)"
+done
+[ "$(id -u)" -eq 0 ] || skip "network namespaces need root"
+
+# Namespaces and links.  A refusal here is the kernel's or the container's.
+ip netns add "$ns_c" 2>"$work/netns.err" || skip "ip netns add refused: $(cat "$work/netns.err")"
+ip netns add "$ns_s" && ip netns add "$ns_d" || skip "ip netns add refused"
+ip link add "vc$tag" type veth peer name "vs$tag" 2>"$work/netns.err" ||
+	skip "veth pairs refused: $(cat "$work/netns.err")"
+ip link add "vt$tag" type veth peer name "vd$tag" || skip "veth pairs refused"
+ip link set "vc$tag" netns "$ns_c" && ip link set "vs$tag" netns "$ns_s" &&
+	ip link set "vt$tag" netns "$ns_s" && ip link set "vd$tag" netns "$ns_d" ||
+	skip "moving veth ends into namespaces refused"
+nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
+for n in "$ns_c" "$ns_s" "$ns_d"; do nsx "$n" ip link set lo up; done
+nsx "$ns_c" ip addr add "$ip_c/24" dev "vc$tag"
+nsx "$ns_s" ip addr add "$ip_sc/24" dev "vs$tag"
+nsx "$ns_s" ip addr add "$ip_sd/24" dev "vt$tag"
+nsx "$ns_d" ip addr add "$ip_d/24" dev "vd$tag"
+nsx "$ns_c" ip link set "vc$tag" up
+nsx "$ns_s" ip link set "vs$tag" up
+nsx "$ns_s" ip link set "vt$tag" up
+nsx "$ns_d" ip link set "vd$tag" up
+nsx "$ns_s" iptables -L -n >/dev/null 2>&1 || fail "iptables does not work in a namespace"
+say "hosts: client $ns_c $ip_c | server $ns_s $ip_sc,$ip_sd | database $ns_d $ip_d"
+
+# PostgreSQL in the database namespace.
+mkdir -p "$work/db"
+chmod 755 "$work" "$work/db"
+chown postgres: "$work/db"
+ha_as_pg "$pg_bin/initdb" -D "$work/db/data" -U postgres -A trust -E UTF8 --no-locale \
+	>"$work/db/initdb.log" 2>&1 || { cat "$work/db/initdb.log"; fail "initdb failed"; }
+echo "host all all 10.213.0.0/16 trust" >>"$work/db/data/pg_hba.conf"
+nsx "$ns_d" runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/db/data" -l "$work/db/log" -w -t 60 \
+	-o "-c listen_addresses=$ip_d -p 5432 -c unix_socket_directories=$work/db -c max_connections=100" \
+	start >/dev/null || { tail -n 20 "$work/db/log"; fail "PostgreSQL did not start"; }
+nsx "$ns_d" "$pg_bin/createdb" -h "$work/db" -U postgres inventory || fail "createdb failed"
+export INVENTORY_DB="host=127.0.0.1 port=6432 user=postgres dbname=inventory"
+
+# The delay relays (see 3. above), in the server namespace.
+py=$(command -v /usr/bin/python3 || command -v python3) || fail "python3 not found"
+echo 0 >"$work/delay_ms"
+proxy_pids=
+for spec in "$ip_sc:7071 $ip_sc:7070" "127.0.0.1:6432 $ip_d:5432"; do
+	set -- $spec
+	nsx "$ns_s" "$py" "$here/delay-proxy.py" "$1" "$2" "$work/delay_ms" \
+		>>"$work/proxy.log" 2>&1 &
+	proxy_pids="$proxy_pids $!"
+done
+load_pids_extra=$proxy_pids
+
+# The binaries, each run in its host's namespace.
+real_hist=$hist
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns_s" "$inventoryd" >"$work/inventoryd-server"
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns_c" "$real_hist" >"$work/hist-client"
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns_s" "$real_hist" >"$work/hist-server"
+chmod 755 "$work/inventoryd-server" "$work/hist-client" "$work/hist-server"
+inventoryd=$work/inventoryd-server
+hist=$work/hist-client
+url=tcp://$ip_sc:7070
+for i in $(seq 1 50); do
+	nsx "$ns_s" bash -c "exec 3<>/dev/tcp/127.0.0.1/6432" 2>/dev/null && break
+	sleep 0.1
+done
+setup_db_and_server "$url"
+url=tcp://$ip_sc:7071 # the client goes through the relay from now on
+
+# Faults, applied in the server namespace.
+drop() { # ADDR: drop everything to and from ADDR
+	nsx "$ns_s" iptables -I INPUT -s "$1" -j DROP &&
+		nsx "$ns_s" iptables -I OUTPUT -d "$1" -j DROP
+}
+undrop() {
+	nsx "$ns_s" iptables -D INPUT -s "$1" -j DROP &&
+		nsx "$ns_s" iptables -D OUTPUT -d "$1" -j DROP
+}
+
+load_start "$url" "$HA_SECONDS"
+sleep 5
+
+t_cs=$(mono_ms)
+say "partition client | server for $PART_SECONDS s"
+drop "$ip_c" || fail "iptables DROP failed"
+sleep "$PART_SECONDS"
+undrop "$ip_c" || fail "iptables -D failed"
+t_cs_end=$(mono_ms)
+say "healed client | server"
+sleep 5
+
+t_sd=$(mono_ms)
+say "partition server | database for $PART_SECONDS s"
+drop "$ip_d" || fail "iptables DROP failed"
+sleep "$PART_SECONDS"
+undrop "$ip_d" || fail "iptables -D failed"
+t_sd_end=$(mono_ms)
+say "healed server | database"
+sleep 5
+
+t_lat=$(mono_ms)
+say "+200 ms per round trip and 5 % loss on the server's links for $((PART_SECONDS + 3)) s"
+lossy() { # -I or -D
+	local dev
+	for dev in "vs$tag" "vt$tag"; do
+		nsx "$ns_s" iptables "$1" INPUT -i "$dev" -m statistic --mode random --probability 0.05 -j DROP &&
+			nsx "$ns_s" iptables "$1" OUTPUT -o "$dev" -m statistic --mode random --probability 0.05 -j DROP ||
+			return 1
+	done
+}
+lossy -I || fail "iptables statistic (loss) failed"
+echo 100 >"$work/delay_ms"
+sleep $((PART_SECONDS + 3))
+echo 0 >"$work/delay_ms"
+lossy -D || fail "iptables -D (loss) failed"
+t_lat_end=$(mono_ms)
+say "latency and loss removed"
+
+load_wait
+hist=$work/hist-server
+ha_check "$url"
+ok_writes
+# acked_in FROM TO: writes acknowledged in [FROM, TO).
+acked_in() { awk -v a="$1" -v b="$2" '$1 >= a && $1 < b { n++ } END { print n + 0 }' "$work/ok.ms"; }
+cs_ms=$(gap_in "$t_cs" "$t_cs_end")
+sd_ms=$(gap_in "$t_sd" "$t_sd_end")
+lat_ms=$(gap_in "$t_lat" "$t_lat_end")
+worst=$(max_gap)
+resends=$(sed -n 's/^stock: .*resends \([0-9]*\),.*/\1/p' "$work/stock.log")
+say "figures: gaps over 200 ms between acknowledged writes (ms after the load began + length): $(gaps_over 200)"
+say "figures: client | server $PART_SECONDS s: writes unavailable $cs_ms ms, acked during it $(acked_in "$t_cs" "$t_cs_end")"
+say "figures: server | database $PART_SECONDS s: writes unavailable $sd_ms ms, acked during it $(acked_in "$t_sd" "$t_sd_end")"
+say "figures: 200 ms + 5 % loss $((PART_SECONDS + 3)) s: longest gap $lat_ms ms, acked during it $(acked_in "$t_lat" "$t_lat_end") (vs $(acked_in "$((t_cs - PART_SECONDS * 1000))" "$t_cs") in as long before the faults, $PART_SECONDS s)"
+say "figures: acked $acked writes; unknown outcomes resent with their request id: $resends (unresolved 0)"
+grep -E '^ *(ok|conflicts|indeterminate|violations|verdict):' "$work/check.log" | sed "s/^/[$test_name] /"
+
+verdict=ok
+kill -TERM "$srv_pid"
+rc=0
+wait "$srv_pid" || rc=$?
+srv_pid=
+[ "$rc" -eq 0 ] || { say "inventoryd exited $rc after SIGTERM"; verdict=fail; }
+ok=1
+echo "partition: acked=$acked lost=0 unavailable_ms=$worst verdict=$verdict"
+[ "$verdict" = ok ]
