@@ -13,6 +13,10 @@
 #   package   cpack -G DEB in the release gate's gcc build; the packages
 #             unpacked, run, built against, and lintian without errors
 #             (tests/packaging/package_test.sh)
+#   monitoring  that build's inventoryd --http on a private PostgreSQL: its
+#             /metrics passes promtool check metrics and holds every metric
+#             and label the alerts and the dashboard use
+#             (deploy/monitoring/live_test.sh)
 #   build     configure + build into build/, then ctest (unit, contract and
 #             concurrency tests against a private PostgreSQL and a real
 #             inventoryd, all started by ctest fixtures)
@@ -32,7 +36,7 @@ cd "$root"
 . deploy/scripts/deps.sh
 
 # Cheap static gates first, so a formatting slip fails in seconds.
-DEFAULT_GATES="format tidy deploy release package build asan valgrind fuzz"
+DEFAULT_GATES="format tidy deploy release package monitoring build asan valgrind fuzz"
 gates=${INVENTORY_GATES:-$DEFAULT_GATES}
 jobs=$(nproc 2>/dev/null || echo 2)
 export CTEST_OUTPUT_ON_FAILURE=1
@@ -80,6 +84,13 @@ gate_deploy() {
 gate_package() {
 	configure_build build-release-gcc -DCMAKE_BUILD_TYPE=Release &&
 		bash tests/packaging/package_test.sh build-release-gcc "$root"
+}
+
+# The alerts' and the dashboard's metrics against a real scrape, from the
+# same Release build.
+gate_monitoring() {
+	configure_build build-release-gcc -DCMAKE_BUILD_TYPE=Release &&
+		bash deploy/monitoring/live_test.sh build-release-gcc
 }
 
 gate_build() {

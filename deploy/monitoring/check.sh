@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/monitoring/check.sh: the alert rules and the dashboard are honest.
 #
-#   bash deploy/monitoring/check.sh
+#   bash deploy/monitoring/check.sh [--scrape FILE]
 #
 # 1. promtool check rules: inventory.rules.yml parses and its expressions
 #    are valid PromQL.
@@ -12,8 +12,18 @@
 #    metrics inventoryd exports (the list below, from issue 11); panel ids
 #    are unique.  The checker itself is checked: a copy of the dashboard
 #    with an unknown metric in one panel must fail it.
+# 4. --scrape FILE (a saved GET /metrics of a real inventoryd, as
+#    live_test.sh makes): the list below is true, every metric in it is a
+#    family that inventoryd exports.
 # Needs promtool (Debian: prometheus) and jq; deploy/test.sh installs them.
 set -euo pipefail
+
+scrape=""
+case "${1:-}" in
+--scrape) scrape=${2:?--scrape FILE} ;;
+"") ;;
+*) echo "usage: check.sh [--scrape FILE]" >&2; exit 2 ;;
+esac
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rules=$here/inventory.rules.yml
@@ -99,5 +109,18 @@ jq --arg e 'sum by (method) (rate(inventory_made_up_total{code="OK"}[5m]))' \
 if ! { check_dashboard "$tmp" || true; } | grep -q 'unknown metric inventory_made_up_total'; then
 	echo "check.sh: the dashboard check let an unknown metric through" >&2
 	exit 1
+fi
+if [ -n "$scrape" ]; then
+	echo "== the metric list against a scrape of inventoryd ($scrape)"
+	missing=0
+	for m in $METRICS; do
+		# a sample of m, or of the histogram m is a series of
+		if ! grep -Eq "^$m(\{| )" "$scrape"; then
+			echo "  not exported: $m"
+			missing=1
+		fi
+	done
+	[ "$missing" -eq 0 ] || { echo "check.sh: the list names metrics inventoryd does not export" >&2; exit 1; }
+	echo "  all $(wc -w <<<"$METRICS") metrics are in the scrape"
 fi
 echo "== monitoring checks passed"
