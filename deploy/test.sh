@@ -28,6 +28,9 @@
 #   valgrind  -O0 -g build; contract tests and inventoryd under memcheck
 #   fuzz      each libFuzzer target for FUZZ_SECONDS (60) over its corpus
 #   other     any deploy/scripts/gates/NAME.sh (see "hooks" below)
+#   ha        PostgreSQL failover (pg_auto_failover) and network partitions
+#             (namespaces) under a write load, history checked: deploy/ha/
+#             failover-test.sh and partition-test.sh (~3 min, issue 13)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +40,7 @@ cd "$root"
 
 # Cheap static gates first, so a formatting slip fails in seconds.
 DEFAULT_GATES="format tidy deploy release package monitoring build asan valgrind fuzz"
+DEFAULT_GATES="$DEFAULT_GATES ha" # last: the slowest, and it needs root for namespaces
 gates=${INVENTORY_GATES:-$DEFAULT_GATES}
 jobs=$(nproc 2>/dev/null || echo 2)
 export CTEST_OUTPUT_ON_FAILURE=1
@@ -136,6 +140,21 @@ gate_tsan() {
 	CC=clang configure_build build-tsan -DCMAKE_BUILD_TYPE=Debug \
 		-DINVENTORY_SANITIZER=thread || return 1
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan
+}
+
+# PostgreSQL failover and network partitions (deploy/ha/, issue 13): only
+# inventoryd and the history recorder are built, in build-ha/; each test
+# is bounded by `timeout` and cleans up after itself.
+gate_ha() {
+	local d=build-ha srv hist
+	inventory_deps postgresql-15-auto-failover iproute2 iptables || return 1
+	cmake -S . -B "$d" -DINVENTORY_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+		cmake --build "$d" -j "$jobs" --target inventoryd inventory-history ||
+		return 1
+	srv=$(inventory_find_bin "$d" inventoryd) &&
+		hist=$(inventory_find_bin "$d" inventory-history) || return 1
+	timeout 300 bash deploy/ha/failover-test.sh "$srv" "$hist" &&
+		timeout 300 bash deploy/ha/partition-test.sh "$srv" "$hist"
 }
 
 # --- hooks for later gates ---------------------------------------------------
