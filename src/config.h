@@ -30,9 +30,9 @@ struct config {
 	char  *tls_key;       /* PEM private key for tls+tcp:// (owned) */
 	char  *tls_client_ca; /* PEM CA that must sign client certificates
 	                         (owned); "" none: no client certificates */
-	char  *http;          /* operator endpoint http://HOST:PORT (owned);
+	char *http;           /* operator endpoint http://HOST:PORT (owned);
 	                         "" off */
-	int    log_format;    /* enum log_format */
+	int log_format;       /* enum log_format */
 };
 
 enum config_result {
