@@ -40,6 +40,12 @@
 # container refuses network namespaces or veth pairs.  Everything
 # (namespaces, database, work directory) is removed afterwards.  About 1
 # minute.
+# 200 ms round trips on both hops make a write take 600 ms or more: calls
+# get 3 s (not common.sh's 1 s, which would time most of them out and
+# measure only resends), and 8 executors so that statements waiting on the
+# slow link do not queue behind each other.
+: "${HA_TIMEOUT_MS:=3000}"
+: "${HA_WORKERS:=8}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/common.sh"
 
