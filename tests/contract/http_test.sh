@@ -84,6 +84,20 @@ expect() { # expect PATH STATUS CTYPE_PREFIX [curl args...]
 	fi
 }
 
+# Flag errors: a bad format is a usage error (2); a port in use or a
+# scheme other than http:// fails the start (1) with a line saying so.
+"$inventoryd" --listen "ipc://$work/other.sock" --log-format xml >"$work/err" 2>&1
+rc=$?
+[ "$rc" -eq 2 ] && grep -q "log format 'xml'" "$work/err" && ok "--log-format xml: exit 2" ||
+	fail "--log-format xml exited $rc: $(cat "$work/err")"
+for bad in "$base" "ftp://127.0.0.1:$port"; do
+	timeout 20 "$inventoryd" --listen "ipc://$work/other.sock" --db "$INVENTORY_DB" \
+		--workers 1 --http "$bad" >"$work/err" 2>&1
+	rc=$?
+	[ "$rc" -eq 1 ] && grep -q -- "--http $bad" "$work/err" && ok "--http $bad: exit 1" ||
+		fail "--http $bad (in use or not http) exited $rc: $(tail -n 3 "$work/err")"
+done
+
 expect /healthz 200 "text/plain"
 [ "$(cat "$work/body")" = ok ] || fail "/healthz body is '$(cat "$work/body")', want ok"
 
