@@ -172,6 +172,9 @@ for _ in 1 2 3; do
 	[ $? -eq 74 ] || fail "update-stock at a stale version did not exit 74 (ABORTED)"
 done
 curl -fsS "$base/metrics" >"$work/m1" || fail "scrape failed"
+promtool check metrics <"$work/m1" >"$work/promtool.out" 2>&1 &&
+	ok "promtool check metrics after traffic" ||
+	fail "promtool check metrics after traffic: $(cat "$work/promtool.out")"
 
 delta() { # delta SERIES WANT
 	local a b
