@@ -69,6 +69,10 @@ ip_d=10.213.2.2
 pg_bin=$HA_PG_BINDIR
 
 part_cleanup() {
+	local p
+	for p in ${proxy_pids:-}; do
+		kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	if [ -f "$work/db/data/postmaster.pid" ]; then
 		ha_as_pg "$pg_bin/pg_ctl" -D "$work/db/data" -m immediate stop >/dev/null 2>&1
 	fi
@@ -132,7 +136,9 @@ echo 0 >"$work/delay_ms"
 proxy_pids=
 for spec in "$ip_sc:7071 $ip_sc:7070" "127.0.0.1:6432 $ip_d:5432"; do
 	set -- $spec
-	nsx "$ns_s" "$py" "$here/delay-proxy.py" "$1" "$2" "$work/delay_ms" \
+	# Not through nsx (a function: $! would be its subshell, and killing
+	# that would orphan the relay): ip netns exec execs python3 in place.
+	ip netns exec "$ns_s" "$py" "$here/delay-proxy.py" "$1" "$2" "$work/delay_ms" \
 		>>"$work/proxy.log" 2>&1 &
 	proxy_pids="$proxy_pids $!"
 done
