@@ -116,9 +116,8 @@ render_metrics(struct http *h, FILE *out)
 {
 	struct metrics_gauges g = { .version = INVENTORY_VERSION };
 	char                  why[STORE_PROBE_WHY_MAX];
-	int state = ready_get(h->src.ready, why, sizeof(why));
 
-	g.db_up         = state < 0 ? -1 : state;
+	g.ready         = ready_get(h->src.ready, why, sizeof(why), &g.db_up);
 	g.db_reconnects = store_reconnects();
 	if (h->src.ex != NULL)
 		executor_load(h->src.ex, &g.queued, &g.in_flight);
@@ -156,7 +155,7 @@ on_readyz(nng_aio *aio)
 	struct http *h = http_of(aio);
 	char         why[STORE_PROBE_WHY_MAX];
 
-	if (ready_get(h->src.ready, why, sizeof(why)) == 1)
+	if (ready_get(h->src.ready, why, sizeof(why), NULL) == 1)
 		reply_text(aio, NNG_HTTP_STATUS_OK, "ok");
 	else
 		reply_text(aio, NNG_HTTP_STATUS_SERVICE_UNAVAILABLE, why);

@@ -302,10 +302,14 @@ metrics_expose(FILE *out, const struct metrics_gauges *g)
 	expose_latency(out);
 	if (g->db_up >= 0)
 		expose_gauge(out, "inventory_db_up",
-		    "1 if the readiness check reached the database and found "
-		    "the schema current at its last run (at most 1 s ago), "
-		    "else 0.",
+		    "1 if the readiness check reached the database at its "
+		    "last run (at most 1 s ago), else 0.",
 		    g->db_up);
+	if (g->ready >= 0)
+		expose_gauge(out, "inventory_ready",
+		    "1 while GET /readyz answers 200: the database reachable "
+		    "and its schema current, else 0.",
+		    g->ready);
 	expose_counter(out, "inventory_db_reconnects_total",
 	    "Database connections an executor established again after it "
 	    "lost one.",

@@ -43,6 +43,7 @@ const char *metrics_method_name(int method);
 struct metrics_gauges {
 	const char *version;       /* inventory_build_info{version} */
 	int         db_up;         /* 1 up, 0 down, -1 not known (omitted) */
+	int         ready;         /* /readyz: 1, 0, -1 not known (omitted) */
 	uint64_t    db_reconnects; /* store_reconnects() */
 	size_t      queued;        /* executor_load() */
 	size_t      in_flight;     /* executor_load() */

@@ -23,6 +23,7 @@ struct ready {
 	pthread_cond_t      cond;     /* stopping */
 	bool                stopping; /* ready_stop() was called */
 	int                 state;    /* 1 ready, 0 not, -1 unknown */
+	int                 db_up;    /* 1 answered, 0 not, -1 unknown */
 	char                why[STORE_PROBE_WHY_MAX]; /* the reason */
 	struct store_probe *probe;                    /* the thread's only */
 	pthread_t           thread;                   /* the probing thread */
@@ -31,17 +32,18 @@ struct ready {
 static void *
 ready_main(void *arg)
 {
-	struct ready   *r = arg;
-	char            why[STORE_PROBE_WHY_MAX];
-	struct timespec ts;
-	int             ok;
+	struct ready           *r = arg;
+	char                    why[STORE_PROBE_WHY_MAX];
+	struct timespec         ts;
+	enum store_probe_result res;
 
 	pthread_mutex_lock(&r->mtx);
 	while (!r->stopping) {
 		pthread_mutex_unlock(&r->mtx);
-		ok = store_probe_check(r->probe, why, sizeof(why)) == 0;
+		res = store_probe_check(r->probe, why, sizeof(why));
 		pthread_mutex_lock(&r->mtx);
-		r->state = ok ? 1 : 0;
+		r->state = res == STORE_PROBE_READY ? 1 : 0;
+		r->db_up = res == STORE_PROBE_DOWN ? 0 : 1;
 		memcpy(r->why, why, sizeof(r->why));
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -64,6 +66,7 @@ ready_start(struct ready **out, const char *conninfo)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return -1;
 	r->state = -1;
+	r->db_up = -1;
 	snprintf(r->why, sizeof(r->why), "not checked yet");
 	if (store_probe_create(&r->probe, conninfo) != 0)
 		goto out_free;
@@ -103,12 +106,14 @@ ready_stop(struct ready *r)
 }
 
 int
-ready_get(struct ready *r, char *why, size_t cap)
+ready_get(struct ready *r, char *why, size_t cap, int *db_up)
 {
 	int state;
 
 	pthread_mutex_lock(&r->mtx);
 	state = r->state;
+	if (db_up != NULL)
+		*db_up = r->db_up;
 	snprintf(why, cap, "%s", r->why);
 	pthread_mutex_unlock(&r->mtx);
 	return state;

@@ -22,7 +22,10 @@ int ready_start(struct ready **out, const char *conninfo);
 void ready_stop(struct ready *r);
 
 /* The last verdict: 1 ready, 0 not ready, -1 not checked yet; a one-line
- * reason in why ("ok" when ready).  Thread-safe. */
-int ready_get(struct ready *r, char *why, size_t cap);
+ * reason in why ("ok" when ready).  *db_up (if not NULL) gets whether the
+ * database answered at the last check (1, 0; -1 not checked yet), ready
+ * or not: a schema behind the binary is not a database that is down.
+ * Thread-safe. */
+int ready_get(struct ready *r, char *why, size_t cap, int *db_up);
 
 #endif

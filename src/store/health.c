@@ -95,14 +95,14 @@ probe_connect(struct store_probe *p)
 	return 0;
 }
 
-int
+enum store_probe_result
 store_probe_check(struct store_probe *p, char *why, size_t cap)
 {
-	PGresult   *res = NULL;
-	const char *state;
-	int64_t     have;
-	int         want = schema_wanted();
-	int         rv   = -1;
+	PGresult               *res = NULL;
+	const char             *state;
+	int64_t                 have;
+	int                     want = schema_wanted();
+	enum store_probe_result rv   = STORE_PROBE_DOWN;
 
 	if (p->conn != NULL && PQstatus(p->conn) != CONNECTION_OK)
 		probe_drop(p);
@@ -119,6 +119,7 @@ store_probe_check(struct store_probe *p, char *why, size_t cap)
 			snprintf(why, cap,
 			    "schema not migrated: no schema_migrations table "
 			    "(run inventoryd --migrate)");
+			rv = STORE_PROBE_SCHEMA;
 		} else {
 			snprintf(why, cap, "%s",
 			    PQstatus(p->conn) != CONNECTION_OK
@@ -140,14 +141,15 @@ store_probe_check(struct store_probe *p, char *why, size_t cap)
 		    "schema at version %" PRId64
 		    ", this inventoryd needs %d (run inventoryd --migrate)",
 		    have, want);
+		rv = STORE_PROBE_SCHEMA;
 		goto out;
 	}
 	snprintf(why, cap, "ok");
-	rv = 0;
+	rv = STORE_PROBE_READY;
 out:
 	PQclear(res);
 	if (strcmp(p->last, why) != 0) {
-		if (rv == 0)
+		if (rv == STORE_PROBE_READY)
 			log_info(
 			    "readiness: ready (schema version %d or newer)",
 			    want);

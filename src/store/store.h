@@ -86,12 +86,20 @@ int store_probe_create(struct store_probe **out, const char *conninfo);
 /* Close and free.  NULL is a no-op. */
 void store_probe_destroy(struct store_probe *p);
 
+/* What a check found. */
+enum store_probe_result {
+	STORE_PROBE_READY  = 0,  /* reachable, schema current: "ok" */
+	STORE_PROBE_DOWN   = -1, /* unreachable, or the query failed */
+	STORE_PROBE_SCHEMA = -2, /* reachable; schema missing or behind */
+};
+
 /* Whether the database is reachable and its schema is at least the newest
- * migration embedded in this binary: 0 ("ok" in why), or -1 with a
- * one-line reason in why (no libpq text: that is logged, once per change
- * of reason).  Blocks up to the connect timeout (3 s) plus a 2 s
- * statement_timeout: call it off the request path. */
-int store_probe_check(struct store_probe *p, char *why, size_t cap);
+ * migration embedded in this binary, with a one-line reason in why ("ok"
+ * when ready; no libpq text: that is logged, once per change of reason).
+ * Blocks up to the connect timeout (3 s) plus a 2 s statement_timeout:
+ * call it off the request path. */
+enum store_probe_result store_probe_check(
+    struct store_probe *p, char *why, size_t cap);
 
 /* Apply the SQL migrations idempotently (serialised across replicas with an
  * advisory lock).  Returns 0 on success, -1 after logging the error. */

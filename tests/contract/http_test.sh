@@ -144,6 +144,7 @@ version=$("$inventoryd" --version | awk '{print $2}')
 grep -qx "inventory_build_info{version=\"$version\"} 1" "$work/m0" ||
 	fail "inventory_build_info does not say version $version"
 grep -qx "inventory_db_up 1" "$work/m0" || fail "inventory_db_up is not 1"
+grep -qx "inventory_ready 1" "$work/m0" || fail "inventory_ready is not 1"
 rss=$(awk '$1 == "process_resident_memory_bytes" { print $2 }' "$work/m0")
 awk -v v="$rss" 'BEGIN { exit !(v + 0 > 1000000) }' || fail "process_resident_memory_bytes $rss"
 

@@ -6,7 +6,8 @@
 # fast`, while /healthz stays 200 and /metrics keeps answering; after
 # `pg_ctl start` it is 200 again, and inventory_db_reconnects_total has
 # counted the executors' new connections.  Then /readyz is 503 "schema at
-# version ..." against a database whose schema is behind the binary.
+# version ..." against a database whose schema is behind the binary, with
+# inventory_ready 0 but inventory_db_up still 1.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v curl >/dev/null 2>&1 || fail "curl is missing (a test dependency)"
@@ -46,6 +47,7 @@ fault_setup
 wait_code /readyz 200 10
 say "/readyz 200: $(cat "$work/body")"
 [ "$(metric inventory_db_up)" = 1 ] || fail "inventory_db_up is not 1 while the database is up"
+[ "$(metric inventory_ready)" = 1 ] || fail "inventory_ready is not 1 while /readyz is 200"
 reconnects0=$(metric inventory_db_reconnects_total)
 
 say "pg_ctl stop -m fast"
@@ -59,6 +61,7 @@ reason=$(cat "$work/body")
 say "/readyz 503: $reason"
 [ "$(code /healthz)" = 200 ] || fail "/healthz is not 200 while the database is down"
 [ "$(metric inventory_db_up)" = 0 ] || fail "inventory_db_up is not 0 while the database is down"
+[ "$(metric inventory_ready)" = 0 ] || fail "inventory_ready is not 0 while the database is down"
 # Some calls while it is down make the executors notice and reconnect.
 probe_down
 assert_server_alive "while PostgreSQL was stopped"
@@ -81,6 +84,9 @@ figure "db_reconnects=$((reconnects1 - reconnects0))"
 	>/dev/null || fail "cannot edit schema_migrations"
 wait_code /readyz 503 5
 grep -q "^schema at version" "$work/body" || fail "the schema reason is '$(cat "$work/body")'"
+# Reachable but behind: not ready, yet the database is not down.
+[ "$(metric inventory_ready)" = 0 ] || fail "inventory_ready is not 0 with the schema behind"
+[ "$(metric inventory_db_up)" = 1 ] || fail "inventory_db_up is not 1 with the schema behind (the database is up)"
 say "/readyz 503: $(cat "$work/body")"
 
 kill -TERM "$srv_pid"
