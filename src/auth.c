@@ -71,7 +71,7 @@ hex_value(char c)
 static bool
 parse_hash(const char *s, unsigned char out[HASH_LEN])
 {
-	if (strlen(s) != 2 * HASH_LEN)
+	if (strlen(s) != (size_t)2 * HASH_LEN)
 		return false;
 	for (size_t i = 0; i < HASH_LEN; i++) {
 		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);

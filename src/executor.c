@@ -336,7 +336,7 @@ take_outcome(struct op *op, const struct op *leader)
 		op->items[i].code    = leader->items[i].code;
 		op->items[i].product = leader->items[i].product;
 	}
-	if (leader->products == NULL)
+	if (leader->products == NULL || op->nitems == 0)
 		return;
 	if ((op->products = calloc(op->nitems, sizeof(*op->products))) ==
 	    NULL) {

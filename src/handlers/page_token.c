@@ -59,7 +59,7 @@ b64url_value(char c)
 bool
 page_token_decode(const char *token, char id[PRODUCT_ID_LEN + 1])
 {
-	unsigned char raw[TOKEN_RAW_LEN + 1];
+	unsigned char raw[TOKEN_RAW_LEN + 1] = { 0 };
 	char          text[PRODUCT_ID_LEN + 1];
 	size_t        o = 0;
 

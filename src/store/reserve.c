@@ -174,7 +174,8 @@ reserve_params_init(
 {
 	/* Per item: a UUID and three numbers, each with a separator; per
 	 * array: a brace and the NUL. */
-	size_t len = n * (PRODUCT_ID_LEN + 1 + 3 * INT64_TEXT_MAX) + 4 * 2;
+	size_t len = n * (PRODUCT_ID_LEN + 1 + (size_t)3 * INT64_TEXT_MAX) +
+	             (size_t)4 * 2;
 	char  *p;
 	size_t i;
 
