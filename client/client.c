@@ -59,6 +59,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,14 @@ struct inventory_client {
 	                                  * appended to every frame; NULL:
 	                                  * no token.  Immutable once open */
 	size_t token_field_len;          /* its bytes */
+	/* Dialers are made by open and started by the first call, so a
+	 * handle closed before any call (a CLI refusing its arguments) never
+	 * leaves a connection half-negotiated: nng 1.5.2 leaks a dialer
+	 * closed mid-connect, and a server's ipc:// listener can wedge on a
+	 * peer that leaves during the handshake (nng#1518). */
+	nng_dialer *dialers;  /* every dialer of every URL */
+	size_t      ndialers; /* how many */
+	atomic_bool dialing;  /* started (by the first call) */
 };
 
 static const char *const code_names[] = {
@@ -380,7 +389,7 @@ client_dial(inventory_client *c, const char *url, int n,
     const inventory_client_opts *o)
 {
 	nng_tls_config *tls = NULL;
-	nng_dialer      d;
+	nng_dialer      d, *grown;
 	int             rv = 0;
 
 	if (url_is_tls(url) && (rv = tls_config_make(o, url, &tls)) != 0)
@@ -406,15 +415,16 @@ client_dial(inventory_client *c, const char *url, int n,
 			(void)nng_dialer_close(d);
 			break;
 		}
-		/* Non-blocking: an unreachable server is retried in the
-		 * background instead of failing here.  Each dialer is its own
-		 * connection (pipe) to the same server.  A TLS handshake that
-		 * fails (wrong CA, expired certificate, a plain server) is
-		 * retried the same way, so calls see UNAVAILABLE. */
-		if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+		/* Started by the first call (client_start_dialers()). */
+		grown = realloc(
+		    c->dialers, (c->ndialers + 1) * sizeof(*c->dialers));
+		if (grown == NULL) {
 			(void)nng_dialer_close(d);
+			rv = NNG_ENOMEM;
 			break;
 		}
+		c->dialers                = grown;
+		c->dialers[c->ndialers++] = d;
 	}
 	if (tls != NULL)
 		nng_tls_config_free(tls);
@@ -558,6 +568,7 @@ inventory_client_open_opts(inventory_client **out, const char *urls,
 
 out_close_sock:
 	nng_close(c->sock);
+	free(c->dialers);
 out_free_list:
 	free(list);
 	client_token_fini(c);
@@ -594,7 +605,8 @@ inventory_client_close(inventory_client *c)
 	while (c->nidle < c->nframes)
 		pthread_cond_wait(&c->idle_cv, &c->mtx);
 	pthread_mutex_unlock(&c->mtx);
-	nng_close(c->sock);
+	nng_close(c->sock); /* closes the dialers too */
+	free(c->dialers);
 	while ((f = c->all_frames) != NULL) {
 		c->all_frames = f->next_all;
 		nng_aio_free(f->aio);
@@ -1032,6 +1044,20 @@ call_give_up_locked(inventory_client *c, struct call *call)
 	call->state = CALL_DONE;
 }
 
+/* Start every dialer, once.  Non-blocking: an unreachable server is
+ * retried in the background instead of failing here.  Each dialer is its
+ * own connection (pipe) to the same server.  A TLS handshake that fails
+ * (wrong CA, expired certificate, a plain server) is retried the same
+ * way, so calls see UNAVAILABLE; so does a dialer that cannot start. */
+static void
+client_start_dialers(inventory_client *c)
+{
+	if (atomic_exchange(&c->dialing, true))
+		return;
+	for (size_t i = 0; i < c->ndialers; i++)
+		(void)nng_dialer_start(c->dialers[i], NNG_FLAG_NONBLOCK);
+}
+
 /* Queue call, start a frame if a slot is free, and wait for the reply or
  * the call's deadline.  On return call->reply is the outcome. */
 static void
@@ -1043,6 +1069,7 @@ client_exchange(inventory_client *c, struct call *call)
 		   .tv_nsec = (long)(call->deadline_ns % 1000000000),
 	};
 
+	client_start_dialers(c);
 	pthread_cond_init(&call->cv, &c->cattr);
 	pthread_mutex_lock(&c->mtx);
 	queue_push(c, call);

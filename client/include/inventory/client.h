@@ -172,10 +172,11 @@ typedef struct inventory_client_opts {
 
 /* Open a handle dialled to urls, a comma-separated list of nng URLs
  * (tcp://host:port, ipc:///path, tls+tcp://host:port with
- * inventory_client_opts' TLS fields, ...).  Dialling is asynchronous: an
- * unreachable server makes calls fail with UNAVAILABLE or
- * DEADLINE_EXCEEDED, not this function.  Returns INVENTORY_OK and a handle
- * in *out, or INVALID_ARGUMENT for a malformed URL list.  Thread-safe. */
+ * inventory_client_opts' TLS fields, ...).  Dialling starts with the
+ * first call and is asynchronous: an unreachable server makes calls fail
+ * with UNAVAILABLE or DEADLINE_EXCEEDED, not this function.  Returns
+ * INVENTORY_OK and a handle in *out, or INVALID_ARGUMENT for a malformed URL
+ * list.  Thread-safe. */
 INVENTORY_API inventory_code inventory_client_open(
     inventory_client **out, const char *urls);
 
