@@ -67,15 +67,6 @@ dispatch_set_max_request(size_t max_request)
 	max_request_bytes = max_request;
 }
 
-uint64_t
-dispatch_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int
 dispatch_check_table(void)
 {
@@ -237,7 +228,7 @@ open_call(struct frame *f, const Inventory__V1__Request *env, struct op *op,
 	if (env->has_timeout_ms) {
 		op->deadline_ns =
 		    f->received_ns + (uint64_t)env->timeout_ms * 1000000u;
-		if (dispatch_now_ns() >= op->deadline_ns) {
+		if (clock_now_ns() >= op->deadline_ns) {
 			code = CODE_DEADLINE_EXCEEDED;
 			snprintf(op->message, sizeof(op->message),
 			    "deadline of %" PRIu32
@@ -565,7 +556,7 @@ dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out)
 	    PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
 	struct wire_call          single, *calls = &single;
 	Inventory__V1__Response **ptrs = NULL;
-	uint64_t                  now  = dispatch_now_ns();
+	uint64_t                  now  = clock_now_ns();
 	size_t                    n;
 
 	if (f->code != CODE_OK) {
@@ -628,8 +619,7 @@ dispatch_refusal_pack(enum code code, const char *message,
 	top.has_code = 1;
 	top.code     = (uint32_t)code;
 	top.message  = (char *)message;
-	metrics_record(
-	    -1, (int)code, (dispatch_now_ns() - received_ns) / 1000u);
+	metrics_record(-1, (int)code, (clock_now_ns() - received_ns) / 1000u);
 	return inventory__v1__response__pack_to_buffer(&top, out);
 }
 

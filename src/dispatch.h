@@ -25,6 +25,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "clock.h"
 #include "code.h"
 #include "op.h"
 
@@ -100,8 +101,5 @@ void dispatch_set_max_request(size_t max_request);
 /* Check the method table against protoc-c's service descriptor; returns 0,
  * or -1 after logging the first mismatch.  Called once at start-up. */
 int dispatch_check_table(void);
-
-/* Monotonic clock in nanoseconds. */
-uint64_t dispatch_now_ns(void);
 
 #endif

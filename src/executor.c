@@ -139,7 +139,7 @@ run_list(struct store *st, struct op *op)
 void
 executor_run_one(struct store *st, struct op *op)
 {
-	if (op->kind == OP_NONE || expired(op, dispatch_now_ns()))
+	if (op->kind == OP_NONE || expired(op, clock_now_ns()))
 		return;
 	if (st == NULL || !store_ready(st)) {
 		unavailable(op);
@@ -362,7 +362,7 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 		return;
 	rounds = batch_plan_writes(ops, n);
 	for (int r = 0; r < rounds; r++) {
-		uint64_t now = dispatch_now_ns();
+		uint64_t now = clock_now_ns();
 		size_t   k   = 0;
 
 		for (size_t i = 0; i < n; i++) {
@@ -393,7 +393,7 @@ run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
 	struct op *reads[EXECUTOR_TAKE_MAX], *writes[EXECUTOR_TAKE_MAX];
 	size_t     nr = 0, nw = 0;
-	uint64_t   now = dispatch_now_ns();
+	uint64_t   now = clock_now_ns();
 
 	if (!store_ready(st)) {
 		for (size_t i = 0; i < n; i++) {

@@ -8,6 +8,7 @@
  * answer in memory; none blocks.  A response nng could not allocate
  * closes that connection (the aio fails), nothing else.
  */
+#include "clock.h"
 #include "http.h"
 
 #include <stdio.h>
@@ -78,15 +79,6 @@ reply_text(nng_aio *aio, uint16_t status, const char *line)
 	    n > 0 && (size_t)n < sizeof(body) ? (size_t)n : strlen(body));
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Run render() into a memory stream and answer 200 with it, or 500. */
 static void
 reply_rendered(nng_aio *aio, const char               *ctype,
@@ -128,7 +120,7 @@ static int
 render_hot(struct http *h, FILE *out)
 {
 	(void)h;
-	return hot_write_json(hot_global(), now_ns(), out);
+	return hot_write_json(hot_global(), clock_now_ns(), out);
 }
 
 static void

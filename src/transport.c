@@ -51,6 +51,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "transport_guard.h"
@@ -119,7 +120,8 @@ struct transport {
 	nng_listener               *listeners; /* one per URL */
 	char                      **urls;      /* owned, one per listener */
 	int                         nlisteners;
-	struct guard               *guard; /* ipc:// work-around, or NULL */
+	struct guard               *guard; /* nng#1518 work-around, or NULL */
+	nng_tls_config             *tls;   /* tls+tcp:// listeners', or NULL */
 	struct transport_call      *calls;
 	int                         ncalls;
 	atomic_int                  active; /* calls not CALL_DONE */
@@ -264,15 +266,6 @@ close_stalled(struct transport_call *c, const char *why)
 	    "transport: connection %u closed: %s", nng_pipe_id(c->pipe), why);
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Under c->mtx: receive again, or stop if the transport is stopping.
  * The stop flag is read under the same mutex the drain takes to cancel a
  * receiving context, so no receive is posted after the drain looked. */
@@ -353,11 +346,11 @@ call_received(struct transport_call *c, int rv)
 		c->refusal = true;
 		t->ops->refuse(t->arg, c,
 		    "too many requests in flight on this connection",
-		    now_ns());
+		    clock_now_ns());
 		return;
 	}
-	t->ops->request(
-	    t->arg, c, nng_msg_body(c->msg), nng_msg_len(c->msg), now_ns());
+	t->ops->request(t->arg, c, nng_msg_body(c->msg), nng_msg_len(c->msg),
+	    clock_now_ns());
 }
 
 static void
@@ -447,9 +440,8 @@ static int
 listen_all(struct transport *t, const char *urls,
     const struct transport_limits *lim, char *errbuf, size_t errlen)
 {
-	nng_tls_config *tls = NULL; /* nng holds its own reference */
-	char           *copy, *save = NULL, *url;
-	int             rv = 0, count = 1;
+	char *copy, *save = NULL, *url;
+	int   rv = 0, count = 1;
 
 	for (const char *p = urls; *p != '\0'; p++) {
 		count += *p == ',';
@@ -476,7 +468,7 @@ listen_all(struct transport *t, const char *urls,
 			break;
 		}
 		rv = listen_one(t, url, &t->listeners[t->nlisteners], lim,
-		    &tls, errbuf, errlen);
+		    &t->tls, errbuf, errlen);
 		if (rv != 0) {
 			free(t->urls[t->nlisteners]);
 			t->urls[t->nlisteners] = NULL;
@@ -485,8 +477,6 @@ listen_all(struct transport *t, const char *urls,
 		t->nlisteners++;
 	}
 	free(copy);
-	if (tls != NULL)
-		nng_tls_config_free(tls);
 	if (rv == 0 && t->nlisteners == 0) {
 		snprintf(errbuf, errlen, "no URL to listen on");
 		return -1;
@@ -505,6 +495,8 @@ transport_free(struct transport *t)
 	free(t->slots);
 	free(t->buckets);
 	guard_free(t->guard);
+	if (t->tls != NULL)
+		nng_tls_config_free(t->tls); /* each listener holds its own */
 	for (int i = 0; i < t->nlisteners; i++)
 		free(t->urls[i]);
 	pthread_cond_destroy(&t->idle);
@@ -606,8 +598,13 @@ transport_start(struct transport **out, const char *urls, int contexts,
 	}
 	if (listen_all(t, urls, lim, errbuf, errlen) != 0)
 		goto out_close;
+	/* A listener that requires client certificates cannot be probed
+	 * (the probe has none): its guard would only fail handshakes. */
 	if (guard_start(&t->guard, t->sock, t->urls, t->listeners,
-	        t->nlisteners) != 0) {
+	        t->nlisteners,
+	        lim->tls_client_ca != NULL && lim->tls_client_ca[0] != '\0'
+	            ? NULL
+	            : t->tls) != 0) {
 		snprintf(errbuf, errlen, "cannot start the listener guard");
 		goto out_close;
 	}

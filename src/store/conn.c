@@ -113,15 +113,6 @@ static const struct stmt_table *const store_stmt_tables[] = {
 
 /* ---- shared with migrate.c ---------------------------------------- */
 
-uint64_t
-store_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Whether `s` starts with `word`, ignoring case. */
 static bool
 starts_with_ci(const char *s, const char *word)
@@ -362,7 +353,7 @@ store_backoff(struct store *st)
 {
 	uint64_t wait_ms = store_random(st) % ((uint64_t)st->backoff_ms + 1);
 
-	st->next_attempt_ns = store_now_ns() + wait_ms * 1000000u;
+	st->next_attempt_ns = clock_now_ns() + wait_ms * 1000000u;
 	st->backoff_ms *= 2;
 	if (st->backoff_ms > BACKOFF_MAX_MS)
 		st->backoff_ms = BACKOFF_MAX_MS;
@@ -396,7 +387,7 @@ store_ready(struct store *st)
 	if (st->conn != NULL && st->prepared &&
 	    PQstatus(st->conn) == CONNECTION_OK)
 		return true;
-	if (store_now_ns() < st->next_attempt_ns)
+	if (clock_now_ns() < st->next_attempt_ns)
 		return false;
 
 	st->prepared = false;
@@ -457,7 +448,7 @@ store_create(struct store **out, const struct store_options *opts)
 	        : 0;
 	st->backoff_ms = BACKOFF_MIN_MS;
 	st->rng =
-	    store_now_ns() ^ (uint64_t)(uintptr_t)st ^ 0x9E3779B97F4A7C15ull;
+	    clock_now_ns() ^ (uint64_t)(uintptr_t)st ^ 0x9E3779B97F4A7C15ull;
 	if (st->rng == 0) /* NEVER: xorshift would stay at 0 */
 		st->rng = 1;
 
@@ -604,7 +595,7 @@ store_may_retry(struct store *st, enum store_action act, uint64_t deadline_ns)
 	if (act == ACT_NONE)
 		return false;
 	store_mend(st, act);
-	if (deadline_ns != 0 && store_now_ns() >= deadline_ns)
+	if (deadline_ns != 0 && clock_now_ns() >= deadline_ns)
 		return false;
 	if (!store_usable(st))
 		return false;
@@ -661,7 +652,7 @@ store_await(struct store *st, uint64_t deadline_ns, bool *cancelled)
 		if (flush == 1)
 			pfd.events |= POLLOUT;
 
-		now = store_now_ns();
+		now = clock_now_ns();
 		if (*cancelled || deadline_ns == 0)
 			wait_ms = -1;
 		else if (now >= deadline_ns)

@@ -59,7 +59,7 @@ store_maintain(struct store *st)
 {
 	char        ttl_s[INT64_TEXT_MAX];
 	const char *params[1]   = { ttl_s };
-	uint64_t    now         = store_now_ns();
+	uint64_t    now         = clock_now_ns();
 	uint64_t    interval_ms = st->maintain_interval_ms != 0
 	                              ? st->maintain_interval_ms
 	                              : MAINTAIN_INTERVAL_MS;
@@ -75,12 +75,12 @@ store_maintain(struct store *st)
 		return;
 	snprintf(ttl_s, sizeof(ttl_s), "%d", st->request_ttl_s);
 
-	for (i = 0; i < PRUNE_BATCHES_MAX && store_now_ns() < pass_end; i++) {
+	for (i = 0; i < PRUNE_BATCHES_MAX && clock_now_ns() < pass_end; i++) {
 		/* Its own deadline: st->deadline_ns belongs to the last
 		 * request and has usually passed by now. */
 		PGresult *res = store_exec_until(st,
 		    &janitor_stmts[STMT_REQUEST_LOG_PRUNE], params,
-		    store_now_ns() + (uint64_t)PRUNE_BUDGET_MS * 1000000u);
+		    clock_now_ns() + (uint64_t)PRUNE_BUDGET_MS * 1000000u);
 
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			(void)store_fail(st, "request_log_prune", res);
@@ -97,7 +97,7 @@ store_maintain(struct store *st)
 	if (n >= PRUNE_BATCH && interval_ms > MAINTAIN_AGAIN_MS) {
 		/* Out of budget with expired rows left: soon again. */
 		st->next_maintain_ns =
-		    store_now_ns() + (uint64_t)MAINTAIN_AGAIN_MS * 1000000u;
+		    clock_now_ns() + (uint64_t)MAINTAIN_AGAIN_MS * 1000000u;
 	}
 	if (total > 0)
 		log_debug("store: pruned %ld request ids older than %d s",

@@ -783,7 +783,7 @@ read_cmp(const void *a, const void *b)
 static bool
 expired(uint64_t deadline_ns)
 {
-	return deadline_ns != 0 && store_now_ns() >= deadline_ns;
+	return deadline_ns != 0 && clock_now_ns() >= deadline_ns;
 }
 
 enum code

@@ -25,6 +25,7 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "code.h"
 #include "product.h"
 
@@ -94,9 +95,6 @@ PGconn *store_pq_connect(const char *conninfo);
 /* log_warn() one line "<what>: <libpq's text>", taken from `res` if it
  * has an error message, else from the connection.  `res` may be NULL. */
 void store_pq_log(const char *what, const PGconn *conn, const PGresult *res);
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t store_now_ns(void);
 
 /* ---- conn.c: round trips on a store's connection ---------------------- */
 

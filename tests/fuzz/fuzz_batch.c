@@ -63,7 +63,7 @@ handle(const uint8_t *data, size_t size, uint8_t *reply)
 	size_t                   n;
 
 	n = dispatch_handle(
-	    fake_store_get(), data, size, dispatch_now_ns(), reply, REPLY_CAP);
+	    fake_store_get(), data, size, clock_now_ns(), reply, REPLY_CAP);
 	FUZZ_CHECK(n > 0 && n < REPLY_CAP);
 	resp = inventory__v1__response__unpack(NULL, n, reply);
 	FUZZ_CHECK(resp != NULL);

@@ -76,7 +76,7 @@ check_handle(const uint8_t *data, size_t size, enum code verdict)
 	size_t                   n;
 
 	n = dispatch_handle(
-	    NULL, data, size, dispatch_now_ns(), reply, sizeof(reply));
+	    NULL, data, size, clock_now_ns(), reply, sizeof(reply));
 	FUZZ_CHECK(n > 0 && n <= sizeof(reply));
 	resp = inventory__v1__response__unpack(NULL, n, reply);
 	FUZZ_CHECK(resp != NULL);

@@ -478,8 +478,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	inventory__v1__request__pack(&env, buf);
 
 	fake_store_reset();
-	n = dispatch_handle(fake_store_get(), buf, len, dispatch_now_ns(),
-	    reply, sizeof(reply));
+	n = dispatch_handle(
+	    fake_store_get(), buf, len, clock_now_ns(), reply, sizeof(reply));
 	free(buf);
 	FUZZ_CHECK(n > 0 && n <= sizeof(reply));
 	resp = inventory__v1__response__unpack(NULL, n, reply);

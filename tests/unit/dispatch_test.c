@@ -327,7 +327,7 @@ handle(const uint8_t *buf, size_t len)
 	Inventory__V1__Response *resp;
 
 	n = dispatch_handle(
-	    NULL, buf, len, dispatch_now_ns(), reply, sizeof(reply));
+	    NULL, buf, len, clock_now_ns(), reply, sizeof(reply));
 	assert_true(n > 0 && n <= sizeof(reply));
 	resp = inventory__v1__response__unpack(NULL, n, reply);
 	assert_non_null(resp);
@@ -478,7 +478,7 @@ handle_any(const uint8_t *buf, size_t len)
 	size_t                   n;
 
 	assert_non_null(reply);
-	n = dispatch_handle(NULL, buf, len, dispatch_now_ns(), reply, cap);
+	n = dispatch_handle(NULL, buf, len, clock_now_ns(), reply, cap);
 	assert_true(n > 0 && n < cap);
 	resp = inventory__v1__response__unpack(NULL, n, reply);
 	free(reply);
@@ -767,7 +767,7 @@ test_reply_too_large(void **state)
 		    &e[i], PREFIX "GetProduct", "big", 1, 5000, &g.base);
 	buf = batch_frame(e, DISPATCH_BATCH_MAX, &len);
 	n   = dispatch_handle(
-	      NULL, buf, len, dispatch_now_ns(), reply, sizeof(reply));
+	      NULL, buf, len, clock_now_ns(), reply, sizeof(reply));
 	free(buf);
 	assert_true(n > 0 && n <= sizeof(reply));
 	resp = inventory__v1__response__unpack(NULL, n, reply);
@@ -970,7 +970,7 @@ test_frame_open_pending(void **state)
 	Inventory__V1__Response *resp;
 	uint8_t                 *buf;
 	size_t                   len, n = 0;
-	uint64_t                 now  = dispatch_now_ns();
+	uint64_t                 now  = clock_now_ns();
 	int                      done = 0;
 
 	(void)state;
@@ -1108,7 +1108,7 @@ test_frame_done_order(void **state)
 	(void)state;
 	g.id = UUID_A;
 	buf  = envelope(PREFIX "GetProduct", "s-1", 0, 0, &g.base, &len);
-	f    = open_frame(buf, len, dispatch_now_ns(), &done, &pending);
+	f    = open_frame(buf, len, clock_now_ns(), &done, &pending);
 	assert_non_null(pending);
 	assert_null(pending->next);
 	assert_int_equal(pending->kind, OP_READ);
@@ -1123,7 +1123,7 @@ test_frame_done_order(void **state)
 	/* Nothing pending: done at the release. */
 	done = 0;
 	buf  = envelope(PREFIX "GetProduct", "s-2", 1, 0, &g.base, &len);
-	f    = open_frame(buf, len, dispatch_now_ns(), &done, &pending);
+	f    = open_frame(buf, len, clock_now_ns(), &done, &pending);
 	assert_null(pending);
 	assert_int_equal(done, 0);
 	dispatch_frame_release(f);
@@ -1152,7 +1152,7 @@ test_frame_refused(void **state)
 	for (int i = 0; i < DISPATCH_BATCH_MAX + 1; i++)
 		entry_init(&e[i], PREFIX "GetProduct", "r", 0, 0, &g.base);
 	buf = batch_frame(e, DISPATCH_BATCH_MAX + 1, &len);
-	f   = open_frame(buf, len, dispatch_now_ns(), &done, &pending);
+	f   = open_frame(buf, len, clock_now_ns(), &done, &pending);
 	free(buf);
 	assert_null(pending);
 	dispatch_frame_release(f);
@@ -1164,7 +1164,7 @@ test_frame_refused(void **state)
 	dispatch_frame_free(f);
 	entries_fini(e, DISPATCH_BATCH_MAX + 1);
 
-	f = open_frame(junk, sizeof(junk), dispatch_now_ns(), &done, &pending);
+	f = open_frame(junk, sizeof(junk), clock_now_ns(), &done, &pending);
 	assert_null(pending);
 	dispatch_frame_release(f);
 	assert_int_equal(done, 2);

@@ -130,7 +130,7 @@ submit(struct executor *ex, const uint8_t *buf, size_t len, struct counter *c,
 	struct op    *pending;
 
 	f = dispatch_frame_open(
-	    buf, len, dispatch_now_ns(), on_done, c, &pending);
+	    buf, len, clock_now_ns(), on_done, c, &pending);
 	assert_non_null(f);
 	assert_non_null(pending);
 	if (sleep_before_submit_ms > 0)
@@ -270,7 +270,7 @@ test_run_one(void **state)
 
 	memset(&op, 0, sizeof(op));
 	op.kind        = OP_WRITE;
-	op.deadline_ns = dispatch_now_ns() - 1;
+	op.deadline_ns = clock_now_ns() - 1;
 	executor_run_one(NULL, &op);
 	assert_int_equal(op.code, CODE_DEADLINE_EXCEEDED);
 }

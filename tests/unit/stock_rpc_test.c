@@ -52,7 +52,7 @@ call(
 	assert_non_null(buf = malloc(len));
 	inventory__v1__request__pack(&env, buf);
 	n = dispatch_handle(
-	    NULL, buf, len, dispatch_now_ns(), reply, sizeof(reply));
+	    NULL, buf, len, clock_now_ns(), reply, sizeof(reply));
 	assert_true(n > 0 && n <= sizeof(reply));
 	assert_non_null(
 	    resp = inventory__v1__response__unpack(NULL, n, reply));
