@@ -205,6 +205,31 @@ inventory_code_name(inventory_code code)
 	return code_names[code];
 }
 
+int
+inventory_code_outcome_unknown(inventory_code code)
+{
+	switch (code) {
+	case INVENTORY_OK:
+	case INVENTORY_INVALID_ARGUMENT:
+	case INVENTORY_NOT_FOUND:
+	case INVENTORY_ALREADY_EXISTS:
+	case INVENTORY_PERMISSION_DENIED:
+	case INVENTORY_RESOURCE_EXHAUSTED:
+	case INVENTORY_FAILED_PRECONDITION:
+	case INVENTORY_ABORTED:
+	case INVENTORY_OUT_OF_RANGE:
+	case INVENTORY_UNIMPLEMENTED:
+	case INVENTORY_UNAUTHENTICATED:
+		return 0; /* the server decided: not applied (or, OK, applied)
+		           */
+	default:
+		/* DEADLINE_EXCEEDED, UNAVAILABLE, CANCELLED: no answer;
+		 * INTERNAL, UNKNOWN, DATA_LOSS, or a future code: none that
+		 * says. */
+		return 1;
+	}
+}
+
 void
 inventory_product_free(inventory_product *p)
 {
@@ -1333,7 +1358,7 @@ uuid_valid(const char *s)
 }
 
 /* The largest stock, delta and quantity the contract allows. */
-#define CLIENT_INT32_MAX INT64_C(2147483647)
+#define CLIENT_INT32_MAX ((int64_t)INVENTORY_STOCK_MAX)
 
 inventory_code
 inventory_adjust_stock(inventory_client *c, const char *id, int64_t delta,

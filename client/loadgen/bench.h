@@ -213,7 +213,6 @@ enum bench_op bench_pick_op(struct bench_thread *t);
 /* ops.c: run one operation on p; its status is the operation's */
 inventory_code bench_run_op(
     struct bench_thread *t, enum bench_op op, struct bench_product *p);
-bool bench_code_is_unknown_outcome(inventory_code code);
 
 /* workload.c */
 uint64_t bench_now_ns(void);

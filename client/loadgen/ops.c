@@ -15,29 +15,6 @@
 
 #include "bench.h"
 
-bool
-bench_code_is_unknown_outcome(inventory_code code)
-{
-	switch (code) {
-	case INVENTORY_OK:
-	case INVENTORY_INVALID_ARGUMENT:
-	case INVENTORY_NOT_FOUND:
-	case INVENTORY_ALREADY_EXISTS:
-	case INVENTORY_PERMISSION_DENIED:
-	case INVENTORY_RESOURCE_EXHAUSTED:
-	case INVENTORY_FAILED_PRECONDITION:
-	case INVENTORY_ABORTED:
-	case INVENTORY_OUT_OF_RANGE:
-	case INVENTORY_UNIMPLEMENTED:
-	case INVENTORY_UNAUTHENTICATED:
-		return false;
-	default:
-		/* DEADLINE_EXCEEDED, UNAVAILABLE, INTERNAL, UNKNOWN,
-		 * CANCELLED, DATA_LOSS: the write may have been applied. */
-		return true;
-	}
-}
-
 static void violation(struct bench_thread *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -85,7 +62,7 @@ record_write(struct bench_product *p, inventory_code rc, int64_t delta)
 		atomic_fetch_add_explicit(&p->acked, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(
 		    &p->acked_delta, delta, memory_order_relaxed);
-	} else if (bench_code_is_unknown_outcome(rc)) {
+	} else if (inventory_code_outcome_unknown(rc)) {
 		atomic_fetch_add_explicit(
 		    &p->unknown, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(
@@ -114,7 +91,7 @@ op_update(struct bench_thread *t, struct bench_product *p)
 	delta = (bench_rng_next(&t->rng) & 1) ? 1 : -1;
 	if (cur->stock <= 0) {
 		delta = 1;
-	} else if (cur->stock >= 2147483647) {
+	} else if (cur->stock >= INVENTORY_STOCK_MAX) {
 		delta = -1;
 	}
 	rc = inventory_update_stock(t->b->client, p->id, cur->stock + delta,
@@ -179,7 +156,7 @@ change_retry(const inventory_product *cur, int64_t *new_stock, void *arg)
 	check_product(c->t, cur);
 	if (cur->stock <= 0) {
 		d = 1;
-	} else if (cur->stock >= 2147483647) {
+	} else if (cur->stock >= INVENTORY_STOCK_MAX) {
 		d = -1;
 	}
 	c->delta   = d;
@@ -234,7 +211,7 @@ op_rmw(struct bench_thread *t, struct bench_product *p, bool buy)
 		    rc == INVENTORY_FAILED_PRECONDITION) {
 			lost++;
 		}
-		if (rc == INVENTORY_OK || bench_code_is_unknown_outcome(rc)) {
+		if (rc == INVENTORY_OK || inventory_code_outcome_unknown(rc)) {
 			record_write(p, rc, c.delta);
 		}
 	}

@@ -52,7 +52,7 @@ read_final(struct bench *b, struct bench_product *p, void *arg)
 			inventory_status_fini(&st);
 			return 0;
 		}
-		if (!bench_code_is_unknown_outcome(rc)) {
+		if (!inventory_code_outcome_unknown(rc)) {
 			break;
 		}
 		usleep(100000);

@@ -53,6 +53,33 @@ test_code_names(void **state)
 	    inventory_code_name((inventory_code)1000), "UNKNOWN");
 }
 
+/* Which codes leave a write's outcome unknown: exactly those without an
+ * answer that decides it (the bench's accounting and callers' resends
+ * depend on it). */
+static void
+test_outcome_unknown(void **state)
+{
+	static const inventory_code unknown[] = { INVENTORY_CANCELLED,
+		INVENTORY_UNKNOWN, INVENTORY_DEADLINE_EXCEEDED,
+		INVENTORY_INTERNAL, INVENTORY_UNAVAILABLE, INVENTORY_DATA_LOSS,
+		(inventory_code)99 };
+	static const inventory_code decided[] = { INVENTORY_OK,
+		INVENTORY_INVALID_ARGUMENT, INVENTORY_NOT_FOUND,
+		INVENTORY_ALREADY_EXISTS, INVENTORY_PERMISSION_DENIED,
+		INVENTORY_RESOURCE_EXHAUSTED, INVENTORY_FAILED_PRECONDITION,
+		INVENTORY_ABORTED, INVENTORY_OUT_OF_RANGE,
+		INVENTORY_UNIMPLEMENTED, INVENTORY_UNAUTHENTICATED };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		assert_int_equal(
+		    inventory_code_outcome_unknown(unknown[i]), 1);
+	for (size_t i = 0; i < sizeof(decided) / sizeof(decided[0]); i++)
+		assert_int_equal(
+		    inventory_code_outcome_unknown(decided[i]), 0);
+	assert_int_equal(INVENTORY_STOCK_MAX, 2147483647);
+}
+
 static void
 test_null_destructors(void **state)
 {
@@ -605,6 +632,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_code_names),
+		cmocka_unit_test(test_outcome_unknown),
 		cmocka_unit_test(test_null_destructors),
 		cmocka_unit_test(test_bad_urls),
 		cmocka_unit_test(test_no_server),

@@ -67,10 +67,11 @@ typedef enum {
 
 /* Limits of the contract, checked by the server and by this library. */
 enum {
-	INVENTORY_ID_LEN         = 36,  /* canonical UUID text */
-	INVENTORY_NAME_MAX       = 200, /* bytes of UTF-8 */
-	INVENTORY_PRICE_MAX      = 20,  /* characters of a decimal price */
-	INVENTORY_REQUEST_ID_MAX = 64,  /* bytes */
+	INVENTORY_ID_LEN         = 36,    /* canonical UUID text */
+	INVENTORY_NAME_MAX       = 200,   /* bytes of UTF-8 */
+	INVENTORY_PRICE_MAX      = 20,    /* characters of a decimal price */
+	INVENTORY_REQUEST_ID_MAX = 64,    /* bytes */
+	INVENTORY_STOCK_MAX = 2147483647, /* a stock, a quantity, |delta| */
 };
 
 /* A product as the server stored it. */
@@ -198,6 +199,14 @@ INVENTORY_API void inventory_client_set_timeout(
 /* Name of a code ("ABORTED"); "UNKNOWN" for numbers outside the enum.
  * Static storage, thread-safe. */
 INVENTORY_API const char *inventory_code_name(inventory_code code);
+
+/* Whether a write answered `code` may or may not have been applied: no
+ * answer came (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED) or the answer
+ * does not say (INTERNAL, UNKNOWN, DATA_LOSS, or a code this library does
+ * not know).  Resend the same call with the same request id to learn its
+ * outcome: a repeat applies at most once.  0 for OK and every code that
+ * says the write was not applied.  Thread-safe. */
+INVENTORY_API int inventory_code_outcome_unknown(inventory_code code);
 
 /* Free a product, or an array of products, returned by this library.
  * NULL is a no-op. */
