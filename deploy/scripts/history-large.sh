@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# history-large.sh: a large Jepsen-style history run (issue 4, part 1).
+# history-large.sh: a large Jepsen-style history run.
 #
 #   history-large.sh [BUILD_DIR]
 #

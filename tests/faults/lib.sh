@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lib.sh: shared harness of the fault-injection tests (issue 4, part 2).
+# lib.sh: shared harness of the fault-injection tests.
 # Sourced by tests/faults/<fault>.sh, which are run by ctest as
 #   bash <fault>.sh INVENTORYD INVENTORY_HISTORY PG_TEMP_SH
 #
