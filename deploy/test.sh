@@ -26,7 +26,7 @@
 #   format    clang-format 14 --dry-run --Werror over every tracked .c/.h
 #   tidy      clang-tidy 14 (.clang-tidy) and cppcheck over src/ and client/
 #   valgrind  -O0 -g build; contract tests and inventoryd under memcheck
-#   fuzz      each libFuzzer target for FUZZ_SECONDS (60) over its corpus
+#   fuzz      each libFuzzer target for FUZZ_SECONDS (30) over its corpus
 #   other     any deploy/scripts/gates/NAME.sh (see "hooks" below)
 #   ha        PostgreSQL failover (pg_auto_failover) and network partitions
 #             (namespaces) under a write load, history checked: deploy/ha/

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# hotkey.sh: what the conflict-free AdjustStock buys over optimistic
+# read-modify-write on contended products, and what a multi-item
+# reservation costs (issue 10).
+#
+# Starts a private PostgreSQL (deploy/scripts/pg-temp.sh, removed at exit)
+# and one inventoryd, then for every skew and client count runs
+# inventory-bench's
+#   buy      GetProduct + UpdateStock(expected_version), retried on conflict
+#            (the library's read-modify-write helper)
+#   adjust   one AdjustStock(-1): no read, no conflict
+#   reserve  one ReserveStock of 1 to 5 distinct products, 1 unit each
+# R rounds with the workloads interleaved within a round (so a burst of
+# other load hits all alike), and prints the medians side by side:
+# purchases per second (an operation that took stock), the mean, p50, p99
+# and p99.9 of one operation in ms (a buy includes its back-off sleeps), conflicts per operation (ABORTED answers the buy loop
+# absorbed), and requests per operation.  Each run seeds fresh products
+# with a stock of 100,000,000, so nothing sells out and no run inherits
+# another's stock.
+#
+#   hotkey.sh [options]
+#     --build DIR       where inventoryd and inventory-bench were built (build)
+#     --duration S      seconds per run (10)
+#     --repeat R        runs per cell, medians reported (3)
+#     --clients "L"     client counts ("8 32")
+#     --skews "L"       inventory-bench skews ("hot zipf:1.1")
+#     --products K      products per run (100)
+#     --workers W       inventoryd --workers (2)
+#     --out DIR         raw JSON results (a new temp dir, kept)
+#
+# Not part of the test suite; the machine is shared and noisy: read
+# medians and ratios.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+build=$root/build
+duration=10
+repeat=3
+clients="8 32"
+skews="hot zipf:1.1"
+products=100
+workers=2
+out=""
+workloads="buy adjust reserve"
+
+die() { echo "hotkey.sh: $*" >&2; exit 1; }
+log() { echo "hotkey.sh: $*" >&2; }
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=$2; shift 2 ;;
+	--duration) duration=$2; shift 2 ;;
+	--repeat) repeat=$2; shift 2 ;;
+	--clients) clients=$2; shift 2 ;;
+	--skews) skews=$2; shift 2 ;;
+	--products) products=$2; shift 2 ;;
+	--workers) workers=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown option $1 (try --help)" ;;
+	esac
+done
+
+inventoryd=$build/src/inventoryd
+bench=$build/client/loadgen/inventory-bench
+[ -x "$inventoryd" ] || die "no $inventoryd (--build DIR)"
+[ -x "$bench" ] || die "no $bench (--build DIR)"
+command -v jq >/dev/null || die "needs jq"
+[ -n "$out" ] || out=$(mktemp -d /tmp/inventory-hotkey-bench.XXXXXX)
+mkdir -p "$out"
+chmod 755 "$out"
+pgdir=$out/pg
+srv=""
+
+cleanup() {
+	set +e
+	[ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null
+	bash "$root/deploy/scripts/pg-temp.sh" stop "$pgdir" >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+bash "$root/deploy/scripts/pg-temp.sh" start "$pgdir" >/dev/null
+# shellcheck disable=SC1091
+. "$pgdir/env"
+"$inventoryd" --db "$INVENTORY_DB" --migrate >/dev/null 2>&1
+port=$((20000 + RANDOM % 20000))
+url=tcp://127.0.0.1:$port
+"$inventoryd" --db "$INVENTORY_DB" --listen "$url" --workers "$workers" \
+	--log-level warn >"$out/inventoryd.log" 2>&1 &
+srv=$!
+for _ in $(seq 50); do
+	"$bench" --server "$url" --workload get --requests 1 --products 1 \
+		--quiet --no-progress >/dev/null 2>&1 && break
+	sleep 0.2
+done
+
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+for r in $(seq "$repeat"); do
+	for skew in $skews; do
+		for c in $clients; do
+			for w in $workloads; do
+				f=$out/$w-${skew/:/_}-c$c-r$r.json
+				log "round $r: $w $skew c$c"
+				"$bench" --server "$url" --workload "$w" --skew "$skew" \
+					--clients "$c" --duration "$duration" \
+					--products "$products" --initial-stock 100000000 \
+					--quiet --no-progress \
+					--json "$f" >/dev/null ||
+					die "inventory-bench failed (invariant or run): $f"
+			done
+		done
+	done
+done
+
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); ${duration} s runs, median of $repeat; inventoryd --workers $workers; $products products"
+echo
+echo "| skew | clients | workload | purchases/s | vs buy | mean / p50 / p99 / p99.9 ms | conflicts per op | requests per op | refusals per op |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+for skew in $skews; do
+	for c in $clients; do
+		base=""
+		for w in $workloads; do
+			files=("$out"/$w-${skew/:/_}-c$c-r*.json)
+			# A purchase: an operation that took stock (OK), per second.
+			ps=$(for f in "${files[@]}"; do jq '((.status.OK // 0) - (if .config.workload == "reserve" or .config.workload == "adjust" then (.restocks // 0) else 0 end)) / .duration_s' "$f"; done | median)
+			p50=$(for f in "${files[@]}"; do jq '.latency_us.p50 / 1000' "$f"; done | median)
+			p99=$(for f in "${files[@]}"; do jq '.latency_us.p99 / 1000' "$f"; done | median)
+			p999=$(for f in "${files[@]}"; do jq '.latency_us.p999 / 1000' "$f"; done | median)
+			mean=$(for f in "${files[@]}"; do jq '.latency_us.mean / 1000' "$f"; done | median)
+			cf=$(for f in "${files[@]}"; do jq '.conflicts / .requests' "$f"; done | median)
+			rq=$(for f in "${files[@]}"; do jq '.rpcs / .requests' "$f"; done | median)
+			rf=$(for f in "${files[@]}"; do jq '(.refusals // 0) / .requests' "$f"; done | median)
+			[ -n "$base" ] || base=$ps
+			printf '| %s | %s | %s | %.0f | %.2f | %.2f / %.2f / %.2f / %.0f | %.3f | %.2f | %.3f |\n' \
+				"$skew" "$c" "$w" "$ps" "$(awk -v a="$ps" -v b="$base" 'BEGIN {print (b > 0) ? a / b : 0}')" \
+				"$mean" "$p50" "$p99" "$p999" "$cf" "$rq" "$rf"
+		done
+	done
+done
+echo
+echo "raw results: $out"
