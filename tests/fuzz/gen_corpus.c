@@ -579,6 +579,71 @@ batch_seeds(void)
 	free(inner.body);
 }
 
+/* Issue 9: Request.token for fuzz_auth (its table's tokens). */
+#define AUTH_WRITER "fuzz-writer-token-0123456789"
+#define AUTH_READER "fuzz-reader-token-9876543210"
+
+/* One single-call envelope of method with token (NULL: none). */
+static void
+auth_seed(const char *name, const char *method, const char *token)
+{
+	Inventory__V1__Request           env = INVENTORY__V1__REQUEST__INIT;
+	Inventory__V1__GetProductRequest g =
+	    INVENTORY__V1__GET_PRODUCT_REQUEST__INIT;
+	char     full[128];
+	uint8_t *buf, *body;
+	size_t   len, blen;
+
+	g.id = UUID_B;
+	body = pack(&g.base, &blen);
+	snprintf(full, sizeof(full), PREFIX "%s", method);
+	env.method       = full;
+	env.request_id   = "auth-seed-1";
+	env.token        = (char *)token;
+	env.has_payload  = 1;
+	env.payload.data = body;
+	env.payload.len  = blen;
+	buf              = pack(&env.base, &len);
+	put("auth", name, buf, len);
+	free(buf);
+	free(body);
+}
+
+static void
+auth_seeds(void)
+{
+	Inventory__V1__Request  frame = INVENTORY__V1__REQUEST__INIT;
+	Inventory__V1__Request  e[3];
+	Inventory__V1__Request *ptrs[3];
+	uint8_t                *buf;
+	size_t                  len;
+
+	auth_seed("writer-get", "GetProduct", AUTH_WRITER);
+	auth_seed("reader-get", "GetProduct", AUTH_READER);
+	auth_seed("reader-update", "UpdateStock", AUTH_READER);
+	auth_seed("reader-adjust", "AdjustStock", AUTH_READER);
+	auth_seed("writer-reserve", "ReserveStock", AUTH_WRITER);
+	auth_seed("no-token", "GetProduct", NULL);
+	auth_seed("unknown-token", "GetProduct", "not-a-caller");
+	auth_seed("empty-token", "ListProducts", "");
+	/* A batch frame: the frame's token, an entry's own, an unknown. */
+	for (int i = 0; i < 3; i++) {
+		inventory__v1__request__init(&e[i]);
+		e[i].method     = PREFIX "ListProducts";
+		e[i].request_id = "auth-batch";
+		ptrs[i]         = &e[i];
+	}
+	e[1].token    = AUTH_READER;
+	e[2].token    = "stranger";
+	e[2].method   = PREFIX "UpdateStock";
+	frame.token   = AUTH_WRITER;
+	frame.n_batch = 3;
+	frame.batch   = ptrs;
+	buf           = pack(&frame.base, &len);
+	put("auth", "batch-mixed-tokens", buf, len);
+	free(buf);
+}
+
 static void
 envelope_seeds(void)
 {
@@ -810,6 +875,7 @@ main(int argc, char **argv)
 	list_seeds();
 	batch_seeds();
 	envelope_seeds();
+	auth_seeds();
 	client_reply_seeds();
 	return 0;
 }
