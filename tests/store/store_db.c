@@ -12,6 +12,64 @@
 
 #include <cmocka.h>
 
+#include "store/store.h"
+#include "testenv.h"
+
+const char *
+store_db_conninfo(void)
+{
+	const char *ci = testenv_get("INVENTORY_DB");
+
+	if (ci == NULL)
+		fail_msg("INVENTORY_DB is not set by the fixtures");
+	return ci;
+}
+
+struct store *
+store_db_open_store(void)
+{
+	struct store_options opts = { .conninfo = store_db_conninfo() };
+	struct store        *st;
+
+	assert_int_equal(store_create(&st, &opts), 0);
+	assert_true(store_ready(st));
+	return st;
+}
+
+int
+store_db_setup(void **state)
+{
+	struct store_env *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	assert_int_equal(store_migrate(store_db_conninfo()), 0);
+	e->st = store_db_open_store();
+	e->db = PQconnectdb(store_db_conninfo());
+	assert_int_equal(PQstatus(e->db), CONNECTION_OK);
+	*state = e;
+	return 0;
+}
+
+int
+store_db_teardown(void **state)
+{
+	struct store_env *e = *state;
+
+	store_destroy(e->st);
+	PQfinish(e->db);
+	free(e);
+	return 0;
+}
+
+void
+store_db_new_product(
+    struct store *st, const char *name, int64_t stock, struct product *out)
+{
+	assert_int_equal(
+	    store_product_create(st, NULL, name, stock, "1.50", out), CODE_OK);
+	assert_int_equal(out->version, 1);
+}
+
 long long
 store_db_exec2(PGconn *db, const char *sql, const char *p1, const char *p2)
 {

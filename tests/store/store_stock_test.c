@@ -32,40 +32,6 @@ enum {
 	PAGE_N       = 23,  /* products the list test creates */
 };
 
-struct env {
-	struct store *st; /* the store under test */
-	PGconn       *db; /* a plain connection, to look behind its back */
-};
-
-static const char *
-conninfo(void)
-{
-	const char *ci = testenv_get("INVENTORY_DB");
-
-	if (ci == NULL)
-		fail_msg("INVENTORY_DB is not set by the fixtures");
-	return ci;
-}
-
-static struct store *
-open_store(void)
-{
-	struct store_options opts = { .conninfo = conninfo() };
-	struct store        *st;
-
-	assert_int_equal(store_create(&st, &opts), 0);
-	assert_true(store_ready(st));
-	return st;
-}
-
-static void
-new_product(struct store *st, int64_t stock, struct product *out)
-{
-	assert_int_equal(
-	    store_product_create(st, NULL, "stock-test", stock, "2.00", out),
-	    CODE_OK);
-}
-
 static long long
 db_stock(PGconn *db, const char *id)
 {
@@ -73,40 +39,15 @@ db_stock(PGconn *db, const char *id)
 	    db, "SELECT stock FROM products WHERE id = $1::uuid", id);
 }
 
-static int
-group_setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	assert_non_null(e);
-	assert_int_equal(store_migrate(conninfo()), 0);
-	e->st = open_store();
-	e->db = PQconnectdb(conninfo());
-	assert_int_equal(PQstatus(e->db), CONNECTION_OK);
-	*state = e;
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	struct env *e = *state;
-
-	store_destroy(e->st);
-	PQfinish(e->db);
-	free(e);
-	return 0;
-}
-
 /* ---- AdjustStock -------------------------------------------------------- */
 
 static void
 test_adjust_rules(void **state)
 {
-	struct env    *e = *state;
-	struct product p, q;
+	struct store_env *e = *state;
+	struct product    p, q;
 
-	new_product(e->st, 5, &p);
+	store_db_new_product(e->st, "stock-test", 5, &p);
 	assert_int_equal(
 	    store_product_adjust(e->st, NULL, p.id, -3, 0, &q), CODE_OK);
 	assert_int_equal(q.stock, 2);
@@ -145,10 +86,10 @@ test_adjust_rules(void **state)
 static void
 test_adjust_idempotent(void **state)
 {
-	struct env    *e = *state;
-	struct product p, q, r;
+	struct store_env *e = *state;
+	struct product    p, q, r;
 
-	new_product(e->st, 10, &p);
+	store_db_new_product(e->st, "stock-test", 10, &p);
 	assert_int_equal(
 	    store_product_adjust(e->st, "adj-rid-1", p.id, -4, 0, &q),
 	    CODE_OK);
@@ -183,12 +124,12 @@ static void take(struct reserve_item *it, const char *id, int64_t qty);
 static void
 test_caller_and_prev_stock(void **state)
 {
-	struct env         *e = *state;
+	struct store_env   *e = *state;
 	struct product      p, q, out[1];
 	struct reserve_item it[1];
 
 	store_set_caller(e->st, "alice");
-	new_product(e->st, 9, &p);
+	store_db_new_product(e->st, "stock-test", 9, &p);
 	assert_int_equal(p.prev_stock, 0);
 	assert_int_equal(
 	    store_product_update_stock(e->st, "aud-1", p.id, 7, 1, &q),
@@ -258,13 +199,13 @@ set(struct reserve_item *it, const char *id, int64_t version, int64_t stock)
 static void
 test_reserve_all_or_nothing(void **state)
 {
-	struct env         *e = *state;
+	struct store_env   *e = *state;
 	struct product      a, b, c, out[3];
 	struct reserve_item it[3];
 
-	new_product(e->st, 5, &a);
-	new_product(e->st, 1, &b);
-	new_product(e->st, 9, &c);
+	store_db_new_product(e->st, "stock-test", 5, &a);
+	store_db_new_product(e->st, "stock-test", 1, &b);
+	store_db_new_product(e->st, "stock-test", 9, &c);
 
 	/* b has too little, c's version moved on: nothing applies, both
 	 * are named, a is fine. */
@@ -314,13 +255,13 @@ test_reserve_all_or_nothing(void **state)
 static void
 test_reserve_idempotent(void **state)
 {
-	struct env         *e = *state;
+	struct store_env   *e = *state;
 	struct product      a, b, out[2], again[2];
 	struct reserve_item it[2];
 	const char         *key = "test-key-a2-b3";
 
-	new_product(e->st, 5, &a);
-	new_product(e->st, 5, &b);
+	store_db_new_product(e->st, "stock-test", 5, &a);
+	store_db_new_product(e->st, "stock-test", 5, &b);
 	take(&it[0], a.id, 2);
 	take(&it[1], b.id, 3);
 	assert_int_equal(
@@ -363,7 +304,7 @@ static void *
 race_main(void *arg)
 {
 	struct race        *r  = arg;
-	struct store       *st = open_store();
+	struct store       *st = store_db_open_store();
 	struct reserve_item it[RACE_ITEMS];
 	struct product      out[RACE_ITEMS];
 
@@ -400,14 +341,14 @@ race_main(void *arg)
 static void
 test_reserve_race(void **state)
 {
-	struct env    *e = *state;
-	struct race    r[RACE_THREADS];
-	pthread_t      th[RACE_THREADS];
-	struct product p;
+	struct store_env *e = *state;
+	struct race       r[RACE_THREADS];
+	pthread_t         th[RACE_THREADS];
+	struct product    p;
 
 	memset(r, 0, sizeof(r));
 	for (int k = 0; k < RACE_ITEMS * 2; k++) {
-		new_product(e->st, RACE_STOCK, &p);
+		store_db_new_product(e->st, "stock-test", RACE_STOCK, &p);
 		for (int t = 0; t < RACE_THREADS; t++)
 			memcpy(r[t].ids[k], p.id, sizeof(p.id));
 	}
@@ -438,15 +379,15 @@ test_reserve_race(void **state)
 static void
 test_list_pages(void **state)
 {
-	struct env    *e = *state;
-	struct product page[7], p;
-	char           after[PRODUCT_ID_LEN + 1] = "";
-	size_t         n, total = 0, mine = 0;
-	int            more, pages = 0;
-	long long      all;
+	struct store_env *e = *state;
+	struct product    page[7], p;
+	char              after[PRODUCT_ID_LEN + 1] = "";
+	size_t            n, total = 0, mine = 0;
+	int               more, pages = 0;
+	long long         all;
 
 	for (int i = 0; i < PAGE_N; i++)
-		new_product(e->st, i, &p);
+		store_db_new_product(e->st, "stock-test", i, &p);
 	all = store_db_exec(e->db, "SELECT count(*) FROM products", NULL);
 	do {
 		assert_int_equal(
@@ -480,5 +421,6 @@ main(void)
 		cmocka_unit_test(test_caller_and_prev_stock),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(
+	    tests, store_db_setup, store_db_teardown);
 }

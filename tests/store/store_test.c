@@ -37,21 +37,6 @@ enum {
 /* An item code the store never gives: the item was not touched. */
 #define UNTOUCHED CODE_UNAUTHENTICATED
 
-struct env {
-	struct store *st; /* the store under test */
-	PGconn       *db; /* a plain connection, to look behind its back */
-};
-
-static const char *
-conninfo(void)
-{
-	const char *ci = testenv_get("INVENTORY_DB");
-
-	if (ci == NULL)
-		fail_msg("INVENTORY_DB is not set by the fixtures");
-	return ci;
-}
-
 static uint64_t
 now_ns(void)
 {
@@ -59,27 +44,6 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static struct store *
-open_store(void)
-{
-	struct store_options opts = { .conninfo = conninfo() };
-	struct store        *st;
-
-	assert_int_equal(store_create(&st, &opts), 0);
-	assert_true(store_ready(st));
-	return st;
-}
-
-/* A new product at version 1. */
-static void
-new_product(struct store *st, int64_t stock, struct product *out)
-{
-	assert_int_equal(
-	    store_product_create(st, NULL, "store-test", stock, "1.50", out),
-	    CODE_OK);
-	assert_int_equal(out->version, 1);
 }
 
 /* One UpdateStock through the single path, which must apply. */
@@ -96,44 +60,19 @@ update_one(struct store *st, const char *rid, struct product *p, int64_t stock)
 	*p = out;
 }
 
-static int
-group_setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	assert_non_null(e);
-	assert_int_equal(store_migrate(conninfo()), 0);
-	e->st = open_store();
-	e->db = PQconnectdb(conninfo());
-	assert_int_equal(PQstatus(e->db), CONNECTION_OK);
-	*state = e;
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	struct env *e = *state;
-
-	store_destroy(e->st);
-	PQfinish(e->db);
-	free(e);
-	return 0;
-}
-
 /* ---- get_many --------------------------------------------------------- */
 
 static void
 test_get_many_duplicates_and_missing(void **state)
 {
-	struct env       *e = *state;
+	struct store_env *e = *state;
 	struct product    a, b;
 	char              missing[PRODUCT_ID_LEN + 1];
 	struct store_read items[6];
 	size_t            i;
 
-	new_product(e->st, 3, &a);
-	new_product(e->st, 4, &b);
+	store_db_new_product(e->st, "store-test", 3, &a);
+	store_db_new_product(e->st, "store-test", 4, &b);
 	testenv_uuid(missing);
 	memset(items, 0, sizeof(items));
 	items[0].id = a.id;
@@ -197,7 +136,7 @@ bulk_products(PGconn *db, char (*ids)[PRODUCT_ID_LEN + 1], int n)
 static void
 test_many_bulk(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	char(*ids)[PRODUCT_ID_LEN + 1];
 	struct store_read  *reads;
 	struct store_write *writes;
@@ -254,7 +193,7 @@ test_many_bulk(void **state)
 static void
 test_update_many_mix(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	enum {
 		APPLIED,
 		CONFLICT,
@@ -278,7 +217,8 @@ test_update_many_mix(void **state)
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < N; i++) {
 		if (i != MISSING)
-			new_product(e->st, 10 + i, &p[i]);
+			store_db_new_product(
+			    e->st, "store-test", 10 + i, &p[i]);
 		testenv_request_id(rid[i], sizeof(rid[i]));
 		w[i].request_id       = rid[i];
 		w[i].expected_version = 1;
@@ -308,7 +248,7 @@ test_update_many_mix(void **state)
 	w[REUSED_SAME_PRODUCT].expected_version = 2;
 	/* REUSED_OTHER_PRODUCT: its request id was used on another product;
 	 * its own version matches, yet it must not be written. */
-	new_product(e->st, 1, &other);
+	store_db_new_product(e->st, "store-test", 1, &other);
 	update_one(e->st, rid_other, &other, 2);
 	w[REUSED_OTHER_PRODUCT].request_id = rid_other;
 	w[WEIRD_RID].request_id            = weird;
@@ -404,13 +344,13 @@ test_update_many_mix(void **state)
 static void
 test_update_many_fails_whole(void **state)
 {
-	struct env        *e = *state;
+	struct store_env  *e = *state;
 	struct product     a, b, got;
 	struct store_write w[2];
 	char               rid[48];
 
-	new_product(e->st, 1, &a);
-	new_product(e->st, 1, &b);
+	store_db_new_product(e->st, "store-test", 1, &a);
+	store_db_new_product(e->st, "store-test", 1, &b);
 	testenv_request_id(rid, sizeof(rid));
 	memset(w, 0, sizeof(w));
 	w[0].id               = a.id;
@@ -453,7 +393,7 @@ test_update_many_fails_whole(void **state)
 static void
 test_update_many_busy_row(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	enum { N = BULK_N };
 	char(*ids)[PRODUCT_ID_LEN + 1] = calloc(N, sizeof(*ids));
 	struct store_write *w          = calloc(N, sizeof(*w));
@@ -468,7 +408,7 @@ test_update_many_busy_row(void **state)
 		w[i].expected_version = 1;
 		w[i].code             = UNTOUCHED;
 	}
-	locker = PQconnectdb(conninfo());
+	locker = PQconnectdb(store_db_conninfo());
 	assert_int_equal(PQstatus(locker), CONNECTION_OK);
 	store_db_exec(locker, "BEGIN", NULL);
 	store_db_exec(locker,
@@ -499,15 +439,15 @@ test_update_many_busy_row(void **state)
 static void
 test_update_many_deadline(void **state)
 {
-	struct env        *e = *state;
+	struct store_env  *e = *state;
 	struct product     a, b;
 	struct store_write w[2];
 	PGconn            *locker;
 	uint64_t           start, took_ms;
 	const char        *held = "store-test-held-request-id";
 
-	new_product(e->st, 5, &a);
-	new_product(e->st, 5, &b);
+	store_db_new_product(e->st, "store-test", 5, &a);
+	store_db_new_product(e->st, "store-test", 5, &b);
 	memset(w, 0, sizeof(w));
 	w[0].id         = a.id;
 	w[0].request_id = held;
@@ -517,7 +457,7 @@ test_update_many_deadline(void **state)
 		w[i].expected_version = 1;
 		w[i].code             = UNTOUCHED;
 	}
-	locker = PQconnectdb(conninfo());
+	locker = PQconnectdb(store_db_conninfo());
 	assert_int_equal(PQstatus(locker), CONNECTION_OK);
 	store_db_exec(locker, "BEGIN", NULL);
 	store_db_exec(locker,
@@ -571,7 +511,7 @@ race(void *arg)
 {
 	struct racer        *r    = arg;
 	struct store        *st   = NULL;
-	struct store_options opts = { .conninfo = conninfo() };
+	struct store_options opts = { .conninfo = store_db_conninfo() };
 	int                  round, i;
 
 	if (store_create(&st, &opts) != 0) {
@@ -639,15 +579,15 @@ race(void *arg)
 static void
 test_update_many_no_deadlock(void **state)
 {
-	struct env    *e = *state;
-	char           ids[RACE_PRODUCTS][PRODUCT_ID_LEN + 1];
-	struct racer   r[2];
-	pthread_t      t[2];
-	struct product p;
-	int            i, k;
+	struct store_env *e = *state;
+	char              ids[RACE_PRODUCTS][PRODUCT_ID_LEN + 1];
+	struct racer      r[2];
+	pthread_t         t[2];
+	struct product    p;
+	int               i, k;
 
 	for (i = 0; i < RACE_PRODUCTS; i++) {
-		new_product(e->st, 1, &p);
+		store_db_new_product(e->st, "store-test", 1, &p);
 		memcpy(ids[i], p.id, sizeof(ids[i]));
 	}
 	memset(r, 0, sizeof(r));
@@ -685,5 +625,6 @@ main(void)
 		cmocka_unit_test(test_update_many_no_deadlock),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(
+	    tests, store_db_setup, store_db_teardown);
 }
