@@ -247,7 +247,8 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	 * bound, or a repeat (STMT_PRODUCT_ADJUST_LOOKUP decides); 23505:
 	 * the request id was used before, nothing was written.  The
 	 * last_request_id test keeps a repeat whose log row was pruned from
-	 * applying twice while it is still the row's latest write. */
+	 * applying twice while it is still the row's latest write.  The
+	 * row back: the product, then the stock before (column 7). */
 	[STMT_PRODUCT_ADJUST] = { "product_adjust", 5,
 	    "WITH upd AS ("
 	    " UPDATE products"
@@ -272,7 +273,8 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " SELECT upd.id::text, upd.name, upd.stock, upd.price::text,"
 	    " upd.version,"
 	    " (extract(epoch FROM upd.created_at) * 1000000)::int8,"
-	    " (extract(epoch FROM upd.updated_at) * 1000000)::int8"
+	    " (extract(epoch FROM upd.updated_at) * 1000000)::int8,"
+	    " upd.stock - $2::int8"
 	    " FROM upd" },
 
 	/* $1 id, $2 request id or NULL, $3 expected version or NULL, $4
@@ -514,81 +516,126 @@ out_clear:
 	return finish(res, &row, out, rv);
 }
 
-enum code
-store_product_update_stock(struct store *st, const char *request_id,
-    const char *id, int64_t stock, int64_t expected_version,
-    struct product *out)
+/* A single conditional write (UpdateStock, AdjustStock): the statement
+ * that writes and logs, and, when it wrote nothing, the lookup in a new
+ * snapshot that decides why. */
+struct single_write {
+	const char        *what;       /* for the logs */
+	const char        *id;         /* the product */
+	const char        *request_id; /* NULL: none */
+	const struct stmt *write;      /* product and prior stock, or no row */
+	const char *const *wparams;
+	const struct stmt *lookup; /* one row, or none: not found */
+	const char *const *lparams;
+	/* Decide from the lookup row: false when it cannot tell (run the
+	 * write again). */
+	bool (*decide)(const PGresult *res, const struct single_write *w,
+	    struct product *row, enum code *rv);
+	int64_t value;            /* UpdateStock: the stock; AdjustStock: the
+	                             delta */
+	int64_t expected_version; /* 0: none (AdjustStock only) */
+};
+
+static enum code
+single_write_run(
+    struct store *st, const struct single_write *w, struct product *out)
 {
-	char           stock_s[INT64_TEXT_MAX];
-	char           expected_s[INT64_TEXT_MAX];
-	const char    *wparams[5] = { id, expected_s, stock_s, request_id,
-		   st->caller };
-	const char    *lparams[4] = { id, request_id, expected_s, stock_s };
-	PGresult      *res        = NULL;
+	PGresult      *res = NULL;
 	struct product row;
 	enum code      rv;
-	int            attempt;
 
 	memset(&row, 0, sizeof(row));
 	if (!store_usable(st))
 		return CODE_UNAVAILABLE;
-	snprintf(stock_s, sizeof(stock_s), "%" PRId64, stock);
-	snprintf(expected_s, sizeof(expected_s), "%" PRId64, expected_version);
-
-	for (attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-		res = store_exec(
-		    st, &product_stmts[STMT_PRODUCT_UPDATE_STOCK], wparams);
+	for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+		res = store_exec(st, w->write, w->wparams);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			if (PQntuples(res) == 1) {
 				rv = applied_code(res, 0, 0, &row);
 				goto out_clear;
 			}
-			/* No row: conflict, repeat or no such product. */
-		} else if (request_id != NULL && store_request_id_used(res)) {
-			/* The version matched but the request id is taken:
-			 * nothing was written. */
-			log_debug("store: product_update_stock: request id "
-			          "%s seen before",
-			    request_id);
+			/* No row: conflict, bound, repeat or no product. */
+		} else if (w->request_id != NULL &&
+		           store_request_id_used(res)) {
+			/* It matched but the request id is taken: nothing
+			 * was written. */
+			log_debug("store: %s: request id %s seen before",
+			    w->what, w->request_id);
 		} else {
-			rv = store_fail(st, "product_update_stock", res);
+			rv = store_fail(st, w->what, res);
 			goto out_clear;
 		}
 		PQclear(res);
 
 		/* A new statement, so a new snapshot: the latest commit. */
-		res = store_exec(
-		    st, &product_stmts[STMT_PRODUCT_UPDATE_LOOKUP], lparams);
+		res = store_exec(st, w->lookup, w->lparams);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			rv = store_fail(st, "product_update_lookup", res);
+			rv = store_fail(st, w->what, res);
 			goto out_clear;
 		}
 		if (PQntuples(res) == 0) {
 			rv = CODE_NOT_FOUND;
 			goto out_clear;
 		}
-		if (update_decide(res, 0, 0, request_id, stock,
-		        expected_version, &row, &rv))
+		if (w->decide(res, w, &row, &rv))
 			goto out_clear;
-		/* Neither ABORTED nor INVALID_ARGUMENT is true: write
-		 * again. */
+		/* Committed meanwhile, the other way: write again. */
 		PQclear(res);
 		res = NULL;
 	}
-	log_warn("store: product_update_stock %s: no stable outcome after %d "
-	         "attempts",
-	    id, WRITE_ATTEMPTS);
+	log_warn("store: %s %s: no stable outcome after %d attempts", w->what,
+	    w->id, WRITE_ATTEMPTS);
 	rv = CODE_UNAVAILABLE;
 out_clear:
 	return finish(res, &row, out, rv);
 }
 
+static bool
+update_decide_one(const PGresult *res, const struct single_write *w,
+    struct product *row, enum code *rv)
+{
+	return update_decide(
+	    res, 0, 0, w->request_id, w->value, w->expected_version, row, rv);
+}
+
+enum code
+store_product_update_stock(struct store *st, const char *request_id,
+    const char *id, int64_t stock, int64_t expected_version,
+    struct product *out)
+{
+	char        stock_s[INT64_TEXT_MAX];
+	char        expected_s[INT64_TEXT_MAX];
+	const char *wparams[5]      = { id, expected_s, stock_s, request_id,
+		     st->caller };
+	const char *lparams[4]      = { id, request_id, expected_s, stock_s };
+	const struct single_write w = {
+		.what             = "product_update_stock",
+		.id               = id,
+		.request_id       = request_id,
+		.write            = &product_stmts[STMT_PRODUCT_UPDATE_STOCK],
+		.wparams          = wparams,
+		.lookup           = &product_stmts[STMT_PRODUCT_UPDATE_LOOKUP],
+		.lparams          = lparams,
+		.decide           = update_decide_one,
+		.value            = stock,
+		.expected_version = expected_version,
+	};
+
+	snprintf(stock_s, sizeof(stock_s), "%" PRId64, stock);
+	snprintf(expected_s, sizeof(expected_s), "%" PRId64, expected_version);
+	return single_write_run(st, &w, out);
+}
+
 /* Decide an adjustment that did not apply from its lookup row (see
  * update_decide(); the row exists). */
 static bool
-adjust_decide(const PGresult *res, const char *request_id, int64_t delta,
-    int64_t expected_version, struct product *row, enum code *rv)
+adjust_decide(const PGresult *res, const struct single_write *w,
+    struct product *row, enum code *rv)
 {
+	const char *request_id       = w->request_id;
+	int64_t     delta            = w->value;
+	int64_t     expected_version = w->expected_version;
+
 	if (row_product(res, 0, 0, row) != 0) {
 		*rv = CODE_INTERNAL;
 		return true;
@@ -629,55 +676,22 @@ store_product_adjust(struct store *st, const char *request_id, const char *id,
 	const char *ev         = expected_version != 0 ? expected_s : NULL;
 	const char *wparams[5] = { id, delta_s, ev, request_id, st->caller };
 	const char *lparams[4] = { id, request_id, ev, delta_s };
-	PGresult   *res        = NULL;
-	struct product row;
-	enum code      rv;
-	int            attempt;
+	const struct single_write w = {
+		.what             = "product_adjust",
+		.id               = id,
+		.request_id       = request_id,
+		.write            = &product_stmts[STMT_PRODUCT_ADJUST],
+		.wparams          = wparams,
+		.lookup           = &product_stmts[STMT_PRODUCT_ADJUST_LOOKUP],
+		.lparams          = lparams,
+		.decide           = adjust_decide,
+		.value            = delta,
+		.expected_version = expected_version,
+	};
 
-	memset(&row, 0, sizeof(row));
-	if (!store_usable(st))
-		return CODE_UNAVAILABLE;
 	snprintf(delta_s, sizeof(delta_s), "%" PRId64, delta);
 	snprintf(expected_s, sizeof(expected_s), "%" PRId64, expected_version);
-
-	for (attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-		res = store_exec(
-		    st, &product_stmts[STMT_PRODUCT_ADJUST], wparams);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-			if (PQntuples(res) == 1) {
-				rv             = row_code(res, &row);
-				row.prev_stock = row.stock - delta;
-				goto out_clear;
-			}
-		} else if (request_id == NULL || !store_request_id_used(res)) {
-			rv = store_fail(st, "product_adjust", res);
-			goto out_clear;
-		}
-		PQclear(res);
-
-		res = store_exec(
-		    st, &product_stmts[STMT_PRODUCT_ADJUST_LOOKUP], lparams);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			rv = store_fail(st, "product_adjust_lookup", res);
-			goto out_clear;
-		}
-		if (PQntuples(res) == 0) {
-			rv = CODE_NOT_FOUND;
-			goto out_clear;
-		}
-		if (adjust_decide(
-		        res, request_id, delta, expected_version, &row, &rv))
-			goto out_clear;
-		/* The row moved back into range meanwhile: again. */
-		PQclear(res);
-		res = NULL;
-	}
-	log_warn("store: product_adjust %s: no stable outcome after %d "
-	         "attempts",
-	    id, WRITE_ATTEMPTS);
-	rv = CODE_UNAVAILABLE;
-out_clear:
-	return finish(res, &row, out, rv);
+	return single_write_run(st, &w, out);
 }
 
 enum code
