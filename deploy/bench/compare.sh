@@ -52,6 +52,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../scripts/server.sh
+. "$root/deploy/scripts/server.sh"
 
 build=$root/build
 duration=30
@@ -212,27 +214,17 @@ pm_pid=$(head -n 1 "$pgdir/data/postmaster.pid")
 [ "$pm_pid" -gt 0 ] 2>/dev/null || die "no postmaster pid in $pgdir/data/postmaster.pid"
 
 # --- inventoryd ------------------------------------------------------------
-"$inventoryd" --db "$INVENTORY_DB" --migrate >"$out/migrate.log" 2>&1 ||
+inventory_migrate "$inventoryd" "$out/migrate.log" ||
 	{ cat "$out/migrate.log" >&2; die "inventoryd --migrate failed"; }
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 srv_args=()
 [ -z "$workers" ] || srv_args+=(--workers "$workers")
 for attempt in 1 2 3 4 5; do
-	while :; do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		port_busy "$port" || break
-	done
+	port=$(inventory_free_port)
 	url=tcp://127.0.0.1:$port
-	"$inventoryd" --listen "$url" --db "$INVENTORY_DB" "${srv_args[@]}" \
-		</dev/null >>"$out/inventoryd.log" 2>&1 &
-	srv_pid=$!
-	up=0
-	for i in $(seq 1 100); do
-		kill -0 "$srv_pid" 2>/dev/null || break
-		if port_busy "$port"; then up=1; break; fi
-		sleep 0.1
-	done
-	[ "$up" -eq 1 ] && break
+	inventory_serve "$inventoryd" "$out/inventoryd.log" --listen "$url" \
+		--db "$INVENTORY_DB" "${srv_args[@]}"
+	srv_pid=$inventory_pid
+	inventory_wait "$srv_pid" 10 inventory_port_open "$port" && break
 	wait "$srv_pid" 2>/dev/null || true
 	srv_pid=""
 done

@@ -34,6 +34,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../scripts/server.sh
+. "$root/deploy/scripts/server.sh"
 
 build=$root/build
 duration=10
@@ -84,17 +86,15 @@ trap cleanup EXIT
 bash "$root/deploy/scripts/pg-temp.sh" start "$pgdir" >/dev/null
 # shellcheck disable=SC1091
 . "$pgdir/env"
-"$inventoryd" --db "$INVENTORY_DB" --migrate >/dev/null 2>&1
-port=$((20000 + RANDOM % 20000))
+inventory_migrate "$inventoryd" "$out/migrate.log" ||
+	die "inventoryd --migrate failed (see $out/migrate.log)"
+port=$(inventory_free_port)
 url=tcp://127.0.0.1:$port
-"$inventoryd" --db "$INVENTORY_DB" --listen "$url" --workers "$workers" \
-	--log-level warn >"$out/inventoryd.log" 2>&1 &
-srv=$!
-for _ in $(seq 50); do
-	"$bench" --server "$url" --workload get --requests 1 --products 1 \
-		--quiet --no-progress >/dev/null 2>&1 && break
-	sleep 0.2
-done
+inventory_serve "$inventoryd" "$out/inventoryd.log" --db "$INVENTORY_DB" \
+	--listen "$url" --workers "$workers" --log-level warn
+srv=$inventory_pid
+inventory_wait "$srv" 10 inventory_port_open "$port" ||
+	die "inventoryd did not start (see $out/inventoryd.log)"
 
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 

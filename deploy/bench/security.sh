@@ -34,6 +34,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../scripts/server.sh
+. "$root/deploy/scripts/server.sh"
 
 build=$root/build
 duration=5
@@ -87,38 +89,29 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-	done
-	echo "$port"
-}
-
 bash "$root/deploy/scripts/pg-temp.sh" start "$pgdir" >"$out/pg-start.log" 2>&1 ||
 	{ cat "$out/pg-start.log" >&2; die "pg-temp.sh start failed"; }
 # shellcheck disable=SC1091
 . "$pgdir/env"
-"$inventoryd" --db "$INVENTORY_DB" --migrate >"$out/migrate.log" 2>&1 ||
+inventory_migrate "$inventoryd" "$out/migrate.log" ||
 	{ cat "$out/migrate.log" >&2; die "inventoryd --migrate failed"; }
 bash "$root/tests/security/certs.sh" "$secret/certs" || die "certs.sh failed"
 # The token lives in the secret folder only (removed at exit).
 od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$secret/token"
 printf 'bench writer %s\n' "$(sha256sum <"$secret/token" | cut -d' ' -f1)" >"$secret/auth"
 
-p_tcp=$(free_port)
-p_tls=$(free_port)
-p_auth=$(free_port)
-"$inventoryd" --db "$INVENTORY_DB" --workers "$workers" \
+p_tcp=$(inventory_free_port)
+p_tls=$(inventory_free_port)
+p_auth=$(inventory_free_port)
+inventory_serve "$inventoryd" "$out/inventoryd-plain.log" --db "$INVENTORY_DB" \
+	--workers "$workers" \
 	--listen "tcp://127.0.0.1:$p_tcp,tls+tcp://127.0.0.1:$p_tls" \
-	--tls-cert "$secret/certs/server.crt" --tls-key "$secret/certs/server.key" \
-	</dev/null >"$out/inventoryd-plain.log" 2>&1 &
-pids+=($!)
-"$inventoryd" --db "$INVENTORY_DB" --workers "$workers" \
-	--listen "tcp://127.0.0.1:$p_auth" --auth-file "$secret/auth" \
-	</dev/null >"$out/inventoryd-auth.log" 2>&1 &
-pids+=($!)
+	--tls-cert "$secret/certs/server.crt" --tls-key "$secret/certs/server.key"
+pids+=("$inventory_pid")
+inventory_serve "$inventoryd" "$out/inventoryd-auth.log" --db "$INVENTORY_DB" \
+	--workers "$workers" \
+	--listen "tcp://127.0.0.1:$p_auth" --auth-file "$secret/auth"
+pids+=("$inventory_pid")
 
 declare -A url=(
 	[tcp]="tcp://127.0.0.1:$p_tcp"

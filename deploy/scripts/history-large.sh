@@ -14,6 +14,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=server.sh
+. "$here/server.sh"
 repo=$(cd "$here/../.." && pwd)
 build=${1:-$repo/build}
 : "${CLIENTS:=128}" "${OPS:=50000}" "${PRODUCTS:=50}" "${ZIPF:=1.1}"
@@ -50,18 +52,21 @@ bash "$here/pg-temp.sh" start "$work/pg" >"$work/pg-start.log" 2>&1 ||
 	{ cat "$work/pg-start.log" >&2; exit 1; }
 # shellcheck disable=SC1091
 . "$work/pg/env"
-"$inventoryd" --db "$INVENTORY_DB" --migrate
+inventory_migrate "$inventoryd" "$work/inventoryd.log" ||
+	{ cat "$work/inventoryd.log" >&2; exit 1; }
 url=ipc://$work/inventory.sock
-"$inventoryd" --listen "$url" --db "$INVENTORY_DB" --workers "$WORKERS" \
-	</dev/null >"$work/inventoryd.log" 2>&1 &
-srv_pid=$!
-for i in $(seq 1 100); do
+inventory_serve "$inventoryd" "$work/inventoryd.log" --listen "$url" \
+	--db "$INVENTORY_DB" --workers "$WORKERS"
+srv_pid=$inventory_pid
+hist_answers() {
+	local out
 	out=$("$hist" probe --server "$url" --timeout-ms 500 \
 		--id "$(cat /proc/sys/kernel/random/uuid)" 2>&1 || true)
-	case "$out" in *NOT_FOUND*) break ;; esac
-	[ "$i" -lt 100 ] || { echo "history-large: inventoryd did not come up" >&2; cat "$work/inventoryd.log" >&2; exit 1; }
-	sleep 0.1
-done
+	case "$out" in *NOT_FOUND*) return 0 ;; esac
+	return 1
+}
+inventory_wait "$srv_pid" 10 hist_answers ||
+	{ echo "history-large: inventoryd did not come up" >&2; cat "$work/inventoryd.log" >&2; exit 1; }
 echo "history-large: inventoryd $srv_pid on $url ($WORKERS workers), PostgreSQL port $PGPORT"
 
 verdict=0

@@ -20,9 +20,9 @@ base=http://127.0.0.1:$http_port
 
 # lib.sh's server, with the endpoint on.
 start_server() {
-	"$inventoryd" --listen "$url" --db "$INVENTORY_DB" --workers "$FAULT_WORKERS" \
-		--http "$base" </dev/null >>"$work/inventoryd.log" 2>&1 &
-	srv_pid=$!
+	inventory_serve "$inventoryd" "$work/inventoryd.log" --listen "$url" \
+		--db "$INVENTORY_DB" --workers "$FAULT_WORKERS" --http "$base"
+	srv_pid=$inventory_pid
 }
 
 # code PATH: the HTTP status (000: no answer), body in $work/body.

@@ -28,6 +28,8 @@ set -euo pipefail
 inventoryd=$1
 hist=$2
 pg_temp=$3
+# shellcheck source=../../deploy/scripts/server.sh
+. "$(dirname "$pg_temp")/server.sh"
 
 # Knobs (the environment may override them for a longer local run).
 : "${FAULT_CLIENTS:=32}"          # recorder client threads
@@ -158,22 +160,24 @@ wait_exit() {
 }
 
 start_server() {
-	"$inventoryd" --listen "$url" --db "$INVENTORY_DB" --workers "$FAULT_WORKERS" \
-		</dev/null >>"$work/inventoryd.log" 2>&1 &
-	srv_pid=$!
+	inventory_serve "$inventoryd" "$work/inventoryd.log" --listen "$url" \
+		--db "$INVENTORY_DB" --workers "$FAULT_WORKERS"
+	srv_pid=$inventory_pid
 }
 
-# Wait until the server answers at all (a random id: NOT_FOUND).
+# The server answers at all: a random id is NOT_FOUND.
+hist_answers() {
+	local out
+	out=$("$hist" probe --server "$url" --timeout-ms 500 \
+		--id "$(cat /proc/sys/kernel/random/uuid)" 2>&1 || true)
+	case "$out" in *NOT_FOUND*) return 0 ;; esac
+	return 1
+}
+
 wait_server_up() {
-	local i out
-	for i in $(seq 1 100); do
-		srv_alive || fail "inventoryd exited while starting"
-		out=$("$hist" probe --server "$url" --timeout-ms 500 \
-			--id "$(cat /proc/sys/kernel/random/uuid)" 2>&1 || true)
-		case "$out" in *NOT_FOUND*) return 0 ;; esac
-		sleep 0.1
-	done
-	fail "inventoryd did not answer within 10 s (last: $out)"
+	inventory_wait "$srv_pid" 10 hist_answers && return 0
+	srv_alive || fail "inventoryd exited while starting"
+	fail "inventoryd did not answer within 10 s"
 }
 
 fault_setup() {
@@ -182,7 +186,7 @@ fault_setup() {
 		{ cat "$work/pg-start.log"; fail "pg-temp.sh start failed"; }
 	# shellcheck disable=SC1091
 	. "$pgdir/env"
-	"$inventoryd" --db "$INVENTORY_DB" --migrate >>"$work/inventoryd.log" 2>&1 ||
+	inventory_migrate "$inventoryd" "$work/inventoryd.log" ||
 		fail "inventoryd --migrate failed"
 	start_server
 	wait_server_up

@@ -63,9 +63,9 @@ dump_logs() {
 # start_extra NAME URL: start server NAME (b or c) on URL in the background.
 start_extra() {
 	local name=$1 u=$2 pid
-	"$inventoryd" --listen "$u" --db "$INVENTORY_DB" --workers "$FAULT_WORKERS" \
-		</dev/null >>"$work/inventoryd-$name.log" 2>&1 &
-	pid=$!
+	inventory_serve "$inventoryd" "$work/inventoryd-$name.log" --listen "$u" \
+		--db "$INVENTORY_DB" --workers "$FAULT_WORKERS"
+	pid=$inventory_pid
 	case "$name" in
 	b) srv_b_pid=$pid ;;
 	c) srv_c_pid=$pid ;;

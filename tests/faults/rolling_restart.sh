@@ -53,9 +53,9 @@ dump_logs() {
 }
 
 start_b() {
-	"$inventoryd" --listen "$url_b" --db "$INVENTORY_DB" --workers "$FAULT_WORKERS" \
-		</dev/null >>"$work/inventoryd-b.log" 2>&1 &
-	srv_b_pid=$!
+	inventory_serve "$inventoryd" "$work/inventoryd-b.log" --listen "$url_b" \
+		--db "$INVENTORY_DB" --workers "$FAULT_WORKERS"
+	srv_b_pid=$inventory_pid
 	extra_pids=$srv_b_pid
 }
 

@@ -50,28 +50,21 @@ sec_setup() {
 		{ cat "$work/pg-start.log"; fail "pg-temp.sh start failed"; }
 	# shellcheck disable=SC1091
 	. "$pgdir/env"
-	"$inventoryd" --db "$INVENTORY_DB" --migrate >>"$work/inventoryd.log" 2>&1 ||
+	inventory_migrate "$inventoryd" "$work/inventoryd.log" ||
 		fail "inventoryd --migrate failed"
 	bash "$here_sec/certs.sh" "$certs" || fail "making the certificates failed"
 }
 
-# free_port: a TCP port nobody listens on (raced, like server-start.sh).
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-	done
-	echo "$port"
-}
+# free_port: a TCP port nobody listens on (deploy/scripts/server.sh).
+free_port() { inventory_free_port; }
 
 sec_start() {
 	local name=$1
 	shift
-	"$inventoryd" --db "$INVENTORY_DB" --workers 2 "$@" \
-		</dev/null >>"$work/$name.log" 2>&1 &
-	pids[$name]=$!
-	extra_pids="$extra_pids $!"
+	inventory_serve "$inventoryd" "$work/$name.log" --db "$INVENTORY_DB" \
+		--workers 2 "$@"
+	pids[$name]=$inventory_pid
+	extra_pids="$extra_pids $inventory_pid"
 }
 
 sec_alive() { kill -0 "${pids[$1]}" 2>/dev/null; }

@@ -17,6 +17,8 @@ inventoryd=$1
 inventoryctl=$2
 testenv=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../deploy/scripts/server.sh
+. "$here/../../deploy/scripts/server.sh"
 
 log() { echo "server-start: $*" >&2; }
 
@@ -32,13 +34,16 @@ rm -f "$testenv/inventoryd.pid" "$testenv/inventoryd.rc" "$testenv/server.env" \
 	"$testenv/inventory.sock" "$testenv/inventoryd.log"
 
 log "migrating"
-"$inventoryd" --migrate --db "$INVENTORY_DB"
 # Idempotent: a second run must succeed too.
-"$inventoryd" --migrate --db "$INVENTORY_DB"
-
-port_busy() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+for _ in 1 2; do
+	inventory_migrate "$inventoryd" "$testenv/migrate.log" ||
+		{ cat "$testenv/migrate.log" >&2; exit 1; }
+done
+answers_both() {
+	inventory_answers "$inventoryctl" "$ipc" &&
+		inventory_answers "$inventoryctl" "$tcp"
 }
+
 # A unix socket path is limited to 107 bytes: for a deep build directory
 # the socket goes to /tmp under a name derived from the directory.
 sock=$testenv/inventory.sock
@@ -47,11 +52,7 @@ if [ ${#sock} -gt 100 ]; then
 fi
 ipc="ipc://$sock"
 for attempt in 1 2 3 4 5; do
-	while :; do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		port_busy "$port" || break
-	done
-	tcp="tcp://127.0.0.1:$port"
+	tcp="tcp://127.0.0.1:$(inventory_free_port)"
 	rm -f "$testenv/inventoryd.rc" "$sock"
 
 	# The supervisor: detached (setsid), every fd away from ctest's pipes.
@@ -67,32 +68,19 @@ for attempt in 1 2 3 4 5; do
 			mv "$TESTENV/inventoryd.rc.tmp" "$TESTENV/inventoryd.rc"
 		' </dev/null >/dev/null 2>&1 &
 
-	# Wait for it to answer: NOT_FOUND (exit 69) for a random id.
+	# Wait for its pid, then for it to answer on both URLs: NOT_FOUND
+	# (exit 69) for a random id.  An exit (say, the port was taken)
+	# ends the wait at once.
 	up=0
-	for i in $(seq 1 300); do
-		if [ -f "$testenv/inventoryd.rc" ]; then
-			break # it exited (e.g. the port was taken)
-		fi
-		if [ -f "$testenv/inventoryd.pid" ]; then
-			rc=0
-			"$inventoryctl" --server "$ipc" --timeout 1000 get \
-				"$(cat /proc/sys/kernel/random/uuid)" >/dev/null 2>&1 || rc=$?
-			if [ "$rc" -eq 69 ]; then
-				rc=0
-				"$inventoryctl" --server "$tcp" --timeout 1000 get \
-					"$(cat /proc/sys/kernel/random/uuid)" >/dev/null 2>&1 || rc=$?
-				if [ "$rc" -eq 69 ]; then
-					up=1
-					break
-				fi
-			fi
-		fi
-		sleep 0.1
-	done
+	if inventory_wait $$ 30 test -f "$testenv/inventoryd.pid" &&
+		inventory_wait "$(cat "$testenv/inventoryd.pid")" 30 \
+			answers_both; then
+		up=1
+	fi
 	if [ "$up" -eq 1 ]; then
 		break
 	fi
-	log "inventoryd did not come up (attempt $attempt, last inventoryctl exit ${rc:-none}); log:"
+	log "inventoryd did not come up (attempt $attempt); log:"
 	cat "$testenv/inventoryd.log" >&2 || true
 	bash "$here/server-stop.sh" "$testenv" --quiet || true
 	if [ "$attempt" -eq 5 ]; then

@@ -22,6 +22,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 cd "$root"
+# shellcheck source=../server.sh
+. deploy/scripts/server.sh
 build=${VALGRIND_BUILD_DIR:-build-valgrind}
 label=${VALGRIND_LABEL:-contract}
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -53,36 +55,22 @@ bash deploy/scripts/pg-temp.sh start "$env_dir/pg" >/dev/null
 . "$env_dir/pg/env"
 inventoryd=$build/src/inventoryd
 inventoryctl=$build/client/inventoryctl
-"$inventoryd" --migrate --db "$INVENTORY_DB" >"$logs/migrate.log" 2>&1
+inventory_migrate "$inventoryd" "$logs/migrate.log"
 
-port=$((30000 + RANDOM % 20000))
 ipc="ipc://$env_dir/inventory.sock"
-tcp="tcp://127.0.0.1:$port"
-"${vg[@]}" --log-file="$logs/inventoryd.vg.log" "$inventoryd" \
-	--listen "$ipc,$tcp" --db "$INVENTORY_DB" --workers 4 \
-	>"$logs/inventoryd.log" 2>&1 &
-server_pid=$!
-up=0
+tcp="tcp://127.0.0.1:$(inventory_free_port)"
+INVENTORY_TEST_PREFIX="${vg[*]} --log-file=$logs/inventoryd.vg.log" \
+	inventory_serve "$inventoryd" "$logs/inventoryd.log" \
+	--listen "$ipc,$tcp" --db "$INVENTORY_DB" --workers 4
+server_pid=$inventory_pid
 # Probe over tcp:// only, and wait for the listeners first: a client that
 # times out during the SP handshake on ipc:// wedges nng 1.5.2's ipc
 # listener (nanomsg/nng#1518; src/transport_guard.c recovers it, but only
 # within a second or two), and a server under valgrind is slow.
-for _ in $(seq 1 600); do
-	grep -q "listening on" "$logs/inventoryd.log" 2>/dev/null && break
-	sleep 0.2
-done
-for _ in $(seq 1 60); do
-	rc=0
-	"$inventoryctl" --server "$tcp" --timeout 10000 get \
-		"$(cat /proc/sys/kernel/random/uuid)" >/dev/null 2>&1 || rc=$?
-	if [ "$rc" -eq 69 ]; then
-		up=1
-		break
-	fi
-	kill -0 "$server_pid" 2>/dev/null || break
-	sleep 0.2
-done
-[ "$up" -eq 1 ] || { echo "valgrind: inventoryd did not come up" >&2; cat "$logs/inventoryd.log" >&2; exit 1; }
+listening() { grep -q "listening on" "$logs/inventoryd.log" 2>/dev/null; }
+inventory_wait "$server_pid" 120 listening &&
+	inventory_wait "$server_pid" 60 inventory_answers "$inventoryctl" "$tcp" 10000 ||
+	{ echo "valgrind: inventoryd did not come up" >&2; cat "$logs/inventoryd.log" >&2; exit 1; }
 # The tests, too, use tcp:// (see above: a slow handshake on ipc:// can
 # wedge the listener for a moment).
 cat >"$env_dir/server.env" <<ENV
