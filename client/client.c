@@ -69,6 +69,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 #include <nng/supplemental/tls/tls.h>
 
 #include "codec.h"
@@ -88,6 +89,7 @@
 #define CLIENT_RECONNMAX_LO_MS 750  /* cap on the back-off, at least */
 #define CLIENT_RECONNMAX_MS    1000 /* ... and at most */
 #define CLIENT_CONNECTIONS     2    /* default dials per URL */
+#define CLIENT_SETTLE_MS       300  /* close waits for handshakes this long */
 #define CLIENT_CONNECTIONS_MAX 64
 #define CLIENT_MAX_BATCH       64 /* default calls per frame */
 #define CLIENT_FRAMES_PER_CONN 2  /* default frames in flight per pipe */
@@ -175,7 +177,11 @@ struct inventory_client {
 	nng_dialer *dialers;  /* every dialer of every URL */
 	size_t      ndialers; /* how many */
 	atomic_bool dialing;  /* started (by the first call) */
+	atomic_int  pipes;    /* connections attached now */
 };
+
+static void client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg);
+static void client_settle(inventory_client *c);
 
 static const char *const code_names[] = {
 	[INVENTORY_OK]                  = "OK",
@@ -553,6 +559,10 @@ inventory_client_open_opts(inventory_client **out, const char *urls,
 	(void)nng_socket_set_ms(
 	    c->sock, NNG_OPT_RECONNMAXT, CLIENT_RECONNMAX_MS);
 	/* ... and client_dial() gives each dialer a jittered pair. */
+	(void)nng_pipe_notify(
+	    c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_event, c);
+	(void)nng_pipe_notify(
+	    c->sock, NNG_PIPE_EV_REM_POST, client_pipe_event, c);
 
 	for (url = strtok_r(list, ",", &save); url != NULL;
 	     url = strtok_r(NULL, ",", &save)) {
@@ -630,6 +640,7 @@ inventory_client_close(inventory_client *c)
 	while (c->nidle < c->nframes)
 		pthread_cond_wait(&c->idle_cv, &c->mtx);
 	pthread_mutex_unlock(&c->mtx);
+	client_settle(c);
 	nng_close(c->sock); /* closes the dialers too */
 	free(c->dialers);
 	while ((f = c->all_frames) != NULL) {
@@ -1067,6 +1078,34 @@ call_give_up_locked(inventory_client *c, struct call *call)
 			    "no reply within %d ms", call->timeout_ms);
 	}
 	call->state = CALL_DONE;
+}
+
+/* nng calls this on its own thread as connections come and go. */
+static void
+client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	inventory_client *c = arg;
+
+	(void)p;
+	atomic_fetch_add(&c->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+}
+
+/* Before closing: when some connection is up but not all of them yet,
+ * give the others a moment (CLIENT_SETTLE_MS at most) to finish their
+ * handshake, so that a short-lived process does not leave one mid-way:
+ * nng 1.5.2 servers can stop accepting on a listener a peer left that way
+ * (nanomsg/nng#1518).  With none up (no server there) it does not wait. */
+static void
+client_settle(inventory_client *c)
+{
+	for (int waited = 0; waited < CLIENT_SETTLE_MS; waited += 5) {
+		int up = atomic_load(&c->pipes);
+
+		if (!atomic_load(&c->dialing) || up <= 0 ||
+		    (size_t)up >= c->ndialers)
+			return;
+		nng_msleep(5);
+	}
 }
 
 /* Start every dialer, once.  Non-blocking: an unreachable server is

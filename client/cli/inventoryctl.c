@@ -80,7 +80,7 @@ static const char usage_text[] =
     "$INVENTORY_SERVER, else " DEFAULT_SERVER ")\n"
     "  --timeout MS   per-call timeout in milliseconds (default: 5000)\n"
     "  --connections N  connections per server URL (default: "
-    "$INVENTORY_CONNECTIONS, else 2)\n"
+    "$INVENTORY_CONNECTIONS, else 1)\n"
     "  --no-coalesce  send every call in its own frame (default: coalesce;\n"
     "                 INVENTORY_COALESCE=0 does the same)\n"
     "  --tls-ca FILE  PEM CA that signed the server's certificate, for\n"
@@ -794,8 +794,11 @@ main(int argc, char **argv)
 	static char              token[TOKEN_FILE_MAX + 1];
 	struct conn_opts         co = { 0 };
 	const char              *url, *env;
-	int64_t                  timeout_ms = 0, nconn = 0;
-	int                      i, rc                 = 0;
+	/* One connection by default: a command makes one call, and a
+	 * second connection would only be left mid-handshake at exit, which
+	 * nng 1.5.2 servers can wedge a listener on (nng#1518). */
+	int64_t timeout_ms = 0, nconn = 1;
+	int     i, rc                 = 0;
 
 	/* Global options, up to the command. */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {

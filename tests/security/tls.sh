@@ -117,7 +117,6 @@ sec_start mutual --listen "$mutual" --tls-cert "$certs/server.crt" \
 	--tls-key "$certs/server.key" --tls-client-ca "$certs/ca.crt"
 mine=(--cert "$certs/client.crt" --key "$certs/client.key")
 sec_wait_up mutual "$mutual" "${ca[@]}" "${mine[@]}"
-check_fail "no client certificate where one is required" "$mutual" "${ca[@]}" -- "${cli_ca[@]}"
 expect_lib OK get "$mutual" "${ca[@]}" "${mine[@]}" --id "$id"
 expect_lib OK batch "$mutual" "${ca[@]}" "${mine[@]}"
 expect_cli 0 "$mutual" "${cli_ca[@]}" --tls-cert "$certs/client.crt" --tls-key "$certs/client.key" get "$id"
@@ -128,6 +127,12 @@ INVENTORY_TLS_CA=$certs/ca.crt INVENTORY_TLS_CERT=$certs/client.crt INVENTORY_TL
 [ "$rc" -eq 0 ] || { tail -n 20 "$work/bench-mutual.log"; check_failed "inventory-bench with a client certificate exited $rc"; }
 # A certificate without its key is a usage error.
 expect_cli 2 "$mutual" "${cli_ca[@]}" --tls-cert "$certs/client.crt" get "$id"
+# Last, because after it nng 1.5.2 may stop this listener from taking new
+# connections (nanomsg/nng#1518; the listener guard cannot probe a
+# listener that requires client certificates: README, "Security", known
+# limit): the call fails cleanly and the server stays up.
+check_fail "no client certificate where one is required" "$mutual" "${ca[@]}" -- "${cli_ca[@]}"
+sec_alive mutual || fail "the server requiring client certificates died"
 
 # No token was used here, but the grep must still find none of the others'.
 new_token unused
