@@ -80,6 +80,7 @@ struct bench_config {
 	const char     *skew_name;     /* as given */
 	double          rate;          /* > 0: open loop at this many ops/s */
 	const char     *json_file;     /* NULL: no JSON */
+	const char     *svg_file;      /* NULL: no picture */
 	int             timeout_ms;    /* per call */
 	uint64_t        seed;          /* PRNG seed */
 	int64_t         initial_stock; /* stock of seeded products */
@@ -137,6 +138,14 @@ struct bench_thread {
 	const char **ids; /* batchget: batch_size id pointers */
 	_Alignas(64) atomic_ullong live_ops;
 	atomic_ullong live_conflicts;
+	atomic_ullong live_errors; /* operations that failed (not refusals) */
+};
+
+/* One second of the run, for the picture (svg.c). */
+struct bench_second {
+	uint64_t ops;       /* operations completed in it */
+	uint64_t conflicts; /* conflicts in it */
+	uint64_t errors;    /* failed operations in it */
 };
 
 /* The end-of-run invariant check. */
@@ -176,6 +185,9 @@ struct bench {
 	uint64_t             status[OP_COUNT][BENCH_CODES];
 	uint64_t             ops, rpcs, writes, conflicts, refusals, restocks;
 	struct bench_verdict verdict;
+	/* the timeline, one entry per second of load (main.c) */
+	struct bench_second *seconds;
+	size_t               nseconds, seconds_cap;
 };
 
 /* Seeding and the final read-back are not measured: they get at least
@@ -185,6 +197,12 @@ bench_setup_timeout(const struct bench *b)
 {
 	return b->cfg.timeout_ms > 10000 ? b->cfg.timeout_ms : 10000;
 }
+
+/* svg.c: the run as one self-contained SVG at path: requests,
+ * conflicts and errors per second over time, and the latency
+ * distribution of every operation on a log scale.  0, or -1 after a
+ * message on stderr. */
+int bench_report_svg(const struct bench *b, const char *path);
 
 /* options.c */
 int bench_options_parse(struct bench_config *cfg, int argc, char **argv);

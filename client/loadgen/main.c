@@ -50,12 +50,47 @@ progress(const struct bench *b, uint64_t now, uint64_t *prev_ops,
 	*prev_ns   = now;
 }
 
-/* Wait for the workers, drawing the progress line once a second. */
+/* Totals of the live counters, and one second of the timeline: what
+ * they grew by since *last (updated).  Out of memory: the second is not
+ * kept (the picture then has a gap at the end, nothing else changes). */
+static void
+sample_second(struct bench *b, struct bench_second *last)
+{
+	struct bench_second now = { 0, 0, 0 }, *grown;
+
+	for (int i = 0; i < b->cfg.clients; i++) {
+		now.ops += atomic_load_explicit(
+		    &b->threads[i].live_ops, memory_order_relaxed);
+		now.conflicts += atomic_load_explicit(
+		    &b->threads[i].live_conflicts, memory_order_relaxed);
+		now.errors += atomic_load_explicit(
+		    &b->threads[i].live_errors, memory_order_relaxed);
+	}
+	if (b->nseconds == b->seconds_cap) {
+		size_t cap = b->seconds_cap == 0 ? 64 : 2 * b->seconds_cap;
+
+		if ((grown = realloc(b->seconds, cap * sizeof(*grown))) ==
+		    NULL)
+			return;
+		b->seconds     = grown;
+		b->seconds_cap = cap;
+	}
+	b->seconds[b->nseconds++] = (struct bench_second) {
+		now.ops - last->ops,
+		now.conflicts - last->conflicts,
+		now.errors - last->errors,
+	};
+	*last = now;
+}
+
+/* Wait for the workers, drawing the progress line and taking one sample
+ * of the timeline once a second. */
 static void
 wait_workers(struct bench *b)
 {
-	uint64_t next     = b->start_ns + 1000000000u;
-	uint64_t prev_ops = 0, prev_conf = 0, prev_ns = b->start_ns;
+	uint64_t            next     = b->start_ns + 1000000000u;
+	uint64_t            prev_ops = 0, prev_conf = 0, prev_ns = b->start_ns;
+	struct bench_second last = { 0, 0, 0 };
 
 	while (atomic_load(&b->running) > 0) {
 		uint64_t now;
@@ -65,8 +100,11 @@ wait_workers(struct bench *b)
 			atomic_store(&b->stop, 1);
 		}
 		now = bench_now_ns();
-		if (b->cfg.progress && now >= next) {
-			progress(b, now, &prev_ops, &prev_conf, &prev_ns);
+		if (now >= next) {
+			sample_second(b, &last);
+			if (b->cfg.progress)
+				progress(
+				    b, now, &prev_ops, &prev_conf, &prev_ns);
 			next += 1000000000u;
 		}
 	}
@@ -199,6 +237,10 @@ main(int argc, char **argv)
 	    bench_report_json(b, b->cfg.json_file) != 0) {
 		status = BENCH_EXIT_INVARIANT;
 	}
+	if (b->cfg.svg_file != NULL &&
+	    bench_report_svg(b, b->cfg.svg_file) != 0) {
+		status = BENCH_EXIT_INVARIANT;
+	}
 
 out_close:
 	inventory_client_close(b->client);
@@ -206,6 +248,7 @@ out_close:
 		free((void *)b->threads[i].ids);
 	}
 	free(b->threads);
+	free(b->seconds);
 	free(b->products);
 	free(b->zipf_cdf);
 	free(b);

@@ -40,7 +40,7 @@ bench_usage(FILE *f)
 	    "         [--workload get|update|retry|buy|adjust|reserve|MIX]\n"
 	    "         [--skew "
 	    "uniform|zipf:S|hot]\n"
-	    "         [--rate R] [--json FILE] [--timeout MS] [--seed N]\n"
+	    "         [--rate R] [--json FILE] [--svg FILE] [--timeout MS] [--seed N]\n"
 	    "         [--initial-stock N] [--max-attempts N] [--write-ids "
 	    "FILE]\n"
 	    "         [--connections N] [--no-coalesce] [--batch-size K]\n"
@@ -70,6 +70,11 @@ bench_usage(FILE *f)
 	    "closed loop)\n"
 	    "  --json FILE         write the results as JSON ('-' for "
 	    "stdout)\n"
+	    "  --svg FILE          draw the run as a self-contained SVG: "
+	    "requests,\n"
+	    "                      conflicts and errors per second over time, "
+	    "and\n"
+	    "                      the latency distribution on a log scale\n"
 	    "  --timeout MS        per-call timeout (default 5000)\n"
 	    "  --seed N            PRNG seed (default 1)\n"
 	    "  --initial-stock N   stock of created products (default 100 for "
@@ -266,6 +271,7 @@ enum {
 	OPT_TLS_KEY,
 	OPT_TLS_SERVER_NAME,
 	OPT_TOKEN_FILE,
+	OPT_SVG,
 };
 
 /* The bearer token in path: its one line without the newline, malloc'd;
@@ -343,6 +349,7 @@ static const struct option long_opts[] = {
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
+	{ "svg", required_argument, NULL, OPT_SVG },
 	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
 	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -490,6 +497,9 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			break;
 		case OPT_NO_COALESCE:
 			cfg->no_coalesce = true;
+			break;
+		case OPT_SVG:
+			cfg->svg_file = optarg;
 			break;
 		case OPT_BATCH_SIZE:
 			if (parse_u64(

@@ -78,5 +78,41 @@ if [ "$fail" -eq 0 ] && ! grep -q '"reserve": {"requests": ' "$tmp/reserve.json"
 	echo "smoke: reserve: no reserve requests in the JSON" >&2
 	fail=1
 fi
+# --svg: a 3 s run drawn as SVG; it must parse as XML (xmllint) and hold
+# the two panels, a requests series with one point per second, and the
+# latency bars.
+run svg --clients 4 --duration 3 --products 10 --workload get:80,update:20 \
+	--seed 14 --svg "$tmp/run.svg"
+if [ "$fail" -eq 0 ]; then
+	if ! command -v xmllint >/dev/null; then
+		echo "smoke: svg: xmllint is missing (libxml2-utils)" >&2
+		fail=1
+	elif ! xmllint --noout "$tmp/run.svg"; then
+		echo "smoke: svg: not well-formed XML" >&2
+		fail=1
+	else
+		points=$(xmllint --xpath 'string(//*[@id="series-requests"]/@points)' \
+			"$tmp/run.svg" | wc -w)
+		bars=$(xmllint --xpath 'count(//*[@id="latency"]/*[@class="lat"])' \
+			"$tmp/run.svg")
+		ops=$(xmllint --xpath 'count(//*[@id="throughput"]/*[@class="hit"])' \
+			"$tmp/run.svg")
+		if [ "$points" -lt 2 ] || [ "$points" -gt 4 ] || [ "$ops" != "$points" ] ||
+			[ "$bars" -ne 40 ] ||
+			! xmllint --xpath '//*[@id="series-conflicts"]' "$tmp/run.svg" >/dev/null 2>&1 ||
+			! xmllint --xpath '//*[@id="errors"]' "$tmp/run.svg" >/dev/null 2>&1; then
+			echo "smoke: svg: points=$points seconds=$ops latency bars=$bars" >&2
+			fail=1
+		fi
+		# The seconds' requests add up to no more than the run's.
+		sum=$(grep -o '<title>second [0-9]*: [0-9]* requests' "$tmp/run.svg" |
+			awk '{s += $3} END {print s + 0}')
+		total=$(grep -o '^  "requests": [0-9]*' "$tmp/svg.json" | awk '{print $2}')
+		if [ "$sum" -le 0 ] || [ "$sum" -gt "$total" ]; then
+			echo "smoke: svg: per-second requests sum to $sum, run total $total" >&2
+			fail=1
+		fi
+	fi
+fi
 
 exit "$fail"

@@ -98,6 +98,10 @@ worker_main(void *arg)
 		t->ops++;
 		atomic_fetch_add_explicit(
 		    &t->live_ops, 1, memory_order_relaxed);
+		if (rc != INVENTORY_OK && rc != INVENTORY_ABORTED &&
+		    rc != INVENTORY_FAILED_PRECONDITION)
+			atomic_fetch_add_explicit(
+			    &t->live_errors, 1, memory_order_relaxed);
 	}
 	atomic_fetch_sub(&b->running, 1);
 	return NULL;
