@@ -60,8 +60,9 @@ fmt_ms(char *buf, size_t cap, double ms)
 static void
 timeline(FILE *f, const struct bench *b)
 {
-	double max = 1.0, step, x_step;
-	size_t n   = b->nseconds;
+	double max   = 1.0, step, x_step;
+	size_t n     = b->nseconds;
+	size_t every = n > 20 ? n / 10 : 1; /* seconds between labels */
 
 	for (size_t i = 0; i < n; i++)
 		if ((double)b->seconds[i].ops > max)
@@ -76,7 +77,8 @@ timeline(FILE *f, const struct bench *b)
 	    "(blue), conflicts per second (orange), seconds with errors "
 	    "(red)</text>\n",
 	    MARGIN_L, MARGIN_T - 14);
-	for (double v = 0.0; v <= max + step / 2; v += step) {
+	for (long t = 0; t <= lround(max / step); t++) {
+		double v = (double)t * step;
 		double y = MARGIN_T + PANEL_H - v / max * PANEL_H;
 
 		fprintf(f,
@@ -85,7 +87,7 @@ timeline(FILE *f, const struct bench *b)
 		    "class=\"ax\" text-anchor=\"end\">%.0f</text>\n",
 		    MARGIN_L, MARGIN_L + PLOT_W, y, y, MARGIN_L - 6, y + 4, v);
 	}
-	for (size_t i = 0; i<n; i += n> 20 ? n / 10 : 1)
+	for (size_t i = 0; i < n; i += every)
 		fprintf(f,
 		    "<text x=\"%.1f\" y=\"%d\" class=\"ax\" "
 		    "text-anchor=\"middle\">%zu s</text>\n",
