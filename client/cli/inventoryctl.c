@@ -30,6 +30,8 @@
 
 #include <inventory/client.h>
 
+#include "parse.h"
+
 #ifndef INVENTORY_VERSION
 #define INVENTORY_VERSION "unknown"
 #endif
@@ -123,23 +125,6 @@ usage_error(const char *fmt, ...)
 	va_end(ap);
 	fputs("\nTry '" PROG " --help' for more information.\n", stderr);
 	return EXIT_USAGE;
-}
-
-/* Parse s as a whole base-10 integer in [min, max].  Returns 0 or -1. */
-static int
-parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char     *end;
-	long long v;
-
-	if (s == NULL || *s == '\0' || *s == ' ' || *s == '\t' || *s == '+')
-		return -1;
-	errno = 0;
-	v     = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = (int64_t)v;
-	return 0;
 }
 
 /* --- JSON output ------------------------------------------------------- */
@@ -501,7 +486,7 @@ cmd_create(
 	if ((rc = parse_command(
 	         "create", argc, argv, flags, 3, NULL, 0, 0, NULL)) != 0)
 		return rc == PARSE_HELP ? finish_output(0) : rc;
-	if (parse_int64(flags[1].value, INT64_MIN, INT64_MAX, &stock) != 0)
+	if (parse_bounded(flags[1].value, INT64_MIN, INT64_MAX, &stock) != 0)
 		return usage_error("create: --stock must be an integer, not "
 		                   "'%s'",
 		    flags[1].value);
@@ -533,11 +518,11 @@ cmd_update_stock(
 	if ((rc = parse_command(
 	         "update-stock", argc, argv, flags, 2, &id, 1, 1, NULL)) != 0)
 		return rc == PARSE_HELP ? finish_output(0) : rc;
-	if (parse_int64(flags[0].value, INT64_MIN, INT64_MAX, &stock) != 0)
+	if (parse_bounded(flags[0].value, INT64_MIN, INT64_MAX, &stock) != 0)
 		return usage_error("update-stock: --stock must be an integer, "
 		                   "not '%s'",
 		    flags[0].value);
-	if (parse_int64(flags[1].value, INT64_MIN, INT64_MAX, &version) != 0)
+	if (parse_bounded(flags[1].value, INT64_MIN, INT64_MAX, &version) != 0)
 		return usage_error("update-stock: --version must be an "
 		                   "integer, not '%s'",
 		    flags[1].value);
@@ -570,12 +555,12 @@ cmd_adjust_stock(
 	if ((rc = parse_command(
 	         "adjust-stock", argc, argv, flags, 3, &id, 1, 1, NULL)) != 0)
 		return rc == PARSE_HELP ? finish_output(0) : rc;
-	if (parse_int64(flags[0].value, INT64_MIN, INT64_MAX, &delta) != 0)
+	if (parse_bounded(flags[0].value, INT64_MIN, INT64_MAX, &delta) != 0)
 		return usage_error("adjust-stock: --delta must be an integer, "
 		                   "not '%s'",
 		    flags[0].value);
 	if (flags[1].value != NULL &&
-	    parse_int64(flags[1].value, INT64_MIN, INT64_MAX, &version) != 0)
+	    parse_bounded(flags[1].value, INT64_MIN, INT64_MAX, &version) != 0)
 		return usage_error("adjust-stock: --version must be an "
 		                   "integer, not '%s'",
 		    flags[1].value);
@@ -603,9 +588,10 @@ parse_reserve_item(char *arg, inventory_reserve_item *it)
 			return -1;
 		*at = '\0';
 		*eq = '\0';
-		if (parse_int64(at + 1, INT64_MIN, INT64_MAX,
+		if (parse_bounded(at + 1, INT64_MIN, INT64_MAX,
 		        &it->expected_version) != 0 ||
-		    parse_int64(eq + 1, INT64_MIN, INT64_MAX, &it->stock) != 0)
+		    parse_bounded(eq + 1, INT64_MIN, INT64_MAX, &it->stock) !=
+		        0)
 			return -1;
 		/* quantity 0: a set; the library checks version >= 1. */
 		return 0;
@@ -613,7 +599,7 @@ parse_reserve_item(char *arg, inventory_reserve_item *it)
 	if (colon == NULL)
 		return -1;
 	*colon = '\0';
-	if (parse_int64(colon + 1, INT64_MIN, INT64_MAX, &it->quantity) != 0)
+	if (parse_bounded(colon + 1, INT64_MIN, INT64_MAX, &it->quantity) != 0)
 		return -1;
 	/* A take of 0 would read as a set: let the library refuse it by
 	 * name instead of sending a set with version 0. */
@@ -734,7 +720,7 @@ cmd_list(
 	         "list", argc, argv, flags, 2, NULL, 0, 0, NULL)) != 0)
 		return rc == PARSE_HELP ? finish_output(0) : rc;
 	if (flags[0].value != NULL &&
-	    parse_int64(flags[0].value, 0, INT_MAX, &size) != 0)
+	    parse_bounded(flags[0].value, 0, INT_MAX, &size) != 0)
 		return usage_error("list: --page-size must be a non-negative "
 		                   "integer, not '%s'",
 		    flags[0].value);
@@ -830,7 +816,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (tmo.value != NULL &&
-	    parse_int64(tmo.value, 1, INT_MAX, &timeout_ms) != 0)
+	    parse_bounded(tmo.value, 1, INT_MAX, &timeout_ms) != 0)
 		return usage_error("--timeout must be a positive integer "
 		                   "(milliseconds), not '%s'",
 		    tmo.value);
@@ -838,7 +824,7 @@ main(int argc, char **argv)
 	    (env = getenv("INVENTORY_CONNECTIONS")) != NULL && *env != '\0')
 		conns.value = env;
 	if (conns.value != NULL &&
-	    parse_int64(conns.value, 1, 64, &nconn) != 0)
+	    parse_bounded(conns.value, 1, 64, &nconn) != 0)
 		return usage_error(
 		    "--connections must be 1..64, not '%s'", conns.value);
 	co.opts.connections = (int)nconn;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "parse.h"
 
 static const char *const op_names[OP_COUNT] = {
 	[OP_GET]      = "get",
@@ -138,21 +139,17 @@ bad(const char *what, const char *arg)
 	return -1;
 }
 
+/* parse.h's parser, for the unsigned fields of the configuration. */
 static int
 parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char              *end;
-	unsigned long long v;
+	int64_t v;
 
-	if (s == NULL || *s == '\0' || *s == '-') {
+	if (max > INT64_MAX)
+		max = INT64_MAX;
+	if (parse_bounded(s, (int64_t)min, (int64_t)max, &v) != 0)
 		return -1;
-	}
-	errno = 0;
-	v     = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max) {
-		return -1;
-	}
-	*out = v;
+	*out = (uint64_t)v;
 	return 0;
 }
 
