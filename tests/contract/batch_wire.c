@@ -192,7 +192,8 @@ bw_exchange(nng_socket s, const uint8_t *buf, size_t len,
 	*out = NULL;
 	if ((rv = nng_msg_alloc(&msg, 0)) != 0)
 		return rv;
-	if ((rv = nng_msg_append(msg, buf, len)) != 0 ||
+	/* A zero-length message is legal (buf may be NULL then). */
+	if ((len > 0 && (rv = nng_msg_append(msg, buf, len)) != 0) ||
 	    (rv = nng_sendmsg(s, msg, 0)) != 0) {
 		nng_msg_free(msg);
 		return rv;

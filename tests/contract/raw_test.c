@@ -19,6 +19,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "batch_wire.h"
 #include "contract.h"
 #include "inventory/v1/service.pb-c.h"
 
@@ -39,10 +40,7 @@ raw_setup(void **state)
 	p = contract_create("raw", 5, "1.00");
 	snprintf(product_id, sizeof(product_id), "%s", p->id);
 	inventory_product_free(p);
-	if ((rv = nng_req0_open(&sock)) != 0 ||
-	    (rv = nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 10000)) != 0 ||
-	    (rv = nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, 10000)) != 0 ||
-	    (rv = nng_dial(sock, testenv_server(), NULL, 0)) != 0) {
+	if ((rv = bw_open(testenv_server(), 10000, &sock)) != 0) {
 		print_error("nng: %s\n", nng_strerror(rv));
 		return -1;
 	}
@@ -58,27 +56,17 @@ raw_teardown(void **state)
 	return 0;
 }
 
-/* Send bytes, receive and decode the Response (fails the test if none). */
+/* Send bytes, receive and decode the Response (fails the test if none):
+ * batch_wire.c's exchange, which also sends a zero-length message. */
 static Inventory__V1__Response *
 exchange(nng_socket s, const void *buf, size_t len)
 {
-	void                    *reply = NULL;
-	size_t                   n     = 0;
 	Inventory__V1__Response *resp;
 	int                      rv;
 
-	/* nng_send copies; a zero-length message is legal. */
-	if ((rv = nng_send(s, (void *)(len ? buf : ""), len, 0)) != 0) {
-		fail_msg("nng_send: %s", nng_strerror(rv));
-	}
-	if ((rv = nng_recv(s, &reply, &n, NNG_FLAG_ALLOC)) != 0) {
-		fail_msg("nng_recv: %s (no reply)", nng_strerror(rv));
-	}
-	resp = inventory__v1__response__unpack(NULL, n, reply);
-	nng_free(reply, n);
-	if (resp == NULL) {
-		fail_msg("reply of %zu bytes is not a Response", n);
-	}
+	if ((rv = bw_exchange(s, buf, len, &resp)) != 0)
+		fail_msg("exchange: %s (no reply, or not a Response)",
+		    nng_strerror(rv));
 	return resp;
 }
 
