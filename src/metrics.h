@@ -11,7 +11,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { METRICS_METHODS = 8 }; /* known methods + 1 for "unknown" */
+#include "inventory/v1/service.pb-c.h"
+
+/* The service's RPCs, counted at compile time from the service stub
+ * protoc-c generates (one function pointer per rpc after the base), so an
+ * rpc added to the proto resizes the metrics by itself. */
+#define METRICS_RPCS                                        \
+	((sizeof(Inventory__V1__InventoryService_Service) - \
+	     sizeof(ProtobufCService)) /                    \
+	    sizeof(void (*)(void)))
+
+enum { METRICS_METHODS = (int)METRICS_RPCS + 1 }; /* + 1: "unknown" */
 
 void metrics_record(int method, int code, uint64_t latency_us);
 /* An executor ran `calls` calls as one batch statement. */

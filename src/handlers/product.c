@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "handlers/handlers.h"
+#include "metrics.h"
 #include "validate.h"
 
 /* A one-line reason for a code that has nothing more specific. */
@@ -441,3 +442,6 @@ const struct handler handler_table[] = {
 	{ "ListProducts", false, list_prepare, list_finish },
 };
 const size_t handler_count = sizeof(handler_table) / sizeof(handler_table[0]);
+_Static_assert(
+    sizeof(handler_table) / sizeof(handler_table[0]) == METRICS_RPCS,
+    "handler_table needs one row per rpc of service InventoryService");
