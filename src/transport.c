@@ -676,8 +676,16 @@ transport_stop(struct transport *t)
 	(void)nng_pipe_notify(t->sock, NNG_PIPE_EV_REM_POST, NULL, NULL);
 	nng_close(t->sock);
 	/* Closed: whatever was still pending completes now (a frame an
-	 * executor finishes later fails its send at once), so this ends. */
-	(void)drain_wait(t, -1);
+	 * executor finishes later fails its send at once).  Bounded all the
+	 * same: SIGTERM must end the process.  If nng still holds a context
+	 * then, its callback may yet run, so nothing is freed (the process is
+	 * exiting; a leak checker will say so, with this line to explain). */
+	if (!drain_wait(t, DRAIN_MAX_MS)) {
+		log_err("transport: %d contexts still busy %d ms after the "
+		        "socket closed; exiting without freeing them",
+		    atomic_load(&t->active), DRAIN_MAX_MS);
+		return;
+	}
 	transport_free(t);
 	/* inventoryd runs one transport; release nng's global state so leak
 	 * checkers see a clean exit. */

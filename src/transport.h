@@ -60,8 +60,8 @@ void transport_reply(
 /* Drain and stop: stop receiving, wait until every frame received has
  * been answered and its reply handed to nng (connections stay open
  * meanwhile, so no reply is lost to a closed pipe), give the replies a
- * moment to reach the wire, then close the socket and free.  NULL is a
- * no-op. */
+ * moment to reach the wire, then close the socket and free.  Each wait
+ * is bounded (10 s), so it always returns.  NULL is a no-op. */
 void transport_stop(struct transport *t);
 
 #endif
