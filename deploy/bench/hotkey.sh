@@ -32,10 +32,10 @@
 # medians and ratios.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=../scripts/server.sh
-. "$root/deploy/scripts/server.sh"
+bench_name=hotkey.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+root=$bench_root
 
 build=$root/build
 duration=10
@@ -47,9 +47,6 @@ workers=2
 out=""
 workloads="buy adjust reserve"
 
-die() { echo "hotkey.sh: $*" >&2; exit 1; }
-log() { echo "hotkey.sh: $*" >&2; }
-
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift 2 ;;
@@ -60,43 +57,19 @@ while [ $# -gt 0 ]; do
 	--products) products=$2; shift 2 ;;
 	--workers) workers=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) bench_help; exit 0 ;;
 	*) die "unknown option $1 (try --help)" ;;
 	esac
 done
 
-inventoryd=$build/src/inventoryd
-bench=$build/client/loadgen/inventory-bench
-[ -x "$inventoryd" ] || die "no $inventoryd (--build DIR)"
-[ -x "$bench" ] || die "no $bench (--build DIR)"
-command -v jq >/dev/null || die "needs jq"
-[ -n "$out" ] || out=$(mktemp -d /tmp/inventory-hotkey-bench.XXXXXX)
-mkdir -p "$out"
-chmod 755 "$out"
-pgdir=$out/pg
-srv=""
-
-cleanup() {
-	set +e
-	[ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null
-	bash "$root/deploy/scripts/pg-temp.sh" stop "$pgdir" >/dev/null 2>&1
-}
-trap cleanup EXIT
-
-bash "$root/deploy/scripts/pg-temp.sh" start "$pgdir" >/dev/null
-# shellcheck disable=SC1091
-. "$pgdir/env"
-inventory_migrate "$inventoryd" "$out/migrate.log" ||
-	die "inventoryd --migrate failed (see $out/migrate.log)"
+bench_init hotkey
+bench_db_start
 port=$(inventory_free_port)
 url=tcp://127.0.0.1:$port
-inventory_serve "$inventoryd" "$out/inventoryd.log" --db "$INVENTORY_DB" \
-	--listen "$url" --workers "$workers" --log-level warn
-srv=$inventory_pid
-inventory_wait "$srv" 10 inventory_port_open "$port" ||
+bench_serve "$out/inventoryd.log" --listen "$url" --workers "$workers" \
+	--log-level warn
+inventory_wait "$bench_pid" 10 inventory_port_open "$port" ||
 	die "inventoryd did not start (see $out/inventoryd.log)"
-
-median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 for r in $(seq "$repeat"); do
 	for skew in $skews; do
@@ -125,14 +98,14 @@ for skew in $skews; do
 		for w in $workloads; do
 			files=("$out"/$w-${skew/:/_}-c$c-r*.json)
 			# A purchase: an operation that took stock (OK), per second.
-			ps=$(for f in "${files[@]}"; do jq '((.status.OK // 0) - (if .config.workload == "reserve" or .config.workload == "adjust" then (.restocks // 0) else 0 end)) / .duration_s' "$f"; done | median)
-			p50=$(for f in "${files[@]}"; do jq '.latency_us.p50 / 1000' "$f"; done | median)
-			p99=$(for f in "${files[@]}"; do jq '.latency_us.p99 / 1000' "$f"; done | median)
-			p999=$(for f in "${files[@]}"; do jq '.latency_us.p999 / 1000' "$f"; done | median)
-			mean=$(for f in "${files[@]}"; do jq '.latency_us.mean / 1000' "$f"; done | median)
-			cf=$(for f in "${files[@]}"; do jq '.conflicts / .requests' "$f"; done | median)
-			rq=$(for f in "${files[@]}"; do jq '.rpcs / .requests' "$f"; done | median)
-			rf=$(for f in "${files[@]}"; do jq '(.refusals // 0) / .requests' "$f"; done | median)
+			ps=$(for f in "${files[@]}"; do jq '((.status.OK // 0) - (if .config.workload == "reserve" or .config.workload == "adjust" then (.restocks // 0) else 0 end)) / .duration_s' "$f"; done | bench_median)
+			p50=$(for f in "${files[@]}"; do jq '.latency_us.p50 / 1000' "$f"; done | bench_median)
+			p99=$(for f in "${files[@]}"; do jq '.latency_us.p99 / 1000' "$f"; done | bench_median)
+			p999=$(for f in "${files[@]}"; do jq '.latency_us.p999 / 1000' "$f"; done | bench_median)
+			mean=$(for f in "${files[@]}"; do jq '.latency_us.mean / 1000' "$f"; done | bench_median)
+			cf=$(for f in "${files[@]}"; do jq '.conflicts / .requests' "$f"; done | bench_median)
+			rq=$(for f in "${files[@]}"; do jq '.rpcs / .requests' "$f"; done | bench_median)
+			rf=$(for f in "${files[@]}"; do jq '(.refusals // 0) / .requests' "$f"; done | bench_median)
 			[ -n "$base" ] || base=$ps
 			printf '| %s | %s | %s | %.0f | %.2f | %.2f / %.2f / %.2f / %.0f | %.3f | %.2f | %.3f |\n' \
 				"$skew" "$c" "$w" "$ps" "$(awk -v a="$ps" -v b="$base" 'BEGIN {print (b > 0) ? a / b : 0}')" \

@@ -21,10 +21,10 @@
 # medians and ratios.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=../scripts/server.sh
-. "$root/deploy/scripts/server.sh"
+bench_name=scrape.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+root=$bench_root
 
 build=$root/build
 duration=10
@@ -33,9 +33,6 @@ clients=32
 workload=get
 products=1000
 out=""
-
-die() { echo "scrape.sh: $*" >&2; exit 1; }
-log() { echo "scrape.sh: $*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -46,51 +43,29 @@ while [ $# -gt 0 ]; do
 	--workload) workload=$2; shift 2 ;;
 	--products) products=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) bench_help; exit 0 ;;
 	*) die "unknown option $1 (try --help)" ;;
 	esac
 done
 
-inventoryd=$build/src/inventoryd
-bench=$build/client/loadgen/inventory-bench
-[ -x "$inventoryd" ] || die "no $inventoryd (--build DIR)"
-[ -x "$bench" ] || die "no $bench (--build DIR)"
-command -v jq >/dev/null || die "needs jq"
 command -v curl >/dev/null || die "needs curl"
-[ -n "$out" ] || out=$(mktemp -d /tmp/inventory-scrape-bench.XXXXXX)
-mkdir -p "$out"
-chmod 755 "$out"
-pgdir=$out/pg
-srv=""
+bench_init scrape
 scraper=""
-
-cleanup() {
-	set +e
+bench_on_exit() {
 	[ -n "$scraper" ] && kill "$scraper" 2>/dev/null && wait "$scraper" 2>/dev/null
-	[ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null
-	bash "$root/deploy/scripts/pg-temp.sh" stop "$pgdir" >/dev/null 2>&1
 }
-trap cleanup EXIT
-
-bash "$root/deploy/scripts/pg-temp.sh" start "$pgdir" >/dev/null
-# shellcheck disable=SC1091
-. "$pgdir/env"
-inventory_migrate "$inventoryd" "$out/migrate.log" ||
-	die "inventoryd --migrate failed (see $out/migrate.log)"
+bench_db_start
 port=$(inventory_free_port)
 http_port=$(inventory_free_port)
 url=tcp://127.0.0.1:$port
 metrics=http://127.0.0.1:$http_port/metrics
-inventory_serve "$inventoryd" "$out/inventoryd.log" --db "$INVENTORY_DB" \
-	--listen "$url" --http "http://127.0.0.1:$http_port" --log-level warn
-srv=$inventory_pid
-inventory_wait "$srv" 10 inventory_port_open "$port" ||
+bench_serve "$out/inventoryd.log" --listen "$url" \
+	--http "http://127.0.0.1:$http_port" --log-level warn
+inventory_wait "$bench_pid" 10 inventory_port_open "$port" ||
 	die "inventoryd did not start (see $out/inventoryd.log)"
 "$bench" --server "$url" --products "$products" --requests 1 \
 	--write-ids "$out/ids" --quiet --no-progress >/dev/null ||
 	die "seeding failed"
-
-median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 run() { # CASE ROUND
 	"$bench" --server "$url" --ids "$out/ids" --workload "$workload" \
@@ -121,9 +96,9 @@ echo "|---|---:|---:|---:|"
 base=""
 for c in quiet scraped; do
 	files=("$out"/$c-r*.json)
-	rps=$(for f in "${files[@]}"; do jq '.throughput_rps' "$f"; done | median)
-	p50=$(for f in "${files[@]}"; do jq '.latency_us.p50 / 1000' "$f"; done | median)
-	p99=$(for f in "${files[@]}"; do jq '.latency_us.p99 / 1000' "$f"; done | median)
+	rps=$(for f in "${files[@]}"; do jq '.throughput_rps' "$f"; done | bench_median)
+	p50=$(for f in "${files[@]}"; do jq '.latency_us.p50 / 1000' "$f"; done | bench_median)
+	p99=$(for f in "${files[@]}"; do jq '.latency_us.p99 / 1000' "$f"; done | bench_median)
 	[ -n "$base" ] || base=$rps
 	label=$([ "$c" = quiet ] && echo "nobody scrapes" || echo "/metrics every 1 s")
 	printf '| %s | %.0f | %.3f | %.2f / %.2f |\n' "$label" "$rps" \

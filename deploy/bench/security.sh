@@ -32,10 +32,10 @@
 # difference.  Not part of the test suite.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=../scripts/server.sh
-. "$root/deploy/scripts/server.sh"
+bench_name=security.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+root=$bench_root
 
 build=$root/build
 duration=5
@@ -46,9 +46,6 @@ workloads="get update"
 workers=2
 bench_args=""
 out=""
-
-die() { echo "security.sh: $*" >&2; exit 1; }
-log() { echo "security.sh: $*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -61,40 +58,15 @@ while [ $# -gt 0 ]; do
 	--workers) workers=$2; shift 2 ;;
 	--bench-args) bench_args=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) bench_help; exit 0 ;;
 	*) die "unknown option $1 (try --help)" ;;
 	esac
 done
 
-inventoryd=$build/src/inventoryd
-bench=$build/client/loadgen/inventory-bench
-[ -x "$inventoryd" ] || die "no $inventoryd (--build DIR)"
-[ -x "$bench" ] || die "no $bench (--build DIR)"
-[ -n "$out" ] || out=$(mktemp -d /tmp/inventory-security-bench.XXXXXX)
-mkdir -p "$out"
-chmod 755 "$out"
+bench_init security
 secret=$(mktemp -d /tmp/inventory-security-secret.XXXXXX)
-pgdir=$out/pg
-pids=()
-
-cleanup() {
-	local p
-	set +e
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	bash "$root/deploy/scripts/pg-temp.sh" stop "$pgdir" >/dev/null 2>&1
-	rm -rf "$secret"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-bash "$root/deploy/scripts/pg-temp.sh" start "$pgdir" >"$out/pg-start.log" 2>&1 ||
-	{ cat "$out/pg-start.log" >&2; die "pg-temp.sh start failed"; }
-# shellcheck disable=SC1091
-. "$pgdir/env"
-inventory_migrate "$inventoryd" "$out/migrate.log" ||
-	{ cat "$out/migrate.log" >&2; die "inventoryd --migrate failed"; }
+bench_on_exit() { rm -rf "$secret"; }
+bench_db_start
 bash "$root/tests/security/certs.sh" "$secret/certs" || die "certs.sh failed"
 # The token lives in the secret folder only (removed at exit).
 od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$secret/token"
@@ -103,15 +75,11 @@ printf 'bench writer %s\n' "$(sha256sum <"$secret/token" | cut -d' ' -f1)" >"$se
 p_tcp=$(inventory_free_port)
 p_tls=$(inventory_free_port)
 p_auth=$(inventory_free_port)
-inventory_serve "$inventoryd" "$out/inventoryd-plain.log" --db "$INVENTORY_DB" \
-	--workers "$workers" \
+bench_serve "$out/inventoryd-plain.log" --workers "$workers" \
 	--listen "tcp://127.0.0.1:$p_tcp,tls+tcp://127.0.0.1:$p_tls" \
 	--tls-cert "$secret/certs/server.crt" --tls-key "$secret/certs/server.key"
-pids+=("$inventory_pid")
-inventory_serve "$inventoryd" "$out/inventoryd-auth.log" --db "$INVENTORY_DB" \
-	--workers "$workers" \
+bench_serve "$out/inventoryd-auth.log" --workers "$workers" \
 	--listen "tcp://127.0.0.1:$p_auth" --auth-file "$secret/auth"
-pids+=("$inventory_pid")
 
 declare -A url=(
 	[tcp]="tcp://127.0.0.1:$p_tcp"
