@@ -11,18 +11,25 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v curl >/dev/null 2>&1 || fail "curl is missing (a test dependency)"
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-while :; do
-	http_port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-	port_busy "$http_port" || break
-done
-base=http://127.0.0.1:$http_port
+base=
 
-# lib.sh's server, with the endpoint on.
+# lib.sh's server, with the endpoint on.  A free port can be taken by a
+# test running in parallel before the server binds it; the server then
+# exits at once ("Address in use"), and another port is tried.
 start_server() {
-	inventory_serve "$inventoryd" "$work/inventoryd.log" --listen "$url" \
-		--db "$INVENTORY_DB" --workers "$FAULT_WORKERS" --http "$base"
-	srv_pid=$inventory_pid
+	local attempt
+	for attempt in 1 2 3 4 5; do
+		base=http://127.0.0.1:$(inventory_free_port)
+		inventory_serve "$inventoryd" "$work/inventoryd.log" \
+			--listen "$url" --db "$INVENTORY_DB" \
+			--workers "$FAULT_WORKERS" --http "$base"
+		srv_pid=$inventory_pid
+		inventory_wait "$srv_pid" 1 false || true
+		srv_alive && return 0
+		wait "$srv_pid" 2>/dev/null || true
+		say "the --http port was taken (attempt $attempt); another"
+	done
+	fail "inventoryd --http did not start on any of 5 ports"
 }
 
 # code PATH: the HTTP status (000: no answer), body in $work/body.
