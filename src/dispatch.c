@@ -30,6 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "validate.h"
+#include "wire_check.h"
 
 #define METHOD_PREFIX "/inventory.v1.InventoryService/"
 
@@ -52,6 +53,7 @@ struct frame {
 	void             *arg;            /* for done */
 	struct op         one;            /* the call of a single frame */
 	ProtobufCMessage *one_payload;    /* its payload */
+	struct wire_check wire;           /* what the raw bytes showed */
 };
 
 /* Conflict and failure lines: at most 10 a second each, then a count. */
@@ -118,7 +120,7 @@ decode_call(const Inventory__V1__Request *env, int *method,
 	if (env->request_id != NULL && !validate_request_id(env->request_id)) {
 		snprintf(msg, msglen,
 		    "request_id: must be 1 to %d printable ASCII characters, "
-		    "none of them space, '=', '\"' or '\\'",
+		    "none of them space, '=', '\"' or '\\', and not \"-\"",
 		    REQUEST_ID_MAX);
 		return CODE_INVALID_ARGUMENT;
 	}
@@ -165,10 +167,17 @@ enum code
 dispatch_decode(const uint8_t *buf, size_t len, struct dispatch_request *req,
     char *msg, size_t msglen)
 {
+	struct wire_check wire;
+	enum code         code;
+
 	req->env     = NULL;
 	req->payload = NULL;
 	req->method  = -1;
-	req->env     = inventory__v1__request__unpack(NULL, len, buf);
+	code         = wire_check_request(buf, len, &wire, msg, msglen);
+	wire_check_fini(&wire);
+	if (code != CODE_OK)
+		return code;
+	req->env = inventory__v1__request__unpack(NULL, len, buf);
 	if (req->env == NULL) {
 		snprintf(msg, msglen, "malformed request envelope");
 		return CODE_INVALID_ARGUMENT;
@@ -179,8 +188,8 @@ dispatch_decode(const uint8_t *buf, size_t len, struct dispatch_request *req,
 /* Turn one call's envelope into op: decoded, validated and, if it needs
  * the database, pending (returns true). */
 static bool
-open_call(struct frame *f, const Inventory__V1__Request *env, struct op *op,
-    ProtobufCMessage **payload)
+open_call(struct frame *f, const Inventory__V1__Request *env, bool nul,
+    struct op *op, ProtobufCMessage **payload)
 {
 	enum auth_role role = AUTH_ROLE_WRITER; /* without --auth-file */
 	enum code      code;
@@ -196,6 +205,16 @@ open_call(struct frame *f, const Inventory__V1__Request *env, struct op *op,
 		code       = CODE_INVALID_ARGUMENT;
 		snprintf(op->message, sizeof(op->message),
 		    "batch: a batch entry may not itself be a batch");
+		goto out_done;
+	}
+	if (nul) {
+		/* Unpacked, the string would end at the NUL: a token or id
+		 * other than the one sent. */
+		op->method = -1;
+		code       = CODE_INVALID_ARGUMENT;
+		snprintf(op->message, sizeof(op->message),
+		    "method, request_id and token may not contain a NUL "
+		    "byte");
 		goto out_done;
 	}
 	if (auth_enabled()) {
@@ -260,6 +279,7 @@ dispatch_frame_open(const uint8_t *buf, size_t len, uint64_t received_ns,
 	struct frame *f;
 	struct op   **tail = pending;
 	char          msg[160];
+	enum code     code;
 
 	*pending = NULL;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
@@ -277,6 +297,12 @@ dispatch_frame_open(const uint8_t *buf, size_t len, uint64_t received_ns,
 		refuse(f, CODE_RESOURCE_EXHAUSTED, msg);
 		return f;
 	}
+	/* Before unpacking: protobuf-c recurses into every nested batch. */
+	if ((code = wire_check_request(
+	         buf, len, &f->wire, msg, sizeof(msg))) != CODE_OK) {
+		refuse(f, code, msg);
+		return f;
+	}
 	if ((f->env = inventory__v1__request__unpack(NULL, len, buf)) ==
 	    NULL) {
 		refuse(f, CODE_INVALID_ARGUMENT, "malformed request envelope");
@@ -286,7 +312,8 @@ dispatch_frame_open(const uint8_t *buf, size_t len, uint64_t received_ns,
 		f->nops     = 1;
 		f->ops      = &f->one;
 		f->payloads = &f->one_payload;
-		if (open_call(f, f->env, &f->one, &f->one_payload)) {
+		if (open_call(
+		        f, f->env, f->wire.nul, &f->one, &f->one_payload)) {
 			*tail = &f->one;
 			atomic_store(&f->pending, 2);
 		}
@@ -299,6 +326,21 @@ dispatch_frame_open(const uint8_t *buf, size_t len, uint64_t received_ns,
 		refuse(f, CODE_RESOURCE_EXHAUSTED, msg);
 		return f;
 	}
+	if (f->env->method != NULL || f->env->request_id != NULL ||
+	    f->env->has_payload || f->env->has_timeout_ms) {
+		/* Answering the entries alone would drop the frame's own
+		 * call without a word. */
+		refuse(f, CODE_INVALID_ARGUMENT,
+		    "a batch frame carries no call of its own: method, "
+		    "request_id, timeout_ms and payload go in its entries");
+		return f;
+	}
+	if (f->wire.nul) {
+		/* The frame's token, which entries without their own use. */
+		refuse(f, CODE_INVALID_ARGUMENT,
+		    "token may not contain a NUL byte");
+		return f;
+	}
 	f->batch = true;
 	f->nops  = f->env->n_batch;
 	f->ops   = calloc(f->nops, sizeof(*f->ops));
@@ -308,12 +350,16 @@ dispatch_frame_open(const uint8_t *buf, size_t len, uint64_t received_ns,
 		free(f->ops);
 		free(f->payloads);
 		inventory__v1__request__free_unpacked(f->env, NULL);
+		wire_check_fini(&f->wire);
 		free(f);
 		return NULL;
 	}
 	for (size_t i = 0; i < f->nops; i++) {
-		if (open_call(
-		        f, f->env->batch[i], &f->ops[i], &f->payloads[i])) {
+		bool nul = f->wire.entry_nul != NULL && i < f->wire.nentries &&
+		           f->wire.entry_nul[i];
+
+		if (open_call(f, f->env->batch[i], nul, &f->ops[i],
+		        &f->payloads[i])) {
 			*tail = &f->ops[i];
 			tail  = &f->ops[i].next;
 			atomic_fetch_add(&f->pending, 1);
@@ -359,6 +405,7 @@ dispatch_frame_free(struct frame *f)
 	}
 	if (f->env != NULL)
 		inventory__v1__request__free_unpacked(f->env, NULL);
+	wire_check_fini(&f->wire);
 	free(f);
 }
 

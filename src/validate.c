@@ -151,7 +151,9 @@ validate_request_id(const char *s)
 		    s[i] == '\\')
 			return false;
 	}
-	return i >= 1;
+	/* "-" is what the logs and the audit print for "no request id":
+	 * as an id it could not be told from none. */
+	return i >= 1 && strcmp(s, "-") != 0;
 }
 
 bool

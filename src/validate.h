@@ -34,7 +34,8 @@ bool validate_stock(int64_t stock);
 
 /* A request id: 1..REQUEST_ID_MAX bytes of printable ASCII (0x21..0x7e)
  * except '=', '"' and '\\', so that an id logged as request_id=... can
- * never forge another field or line (the client's hex ids qualify). */
+ * never forge another field or line (the client's hex ids qualify), and
+ * not "-", which the logs print for "none". */
 bool validate_request_id(const char *s);
 
 /* An expected version: >= 1 (versions start at 1). */

@@ -855,6 +855,42 @@ client_reply_seeds(void)
 	stock_reply_seeds();
 }
 
+/* Frames of empty Requests nested in `batch` `depth` deep, built from the
+ * inside out (each level: the tag, then the inner length as a varint):
+ * the shape that once made protobuf-c recurse off the stack. */
+static void
+deep_seeds(void)
+{
+	static const size_t depths[] = { 3, 9000 };
+	char                name[32];
+
+	for (size_t d = 0; d < sizeof(depths) / sizeof(depths[0]); d++) {
+		size_t   cap = depths[d] * 6 + 16, start = cap, inner = 0;
+		uint8_t *buf = malloc(cap);
+
+		if (buf == NULL)
+			die("malloc");
+		for (size_t i = 0; i < depths[d]; i++) {
+			uint8_t hdr[12];
+			size_t  h = 0, v = inner;
+
+			hdr[h++] = (5 << 3) | 2; /* Request.batch */
+			do {
+				hdr[h++] = (uint8_t)((v & 0x7f) |
+				                     (v > 0x7f ? 0x80 : 0));
+				v >>= 7;
+			} while (v != 0);
+			start -= h;
+			memcpy(buf + start, hdr, h);
+			inner += h;
+		}
+		snprintf(name, sizeof(name), "nested-%zu-deep", depths[d]);
+		put("envelope", name, buf + start, inner);
+		put("batch", name, buf + start, inner);
+		free(buf);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -874,6 +910,7 @@ main(int argc, char **argv)
 	reserve_seeds();
 	list_seeds();
 	batch_seeds();
+	deep_seeds();
 	envelope_seeds();
 	auth_seeds();
 	client_reply_seeds();

@@ -559,7 +559,7 @@ hostile_stop(struct hostile_server *srv)
 		return 0;
 	}
 	kill(srv->pid, SIGTERM);
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < 300; i++) { /* 15 s: systemd's stop budget */
 		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
 			ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 			break;

@@ -190,6 +190,8 @@ test_request_id(void **state)
 		    true }, /* the client's */
 		{ "t-1234-5-abcdef", true },
 		{ "", false },
+		{ "-", false }, /* what the logs print for none */
+		{ "--", true },
 		{ "has space", false },
 		{ " ", false },
 		{ "a=b", false },
