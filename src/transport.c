@@ -30,9 +30,10 @@
  * When a reply cannot be handed to the connection in time (a refusal
  * within REFUSAL_TIMEOUT_MS, a reply within SEND_TIMEOUT_MS: the peer
  * stopped reading and the kernel buffers are full) the connection is
- * closed, which frees every context waiting on it at once.  (Closing a
- * pipe from a receive callback made nng 1.5.2's nng_close() hang at exit
- * in our tests, so connections are closed only from send completions.)  No
+ * closed, which frees every context waiting on it at once.  It is closed
+ * by shutting down its kernel socket, never with nng_pipe_close(): nng
+ * 1.5.2 closing a pipe whose peer is still sending can wedge its reaper
+ * for good (see pipe_shutdown()).  No
  * executor ever waits for any of this: replies are handed over
  * asynchronously.
  */
@@ -42,13 +43,17 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "clock.h"
@@ -257,13 +262,88 @@ on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 	pthread_mutex_unlock(&t->pipes_mtx);
 }
 
+/* Two nng socket addresses of TCP connections, as the kernel's. */
+static bool
+same_inet(const nng_sockaddr *a, const struct sockaddr_storage *k)
+{
+	if (a->s_family == NNG_AF_INET && k->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)k;
+
+		return in->sin_port == a->s_in.sa_port &&
+		       in->sin_addr.s_addr == a->s_in.sa_addr;
+	}
+	if (a->s_family == NNG_AF_INET6 && k->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)k;
+
+		return in6->sin6_port == a->s_in6.sa_port &&
+		       memcmp(&in6->sin6_addr, a->s_in6.sa_addr, 16) == 0;
+	}
+	return false;
+}
+
+/* End the connection under pipe p (tcp://, tls+tcp://) by shutting down
+ * the reading side of its kernel socket: nng's next read on it ends (EOF)
+ * and nng closes the pipe itself on that failed receive, when no read of
+ * it is under way.  nng_pipe_close() on a pipe whose peer is still
+ * sending is what must not happen: nng 1.5.2 can then leave rep0's
+ * receive on that pipe pending for ever, and its single reaper (which
+ * every later pipe's close waits for) blocks: every later connection's
+ * descriptor leaks and nng_close() hangs (fixed upstream after 1.5.2).
+ * Shutting down the writing side as well is no better: the blocked reply
+ * then fails first and rep0 closes the pipe from the send side, the same
+ * race.  nng does not give out the descriptor, so it is found by its two
+ * addresses among the process's descriptors (a rare path: stalled peers
+ * only).  Returns 0, or -1 if no descriptor matched (ipc://, or gone). */
+static int
+pipe_shutdown(nng_pipe p)
+{
+	nng_sockaddr            loc, rem;
+	struct sockaddr_storage kl, kr;
+	socklen_t               len;
+	struct dirent          *de;
+	DIR                    *dir;
+	int                     rv = -1;
+
+	if (nng_pipe_get_addr(p, NNG_OPT_LOCADDR, &loc) != 0 ||
+	    nng_pipe_get_addr(p, NNG_OPT_REMADDR, &rem) != 0 ||
+	    (rem.s_family != NNG_AF_INET && rem.s_family != NNG_AF_INET6) ||
+	    (dir = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while (rv != 0 && (de = readdir(dir)) != NULL) {
+		char *end;
+		long  fd = strtol(de->d_name, &end, 10);
+
+		if (*end != '\0' || end == de->d_name || fd < 0 ||
+		    fd == dirfd(dir))
+			continue;
+		len = sizeof(kr);
+		if (getpeername((int)fd, (struct sockaddr *)&kr, &len) != 0 ||
+		    !same_inet(&rem, &kr))
+			continue;
+		len = sizeof(kl);
+		if (getsockname((int)fd, (struct sockaddr *)&kl, &len) != 0 ||
+		    !same_inet(&loc, &kl))
+			continue;
+		rv = shutdown((int)fd, SHUT_RD) == 0 ? 0 : -1;
+	}
+	closedir(dir);
+	return rv;
+}
+
+/* A peer that does not read its replies: end its connection.  Without a
+ * descriptor to shut down (ipc://), the connection stays: its frames'
+ * replies keep timing out, each freeing its context, so it holds no more
+ * than the contexts its own frames take. */
 static void
 close_stalled(struct transport_call *c, const char *why)
 {
-	nng_pipe_close(c->pipe);
+	bool closed = pipe_shutdown(c->pipe) == 0;
+
 	metrics_overload(METRICS_STALLED_CONNS, 1);
 	log_at_limited(&conn_log, LOG_LEVEL_WARN,
-	    "transport: connection %u closed: %s", nng_pipe_id(c->pipe), why);
+	    "transport: connection %u %s: %s", nng_pipe_id(c->pipe),
+	    closed ? "closed" : "left open (no socket to shut down)", why);
 }
 
 /* Under c->mtx: receive again, or stop if the transport is stopping.

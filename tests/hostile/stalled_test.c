@@ -1,0 +1,166 @@
+/*
+ * Senders that never read, against a private inventoryd (hostile_spawn):
+ * twenty raw connections push BatchGetProducts frames (~120 KB replies)
+ * as fast as the server takes them and never read a reply, three rounds
+ * of 8 s.  Closing such a connection with nng_pipe_close() while its
+ * peer was still sending wedged nng 1.5.2's reaper: afterwards every
+ * ordinary call leaked a descriptor and SIGTERM hung.  Asserted here:
+ *
+ *   - the server ends the stalled connections (its log says so);
+ *   - afterwards 20 ordinary calls, each on a new connection, are served
+ *     and leave the server's open descriptors where they were (+2 at
+ *     most, for a connection still closing);
+ *   - SIGTERM ends the server with exit 0 within 15 s.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+
+#include "hostile.h"
+
+enum {
+	CONNS    = 20,
+	ROUNDS   = 3,
+	ROUND_MS = 8000,
+	PRODUCTS = 20,
+	IDS      = 1000,
+	CALLS    = 20,
+};
+
+static int
+fd_count(int pid)
+{
+	char           path[64];
+	DIR           *d;
+	struct dirent *de;
+	int            n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static uint8_t *
+batch_get_body(char ids[][37], size_t *len)
+{
+	Inventory__V1__BatchGetProductsRequest b =
+	    INVENTORY__V1__BATCH_GET_PRODUCTS_REQUEST__INIT;
+	char   **v = calloc(IDS, sizeof(*v));
+	uint8_t *buf;
+
+	if (v == NULL)
+		abort();
+	for (size_t i = 0; i < IDS; i++)
+		v[i] = ids[i % PRODUCTS];
+	b.n_ids = IDS;
+	b.ids   = v;
+	buf     = hostile_envelope("BatchGetProducts", NULL, &b.base, len);
+	free(v);
+	return buf;
+}
+
+/* One round: CONNS connections push frames for ROUND_MS, never read. */
+static long
+stall_round(const char *url, const uint8_t *frame, size_t flen)
+{
+	int       fds[CONNS];
+	size_t    off[CONNS] = { 0 };
+	long      sent       = 0;
+	long long end;
+
+	for (int i = 0; i < CONNS; i++) {
+		fds[i] = hostile_raw_open(url, 3000);
+		CHECK(fds[i] >= 0);
+		if (fds[i] >= 0)
+			(void)fcntl(fds[i], F_SETFL,
+			    fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+	}
+	end = hostile_now_ms() + ROUND_MS;
+	while (hostile_now_ms() < end) {
+		for (int i = 0; i < CONNS; i++) {
+			ssize_t w;
+
+			if (fds[i] < 0)
+				continue;
+			w = send(fds[i], frame + off[i], flen - off[i],
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (w <= 0) { /* ended by the server */
+				close(fds[i]);
+				fds[i] = -1;
+				continue;
+			}
+			off[i] += (size_t)w;
+			if (off[i] == flen) {
+				off[i] = 0;
+				sent++;
+			}
+		}
+		usleep(5000);
+	}
+	for (int i = 0; i < CONNS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return sent;
+}
+
+int
+main(void)
+{
+	struct hostile_server srv;
+	char                  ids[PRODUCTS][37];
+	nng_socket            s;
+	uint8_t              *body, *frame;
+	size_t                blen, flen;
+	int                   before, after, served = 0;
+	long long             t0;
+
+	hostile_spawn(&srv, NULL);
+	s = hostile_open(srv.url, 5000);
+	for (int i = 0; i < PRODUCTS; i++)
+		CHECK(hostile_create(s, "stalled", 1, "1.00", ids[i]) == 0);
+	nng_close(s);
+	body  = batch_get_body(ids, &blen);
+	frame = hostile_raw_frame(1, body, blen, &flen);
+	for (int r = 0; r < ROUNDS; r++) {
+		long sent = stall_round(srv.url, frame, flen);
+
+		printf("round %d: %d connections sent %ld frames unread; "
+		       "server fds %d\n",
+		    r + 1, CONNS, sent, fd_count(srv.pid));
+	}
+	free(frame);
+	free(body);
+	CHECK(hostile_log_count(&srv, "closed: replies not read") >= 1);
+
+	usleep(1000 * 1000); /* the last round's connections close */
+	before = fd_count(srv.pid);
+	for (int i = 0; i < CALLS; i++)
+		served += hostile_served(srv.url, 3000);
+	usleep(500 * 1000);
+	after = fd_count(srv.pid);
+	printf("%d of %d ordinary calls served; server fds %d -> %d\n", served,
+	    CALLS, before, after);
+	CHECK(served == CALLS);
+	CHECK(before > 0 && after - before <= 2);
+
+	t0 = hostile_now_ms();
+	CHECK(hostile_stop(&srv));
+	printf("SIGTERM to exit: %lld ms\n", hostile_now_ms() - t0);
+	CHECK(hostile_now_ms() - t0 < 15000);
+	nng_fini();
+	printf("%s\n", hostile_failures == 0 ? "PASS" : "FAIL");
+	return hostile_failures == 0 ? 0 : 1;
+}
