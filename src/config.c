@@ -61,6 +61,16 @@ static const struct key keys[] = {
 	    offsetof(struct config, max_pending), "4096", 1, 1000000 },
 	{ "max-connections", "INVENTORY_MAX_CONNECTIONS", KEY_INT,
 	    offsetof(struct config, max_connections), "1024", 1, 65536 },
+	{ "max-connections-per-peer", "INVENTORY_MAX_CONNECTIONS_PER_PEER",
+	    KEY_INT, offsetof(struct config, max_conns_per_peer), "256", 1,
+	    65536 },
+	{ "idle-timeout", "INVENTORY_IDLE_TIMEOUT", KEY_INT,
+	    offsetof(struct config, idle_timeout_s), "60", 1, 86400 },
+	{ "max-reply", "INVENTORY_MAX_REPLY", KEY_SIZE,
+	    offsetof(struct config, max_reply), "8388608", 65536, 1073741824 },
+	{ "reply-memory", "INVENTORY_REPLY_MEMORY", KEY_SIZE,
+	    offsetof(struct config, reply_memory), "201326592", 1048576,
+	    68719476736LL },
 	{ "db-file", "INVENTORY_DB_FILE", KEY_STRING,
 	    offsetof(struct config, db_file), "", 0, 0 },
 	{ "auth-file", "INVENTORY_AUTH_FILE", KEY_STRING,
@@ -85,7 +95,9 @@ const char config_usage[] =
     "usage: inventoryd [--listen URL[,URL...]] [--db CONNINFO | --db-file "
     "FILE]\n"
     "                  [--workers N] [--max-frame BYTES] [--max-pending N]\n"
-    "                  [--max-connections N] [--log-level LEVEL]\n"
+    "                  [--max-connections N] [--max-connections-per-peer N]\n"
+    "                  [--idle-timeout SECONDS] [--max-reply BYTES]\n"
+    "                  [--reply-memory BYTES] [--log-level LEVEL]\n"
     "                  [--request-ttl SECONDS] [--auth-file FILE]\n"
     "                  [--audit-log FILE] [--tls-cert FILE --tls-key FILE\n"
     "                  [--tls-client-ca FILE]] [--log-format text|json]\n"
@@ -112,6 +124,19 @@ const char config_usage[] =
     "  --max-connections N  connections served at once; newer ones are\n"
     "                     closed; env INVENTORY_MAX_CONNECTIONS; default "
     "1024\n"
+    "  --max-connections-per-peer N  of them from one address; env\n"
+    "                     INVENTORY_MAX_CONNECTIONS_PER_PEER; default 256\n"
+    "  --idle-timeout S   close a connection that sent no call with a valid\n"
+    "                     token (any call, without --auth-file) within S\n"
+    "                     seconds; when all connections are taken such\n"
+    "                     connections make room for new ones; env\n"
+    "                     INVENTORY_IDLE_TIMEOUT; default 60\n"
+    "  --max-reply BYTES  reply memory one frame may take; its calls\n"
+    "                     beyond get RESOURCE_EXHAUSTED; env\n"
+    "                     INVENTORY_MAX_REPLY; default 8388608\n"
+    "  --reply-memory BYTES  reply memory all frames in flight may take;\n"
+    "                     calls beyond get RESOURCE_EXHAUSTED; env\n"
+    "                     INVENTORY_REPLY_MEMORY; default 201326592\n"
     "  --log-level LEVEL  error, warn, info or debug; env "
     "INVENTORY_LOG_LEVEL\n"
     "  --log-format FMT   text (default) or json: one object per line\n"

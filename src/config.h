@@ -22,7 +22,13 @@ struct config {
 	int    log_level;     /* enum log_level */
 	int    request_ttl_s; /* how long request ids are remembered */
 	int    max_pending;   /* calls queued for or at the database */
-	int    max_connections; /* connections served at once */
+	int    max_connections;    /* connections served at once */
+	int    max_conns_per_peer; /* of them from one address */
+	int    idle_timeout_s;     /* a connection that sent no call with a
+	                              valid token (or any call, without
+	                              --auth-file) is closed after it */
+	size_t max_reply;          /* reply memory one frame may reserve */
+	size_t reply_memory;       /* reply memory all frames may reserve */
 	char  *db_file;       /* file holding the conninfo (owned); "" none */
 	char  *auth_file;     /* callers and roles (owned); "" none: open */
 	char  *audit_log;     /* JSON lines audit file (owned); "" none */

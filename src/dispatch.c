@@ -54,6 +54,9 @@ struct frame {
 	struct op         one;            /* the call of a single frame */
 	ProtobufCMessage *one_payload;    /* its payload */
 	struct wire_check wire;           /* what the raw bytes showed */
+	size_t            reply_cost;     /* bytes reserved for its replies */
+	bool              trusted;        /* a call of it got past the token
+	                                     check (or there is none) */
 };
 
 /* Conflict and failure lines: at most 10 a second each, then a count. */
@@ -62,11 +65,89 @@ static struct log_limit failure_log  = LOG_LIMIT_INIT("request", 10);
 
 /* Set once before the executors start; read-only afterwards. */
 static size_t max_request_bytes;
+static size_t max_reply_bytes;  /* per frame; 0: no limit */
+static size_t reply_memory_max; /* all frames at once; 0: no limit */
+
+_Static_assert(sizeof(struct product) + 320 <= DISPATCH_PRODUCT_COST,
+    "a product's struct and widest encoding must fit its reply cost");
+
+/* Bytes reserved by the frames in flight for their replies. */
+static atomic_size_t reply_reserved;
 
 void
 dispatch_set_max_request(size_t max_request)
 {
 	max_request_bytes = max_request;
+}
+
+void
+dispatch_set_reply_limits(size_t per_frame, size_t all_frames)
+{
+	max_reply_bytes  = per_frame;
+	reply_memory_max = all_frames;
+}
+
+size_t
+dispatch_reply_reserved(void)
+{
+	return atomic_load_explicit(&reply_reserved, memory_order_relaxed);
+}
+
+/* The most memory a pending call's reply can take, from its arguments
+ * alone: each product it may return costs its struct in the op and its
+ * encoded form in the reply. */
+static size_t
+reply_cost(const struct op *op)
+{
+	size_t products = 1;
+
+	switch (op->kind) {
+	case OP_READ_MANY:
+		products = op->nids;
+		break;
+	case OP_RESERVE:
+		products = op->nitems + 1;
+		break;
+	case OP_LIST:
+		products = op->page_size > 0 ? (size_t)op->page_size : 1;
+		break;
+	default:
+		break;
+	}
+	return DISPATCH_REPLY_BASE + products * DISPATCH_PRODUCT_COST;
+}
+
+/* Reserve op's reply memory for its frame; false (op answered
+ * RESOURCE_EXHAUSTED) when the frame's or the process's budget would be
+ * exceeded.  Checked before any I/O, so a refused call costs nothing. */
+static bool
+reserve_reply(struct frame *f, struct op *op)
+{
+	size_t cost = reply_cost(op), before;
+
+	if (max_reply_bytes != 0 && f->reply_cost + cost > max_reply_bytes) {
+		snprintf(op->message, sizeof(op->message),
+		    "the replies of this frame would exceed %zu bytes "
+		    "(--max-reply): send this call in another frame",
+		    max_reply_bytes);
+		goto out_refuse;
+	}
+	before = atomic_fetch_add(&reply_reserved, cost);
+	if (reply_memory_max != 0 && before + cost > reply_memory_max) {
+		atomic_fetch_sub(&reply_reserved, cost);
+		snprintf(op->message, sizeof(op->message),
+		    "the server is at its reply memory budget of %zu bytes "
+		    "(--reply-memory): retry later",
+		    reply_memory_max);
+		goto out_refuse;
+	}
+	f->reply_cost += cost;
+	return true;
+
+out_refuse:
+	op->kind = OP_NONE;
+	op->code = CODE_RESOURCE_EXHAUSTED;
+	return false;
 }
 
 int
@@ -230,8 +311,9 @@ open_call(struct frame *f, const Inventory__V1__Request *env, bool nul,
 			goto out_done;
 		}
 	}
-	code = decode_call(
-	    env, &op->method, payload, op->message, sizeof(op->message));
+	f->trusted = true; /* a known token, or none is needed */
+	code       = decode_call(
+	          env, &op->method, payload, op->message, sizeof(op->message));
 	if (code != CODE_OK)
 		goto out_done;
 	op->handler = &handler_table[op->method];
@@ -256,7 +338,7 @@ open_call(struct frame *f, const Inventory__V1__Request *env, bool nul,
 			goto out_done;
 		}
 	}
-	return true;
+	return reserve_reply(f, op);
 
 out_done:
 	op->kind = OP_NONE;
@@ -406,7 +488,15 @@ dispatch_frame_free(struct frame *f)
 	if (f->env != NULL)
 		inventory__v1__request__free_unpacked(f->env, NULL);
 	wire_check_fini(&f->wire);
+	if (f->reply_cost > 0)
+		atomic_fetch_sub(&reply_reserved, f->reply_cost);
 	free(f);
+}
+
+bool
+dispatch_frame_trusted(const struct frame *f)
+{
+	return f->trusted;
 }
 
 void

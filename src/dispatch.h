@@ -20,6 +20,7 @@
 #define INVENTORY_DISPATCH_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,15 @@ enum { DISPATCH_REPLY_MAX = 4096 };
 
 /* Most calls one batch frame may carry (the proto's limit). */
 enum { DISPATCH_BATCH_MAX = 1000 };
+
+/* What a call's reply may cost in memory, reserved when its frame is
+ * opened (see dispatch_set_reply_limits): a fixed part, plus, per product
+ * it may return, its struct product in the op and its largest encoding
+ * (a 200-byte name, a 20-digit price, every integer at its widest). */
+enum {
+	DISPATCH_REPLY_BASE   = 512,
+	DISPATCH_PRODUCT_COST = 640,
+};
 
 /* Called once per frame when its last call is complete. */
 typedef void (*dispatch_done_fn)(struct frame *f, void *arg);
@@ -97,6 +107,23 @@ size_t dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
 /* Frames longer than max_request bytes are answered RESOURCE_EXHAUSTED
  * without being decoded.  Set once at start-up; 0 means no limit. */
 void dispatch_set_max_request(size_t max_request);
+
+/* Memory for replies: a frame whose calls' replies could take more than
+ * per_frame bytes has the calls beyond answered RESOURCE_EXHAUSTED (the
+ * first ones run); and while the frames in flight have all_frames bytes
+ * reserved, further calls are answered RESOURCE_EXHAUSTED.  Costs are
+ * reserved before any I/O from the calls' arguments (a ListProducts of
+ * 1000 costs what 1000 products could) and returned when the frame is
+ * freed.  Set once at start-up; 0 means no limit. */
+void dispatch_set_reply_limits(size_t per_frame, size_t all_frames);
+
+/* Bytes reserved for replies by the frames in flight (for metrics). */
+size_t dispatch_reply_reserved(void);
+
+/* Whether a call of f got past the token check (always, without
+ * --auth-file): its connection belongs to a caller.  Thread-safe once
+ * the frame is open. */
+bool dispatch_frame_trusted(const struct frame *f);
 
 /* Check the method table against protoc-c's service descriptor; returns 0,
  * or -1 after logging the first mismatch.  Called once at start-up. */

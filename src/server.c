@@ -153,6 +153,7 @@ server_start(
 	 * RESOURCE_EXHAUSTED reply; one over the hard limit is not even
 	 * read (nng closes that connection), which caps memory per pipe. */
 	dispatch_set_max_request(cfg->max_frame);
+	dispatch_set_reply_limits(cfg->max_reply, cfg->reply_memory);
 	lim.max_frame       = server_hard_frame(cfg->max_frame);
 	lim.max_connections = cfg->max_connections;
 	lim.tls_cert        = cfg->tls_cert;
