@@ -73,6 +73,8 @@ on_request(void *arg, struct transport_call *call, const uint8_t *buf,
 		transport_reply(call, exhausted, sizeof(exhausted));
 		return;
 	}
+	if (dispatch_frame_trusted(f))
+		transport_call_trust(call);
 	executor_submit(s->ex, pending);
 	dispatch_frame_release(f);
 }
@@ -154,11 +156,13 @@ server_start(
 	 * read (nng closes that connection), which caps memory per pipe. */
 	dispatch_set_max_request(cfg->max_frame);
 	dispatch_set_reply_limits(cfg->max_reply, cfg->reply_memory);
-	lim.max_frame       = server_hard_frame(cfg->max_frame);
-	lim.max_connections = cfg->max_connections;
-	lim.tls_cert        = cfg->tls_cert;
-	lim.tls_key         = cfg->tls_key;
-	lim.tls_client_ca   = cfg->tls_client_ca;
+	lim.max_frame          = server_hard_frame(cfg->max_frame);
+	lim.max_connections    = cfg->max_connections;
+	lim.max_conns_per_peer = cfg->max_conns_per_peer;
+	lim.idle_timeout_s     = cfg->idle_timeout_s;
+	lim.tls_cert           = cfg->tls_cert;
+	lim.tls_key            = cfg->tls_key;
+	lim.tls_client_ca      = cfg->tls_client_ca;
 	if (executor_start(&s->ex, cfg->workers, &s->opts) != 0) {
 		snprintf(errbuf, errlen, "cannot start the executors");
 		free(s);

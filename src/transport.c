@@ -19,11 +19,15 @@
  * held only to change its state, never across I/O; the transport's mutex
  * is taken only by the drain.
  *
- * Limits (issue 8): at most max_connections pipes are served; a newer one
- * is closed as soon as it has negotiated (NNG_PIPE_EV_ADD_PRE, so the REP
- * protocol never sees it).  A table of the open pipes counts the frames
- * each one holds (received, reply not yet handed to the wire): rep0 hands
- * a connection's next frame to any free context, so without it one
+ * Limits: at most max_connections pipes are served, at most
+ * max_conns_per_peer of them from one address (conn_table.h).  When all
+ * are taken, connections that never sent a call past the token check
+ * make room for a newcomer, oldest first; such connections also end after
+ * the idle timeout (a sweep once a second).  A newcomer that finds no
+ * room is closed as soon as it has negotiated (NNG_PIPE_EV_ADD_PRE, so
+ * the REP protocol never sees it).  A table of the open pipes counts the
+ * frames each one holds (received, reply not yet handed to the wire): rep0
+ * hands a connection's next frame to any free context, so without it one
  * pipelining client could hold every context.  Beyond PIPE_FRAMES_MAX,
  * while more than half of the contexts are busy, a frame is refused
  * RESOURCE_EXHAUSTED at once (ops->refuse, no decoding).
@@ -57,6 +61,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "conn_table.h"
 #include "log.h"
 #include "metrics.h"
 #include "transport_guard.h"
@@ -84,20 +89,20 @@ enum {
 	 * context waiting on it (a non-reading pipelining client would
 	 * otherwise hold all of them with refusals). */
 	REFUSAL_TIMEOUT_MS = 250,
+	/* Every slot taken: a newcomer may evict this many untrusted
+	 * connections at once, each at least this old (time for a caller's
+	 * first call after its handshake). */
+	EVICT_BATCH       = 16,
+	SWEEP_INTERVAL_MS = 1000, /* the idle sweep's period */
+	SWEEP_MAX         = 4096, /* connections one sweep may end */
 };
+
+static const uint64_t EVICT_GRACE_NS = 1000000000u; /* 1 s */
 
 /* Lines about refused or closed connections: at most 1 a second. */
 static struct log_limit conn_log  = LOG_LIMIT_INIT("connections", 1);
 static struct log_limit frame_log = LOG_LIMIT_INIT("frames", 1);
 static struct log_limit recv_log  = LOG_LIMIT_INIT("receive", 1);
-
-/* One served connection in the pipe table. */
-struct pipe_slot {
-	uint32_t id;      /* nng_pipe_id; 0: free */
-	int      frames;  /* frames of it held by contexts */
-	bool     counted; /* counts against max_connections */
-	int      next;    /* bucket chain or free list; -1 ends */
-};
 
 enum call_state {
 	CALL_RECEIVING, /* waiting for a frame: may be cancelled on stop */
@@ -115,6 +120,7 @@ struct transport_call {
 	nng_pipe          pipe; /* the connection it came from */
 	bool              refusal; /* the reply is a refusal */
 	bool              counted; /* counted in the pipe table */
+	bool              trusted; /* its frame got past the token check */
 	bool              holding; /* counted in t->busy */
 	pthread_mutex_t   mtx;     /* guards state */
 	enum call_state   state;
@@ -134,131 +140,40 @@ struct transport {
 	pthread_mutex_t             mtx;  /* with idle: the drain's wait */
 	pthread_cond_t              idle; /* active reached 0 */
 	const struct transport_ops *ops;
-	void                       *arg; /* for ops->request */
-	int                         max_conns;
-	atomic_int                  conns;     /* pipes counted */
+	void                       *arg;       /* for ops->request */
 	atomic_int                  busy;      /* calls holding a frame */
-	pthread_mutex_t             pipes_mtx; /* guards the pipe table */
-	struct pipe_slot           *slots;     /* nslots */
-	int                         nslots;
-	int                        *buckets; /* heads of chains, mask + 1 */
-	uint32_t                    mask;
-	int                         free_slot; /* free list head */
+	pthread_mutex_t             pipes_mtx; /* guards conns */
+	struct conn_table           conns;     /* the served connections */
+	uint64_t                    idle_ns;   /* untrusted ones end after */
+	nng_aio                    *sweep;     /* the idle sweep's timer */
 };
 
-/* ---- the pipe table (under pipes_mtx) ----------------------------------
- * Slots: at most max_conns counted pipes plus, for pipes already gone,
- * one per context still holding one of their frames. */
-
-static int *
-bucket_of(struct transport *t, uint32_t id)
-{
-	return &t->buckets[(id ^ (id >> 16)) & t->mask];
-}
-
-static int
-slot_find(struct transport *t, uint32_t id)
-{
-	int i = *bucket_of(t, id);
-
-	while (i >= 0 && t->slots[i].id != id)
-		i = t->slots[i].next;
-	return i;
-}
-
-/* The slot of id, created if needed; -1 if the table is full. */
-static int
-slot_get(struct transport *t, uint32_t id)
-{
-	int *head, i;
-
-	if ((i = slot_find(t, id)) >= 0 || (i = t->free_slot) < 0)
-		return i;
-	head         = bucket_of(t, id);
-	t->free_slot = t->slots[i].next;
-	t->slots[i]  = (struct pipe_slot) { .id = id, .next = *head };
-	*head        = i;
-	return i;
-}
-
-/* Free slot i once its pipe is gone and no context holds its frames. */
-static void
-slot_maybe_free(struct transport *t, int i)
-{
-	int *p;
-
-	if (t->slots[i].counted || t->slots[i].frames > 0)
-		return;
-	for (p = bucket_of(t, t->slots[i].id); *p != i; p = &t->slots[*p].next)
-		;
-	*p               = t->slots[i].next;
-	t->slots[i].id   = 0;
-	t->slots[i].next = t->free_slot;
-	t->free_slot     = i;
-}
+/* ---- connections ------------------------------------------------------ */
 
 /* A context took a frame of pipe p: the frames p now holds (0: not
  * counted, the table is full). */
 static int
 pipe_frame_add(struct transport *t, nng_pipe p)
 {
-	int i, n = 0;
+	int n;
 
 	pthread_mutex_lock(&t->pipes_mtx);
-	if ((i = slot_get(t, (uint32_t)nng_pipe_id(p))) >= 0)
-		n = ++t->slots[i].frames;
+	n = conn_table_frame_add(&t->conns, (uint32_t)nng_pipe_id(p));
 	pthread_mutex_unlock(&t->pipes_mtx);
 	return n;
 }
 
+/* That frame was answered; trusted: a call of it got past the token
+ * check, so its connection belongs to a caller. */
 static void
-pipe_frame_done(struct transport *t, nng_pipe p)
+pipe_frame_done(struct transport *t, nng_pipe p, bool trusted)
 {
-	int i;
+	uint32_t id = (uint32_t)nng_pipe_id(p);
 
 	pthread_mutex_lock(&t->pipes_mtx);
-	if ((i = slot_find(t, (uint32_t)nng_pipe_id(p))) >= 0) {
-		t->slots[i].frames--;
-		slot_maybe_free(t, i);
-	}
-	pthread_mutex_unlock(&t->pipes_mtx);
-}
-
-/* nng's thread, a pipe negotiated (ADD_PRE: the socket has not seen it
- * yet) or gone (REM_POST). */
-static void
-on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct transport *t  = arg;
-	uint32_t          id = (uint32_t)nng_pipe_id(p);
-	int               i, n;
-
-	if (ev == NNG_PIPE_EV_ADD_PRE) {
-		n = atomic_fetch_add(&t->conns, 1);
-		pthread_mutex_lock(&t->pipes_mtx);
-		i = n < t->max_conns ? slot_get(t, id) : -1;
-		if (i >= 0)
-			t->slots[i].counted = true;
-		pthread_mutex_unlock(&t->pipes_mtx);
-		if (i >= 0)
-			return;
-		/* Not counted: a REM_POST nng may still raise for it
-		 * finds no slot and uncounts nothing. */
-		atomic_fetch_sub(&t->conns, 1);
-		nng_pipe_close(p);
-		metrics_overload(METRICS_REFUSED_CONNS, 1);
-		log_at_limited(&conn_log, LOG_LEVEL_WARN,
-		    "transport: connection refused: %d connections open "
-		    "(--max-connections %d)",
-		    n, t->max_conns);
-		return;
-	}
-	pthread_mutex_lock(&t->pipes_mtx);
-	if ((i = slot_find(t, id)) >= 0 && t->slots[i].counted) {
-		t->slots[i].counted = false;
-		atomic_fetch_sub(&t->conns, 1);
-		slot_maybe_free(t, i);
-	}
+	if (trusted)
+		conn_table_trust(&t->conns, id);
+	conn_table_frame_done(&t->conns, id);
 	pthread_mutex_unlock(&t->pipes_mtx);
 }
 
@@ -282,35 +197,46 @@ same_inet(const nng_sockaddr *a, const struct sockaddr_storage *k)
 	return false;
 }
 
-/* End the connection under pipe p (tcp://, tls+tcp://) by shutting down
- * the reading side of its kernel socket: nng's next read on it ends (EOF)
- * and nng closes the pipe itself on that failed receive, when no read of
- * it is under way.  nng_pipe_close() on a pipe whose peer is still
- * sending is what must not happen: nng 1.5.2 can then leave rep0's
- * receive on that pipe pending for ever, and its single reaper (which
- * every later pipe's close waits for) blocks: every later connection's
- * descriptor leaks and nng_close() hangs (fixed upstream after 1.5.2).
- * Shutting down the writing side as well is no better: the blocked reply
- * then fails first and rep0 closes the pipe from the send side, the same
- * race.  nng does not give out the descriptor, so it is found by its two
- * addresses among the process's descriptors (a rare path: stalled peers
- * only).  Returns 0, or -1 if no descriptor matched (ipc://, or gone). */
-static int
-pipe_shutdown(nng_pipe p)
+/* End the connections under pipes ids[0..n) (tcp://, tls+tcp://) by
+ * shutting down the reading side of their kernel sockets: nng's next
+ * read on each ends (EOF) and nng closes the pipe itself on that failed
+ * receive, when no read of it is under way.  nng_pipe_close() on a pipe
+ * whose peer is still sending is what must not happen: nng 1.5.2 can
+ * then leave rep0's receive on that pipe pending for ever, and its single
+ * reaper (which every later pipe's close waits for) blocks: every later
+ * connection's descriptor leaks and nng_close() hangs (fixed upstream
+ * after 1.5.2).  Shutting down the writing side as well is no better: a
+ * blocked reply then fails first and rep0 closes the pipe from the send
+ * side, the same race.  nng does not give out descriptors, so they are
+ * found by their two addresses among the process's descriptors, in one
+ * pass for all n (a rare path: stalled, idle or evicted peers only).
+ * ended[i] says whether ids[i] was (not: ipc://, or already gone). */
+static void
+pipes_shutdown(const uint32_t *ids, int n, bool *ended)
 {
-	nng_sockaddr            loc, rem;
+	nng_sockaddr            loc[CONN_PICK_MAX], rem[CONN_PICK_MAX];
 	struct sockaddr_storage kl, kr;
 	socklen_t               len;
 	struct dirent          *de;
 	DIR                    *dir;
-	int                     rv = -1;
+	int                     left = 0;
 
-	if (nng_pipe_get_addr(p, NNG_OPT_LOCADDR, &loc) != 0 ||
-	    nng_pipe_get_addr(p, NNG_OPT_REMADDR, &rem) != 0 ||
-	    (rem.s_family != NNG_AF_INET && rem.s_family != NNG_AF_INET6) ||
-	    (dir = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while (rv != 0 && (de = readdir(dir)) != NULL) {
+	for (int i = 0; i < n; i++) {
+		nng_pipe p;
+
+		p.id     = ids[i];
+		ended[i] = false;
+		if (nng_pipe_get_addr(p, NNG_OPT_LOCADDR, &loc[i]) != 0 ||
+		    nng_pipe_get_addr(p, NNG_OPT_REMADDR, &rem[i]) != 0 ||
+		    (rem[i].s_family != NNG_AF_INET &&
+		        rem[i].s_family != NNG_AF_INET6))
+			rem[i].s_family = NNG_AF_UNSPEC;
+		else
+			left++;
+	}
+	if (left == 0 || (dir = opendir("/proc/self/fd")) == NULL)
+		return;
+	while (left > 0 && (de = readdir(dir)) != NULL) {
 		char *end;
 		long  fd = strtol(de->d_name, &end, 10);
 
@@ -318,17 +244,21 @@ pipe_shutdown(nng_pipe p)
 		    fd == dirfd(dir))
 			continue;
 		len = sizeof(kr);
-		if (getpeername((int)fd, (struct sockaddr *)&kr, &len) != 0 ||
-		    !same_inet(&rem, &kr))
+		if (getpeername((int)fd, (struct sockaddr *)&kr, &len) != 0)
 			continue;
 		len = sizeof(kl);
-		if (getsockname((int)fd, (struct sockaddr *)&kl, &len) != 0 ||
-		    !same_inet(&loc, &kl))
+		if (getsockname((int)fd, (struct sockaddr *)&kl, &len) != 0)
 			continue;
-		rv = shutdown((int)fd, SHUT_RD) == 0 ? 0 : -1;
+		for (int i = 0; i < n; i++) {
+			if (ended[i] || !same_inet(&rem[i], &kr) ||
+			    !same_inet(&loc[i], &kl))
+				continue;
+			ended[i] = shutdown((int)fd, SHUT_RD) == 0;
+			left--;
+			break;
+		}
 	}
 	closedir(dir);
-	return rv;
 }
 
 /* A peer that does not read its replies: end its connection.  Without a
@@ -338,12 +268,138 @@ pipe_shutdown(nng_pipe p)
 static void
 close_stalled(struct transport_call *c, const char *why)
 {
-	bool closed = pipe_shutdown(c->pipe) == 0;
+	uint32_t id = (uint32_t)nng_pipe_id(c->pipe);
+	bool     closed;
 
+	pipes_shutdown(&id, 1, &closed);
 	metrics_overload(METRICS_STALLED_CONNS, 1);
 	log_at_limited(&conn_log, LOG_LEVEL_WARN,
 	    "transport: connection %u %s: %s", nng_pipe_id(c->pipe),
 	    closed ? "closed" : "left open (no socket to shut down)", why);
+}
+
+/* The address a connection came from, for the per-address limit. */
+static void
+peer_of(nng_pipe p, struct conn_peer *peer)
+{
+	nng_sockaddr sa;
+
+	memset(peer, 0, sizeof(*peer));
+	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+		return;
+	if (sa.s_family == NNG_AF_INET) {
+		peer->family = 4;
+		memcpy(peer->addr, &sa.s_in.sa_addr, 4);
+	} else if (sa.s_family == NNG_AF_INET6) {
+		peer->family = 6;
+		memcpy(peer->addr, sa.s_in6.sa_addr, 16);
+	}
+}
+
+/* End up to cap untrusted connections admitted before not_after_ns;
+ * returns how many were ended (they stop counting at once). */
+static int
+evict_untrusted(struct transport *t, uint64_t not_after_ns, int cap)
+{
+	uint32_t ids[CONN_PICK_MAX];
+	bool     ended[CONN_PICK_MAX];
+	int      n, k = 0;
+
+	pthread_mutex_lock(&t->pipes_mtx);
+	n = conn_table_pick_untrusted(&t->conns, not_after_ns, ids, cap);
+	pthread_mutex_unlock(&t->pipes_mtx);
+	if (n == 0)
+		return 0;
+	pipes_shutdown(ids, n, ended);
+	pthread_mutex_lock(&t->pipes_mtx);
+	for (int i = 0; i < n; i++) {
+		if (ended[i]) {
+			conn_table_evicted(&t->conns, ids[i]);
+			k++;
+		} else {
+			conn_table_spared(&t->conns, ids[i]);
+		}
+	}
+	pthread_mutex_unlock(&t->pipes_mtx);
+	return k;
+}
+
+/* nng's thread, a pipe negotiated (ADD_PRE: the socket has not seen it
+ * yet, so closing it here races with nothing) or gone (REM_POST). */
+static void
+on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct transport *t  = arg;
+	uint32_t          id = (uint32_t)nng_pipe_id(p);
+	struct conn_peer  peer;
+	enum conn_verdict v;
+	uint64_t          now;
+	int               evicted = 0;
+
+	if (ev != NNG_PIPE_EV_ADD_PRE) {
+		pthread_mutex_lock(&t->pipes_mtx);
+		conn_table_remove(&t->conns, id);
+		pthread_mutex_unlock(&t->pipes_mtx);
+		return;
+	}
+	peer_of(p, &peer);
+	now = clock_now_ns();
+	pthread_mutex_lock(&t->pipes_mtx);
+	v = conn_table_add(&t->conns, id, &peer, now);
+	pthread_mutex_unlock(&t->pipes_mtx);
+	if (v == CONN_FULL) {
+		/* Every slot taken: connections that never showed a valid
+		 * token make room, the oldest first. */
+		evicted =
+		    evict_untrusted(t, now - EVICT_GRACE_NS, EVICT_BATCH);
+		if (evicted > 0) {
+			metrics_overload(METRICS_REFUSED_CONNS, evicted);
+			log_at_limited(&conn_log, LOG_LEVEL_WARN,
+			    "transport: %d connections without a valid call "
+			    "closed to make room (--max-connections %d)",
+			    evicted, t->conns.max_conns);
+			pthread_mutex_lock(&t->pipes_mtx);
+			v = conn_table_add(&t->conns, id, &peer, now);
+			pthread_mutex_unlock(&t->pipes_mtx);
+		}
+	}
+	if (v == CONN_ADMITTED)
+		return;
+	nng_pipe_close(p);
+	metrics_overload(METRICS_REFUSED_CONNS, 1);
+	log_at_limited(&conn_log, LOG_LEVEL_WARN,
+	    "transport: connection refused: %s",
+	    v == CONN_PEER_FULL
+	        ? "too many from its address (--max-connections-per-peer)"
+	        : "every connection slot is taken by callers "
+	          "(--max-connections)");
+}
+
+/* Once a second: end connections that sent no valid call within the
+ * idle timeout.  Runs on nng's timer thread; re-arms until stopped. */
+static void
+sweep_cb(void *arg)
+{
+	struct transport *t = arg;
+	uint64_t          now;
+	int               n, total = 0;
+
+	if (nng_aio_result(t->sweep) != 0 || atomic_load(&t->stopping))
+		return;
+	now = clock_now_ns();
+	if (now > t->idle_ns) {
+		do {
+			n = evict_untrusted(
+			    t, now - t->idle_ns, CONN_PICK_MAX);
+			total += n;
+		} while (n == CONN_PICK_MAX && total < SWEEP_MAX);
+	}
+	if (total > 0)
+		log_at_limited(&conn_log, LOG_LEVEL_INFO,
+		    "transport: %d idle connections closed: no valid call "
+		    "within --idle-timeout",
+		    total);
+	nng_sleep_aio(SWEEP_INTERVAL_MS, t->sweep);
 }
 
 /* Under c->mtx: receive again, or stop if the transport is stopping.
@@ -378,8 +434,9 @@ call_release(struct transport_call *c)
 	}
 	if (c->counted) {
 		c->counted = false;
-		pipe_frame_done(c->t, c->pipe);
+		pipe_frame_done(c->t, c->pipe, c->trusted);
 	}
+	c->trusted = false;
 }
 
 static void
@@ -460,6 +517,12 @@ call_cb(void *arg)
 		call_sent(c, rv);
 	else
 		call_received(c, rv);
+}
+
+void
+transport_call_trust(struct transport_call *c)
+{
+	c->trusted = true; /* recorded with the frame's release */
 }
 
 void
@@ -572,8 +635,8 @@ transport_free(struct transport *t)
 		pthread_mutex_destroy(&t->calls[i].mtx);
 	}
 	pthread_mutex_destroy(&t->pipes_mtx);
-	free(t->slots);
-	free(t->buckets);
+	conn_table_fini(&t->conns);
+	nng_aio_free(t->sweep);
 	guard_free(t->guard);
 	if (t->tls != NULL)
 		nng_tls_config_free(t->tls); /* each listener holds its own */
@@ -585,29 +648,6 @@ transport_free(struct transport *t)
 	free(t->calls);
 	free(t->listeners);
 	free(t);
-}
-
-/* The pipe table, empty. */
-static int
-pipes_init(struct transport *t, int max_conns, int contexts)
-{
-	uint32_t nb = 16;
-
-	t->max_conns = max_conns;
-	t->nslots    = max_conns + contexts + 16;
-	while (nb < 2u * (uint32_t)t->nslots)
-		nb <<= 1;
-	t->mask = nb - 1;
-	if ((t->slots = calloc((size_t)t->nslots, sizeof(*t->slots))) ==
-	        NULL ||
-	    (t->buckets = malloc(nb * sizeof(*t->buckets))) == NULL)
-		return -1;
-	for (uint32_t i = 0; i < nb; i++)
-		t->buckets[i] = -1;
-	for (int i = 0; i < t->nslots; i++)
-		t->slots[i].next = i + 1 < t->nslots ? i + 1 : -1;
-	t->free_slot = 0;
-	return 0;
 }
 
 int
@@ -637,7 +677,10 @@ transport_start(struct transport **out, const char *urls, int contexts,
 		pthread_condattr_destroy(&ca);
 	}
 	pthread_mutex_init(&t->pipes_mtx, NULL);
-	if (pipes_init(t, lim->max_connections, contexts) != 0) {
+	t->idle_ns = (uint64_t)lim->idle_timeout_s * 1000000000u;
+	if (conn_table_init(&t->conns, lim->max_connections,
+	        lim->max_conns_per_peer, contexts) != 0 ||
+	    nng_aio_alloc(&t->sweep, sweep_cb, t) != 0) {
 		snprintf(errbuf, errlen, "out of memory");
 		transport_free(t);
 		return -1;
@@ -691,6 +734,7 @@ transport_start(struct transport **out, const char *urls, int contexts,
 	atomic_store(&t->active, t->ncalls);
 	for (int i = 0; i < t->ncalls; i++)
 		call_rearm(&t->calls[i]);
+	nng_sleep_aio(SWEEP_INTERVAL_MS, t->sweep);
 	*out = t;
 	return 0;
 
@@ -736,6 +780,7 @@ transport_stop(struct transport *t)
 		return;
 	guard_stop(t->guard); /* it may replace listeners: stop it first */
 	atomic_store(&t->stopping, true);
+	nng_aio_stop(t->sweep);
 	for (int i = 0; i < t->ncalls; i++) {
 		struct transport_call *c = &t->calls[i];
 

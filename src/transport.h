@@ -37,8 +37,10 @@ struct transport_ops {
 };
 
 struct transport_limits {
-	size_t max_frame;       /* frames over it close their connection */
-	int    max_connections; /* newer connections are closed at once */
+	size_t max_frame;          /* frames over it close their connection */
+	int    max_connections;    /* newer connections are closed at once */
+	int    max_conns_per_peer; /* of them from one address */
+	int    idle_timeout_s;     /* untrusted connections end after it */
 	/* TLS for tls+tcp:// URLs (PEM files; NULL or "": none).  A
 	 * tls+tcp:// URL without cert and key is refused at start. */
 	const char *tls_cert;      /* certificate (chain) */
@@ -51,6 +53,11 @@ struct transport_limits {
 int transport_start(struct transport **out, const char *urls, int contexts,
     const struct transport_limits *lim, const struct transport_ops *ops,
     void *arg, char *errbuf, size_t errlen);
+
+/* A call of this frame got past the token check (always, without
+ * --auth-file): its connection belongs to a caller and keeps its slot
+ * when the slots run out or it falls idle.  Call before the reply. */
+void transport_call_trust(struct transport_call *call);
 
 /* Send the reply to call (len bytes, copied) and make its context receive
  * again.  Never blocks; thread-safe; exactly once per call. */

@@ -190,8 +190,10 @@ hostile_get(nng_socket s, const char *id, int64_t *version)
 	return rv;
 }
 
-int
-hostile_served(const char *url, int timeout_ms)
+/* One GetProduct of an unknown id on a new socket: its code, 1000 + an
+ * nng error without an answer, or -1 if no socket could be made. */
+static int
+probe_code(const char *url, int timeout_ms)
 {
 	nng_socket s;
 	char       id[37];
@@ -205,12 +207,22 @@ hostile_served(const char *url, int timeout_ms)
 	    (rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 		fprintf(
 		    stderr, "REQ socket to %s: %s\n", url, nng_strerror(rv));
-		return 0;
+		return -1;
 	}
 
 	testenv_uuid(id);
 	code = hostile_get(s, id, NULL);
 	nng_close(s);
+	return code;
+}
+
+int
+hostile_served(const char *url, int timeout_ms)
+{
+	int code = probe_code(url, timeout_ms);
+
+	if (code < 0)
+		return 0;
 	if (code != 5 && code != 0) {
 		fprintf(stderr, "server at %s: GetProduct answered %d (%s)\n",
 		    url, code,
@@ -529,7 +541,7 @@ hostile_spawn(struct hostile_server *srv, const char *const *args)
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) {
-		int status;
+		int status, code;
 
 		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
 			srv->pid = -1;
@@ -537,7 +549,10 @@ hostile_spawn(struct hostile_server *srv, const char *const *args)
 			fprintf(stderr, "inventoryd exited while starting\n");
 			exit(1);
 		}
-		if (hostile_served(srv->url, 500)) {
+		/* Up once it answers: NOT_FOUND, or UNAUTHENTICATED when
+		 * started with --auth-file. */
+		code = probe_code(srv->url, 500);
+		if (code == 5 || code == 16) {
 			printf("private inventoryd on %s\n", srv->url);
 			return;
 		}
