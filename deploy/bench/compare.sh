@@ -44,7 +44,7 @@
 #     --redraw JSON      run nothing: draw an earlier OUT/compare.json into
 #                        the --svg FILE and exit
 #
-# The defaults are the README's table: about 2 h on 2 cores (see README).
+# The defaults are RESULTS.md's table: about 2 h on 2 cores (see README.md).
 # Smoke check: --duration 3 --repeat 1 --clients 8 --products 1000
 # --rss-duration 0.  Numbers on a shared machine are noisy: read medians,
 # ratios, and the "other load" column.  Not part of the test suite.

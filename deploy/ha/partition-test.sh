@@ -16,7 +16,7 @@
 #   0. client | B only (iptables on B's port): A stays reachable.  Figures
 #      only: today's library keeps sending frames to B's connections,
 #      which nng still counts as up (no RST, no FIN, no keepalive), so
-#      calls stall until their timeouts (see the report in README's
+#      calls stall until their timeouts (see the report in deploy/README.md's
 #      High availability);
 #   1. client | server (both) partitioned: iptables DROP both ways in `server`
 #      (no RST, no FIN: connections hang, calls time out with an unknown

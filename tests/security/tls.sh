@@ -129,7 +129,7 @@ INVENTORY_TLS_CA=$certs/ca.crt INVENTORY_TLS_CERT=$certs/client.crt INVENTORY_TL
 expect_cli 2 "$mutual" "${cli_ca[@]}" --tls-cert "$certs/client.crt" get "$id"
 # Last, because after it nng 1.5.2 may stop this listener from taking new
 # connections (nanomsg/nng#1518; the listener guard cannot probe a
-# listener that requires client certificates: README, "Security", known
+# listener that requires client certificates: deploy/README.md, "Security", known
 # limit): the call fails cleanly and the server stays up.
 check_fail "no client certificate where one is required" "$mutual" "${ca[@]}" -- "${cli_ca[@]}"
 sec_alive mutual || fail "the server requiring client certificates died"
