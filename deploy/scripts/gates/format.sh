@@ -9,7 +9,8 @@
 # in --dry-run --Werror mode over our C sources: src/, client/, tests/
 # (generated code lives only in build directories and is never tracked).
 # Prints each file that is not formatted and exits 1 if there is any.
-# To fix one file: clang-format-14 -i FILE.
+# To fix one file: clang-format-14 -i FILE.  Then ARCHITECTURE.md is
+# checked against the tree (deploy/scripts/check-architecture.sh).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -54,3 +55,4 @@ if [ ${#bad[@]} -gt 0 ]; then
 	exit 1
 fi
 echo "format: all formatted"
+bash deploy/scripts/check-architecture.sh
