@@ -30,7 +30,7 @@
 #   other     any deploy/scripts/gates/NAME.sh (see "hooks" below)
 #   ha        PostgreSQL failover (pg_auto_failover) and network partitions
 #             (namespaces) under a write load, history checked: deploy/ha/
-#             failover-test.sh and partition-test.sh (~3 min, issue 13)
+#             failover-test.sh and partition-test.sh (~3 min)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -142,7 +142,7 @@ gate_tsan() {
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan
 }
 
-# PostgreSQL failover and network partitions (deploy/ha/, issue 13): only
+# PostgreSQL failover and network partitions (deploy/ha/): only
 # inventoryd and the history recorder are built, in build-ha/; each test
 # is bounded by `timeout` and cleans up after itself.
 gate_ha() {

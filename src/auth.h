@@ -1,5 +1,5 @@
 /*
- * Callers and their roles (inventoryd --auth-file; issue 9).
+ * Callers and their roles (inventoryd --auth-file).
  *
  * The file holds one caller a line, `NAME ROLE SHA256HEX`: a name (1..64
  * printable ASCII bytes without space, '=', '"' or '\'), a role (`reader`:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hotkey.sh: what the conflict-free AdjustStock buys over optimistic
 # read-modify-write on contended products, and what a multi-item
-# reservation costs (issue 10).
+# reservation costs.
 #
 # Starts a private PostgreSQL (deploy/scripts/pg-temp.sh, removed at exit)
 # and one inventoryd, then for every skew and client count runs
@@ -108,7 +108,7 @@ for skew in $skews; do
 			rf=$(for f in "${files[@]}"; do jq '(.refusals // 0) / .requests' "$f"; done | bench_median)
 			[ -n "$base" ] || base=$ps
 			printf '| %s | %s | %s | %.0f | %.2f | %.2f / %.2f / %.2f / %.0f | %.3f | %.2f | %.3f |\n' \
-				"$skew" "$c" "$w" "$ps" "$(awk -v a="$ps" -v b="$base" 'BEGIN {print (b > 0) ? a / b : 0}')" \
+				"$skew" "$c" "$w" "$ps" "$(awk -v a="$ps" -v b="$base" 'BEGIN {print (b > 0) ? a / b: 0}')" \
 				"$mean" "$p50" "$p99" "$p999" "$cf" "$rq" "$rf"
 		done
 	done

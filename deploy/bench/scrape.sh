@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scrape.sh: what a Prometheus scraper costs the RPC path (issue 11).
+# scrape.sh: what a Prometheus scraper costs the RPC path.
 #
 # Starts a private PostgreSQL (deploy/scripts/pg-temp.sh, removed at exit)
 # and one inventoryd with --http, then runs the same inventory-bench

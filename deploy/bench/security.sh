@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# security.sh: what TLS and caller authentication cost (issue 9).
+# security.sh: what TLS and caller authentication cost.
 #
 # Starts a private PostgreSQL (deploy/scripts/pg-temp.sh, removed at exit),
 # makes test certificates (tests/security/certs.sh) and a writer token in

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# common.sh: what failover-test.sh and partition-test.sh share (issue 13):
+# common.sh: what failover-test.sh and partition-test.sh share:
 # finding the binaries, the work directory and its cleanup, the write
 # load (two history recorders), the history check and the figures read
 # from the recorded history.  Sourced after ha-lib.sh.
@@ -184,7 +184,7 @@ gap_in() {
 	awk -v a="$1" -v b="$2" '
 		NR > 1 && $1 > a && p < b { if ($1 - p > m) m = $1 - p; seen = 1 }
 		{ p = $1 }
-		END { print seen ? m : -1 }' "$work/ok.ms"
+		END { print seen ? m: -1 }' "$work/ok.ms"
 }
 
 # gaps_over MS: every gap between OK writes longer than MS, as

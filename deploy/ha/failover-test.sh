@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# failover-test.sh: PostgreSQL failover under a write load (issue 13).
+# failover-test.sh: PostgreSQL failover under a write load.
 #
 #   bash deploy/ha/failover-test.sh [INVENTORYD INVENTORY_HISTORY]
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ha-lib.sh: a pg_auto_failover formation on this machine, for the
-# high-availability tests (issue 13).  Sourced by deploy/ha/*.sh.
+# high-availability tests.  Sourced by deploy/ha/*.sh.
 #
 #   ha_start DIR        a monitor, a primary (node1) and a synchronous
 #                       secondary (node2), each a pg_autoctl service in its

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # partition-test.sh: network partitions and a slow, lossy network under a
-# write load (issue 13, point 3).
+# write load.
 #
 #   bash deploy/ha/partition-test.sh [INVENTORYD INVENTORY_HISTORY]
 #

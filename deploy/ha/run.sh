@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run.sh: inventoryd on a pg_auto_failover formation, in the foreground
-# (issue 13): deploy/run.sh with a failing-over database.
+# (deploy/run.sh with a failing-over database).
 #
 #   bash deploy/ha/run.sh [INVENTORYD] [LISTEN_URL]
 #

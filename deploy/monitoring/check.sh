@@ -9,7 +9,7 @@
 #    and expects exactly the alerts (and annotations) written there.
 # 3. jq: inventory.dashboard.json is valid JSON; every panel has queries;
 #    every panel's expr, and the variables' label_values(), names only
-#    metrics inventoryd exports (the list below, from issue 11); panel ids
+#    metrics inventoryd exports (the list below, from the metrics module); panel ids
 #    are unique.  The checker itself is checked: a copy of the dashboard
 #    with an unknown metric in one panel must fail it.
 # 4. --scrape FILE (a saved GET /metrics of a real inventoryd, as

@@ -338,7 +338,7 @@ excuse_nng_leaks() {
 # callback (src/core/aio.c:351-361: if (aio->a_stop) return NNG_ECANCELED), so
 # req0_send_cb() never frees the clone: the message (allocated by our
 # nng_msg_alloc in frame_fill_locked, handed to nng by a successful
-# nng_ctx_send) never reaches refcount 0.  Upstream issue #1713, fixed in
+# nng_ctx_send) never reaches refcount 0.  Upstream nanomsg/nng#1713, fixed in
 # nng 1.6.0 (commit 759a2e9d: every transport's pipe_send frees the
 # message when nni_aio_begin fails); req.c itself is unchanged there.
 # Remove this excuse once the build uses nng >= 1.6.0.
@@ -390,7 +390,7 @@ excuse_req0_race_leaks() {
 	[ "$1" -le "$REQ0_RACE_MAX" ] ||
 		{ say "$1 leaked nng messages: more than the $REQ0_RACE_MAX the req0 race is excused for"; return 1; }
 	[ "$2" -le "$1" ] || { say "$2 leaked message bodies for $1 messages"; return 1; }
-	figure "excused in the recorder: $1 request message(s) ($2 bodies, $3 bytes) leaked by nng 1.5.2's req0 pipe-close race (issue 1713, fixed in 1.6.0)"
+	figure "excused in the recorder: $1 request message(s) ($2 bodies, $3 bytes) leaked by nng 1.5.2's req0 pipe-close race (nanomsg/nng#1713, fixed in 1.6.0)"
 	return 0
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fault: three servers, one SIGKILLed and one SIGTERMed and restarted,
-# under a write load (issue 13, point 1).
+# under a write load.
 #
 # Three inventoryd, A, B and C, on one private database; one client handle
 # dials all three ("urlA,urlB,urlC": nng's REQ socket keeps connections to

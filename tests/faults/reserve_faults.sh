@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reservations and adjustments under faults (issue 10): the recorder's
+# Reservations and adjustments under faults: the recorder's
 # stock workload (AdjustStock restocks and takes, ReserveStock of 1..3
 # products, reads) runs for 16 s while, in turn,
 #   1. inventoryd is killed with kill -9 and restarted on the same URL;

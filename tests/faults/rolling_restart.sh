@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault: a rolling restart under a write load (issue 8, point 1).
+# Fault: a rolling restart under a write load.
 #
 # Two inventoryd servers, A and B, on the same private database; one
 # client handle dials both ("urlA,urlB").  RESTART_CLIENTS threads loop on

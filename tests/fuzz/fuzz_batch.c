@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: raw bytes as a batch frame (Request.batch, issue 7)
+ * libFuzzer target: raw bytes as a batch frame (Request.batch)
  * into dispatch_handle() with the fake store (fake_store.c), the whole
  * server path of a frame short of the sockets and the database.
  *

@@ -101,7 +101,7 @@ seed(const char *method, const char *target, const char *name,
 	free(body);
 }
 
-/* Issue 10: AdjustStock, ReserveStock, ListProducts. */
+/* AdjustStock, ReserveStock, ListProducts. */
 #define UUID_ODD "0b7e8a52-1a2b-4c3d-8e9f-0123456789a1" /* fake: missing */
 #define UUID_B   "0b7e8a52-1a2b-4c3d-8e9f-0123456789a2"
 #define UUID_C   "0b7e8a52-1a2b-4c3d-8e9f-0123456789a4"
@@ -528,9 +528,9 @@ batch_seeds(void)
 	}
 	batch_seed("over-limit", e, n);
 
-	/* Issue 10 in one frame: adjustments of one product (one refused),
-	 * a reservation over it and another, its repeat, a reuse of its id,
-	 * a page. */
+	/* Adjustments and reservations in one frame: adjustments of one
+	 * product (one refused), a reservation over it and another, its
+	 * repeat, a reuse of its id, a page. */
 	{
 		Inventory__V1__AdjustStockRequest a =
 		    INVENTORY__V1__ADJUST_STOCK_REQUEST__INIT;
@@ -579,7 +579,7 @@ batch_seeds(void)
 	free(inner.body);
 }
 
-/* Issue 9: Request.token for fuzz_auth (its table's tokens). */
+/* Request.token for fuzz_auth (its table's tokens). */
 #define AUTH_WRITER "fuzz-writer-token-0123456789"
 #define AUTH_READER "fuzz-reader-token-9876543210"
 

@@ -375,7 +375,7 @@ test_files_merge(void **state)
 	unlink(p2);
 }
 
-/* --- adjustments and reservations (issue 10): the counter model --------
+/* --- adjustments and reservations: the counter model --------
  * Product 0 (ID) starts at version 1, stock 0 (setup); counter tests add
  * ID2 at version 1, stock 10. */
 

@@ -42,7 +42,7 @@
  * --check, also "lost writes: L" (acknowledged writes whose version the
  * final state does not reach).
  *
- * --workload stock (issue 10): each client instead reads (--read-ratio),
+ * --workload stock: each client instead reads (--read-ratio),
  * or sends an AdjustStock (restock 1..5 or take 1..3, no expected
  * version), or a ReserveStock of 1..3 distinct products taking 1..3 units
  * each, recorded as one op per item sharing a group.  Every write carries
@@ -459,7 +459,7 @@ retry_worker_main(void *arg)
 	return NULL;
 }
 
-/* --workload stock: AdjustStock and ReserveStock (issue 10). */
+/* --workload stock: AdjustStock and ReserveStock. */
 
 enum { STOCK_ITEMS_MAX = 3 };
 

@@ -1,5 +1,5 @@
 /*
- * inventoryd under overload (issue 8, point 2), each case against its own
+ * inventoryd under overload , each case against its own
  * private inventoryd (hostile_spawn: a free loopback port, the fixtures'
  * database) so that the limits under test can be small and the shared
  * fixture's server is left alone:
