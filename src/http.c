@@ -412,6 +412,9 @@ unescape(void *cls, struct MHD_Connection *conn, char *s)
 
 /* MHD's error lines: kept for http_start() while starting, then logged
  * (rate-limited: a flood of refused peers must not flood the log). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
