@@ -346,6 +346,11 @@ test_idle(void)
 	printf("   %d connected; server descriptors %d (%d before); "
 	       "meanwhile %d/5 RPC calls, %d/5 scrapes served\n",
 	    connected, during, fds, rpc, scrapes);
+	if (connected == 0) {
+		printf("   no connection from 127.0.0.2: is the loopback "
+		       "network 127.0.0.0/8 usable here?\n");
+	}
+	CHECK(connected > 0);
 	CHECK(rpc == 5);
 	CHECK(scrapes == 5);
 	CHECK(during >= 0 && during < fds + IDLE_CONNS / 4);
