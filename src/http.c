@@ -227,8 +227,12 @@ send_answer(struct MHD_Connection *conn, struct http_answer *a,
 	struct MHD_Response *res;
 	enum MHD_Result      rv;
 
-	res = MHD_create_response_from_buffer(a->len,
-	    a->body != NULL ? a->body : (char *)"", MHD_RESPMEM_MUST_FREE);
+	if (a->body == NULL) /* an empty body: nothing for MHD to free */
+		res = MHD_create_response_from_buffer(
+		    0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	else
+		res = MHD_create_response_from_buffer(
+		    a->len, a->body, MHD_RESPMEM_MUST_FREE);
 	if (res == NULL) {
 		free(a->body);
 		return MHD_NO;
