@@ -8,7 +8,8 @@
 # Without apt-get (not Debian/Ubuntu) it only reports what is missing.
 
 INVENTORY_DEPS=(cmake gcc make pkg-config libnng-dev libprotobuf-c-dev
-	protobuf-c-compiler libpq-dev postgresql libcmocka-dev libmbedtls-dev)
+	protobuf-c-compiler libpq-dev postgresql libcmocka-dev libmbedtls-dev
+	libmicrohttpd-dev)
 
 # What the tests need on top (deploy/test.sh installs them): curl and jq
 # for the HTTP endpoint and the dashboard, promtool (prometheus) for the

@@ -102,6 +102,16 @@ struct hostile_server {
  * arguments; returns when it serves.  Exits the test on failure. */
 void hostile_spawn(struct hostile_server *srv, const char *const *args);
 
+/* hostile_spawn() with --http http://127.0.0.1:PORT too (before args),
+ * PORT free and stored in *http_port; a port another test takes before
+ * the server binds it is retried on another (5 attempts). */
+void hostile_spawn_http(
+    struct hostile_server *srv, const char *const *args, int *http_port);
+
+/* A loopback TCP port nobody listens on right now (raced: see
+ * hostile_spawn_http). */
+int hostile_free_port(void);
+
 /* SIGTERM it and wait (at most 20 s): 1 if it exited 0.  The log is
  * printed when it did not, and its directory removed when it did. */
 int hostile_stop(struct hostile_server *srv);

@@ -64,7 +64,7 @@ for d in "$srv" "$dev"; do
 done
 srv_depends=$(field "$srv" Depends)
 dev_depends=$(field "$dev" Depends)
-for p in libc6 libnng1 libpq5 libprotobuf-c1; do
+for p in libc6 libnng1 libpq5 libprotobuf-c1 libmicrohttpd12; do
 	grep -q "\b$p\b" <<<"$srv_depends" && ok "inventoryd Depends: $p" ||
 		fail "inventoryd Depends lacks $p: $srv_depends"
 done
