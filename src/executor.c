@@ -88,20 +88,42 @@ unavailable(struct op *op)
 	snprintf(op->message, sizeof(op->message), "database unavailable");
 }
 
-/* BatchGetProducts alone: one read per id, stopping at the first miss. */
+/* The write may or may not have applied: never a definite code. */
+static void
+unknown(struct op *op)
+{
+	op->code = CODE_UNAVAILABLE;
+	snprintf(op->message, sizeof(op->message),
+	    "database connection lost during the commit: outcome unknown; "
+	    "resend with the same request id");
+}
+
+/* BatchGetProducts alone: one SELECT, so every id is read in the same
+ * snapshot (one read per id could show half of a reservation committed
+ * in between); NOT_FOUND names the first missing id in request order. */
 static enum code
 read_many_alone(struct store *st, struct op *op)
 {
-	enum code rc = CODE_OK;
+	struct store_read *reads;
+	enum code          rc;
 
-	if ((op->products = calloc(op->nids, sizeof(*op->products))) == NULL)
+	if ((op->products = calloc(op->nids, sizeof(*op->products))) == NULL ||
+	    (reads = calloc(op->nids, sizeof(*reads))) == NULL)
 		return CODE_RESOURCE_EXHAUSTED;
+	for (size_t i = 0; i < op->nids; i++)
+		reads[i].id = op->ids[i];
+	rc = store_product_get_many(st, reads, op->nids, op->deadline_ns);
 	for (size_t i = 0; i < op->nids && rc == CODE_OK; i++) {
-		rc = store_product_get(st, op->ids[i], &op->products[i]);
-		if (rc == CODE_NOT_FOUND)
-			snprintf(op->message, sizeof(op->message),
-			    "product %s not found", op->ids[i]);
+		if (reads[i].code != CODE_OK) {
+			rc = reads[i].code;
+			if (rc == CODE_NOT_FOUND)
+				snprintf(op->message, sizeof(op->message),
+				    "product %s not found", op->ids[i]);
+			break;
+		}
+		op->products[i] = reads[i].product;
 	}
+	free(reads);
 	return rc;
 }
 
@@ -303,10 +325,20 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 		w->caller = ops[i]->caller[0] != '\0' ? ops[i]->caller : NULL;
 		w->stock  = ops[i]->stock;
 		w->expected_version = ops[i]->expected_version;
+		w->unknown          = false;
 		deadline            = earliest(deadline, ops[i]->deadline_ns);
 	}
 	if (store_product_update_many(st, et->writes, n, deadline) !=
 	    CODE_OK) {
+		if (et->writes[0].unknown) { /* then all are */
+			/* The connection went away after the commit was
+			 * sent: any of them may have applied.  Run alone, a
+			 * write that did would fail its own check and be
+			 * answered a definite code it does not deserve. */
+			for (size_t i = 0; i < n; i++)
+				unknown(ops[i]);
+			return;
+		}
 		run_alone(st, ops, n);
 		return;
 	}
@@ -350,8 +382,17 @@ take_outcome(struct op *op, const struct op *leader)
 		op->products[i].prev_stock = -1;
 }
 
+/* Whether a repeat may take its leader's outcome: only one it would get
+ * alone, i.e. one the request log holds (see batch_plan_writes()). */
+static bool
+leader_applied(const struct op *leader)
+{
+	return leader->code == CODE_OK || leader->code == CODE_ALREADY_EXISTS;
+}
+
 /* Round by round: its other writes alone, its UpdateStocks as one batch;
- * then repeats take their leader's outcome. */
+ * a repeat takes its leader's outcome when that applied, else runs in its
+ * own round like any call. */
 static void
 run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
@@ -368,40 +409,33 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			struct op *op = ops[i];
 
-			if (op->leader != NULL || op->round != r)
+			if (op->round != r || expired(op, now))
 				continue;
+			if (op->leader != NULL && leader_applied(op->leader)) {
+				take_outcome(op, op->leader);
+				continue;
+			}
 			/* Only UpdateStock shares statements; the round
 			 * keeps the others in order around it. */
 			if (op->kind != OP_WRITE)
 				executor_run_one(st, op);
-			else if (!expired(op, now))
+			else
 				round[k++] = op;
 		}
 		run_round(et, st, round, k);
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct op *op = ops[i];
-
-		if (op->leader == NULL)
-			continue;
-		take_outcome(op, op->leader);
-	}
 }
 
+/* One segment (batch_segment()): its reads and listings, which no write
+ * before them in the segment touches, then its writes. */
 static void
-run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
+run_segment(
+    struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
 	struct op *reads[EXECUTOR_TAKE_MAX], *writes[EXECUTOR_TAKE_MAX];
 	size_t     nr = 0, nw = 0;
 	uint64_t   now = clock_now_ns();
 
-	if (!store_ready(st)) {
-		for (size_t i = 0; i < n; i++) {
-			if (!expired(ops[i], now))
-				unavailable(ops[i]);
-		}
-		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct op *op = ops[i];
 
@@ -416,6 +450,28 @@ run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	}
 	run_reads(et, st, reads, nr);
 	run_writes(et, st, writes, nw);
+}
+
+/* The calls in arrival order, cut into segments so that every read runs
+ * after the writes ahead of it that it could see. */
+static void
+run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
+{
+	uint64_t now = clock_now_ns();
+
+	if (!store_ready(st)) {
+		for (size_t i = 0; i < n; i++) {
+			if (!expired(ops[i], now))
+				unavailable(ops[i]);
+		}
+		return;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t len = batch_segment(&ops[i], n - i);
+
+		run_segment(et, st, &ops[i], len);
+		i += len;
+	}
 }
 
 /* ---- threads and the queue --------------------------------------------- */

@@ -1003,8 +1003,11 @@ store_product_update_many(struct store *st, struct store_write *items,
 	calls[2].stmt   = &product_stmts[STMT_PRODUCT_UPDATE_LOOKUP_MANY];
 	calls[2].params = wp.values;
 	rv              = store_pipeline(st, calls, 3, deadline_ns, res);
-	if (rv != CODE_OK)
+	if (rv != CODE_OK) {
+		for (i = 0; st->unknown && i < n; i++)
+			items[i].unknown = true;
 		goto out_free;
+	}
 
 	upd  = res[1];
 	look = res[2];

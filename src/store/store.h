@@ -172,10 +172,14 @@ enum code store_product_list(struct store *st, const char *after, int limit,
  * The executor hands the store whole batches.  A batch call returns OK when
  * its statements ran (each item then holds its own code), or a code for
  * the whole batch (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, ...) when they
- * did not: then nothing was applied and every item is untouched, so the
- * caller may run the items again one by one.  `deadline_ns` (monotonic,
- * 0: none) bounds the round trip: past it the statements are cancelled in
- * PostgreSQL and the call returns DEADLINE_EXCEEDED.
+ * did not: then nothing was applied and every item is untouched, except
+ * that a write batch whose connection was lost after its commit was sent
+ * (UNAVAILABLE, no error from the server) may have committed: it sets
+ * every item's `unknown`, and the caller must answer them UNAVAILABLE,
+ * never run them again (a write that did apply would then fail its own
+ * check and get a definite code it does not deserve).  `deadline_ns`
+ * (monotonic, 0: none) bounds the round trip: past it the statements are
+ * cancelled in PostgreSQL and the call returns DEADLINE_EXCEEDED.
  */
 
 /* One GetProduct of a batch. */
@@ -192,12 +196,15 @@ enum code store_product_get_many(struct store *st, struct store_read *items,
 
 /* One UpdateStock of a batch. */
 struct store_write {
-	const char    *id;               /* in: canonical lower-case UUID */
-	const char    *request_id;       /* in: NULL: none */
-	const char    *caller;           /* in: updated_by; NULL: none */
-	int64_t        stock;            /* in: validated */
-	int64_t        expected_version; /* in: >= 1 */
-	enum code      code;    /* out: as store_product_update_stock() */
+	const char *id;               /* in: canonical lower-case UUID */
+	const char *request_id;       /* in: NULL: none */
+	const char *caller;           /* in: updated_by; NULL: none */
+	int64_t     stock;            /* in: validated */
+	int64_t     expected_version; /* in: >= 1 */
+	enum code   code;       /* out: as store_product_update_stock() */
+	bool        unknown;    /* out: the batch failed as a whole after
+	                           its commit was sent: it may have applied
+	                           (the caller sets it false before) */
 	struct product product; /* out: new row on OK, latest on ABORTED
 	                           and on INVALID_ARGUMENT (future version) */
 };

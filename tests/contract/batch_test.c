@@ -583,6 +583,83 @@ test_repeat_applies_once(void **state)
 	bw_frame_fini(&c);
 }
 
+/* A repeat takes the first call's outcome only when that applied (OK):
+ * a first call that failed logged nothing, so the repeat runs itself, as
+ * it would sent after it: here after a write that makes its version the
+ * current one (the first got INVALID_ARGUMENT, the repeat applies), and
+ * after a first call that ran out of its deadline on a row lock (the
+ * client's resend after a timeout, with a longer deadline, applies once
+ * the lock is gone). */
+static void
+test_repeat_of_failure_runs(void **state)
+{
+	struct bw_product        p = make_product("repeat failed p", 10);
+	struct bw_product        q = make_product("repeat expired q", 10);
+	struct bw_product        got;
+	struct bw_frame          f = { 0 }, g = { 0 };
+	Inventory__V1__Response *resp;
+	char                     x[64], y[64];
+
+	(void)state;
+	rid(x);
+	rid(y);
+	bw_frame_add(&f, bw_update(x, p.id, 7, 2, 10000)); /* future: 3 */
+	bw_frame_add(&f, bw_update(NULL, p.id, 3, 1, 10000));
+	bw_frame_add(&f, bw_update(x, p.id, 7, 2, 10000)); /* now fits */
+	resp = send_frame(sock, &f);
+	check_entry(resp, 0, 3, x);
+	check_entry(resp, 1, 0, NULL);
+	check_entry(resp, 2, 0, x);
+	got = entry_product(resp, 2);
+	assert_int_equal(got.version, 3);
+	assert_int_equal(got.stock, 7);
+	assert_int_equal(db_col("version", p.id), 3);
+	inventory__v1__response__free_unpacked(resp, NULL);
+
+	/* The first waits on q's lock past its 300 ms; the lock goes at
+	 * 1 s, within the resend's 10 s. */
+	bw_frame_add(&g, bw_update(y, q.id, 4, 1, 300));
+	bw_frame_add(&g, bw_update(y, q.id, 4, 1, 10000));
+	resp = send_frame_locked(sock, &g, q.id, 1000);
+	check_entry(resp, 0, 4, y);
+	check_entry(resp, 1, 0, y);
+	got = entry_product(resp, 1);
+	assert_int_equal(got.version, 2);
+	assert_int_equal(db_col("version", q.id), 2);
+	assert_int_equal(db_col("stock", q.id), 4);
+	inventory__v1__response__free_unpacked(resp, NULL);
+	bw_frame_fini(&f);
+	bw_frame_fini(&g);
+}
+
+/* A read after a write of the same product in the frame sees the write,
+ * as it would sent after it; a read before it does not. */
+static void
+test_read_after_write_sees_it(void **state)
+{
+	struct bw_product        p = make_product("read after write", 10);
+	struct bw_product        got;
+	struct bw_frame          f = { 0 };
+	Inventory__V1__Response *resp;
+
+	(void)state;
+	bw_frame_add(&f, bw_get(NULL, p.id, 10000));
+	bw_frame_add(&f, bw_update(NULL, p.id, 5, 1, 10000));
+	bw_frame_add(&f, bw_get(NULL, p.id, 10000));
+	resp = send_frame(sock, &f);
+	check_entry(resp, 0, 0, NULL);
+	check_entry(resp, 1, 0, NULL);
+	check_entry(resp, 2, 0, NULL);
+	got = entry_product(resp, 0);
+	assert_int_equal(got.version, 1);
+	assert_int_equal(got.stock, 10);
+	got = entry_product(resp, 2);
+	assert_int_equal(got.version, 2);
+	assert_int_equal(got.stock, 5);
+	inventory__v1__response__free_unpacked(resp, NULL);
+	bw_frame_fini(&f);
+}
+
 /* ---- e. a request id reused for another call ---------------------------- */
 
 static void
@@ -987,6 +1064,8 @@ main(void)
 		cmocka_unit_test(test_writes_in_arrival_order),
 		cmocka_unit_test(test_long_chain_in_arrival_order),
 		cmocka_unit_test(test_repeat_applies_once),
+		cmocka_unit_test(test_repeat_of_failure_runs),
+		cmocka_unit_test(test_read_after_write_sees_it),
 		cmocka_unit_test(test_reuse_already_exists),
 		cmocka_unit_test(test_reuse_across_executor_cap),
 		cmocka_unit_test(test_expired_never_reaches_db),
