@@ -12,9 +12,14 @@
  *
  * Idempotency: mutating calls take the request id (NULL: none).  The
  * write, the check and the record of the request id are one statement; the
- * product row remembers the request id that produced its current version,
- * so the usual repeat (right after a lost reply) costs no extra lookup, and
- * a request_log table (pruned by store_maintain) answers older repeats.
+ * product row remembers the request id that produced its current version
+ * and which call that was (method, arguments: last_request_call; caller:
+ * updated_by), and a request_log table (pruned by store_maintain) answers
+ * repeats.  A repeat gets the first outcome only when it is the same call
+ * by the same caller, proven by the log or, once the log row is pruned,
+ * by the row; any other call under a used request id, another caller's
+ * included, is ALREADY_EXISTS (it learns nothing of the first outcome, and
+ * PERMISSION_DENIED would mean a role's refusal, which this is not).
  */
 #ifndef INVENTORY_STORE_H
 #define INVENTORY_STORE_H
