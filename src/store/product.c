@@ -190,7 +190,10 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	 * another transaction is written and logged, in one statement; the
 	 * rows back are the applied items: ord (i + 1), then the new product,
 	 * in item order.  A request id logged concurrently raises 23505 and
-	 * the whole batch rolls back. */
+	 * the whole batch rolls back.  The request-log test is a scalar
+	 * subquery, run per item through the primary key, never turned into
+	 * a join whose plan (a hash of the whole log) depends on statistics
+	 * that may be stale. */
 	[STMT_PRODUCT_UPDATE_MANY] = { "product_update_many", 5,
 	    "WITH input AS ("
 	    " SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int4[],"
@@ -209,8 +212,8 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " FROM input i JOIN locked k ON k.id = i.id"
 	    " JOIN products o ON o.id = i.id"
 	    " WHERE p.id = i.id AND p.version = i.expected_version"
-	    " AND NOT EXISTS (SELECT 1 FROM request_log l"
-	    " WHERE l.request_id = i.request_id)"
+	    " AND (SELECT true FROM request_log l"
+	    " WHERE l.request_id = i.request_id) IS NULL"
 	    " RETURNING i.ord, i.expected_version, i.request_id, i.caller,"
 	    " p.id, p.name, p.stock, p.price, p.version, p.created_at,"
 	    " p.updated_at, o.stock AS prev_stock"
@@ -230,7 +233,12 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " FROM upd ORDER BY upd.ord" },
 
 	/* The same parameters, in a new statement (a fresh snapshot, after
-	 * the write): one row per item, in item order, with ord (0), the
+	 * the write).  Each item looks its rows up through a LATERAL ...
+	 * LIMIT 1, a parameterised index lookup whatever the statistics say:
+	 * a generic plan made while request_log was empty (never analyzed)
+	 * would otherwise hash the whole log on every batch, a cost that
+	 * grows with the log until autovacuum's first ANALYZE.  One row per
+	 * item, in item order, with ord (0), the
 	 * latest row (1-7, NULL: no such product) and what the request id
 	 * says (8-14), as STMT_PRODUCT_UPDATE_LOOKUP gives for one item. */
 	[STMT_PRODUCT_UPDATE_LOOKUP_MANY] = { "product_update_lookup_many", 5,
@@ -252,8 +260,10 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " FROM unnest($1::uuid[], $2::int8[], $3::int4[], $4::text[],"
 	    " $5::text[]) WITH ORDINALITY"
 	    " AS i(id, expected_version, stock, request_id, caller, ord)"
-	    " LEFT JOIN products p ON p.id = i.id"
-	    " LEFT JOIN request_log l ON l.request_id = i.request_id"
+	    " LEFT JOIN LATERAL (SELECT * FROM products p0"
+	    " WHERE p0.id = i.id LIMIT 1) p ON true"
+	    " LEFT JOIN LATERAL (SELECT * FROM request_log l0"
+	    " WHERE l0.request_id = i.request_id LIMIT 1) l ON true"
 	    " ORDER BY i.ord" },
 
 	/* $1 id, $2 delta, $3 expected version or NULL, $4 request id or
