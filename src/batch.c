@@ -146,6 +146,18 @@ reads_after(const struct op *op, struct op *const *writes, size_t nw)
 	return false;
 }
 
+bool
+batch_depends(const struct op *later, const struct op *earlier)
+{
+	struct op *const one[1] = { (struct op *)earlier };
+
+	if (!op_kind_writes(earlier->kind))
+		return false;
+	if (op_kind_writes(later->kind))
+		return conflicts(earlier, later);
+	return reads_after(later, one, 1);
+}
+
 size_t
 batch_segment(struct op *const *ops, size_t n)
 {

@@ -40,6 +40,12 @@ bool batch_same_call(const struct op *a, const struct op *b);
 /* Whether the mutating call op writes the product `id`. */
 bool batch_writes_product(const struct op *op, const char *id);
 
+/* Whether `later` must run after `earlier` (arrival order) for the two
+ * to take effect as if sent one after the other: `earlier` writes and
+ * `later` writes a product of it or carries its request id, reads one of
+ * its products, or lists products.  Otherwise they commute. */
+bool batch_depends(const struct op *later, const struct op *earlier);
+
 /* The length of the first segment of ops[0..n) (arrival order) that may
  * run as reads first, then writes, without a read seeing the database
  * before a write that came ahead of it: it ends before the first read

@@ -9,12 +9,24 @@
  *  - a call whose deadline has passed is answered DEADLINE_EXCEEDED
  *    without reaching the database, and a batch statement is bounded by
  *    the earliest deadline among its calls;
- *  - reads of one batch share one SELECT; writes run in the rounds
+ *  - the calls of a frame take effect as if sent one after another: a
+ *    batch runs in segments (batch_segment()) whose reads come after
+ *    every write ahead of them that they could see; within a segment the
+ *    reads share one SELECT and the writes run in the rounds
  *    batch_plan_writes() gives (one write per product per statement, in
  *    arrival order), the UpdateStocks of a round as one transaction with
  *    rows locked in id order, the other writes (CreateProduct,
- *    AdjustStock, ReserveStock) alone; a batch that fails as a whole falls
- *    back to call by call; a listing runs alone.
+ *    AdjustStock, ReserveStock) alone; a listing runs alone;
+ *  - a repeat of a request id takes its leader's outcome only when that
+ *    applied (OK or ALREADY_EXISTS), else it runs;
+ *  - a batch that fails as a whole falls back to call by call, except a
+ *    write batch whose outcome is unknown (connection lost after its
+ *    commit was sent): its calls are answered UNAVAILABLE;
+ *  - a call that waits on row locks while other calls of the batch are
+ *    to run waits at most LOCK_SLICE_MS, then is deferred (with every
+ *    call that depends on it, batch_depends()) until after them, so it
+ *    never spends its neighbours' deadlines; the last pass lets each
+ *    call wait within its own deadline.
  */
 #include "executor.h"
 
@@ -34,6 +46,17 @@
 
 enum {
 	IDLE_MS = 1000, /* housekeeping cadence of an idle executor */
+	/* How long a call run on its own inside a batch (AdjustStock,
+	 * ReserveStock, CreateProduct, a write whose row was busy) may wait
+	 * on row locks while other calls of the batch are still to run;
+	 * past it the wait is cancelled (nothing applied) and the call runs
+	 * after them.  Short, so a waiter never spends its neighbours'
+	 * deadlines; a lock held longer costs one cancel per pass. */
+	LOCK_SLICE_MS = 50,
+	/* Passes over what was deferred before every call waits within its
+	 * own deadline only (a pass in which nothing finished is the last
+	 * anyway). */
+	PASSES_MAX = 3,
 };
 
 struct executor;
@@ -47,6 +70,12 @@ struct exec_thread {
 	struct store_read  *reads;   /* scratch, grown as needed */
 	size_t              reads_cap;
 	struct store_write *writes; /* scratch, EXECUTOR_TAKE_MAX */
+	/* The pass being run (run_batch()): its calls in arrival order, and
+	 * whether a call that waits on locks is cut short at LOCK_SLICE_MS
+	 * to spare the others. */
+	struct op **pass;
+	size_t      npass;
+	bool        capped;
 };
 
 struct executor {
@@ -158,8 +187,10 @@ run_list(struct store *st, struct op *op)
 	    &op->nproducts, &op->more);
 }
 
-void
-executor_run_one(struct store *st, struct op *op)
+/* One call alone, its statements bounded by `bound` (its own deadline or
+ * an earlier one). */
+static void
+run_one_until(struct store *st, struct op *op, uint64_t bound)
 {
 	if (op->kind == OP_NONE || expired(op, clock_now_ns()))
 		return;
@@ -167,7 +198,7 @@ executor_run_one(struct store *st, struct op *op)
 		unavailable(op);
 		return;
 	}
-	store_set_deadline(st, op->deadline_ns);
+	store_set_deadline(st, bound);
 	store_set_caller(st, op->caller[0] != '\0' ? op->caller : NULL);
 	switch (op->kind) {
 	case OP_READ:
@@ -200,15 +231,13 @@ executor_run_one(struct store *st, struct op *op)
 	store_set_deadline(st, 0);
 }
 
-/* ---- batches ------------------------------------------------------------ */
-
-static void
-run_alone(struct store *st, struct op **ops, size_t n)
+void
+executor_run_one(struct store *st, struct op *op)
 {
-	metrics_fallback(n);
-	for (size_t i = 0; i < n; i++)
-		executor_run_one(st, ops[i]);
+	run_one_until(st, op, op->deadline_ns);
 }
+
+/* ---- batches ------------------------------------------------------------ */
 
 static uint64_t
 earliest(uint64_t a, uint64_t b)
@@ -218,6 +247,70 @@ earliest(uint64_t a, uint64_t b)
 	if (b == 0)
 		return a;
 	return a < b ? a : b;
+}
+
+/* Whether op must wait for a call deferred earlier in this pass (it
+ * writes a product of it, reads one, lists, or shares its request id):
+ * then it is deferred too, so the two keep their order. */
+static bool
+held_back(struct exec_thread *et, struct op *op)
+{
+	for (size_t i = 0; i < et->npass && et->pass[i] != op; i++) {
+		if (et->pass[i]->deferred && batch_depends(op, et->pass[i])) {
+			op->deferred = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Forget what a cancelled run left in op, so it can run again. */
+static void
+defer(struct op *op)
+{
+	free(op->products);
+	op->products   = NULL;
+	op->nproducts  = 0;
+	op->more       = 0;
+	op->code       = CODE_OK;
+	op->message[0] = '\0';
+	memset(&op->product, 0, sizeof(op->product));
+	op->deferred = true;
+}
+
+/* A call run on its own inside a batch, where it may wait on row locks.
+ * While other calls of the batch are to run, the wait is bounded by
+ * LOCK_SLICE_MS: cut short (its own deadline not reached, nothing
+ * applied: a cancelled statement never is) it is deferred until after
+ * them, so one slow call never spends its neighbours' deadlines. */
+static void
+run_waiting(struct exec_thread *et, struct store *st, struct op *op)
+{
+	uint64_t now = clock_now_ns(), bound = op->deadline_ns;
+	bool     cut = false;
+
+	if (held_back(et, op))
+		return;
+	if (et->capped) {
+		uint64_t slice = now + (uint64_t)LOCK_SLICE_MS * 1000000u;
+
+		if (op->deadline_ns == 0 || slice < op->deadline_ns) {
+			bound = slice;
+			cut   = true;
+		}
+	}
+	run_one_until(st, op, bound);
+	if (cut && op->code == CODE_DEADLINE_EXCEEDED &&
+	    (op->deadline_ns == 0 || clock_now_ns() < op->deadline_ns))
+		defer(op);
+}
+
+static void
+run_alone(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
+{
+	metrics_fallback(n);
+	for (size_t i = 0; i < n; i++)
+		run_waiting(et, st, ops[i]);
 }
 
 static bool
@@ -250,7 +343,7 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	for (size_t i = 0; i < n; i++)
 		k += ops[i]->kind == OP_READ_MANY ? ops[i]->nids : 1;
 	if (!reads_reserve(et, k)) {
-		run_alone(st, ops, n);
+		run_alone(et, st, ops, n);
 		return;
 	}
 	k = 0;
@@ -266,7 +359,7 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 			et->reads[k++].id = op->ids[j];
 	}
 	if (store_product_get_many(st, et->reads, k, deadline) != CODE_OK) {
-		run_alone(st, ops, n);
+		run_alone(et, st, ops, n);
 		return;
 	}
 	metrics_batch(n);
@@ -314,7 +407,7 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	if (n == 1) {
 		/* One statement alone is cheaper for PostgreSQL than the
 		 * batch's lock, write and lookup. */
-		executor_run_one(st, ops[0]);
+		run_waiting(et, st, ops[0]);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -339,13 +432,14 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 				unknown(ops[i]);
 			return;
 		}
-		run_alone(st, ops, n);
+		run_alone(et, st, ops, n);
 		return;
 	}
 	metrics_batch(n);
 	for (size_t i = 0; i < n; i++) {
 		if (et->writes[i].code == CODE_UNAVAILABLE) {
-			run_alone(st, &ops[i], 1);
+			/* Its row was busy: alone, it waits its turn. */
+			run_alone(et, st, &ops[i], 1);
 			continue;
 		}
 		ops[i]->code    = et->writes[i].code;
@@ -409,7 +503,8 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			struct op *op = ops[i];
 
-			if (op->round != r || expired(op, now))
+			if (op->round != r || expired(op, now) ||
+			    held_back(et, op))
 				continue;
 			if (op->leader != NULL && leader_applied(op->leader)) {
 				take_outcome(op, op->leader);
@@ -418,7 +513,7 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 			/* Only UpdateStock shares statements; the round
 			 * keeps the others in order around it. */
 			if (op->kind != OP_WRITE)
-				executor_run_one(st, op);
+				run_waiting(et, st, op);
 			else
 				round[k++] = op;
 		}
@@ -439,7 +534,7 @@ run_segment(
 	for (size_t i = 0; i < n; i++) {
 		struct op *op = ops[i];
 
-		if (expired(op, now))
+		if (expired(op, now) || held_back(et, op))
 			continue;
 		if (op->kind == OP_READ || op->kind == OP_READ_MANY)
 			reads[nr++] = op;
@@ -452,12 +547,44 @@ run_segment(
 	run_writes(et, st, writes, nw);
 }
 
-/* The calls in arrival order, cut into segments so that every read runs
- * after the writes ahead of it that it could see. */
+/* One pass over ops (arrival order), cut into segments so that every
+ * read runs after the writes ahead of it that it could see; the calls it
+ * deferred go to tail (arrival order).  Returns how many. */
+static size_t
+run_pass(struct exec_thread *et, struct store *st, struct op **ops, size_t n,
+    bool last, struct op **tail)
+{
+	size_t k = 0;
+
+	et->pass   = ops;
+	et->npass  = n;
+	et->capped = !last && n > 1;
+	for (size_t i = 0; i < n; i++)
+		ops[i]->deferred = false;
+	for (size_t i = 0; i < n;) {
+		size_t len = batch_segment(&ops[i], n - i);
+
+		run_segment(et, st, &ops[i], len);
+		i += len;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i]->deferred)
+			tail[k++] = ops[i];
+	}
+	et->pass  = NULL;
+	et->npass = 0;
+	return k;
+}
+
+/* The batch, then what it deferred (calls that found their rows locked,
+ * and the calls that must follow them), again and again, until a pass in
+ * which every call waits within its own deadline only. */
 static void
 run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
-	uint64_t now = clock_now_ns();
+	struct op *buf[2][EXECUTOR_TAKE_MAX];
+	uint64_t   now  = clock_now_ns();
+	bool       last = false;
 
 	if (!store_ready(st)) {
 		for (size_t i = 0; i < n; i++) {
@@ -466,11 +593,17 @@ run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 		}
 		return;
 	}
-	for (size_t i = 0; i < n;) {
-		size_t len = batch_segment(&ops[i], n - i);
+	for (int pass = 0; n > 0; pass++) {
+		struct op **tail = buf[pass % 2];
+		size_t      k;
 
-		run_segment(et, st, &ops[i], len);
-		i += len;
+		last = last || pass + 1 >= PASSES_MAX;
+		k    = run_pass(et, st, ops, n, last, tail);
+		/* Nothing finished: every call is stuck behind a lock, and
+		 * the next pass lets each wait within its own deadline. */
+		last = k == n;
+		ops  = tail;
+		n    = k;
 	}
 }
 

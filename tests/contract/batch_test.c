@@ -660,6 +660,71 @@ test_read_after_write_sees_it(void **state)
 	bw_frame_fini(&f);
 }
 
+static Inventory__V1__Request *
+adjust_call(const char *id, int64_t delta, long timeout_ms)
+{
+	Inventory__V1__AdjustStockRequest r =
+	    INVENTORY__V1__ADJUST_STOCK_REQUEST__INIT;
+
+	r.id        = (char *)id;
+	r.has_delta = 1;
+	r.delta     = delta;
+	return bw_call("AdjustStock", NULL, timeout_ms, &r.base);
+}
+
+static Inventory__V1__Request *
+reserve_call(const char *id, int64_t quantity, long timeout_ms)
+{
+	Inventory__V1__ReserveStockRequest r =
+	    INVENTORY__V1__RESERVE_STOCK_REQUEST__INIT;
+	Inventory__V1__ReserveItem  it  = INVENTORY__V1__RESERVE_ITEM__INIT;
+	Inventory__V1__ReserveItem *pit = &it;
+
+	it.id           = (char *)id;
+	it.has_quantity = 1;
+	it.quantity     = quantity;
+	r.n_items       = 1;
+	r.items         = &pit;
+	return bw_call("ReserveStock", NULL, timeout_ms, &r.base);
+}
+
+/* A call that waits on a row lock (here without a deadline of its own)
+ * never spends the deadline of the calls behind it that do not depend on
+ * it: AdjustStock and ReserveStock of a product another session holds
+ * for 1.5 s, then calls of other products with 500 ms each.  Sent one
+ * after the other those would each have their 500 ms once sent; in the
+ * frame they run while the first waits, and the first applies once the
+ * lock is gone. */
+static void
+test_waiter_spares_neighbours(void **state)
+{
+	struct bw_product        p = make_product("waiter p", 10);
+	struct bw_product        q = make_product("neighbour q", 10);
+	struct bw_product        r = make_product("neighbour r", 10);
+	struct bw_frame          f = { 0 };
+	Inventory__V1__Response *resp;
+
+	(void)state;
+	bw_frame_add(&f, adjust_call(p.id, -1, BW_NO_TIMEOUT));
+	bw_frame_add(&f, reserve_call(p.id, 2, BW_NO_TIMEOUT));
+	bw_frame_add(&f, adjust_call(q.id, 1, 500));
+	bw_frame_add(&f, reserve_call(r.id, 3, 500));
+	bw_frame_add(&f, bw_update(NULL, q.id, 4, 2, 500));
+	resp = send_frame_locked(sock, &f, p.id, 1500);
+	check_entry(resp, 0, 0, NULL);
+	check_entry(resp, 1, 0, NULL);
+	check_entry(resp, 2, 0, NULL);
+	check_entry(resp, 3, 0, NULL);
+	check_entry(resp, 4, 0, NULL);
+	assert_int_equal(db_col("stock", p.id), 7);
+	assert_int_equal(db_col("version", p.id), 3);
+	assert_int_equal(db_col("stock", q.id), 4);
+	assert_int_equal(db_col("version", q.id), 3);
+	assert_int_equal(db_col("stock", r.id), 7);
+	inventory__v1__response__free_unpacked(resp, NULL);
+	bw_frame_fini(&f);
+}
+
 /* ---- e. a request id reused for another call ---------------------------- */
 
 static void
@@ -1066,6 +1131,7 @@ main(void)
 		cmocka_unit_test(test_repeat_applies_once),
 		cmocka_unit_test(test_repeat_of_failure_runs),
 		cmocka_unit_test(test_read_after_write_sees_it),
+		cmocka_unit_test(test_waiter_spares_neighbours),
 		cmocka_unit_test(test_reuse_already_exists),
 		cmocka_unit_test(test_reuse_across_executor_cap),
 		cmocka_unit_test(test_expired_never_reaches_db),

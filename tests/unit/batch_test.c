@@ -490,6 +490,33 @@ test_segments(void **state)
 	assert_int_equal(batch_segment(&ops[2], 4), 4);
 }
 
+/* What must wait for a deferred write: writes of its products or with
+ * its request id, reads of its products, listings; nothing else. */
+static void
+test_depends(void **state)
+{
+	struct op w, later;
+
+	(void)state;
+	write_op(&w, ID_A, "r1", 5, 1);
+	write_op(&later, ID_B, NULL, 5, 1);
+	assert_false(batch_depends(&later, &w));
+	write_op(&later, ID_A, NULL, 5, 2);
+	assert_true(batch_depends(&later, &w));
+	write_op(&later, ID_B, "r1", 5, 1);
+	assert_true(batch_depends(&later, &w));
+	read_op(&later, ID_A);
+	assert_true(batch_depends(&later, &w));
+	read_op(&later, ID_B);
+	assert_false(batch_depends(&later, &w));
+	later.kind = OP_LIST;
+	assert_true(batch_depends(&later, &w));
+	/* Nothing waits for a read. */
+	read_op(&w, ID_A);
+	write_op(&later, ID_A, NULL, 5, 1);
+	assert_false(batch_depends(&later, &w));
+}
+
 int
 main(void)
 {
@@ -500,6 +527,7 @@ main(void)
 		cmocka_unit_test(test_repeat_create),
 		cmocka_unit_test(test_repeat_other_caller),
 		cmocka_unit_test(test_segments),
+		cmocka_unit_test(test_depends),
 		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_reuse_then_repeat),
 		cmocka_unit_test(test_create_and_write_share_id),
