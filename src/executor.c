@@ -291,7 +291,8 @@ run_waiting(struct exec_thread *et, struct store *st, struct op *op)
 
 	if (held_back(et, op))
 		return;
-	if (et->capped) {
+	/* Only writes wait on row locks; a read is never cut short. */
+	if (et->capped && op_kind_writes(op->kind)) {
 		uint64_t slice = now + (uint64_t)LOCK_SLICE_MS * 1000000u;
 
 		if (op->deadline_ns == 0 || slice < op->deadline_ns) {

@@ -124,6 +124,9 @@ static struct {
 	long        calls, frames, mismatches;
 } g;
 
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
 static void
 die(const char *fmt, ...)
 {
@@ -996,7 +999,7 @@ main(int argc, char **argv)
 	bool        reached = true;
 	int         rv;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i],
 		           *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -1020,7 +1023,6 @@ main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		i++;
 	}
 	if (count < 1 || parallel < 1 || parallel > GROUP_MAX || maxlen < 1 ||
 	    maxlen > LEN_MAX) {
