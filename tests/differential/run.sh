@@ -54,6 +54,7 @@ INVENTORY_DB=$db_b inventory_migrate "$inventoryd" "$work/b.log" ||
 sock=$work/b.sock
 url_b="ipc://$sock"
 inventory_serve "$inventoryd" "$work/b.log" --listen "$url_b" --db "$db_b" --workers 8
+# shellcheck disable=SC2154 # set by inventory_serve (server.sh)
 pid_b=$inventory_pid
 if ! inventory_wait "$pid_b" 30 inventory_answers "$inventoryctl" "$url_b"; then
 	log "server B did not come up; its log:"
