@@ -18,7 +18,9 @@ same_str(const char *a, const char *b)
 bool
 batch_same_call(const struct op *a, const struct op *b)
 {
-	if (a->kind != b->kind)
+	/* Another caller's call is never the same call: it must not learn
+	 * (or take) the first caller's outcome. */
+	if (a->kind != b->kind || strcmp(a->caller, b->caller) != 0)
 		return false;
 	switch (a->kind) {
 	case OP_WRITE:
@@ -37,9 +39,8 @@ batch_same_call(const struct op *a, const struct op *b)
 	}
 }
 
-/* Whether op writes the product `id`. */
-static bool
-writes_product(const struct op *op, const char *id)
+bool
+batch_writes_product(const struct op *op, const char *id)
 {
 	switch (op->kind) {
 	case OP_WRITE:
@@ -62,13 +63,13 @@ share_product(const struct op *a, const struct op *b)
 {
 	if (b->kind == OP_RESERVE) {
 		for (size_t i = 0; i < b->nitems; i++) {
-			if (writes_product(a, b->items[i].id))
+			if (batch_writes_product(a, b->items[i].id))
 				return true;
 		}
 		return false;
 	}
 	return (b->kind == OP_WRITE || b->kind == OP_ADJUST) &&
-	       writes_product(a, b->id);
+	       batch_writes_product(a, b->id);
 }
 
 /* Whether b must run in a later round than a. */
@@ -96,19 +97,79 @@ batch_plan_writes(struct op **ops, size_t n)
 			const struct op *prev = ops[j];
 
 			if (!op_kind_writes(prev->kind) ||
-			    prev->leader != NULL || !conflicts(prev, op))
+			    !conflicts(prev, op))
 				continue;
-			if (op->request_id != NULL &&
+			/* The leader is the first call (not itself a
+			 * follower) with this request id and arguments. */
+			if (op->leader == NULL && prev->leader == NULL &&
+			    op->request_id != NULL &&
 			    same_str(prev->request_id, op->request_id) &&
-			    batch_same_call(prev, op)) {
+			    batch_same_call(prev, op))
 				op->leader = (struct op *)prev;
-				break;
-			}
+			/* A follower still has a round: it runs there when
+			 * its leader did not apply. */
 			if (prev->round >= op->round)
 				op->round = prev->round + 1;
 		}
-		if (op->leader == NULL && op->round + 1 > rounds)
+		if (op->round + 1 > rounds)
 			rounds = op->round + 1;
 	}
 	return rounds;
+}
+
+/* Whether a read or a listing must wait for a write among ops[0..nw). */
+static bool
+reads_after(const struct op *op, struct op *const *writes, size_t nw)
+{
+	for (size_t w = 0; w < nw; w++) {
+		const struct op *wr = writes[w];
+
+		if (!op_kind_writes(wr->kind))
+			continue;
+		switch (op->kind) {
+		case OP_READ:
+			if (batch_writes_product(wr, op->id))
+				return true;
+			break;
+		case OP_READ_MANY:
+			for (size_t i = 0; i < op->nids; i++) {
+				if (batch_writes_product(wr, op->ids[i]))
+					return true;
+			}
+			break;
+		case OP_LIST:
+			return true; /* it may show any product */
+		default:
+			break;
+		}
+	}
+	return false;
+}
+
+bool
+batch_depends(const struct op *later, const struct op *earlier)
+{
+	struct op *const one[1] = { (struct op *)earlier };
+
+	if (!op_kind_writes(earlier->kind))
+		return false;
+	if (op_kind_writes(later->kind))
+		return conflicts(earlier, later);
+	return reads_after(later, one, 1);
+}
+
+size_t
+batch_segment(struct op *const *ops, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct op *op = ops[i];
+
+		if (op->kind == OP_NONE || op_kind_writes(op->kind))
+			continue;
+		if (reads_after(op, ops, i))
+			break; /* i > 0: there is a write before it */
+	}
+	return i;
 }

@@ -9,12 +9,24 @@
  *  - a call whose deadline has passed is answered DEADLINE_EXCEEDED
  *    without reaching the database, and a batch statement is bounded by
  *    the earliest deadline among its calls;
- *  - reads of one batch share one SELECT; writes run in the rounds
+ *  - the calls of a frame take effect as if sent one after another: a
+ *    batch runs in segments (batch_segment()) whose reads come after
+ *    every write ahead of them that they could see; within a segment the
+ *    reads share one SELECT and the writes run in the rounds
  *    batch_plan_writes() gives (one write per product per statement, in
  *    arrival order), the UpdateStocks of a round as one transaction with
  *    rows locked in id order, the other writes (CreateProduct,
- *    AdjustStock, ReserveStock) alone; a batch that fails as a whole falls
- *    back to call by call; a listing runs alone.
+ *    AdjustStock, ReserveStock) alone; a listing runs alone;
+ *  - a repeat of a request id takes its leader's outcome only when that
+ *    applied (OK or ALREADY_EXISTS), else it runs;
+ *  - a batch that fails as a whole falls back to call by call, except a
+ *    write batch whose outcome is unknown (connection lost after its
+ *    commit was sent): its calls are answered UNAVAILABLE;
+ *  - a call that waits on row locks while other calls of the batch are
+ *    to run waits at most LOCK_SLICE_MS, then is deferred (with every
+ *    call that depends on it, batch_depends()) until after them, so it
+ *    never spends its neighbours' deadlines; the last pass lets each
+ *    call wait within its own deadline.
  */
 #include "executor.h"
 
@@ -34,6 +46,17 @@
 
 enum {
 	IDLE_MS = 1000, /* housekeeping cadence of an idle executor */
+	/* How long a call run on its own inside a batch (AdjustStock,
+	 * ReserveStock, CreateProduct, a write whose row was busy) may wait
+	 * on row locks while other calls of the batch are still to run;
+	 * past it the wait is cancelled (nothing applied) and the call runs
+	 * after them.  Short, so a waiter never spends its neighbours'
+	 * deadlines; a lock held longer costs one cancel per pass. */
+	LOCK_SLICE_MS = 50,
+	/* Passes over what was deferred before every call waits within its
+	 * own deadline only (a pass in which nothing finished is the last
+	 * anyway). */
+	PASSES_MAX = 3,
 };
 
 struct executor;
@@ -47,6 +70,12 @@ struct exec_thread {
 	struct store_read  *reads;   /* scratch, grown as needed */
 	size_t              reads_cap;
 	struct store_write *writes; /* scratch, EXECUTOR_TAKE_MAX */
+	/* The pass being run (run_batch()): its calls in arrival order, and
+	 * whether a call that waits on locks is cut short at LOCK_SLICE_MS
+	 * to spare the others. */
+	struct op **pass;
+	size_t      npass;
+	bool        capped;
 };
 
 struct executor {
@@ -88,20 +117,42 @@ unavailable(struct op *op)
 	snprintf(op->message, sizeof(op->message), "database unavailable");
 }
 
-/* BatchGetProducts alone: one read per id, stopping at the first miss. */
+/* The write may or may not have applied: never a definite code. */
+static void
+unknown(struct op *op)
+{
+	op->code = CODE_UNAVAILABLE;
+	snprintf(op->message, sizeof(op->message),
+	    "database connection lost during the commit: outcome unknown; "
+	    "resend with the same request id");
+}
+
+/* BatchGetProducts alone: one SELECT, so every id is read in the same
+ * snapshot (one read per id could show half of a reservation committed
+ * in between); NOT_FOUND names the first missing id in request order. */
 static enum code
 read_many_alone(struct store *st, struct op *op)
 {
-	enum code rc = CODE_OK;
+	struct store_read *reads;
+	enum code          rc;
 
-	if ((op->products = calloc(op->nids, sizeof(*op->products))) == NULL)
+	if ((op->products = calloc(op->nids, sizeof(*op->products))) == NULL ||
+	    (reads = calloc(op->nids, sizeof(*reads))) == NULL)
 		return CODE_RESOURCE_EXHAUSTED;
+	for (size_t i = 0; i < op->nids; i++)
+		reads[i].id = op->ids[i];
+	rc = store_product_get_many(st, reads, op->nids, op->deadline_ns);
 	for (size_t i = 0; i < op->nids && rc == CODE_OK; i++) {
-		rc = store_product_get(st, op->ids[i], &op->products[i]);
-		if (rc == CODE_NOT_FOUND)
-			snprintf(op->message, sizeof(op->message),
-			    "product %s not found", op->ids[i]);
+		if (reads[i].code != CODE_OK) {
+			rc = reads[i].code;
+			if (rc == CODE_NOT_FOUND)
+				snprintf(op->message, sizeof(op->message),
+				    "product %s not found", op->ids[i]);
+			break;
+		}
+		op->products[i] = reads[i].product;
 	}
+	free(reads);
 	return rc;
 }
 
@@ -136,8 +187,10 @@ run_list(struct store *st, struct op *op)
 	    &op->nproducts, &op->more);
 }
 
-void
-executor_run_one(struct store *st, struct op *op)
+/* One call alone, its statements bounded by `bound` (its own deadline or
+ * an earlier one). */
+static void
+run_one_until(struct store *st, struct op *op, uint64_t bound)
 {
 	if (op->kind == OP_NONE || expired(op, clock_now_ns()))
 		return;
@@ -145,7 +198,7 @@ executor_run_one(struct store *st, struct op *op)
 		unavailable(op);
 		return;
 	}
-	store_set_deadline(st, op->deadline_ns);
+	store_set_deadline(st, bound);
 	store_set_caller(st, op->caller[0] != '\0' ? op->caller : NULL);
 	switch (op->kind) {
 	case OP_READ:
@@ -178,15 +231,13 @@ executor_run_one(struct store *st, struct op *op)
 	store_set_deadline(st, 0);
 }
 
-/* ---- batches ------------------------------------------------------------ */
-
-static void
-run_alone(struct store *st, struct op **ops, size_t n)
+void
+executor_run_one(struct store *st, struct op *op)
 {
-	metrics_fallback(n);
-	for (size_t i = 0; i < n; i++)
-		executor_run_one(st, ops[i]);
+	run_one_until(st, op, op->deadline_ns);
 }
+
+/* ---- batches ------------------------------------------------------------ */
 
 static uint64_t
 earliest(uint64_t a, uint64_t b)
@@ -196,6 +247,71 @@ earliest(uint64_t a, uint64_t b)
 	if (b == 0)
 		return a;
 	return a < b ? a : b;
+}
+
+/* Whether op must wait for a call deferred earlier in this pass (it
+ * writes a product of it, reads one, lists, or shares its request id):
+ * then it is deferred too, so the two keep their order. */
+static bool
+held_back(struct exec_thread *et, struct op *op)
+{
+	for (size_t i = 0; i < et->npass && et->pass[i] != op; i++) {
+		if (et->pass[i]->deferred && batch_depends(op, et->pass[i])) {
+			op->deferred = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Forget what a cancelled run left in op, so it can run again. */
+static void
+defer(struct op *op)
+{
+	free(op->products);
+	op->products   = NULL;
+	op->nproducts  = 0;
+	op->more       = 0;
+	op->code       = CODE_OK;
+	op->message[0] = '\0';
+	memset(&op->product, 0, sizeof(op->product));
+	op->deferred = true;
+}
+
+/* A call run on its own inside a batch, where it may wait on row locks.
+ * While other calls of the batch are to run, the wait is bounded by
+ * LOCK_SLICE_MS: cut short (its own deadline not reached, nothing
+ * applied: a cancelled statement never is) it is deferred until after
+ * them, so one slow call never spends its neighbours' deadlines. */
+static void
+run_waiting(struct exec_thread *et, struct store *st, struct op *op)
+{
+	uint64_t now = clock_now_ns(), bound = op->deadline_ns;
+	bool     cut = false;
+
+	if (held_back(et, op))
+		return;
+	/* Only writes wait on row locks; a read is never cut short. */
+	if (et->capped && op_kind_writes(op->kind)) {
+		uint64_t slice = now + (uint64_t)LOCK_SLICE_MS * 1000000u;
+
+		if (op->deadline_ns == 0 || slice < op->deadline_ns) {
+			bound = slice;
+			cut   = true;
+		}
+	}
+	run_one_until(st, op, bound);
+	if (cut && op->code == CODE_DEADLINE_EXCEEDED &&
+	    (op->deadline_ns == 0 || clock_now_ns() < op->deadline_ns))
+		defer(op);
+}
+
+static void
+run_alone(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
+{
+	metrics_fallback(n);
+	for (size_t i = 0; i < n; i++)
+		run_waiting(et, st, ops[i]);
 }
 
 static bool
@@ -228,7 +344,7 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	for (size_t i = 0; i < n; i++)
 		k += ops[i]->kind == OP_READ_MANY ? ops[i]->nids : 1;
 	if (!reads_reserve(et, k)) {
-		run_alone(st, ops, n);
+		run_alone(et, st, ops, n);
 		return;
 	}
 	k = 0;
@@ -244,7 +360,7 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 			et->reads[k++].id = op->ids[j];
 	}
 	if (store_product_get_many(st, et->reads, k, deadline) != CODE_OK) {
-		run_alone(st, ops, n);
+		run_alone(et, st, ops, n);
 		return;
 	}
 	metrics_batch(n);
@@ -292,7 +408,7 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	if (n == 1) {
 		/* One statement alone is cheaper for PostgreSQL than the
 		 * batch's lock, write and lookup. */
-		executor_run_one(st, ops[0]);
+		run_waiting(et, st, ops[0]);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -303,17 +419,28 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 		w->caller = ops[i]->caller[0] != '\0' ? ops[i]->caller : NULL;
 		w->stock  = ops[i]->stock;
 		w->expected_version = ops[i]->expected_version;
+		w->unknown          = false;
 		deadline            = earliest(deadline, ops[i]->deadline_ns);
 	}
 	if (store_product_update_many(st, et->writes, n, deadline) !=
 	    CODE_OK) {
-		run_alone(st, ops, n);
+		if (et->writes[0].unknown) { /* then all are */
+			/* The connection went away after the commit was
+			 * sent: any of them may have applied.  Run alone, a
+			 * write that did would fail its own check and be
+			 * answered a definite code it does not deserve. */
+			for (size_t i = 0; i < n; i++)
+				unknown(ops[i]);
+			return;
+		}
+		run_alone(et, st, ops, n);
 		return;
 	}
 	metrics_batch(n);
 	for (size_t i = 0; i < n; i++) {
 		if (et->writes[i].code == CODE_UNAVAILABLE) {
-			run_alone(st, &ops[i], 1);
+			/* Its row was busy: alone, it waits its turn. */
+			run_alone(et, st, &ops[i], 1);
 			continue;
 		}
 		ops[i]->code    = et->writes[i].code;
@@ -350,8 +477,17 @@ take_outcome(struct op *op, const struct op *leader)
 		op->products[i].prev_stock = -1;
 }
 
+/* Whether a repeat may take its leader's outcome: only one it would get
+ * alone, i.e. one the request log holds (see batch_plan_writes()). */
+static bool
+leader_applied(const struct op *leader)
+{
+	return leader->code == CODE_OK || leader->code == CODE_ALREADY_EXISTS;
+}
+
 /* Round by round: its other writes alone, its UpdateStocks as one batch;
- * then repeats take their leader's outcome. */
+ * a repeat takes its leader's outcome when that applied, else runs in its
+ * own round like any call. */
 static void
 run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
@@ -368,44 +504,38 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			struct op *op = ops[i];
 
-			if (op->leader != NULL || op->round != r)
+			if (op->round != r || expired(op, now) ||
+			    held_back(et, op))
 				continue;
+			if (op->leader != NULL && leader_applied(op->leader)) {
+				take_outcome(op, op->leader);
+				continue;
+			}
 			/* Only UpdateStock shares statements; the round
 			 * keeps the others in order around it. */
 			if (op->kind != OP_WRITE)
-				executor_run_one(st, op);
-			else if (!expired(op, now))
+				run_waiting(et, st, op);
+			else
 				round[k++] = op;
 		}
 		run_round(et, st, round, k);
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct op *op = ops[i];
-
-		if (op->leader == NULL)
-			continue;
-		take_outcome(op, op->leader);
-	}
 }
 
+/* One segment (batch_segment()): its reads and listings, which no write
+ * before them in the segment touches, then its writes. */
 static void
-run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
+run_segment(
+    struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
 	struct op *reads[EXECUTOR_TAKE_MAX], *writes[EXECUTOR_TAKE_MAX];
 	size_t     nr = 0, nw = 0;
 	uint64_t   now = clock_now_ns();
 
-	if (!store_ready(st)) {
-		for (size_t i = 0; i < n; i++) {
-			if (!expired(ops[i], now))
-				unavailable(ops[i]);
-		}
-		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct op *op = ops[i];
 
-		if (expired(op, now))
+		if (expired(op, now) || held_back(et, op))
 			continue;
 		if (op->kind == OP_READ || op->kind == OP_READ_MANY)
 			reads[nr++] = op;
@@ -416,6 +546,66 @@ run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	}
 	run_reads(et, st, reads, nr);
 	run_writes(et, st, writes, nw);
+}
+
+/* One pass over ops (arrival order), cut into segments so that every
+ * read runs after the writes ahead of it that it could see; the calls it
+ * deferred go to tail (arrival order).  Returns how many. */
+static size_t
+run_pass(struct exec_thread *et, struct store *st, struct op **ops, size_t n,
+    bool last, struct op **tail)
+{
+	size_t k = 0;
+
+	et->pass   = ops;
+	et->npass  = n;
+	et->capped = !last && n > 1;
+	for (size_t i = 0; i < n; i++)
+		ops[i]->deferred = false;
+	for (size_t i = 0; i < n;) {
+		size_t len = batch_segment(&ops[i], n - i);
+
+		run_segment(et, st, &ops[i], len);
+		i += len;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i]->deferred)
+			tail[k++] = ops[i];
+	}
+	et->pass  = NULL;
+	et->npass = 0;
+	return k;
+}
+
+/* The batch, then what it deferred (calls that found their rows locked,
+ * and the calls that must follow them), again and again, until a pass in
+ * which every call waits within its own deadline only. */
+static void
+run_batch(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
+{
+	struct op *buf[2][EXECUTOR_TAKE_MAX];
+	uint64_t   now  = clock_now_ns();
+	bool       last = false;
+
+	if (!store_ready(st)) {
+		for (size_t i = 0; i < n; i++) {
+			if (!expired(ops[i], now))
+				unavailable(ops[i]);
+		}
+		return;
+	}
+	for (int pass = 0; n > 0; pass++) {
+		struct op **tail = buf[pass % 2];
+		size_t      k;
+
+		last = last || pass + 1 >= PASSES_MAX;
+		k    = run_pass(et, st, ops, n, last, tail);
+		/* Nothing finished: every call is stuck behind a lock, and
+		 * the next pass lets each wait within its own deadline. */
+		last = k == n;
+		ops  = tail;
+		n    = k;
+	}
 }
 
 /* ---- threads and the queue --------------------------------------------- */

@@ -5,12 +5,17 @@
  * pending calls in arrival order.  An executor takes everything queued (up
  * to EXECUTOR_BATCH_MAX calls, but never part of a frame: the calls of one
  * frame always run in one batch, in their order) and runs it in as few
- * statements and round trips as it can: all reads in one SELECT, the writes in
- * rounds of one set-based transaction each (batch.c decides the rounds),
- * creates one by one.  Nothing waits on purpose for a batch to fill: a batch
- * is whatever queued while the previous one ran.  A batch that fails as a
- * whole is run again call by call, so one bad call never fails its neighbours.
- * Every call it takes is answered with dispatch_op_done().  No nng.
+ * statements and round trips as it can, without changing what any call
+ * means (the calls of a frame take effect as if sent one after another):
+ * in segments whose reads share one SELECT and see every write ahead of
+ * them, the writes in rounds of one set-based transaction each (batch.c
+ * decides segments and rounds), creates one by one.  Nothing waits on
+ * purpose for a batch to fill: a batch is whatever queued while the
+ * previous one ran.  A batch that fails as a whole is run again call by
+ * call, so one bad call never fails its neighbours (unless its outcome is
+ * unknown: then UNAVAILABLE); a call stuck on a row lock runs after the
+ * others.  Every call it takes is answered with dispatch_op_done().  No
+ * nng.
  */
 #ifndef INVENTORY_EXECUTOR_H
 #define INVENTORY_EXECUTOR_H

@@ -13,6 +13,7 @@
 #ifndef INVENTORY_OP_H
 #define INVENTORY_OP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,7 +81,10 @@ struct op {
 	struct op *next;   /* queue link, arrival order */
 	struct op *leader; /* same request id, same call earlier in the
 	                      batch: take its outcome */
-	int round;         /* write round within a batch (batch.c) */
+	int  round;        /* write round within a batch (batch.c) */
+	bool deferred;     /* its lock wait was cut short to spare the
+	                      other calls of the batch: it runs after them
+	                      (executor.c) */
 };
 
 /* Release what an op owns (ids, items, products).  The op itself is the

@@ -805,12 +805,15 @@ static enum code
 pipeline_once(struct store *st, const struct store_call *calls, size_t n,
     uint64_t deadline_ns, PGresult **out, enum store_action *act)
 {
-	PGresult *err = NULL;
-	enum code rv  = CODE_OK;
+	PGresult *err      = NULL;
+	enum code rv       = CODE_OK;
+	bool      synced   = false; /* the commit was sent */
+	bool      err_seen = false; /* the server failed the transaction */
 	bool      intact;
 	size_t    i;
 
-	*act = ACT_NONE;
+	*act        = ACT_NONE;
+	st->unknown = false;
 	for (i = 0; i < n; i++)
 		out[i] = NULL;
 	if (st->conn == NULL)
@@ -836,9 +839,11 @@ pipeline_once(struct store *st, const struct store_call *calls, size_t n,
 		rv = store_fail(st, "pipeline: sync", NULL);
 		goto out_broken;
 	}
+	synced = true;
 
 	intact = pipeline_read(st, n, deadline_ns, out, &err);
 	if (err != NULL) {
+		err_seen = true;
 		if (store_request_id_used(err)) {
 			/* Two writers raced on one request id: expected, the
 			 * caller re-runs the items one by one. */
@@ -886,6 +891,10 @@ out_restore:
 		store_drop(st);
 	}
 	if (rv != CODE_OK) {
+		/* The sync (the commit) was sent and no error from the
+		 * server says the transaction aborted: it may have
+		 * committed, whatever was lost after. */
+		st->unknown = err_seen ? false : synced;
 		for (i = 0; i < n; i++) {
 			PQclear(out[i]);
 			out[i] = NULL;

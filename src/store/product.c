@@ -77,8 +77,9 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	[STMT_PRODUCT_CREATE] = { "product_create", 5,
 	    "WITH ins AS ("
 	    " INSERT INTO products (name, stock, price, last_request_id,"
-	    " updated_by)"
-	    " VALUES ($1::text, $2::int4, $3::numeric, $4::text, $5::text)"
+	    " last_request_call, updated_by)"
+	    " VALUES ($1::text, $2::int4, $3::numeric, $4::text,"
+	    " CASE WHEN $4::text IS NOT NULL THEN '2:' END, $5::text)"
 	    " RETURNING id, name, stock, price, version, created_at,"
 	    " updated_at"
 	    "), logged AS ("
@@ -95,15 +96,17 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " (extract(epoch FROM ins.updated_at) * 1000000)::int8"
 	    " FROM ins" },
 
-	/* $1 request id, $2 name, $3 stock, $4 price: the product as the
-	 * logged create made it, and whether this is the same call. */
-	[STMT_PRODUCT_CREATE_LOOKUP] = { "product_create_lookup", 4,
+	/* $1 request id, $2 name, $3 stock, $4 price, $5 caller or NULL: the
+	 * product as the logged create made it, and whether this is the
+	 * same call (by the same caller). */
+	[STMT_PRODUCT_CREATE_LOOKUP] = { "product_create_lookup", 5,
 	    "SELECT l.product_id::text, l.name, l.result_stock,"
 	    " l.price::text, l.result_version,"
 	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8,"
 	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8,"
 	    " (l.method = 2 AND l.name = $2::text AND l.stock = $3::int4"
-	    " AND l.price = $4::numeric) IS TRUE"
+	    " AND l.price = $4::numeric"
+	    " AND l.caller IS NOT DISTINCT FROM $5::text) IS TRUE"
 	    " FROM request_log l WHERE l.request_id = $1::text" },
 
 	/* $1 id, $2 expected version, $3 stock, $4 request id or NULL: the
@@ -115,6 +118,8 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " UPDATE products p"
 	    " SET stock = $3::int4, version = p.version + 1,"
 	    " updated_at = now(), last_request_id = $4::text,"
+	    " last_request_call = CASE WHEN $4::text IS NOT NULL"
+	    " THEN '1:' || $2::int8 || ':' || $3::int4 END,"
 	    " updated_by = $5::text"
 	    " FROM products o"
 	    " WHERE p.id = $1::uuid AND p.version = $2::int8 AND o.id = p.id"
@@ -135,22 +140,27 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " upd.prev_stock"
 	    " FROM upd" },
 
-	/* $1 id, $2 request id or NULL, $3 expected version, $4 stock: in a
-	 * new snapshot, the latest committed row (columns 0-6), whether it
-	 * was produced by this request id (7), whether the request id is
-	 * logged (8) for this very call (9), and the logged outcome:
-	 * version (10), stock (11), updated_at (12).  No row: not found. */
-	[STMT_PRODUCT_UPDATE_LOOKUP] = { "product_update_lookup", 4,
+	/* $1 id, $2 request id or NULL, $3 expected version, $4 stock, $5
+	 * caller or NULL: in a new snapshot, the latest committed row
+	 * (columns 0-6), whether it was produced by this request id (7),
+	 * whether the request id is logged (8) for this very call by this
+	 * caller (9), the logged outcome: version (10), stock (11),
+	 * updated_at (12), and whether the row's last write was this very
+	 * call by this caller (13).  No row: not found. */
+	[STMT_PRODUCT_UPDATE_LOOKUP] = { "product_update_lookup", 5,
 	    "SELECT p.id::text, p.name, p.stock, p.price::text, p.version,"
 	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
 	    " (extract(epoch FROM p.updated_at) * 1000000)::int8,"
 	    " (p.last_request_id = $2::text) IS TRUE,"
 	    " l.request_id IS NOT NULL,"
 	    " (l.method = 1 AND l.product_id = p.id"
-	    " AND l.expected_version = $3::int8 AND l.stock = $4::int4)"
-	    " IS TRUE,"
+	    " AND l.expected_version = $3::int8 AND l.stock = $4::int4"
+	    " AND l.caller IS NOT DISTINCT FROM $5::text) IS TRUE,"
 	    " l.result_version, l.result_stock,"
-	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8"
+	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8,"
+	    " (p.last_request_id = $2::text AND p.last_request_call ="
+	    " '1:' || $3::int8 || ':' || $4::int4"
+	    " AND p.updated_by IS NOT DISTINCT FROM $5::text) IS TRUE"
 	    " FROM products p"
 	    " LEFT JOIN request_log l ON l.request_id = $2::text"
 	    " WHERE p.id = $1::uuid" },
@@ -180,7 +190,10 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	 * another transaction is written and logged, in one statement; the
 	 * rows back are the applied items: ord (i + 1), then the new product,
 	 * in item order.  A request id logged concurrently raises 23505 and
-	 * the whole batch rolls back. */
+	 * the whole batch rolls back.  The request-log test is a scalar
+	 * subquery, run per item through the primary key, never turned into
+	 * a join whose plan (a hash of the whole log) depends on statistics
+	 * that may be stale. */
 	[STMT_PRODUCT_UPDATE_MANY] = { "product_update_many", 5,
 	    "WITH input AS ("
 	    " SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int4[],"
@@ -193,12 +206,14 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " UPDATE products p"
 	    " SET stock = i.stock, version = p.version + 1,"
 	    " updated_at = now(), last_request_id = i.request_id,"
+	    " last_request_call = CASE WHEN i.request_id IS NOT NULL"
+	    " THEN '1:' || i.expected_version || ':' || i.stock END,"
 	    " updated_by = i.caller"
 	    " FROM input i JOIN locked k ON k.id = i.id"
 	    " JOIN products o ON o.id = i.id"
 	    " WHERE p.id = i.id AND p.version = i.expected_version"
-	    " AND NOT EXISTS (SELECT 1 FROM request_log l"
-	    " WHERE l.request_id = i.request_id)"
+	    " AND (SELECT true FROM request_log l"
+	    " WHERE l.request_id = i.request_id) IS NULL"
 	    " RETURNING i.ord, i.expected_version, i.request_id, i.caller,"
 	    " p.id, p.name, p.stock, p.price, p.version, p.created_at,"
 	    " p.updated_at, o.stock AS prev_stock"
@@ -218,10 +233,15 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " FROM upd ORDER BY upd.ord" },
 
 	/* The same parameters, in a new statement (a fresh snapshot, after
-	 * the write): one row per item, in item order, with ord (0), the
+	 * the write).  Each item looks its rows up through a LATERAL ...
+	 * LIMIT 1, a parameterised index lookup whatever the statistics say:
+	 * a generic plan made while request_log was empty (never analyzed)
+	 * would otherwise hash the whole log on every batch, a cost that
+	 * grows with the log until autovacuum's first ANALYZE.  One row per
+	 * item, in item order, with ord (0), the
 	 * latest row (1-7, NULL: no such product) and what the request id
-	 * says (8-13), as STMT_PRODUCT_UPDATE_LOOKUP gives for one item. */
-	[STMT_PRODUCT_UPDATE_LOOKUP_MANY] = { "product_update_lookup_many", 4,
+	 * says (8-14), as STMT_PRODUCT_UPDATE_LOOKUP gives for one item. */
+	[STMT_PRODUCT_UPDATE_LOOKUP_MANY] = { "product_update_lookup_many", 5,
 	    "SELECT i.ord, p.id::text, p.name, p.stock, p.price::text,"
 	    " p.version,"
 	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
@@ -230,14 +250,20 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " l.request_id IS NOT NULL,"
 	    " (l.method = 1 AND l.product_id = p.id"
 	    " AND l.expected_version = i.expected_version"
-	    " AND l.stock = i.stock) IS TRUE,"
+	    " AND l.stock = i.stock"
+	    " AND l.caller IS NOT DISTINCT FROM i.caller) IS TRUE,"
 	    " l.result_version, l.result_stock,"
-	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8"
-	    " FROM unnest($1::uuid[], $2::int8[], $3::int4[], $4::text[])"
-	    " WITH ORDINALITY"
-	    " AS i(id, expected_version, stock, request_id, ord)"
-	    " LEFT JOIN products p ON p.id = i.id"
-	    " LEFT JOIN request_log l ON l.request_id = i.request_id"
+	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8,"
+	    " (p.last_request_id = i.request_id AND p.last_request_call ="
+	    " '1:' || i.expected_version || ':' || i.stock"
+	    " AND p.updated_by IS NOT DISTINCT FROM i.caller) IS TRUE"
+	    " FROM unnest($1::uuid[], $2::int8[], $3::int4[], $4::text[],"
+	    " $5::text[]) WITH ORDINALITY"
+	    " AS i(id, expected_version, stock, request_id, caller, ord)"
+	    " LEFT JOIN LATERAL (SELECT * FROM products p0"
+	    " WHERE p0.id = i.id LIMIT 1) p ON true"
+	    " LEFT JOIN LATERAL (SELECT * FROM request_log l0"
+	    " WHERE l0.request_id = i.request_id LIMIT 1) l ON true"
 	    " ORDER BY i.ord" },
 
 	/* $1 id, $2 delta, $3 expected version or NULL, $4 request id or
@@ -254,6 +280,9 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " UPDATE products"
 	    " SET stock = stock + $2::int8, version = version + 1,"
 	    " updated_at = now(), last_request_id = $4::text,"
+	    " last_request_call = CASE WHEN $4::text IS NOT NULL"
+	    " THEN '3:' || $2::int8 || ':' || COALESCE($3::int8::text, '')"
+	    " END,"
 	    " updated_by = $5::text"
 	    " WHERE id = $1::uuid"
 	    " AND ($3::int8 IS NULL OR version = $3::int8)"
@@ -278,20 +307,26 @@ static const struct stmt product_stmts[PRODUCT_STMT_COUNT] = {
 	    " FROM upd" },
 
 	/* $1 id, $2 request id or NULL, $3 expected version or NULL, $4
-	 * delta: in a new snapshot, the latest row (0-6), whether this
-	 * request id produced it (7), whether the id is logged (8) for this
-	 * very call (9), and the logged outcome (10-12), as
-	 * STMT_PRODUCT_UPDATE_LOOKUP.  No row: not found. */
-	[STMT_PRODUCT_ADJUST_LOOKUP] = { "product_adjust_lookup", 4,
+	 * delta, $5 caller or NULL: in a new snapshot, the latest row (0-6),
+	 * whether this request id produced it (7), whether the id is logged
+	 * (8) for this very call by this caller (9), the logged outcome
+	 * (10-12), and whether the row's last write was this very call by
+	 * this caller (13), as STMT_PRODUCT_UPDATE_LOOKUP.  No row: not
+	 * found. */
+	[STMT_PRODUCT_ADJUST_LOOKUP] = { "product_adjust_lookup", 5,
 	    "SELECT p.id::text, p.name, p.stock, p.price::text, p.version,"
 	    " (extract(epoch FROM p.created_at) * 1000000)::int8,"
 	    " (extract(epoch FROM p.updated_at) * 1000000)::int8,"
 	    " (p.last_request_id = $2::text) IS TRUE,"
 	    " l.request_id IS NOT NULL,"
 	    " (l.method = 3 AND l.product_id = p.id AND l.delta = $4::int8"
-	    " AND l.expected_version IS NOT DISTINCT FROM $3::int8) IS TRUE,"
+	    " AND l.expected_version IS NOT DISTINCT FROM $3::int8"
+	    " AND l.caller IS NOT DISTINCT FROM $5::text) IS TRUE,"
 	    " l.result_version, l.result_stock,"
-	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8"
+	    " (extract(epoch FROM l.result_updated_at) * 1000000)::int8,"
+	    " (p.last_request_id = $2::text AND p.last_request_call ="
+	    " '3:' || $4::int8 || ':' || COALESCE($3::int8::text, '')"
+	    " AND p.updated_by IS NOT DISTINCT FROM $5::text) IS TRUE"
 	    " FROM products p"
 	    " LEFT JOIN request_log l ON l.request_id = $2::text"
 	    " WHERE p.id = $1::uuid" },
@@ -326,7 +361,8 @@ enum {
 	COL_LOG_VERSION = 10,
 	COL_LOG_STOCK   = 11,
 	COL_LOG_UPDATED = 12,
-	COL_CREATE_SAME = 7, /* of STMT_PRODUCT_CREATE_LOOKUP */
+	COL_LAST_SAME   = 13, /* the row's last write was this very call */
+	COL_CREATE_SAME = 7,  /* of STMT_PRODUCT_CREATE_LOOKUP */
 };
 
 /* The product in row 0 of res, as a code: OK, or INTERNAL if a column
@@ -388,6 +424,7 @@ update_decide(const PGresult *res, int r, int col, const char *request_id,
     int64_t stock, int64_t expected_version, struct product *row,
     enum code *rv)
 {
+	(void)stock; /* the lookup compares it (COL_LOG_SAME, COL_LAST_SAME) */
 	if (PQgetisnull(res, r, col)) {
 		*rv = CODE_NOT_FOUND;
 		return true;
@@ -396,18 +433,21 @@ update_decide(const PGresult *res, int r, int col, const char *request_id,
 		*rv = CODE_INTERNAL;
 		return true;
 	}
-	if (request_id != NULL && get_bool(res, r, col + COL_LAST_IS_RID)) {
-		/* This request id produced the current version: the same
-		 * call iff it was based on the version before and set this
-		 * stock.  No overflow: version >= 1. */
-		*rv =
-		    row->version - 1 == expected_version && row->stock == stock
-		        ? CODE_OK
-		        : CODE_ALREADY_EXISTS;
-		return true;
-	}
+	/* The log first: it knows the method, the arguments and the caller
+	 * of the id's call, whatever wrote the row since. */
 	if (get_bool(res, r, col + COL_LOGGED)) {
 		*rv = logged_outcome(res, r, col, row);
+		return true;
+	}
+	if (request_id != NULL && get_bool(res, r, col + COL_LAST_IS_RID)) {
+		/* Its log row was pruned, but this request id produced the
+		 * current version: the current row is the first outcome if
+		 * the row says it was this very call (method, arguments,
+		 * caller; deploy/sql/004_last_call.sql), else the id was
+		 * another call's. */
+		*rv = get_bool(res, r, col + COL_LAST_SAME)
+		          ? CODE_OK
+		          : CODE_ALREADY_EXISTS;
 		return true;
 	}
 	if (row->version > expected_version) {
@@ -456,7 +496,8 @@ store_product_create(struct store *st, const char *request_id,
 	char           stock_s[INT64_TEXT_MAX];
 	const char    *wparams[5] = { name, stock_s, price, request_id,
 		   st->caller };
-	const char    *lparams[4] = { request_id, name, stock_s, price };
+	const char    *lparams[5] = { request_id, name, stock_s, price,
+		   st->caller };
 	PGresult      *res        = NULL;
 	struct product row;
 	enum code      rv;
@@ -607,7 +648,8 @@ store_product_update_stock(struct store *st, const char *request_id,
 	char        expected_s[INT64_TEXT_MAX];
 	const char *wparams[5]      = { id, expected_s, stock_s, request_id,
 		     st->caller };
-	const char *lparams[4]      = { id, request_id, expected_s, stock_s };
+	const char *lparams[5]      = { id, request_id, expected_s, stock_s,
+		     st->caller };
 	const struct single_write w = {
 		.what             = "product_update_stock",
 		.id               = id,
@@ -646,8 +688,12 @@ adjust_decide(const PGresult *res, const struct single_write *w,
 	}
 	if (request_id != NULL && get_bool(res, 0, COL_LAST_IS_RID)) {
 		/* Its log row was pruned, but the latest write is this
-		 * request id's: a repeat of it. */
-		*rv = CODE_OK;
+		 * request id's (so the statement's guard kept it from
+		 * applying twice): the current row is the first outcome
+		 * only if the row says it was this very call, else the id
+		 * was another call's. */
+		*rv = get_bool(res, 0, COL_LAST_SAME) ? CODE_OK
+		                                      : CODE_ALREADY_EXISTS;
 		return true;
 	}
 	if (expected_version != 0 && row->version != expected_version) {
@@ -675,7 +721,7 @@ store_product_adjust(struct store *st, const char *request_id, const char *id,
 	char        expected_s[INT64_TEXT_MAX];
 	const char *ev         = expected_version != 0 ? expected_s : NULL;
 	const char *wparams[5] = { id, delta_s, ev, request_id, st->caller };
-	const char *lparams[4] = { id, request_id, ev, delta_s };
+	const char *lparams[5] = { id, request_id, ev, delta_s, st->caller };
 	const struct single_write w = {
 		.what             = "product_adjust",
 		.id               = id,
@@ -1003,8 +1049,11 @@ store_product_update_many(struct store *st, struct store_write *items,
 	calls[2].stmt   = &product_stmts[STMT_PRODUCT_UPDATE_LOOKUP_MANY];
 	calls[2].params = wp.values;
 	rv              = store_pipeline(st, calls, 3, deadline_ns, res);
-	if (rv != CODE_OK)
+	if (rv != CODE_OK) {
+		for (i = 0; st->unknown && i < n; i++)
+			items[i].unknown = true;
 		goto out_free;
+	}
 
 	upd  = res[1];
 	look = res[2];

@@ -66,8 +66,12 @@ static const struct stmt reserve_stmts[RESERVE_STMT_COUNT] = {
 	 * row per item, in item order: ord (0), the item's code (1: 0 OK,
 	 * else the gRPC code), whether the request id is new (2), whether it
 	 * was applied (3), the product (4-10): after the change when applied,
-	 * else as locked (NULL: no such product), and its stock as locked
-	 * (11). */
+	 * else as locked (NULL: no such product), its stock as locked (11),
+	 * whether the request id is in the log (12), and whether the row's
+	 * last write was this very reservation by this caller (13).  An id
+	 * that is on any of the rows is not new either: its log row was
+	 * pruned, but it applied, and while it is still a row's latest
+	 * write it must not apply again. */
 	[STMT_RESERVE] = { "reserve", 7,
 	    "WITH input AS ("
 	    " SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[],"
@@ -75,7 +79,11 @@ static const struct stmt reserve_stmts[RESERVE_STMT_COUNT] = {
 	    " AS i(id, quantity, expected_version, stock, ord)"
 	    "), locked AS MATERIALIZED ("
 	    " SELECT p.id, p.name, p.stock, p.price, p.version, p.created_at,"
-	    " p.updated_at FROM products p WHERE p.id = ANY($1::uuid[])"
+	    " p.updated_at, (p.last_request_id = $5::text) IS TRUE AS mine,"
+	    " (p.last_request_id = $5::text"
+	    " AND p.last_request_call = '4:' || $6::text"
+	    " AND p.updated_by IS NOT DISTINCT FROM $7::text) IS TRUE AS same"
+	    " FROM products p WHERE p.id = ANY($1::uuid[])"
 	    "), verdict AS MATERIALIZED ("
 	    " SELECT i.ord, i.id, i.quantity, i.stock AS new_stock,"
 	    " CASE WHEN k.id IS NULL THEN 5"
@@ -86,15 +94,22 @@ static const struct stmt reserve_stmts[RESERVE_STMT_COUNT] = {
 	    " WHEN i.quantity IS NOT NULL AND k.stock < i.quantity THEN 9"
 	    " ELSE 0 END AS code"
 	    " FROM input i LEFT JOIN locked k ON k.id = i.id"
+	    "), seen AS MATERIALIZED ("
+	    " SELECT EXISTS (SELECT 1 FROM request_log l"
+	    " WHERE l.request_id = $5::text) AS logged,"
+	    " EXISTS (SELECT 1 FROM locked k WHERE k.mine) AS mine"
 	    "), go AS MATERIALIZED ("
-	    " SELECT NOT EXISTS (SELECT 1 FROM request_log l"
-	    " WHERE l.request_id = $5::text) AS fresh,"
+	    " SELECT NOT s.logged AND NOT s.mine AS fresh, s.logged,"
 	    " NOT EXISTS (SELECT 1 FROM verdict v WHERE v.code <> 0) AS fits"
+	    " FROM seen s"
 	    "), upd AS ("
 	    " UPDATE products p"
 	    " SET stock = COALESCE(p.stock - v.quantity, v.new_stock),"
 	    " version = p.version + 1, updated_at = now(),"
-	    " last_request_id = $5::text, updated_by = $7::text"
+	    " last_request_id = $5::text,"
+	    " last_request_call = CASE WHEN $5::text IS NOT NULL"
+	    " THEN '4:' || $6::text END,"
+	    " updated_by = $7::text"
 	    " FROM verdict v, go"
 	    " WHERE go.fresh AND go.fits AND p.id = v.id"
 	    " RETURNING v.ord, p.id, p.name, p.stock, p.price, p.version,"
@@ -120,18 +135,19 @@ static const struct stmt reserve_stmts[RESERVE_STMT_COUNT] = {
 	    " * 1000000)::int8,"
 	    " (extract(epoch FROM COALESCE(u.updated_at, k.updated_at))"
 	    " * 1000000)::int8,"
-	    " k.stock"
+	    " k.stock, go.logged, k.same IS TRUE"
 	    " FROM verdict v CROSS JOIN go"
 	    " LEFT JOIN upd u ON u.ord = v.ord"
 	    " LEFT JOIN locked k ON k.id = v.id"
 	    " ORDER BY v.ord" },
 
-	/* $1 request id, $2 the items as canonical text: whether the logged
-	 * call is this one (0), then its products in item order (1: ord,
-	 * 2-8: the product; NULL when it is not a reservation).  No row:
-	 * not logged (pruned meanwhile). */
-	[STMT_RESERVE_LOOKUP] = { "reserve_lookup", 2,
-	    "SELECT (l.method = 4 AND l.items = $2::text) IS TRUE, r.ord,"
+	/* $1 request id, $2 the items as canonical text, $3 caller or NULL:
+	 * whether the logged call is this one by this caller (0), then its
+	 * products in item order (1: ord, 2-8: the product; NULL when it is
+	 * not a reservation).  No row: not logged (pruned meanwhile). */
+	[STMT_RESERVE_LOOKUP] = { "reserve_lookup", 3,
+	    "SELECT (l.method = 4 AND l.items = $2::text"
+	    " AND l.caller IS NOT DISTINCT FROM $3::text) IS TRUE, r.ord,"
 	    " r.id, r.name, r.stock, r.price, r.version, r.created_us,"
 	    " r.updated_us"
 	    " FROM request_log l LEFT JOIN LATERAL jsonb_to_recordset("
@@ -151,6 +167,8 @@ enum {
 	COL_FRESH   = 2,
 	COL_APPLIED = 3,
 	COL_PRODUCT = 4,
+	COL_LOGGED  = 12,
+	COL_SAME    = 13,
 };
 
 /* The four array literals of a reservation, in one allocation. */
@@ -229,8 +247,28 @@ reserve_read(const PGresult *res, struct reserve_item *items, size_t n,
 		    PQntuples(res), n);
 		return CODE_INTERNAL;
 	}
-	if (!get_bool(res, 0, COL_FRESH))
-		return -1;
+	if (!get_bool(res, 0, COL_FRESH)) {
+		if (get_bool(res, 0, COL_LOGGED))
+			return -1; /* the log answers */
+		/* Pruned from the log, but still on a row: the rows as
+		 * they are are its outcome only if every one of them was
+		 * last written by this very reservation (the guard kept it
+		 * from applying twice); else the id was another call's or
+		 * its rows moved on: nothing to answer from. */
+		for (size_t i = 0; i < n; i++) {
+			if (!get_bool(res, (int)i, COL_SAME))
+				return CODE_ALREADY_EXISTS;
+		}
+		for (size_t i = 0; i < n; i++) {
+			items[i].code = CODE_OK;
+			if (row_product(res, (int)i, COL_PRODUCT,
+			        &items[i].product) != 0)
+				return CODE_INTERNAL;
+			items[i].product.prev_stock = -1; /* applied before */
+			out[i]                      = items[i].product;
+		}
+		return CODE_OK;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int64_t c;
 
@@ -294,7 +332,7 @@ store_reserve(struct store *st, const char *request_id, const char *key,
 	struct reserve_params rp;
 	const char           *wparams[7];
 	struct store_call     calls[2];
-	const char           *lparams[2] = { request_id, key };
+	const char           *lparams[3] = { request_id, key, st->caller };
 	PGresult             *res        = NULL;
 	int                   rv         = CODE_UNAVAILABLE;
 

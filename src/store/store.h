@@ -12,9 +12,14 @@
  *
  * Idempotency: mutating calls take the request id (NULL: none).  The
  * write, the check and the record of the request id are one statement; the
- * product row remembers the request id that produced its current version,
- * so the usual repeat (right after a lost reply) costs no extra lookup, and
- * a request_log table (pruned by store_maintain) answers older repeats.
+ * product row remembers the request id that produced its current version
+ * and which call that was (method, arguments: last_request_call; caller:
+ * updated_by), and a request_log table (pruned by store_maintain) answers
+ * repeats.  A repeat gets the first outcome only when it is the same call
+ * by the same caller, proven by the log or, once the log row is pruned,
+ * by the row; any other call under a used request id, another caller's
+ * included, is ALREADY_EXISTS (it learns nothing of the first outcome, and
+ * PERMISSION_DENIED would mean a role's refusal, which this is not).
  */
 #ifndef INVENTORY_STORE_H
 #define INVENTORY_STORE_H
@@ -172,10 +177,14 @@ enum code store_product_list(struct store *st, const char *after, int limit,
  * The executor hands the store whole batches.  A batch call returns OK when
  * its statements ran (each item then holds its own code), or a code for
  * the whole batch (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, ...) when they
- * did not: then nothing was applied and every item is untouched, so the
- * caller may run the items again one by one.  `deadline_ns` (monotonic,
- * 0: none) bounds the round trip: past it the statements are cancelled in
- * PostgreSQL and the call returns DEADLINE_EXCEEDED.
+ * did not: then nothing was applied and every item is untouched, except
+ * that a write batch whose connection was lost after its commit was sent
+ * (UNAVAILABLE, no error from the server) may have committed: it sets
+ * every item's `unknown`, and the caller must answer them UNAVAILABLE,
+ * never run them again (a write that did apply would then fail its own
+ * check and get a definite code it does not deserve).  `deadline_ns`
+ * (monotonic, 0: none) bounds the round trip: past it the statements are
+ * cancelled in PostgreSQL and the call returns DEADLINE_EXCEEDED.
  */
 
 /* One GetProduct of a batch. */
@@ -192,12 +201,15 @@ enum code store_product_get_many(struct store *st, struct store_read *items,
 
 /* One UpdateStock of a batch. */
 struct store_write {
-	const char    *id;               /* in: canonical lower-case UUID */
-	const char    *request_id;       /* in: NULL: none */
-	const char    *caller;           /* in: updated_by; NULL: none */
-	int64_t        stock;            /* in: validated */
-	int64_t        expected_version; /* in: >= 1 */
-	enum code      code;    /* out: as store_product_update_stock() */
+	const char *id;               /* in: canonical lower-case UUID */
+	const char *request_id;       /* in: NULL: none */
+	const char *caller;           /* in: updated_by; NULL: none */
+	int64_t     stock;            /* in: validated */
+	int64_t     expected_version; /* in: >= 1 */
+	enum code   code;       /* out: as store_product_update_stock() */
+	bool        unknown;    /* out: the batch failed as a whole after
+	                           its commit was sent: it may have applied
+	                           (the caller sets it false before) */
 	struct product product; /* out: new row on OK, latest on ABORTED
 	                           and on INVALID_ARGUMENT (future version) */
 };

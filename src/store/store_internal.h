@@ -52,6 +52,9 @@ struct store {
 	                            it: one more after a reconnect) */
 	unsigned long retries;   /* statements or pipelines run a second
 	                            time after a retryable error (tests) */
+	bool unknown;            /* the last pipeline failed after its
+	                            commit was sent, without the server's
+	                            word: it may have committed */
 };
 
 /* One prepared statement.  Every product-returning statement yields the

@@ -583,6 +583,148 @@ test_repeat_applies_once(void **state)
 	bw_frame_fini(&c);
 }
 
+/* A repeat takes the first call's outcome only when that applied (OK):
+ * a first call that failed logged nothing, so the repeat runs itself, as
+ * it would sent after it: here after a write that makes its version the
+ * current one (the first got INVALID_ARGUMENT, the repeat applies), and
+ * after a first call that ran out of its deadline on a row lock (the
+ * client's resend after a timeout, with a longer deadline, applies once
+ * the lock is gone). */
+static void
+test_repeat_of_failure_runs(void **state)
+{
+	struct bw_product        p = make_product("repeat failed p", 10);
+	struct bw_product        q = make_product("repeat expired q", 10);
+	struct bw_product        got;
+	struct bw_frame          f = { 0 }, g = { 0 };
+	Inventory__V1__Response *resp;
+	char                     x[64], y[64];
+
+	(void)state;
+	rid(x);
+	rid(y);
+	bw_frame_add(&f, bw_update(x, p.id, 7, 2, 10000)); /* future: 3 */
+	bw_frame_add(&f, bw_update(NULL, p.id, 3, 1, 10000));
+	bw_frame_add(&f, bw_update(x, p.id, 7, 2, 10000)); /* now fits */
+	resp = send_frame(sock, &f);
+	check_entry(resp, 0, 3, x);
+	check_entry(resp, 1, 0, NULL);
+	check_entry(resp, 2, 0, x);
+	got = entry_product(resp, 2);
+	assert_int_equal(got.version, 3);
+	assert_int_equal(got.stock, 7);
+	assert_int_equal(db_col("version", p.id), 3);
+	inventory__v1__response__free_unpacked(resp, NULL);
+
+	/* The first waits on q's lock past its 300 ms; the lock goes at
+	 * 1 s, within the resend's 10 s. */
+	bw_frame_add(&g, bw_update(y, q.id, 4, 1, 300));
+	bw_frame_add(&g, bw_update(y, q.id, 4, 1, 10000));
+	resp = send_frame_locked(sock, &g, q.id, 1000);
+	check_entry(resp, 0, 4, y);
+	check_entry(resp, 1, 0, y);
+	got = entry_product(resp, 1);
+	assert_int_equal(got.version, 2);
+	assert_int_equal(db_col("version", q.id), 2);
+	assert_int_equal(db_col("stock", q.id), 4);
+	inventory__v1__response__free_unpacked(resp, NULL);
+	bw_frame_fini(&f);
+	bw_frame_fini(&g);
+}
+
+/* A read after a write of the same product in the frame sees the write,
+ * as it would sent after it; a read before it does not. */
+static void
+test_read_after_write_sees_it(void **state)
+{
+	struct bw_product        p = make_product("read after write", 10);
+	struct bw_product        got;
+	struct bw_frame          f = { 0 };
+	Inventory__V1__Response *resp;
+
+	(void)state;
+	bw_frame_add(&f, bw_get(NULL, p.id, 10000));
+	bw_frame_add(&f, bw_update(NULL, p.id, 5, 1, 10000));
+	bw_frame_add(&f, bw_get(NULL, p.id, 10000));
+	resp = send_frame(sock, &f);
+	check_entry(resp, 0, 0, NULL);
+	check_entry(resp, 1, 0, NULL);
+	check_entry(resp, 2, 0, NULL);
+	got = entry_product(resp, 0);
+	assert_int_equal(got.version, 1);
+	assert_int_equal(got.stock, 10);
+	got = entry_product(resp, 2);
+	assert_int_equal(got.version, 2);
+	assert_int_equal(got.stock, 5);
+	inventory__v1__response__free_unpacked(resp, NULL);
+	bw_frame_fini(&f);
+}
+
+static Inventory__V1__Request *
+adjust_call(const char *id, int64_t delta, long timeout_ms)
+{
+	Inventory__V1__AdjustStockRequest r =
+	    INVENTORY__V1__ADJUST_STOCK_REQUEST__INIT;
+
+	r.id        = (char *)id;
+	r.has_delta = 1;
+	r.delta     = delta;
+	return bw_call("AdjustStock", NULL, timeout_ms, &r.base);
+}
+
+static Inventory__V1__Request *
+reserve_call(const char *id, int64_t quantity, long timeout_ms)
+{
+	Inventory__V1__ReserveStockRequest r =
+	    INVENTORY__V1__RESERVE_STOCK_REQUEST__INIT;
+	Inventory__V1__ReserveItem  it  = INVENTORY__V1__RESERVE_ITEM__INIT;
+	Inventory__V1__ReserveItem *pit = &it;
+
+	it.id           = (char *)id;
+	it.has_quantity = 1;
+	it.quantity     = quantity;
+	r.n_items       = 1;
+	r.items         = &pit;
+	return bw_call("ReserveStock", NULL, timeout_ms, &r.base);
+}
+
+/* A call that waits on a row lock (here without a deadline of its own)
+ * never spends the deadline of the calls behind it that do not depend on
+ * it: AdjustStock and ReserveStock of a product another session holds
+ * for 1.5 s, then calls of other products with 500 ms each.  Sent one
+ * after the other those would each have their 500 ms once sent; in the
+ * frame they run while the first waits, and the first applies once the
+ * lock is gone. */
+static void
+test_waiter_spares_neighbours(void **state)
+{
+	struct bw_product        p = make_product("waiter p", 10);
+	struct bw_product        q = make_product("neighbour q", 10);
+	struct bw_product        r = make_product("neighbour r", 10);
+	struct bw_frame          f = { 0 };
+	Inventory__V1__Response *resp;
+
+	(void)state;
+	bw_frame_add(&f, adjust_call(p.id, -1, BW_NO_TIMEOUT));
+	bw_frame_add(&f, reserve_call(p.id, 2, BW_NO_TIMEOUT));
+	bw_frame_add(&f, adjust_call(q.id, 1, 500));
+	bw_frame_add(&f, reserve_call(r.id, 3, 500));
+	bw_frame_add(&f, bw_update(NULL, q.id, 4, 2, 500));
+	resp = send_frame_locked(sock, &f, p.id, 1500);
+	check_entry(resp, 0, 0, NULL);
+	check_entry(resp, 1, 0, NULL);
+	check_entry(resp, 2, 0, NULL);
+	check_entry(resp, 3, 0, NULL);
+	check_entry(resp, 4, 0, NULL);
+	assert_int_equal(db_col("stock", p.id), 7);
+	assert_int_equal(db_col("version", p.id), 3);
+	assert_int_equal(db_col("stock", q.id), 4);
+	assert_int_equal(db_col("version", q.id), 3);
+	assert_int_equal(db_col("stock", r.id), 7);
+	inventory__v1__response__free_unpacked(resp, NULL);
+	bw_frame_fini(&f);
+}
+
 /* ---- e. a request id reused for another call ---------------------------- */
 
 static void
@@ -987,6 +1129,9 @@ main(void)
 		cmocka_unit_test(test_writes_in_arrival_order),
 		cmocka_unit_test(test_long_chain_in_arrival_order),
 		cmocka_unit_test(test_repeat_applies_once),
+		cmocka_unit_test(test_repeat_of_failure_runs),
+		cmocka_unit_test(test_read_after_write_sees_it),
+		cmocka_unit_test(test_waiter_spares_neighbours),
 		cmocka_unit_test(test_reuse_already_exists),
 		cmocka_unit_test(test_reuse_across_executor_cap),
 		cmocka_unit_test(test_expired_never_reaches_db),

@@ -290,6 +290,139 @@ test_reserve_idempotent(void **state)
 	assert_int_equal(db_stock(e->db, a.id), 4);
 }
 
+/* Forget a request id as the janitor would once its TTL passed. */
+static void
+prune(PGconn *db, const char *rid)
+{
+	store_db_exec(
+	    db, "DELETE FROM request_log WHERE request_id = $1", rid);
+	assert_int_equal(store_db_logged(db, rid), 0);
+}
+
+/* A request id whose log row was pruned but which is still the row's
+ * latest write answers OK only for the very call that wrote it (method,
+ * arguments, caller: products.last_request_call); any other call under it
+ * is ALREADY_EXISTS, as it is before the prune, and nothing applies
+ * twice. */
+static void
+test_pruned_repeats(void **state)
+{
+	struct store_env   *e = *state;
+	struct product      p, q, r;
+	struct reserve_item it[1];
+	char                rid[4][48];
+
+	for (int i = 0; i < 4; i++)
+		testenv_request_id(rid[i], sizeof(rid[i]));
+	store_db_new_product(e->st, "stock-test", 5, &p);
+
+	/* UpdateStock under rid 0, then AdjustStock under it. */
+	assert_int_equal(
+	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &q),
+	    CODE_OK);
+	assert_int_equal(store_product_adjust(e->st, rid[0], p.id, -3, 0, &r),
+	    CODE_ALREADY_EXISTS);
+	prune(e->db, rid[0]);
+	assert_int_equal(store_product_adjust(e->st, rid[0], p.id, -3, 0, &r),
+	    CODE_ALREADY_EXISTS);
+	assert_int_equal(db_stock(e->db, p.id), 8);
+	/* The very UpdateStock again: its outcome, from the row. */
+	assert_int_equal(
+	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &r),
+	    CODE_OK);
+	assert_int_equal(r.version, 2);
+	assert_int_equal(r.stock, 8);
+	/* The same id, other arguments: not that call. */
+	assert_int_equal(
+	    store_product_update_stock(e->st, rid[0], p.id, 9, 1, &r),
+	    CODE_ALREADY_EXISTS);
+
+	/* AdjustStock under rid 1, then an UpdateStock under it whose
+	 * version and stock happen to match what the adjustment did. */
+	assert_int_equal(
+	    store_product_adjust(e->st, rid[1], p.id, 5, 0, &q), CODE_OK);
+	assert_int_equal(q.stock, 13);
+	assert_int_equal(store_product_update_stock(
+	                     e->st, rid[1], p.id, 13, q.version - 1, &r),
+	    CODE_ALREADY_EXISTS);
+	prune(e->db, rid[1]);
+	assert_int_equal(store_product_update_stock(
+	                     e->st, rid[1], p.id, 13, q.version - 1, &r),
+	    CODE_ALREADY_EXISTS);
+	/* The very adjustment again: its outcome, nothing added. */
+	assert_int_equal(
+	    store_product_adjust(e->st, rid[1], p.id, 5, 0, &r), CODE_OK);
+	assert_int_equal(r.version, q.version);
+	assert_int_equal(db_stock(e->db, p.id), 13);
+
+	/* ReserveStock under rid 2, pruned, sent again while it is still
+	 * the row's latest write: nothing taken twice. */
+	take(&it[0], p.id, 4);
+	assert_int_equal(
+	    store_reserve(e->st, rid[2], "key-p4", it, 1, &q), CODE_OK);
+	assert_int_equal(q.stock, 9);
+	prune(e->db, rid[2]);
+	assert_int_equal(
+	    store_reserve(e->st, rid[2], "key-p4", it, 1, &r), CODE_OK);
+	assert_int_equal(r.stock, 9);
+	assert_int_equal(r.version, q.version);
+	assert_int_equal(db_stock(e->db, p.id), 9);
+	assert_int_equal(store_db_version(e->db, p.id), q.version);
+	/* Other items under it: not that call. */
+	assert_int_equal(store_reserve(e->st, rid[2], "key-p5", it, 1, &r),
+	    CODE_ALREADY_EXISTS);
+	assert_int_equal(db_stock(e->db, p.id), 9);
+}
+
+/* A request id replayed by another caller never gets the first caller's
+ * outcome (OK with nothing applied, no audit line): ALREADY_EXISTS, from
+ * the log and, once the log row is pruned, from the row. */
+static void
+test_other_caller_repeat(void **state)
+{
+	struct store_env   *e = *state;
+	struct product      p, q, r;
+	struct reserve_item it[1];
+	char                rid[3][48];
+
+	for (int i = 0; i < 3; i++)
+		testenv_request_id(rid[i], sizeof(rid[i]));
+	store_db_new_product(e->st, "stock-test", 5, &p);
+	store_set_caller(e->st, "alice");
+	assert_int_equal(
+	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &q),
+	    CODE_OK);
+	assert_int_equal(
+	    store_product_adjust(e->st, rid[1], p.id, -1, 0, &q), CODE_OK);
+	take(&it[0], p.id, 1);
+	assert_int_equal(
+	    store_reserve(e->st, rid[2], "key-p1", it, 1, &q), CODE_OK);
+	/* Alice's own repeats: her outcomes. */
+	assert_int_equal(
+	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &r),
+	    CODE_OK);
+	assert_int_equal(
+	    store_reserve(e->st, rid[2], "key-p1", it, 1, &r), CODE_OK);
+
+	store_set_caller(e->st, "mallory");
+	assert_int_equal(
+	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &r),
+	    CODE_ALREADY_EXISTS);
+	assert_int_equal(store_product_adjust(e->st, rid[1], p.id, -1, 0, &r),
+	    CODE_ALREADY_EXISTS);
+	assert_int_equal(store_reserve(e->st, rid[2], "key-p1", it, 1, &r),
+	    CODE_ALREADY_EXISTS);
+	assert_int_equal(
+	    store_product_create(e->st, rid[0], "stock-test", 1, "1.00", &r),
+	    CODE_ALREADY_EXISTS);
+	/* Pruned, the reservation still the row's latest write. */
+	prune(e->db, rid[2]);
+	assert_int_equal(store_reserve(e->st, rid[2], "key-p1", it, 1, &r),
+	    CODE_ALREADY_EXISTS);
+	assert_int_equal(db_stock(e->db, p.id), 6);
+	store_set_caller(e->st, NULL);
+}
+
 struct race {
 	char    ids[RACE_ITEMS * 2][PRODUCT_ID_LEN + 1];
 	int     thread;
@@ -419,6 +552,8 @@ main(void)
 		cmocka_unit_test(test_reserve_race),
 		cmocka_unit_test(test_list_pages),
 		cmocka_unit_test(test_caller_and_prev_stock),
+		cmocka_unit_test(test_pruned_repeats),
+		cmocka_unit_test(test_other_caller_repeat),
 	};
 
 	return cmocka_run_group_tests(

@@ -23,7 +23,11 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "store/store.h"
+#include "store/store_internal.h" /* st->conn: to cut it mid-batch */
 #include "testenv.h"
 
 enum {
@@ -384,6 +388,78 @@ test_update_many_fails_whole(void **state)
 	assert_int_equal(store_db_version(e->db, b.id), 2);
 }
 
+/* The notice of the trigger below arrives while the batch's commit is
+ * still to come: cut the connection from our side, as a network failure
+ * would. */
+static void
+cut_on_notice(void *arg, const char *message)
+{
+	PGconn *conn = arg;
+
+	(void)message;
+	(void)shutdown(PQsocket(conn), SHUT_RDWR);
+}
+
+/* The connection is lost after the batch's commit was sent and before its
+ * results are read: the batch may have committed (here it did), so the
+ * store must say so (every item `unknown`), never "nothing applied", for
+ * the executor would then run each write again alone and answer a write
+ * that did apply with a definite failure of its own check. */
+static void
+test_update_many_lost_after_commit(void **state)
+{
+	struct store_env  *e = *state;
+	struct product     a, b;
+	struct store_write w[2];
+	char               name[64];
+
+	snprintf(name, sizeof(name), "store-lost-commit-%d", (int)getpid());
+	store_db_exec(e->db,
+	    "CREATE OR REPLACE FUNCTION store_test_notice() RETURNS trigger"
+	    " LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'cut here';"
+	    " PERFORM pg_sleep(0.5); RETURN NEW; END $$",
+	    NULL);
+	store_db_exec(
+	    e->db, "DROP TRIGGER IF EXISTS store_test_cut ON products", NULL);
+	/* The name is a literal in a trigger's WHEN: no parameters in DDL;
+	 * it is ours (digits and letters only). */
+	{
+		char ddl[256];
+
+		snprintf(ddl, sizeof(ddl),
+		    "CREATE TRIGGER store_test_cut AFTER UPDATE ON products"
+		    " FOR EACH ROW WHEN (NEW.name = '%s')"
+		    " EXECUTE FUNCTION store_test_notice()",
+		    name);
+		store_db_exec(e->db, ddl, NULL);
+	}
+	store_db_new_product(e->st, name, 1, &a);
+	store_db_new_product(e->st, "store-test", 1, &b);
+	memset(w, 0, sizeof(w));
+	w[0].id               = a.id;
+	w[1].id               = b.id;
+	w[0].stock            = 5;
+	w[1].stock            = 6;
+	w[0].expected_version = 1;
+	w[1].expected_version = 1;
+	w[0].code             = UNTOUCHED;
+	w[1].code             = UNTOUCHED;
+
+	PQsetNoticeProcessor(e->st->conn, cut_on_notice, e->st->conn);
+	assert_int_equal(
+	    store_product_update_many(e->st, w, 2, 0), CODE_UNAVAILABLE);
+	store_db_exec(e->db, "DROP TRIGGER store_test_cut ON products", NULL);
+	assert_true(w[0].unknown);
+	assert_true(w[1].unknown);
+	assert_int_equal(w[0].code, UNTOUCHED);
+	assert_int_equal(w[1].code, UNTOUCHED);
+	/* It did commit: "nothing applied" would have been false. */
+	assert_int_equal(store_db_version(e->db, a.id), 2);
+	assert_int_equal(store_db_version(e->db, b.id), 2);
+	/* The store reconnects for the next call. */
+	assert_true(store_ready(e->st));
+}
+
 /* ---- a busy row, and the deadline ----------------------------------------
  */
 
@@ -620,6 +696,7 @@ main(void)
 		cmocka_unit_test(test_many_bulk),
 		cmocka_unit_test(test_update_many_mix),
 		cmocka_unit_test(test_update_many_fails_whole),
+		cmocka_unit_test(test_update_many_lost_after_commit),
 		cmocka_unit_test(test_update_many_busy_row),
 		cmocka_unit_test(test_update_many_deadline),
 		cmocka_unit_test(test_update_many_no_deadlock),

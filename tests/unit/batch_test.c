@@ -4,11 +4,14 @@
  * call (batch_same_call).  These are the batching rules of DESIGN.md and
  * issue 7 that need no database: writes to one product run one per round
  * in arrival order while other products share round 0; a request id seen
- * twice for the same call applies once (the repeat follows its leader and
- * takes no round); a request id reused for a different call runs in a
+ * twice for the same call applies once (the repeat follows its leader, and
+ * still has a round of its own after it, where it runs when the leader
+ * did not apply); a request id reused for a different call runs in a
  * later round than the first, so the database judges it as if the two
  * had come one after the other; calls without a request id are never
- * merged.  The ops are built by hand as dispatch would leave them.
+ * merged; another caller's call is never the same call; a read of a
+ * product written earlier in the batch starts a new segment.  The ops are
+ * built by hand as dispatch would leave them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,8 +118,9 @@ test_rounds_independent(void **state)
 }
 
 /* The same request id for the same call: the repeat follows the first
- * call (not a later repeat), takes no round and has no outcome of its own
- * yet; a write of the same product after it is not pushed back. */
+ * call (not a later repeat) and has no outcome of its own yet; it still
+ * gets a round after it (it runs there if the first did not apply), so a
+ * write of the same product after it comes after that round. */
 static void
 test_repeat(void **state)
 {
@@ -129,21 +133,23 @@ test_repeat(void **state)
 	write_op(&o[2], ID_A, "r1", 10, 1); /* repeat of o[0] */
 	write_op(&o[3], ID_A, "r1", 10, 1); /* again */
 	write_op(&o[4], ID_A, "r3", 11, 2);
-	assert_int_equal(batch_plan_writes(ops, 5), 2);
+	assert_int_equal(batch_plan_writes(ops, 5), 4);
 	assert_runs(&o[0], OP_WRITE, 0);
 	assert_runs(&o[1], OP_WRITE, 0);
 	assert_ptr_equal(o[2].leader, &o[0]);
 	assert_ptr_equal(o[3].leader, &o[0]);
+	assert_int_equal(o[2].round, 1);
+	assert_int_equal(o[3].round, 2);
 	for (int i = 2; i <= 3; i++) {
 		assert_int_equal(o[i].kind, OP_WRITE);
 		ASSERT_CODE(o[i].code, CODE_OK);
 		assert_string_equal(o[i].message, "");
 	}
-	/* Right after o[0]: the repeats are not writes of their own. */
-	assert_runs(&o[4], OP_WRITE, 1);
+	/* After the repeats: if o[0] failed, they are writes of their own. */
+	assert_runs(&o[4], OP_WRITE, 3);
 }
 
-/* A repeated create follows its first call too. */
+/* A repeated create follows its first call too, a round later. */
 static void
 test_repeat_create(void **state)
 {
@@ -155,12 +161,33 @@ test_repeat_create(void **state)
 	create_op(&o[1], "c2", "widget", 5, "19.90"); /* other id: runs */
 	create_op(&o[2], "c1", "widget", 5, "19.90");
 	/* Creates of no shared request id share round 0. */
-	assert_int_equal(batch_plan_writes(ops, 3), 1);
+	assert_int_equal(batch_plan_writes(ops, 3), 2);
 	assert_null(o[0].leader);
 	assert_null(o[1].leader);
 	assert_ptr_equal(o[2].leader, &o[0]);
+	assert_int_equal(o[1].round, 0);
+	assert_int_equal(o[2].round, 1);
 	assert_int_equal(o[1].kind, OP_CREATE);
 	assert_int_equal(o[2].kind, OP_CREATE);
+}
+
+/* Another caller's call with the same request id and arguments is not a
+ * repeat: it never takes the first caller's outcome, the database judges
+ * it a round later. */
+static void
+test_repeat_other_caller(void **state)
+{
+	struct op  o[2];
+	struct op *ops[] = { &o[0], &o[1] };
+
+	(void)state;
+	write_op(&o[0], ID_A, "r1", 10, 1);
+	write_op(&o[1], ID_A, "r1", 10, 1);
+	snprintf(o[0].caller, sizeof(o[0].caller), "alice");
+	snprintf(o[1].caller, sizeof(o[1].caller), "mallory");
+	assert_false(batch_same_call(&o[0], &o[1]));
+	assert_int_equal(batch_plan_writes(ops, 2), 2);
+	assert_runs(&o[1], OP_WRITE, 1);
 }
 
 /* The same request id for a different call: the reuse runs in a round
@@ -204,16 +231,18 @@ test_reuse_then_repeat(void **state)
 	write_op(&o[0], ID_A, "r1", 10, 1);
 	write_op(&o[1], ID_A, "r1", 11, 1);
 	write_op(&o[2], ID_A, "r1", 11, 1); /* same as the reuse o[1] */
-	assert_int_equal(batch_plan_writes(ops, 3), 2);
+	assert_int_equal(batch_plan_writes(ops, 3), 3);
 	assert_runs(&o[1], OP_WRITE, 1);
 	assert_ptr_equal(o[2].leader, &o[1]);
+	assert_int_equal(o[2].round, 2);
 
 	write_op(&o[0], ID_A, "r1", 10, 1);
 	write_op(&o[1], ID_A, "r1", 11, 1);
 	write_op(&o[2], ID_A, "r1", 10, 1); /* same as o[0] */
-	assert_int_equal(batch_plan_writes(ops, 3), 2);
+	assert_int_equal(batch_plan_writes(ops, 3), 3);
 	assert_runs(&o[1], OP_WRITE, 1);
 	assert_ptr_equal(o[2].leader, &o[0]);
+	assert_int_equal(o[2].round, 2); /* after the reuse too */
 	ASSERT_CODE(o[2].code, CODE_OK);
 }
 
@@ -271,7 +300,7 @@ test_replan(void **state)
 	(void)state;
 	write_op(&o[0], ID_A, "r1", 10, 1);
 	write_op(&o[1], ID_A, "r1", 10, 1);
-	assert_int_equal(batch_plan_writes(ops, 2), 1);
+	assert_int_equal(batch_plan_writes(ops, 2), 2);
 	assert_ptr_equal(o[1].leader, &o[0]);
 	/* o[1] alone: it runs itself now. */
 	assert_int_equal(batch_plan_writes(&ops[1], 1), 1);
@@ -315,8 +344,8 @@ test_full_batch_one_product(void **state)
 }
 
 /* A full batch over 16 products, round-robin, every request id used
- * twice in a row for the same call: 16 writes per round, the repeats
- * follow. */
+ * twice in a row for the same call: 16 writes per round, each repeat
+ * follows its leader in the round after it. */
 static void
 test_full_batch_many_products(void **state)
 {
@@ -338,17 +367,19 @@ test_full_batch_many_products(void **state)
 		write_op(&o[i], ids[call % NPROD], rid[i], call, call + 1);
 		ops[i] = &o[i];
 	}
-	/* 128 distinct calls over 16 products: 8 rounds. */
+	/* 128 distinct calls over 16 products, each followed by its
+	 * repeat: 16 rounds. */
 	assert_int_equal(batch_plan_writes(ops, EXECUTOR_BATCH_MAX),
-	    EXECUTOR_BATCH_MAX / 2 / NPROD);
+	    EXECUTOR_BATCH_MAX / NPROD);
 	for (int i = 0; i < EXECUTOR_BATCH_MAX; i++) {
 		int call = i / 2;
 
 		if (i % 2 == 1) {
 			assert_ptr_equal(o[i].leader, &o[i - 1]);
+			assert_int_equal(o[i].round, o[i - 1].round + 1);
 			continue;
 		}
-		assert_runs(&o[i], OP_WRITE, call / NPROD);
+		assert_runs(&o[i], OP_WRITE, 2 * (call / NPROD));
 		leaders++;
 	}
 	assert_int_equal(leaders, EXECUTOR_BATCH_MAX / 2);
@@ -411,6 +442,81 @@ test_same_call_create(void **state)
 	assert_false(batch_same_call(&w, &b));
 }
 
+static void
+read_op(struct op *op, const char *id)
+{
+	memset(op, 0, sizeof(*op));
+	op->kind = OP_READ;
+	snprintf(op->id, sizeof(op->id), "%s", id);
+}
+
+/* Segments: a read runs after the writes ahead of it that touch its
+ * product, so it starts a new segment; reads of other products, reads
+ * before the write and writes after reads stay in one segment; a listing
+ * after any write starts a new one. */
+static void
+test_segments(void **state)
+{
+	struct op  o[6];
+	struct op *ops[] = { &o[0], &o[1], &o[2], &o[3], &o[4], &o[5] };
+	char       many[2][PRODUCT_ID_LEN + 1];
+
+	(void)state;
+	read_op(&o[0], ID_A);
+	write_op(&o[1], ID_A, NULL, 5, 1);
+	read_op(&o[2], ID_B); /* another product: same segment */
+	write_op(&o[3], ID_B, NULL, 5, 1);
+	read_op(&o[4], ID_A); /* after o[1]: a new segment */
+	write_op(&o[5], ID_A, NULL, 6, 2);
+	assert_int_equal(batch_segment(ops, 6), 4);
+	assert_int_equal(batch_segment(&ops[4], 2), 2);
+	assert_int_equal(batch_segment(ops, 0), 0);
+
+	/* BatchGetProducts: any of its ids. */
+	snprintf(many[0], sizeof(many[0]), "%s", ID_C);
+	snprintf(many[1], sizeof(many[1]), "%s", ID_B);
+	read_op(&o[4], ID_A);
+	o[4].kind = OP_READ_MANY;
+	o[4].ids  = many;
+	o[4].nids = 2;
+	assert_int_equal(batch_segment(ops, 6), 4);
+	o[4].nids = 1; /* only C: not written */
+	assert_int_equal(batch_segment(ops, 6), 6);
+
+	/* A listing after a write. */
+	read_op(&o[2], ID_C);
+	o[2].kind = OP_LIST;
+	assert_int_equal(batch_segment(ops, 6), 2);
+	assert_int_equal(batch_segment(&ops[2], 4), 4);
+}
+
+/* What must wait for a deferred write: writes of its products or with
+ * its request id, reads of its products, listings; nothing else. */
+static void
+test_depends(void **state)
+{
+	struct op w, later;
+
+	(void)state;
+	write_op(&w, ID_A, "r1", 5, 1);
+	write_op(&later, ID_B, NULL, 5, 1);
+	assert_false(batch_depends(&later, &w));
+	write_op(&later, ID_A, NULL, 5, 2);
+	assert_true(batch_depends(&later, &w));
+	write_op(&later, ID_B, "r1", 5, 1);
+	assert_true(batch_depends(&later, &w));
+	read_op(&later, ID_A);
+	assert_true(batch_depends(&later, &w));
+	read_op(&later, ID_B);
+	assert_false(batch_depends(&later, &w));
+	later.kind = OP_LIST;
+	assert_true(batch_depends(&later, &w));
+	/* Nothing waits for a read. */
+	read_op(&w, ID_A);
+	write_op(&later, ID_A, NULL, 5, 1);
+	assert_false(batch_depends(&later, &w));
+}
+
 int
 main(void)
 {
@@ -419,6 +525,9 @@ main(void)
 		cmocka_unit_test(test_rounds_independent),
 		cmocka_unit_test(test_repeat),
 		cmocka_unit_test(test_repeat_create),
+		cmocka_unit_test(test_repeat_other_caller),
+		cmocka_unit_test(test_segments),
+		cmocka_unit_test(test_depends),
 		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_reuse_then_repeat),
 		cmocka_unit_test(test_create_and_write_share_id),
