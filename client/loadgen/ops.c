@@ -195,9 +195,12 @@ op_rmw(struct bench_thread *t, struct bench_product *p, bool buy)
 	uint64_t           lost     = 0; /* attempts rejected as conflicts */
 	inventory_code     rc;
 
-	c.dir = buy ? 0 : ((bench_rng_next(&t->rng) & 1) ? 1 : -1);
-	rc    = inventory_update_with_retry(t->b->client, p->id,
-            buy ? change_buy : change_retry, &c, &ro, &out, &st, &attempts);
+	inventory_retry_info info;
+
+	c.dir    = buy ? 0 : ((bench_rng_next(&t->rng) & 1) ? 1 : -1);
+	rc       = inventory_update_with_retry(t->b->client, p->id,
+            buy ? change_buy : change_retry, &c, &ro, &out, &st, &info);
+	attempts = info.attempts;
 	if (attempts < 0) {
 		attempts = 0;
 	}
