@@ -8,7 +8,10 @@
 # Without apt-get (not Debian/Ubuntu) it only reports what is missing.
 
 INVENTORY_DEPS=(cmake gcc make pkg-config libnng-dev libprotobuf-c-dev
-	protobuf-c-compiler libpq-dev postgresql libcmocka-dev libmbedtls-dev)
+	protobuf-c-compiler libpq-dev postgresql libcmocka-dev libmbedtls-dev
+	libuv1-dev libevent-dev) # the last two: libinventory's event-loop
+	                         # adapters, their examples and tests (optional
+	                         # at build time)
 
 # What the tests need on top (deploy/test.sh installs them): curl and jq
 # for the HTTP endpoint and the dashboard, promtool (prometheus) for the
