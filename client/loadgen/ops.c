@@ -264,10 +264,14 @@ rmw_cb(inventory_result *r, void *arg)
 static void
 op_rmw(struct bench_session *s, bool buy)
 {
-	struct bench_thread       *t  = s->t;
+	struct bench_thread *t = s->t;
+	/* --timeout is also the operation's deadline: the helper's
+	 * back-offs then never keep a caller past it (a contended hot key
+	 * otherwise costs up to max_attempts back-offs). */
 	const inventory_retry_opts ro = {
 		.max_attempts = t->b->cfg.max_attempts,
 		.timeout_ms   = t->b->cfg.timeout_ms,
+		.deadline_ms  = t->b->cfg.timeout_ms,
 	};
 	inventory_code rc;
 
