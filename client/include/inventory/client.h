@@ -24,6 +24,15 @@
  * inventory_product_free().  A status owns its `current` product: release
  * it with inventory_status_fini().  No public type exposes nng or
  * protobuf-c.
+ *
+ * Every call also has an asynchronous form (inventory_get_product_async()
+ * and so on, at the end of this file) that returns at once and runs a
+ * callback with the outcome; the synchronous calls are that path plus a
+ * wait.  A handle opened with INVENTORY_COMPLETE_LOOP queues the
+ * callbacks for an event loop (inventory_client_fd(),
+ * inventory_client_process(), and the adapters in
+ * <inventory/adapters/>); "Asynchronous calls" below states which thread
+ * runs what, and what a callback may do.
  */
 #ifndef INVENTORY_CLIENT_H
 #define INVENTORY_CLIENT_H
@@ -116,7 +125,11 @@ typedef struct inventory_status {
 
 /* Per-call options; pass NULL for the defaults. */
 typedef struct inventory_call_opts {
-	int         timeout_ms; /* 0: the handle's default (5000 ms) */
+	int timeout_ms;         /* 0: the handle's default (5000 ms).
+	                         * Counted from the call's start, time
+	                         * queued in the client included: the
+	                         * server gets what is left when the call
+	                         * leaves */
 	const char *request_id; /* NULL: a fresh random id per call.  Give the
 	                         * same id to repeat a write safely: the server
 	                         * returns the first outcome. */
