@@ -147,13 +147,15 @@ rpc_done(struct call *call)
 
 /* ---- starting -------------------------------------------------------- */
 
-/* Encode req into a new call and start it.  OK, or why not (in s->st). */
+/* Encode req into a new call and start it.  OK, or why not (in s->st).
+ * req is read, never kept: the id it is sent with is a local copy. */
 static inventory_code
-rpc_start(
-    const struct rpc_start *s, struct codec_request *req, size_t expect_n)
+rpc_start(const struct rpc_start *s, const struct codec_request *req,
+    size_t expect_n)
 {
 	inventory_client          *c    = s->c;
 	const inventory_call_opts *opts = s->opts;
+	struct codec_request       r    = *req;
 	char                       id[INVENTORY_REQUEST_ID_MAX + 1];
 	int                        timeout_ms = client_timeout_ms(c);
 	size_t                     size;
@@ -166,22 +168,23 @@ rpc_start(
 		snprintf(id, sizeof(id), "%s", opts->request_id);
 	else
 		rng_request_id(id);
-	req->request_id = id;
-	req->timeout_ms = (uint32_t)timeout_ms;
-	req->no_timeout = 1; /* stamped when the frame leaves */
-	if ((size = codec_request_size(req)) == 0)
+	r.request_id = id;
+	r.timeout_ms = (uint32_t)timeout_ms;
+	r.no_timeout = 1; /* stamped when the frame leaves */
+	size         = codec_request_size(&r);
+	if (size == 0)
 		return client_status_set(
 		    s->st, INVENTORY_INTERNAL, "cannot encode request");
 	if ((call = call_alloc(c, CALL_RPC, size)) == NULL)
 		return client_status_set(s->st, INVENTORY_RESOURCE_EXHAUSTED,
 		    "cannot allocate request");
-	if (codec_request_encode(req, call->req, size) != size) {
+	if (codec_request_encode(&r, call->req, size) != size) {
 		free(call);
 		return client_status_set(
 		    s->st, INVENTORY_INTERNAL, "cannot encode request");
 	}
 	memcpy(call->request_id, id, sizeof(id));
-	call->method      = req->method;
+	call->method      = r.method;
 	call->timeout_ms  = timeout_ms;
 	call->deadline_ns = client_now_ns() + (int64_t)timeout_ms * 1000000;
 	call->expect_n    = expect_n;

@@ -163,21 +163,15 @@ struct bench_session {
 /* One worker thread's state: written only by that thread, except the
  * live_* counters which the progress line reads. */
 struct bench_thread {
-	struct bench         *b;
-	pthread_t             thread;
-	int                   index;
-	inventory_client     *client;   /* its own, LOOP mode */
-	struct bench_session *sessions; /* its callers */
-	int                   nsessions;
-	int                   active;    /* sessions not finished */
-	struct bench_session *wait_head; /* open loop: due later, in order */
-	struct bench_session *wait_tail;
-	uint64_t              rng;            /* xorshift64* state */
-	struct hist           hist[OP_COUNT]; /* latency per op kind */
-	uint64_t              status[OP_COUNT][BENCH_CODES];
-	uint64_t              ops;    /* operations completed */
-	uint64_t              rpcs;   /* calls into the library */
-	uint64_t              writes; /* UpdateStock, AdjustStock, ReserveStock
+	struct bench *b;
+	pthread_t     thread;
+	int           index;
+	uint64_t      rng;            /* xorshift64* state */
+	struct hist   hist[OP_COUNT]; /* latency per op kind */
+	uint64_t      status[OP_COUNT][BENCH_CODES];
+	uint64_t      ops;            /* operations completed */
+	uint64_t      rpcs;           /* calls into the library */
+	uint64_t      writes;         /* UpdateStock, AdjustStock, ReserveStock
 	                               * attempts */
 	uint64_t conflicts;           /* ABORTED writes */
 	uint64_t refusals;            /* FAILED_PRECONDITION writes (too little
@@ -189,6 +183,13 @@ struct bench_thread {
 	_Alignas(64) atomic_ullong live_ops;
 	atomic_ullong live_conflicts;
 	atomic_ullong live_errors; /* operations that failed (not refusals) */
+	/* Below the live counters, in their cache line: the worker's own. */
+	inventory_client     *client;    /* its own, LOOP mode */
+	struct bench_session *sessions;  /* its callers */
+	struct bench_session *wait_head; /* open loop: due later, in order */
+	struct bench_session *wait_tail;
+	int                   nsessions;
+	int                   active; /* sessions not finished */
 };
 
 /* One second of the run, for the picture (svg.c). */
