@@ -511,7 +511,8 @@ INVENTORY_API inventory_code inventory_list_products(inventory_client *c,
  * Callbacks and threads: with INVENTORY_COMPLETE_THREAD (the default) a
  * callback runs on one of the library's threads, or in the thread that
  * called inventory_cancel() for a call it cancelled, or in the thread
- * that called inventory_client_close(); with INVENTORY_COMPLETE_LOOP
+ * that called inventory_client_close() (or, only when memory for a frame
+ * runs out, in a thread starting a call); with INVENTORY_COMPLETE_LOOP
  * always in the thread that calls inventory_client_process() (or
  * inventory_client_close()).  Callbacks of one handle may run
  * concurrently in THREAD mode, never in LOOP mode.  A callback may start
