@@ -615,8 +615,10 @@ INVENTORY_API int inventory_client_fd(inventory_client *c);
  * Call it from one thread at a time (the loop's). */
 INVENTORY_API int inventory_client_process(inventory_client *c);
 
-/* Asynchronous calls of the handle not yet completed (started, callback
- * not yet run; queued completions included).  For drains and tests. */
+/* Calls of the handle not yet completed (started, callback not yet run;
+ * queued completions included; a synchronous call in progress, and the
+ * step in progress of each read-modify-write helper, count too).  For
+ * drains and tests. */
 INVENTORY_API size_t inventory_client_pending(inventory_client *c);
 
 #ifdef __cplusplus
