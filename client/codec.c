@@ -42,6 +42,8 @@ static const char *const method_names[] = {
 #define CODEC_BATCH_TAG ((5u << 3) | 2u)
 /* Request.token is field 6, length-delimited (wire type 2). */
 #define CODEC_TOKEN_TAG ((6u << 3) | 2u)
+/* Request.timeout_ms: field 3, varint. */
+#define CODEC_TIMEOUT_TAG ((3u << 3) | 0u)
 
 const char *
 codec_method_name(enum codec_method method)
@@ -236,7 +238,7 @@ envelope_init(const struct codec_request *req, const uint8_t *payload,
 	inventory__v1__request__init(env);
 	env->method         = (char *)codec_method_name(req->method);
 	env->request_id     = (char *)req->request_id;
-	env->has_timeout_ms = 1;
+	env->has_timeout_ms = !req->no_timeout;
 	env->timeout_ms     = req->timeout_ms;
 	env->has_payload    = 1;
 	env->payload.len    = payload_len;
@@ -571,6 +573,46 @@ size_t
 codec_frame_entry_put(uint8_t *dst, const uint8_t *req, size_t len)
 {
 	return field_put(dst, CODEC_BATCH_TAG, req, len);
+}
+
+size_t
+codec_timeout_field_size(uint32_t ms)
+{
+	return 1 + varint_size(ms);
+}
+
+size_t
+codec_timeout_field_put(uint8_t *dst, uint32_t ms)
+{
+	uint8_t *p = dst;
+
+	*p++ = CODEC_TIMEOUT_TAG;
+	while (ms >= 0x80) {
+		*p++ = (uint8_t)(ms | 0x80);
+		ms >>= 7;
+	}
+	*p++ = (uint8_t)ms;
+	return (size_t)(p - dst);
+}
+
+size_t
+codec_frame_entry_put_timed(
+    uint8_t *dst, const uint8_t *req, size_t len, uint32_t ms)
+{
+	size_t   tf = codec_timeout_field_size(ms);
+	uint8_t *p  = dst;
+	size_t   v  = len + tf;
+
+	*p++ = CODEC_BATCH_TAG;
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	memcpy(p, req, len);
+	p += len;
+	p += codec_timeout_field_put(p, ms);
+	return (size_t)(p - dst);
 }
 
 size_t

@@ -57,7 +57,11 @@ enum codec_method {
 struct codec_request {
 	enum codec_method method;     /* which RPC; selects the union member */
 	const char       *request_id; /* Request.request_id; NULL: not sent */
-	uint32_t          timeout_ms; /* Request.timeout_ms (always sent) */
+	uint32_t          timeout_ms; /* Request.timeout_ms (sent unless
+	                               * no_timeout) */
+	int no_timeout; /* non-zero: leave timeout_ms out; the frame builder
+	                 * appends it when the call leaves
+	                 * (codec_timeout_field_put) */
 	union {
 		struct {
 			const char *id; /* product id; NULL: not sent */
@@ -174,6 +178,23 @@ size_t codec_frame_entry_size(size_t len);
  * `batch`), so calls are encoded once, by their callers, and never
  * re-encoded.  Returns the bytes written. */
 size_t codec_frame_entry_put(uint8_t *dst, const uint8_t *req, size_t len);
+
+/* Bytes Request.timeout_ms takes as a field for ms. */
+size_t codec_timeout_field_size(uint32_t ms);
+
+/* Write Request.timeout_ms = ms at dst (codec_timeout_field_size(ms)
+ * bytes).  Appended to an envelope encoded with no_timeout, it is the
+ * call's timeout: the client stamps what is left of the call's deadline
+ * when its frame leaves, so time spent queued in the client counts.
+ * Returns the bytes written. */
+size_t codec_timeout_field_put(uint8_t *dst, uint32_t ms);
+
+/* codec_frame_entry_put() for an envelope encoded with no_timeout, with
+ * Request.timeout_ms = ms appended inside the entry; dst has
+ * codec_frame_entry_size(len + codec_timeout_field_size(ms)) bytes.
+ * Returns the bytes written. */
+size_t codec_frame_entry_put_timed(
+    uint8_t *dst, const uint8_t *req, size_t len, uint32_t ms);
 
 /* Bytes Request.token takes in a frame for a token of len bytes. */
 size_t codec_token_field_size(size_t len);

@@ -1,8 +1,9 @@
 /*
- * retry: inventory_update_with_retry(), optimistic read-modify-write
- * built on the public calls, and inventory_reserve_with_retry(), which
- * finishes a reservation the same way; both under the handle's retry
- * budget and one policy (back-off, deadline, attempts).
+ * retry: the retry policy libinventory's helpers share (back-off,
+ * deadline, attempts, the handle's budget), the synchronous
+ * inventory_update_with_retry() (which runs the state machine of
+ * retry_async.c and waits for it), and inventory_reserve_with_retry(),
+ * which finishes a reservation the same way in the caller's thread.
  *
  * One read, then up to max_attempts conditional writes.  A conflict
  * (ABORTED) carries the latest product, so the change is re-applied to it
@@ -42,37 +43,14 @@
 
 #include <inventory/client.h>
 
-#include "retry_budget.h"
+#include "internal.h"
+#include "retry.h"
 #include "rng.h"
+#include "rpc.h"
 
 #define RETRY_MAX_ATTEMPTS 10
 #define RETRY_INITIAL_MS   2
 #define RETRY_MAX_MS       200
-
-/* Why the loop may not go on. */
-enum retry_stop {
-	RETRY_GO,       /* the next attempt may be sent */
-	RETRY_ATTEMPTS, /* max_attempts reached */
-	RETRY_DEADLINE, /* the overall deadline leaves no room */
-	RETRY_BUDGET,   /* the handle's retry budget is spent */
-};
-
-/* One run of the helper: its policy and clock. */
-struct retry_run {
-	inventory_client    *c;
-	inventory_retry_opts policy;
-	int64_t              deadline_ns; /* CLOCK_MONOTONIC; 0: none */
-};
-
-/* Nanoseconds on the monotonic clock. */
-static int64_t
-retry_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Whole milliseconds left before the overall deadline (INT_MAX if
  * none; 0 or less when it has passed). */
@@ -81,12 +59,10 @@ retry_left_ms(const struct retry_run *r)
 {
 	if (r->deadline_ns == 0)
 		return INT_MAX;
-	return (r->deadline_ns - retry_now_ns()) / 1000000;
+	return (r->deadline_ns - client_now_ns()) / 1000000;
 }
 
-/* The timeout of the next call: the policy's (or the handle's), cut to
- * what is left of the deadline.  0: no time left for a call. */
-static int
+int
 retry_call_timeout(const struct retry_run *r)
 {
 	int64_t t    = r->policy.timeout_ms > 0 ? r->policy.timeout_ms
@@ -122,30 +98,45 @@ retry_backoff_cap(int initial_ms, int max_ms, int retry)
 	return cap < (uint64_t)max_ms ? cap : (uint64_t)max_ms;
 }
 
-/* After a failed attempt (code; sent: attempts of this kind so far,
- * retry: index of the back-off), decide whether to go on and, if so,
- * sleep the jittered back-off. */
-static enum retry_stop
-retry_next(struct retry_run *r, inventory_code code, int sent, int retry)
+enum retry_stop
+retry_decide(struct retry_run *r, inventory_code code, int sent, int retry,
+    uint64_t *sleep_ms)
 {
-	uint64_t sleep_ms;
+	int64_t left;
 
 	if (sent >= r->policy.max_attempts)
 		return RETRY_ATTEMPTS;
 	if (retry_budget_costly(code) &&
 	    !retry_budget_allows(client_retry_budget(r->c)))
 		return RETRY_BUDGET;
-	sleep_ms = rng_between0(retry_backoff_cap(
+	*sleep_ms = rng_between0(retry_backoff_cap(
 	    r->policy.initial_backoff_ms, r->policy.max_backoff_ms, retry));
-	/* A call needs at least a millisecond after the sleep. */
-	if ((int64_t)sleep_ms + 1 >= retry_left_ms(r))
+	/* A back-off takes at most half of what is left, so the next
+	 * attempt still has time: the deadline bounds the wait instead of
+	 * the draw ending the retries early.  Below 2 ms nothing fits. */
+	left = retry_left_ms(r);
+	if (left < 2)
 		return RETRY_DEADLINE;
-	retry_sleep_ms(sleep_ms);
+	if ((int64_t)*sleep_ms > left / 2)
+		*sleep_ms = (uint64_t)(left / 2);
 	return RETRY_GO;
 }
 
+/* retry_decide(), then sleep the back-off in this thread (the
+ * synchronous reservation helper). */
+static enum retry_stop
+retry_next(struct retry_run *r, inventory_code code, int sent, int retry)
+{
+	uint64_t        sleep_ms = 0;
+	enum retry_stop why = retry_decide(r, code, sent, retry, &sleep_ms);
+
+	if (why == RETRY_GO)
+		retry_sleep_ms(sleep_ms);
+	return why;
+}
+
 /* Say in st why the retries stopped (keeping the last call's message). */
-static void
+void
 retry_explain(inventory_status *st, const struct retry_run *r,
     enum retry_stop why, int sent)
 {
@@ -175,8 +166,8 @@ retry_explain(inventory_status *st, const struct retry_run *r,
 }
 
 /* Move the status src into dst (dst's old contents released). */
-static void
-status_move(inventory_status *dst, inventory_status *src)
+void
+retry_status_move(inventory_status *dst, inventory_status *src)
 {
 	if (dst == NULL) {
 		inventory_status_fini(src);
@@ -188,7 +179,7 @@ status_move(inventory_status *dst, inventory_status *src)
 }
 
 /* Fail st with code and a message; returns code. */
-static inventory_code
+inventory_code
 retry_fail(inventory_status *st, inventory_code code, const char *msg)
 {
 	inventory_status_fini(st);
@@ -199,7 +190,7 @@ retry_fail(inventory_status *st, inventory_code code, const char *msg)
 
 /* Take the caller's policy (NULL: the defaults) into r and start the
  * overall deadline's clock.  Returns OK, or INVALID_ARGUMENT in st. */
-static inventory_code
+inventory_code
 retry_run_init(struct retry_run *r, inventory_client *c,
     const inventory_retry_opts *opts, inventory_status *st)
 {
@@ -225,12 +216,12 @@ retry_run_init(struct retry_run *r, inventory_client *c,
 		r->policy.max_backoff_ms = RETRY_MAX_MS;
 	if (r->policy.deadline_ms > 0)
 		r->deadline_ns =
-		    retry_now_ns() + (int64_t)r->policy.deadline_ms * 1000000;
+		    client_now_ns() + (int64_t)r->policy.deadline_ms * 1000000;
 	return INVENTORY_OK;
 }
 
 /* The id of a new write: the caller's for the first, else fresh. */
-static void
+void
 retry_new_id(const struct retry_run *r, const inventory_retry_info *info,
     char wid[INVENTORY_REQUEST_ID_MAX + 1])
 {
@@ -239,155 +230,6 @@ retry_new_id(const struct retry_run *r, const inventory_retry_info *info,
 		    r->policy.request_id);
 	else
 		rng_request_id(wid);
-}
-
-/* Read the product into *latest, reading again (within the policy) while
- * the read fails with UNAVAILABLE or DEADLINE_EXCEEDED. */
-static inventory_code
-retry_read(struct retry_run *r, const char *id, inventory_product *latest,
-    inventory_status *st, inventory_retry_info *info)
-{
-	inventory_call_opts call = { 0 };
-	inventory_product  *cur  = NULL;
-	inventory_code      code;
-	enum retry_stop     why;
-
-	for (;;) {
-		if ((call.timeout_ms = retry_call_timeout(r)) == 0)
-			return retry_fail(st, INVENTORY_DEADLINE_EXCEEDED,
-			    "overall deadline reached before the read");
-		info->reads++;
-		code = inventory_get_product(r->c, id, &call, &cur, st);
-		if (code == INVENTORY_OK) {
-			*latest = *cur;
-			inventory_product_free(cur);
-			return code;
-		}
-		if (!retry_budget_costly(code))
-			return code;
-		why = retry_next(r, code, info->reads, info->reads - 1);
-		if (why != RETRY_GO) {
-			info->throttled = why == RETRY_BUDGET;
-			retry_explain(st, r, why, info->reads);
-			return code;
-		}
-	}
-}
-
-inventory_code
-inventory_update_with_retry2(inventory_client *c, const char *id,
-    inventory_update_fn fn, void *arg, const inventory_retry_opts *opts,
-    inventory_product **out, inventory_status *status,
-    inventory_retry_info *infop)
-{
-	struct retry_run     r    = { .c = c };
-	inventory_call_opts  call = { 0 };
-	inventory_status     st   = { 0 };
-	inventory_retry_info info = { 0 };
-	inventory_product   *written;
-	inventory_product    latest;
-	char                 wid[INVENTORY_REQUEST_ID_MAX + 1];
-	int64_t              new_stock;
-	inventory_code       code;
-	enum retry_stop      why;
-
-	if (c == NULL || id == NULL || fn == NULL || out == NULL) {
-		code = retry_fail(&st, INVENTORY_INVALID_ARGUMENT,
-		    "client, id, fn and out must not be NULL");
-		goto out_status;
-	}
-	if ((code = retry_run_init(&r, c, opts, &st)) != INVENTORY_OK)
-		goto out_status;
-
-	if ((code = retry_read(&r, id, &latest, &st, &info)) != INVENTORY_OK)
-		goto out_status;
-
-	for (;;) {
-		code = fn(&latest, &new_stock, arg);
-		if (code != INVENTORY_OK) {
-			/* The caller's function stopped: its code, no
-			 * conflict detail (that belongs to ABORTED only). */
-			inventory_status_fini(&st);
-			st.code = code;
-			snprintf(st.message, sizeof(st.message),
-			    "update function stopped with %s at version %lld",
-			    inventory_code_name(code),
-			    (long long)latest.version);
-			goto out_status;
-		}
-		/* A new write: the caller's id for the first, else fresh. */
-		retry_new_id(&r, &info, wid);
-		call.request_id = wid;
-		for (;;) {
-			if ((call.timeout_ms = retry_call_timeout(&r)) == 0)
-				break; /* not sent: nothing unknown */
-			/* info names the last write sent. */
-			memcpy(info.request_id, wid, sizeof(wid));
-			info.new_stock        = new_stock;
-			info.expected_version = latest.version;
-			info.attempts++;
-			code = inventory_update_stock(c, id, new_stock,
-			    latest.version, &call, &written, &st);
-			if (!retry_budget_costly(code))
-				break;
-			/* Outcome unknown: resend the same write. */
-			why = retry_next(
-			    &r, code, info.attempts, info.attempts - 1);
-			if (why != RETRY_GO) {
-				info.outcome_unknown = 1;
-				info.throttled       = why == RETRY_BUDGET;
-				retry_explain(&st, &r, why, info.attempts);
-				goto out_status;
-			}
-		}
-		if (call.timeout_ms == 0) {
-			/* The deadline left no time to send this write. */
-			if (st.code == INVENTORY_ABORTED) {
-				code = INVENTORY_ABORTED;
-				retry_explain(
-				    &st, &r, RETRY_DEADLINE, info.attempts);
-			} else {
-				code = retry_fail(&st,
-				    INVENTORY_DEADLINE_EXCEEDED,
-				    "overall deadline reached before the "
-				    "write was sent");
-			}
-			goto out_status;
-		}
-		if (code == INVENTORY_OK) {
-			*out = written;
-			goto out_status;
-		}
-		if (code != INVENTORY_ABORTED)
-			goto out_status;
-		if (info.attempts >= r.policy.max_attempts) {
-			retry_explain(&st, &r, RETRY_ATTEMPTS, info.attempts);
-			goto out_status;
-		}
-		if (st.current != NULL) {
-			latest = *st.current;
-		} else {
-			/* A conflict without the latest product (not per
-			 * contract): fall back to reading it. */
-			if ((code = retry_read(&r, id, &latest, &st, &info)) !=
-			    INVENTORY_OK)
-				goto out_status;
-			code = retry_fail(
-			    &st, INVENTORY_ABORTED, "version conflict");
-		}
-		/* Conflicts are the normal path: never throttled. */
-		if ((why = retry_next(&r, code, info.attempts,
-		         info.attempts - 1)) != RETRY_GO) {
-			retry_explain(&st, &r, why, info.attempts);
-			goto out_status;
-		}
-	}
-
-out_status:
-	if (infop != NULL)
-		*infop = info;
-	status_move(status, &st);
-	return code;
 }
 
 /* Send the reservation items (n) with the request id wid until its
@@ -509,31 +351,38 @@ out_free:
 out_status:
 	if (infop != NULL)
 		*infop = info;
-	status_move(status, &st);
+	retry_status_move(status, &st);
 	return code;
 }
 
 inventory_code
 inventory_update_with_retry(inventory_client *c, const char *id,
     inventory_update_fn fn, void *arg, const inventory_retry_opts *opts,
-    inventory_product **out, inventory_status *status, int *attempts)
+    inventory_product **out, inventory_status *status,
+    inventory_retry_info *info)
 {
-	inventory_retry_opts o = { 0 };
-	inventory_retry_info info;
-	inventory_code       code;
+	struct waiter  w;
+	inventory_code code;
 
-	/* Only the fields of the 0.1 layout: a caller built against it
-	 * passes a shorter struct, and the fields appended since must not
-	 * be read from past its end. */
-	if (opts != NULL) {
-		o.max_attempts       = opts->max_attempts;
-		o.initial_backoff_ms = opts->initial_backoff_ms;
-		o.max_backoff_ms     = opts->max_backoff_ms;
-		o.timeout_ms         = opts->timeout_ms;
+	inventory_status_fini(status);
+	if (info != NULL)
+		memset(info, 0, sizeof(*info));
+	if (out == NULL)
+		return client_status_set(status, INVENTORY_INVALID_ARGUMENT,
+		    "client, id, fn and out must not be NULL");
+	waiter_init(&w);
+	code = retry_update_start(
+	    c, id, fn, arg, opts, &w, waiter_cb, &w, NULL, status);
+	if (code != INVENTORY_OK) {
+		waiter_fini(&w);
+		return code;
 	}
-	code = inventory_update_with_retry2(
-	    c, id, fn, arg, &o, out, status, &info);
-	if (attempts != NULL)
-		*attempts = info.attempts;
+	if ((code = waiter_wait(c, &w, status)) == INVENTORY_OK) {
+		*out        = w.r.product;
+		w.r.product = NULL;
+	}
+	if (info != NULL)
+		*info = w.r.info;
+	rpc_result_fini(&w.r);
 	return code;
 }

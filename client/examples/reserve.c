@@ -29,12 +29,12 @@ take_units(const inventory_product *current, int64_t *new_stock, void *arg)
 int
 main(int argc, char **argv)
 {
-	inventory_client  *client  = NULL;
-	inventory_product *product = NULL;
-	inventory_status   status  = { 0 };
-	inventory_code     code;
-	int64_t            want;
-	int                attempts = 0;
+	inventory_client    *client  = NULL;
+	inventory_product   *product = NULL;
+	inventory_status     status  = { 0 };
+	inventory_code       code;
+	int64_t              want;
+	inventory_retry_info info;
 
 	if (argc != 4 || (want = strtoll(argv[3], NULL, 10)) <= 0) {
 		fprintf(stderr, "usage: reserve URL PRODUCT_ID N\n");
@@ -45,13 +45,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	code = inventory_update_with_retry(client, argv[2], take_units, &want,
-	    NULL, &product, &status, &attempts);
+	    NULL, &product, &status, &info);
 	if (code == INVENTORY_OK) {
 		printf("reserved %lld of %s: stock now %lld at version %lld "
 		       "(%d attempt%s)\n",
 		    (long long)want, product->name, (long long)product->stock,
-		    (long long)product->version, attempts,
-		    attempts == 1 ? "" : "s");
+		    (long long)product->version, info.attempts,
+		    info.attempts == 1 ? "" : "s");
 	} else {
 		fprintf(stderr, "reserve failed: %s: %s\n",
 		    inventory_code_name(code), status.message);

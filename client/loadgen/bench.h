@@ -1,15 +1,23 @@
 /*
  * inventory-bench: shared types of the load generator.
  *
- * One process, one inventory_client handle shared by `clients` threads
- * (the library coalesces their concurrent calls into batch frames over
- * `connections` connections per URL, unless --no-coalesce).  The hot path
- * allocates nothing of its own: per-thread buffers are made before the
- * clock starts.  Each thread owns
- * its counters and histograms and touches nothing shared on the hot path
- * except the per-product outcome counters below, which are atomics because
- * the invariant check needs an exact count per product of acknowledged
- * writes.  The main thread merges everything after joining the workers.
+ * One process, `threads` worker threads, and `clients` sessions (the
+ * callers being simulated) spread over them.  Each worker has its own
+ * inventory_client handle in INVENTORY_COMPLETE_LOOP mode and keeps its
+ * sessions' calls in flight with the asynchronous API, running their
+ * completions from a poll() loop: a session's operation is a chain of
+ * callbacks, and its completion starts the session's next operation, so
+ * N sessions are N calls (or read->update cycles) in flight without N
+ * threads.  The library coalesces each handle's concurrent calls into
+ * batch frames over `connections` connections per URL, unless
+ * --no-coalesce.  The hot path allocates nothing of its own:
+ * per-session buffers are made before the clock starts.  Each thread
+ * owns its counters and histograms (its sessions run only on it) and
+ * touches nothing shared on the hot path except the per-product outcome
+ * counters below, which are atomics because the invariant check needs an
+ * exact count per product of acknowledged writes.  The main thread
+ * merges everything after joining the workers; seeding and the final
+ * check use a handle of its own (synchronous calls).
  *
  * Modules: options.c (argv -> struct bench_config), seed.c (the products:
  * created or read, initial state), keys.c (which product and which
@@ -59,6 +67,9 @@ enum bench_skew {
 	SKEW_HOT,
 };
 
+/* Limits of --clients and --threads. */
+enum { BENCH_CLIENTS_MAX = 100000, BENCH_THREADS_MAX = 256 };
+
 /* Status codes are counted in an array indexed by code; the last slot
  * takes any number outside gRPC's 0..16. */
 enum { BENCH_CODES = 18 };
@@ -66,7 +77,8 @@ enum { BENCH_CODES = 18 };
 /* The command line, parsed. */
 struct bench_config {
 	const char     *server;         /* nng URL list */
-	int             clients;        /* worker threads */
+	int             clients;        /* sessions: operations in flight */
+	int             threads;        /* worker threads (<= clients) */
 	double          duration_s;     /* > 0: run this long */
 	uint64_t        requests;       /* > 0: run this many operations */
 	int             products;       /* > 0: seed this many */
@@ -115,6 +127,39 @@ struct bench_product {
 	atomic_llong purchases;   /* buy ops acknowledged */
 };
 
+struct bench_thread;
+
+/* One restock in flight (a session may have several: a reservation's
+ * items). */
+struct bench_restock {
+	struct bench_session *s;
+	struct bench_product *p;
+};
+
+/* Most items one reserve operation takes. */
+enum { BENCH_RESERVE_ITEMS_MAX = 5 };
+
+/* One simulated caller: one operation at a time, each a chain of
+ * asynchronous calls on its thread's handle. */
+struct bench_session {
+	struct bench_thread  *t;
+	struct bench_session *next_wait; /* open loop: waiting for begin */
+	enum bench_op         op;        /* the operation in progress */
+	struct bench_product *p;         /* ... on this product */
+	uint64_t              begin;     /* its start (or due time) */
+	inventory_product     cur;       /* update: the product read */
+	int64_t               delta;     /* update: the stock change */
+	int                   dir;       /* retry: +1 or -1; buy: 0 */
+	int64_t               rmw_delta; /* retry/buy: last attempt's delta */
+	inventory_code        rc;        /* the operation's code, kept while
+	                                  * its restocks run */
+	int                   restocks;  /* restocks still in flight */
+	struct bench_restock  rs[BENCH_RESERVE_ITEMS_MAX];
+	struct bench_product *prods[BENCH_RESERVE_ITEMS_MAX]; /* reserve */
+	size_t                nprods;
+	const char          **ids; /* batchget: batch_size id pointers */
+};
+
 /* One worker thread's state: written only by that thread, except the
  * live_* counters which the progress line reads. */
 struct bench_thread {
@@ -124,21 +169,27 @@ struct bench_thread {
 	uint64_t      rng;            /* xorshift64* state */
 	struct hist   hist[OP_COUNT]; /* latency per op kind */
 	uint64_t      status[OP_COUNT][BENCH_CODES];
-	uint64_t      ops;     /* operations completed */
-	uint64_t      rpcs;    /* calls into the library */
-	uint64_t      writes;  /* UpdateStock, AdjustStock, ReserveStock
-	                        * attempts */
-	uint64_t conflicts;    /* ABORTED writes */
-	uint64_t refusals;     /* FAILED_PRECONDITION writes (too little
-	                        * stock): an outcome, not a violation */
-	uint64_t     restocks; /* AdjustStock(+restock) calls sent */
-	uint64_t     contract_violations; /* replies that break the contract */
-	uint64_t     negative_seen;       /* products seen with stock < 0 */
-	char         violation[200];      /* the first contract violation */
-	const char **ids; /* batchget: batch_size id pointers */
+	uint64_t      ops;            /* operations completed */
+	uint64_t      rpcs;           /* calls into the library */
+	uint64_t      writes;         /* UpdateStock, AdjustStock, ReserveStock
+	                               * attempts */
+	uint64_t conflicts;           /* ABORTED writes */
+	uint64_t refusals;            /* FAILED_PRECONDITION writes (too little
+	                               * stock): an outcome, not a violation */
+	uint64_t restocks;            /* AdjustStock(+restock) calls sent */
+	uint64_t contract_violations; /* replies that break the contract */
+	uint64_t negative_seen;       /* products seen with stock < 0 */
+	char     violation[200];      /* the first contract violation */
 	_Alignas(64) atomic_ullong live_ops;
 	atomic_ullong live_conflicts;
 	atomic_ullong live_errors; /* operations that failed (not refusals) */
+	/* Below the live counters, in their cache line: the worker's own. */
+	inventory_client     *client;    /* its own, LOOP mode */
+	struct bench_session *sessions;  /* its callers */
+	struct bench_session *wait_head; /* open loop: due later, in order */
+	struct bench_session *wait_tail;
+	int                   nsessions;
+	int                   active; /* sessions not finished */
 };
 
 /* One second of the run, for the picture (svg.c). */
@@ -173,6 +224,7 @@ struct bench {
 	size_t                nproducts;
 	double               *zipf_cdf; /* SKEW_ZIPF: cumulative weights */
 	struct bench_thread  *threads;
+	int                   nthreads;    /* entries in threads */
 	uint64_t              start_ns;    /* load start, CLOCK_MONOTONIC */
 	uint64_t              deadline_ns; /* duration mode: stop time */
 	uint64_t              finish_ns;   /* last worker done */
@@ -228,13 +280,21 @@ int           bench_zipf_prepare(struct bench *b);
 size_t        bench_pick_product(struct bench_thread *t);
 enum bench_op bench_pick_op(struct bench_thread *t);
 
-/* ops.c: run one operation on p; its status is the operation's */
-inventory_code bench_run_op(
-    struct bench_thread *t, enum bench_op op, struct bench_product *p);
+/* ops.c: start session s's operation s->op on s->p; it ends with
+ * bench_op_done() (perhaps before this returns, if a call could not
+ * start) */
+void bench_start_op(struct bench_session *s);
 
 /* workload.c */
 uint64_t bench_now_ns(void);
-int      bench_run(struct bench *b);
+/* Make the worker threads' state and open their handles with co (before
+ * the token is wiped); 0, or -1 after a message. */
+int bench_threads_open(struct bench *b, const inventory_client_opts *co);
+/* Close their handles and free them. */
+void bench_threads_close(struct bench *b);
+int  bench_run(struct bench *b);
+/* Session s's operation ended with rc: account it, start the next. */
+void bench_op_done(struct bench_session *s, inventory_code rc);
 
 /* seed.c */
 int bench_setup_products(struct bench *b);

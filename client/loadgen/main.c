@@ -1,8 +1,9 @@
 /*
  * inventory-bench: load generator for inventoryd, built on libinventory.
  *
- * main.c wires the modules together: parse the command line, open one
- * client handle, seed or load the products, run the workers while drawing
+ * main.c wires the modules together: parse the command line, open the
+ * client handles (one for seeding and checking, one per worker), seed or
+ * load the products, run the workers while drawing
  * the progress line, merge the per-thread results, check the invariant,
  * print the summary and the JSON.  Exit 0 only if the invariant holds.
  */
@@ -30,7 +31,7 @@ progress(const struct bench *b, uint64_t now, uint64_t *prev_ops,
 	double   dt = (double)(now - *prev_ns) / 1e9;
 	int      i;
 
-	for (i = 0; i < b->cfg.clients; i++) {
+	for (i = 0; i < b->nthreads; i++) {
 		ops += atomic_load_explicit(
 		    &b->threads[i].live_ops, memory_order_relaxed);
 		conf += atomic_load_explicit(
@@ -58,7 +59,7 @@ sample_second(struct bench *b, struct bench_second *last)
 {
 	struct bench_second now = { 0, 0, 0 }, *grown;
 
-	for (int i = 0; i < b->cfg.clients; i++) {
+	for (int i = 0; i < b->nthreads; i++) {
 		now.ops += atomic_load_explicit(
 		    &b->threads[i].live_ops, memory_order_relaxed);
 		now.conflicts += atomic_load_explicit(
@@ -182,6 +183,10 @@ main(int argc, char **argv)
 
 		rc =
 		    inventory_client_open_opts(&b->client, b->cfg.server, &co);
+		/* The workers' handles, each in LOOP mode, while the token
+		 * is still there. */
+		if (rc == INVENTORY_OK && bench_threads_open(b, &co) != 0)
+			rc = INVENTORY_INVALID_ARGUMENT;
 	}
 	/* The handle keeps its own encoded copy of the token. */
 	bench_options_fini(&b->cfg);
@@ -190,6 +195,8 @@ main(int argc, char **argv)
 		    "inventory-bench: cannot open %s: %s (a tls+tcp:// URL "
 		    "needs --tls-ca; the TLS files must be readable PEM)\n",
 		    b->cfg.server, inventory_code_name(rc));
+		bench_threads_close(b);
+		inventory_client_close(b->client);
 		free(b);
 		return BENCH_EXIT_USAGE;
 	}
@@ -211,7 +218,7 @@ main(int argc, char **argv)
 	if (started < 0) {
 		started = -started - 1;
 	} else {
-		started = b->cfg.clients;
+		started = b->nthreads;
 	}
 	wait_workers(b);
 	for (i = 0; i < started; i++) {
@@ -230,7 +237,7 @@ main(int argc, char **argv)
 		        : b->verdict.message);
 	}
 	fflush(stdout);
-	status = b->verdict.ok && started == b->cfg.clients
+	status = b->verdict.ok && started == b->nthreads
 	             ? BENCH_EXIT_OK
 	             : BENCH_EXIT_INVARIANT;
 	if (b->cfg.json_file != NULL &&
@@ -243,11 +250,8 @@ main(int argc, char **argv)
 	}
 
 out_close:
+	bench_threads_close(b);
 	inventory_client_close(b->client);
-	for (i = 0; b->threads != NULL && i < b->cfg.clients; i++) {
-		free((void *)b->threads[i].ids);
-	}
-	free(b->threads);
 	free(b->seconds);
 	free(b->products);
 	free(b->zipf_cdf);

@@ -35,7 +35,8 @@ void
 bench_usage(FILE *f)
 {
 	fputs(
-	    "usage: inventory-bench --server URL [--clients N]\n"
+	    "usage: inventory-bench --server URL [--clients N] [--threads "
+	    "N]\n"
 	    "         [--duration S | --requests N] [--products K | --ids "
 	    "FILE]\n"
 	    "         [--workload get|update|retry|buy|adjust|reserve|MIX]\n"
@@ -52,8 +53,14 @@ bench_usage(FILE *f)
 	    "\n"
 	    "  --server URL        inventoryd URL(s), comma-separated (env "
 	    "INVENTORY_SERVER)\n"
-	    "  --clients N         concurrent callers sharing one client "
-	    "handle (default 8)\n"
+	    "  --clients N         concurrent callers: operations in flight "
+	    "(default 8,\n"
+	    "                      at most 100000)\n"
+	    "  --threads N         worker threads running them, each with "
+	    "its own\n"
+	    "                      asynchronous client handle (env "
+	    "INVENTORY_BENCH_THREADS;\n"
+	    "                      default one per CPU, at most --clients)\n"
 	    "  --duration S        run for S seconds (default 10 unless "
 	    "--requests)\n"
 	    "  --requests N        run N operations in all\n"
@@ -76,7 +83,9 @@ bench_usage(FILE *f)
 	    "                      conflicts and errors per second over time, "
 	    "and\n"
 	    "                      the latency distribution on a log scale\n"
-	    "  --timeout MS        per-call timeout (default 5000)\n"
+	    "  --timeout MS        per-call timeout, and the overall "
+	    "deadline of a retry\n"
+	    "                      or buy operation (default 5000)\n"
 	    "  --seed N            PRNG seed (default 1)\n"
 	    "  --initial-stock N   stock of created products (default 100 for "
 	    "a pure\n"
@@ -269,6 +278,7 @@ enum {
 	OPT_TLS_SERVER_NAME,
 	OPT_TOKEN_FILE,
 	OPT_SVG,
+	OPT_THREADS,
 };
 
 /* The bearer token in path: its one line without the newline, malloc'd;
@@ -353,6 +363,7 @@ static const struct option long_opts[] = {
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "tls-server-name", required_argument, NULL, OPT_TLS_SERVER_NAME },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -388,6 +399,21 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 		}
 		cfg->connections = (int)v;
 	}
+	/* Default: one worker per CPU (at least one). */
+	{
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->threads = cpus < 1                   ? 1
+		               : cpus > BENCH_THREADS_MAX ? BENCH_THREADS_MAX
+		                                          : (int)cpus;
+	}
+	if ((env = getenv("INVENTORY_BENCH_THREADS")) != NULL &&
+	    *env != '\0') {
+		if (parse_u64(env, 1, BENCH_THREADS_MAX, &v) != 0) {
+			return bad("INVENTORY_BENCH_THREADS", env);
+		}
+		cfg->threads = (int)v;
+	}
 	if ((env = getenv("INVENTORY_COALESCE")) != NULL &&
 	    strcmp(env, "0") == 0) {
 		cfg->no_coalesce = true;
@@ -402,7 +428,7 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			cfg->server = optarg;
 			break;
 		case 'c':
-			if (parse_u64(optarg, 1, 4096, &v) != 0) {
+			if (parse_u64(optarg, 1, BENCH_CLIENTS_MAX, &v) != 0) {
 				return bad("--clients", optarg);
 			}
 			cfg->clients = (int)v;
@@ -519,6 +545,12 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 			break;
 		case OPT_TOKEN_FILE:
 			token_file = optarg;
+			break;
+		case OPT_THREADS:
+			if (parse_u64(optarg, 1, BENCH_THREADS_MAX, &v) != 0) {
+				return bad("--threads", optarg);
+			}
+			cfg->threads = (int)v;
 			break;
 		default:
 			return bad(

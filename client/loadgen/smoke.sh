@@ -78,6 +78,13 @@ if [ "$fail" -eq 0 ] && ! grep -q '"reserve": {"requests": ' "$tmp/reserve.json"
 	echo "smoke: reserve: no reserve requests in the JSON" >&2
 	fail=1
 fi
+# Many sessions on a few threads: 5,000 operations in flight from 2
+# worker threads (the asynchronous API), reads and read->update cycles.
+run many --clients 5000 --threads 2 --requests 20000 --products 50 \
+	--workload get:50,update:50 --seed 15
+# Open loop: sessions wait for their due time in their worker's queue.
+run open --clients 20 --threads 1 --rate 500 --duration 1 --products 5 \
+	--workload get:70,retry:30 --seed 16
 # --svg: a 3 s run drawn as SVG; it must parse as XML (xmllint) and hold
 # the two panels, a requests series with one point per second, and the
 # latency bars.

@@ -102,7 +102,7 @@ bench_verify(struct bench *b)
 	memset(v, 0, sizeof(*v));
 	v->ok       = true;
 	v->products = b->nproducts;
-	for (t = 0; t < b->cfg.clients; t++) {
+	for (t = 0; t < b->nthreads; t++) {
 		const struct bench_thread *th = &b->threads[t];
 		v->negative_seen += th->negative_seen;
 		v->contract_violations += th->contract_violations;

@@ -9,7 +9,10 @@
 
 INVENTORY_DEPS=(cmake gcc make pkg-config libnng-dev libprotobuf-c-dev
 	protobuf-c-compiler libpq-dev postgresql libcmocka-dev libmbedtls-dev
-	libmicrohttpd-dev)
+	libmicrohttpd-dev libuv1-dev libevent-dev)
+# libmicrohttpd: inventoryd's --http endpoint; libuv and libevent:
+# libinventory's event-loop adapters, their examples and tests (optional at
+# build time).
 
 # What the tests need on top (deploy/test.sh installs them): curl and jq
 # for the HTTP endpoint and the dashboard, promtool (prometheus) for the

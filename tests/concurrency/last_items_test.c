@@ -51,11 +51,13 @@ buyer_run(void *p)
 		 .max_backoff_ms                         = 10 };
 	inventory_product         *out = NULL;
 	inventory_status           st;
+	inventory_retry_info       info;
 
 	memset(&st, 0, sizeof(st));
 	pthread_barrier_wait(b->go);
 	b->rv = inventory_update_with_retry(
-	    contract_client, b->id, buy_one, b, &ro, &out, &st, &b->attempts);
+	    contract_client, b->id, buy_one, b, &ro, &out, &st, &info);
+	b->attempts = info.attempts;
 	if (out != NULL) {
 		b->got = *out;
 	}

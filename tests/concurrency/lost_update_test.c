@@ -162,14 +162,16 @@ retry_increments(void *p)
 		.max_backoff_ms                         = 20 };
 
 	for (int i = 0; i < RETRY_INCREMENTS; i++) {
-		inventory_product *out = NULL;
-		inventory_status   st;
-		int                attempts = 0;
-		inventory_code     rv;
+		inventory_product   *out = NULL;
+		inventory_status     st;
+		int                  attempts = 0;
+		inventory_retry_info info;
+		inventory_code       rv;
 
 		memset(&st, 0, sizeof(st));
 		rv = inventory_update_with_retry(contract_client, product_id,
-		    increment, NULL, &ro, &out, &st, &attempts);
+		    increment, NULL, &ro, &out, &st, &info);
+		attempts = info.attempts;
 		if (rv == INVENTORY_OK) {
 			w->ok++;
 		} else {

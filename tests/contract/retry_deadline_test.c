@@ -1,5 +1,5 @@
 /*
- * inventory_update_with_retry2(): the caller's request id, the overall
+ * inventory_update_with_retry(): the caller's request id, the overall
  * deadline, and finishing a write of unknown outcome after the helper
  * gave up, against the real server.
  *
@@ -61,7 +61,7 @@ test_caller_request_id(void **state)
 	(void)state;
 	testenv_request_id(rid, sizeof(rid));
 	ro.request_id = rid;
-	assert_code(inventory_update_with_retry2(contract_client, p->id,
+	assert_code(inventory_update_with_retry(contract_client, p->id,
 	                minus_one, NULL, &ro, &out, &st, &info),
 	    INVENTORY_OK, &st);
 	assert_string_equal(info.request_id, rid);
@@ -125,7 +125,7 @@ test_deadline_then_resolve(void **state)
 	contract_db_lock_product(db, p->id);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	code = inventory_update_with_retry2(
+	code = inventory_update_with_retry(
 	    c, p->id, minus_one, NULL, &ro, &out, &st, &info);
 	ms = ms_since(&t0);
 

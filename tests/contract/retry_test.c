@@ -60,6 +60,7 @@ test_unknown_outcome_resent_once(void **state)
 	pthread_t             t;
 	inventory_code        code;
 	int                   attempts = 0;
+	inventory_retry_info  info;
 
 	(void)state;
 	/* Its own handle with a big retry budget: 4 or 5 timeouts behind
@@ -72,7 +73,8 @@ test_unknown_outcome_resent_once(void **state)
 	assert_int_equal(pthread_create(&t, NULL, release_later, &h), 0);
 
 	code = inventory_update_with_retry(
-	    c, p->id, minus_one, NULL, &opt, &out, &st, &attempts);
+	    c, p->id, minus_one, NULL, &opt, &out, &st, &info);
+	attempts = info.attempts;
 	pthread_join(t, NULL);
 	PQfinish(h.db);
 	inventory_client_close(c);

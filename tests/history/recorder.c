@@ -391,12 +391,13 @@ retry_worker_main(void *arg)
 	ro.max_backoff_ms = cfg->retry_backoff;
 	ro.timeout_ms     = cfg->timeout_ms;
 	for (;;) {
-		struct retry_call  rc;
-		inventory_status   st  = { 0 };
-		inventory_product *out = NULL;
-		inventory_code     code;
-		int                attempts = 0;
-		int64_t            t_done;
+		struct retry_call    rc;
+		inventory_status     st  = { 0 };
+		inventory_product   *out = NULL;
+		inventory_code       code;
+		int                  attempts = 0;
+		inventory_retry_info info;
+		int64_t              t_done;
 
 		if (cfg->ops > 0) {
 			if (atomic_fetch_add(&rec->issued, 1) >= cfg->ops)
@@ -412,7 +413,8 @@ retry_worker_main(void *arg)
 		rc.t_start = now_ns();
 		code       = inventory_update_with_retry(rec->cl,
 		          rec->h.products[rc.product].id, retry_fn, &rc, &ro, &out,
-		          &st, &attempts);
+		          &st, &info);
+		attempts   = info.attempts;
 		t_done     = now_ns();
 		atomic_fetch_add(&rec->retry_calls, 1);
 		atomic_fetch_add(&rec->retry_attempts, attempts);

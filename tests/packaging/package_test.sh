@@ -19,7 +19,7 @@
 #   5. the README's example (client/examples/reserve.c) builds against the
 #      unpacked header and library with pkg-config (PKG_CONFIG_SYSROOT_DIR:
 #      the unpacked root) and with CMake's
-#      find_package(inventory), links the unpacked libinventory.so.0 and
+#      find_package(inventory), links the unpacked libinventory.so.1 and
 #      prints its usage message;
 #   6. lintian reports no errors (its warnings are printed).
 set -euo pipefail
@@ -76,7 +76,7 @@ mkdir -p "$tmp/ctl-srv" "$tmp/ctl-dev"
 dpkg-deb -e "$srv" "$tmp/ctl-srv"
 dpkg-deb -e "$dev" "$tmp/ctl-dev"
 check "conffiles: /etc/default/inventoryd" grep -qx /etc/default/inventoryd "$tmp/ctl-srv/conffiles"
-check "shlibs: libinventory 0" grep -q "^libinventory 0 libinventory-dev" "$tmp/ctl-dev/shlibs"
+check "shlibs: libinventory 1" grep -q "^libinventory 1 libinventory-dev" "$tmp/ctl-dev/shlibs"
 check "ldconfig trigger" grep -qx "activate-noawait ldconfig" "$tmp/ctl-dev/triggers"
 
 # --- 3. unpack ----------------------------------------------------------------
@@ -92,7 +92,7 @@ for f in usr/bin/inventoryd usr/bin/inventoryctl usr/bin/inventory-bench \
 	usr/lib/cmake/inventory/inventory-config.cmake \
 	usr/lib/cmake/inventory/inventory-config-version.cmake \
 	usr/lib/cmake/inventory/inventory-targets.cmake \
-	usr/lib/libinventory.so usr/lib/libinventory.so.0 usr/lib/libinventory.a; do
+	usr/lib/libinventory.so usr/lib/libinventory.so.1 usr/lib/libinventory.a; do
 	[ -e "$root/$f" ] || fail "not unpacked: /$f"
 done
 ok "every promised file is in the packages"
@@ -127,13 +127,13 @@ out=$("$root/usr/bin/inventoryctl" --version 2>&1) || fail "inventoryctl --versi
 	fail "inventory-bench --help"
 
 # --- 5. the README's example against the unpacked library --------------------
-# run_example BIN: it must load the unpacked libinventory.so.0 and print
+# run_example BIN: it must load the unpacked libinventory.so.1 and print
 # its usage message with exit 2 (no server needed for that).
 run_example() {
 	local bin=$1 how=$2 rc=0 msg lib
-	lib=$(LD_LIBRARY_PATH=$root/usr/lib ldd "$bin" | awk '$1 == "libinventory.so.0" { print $3 }')
-	[ "$lib" = "$root/usr/lib/libinventory.so.0" ] && ok "$how: links the unpacked libinventory.so.0" ||
-		fail "$how: libinventory.so.0 resolves to '$lib'"
+	lib=$(LD_LIBRARY_PATH=$root/usr/lib ldd "$bin" | awk '$1 == "libinventory.so.1" { print $3 }')
+	[ "$lib" = "$root/usr/lib/libinventory.so.1" ] && ok "$how: links the unpacked libinventory.so.1" ||
+		fail "$how: libinventory.so.1 resolves to '$lib'"
 	msg=$(LD_LIBRARY_PATH=$root/usr/lib "$bin" 2>&1) || rc=$?
 	if [ "$rc" -eq 2 ] && grep -q "^usage: reserve URL PRODUCT_ID N" <<<"$msg"; then
 		ok "$how: the example runs (usage, exit 2)"

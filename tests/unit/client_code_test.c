@@ -7,7 +7,7 @@
  * whose frames are all stuck, and when the handle is closed right after
  * (no leak: LSan and valgrind watch).  Handle options and
  * BatchGetProducts arguments are checked before anything is sent.  With no
- * server, inventory_update_with_retry2() stops when the handle's retry
+ * server, inventory_update_with_retry() stops when the handle's retry
  * budget is spent, at max_attempts with throttling off, and at its overall
  * deadline.  AdjustStock, ReserveStock and ListProducts check their
  * arguments before sending and name the bad field;
@@ -492,7 +492,7 @@ minus_one(const inventory_product *current, int64_t *new_stock, void *arg)
 	return INVENTORY_OK;
 }
 
-/* One inventory_update_with_retry2() on c with no server; *ms its time. */
+/* One inventory_update_with_retry() on c with no server; *ms its time. */
 static inventory_code
 retry_nobody(inventory_client *c, const inventory_retry_opts *ro,
     inventory_retry_info *info, inventory_status *st, long long *ms)
@@ -504,7 +504,7 @@ retry_nobody(inventory_client *c, const inventory_retry_opts *ro,
 
 	testenv_uuid(id);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rv = inventory_update_with_retry2(
+	rv = inventory_update_with_retry(
 	    c, id, minus_one, NULL, ro, &p, st, info);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*ms = (t1.tv_sec - t0.tv_sec) * 1000LL +
@@ -606,19 +606,19 @@ test_retry_args(void **state)
 	    INVENTORY_INVALID_ARGUMENT);
 	assert_null(c);
 	assert_int_equal(inventory_client_open(&c, url), INVENTORY_OK);
-	assert_int_equal(inventory_update_with_retry2(
+	assert_int_equal(inventory_update_with_retry(
 	                     c, "x", minus_one, NULL, &ro, &p, &st, &info),
 	    INVENTORY_INVALID_ARGUMENT);
 	assert_int_equal(info.reads, 0);
 	memset(longid, 'a', sizeof(longid) - 1);
 	longid[sizeof(longid) - 1] = '\0';
 	ro.request_id              = longid;
-	assert_int_equal(inventory_update_with_retry2(
+	assert_int_equal(inventory_update_with_retry(
 	                     c, "x", minus_one, NULL, &ro, &p, &st, &info),
 	    INVENTORY_INVALID_ARGUMENT);
 	ro.request_id  = NULL;
 	ro.deadline_ms = -1;
-	assert_int_equal(inventory_update_with_retry2(
+	assert_int_equal(inventory_update_with_retry(
 	                     c, "x", minus_one, NULL, &ro, &p, &st, NULL),
 	    INVENTORY_INVALID_ARGUMENT);
 	assert_int_equal(st.code, INVENTORY_INVALID_ARGUMENT);

@@ -551,6 +551,65 @@ test_frame_encode(void **state)
 	}
 }
 
+/* The client stamps each call's timeout when its frame leaves: a call
+ * encoded with no_timeout carries none, and the field appended after it
+ * (alone, or inside its batch entry) is what the server reads. */
+static void
+test_timeout_stamped(void **state)
+{
+	struct codec_request req = { .method = CODEC_GET_PRODUCT,
+		.request_id                  = "rid-t",
+		.timeout_ms                  = 5000,
+		.no_timeout                  = 1 };
+	uint8_t              buf[256], frame[600];
+	size_t               len, off, tf;
+
+	(void)state;
+	req.u.get.id = "00000000-0000-0000-0000-000000000001";
+	len          = codec_request_encode(&req, buf, sizeof(buf));
+	assert_true(len > 0);
+	{
+		Inventory__V1__Request *env =
+		    inventory__v1__request__unpack(NULL, len, buf);
+
+		assert_non_null(env);
+		assert_false(env->has_timeout_ms);
+		inventory__v1__request__free_unpacked(env, NULL);
+	}
+	/* Alone: the field follows the envelope. */
+	tf = codec_timeout_field_size(1234);
+	assert_int_equal(tf, 3);
+	memcpy(frame, buf, len);
+	assert_int_equal(codec_timeout_field_put(frame + len, 1234), tf);
+	{
+		Inventory__V1__Request *env =
+		    inventory__v1__request__unpack(NULL, len + tf, frame);
+
+		assert_non_null(env);
+		assert_true(env->has_timeout_ms);
+		assert_int_equal(env->timeout_ms, 1234);
+		assert_string_equal(env->request_id, "rid-t");
+		inventory__v1__request__free_unpacked(env, NULL);
+	}
+	/* In a batch: inside each entry, each with its own time left. */
+	off = codec_frame_entry_put_timed(frame, buf, len, 1);
+	assert_int_equal(
+	    off, codec_frame_entry_size(len + codec_timeout_field_size(1)));
+	off += codec_frame_entry_put_timed(frame + off, buf, len, 300000);
+	{
+		Inventory__V1__Request *env =
+		    inventory__v1__request__unpack(NULL, off, frame);
+
+		assert_non_null(env);
+		assert_int_equal(env->n_batch, 2);
+		assert_true(env->batch[0]->has_timeout_ms);
+		assert_int_equal(env->batch[0]->timeout_ms, 1);
+		assert_int_equal(env->batch[1]->timeout_ms, 300000);
+		assert_string_equal(env->batch[1]->request_id, "rid-t");
+		inventory__v1__request__free_unpacked(env, NULL);
+	}
+}
+
 /* Pack a batch Response of n entries (entries[i] may carry anything). */
 static uint8_t *
 batch_response(Inventory__V1__Response **entries, size_t n, size_t *len)
@@ -1127,6 +1186,7 @@ main(void)
 		cmocka_unit_test(test_method_names),
 		cmocka_unit_test(test_code_from_wire),
 		cmocka_unit_test(test_copy_str),
+		cmocka_unit_test(test_timeout_stamped),
 		cmocka_unit_test(test_encode_get),
 		cmocka_unit_test(test_encode_update_and_create),
 		cmocka_unit_test(test_encode_unknown_method),

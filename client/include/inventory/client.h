@@ -24,6 +24,15 @@
  * inventory_product_free().  A status owns its `current` product: release
  * it with inventory_status_fini().  No public type exposes nng or
  * protobuf-c.
+ *
+ * Every call also has an asynchronous form (inventory_get_product_async()
+ * and so on, at the end of this file) that returns at once and runs a
+ * callback with the outcome; the synchronous calls are that path plus a
+ * wait.  A handle opened with INVENTORY_COMPLETE_LOOP queues the
+ * callbacks for an event loop (inventory_client_fd(),
+ * inventory_client_process(), and the adapters in
+ * <inventory/adapters/>); "Asynchronous calls" below states which thread
+ * runs what, and what a callback may do.
  */
 #ifndef INVENTORY_CLIENT_H
 #define INVENTORY_CLIENT_H
@@ -40,6 +49,22 @@ extern "C" {
 #else
 #define INVENTORY_API
 #endif
+
+/* This header's version: 0.2.0 added the asynchronous API, the
+ * completion modes and the options' size (see inventory_client_open_opts),
+ * and merged the two retry helpers; it is not binary compatible with 0.1
+ * (the shared library's SONAME changed with it). */
+#define INVENTORY_CLIENT_VERSION_MAJOR 0
+#define INVENTORY_CLIENT_VERSION_MINOR 2
+#define INVENTORY_CLIENT_VERSION_PATCH 0
+#define INVENTORY_CLIENT_VERSION                    \
+	((INVENTORY_CLIENT_VERSION_MAJOR << 16) |   \
+	    (INVENTORY_CLIENT_VERSION_MINOR << 8) | \
+	    INVENTORY_CLIENT_VERSION_PATCH)
+
+/* The version of the library actually loaded, as INVENTORY_CLIENT_VERSION: a
+ * program may compare it with the header it was built against. */
+INVENTORY_API unsigned inventory_version(void);
 
 /* Opaque client handle; see the top of this file for thread-safety. */
 typedef struct inventory_client inventory_client;
@@ -100,7 +125,11 @@ typedef struct inventory_status {
 
 /* Per-call options; pass NULL for the defaults. */
 typedef struct inventory_call_opts {
-	int         timeout_ms; /* 0: the handle's default (5000 ms) */
+	int timeout_ms;         /* 0: the handle's default (5000 ms).
+	                         * Counted from the call's start, time
+	                         * queued in the client included: the
+	                         * server gets what is left when the call
+	                         * leaves */
 	const char *request_id; /* NULL: a fresh random id per call.  Give the
 	                         * same id to repeat a write safely: the server
 	                         * returns the first outcome. */
@@ -169,7 +198,25 @@ typedef struct inventory_client_opts {
 	                              * (mbedtls 2.28 matches it against the
 	                              * DNS names and CN, so a certificate
 	                              * for 127.0.0.1 lists DNS:127.0.0.1) */
+	/* Appended in 0.2: where asynchronous calls' callbacks run. */
+	int completion; /* an inventory_completion; 0: THREAD */
 } inventory_client_opts;
+
+/* Where the callbacks of asynchronous calls (and of every call when the
+ * handle is shared with an event loop) run; see "Asynchronous calls". */
+typedef enum {
+	/* On the library's own threads (nng's callback threads), as soon as
+	 * the reply, the deadline or a cancellation decides the call.  A
+	 * callback must not block (no synchronous call, no sleeping, no
+	 * inventory_client_close()); it may start calls and cancel them. */
+	INVENTORY_COMPLETE_THREAD = 0,
+	/* Queued: inventory_client_fd() becomes readable and the caller's
+	 * event loop runs them with inventory_client_process(), in its own
+	 * thread, one at a time (libpq's and c-ares' way).  The adapters
+	 * <inventory/adapters/libuv.h> and <inventory/adapters/libevent.h>
+	 * do that for those loops. */
+	INVENTORY_COMPLETE_LOOP = 1,
+} inventory_completion;
 
 /* Open a handle dialled to urls, a comma-separated list of nng URLs
  * (tcp://host:port, ipc:///path, tls+tcp://host:port with
@@ -184,12 +231,29 @@ INVENTORY_API inventory_code inventory_client_open(
 /* inventory_client_open() with options; opts NULL is the defaults.  A
  * negative field, a malformed token, and a tls+tcp:// URL without a
  * readable CA file (or with a certificate but no key, or files that do
- * not parse) are INVALID_ARGUMENT.  Thread-safe. */
-INVENTORY_API inventory_code inventory_client_open_opts(inventory_client **out,
-    const char *urls, const inventory_client_opts *opts);
+ * not parse) are INVALID_ARGUMENT.  Thread-safe.
+ *
+ * It is a macro that passes the size of inventory_client_opts as the
+ * program's header declares it: the library reads only that many bytes
+ * and takes every field appended since as 0, so a program built against
+ * an older header is never misread. */
+#define inventory_client_open_opts(out, urls, opts) \
+	inventory_client_open_opts_size(            \
+	    (out), (urls), (opts), sizeof(inventory_client_opts))
 
-/* Close the handle and free it.  NULL is a no-op.  No call may be running
- * on the handle. */
+/* What inventory_client_open_opts() calls; opts_size is the size of the
+ * caller's inventory_client_opts (INVALID_ARGUMENT when smaller than the
+ * 0.1 layout). */
+INVENTORY_API inventory_code inventory_client_open_opts_size(
+    inventory_client **out, const char *urls,
+    const inventory_client_opts *opts, size_t opts_size);
+
+/* Close the handle and free it.  NULL is a no-op.  No synchronous call
+ * may be running on the handle, and it must not be called from a
+ * callback.  Asynchronous calls still pending are cancelled: their
+ * callbacks run (code CANCELLED) in this thread before it returns, and so
+ * do completions still queued in INVENTORY_COMPLETE_LOOP mode; after it
+ * returns no callback of the handle runs again. */
 INVENTORY_API void inventory_client_close(inventory_client *c);
 
 /* Set the default per-call timeout in milliseconds (> 0). */
@@ -277,7 +341,7 @@ typedef struct inventory_retry_opts {
 	                         * another write, with a fresh id. */
 } inventory_retry_opts;
 
-/* What inventory_update_with_retry2() did; the caller's, may be NULL. */
+/* What inventory_update_with_retry() did; the caller's, may be NULL. */
 typedef struct inventory_retry_info {
 	int attempts;        /* writes sent (resends included) */
 	int reads;           /* GetProduct calls sent */
@@ -301,24 +365,19 @@ typedef struct inventory_retry_info {
  * same id, so it is applied at most once.  A read that fails that way is
  * retried too.  Retries stop at max_attempts, at opts->deadline_ms, or
  * (for UNAVAILABLE/DEADLINE_EXCEEDED, not conflicts) when the handle's
- * retry budget is spent; status->message then says which.  Returns OK
- * with *out the written product; ABORTED if every attempt conflicted
- * (status->current is the latest seen); fn's code if fn stopped;
- * UNAVAILABLE or DEADLINE_EXCEEDED if the retries ran out on unknown
- * outcomes; or the first other error.  *attempts (may be NULL) gets the
- * number of writes sent.  Thread-safe like every call.  It reads only the
- * first four fields of opts (the 0.1 layout, so programs built against it
- * keep working); deadline_ms and request_id take
- * inventory_update_with_retry2(). */
-INVENTORY_API inventory_code inventory_update_with_retry(inventory_client *c,
-    const char *id, inventory_update_fn fn, void *arg,
-    const inventory_retry_opts *opts, inventory_product **out,
-    inventory_status *status, int *attempts);
-
-/* inventory_update_with_retry() that also reports, in *info (may be
- * NULL), the last write it sent, so a caller can finish a write of
- * unknown outcome after the helper gave up.  When info->outcome_unknown
- * is set, resend exactly that write with the same id:
+ * retry budget is spent; status->message then says which.  With a
+ * deadline, a back-off never takes more than half of the time left, so a
+ * contended caller still gets its attempts instead of sleeping past its
+ * deadline.  Returns OK with *out the written product; ABORTED if every
+ * attempt conflicted (status->current is the latest seen); fn's code if
+ * fn stopped; UNAVAILABLE or DEADLINE_EXCEEDED if the retries ran out on
+ * unknown outcomes; or the first other error.  Thread-safe like every
+ * call; runs inventory_update_with_retry_async() and waits for it.
+ *
+ * info (may be NULL) reports the last write sent, so a caller can finish
+ * a write of unknown outcome after the helper gave up.  When
+ * info->outcome_unknown is set, resend exactly that write with the same
+ * id:
  *
  *   inventory_call_opts o = { .request_id = info.request_id };
  *   code = inventory_update_stock(c, id, info.new_stock,
@@ -329,7 +388,7 @@ INVENTORY_API inventory_code inventory_update_with_retry(inventory_client *c,
  * ABORTED means it was not and now never will be (the product moved on;
  * start over); UNAVAILABLE/DEADLINE_EXCEEDED means still unknown: resend
  * later, within the server's --request-ttl (a day by default). */
-INVENTORY_API inventory_code inventory_update_with_retry2(inventory_client *c,
+INVENTORY_API inventory_code inventory_update_with_retry(inventory_client *c,
     const char *id, inventory_update_fn fn, void *arg,
     const inventory_retry_opts *opts, inventory_product **out,
     inventory_status *status, inventory_retry_info *info);
@@ -402,7 +461,7 @@ typedef inventory_code (*inventory_reserve_fn)(inventory_reserve_item *items,
  * ABORTED) re-bases the items and a new reservation, with a fresh request
  * id, is tried after a jittered back-off, up to opts->max_attempts.
  * FAILED_PRECONDITION, NOT_FOUND and the other codes stop at once.  info
- * (may be NULL) reports the last send as inventory_update_with_retry2()
+ * (may be NULL) reports the last send as inventory_update_with_retry()
  * does (new_stock and expected_version are 0). */
 INVENTORY_API inventory_code inventory_reserve_with_retry(inventory_client *c,
     const inventory_reserve_item *items, size_t n, inventory_reserve_fn fn,
@@ -421,6 +480,146 @@ INVENTORY_API inventory_code inventory_list_products(inventory_client *c,
     int page_size, const char *page_token, const inventory_call_opts *opts,
     inventory_product **out, size_t *n, char **next_page_token,
     inventory_status *status);
+
+/* ---- asynchronous calls ------------------------------------------- */
+
+/*
+ * Every RPC, and the read-modify-write helper, has an _async form that
+ * checks its arguments, queues the call and returns at once; the call
+ * then travels exactly like a synchronous one (coalesced into batch
+ * frames, spread over the connections, fed to the retry budget), and
+ * its callback runs exactly once with the outcome.  The synchronous calls
+ * above are this path plus a wait.
+ *
+ * Starting: an _async function returns INVENTORY_OK and (if idp is not
+ * NULL) the call's id in *idp, or an error (INVALID_ARGUMENT,
+ * RESOURCE_EXHAUSTED, CANCELLED on a handle being closed) and then the
+ * callback is never called (libuv's rule).  Arguments (ids, names, items,
+ * opts and the strings they point to) are copied before it returns.
+ *
+ * Deadline: opts->timeout_ms (or the handle's default) counts from the
+ * start, including the time the call waits in the client for a free
+ * frame; what is left when the frame leaves is what the server gets.  A
+ * call still unsent at its deadline ends UNAVAILABLE, one sent and not
+ * answered DEADLINE_EXCEEDED.
+ *
+ * Cancelling: inventory_cancel() ends a pending call with CANCELLED.  A
+ * write cancelled after it was sent may or may not be applied
+ * (inventory_code_outcome_unknown(CANCELLED) is 1): resend it with the
+ * same request id to learn which.
+ *
+ * Callbacks and threads: with INVENTORY_COMPLETE_THREAD (the default) a
+ * callback runs on one of the library's threads, or in the thread that
+ * called inventory_cancel() for a call it cancelled, or in the thread
+ * that called inventory_client_close() (or, only when memory for a frame
+ * runs out, in a thread starting a call); with INVENTORY_COMPLETE_LOOP
+ * always in the thread that calls inventory_client_process() (or
+ * inventory_client_close()).  Callbacks of one handle may run
+ * concurrently in THREAD mode, never in LOOP mode.  A callback may start
+ * new asynchronous calls and cancel calls, on this handle or another; it
+ * must not close the handle; in THREAD mode it must not block (no
+ * synchronous call).  Synchronous calls work in both modes and from any
+ * thread (their waits never go through the loop's queue), so in LOOP
+ * mode the loop thread may make one, but it blocks the loop.
+ */
+
+/* A pending asynchronous call, for inventory_cancel(); never 0.  Ids are
+ * not reused while the handle is open, so a stale id is harmless. */
+typedef uint64_t inventory_call_id;
+
+/* The outcome handed to a callback.  It and everything it points to is
+ * the library's and is freed when the callback returns, except what the
+ * callback takes: to keep product, products, next_page_token, errors or
+ * status.current, copy the pointer and set the field to NULL. */
+typedef struct inventory_result {
+	inventory_code   code;        /* as a synchronous call returns it */
+	inventory_status status;      /* code != OK: why, as the synchronous
+	                               * calls' status (current on a conflict) */
+	inventory_product *product;   /* OK of GetProduct, CreateProduct,
+	                               * UpdateStock, AdjustStock and the
+	                               * read-modify-write helper */
+	inventory_product *products;  /* OK of BatchGetProducts (in the order
+	                               * of the ids), ReserveStock (item
+	                               * order), ListProducts (the page) */
+	size_t nproducts;             /* entries in products */
+	char  *next_page_token;       /* OK of ListProducts: "" on the last
+	                               * page */
+	inventory_item_error *errors; /* a failed ReserveStock: one per
+	                               * failing item */
+	size_t               nerrors; /* entries in errors */
+	inventory_retry_info info;    /* the read-modify-write helper: what
+	                               * it did; zero for the other calls */
+} inventory_result;
+
+/* A completion callback: r is the outcome (see inventory_result), arg the
+ * value given when the call started. */
+typedef void (*inventory_callback)(inventory_result *r, void *arg);
+
+/* The asynchronous RPCs: the arguments, checks and outcomes of the
+ * synchronous call of the same name, delivered to cb(r, arg). */
+INVENTORY_API inventory_code inventory_get_product_async(inventory_client *c,
+    const char *id, const inventory_call_opts *opts, inventory_callback cb,
+    void *arg, inventory_call_id *idp);
+INVENTORY_API inventory_code inventory_batch_get_products_async(
+    inventory_client *c, const char *const *ids, size_t n,
+    const inventory_call_opts *opts, inventory_callback cb, void *arg,
+    inventory_call_id *idp);
+INVENTORY_API inventory_code inventory_create_product_async(
+    inventory_client *c, const char *name, int64_t stock, const char *price,
+    const inventory_call_opts *opts, inventory_callback cb, void *arg,
+    inventory_call_id *idp);
+INVENTORY_API inventory_code inventory_update_stock_async(inventory_client *c,
+    const char *id, int64_t stock, int64_t expected_version,
+    const inventory_call_opts *opts, inventory_callback cb, void *arg,
+    inventory_call_id *idp);
+INVENTORY_API inventory_code inventory_adjust_stock_async(inventory_client *c,
+    const char *id, int64_t delta, int64_t expected_version,
+    const inventory_call_opts *opts, inventory_callback cb, void *arg,
+    inventory_call_id *idp);
+INVENTORY_API inventory_code inventory_reserve_async(inventory_client *c,
+    const inventory_reserve_item *items, size_t n,
+    const inventory_call_opts *opts, inventory_callback cb, void *arg,
+    inventory_call_id *idp);
+INVENTORY_API inventory_code inventory_list_products_async(inventory_client *c,
+    int page_size, const char *page_token, const inventory_call_opts *opts,
+    inventory_callback cb, void *arg, inventory_call_id *idp);
+
+/* inventory_update_with_retry() as a state machine: the same reads,
+ * writes, back-offs (timers, not sleeps), budget, deadline and outcomes;
+ * r->product is the written product on OK and r->info says what it did.
+ * fn runs where callbacks run (see above) and must not block.
+ * Cancelling it cancels the call or back-off in progress and ends it
+ * with CANCELLED (info says whether a write's outcome is unknown). */
+INVENTORY_API inventory_code inventory_update_with_retry_async(
+    inventory_client *c, const char *id, inventory_update_fn fn, void *fnarg,
+    const inventory_retry_opts *opts, inventory_callback cb, void *arg,
+    inventory_call_id *idp);
+
+/* Cancel a pending call: its callback runs with CANCELLED (in THREAD
+ * mode in this thread, before this returns; in LOOP mode from the
+ * queue).  Returns OK, or NOT_FOUND when the call is no longer pending
+ * (its outcome is already decided; its callback runs or ran with it).
+ * Thread-safe; may be called from a callback. */
+INVENTORY_API inventory_code inventory_cancel(
+    inventory_client *c, inventory_call_id id);
+
+/* INVENTORY_COMPLETE_LOOP mode: a file descriptor (an eventfd) that is
+ * readable while completions are queued.  Watch it for reading and call
+ * inventory_client_process() when it is; never read, write or close it.
+ * -1 for a handle in THREAD mode. */
+INVENTORY_API int inventory_client_fd(inventory_client *c);
+
+/* INVENTORY_COMPLETE_LOOP mode: run the completions queued so far, in
+ * this thread, and return how many ran (0 in THREAD mode).  Completions
+ * that callbacks cause meanwhile make the descriptor readable again.
+ * Call it from one thread at a time (the loop's). */
+INVENTORY_API int inventory_client_process(inventory_client *c);
+
+/* Calls of the handle not yet completed (started, callback not yet run;
+ * queued completions included; a synchronous call in progress, and the
+ * step in progress of each read-modify-write helper, count too).  For
+ * drains and tests. */
+INVENTORY_API size_t inventory_client_pending(inventory_client *c);
 
 #ifdef __cplusplus
 }
