@@ -65,7 +65,8 @@ serve(const struct config *cfg)
 
 	if (load_callers(cfg, false) != 0)
 		return 1;
-	if (audit_open(cfg->audit_log, err, sizeof(err)) != 0) {
+	if (audit_open(cfg->audit_log, cfg->audit_in_log, err, sizeof(err)) !=
+	    0) {
 		log_err("%s", err);
 		auth_fini();
 		return 1;
