@@ -177,6 +177,8 @@ done
 
 unit=$root/lib/systemd/system/inventoryd.service
 check "unit: ExecStart=/usr/bin/inventoryd" grep -qx "ExecStart=/usr/bin/inventoryd" "$unit"
+check "unit: Type=notify" grep -qx "Type=notify" "$unit"
+check "unit: WatchdogSec=" grep -q "^WatchdogSec=[1-9]" "$unit"
 check "unit: EnvironmentFile=-/etc/default/inventoryd" grep -qx "EnvironmentFile=-/etc/default/inventoryd" "$unit"
 if grep -q /usr/local "$unit"; then fail "unit still names /usr/local"; fi
 pc=$root/usr/lib/$ma/pkgconfig/inventory.pc
