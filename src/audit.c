@@ -6,7 +6,11 @@
  * crash loses at most the record being written.  Every string in a
  * record (caller name, request id, product id, method) was validated
  * upstream to printable ASCII without '"' or '\', so it needs no
- * escaping.
+ * escaping.  The syslog sink is syslog(3) (LOG_DAEMON, LOG_INFO) after
+ * openlog("inventoryd-audit"): no libsystemd, and journald keeps the
+ * identifier as SYSLOG_IDENTIFIER, so `journalctl -t inventoryd-audit`
+ * shows the trail and the main log stays the service's own.  The sinks
+ * are set once before the executors start and only read afterwards.
  */
 #include "audit.h"
 
@@ -17,20 +21,32 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static atomic_int audit_fd = -1;
+/* An info line of the main log per record (--audit-in-log). */
+static bool audit_in_main_log;
+/* syslog(3) per record: no file and not in the main log. */
+static bool audit_syslog;
 
 int
-audit_open(const char *path, char *err, size_t errlen)
+audit_open(const char *path, bool in_main_log, char *err, size_t errlen)
 {
 	int fd;
 
-	if (path == NULL || path[0] == '\0')
+	audit_in_main_log = in_main_log;
+	if (path == NULL || path[0] == '\0') {
+		audit_syslog = !in_main_log;
+		/* LOG_NDELAY: connect now, before any sandboxing or load. */
+		if (audit_syslog)
+			openlog("inventoryd-audit", LOG_PID | LOG_NDELAY,
+			    LOG_DAEMON);
 		return 0;
+	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(
@@ -48,6 +64,10 @@ audit_close(void)
 
 	if (fd >= 0)
 		close(fd);
+	if (audit_syslog)
+		closelog();
+	audit_syslog      = false;
+	audit_in_main_log = false;
 }
 
 void
@@ -65,10 +85,20 @@ audit_record(const char *caller, const char *method, const struct product *p,
 		caller = "-";
 	if (request_id == NULL)
 		request_id = "-";
-	log_info("audit caller=%s method=%s product=%s version=%" PRId64
-	         "->%" PRId64 " stock=%" PRId64 "->%" PRId64 " request_id=%s",
-	    caller, method, p->id, old_version, p->version, p->prev_stock,
-	    p->stock, request_id);
+	if (audit_in_main_log)
+		log_info(
+		    "audit caller=%s method=%s product=%s version=%" PRId64
+		    "->%" PRId64 " stock=%" PRId64 "->%" PRId64
+		    " request_id=%s",
+		    caller, method, p->id, old_version, p->version,
+		    p->prev_stock, p->stock, request_id);
+	if (audit_syslog)
+		syslog(LOG_INFO,
+		    "caller=%s method=%s product=%s version=%" PRId64
+		    "->%" PRId64 " stock=%" PRId64 "->%" PRId64
+		    " request_id=%s",
+		    caller, method, p->id, old_version, p->version,
+		    p->prev_stock, p->stock, request_id);
 	if (fd < 0)
 		return;
 	gettimeofday(&tv, NULL);

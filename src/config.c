@@ -77,6 +77,8 @@ static const struct key keys[] = {
 	    offsetof(struct config, auth_file), "", 0, 0 },
 	{ "audit-log", "INVENTORY_AUDIT_LOG", KEY_STRING,
 	    offsetof(struct config, audit_log), "", 0, 0 },
+	{ "audit-in-log", "INVENTORY_AUDIT_IN_LOG", KEY_BOOL,
+	    offsetof(struct config, audit_in_log), "0", 0, 1 },
 	{ "tls-cert", "INVENTORY_TLS_CERT", KEY_STRING,
 	    offsetof(struct config, tls_cert), "", 0, 0 },
 	{ "tls-key", "INVENTORY_TLS_KEY", KEY_STRING,
@@ -99,7 +101,8 @@ const char config_usage[] =
     "                  [--idle-timeout SECONDS] [--max-reply BYTES]\n"
     "                  [--reply-memory BYTES] [--log-level LEVEL]\n"
     "                  [--request-ttl SECONDS] [--auth-file FILE]\n"
-    "                  [--audit-log FILE] [--tls-cert FILE --tls-key FILE\n"
+    "                  [--audit-log FILE] [--audit-in-log]\n"
+    "                  [--tls-cert FILE --tls-key FILE\n"
     "                  [--tls-client-ca FILE]] [--log-format text|json]\n"
     "                  [--http URL] [--migrate]\n"
     "\n"
@@ -154,8 +157,12 @@ const char config_usage[] =
     "                     SHA-256 of the caller's token); re-read on\n"
     "                     SIGHUP; env INVENTORY_AUTH_FILE; default none:\n"
     "                     every caller may call everything\n"
-    "  --audit-log FILE   also write every applied write as a JSON line\n"
-    "                     to FILE; env INVENTORY_AUDIT_LOG\n"
+    "  --audit-log FILE   write the audit record of every applied write as\n"
+    "                     a JSON line to FILE; env INVENTORY_AUDIT_LOG;\n"
+    "                     default: syslog (the journal) as inventoryd-audit\n"
+    "  --audit-in-log     also write audit records into the main log, as\n"
+    "                     info lines (then no syslog); env\n"
+    "                     INVENTORY_AUDIT_IN_LOG=1\n"
     "  --tls-cert FILE    PEM certificate (chain) for tls+tcp:// URLs;\n"
     "                     env INVENTORY_TLS_CERT\n"
     "  --tls-key FILE     its PEM private key; env INVENTORY_TLS_KEY\n"

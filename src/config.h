@@ -29,16 +29,18 @@ struct config {
 	                              --auth-file) is closed after it */
 	size_t max_reply;          /* reply memory one frame may reserve */
 	size_t reply_memory;       /* reply memory all frames may reserve */
-	char  *db_file;       /* file holding the conninfo (owned); "" none */
-	char  *auth_file;     /* callers and roles (owned); "" none: open */
-	char  *audit_log;     /* JSON lines audit file (owned); "" none */
-	char  *tls_cert;      /* PEM certificate for tls+tcp:// (owned) */
-	char  *tls_key;       /* PEM private key for tls+tcp:// (owned) */
-	char  *tls_client_ca; /* PEM CA that must sign client certificates
-	                         (owned); "" none: no client certificates */
-	char *http;           /* operator endpoint http://HOST:PORT (owned);
-	                         "" off */
-	int log_format;       /* enum log_format */
+	char  *db_file;      /* file holding the conninfo (owned); "" none */
+	char  *auth_file;    /* callers and roles (owned); "" none: open */
+	char  *audit_log;    /* JSON lines audit file (owned); "" none:
+	                        syslog, as inventoryd-audit */
+	bool  audit_in_log;  /* audit records in the main log too */
+	char *tls_cert;      /* PEM certificate for tls+tcp:// (owned) */
+	char *tls_key;       /* PEM private key for tls+tcp:// (owned) */
+	char *tls_client_ca; /* PEM CA that must sign client certificates
+	                        (owned); "" none: no client certificates */
+	char *http;          /* operator endpoint http://HOST:PORT (owned);
+	                        "" off */
+	int log_format;      /* enum log_format */
 };
 
 enum config_result {

@@ -5,18 +5,25 @@
  * mask) and taken synchronously by the main thread with sigwait(), so no
  * code runs in a signal handler: SIGTERM/SIGINT drain and exit 0, SIGUSR1
  * logs the metrics, SIGHUP re-reads --auth-file (a bad file is refused and
- * the callers in force stay).
+ * the callers in force stay).  Under systemd (Type=notify) it says READY=1
+ * once it serves, STOPPING=1 when it starts to drain, and feeds the
+ * watchdog while the executors make progress (notify.c).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "audit.h"
 #include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "code.h"
 #include "metrics.h"
+#include "notify.h"
 #include "server.h"
 #include "store/store.h"
 
@@ -47,6 +54,32 @@ load_callers(const struct config *cfg, bool reload)
 	return 0;
 }
 
+/* The watchdog's test: the executors make progress when no call waits for
+ * them, or some call got an answer only the database gives since the
+ * previous test.  Refusals made before the queue (RESOURCE_EXHAUSTED,
+ * INVALID_ARGUMENT, ...) do not count: a full queue in front of stuck
+ * executors keeps producing those.  Only the watchdog thread calls it. */
+static bool
+executors_progress(void *arg)
+{
+	static const int db_codes[] = { CODE_OK, CODE_NOT_FOUND,
+		CODE_ALREADY_EXISTS, CODE_ABORTED, CODE_FAILED_PRECONDITION,
+		CODE_OUT_OF_RANGE, CODE_INTERNAL, CODE_UNAVAILABLE };
+	static uint64_t  last;
+	uint64_t         answered = 0;
+	size_t           queued, running;
+	bool             progress;
+
+	for (int m = 0; m < METRICS_METHODS; m++)
+		for (size_t i = 0; i < sizeof(db_codes) / sizeof(db_codes[0]);
+		     i++)
+			answered += metrics_count(m, db_codes[i]);
+	server_load(arg, &queued, &running);
+	progress = queued + running == 0 || answered != last;
+	last     = answered;
+	return progress;
+}
+
 static int
 serve(const struct config *cfg)
 {
@@ -65,7 +98,8 @@ serve(const struct config *cfg)
 
 	if (load_callers(cfg, false) != 0)
 		return 1;
-	if (audit_open(cfg->audit_log, err, sizeof(err)) != 0) {
+	if (audit_open(cfg->audit_log, cfg->audit_in_log, err, sizeof(err)) !=
+	    0) {
 		log_err("%s", err);
 		auth_fini();
 		return 1;
@@ -78,6 +112,9 @@ serve(const struct config *cfg)
 	}
 	log_info("inventoryd listening on %s with %d executors", cfg->listen,
 	    cfg->workers);
+	if (notify_send("READY=1\nSTATUS=serving") != 0)
+		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
+	(void)notify_watchdog_start(executors_progress, s);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0) {
@@ -94,6 +131,8 @@ serve(const struct config *cfg)
 		break;
 	}
 	log_info("signal %d: draining in-flight requests", sig);
+	(void)notify_send("STOPPING=1\nSTATUS=draining");
+	notify_watchdog_stop(); /* before the server it reads is freed */
 	server_stop(s);
 	audit_close();
 	auth_fini();

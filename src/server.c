@@ -187,6 +187,12 @@ out_executor:
 }
 
 void
+server_load(const struct server *s, size_t *queued, size_t *running)
+{
+	executor_load(s->ex, queued, running);
+}
+
+void
 server_stop(struct server *s)
 {
 	if (s == NULL)

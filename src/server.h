@@ -21,6 +21,10 @@ int server_start(struct server **out, const struct config *cfg, char *errbuf,
  * close their connection (nng's NNG_OPT_RECVMAXSZ). */
 size_t server_hard_frame(size_t max_frame);
 
+/* The calls queued for the executors and the calls they are running
+ * (executor_load()), for the watchdog.  Thread-safe, lock-free. */
+void server_load(const struct server *s, size_t *queued, size_t *running);
+
 /* Drain: answer every frame received, stop the executors, free.  NULL is
  * a no-op. */
 void server_stop(struct server *s);

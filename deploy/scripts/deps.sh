@@ -17,8 +17,10 @@ INVENTORY_DEPS=(cmake gcc make pkg-config libnng-dev libprotobuf-c-dev
 # What the tests need on top (deploy/test.sh installs them): curl and jq
 # for the HTTP endpoint and the dashboard, promtool (prometheus) for the
 # metrics and the alert rules, lintian and dpkg-dev (dpkg-shlibdeps, used
-# by cpack) for the Debian packages, xmllint (libxml2-utils) for the SVGs.
-INVENTORY_TEST_DEPS=(curl jq prometheus lintian dpkg-dev file libxml2-utils)
+# by cpack) for the Debian packages, man-db (man --warnings renders the
+# man pages in packaging.manpages and the package gate), xmllint
+# (libxml2-utils) for the SVGs.
+INVENTORY_TEST_DEPS=(curl jq prometheus lintian dpkg-dev file man-db libxml2-utils)
 
 inventory_pkg_installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
