@@ -75,6 +75,7 @@
 #include "codec.h"
 #include "retry_budget.h"
 #include "rng.h"
+#include "tls_diag.h"
 
 /* Largest reply accepted; a full BatchGetProducts is well under it. */
 #define CLIENT_RECV_MAX   ((size_t)4 * 1024 * 1024)
@@ -178,6 +179,9 @@ struct inventory_client {
 	size_t      ndialers; /* how many */
 	atomic_bool dialing;  /* started (by the first call) */
 	atomic_int  pipes;    /* connections attached now */
+
+	/* Why tls+tcp:// connections fail (tls_diag.h), or NULL. */
+	struct tls_diag *tls_diag;
 };
 
 static void client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg);
@@ -586,6 +590,7 @@ inventory_client_open_opts(inventory_client **out, const char *urls,
 		code = INVENTORY_INVALID_ARGUMENT;
 		goto out_close_sock;
 	}
+	c->tls_diag = tls_diag_create(urls, &o); /* NULL: no diagnosis */
 	/* With coalescing, a few frames per connection keep every pipe busy
 	 * (one in the server while the next is on the wire) and leave the
 	 * rest of the callers to share frames.  Without it every call needs
@@ -652,6 +657,7 @@ inventory_client_close(inventory_client *c)
 		free(f);
 	}
 	client_token_fini(c);
+	tls_diag_free(c->tls_diag);
 	pthread_cond_destroy(&c->idle_cv);
 	pthread_condattr_destroy(&c->cattr);
 	pthread_mutex_destroy(&c->mtx);
@@ -1206,6 +1212,13 @@ client_call(inventory_client *c, struct codec_request *req,
 	call.timeout_ms  = timeout_ms;
 	call.deadline_ns = now_ns() + (int64_t)timeout_ms * 1000000;
 	client_exchange(c, &call);
+	/* "No server connected" on a tls+tcp:// URL: say why the handshake
+	 * fails, if a diagnostic one can tell (tls_diag.h).  Here, in the
+	 * caller's thread, outside every lock. */
+	if (call.reply.code == INVENTORY_UNAVAILABLE && c->tls_diag != NULL &&
+	    atomic_load(&c->pipes) <= 0)
+		tls_diag_annotate(c->tls_diag, call.reply.message,
+		    sizeof(call.reply.message), timeout_ms);
 	if (buf != stackbuf)
 		free(buf);
 	req->request_id = NULL; /* it may point at this frame's id[] */
