@@ -12,7 +12,8 @@
 #   inventory_serve_ports BIN LOG ARGS...
 #                                   inventory_serve with every @PORT1@..@PORT4@
 #                                   in ARGS replaced by a fresh free port, until
-#                                   it logs "listening on" (30 s at most); on
+#                                   it logs "listening on" or listens on them
+#                                   (30 s at most); on
 #                                   "Address in use" again on other ports
 #                                   (tests/support/port.sh); the ports in
 #                                   $port1..$port4.  0, or 1 if it did not start
@@ -46,8 +47,12 @@ inventory_free_port() { port_free; }
 inventory_serve_once() {
 	local bin=$1 log=$2 offset a
 	shift 2
-	local args=()
+	local args=() used=()
 	for a in "$@"; do
+		[[ "$a" == *@PORT1@* ]] && used+=("$port1")
+		[[ "$a" == *@PORT2@* ]] && used+=("$port2")
+		[[ "$a" == *@PORT3@* ]] && used+=("$port3")
+		[[ "$a" == *@PORT4@* ]] && used+=("$port4")
 		a=${a//@PORT1@/$port1}
 		a=${a//@PORT2@/$port2}
 		a=${a//@PORT3@/$port3}
@@ -56,7 +61,8 @@ inventory_serve_once() {
 	done
 	offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
 	inventory_serve "$bin" "$log" "${args[@]}"
-	port_wait_started "$inventory_pid" "$log" "$offset" 'listening on' 30
+	port_wait_started "$inventory_pid" "$log" "$offset" 'listening on' "${INVENTORY_START_S:-30}" \
+		"${used[@]}"
 }
 
 inventory_serve_ports() {

@@ -19,13 +19,16 @@
 #                             starts that all found a port taken, returns
 #                             PORT_IN_USE.  The ports of the start that
 #                             succeeded stay in port1..port4.
-#   port_wait_started PID LOG OFFSET READY_RE SECONDS
+#   port_wait_started PID LOG OFFSET READY_RE SECONDS [PORT...]
 #                             for a server started in the background with
 #                             its output appended to LOG (OFFSET: LOG's size
 #                             before the start): 0 once LOG shows READY_RE
-#                             after OFFSET; PORT_IN_USE if PID exited and
-#                             its output says a port was in use (reaped);
-#                             1 if it exited otherwise or SECONDS passed
+#                             after OFFSET, or PID itself listens on every
+#                             PORT (ss; for a quiet log level); PORT_IN_USE
+#                             if PID exited and its output says a port was
+#                             in use (reaped); 1 if it exited otherwise or
+#                             SECONDS passed
+#   port_owned PID PORT       PID listens on TCP PORT
 PORT_IN_USE=98
 
 port_busy() {
@@ -62,13 +65,21 @@ port_retry() {
 	return "$PORT_IN_USE"
 }
 
+port_owned() {
+	ss -Htlnp "sport = :$2" 2>/dev/null | grep -q "pid=$1,"
+}
+
 port_wait_started() {
-	local pid=$1 log=$2 offset=$3 ready=$4 secs=$5 end
+	local pid=$1 log=$2 offset=$3 ready=$4 secs=$5 end p all
+	shift 5
 	end=$((SECONDS + secs))
 	while [ "$SECONDS" -le "$end" ]; do
 		if tail -c +"$((offset + 1))" "$log" 2>/dev/null | grep -Eq "$ready"; then
 			return 0
 		fi
+		all=$#
+		for p in "$@"; do port_owned "$pid" "$p" && all=$((all - 1)); done
+		[ "$#" -gt 0 ] && [ "$all" -eq 0 ] && return 0
 		if ! kill -0 "$pid" 2>/dev/null; then
 			wait "$pid" 2>/dev/null || true
 			if tail -c +"$((offset + 1))" "$log" 2>/dev/null | grep -Eqi 'address (already )?in use|EADDRINUSE'; then
