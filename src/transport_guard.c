@@ -63,8 +63,7 @@ struct guarded {
 	atomic_int  id;       /* nng_listener_id of listeners[index] */
 	atomic_uint attached; /* pipes attached through this listener */
 	/* The guard thread's own: */
-	struct counts last;        /* at the previous look */
-	bool          have_last;   /* last is this listener's */
+	struct counts last;        /* at the previous look; 0 at first */
 	int64_t       sign_ns;     /* first sign of a wedge not yet cleared */
 	int64_t       probe_ns;    /* when to probe (0: no suspicion) */
 	int64_t       backstop_ns; /* next probe regardless */
@@ -339,8 +338,10 @@ relisten(struct guard *gd, struct guarded *l, int64_t since_ns)
 	               fresh, NNG_OPT_TLS_CONFIG, gd->tls)) != 0 ||
 	             (rv = nng_listener_start(fresh, 0)) != 0))
 		nng_listener_close(fresh);
-	l->have_last = false;
-	l->probe_ns  = 0;
+	/* A new listener counts from zero: a failure between now and the
+	 * next look is a change, not the baseline (it may be a wedge). */
+	memset(&l->last, 0, sizeof(l->last));
+	l->probe_ns = 0;
 	if (rv != 0) {
 		log_at_limited(&repair_log, LOG_LEVEL_ERR,
 		    "transport guard: cannot listen again on %s: %s; will "
@@ -408,15 +409,8 @@ watch(struct guard *gd, struct guarded *l, nng_stat *root, int64_t now)
 	struct counts c;
 	bool          moved;
 
-	if (!counts_read(root, gd->listeners[l->index], &c)) {
-		l->have_last = false;
+	if (!counts_read(root, gd->listeners[l->index], &c))
 		return false;
-	}
-	if (!l->have_last) {
-		l->last      = c;
-		l->have_last = true;
-		return false;
-	}
 	moved = counts_failed(&l->last, &c) > 0 || c.accept != l->last.accept;
 	failures_note(gd, l, &l->last, &c, now);
 	if (c.canceled != l->last.canceled) {
@@ -428,11 +422,19 @@ watch(struct guard *gd, struct guarded *l, nng_stat *root, int64_t now)
 	if (c.other != l->last.other) {
 		/* Perhaps NNG_ECLOSED: suspect until something else is
 		 * counted after it, which a dead loop never does. */
+		log_debug("transport guard: %s: %llu unclassified failure(s); "
+		          "probe unless something is counted within %d ms",
+		    gd->urls[l->index],
+		    (unsigned long long)(c.other - l->last.other),
+		    COOLDOWN_MS);
 		l->sign_ns  = now;
 		l->probe_ns = now + (int64_t)COOLDOWN_MS * 1000000;
 		l->why = "a connection failed with an unclassified error, "
 		         "and nothing was counted after it";
-	} else if (moved) {
+	} else if (moved && l->probe_ns != 0) {
+		log_debug("transport guard: %s counted a connection after "
+		          "the failure: alive",
+		    gd->urls[l->index]);
 		l->probe_ns = 0; /* counted after the sign: alive */
 	}
 	l->last = c;
@@ -446,10 +448,8 @@ rebase(struct guard *gd, struct guarded *l)
 {
 	struct counts c;
 
-	if (l->certs && counts_now(gd->listeners[l->index], &c)) {
-		l->last      = c;
-		l->have_last = true;
-	}
+	if (l->certs && counts_now(gd->listeners[l->index], &c))
+		l->last = c;
 }
 
 static void
@@ -482,6 +482,8 @@ guard_tick(struct guard *gd)
 		if (certain || probe_wedged(gd, l)) {
 			relisten(gd, l, l->sign_ns);
 		} else {
+			log_debug("transport guard: %s answered a probe",
+			    gd->urls[l->index]);
 			rebase(gd, l);
 			l->probe_ns = 0;
 		}
