@@ -449,26 +449,6 @@ hostile_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A loopback port nobody listens on right now. */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa  = { .sin_family = AF_INET };
-	socklen_t          len = sizeof(sa);
-	int                fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
-		return -1;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
-		port = ntohs(sa.sin_port);
-	}
-	close(fd);
-	return port;
-}
-
 static void
 dump_log(const struct hostile_server *srv)
 {
@@ -505,43 +485,63 @@ hostile_spawn(struct hostile_server *srv, const char *const *args)
 		perror("mkdtemp");
 		exit(1);
 	}
-	snprintf(
-	    srv->url, sizeof(srv->url), "tcp://127.0.0.1:%d", free_port());
-	snprintf(logpath, sizeof(logpath), "%s/inventoryd.log", srv->dir);
-	argv[argc++] = inventoryd;
-	argv[argc++] = "--listen";
-	argv[argc++] = srv->url;
-	argv[argc++] = "--db";
-	argv[argc++] = db;
-	argv[argc++] = "--workers";
-	argv[argc++] = "2";
-	for (; args != NULL && *args != NULL && argc < 31; args++) {
-		argv[argc++] = *args;
-	}
-	argv[argc] = NULL;
-	fflush(stdout);
-	if ((srv->pid = fork()) == 0) {
-		if (freopen(logpath, "w", stderr) == NULL ||
-		    freopen(logpath, "a", stdout) == NULL) {
-			_exit(126);
-		}
-		execv(inventoryd, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		int status;
+	/* A port taken by a parallel test before the server bound it:
+	 * another port (testenv_free_port()). */
+	for (int attempt = 1;; attempt++) {
+		int exited = 0;
 
-		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
-			srv->pid = -1;
-			dump_log(srv);
-			fprintf(stderr, "inventoryd exited while starting\n");
-			exit(1);
+		argc = 0;
+		snprintf(srv->url, sizeof(srv->url), "tcp://127.0.0.1:%d",
+		    testenv_free_port());
+		snprintf(
+		    logpath, sizeof(logpath), "%s/inventoryd.log", srv->dir);
+		argv[argc++] = inventoryd;
+		argv[argc++] = "--listen";
+		argv[argc++] = srv->url;
+		argv[argc++] = "--db";
+		argv[argc++] = db;
+		argv[argc++] = "--workers";
+		argv[argc++] = "2";
+		for (const char *const *a = args;
+		     a != NULL && *a != NULL && argc < 31; a++) {
+			argv[argc++] = *a;
 		}
-		if (hostile_served(srv->url, 500)) {
-			printf("private inventoryd on %s\n", srv->url);
-			return;
+		argv[argc] = NULL;
+		fflush(stdout);
+		if ((srv->pid = fork()) == 0) {
+			if (freopen(logpath, "w", stderr) == NULL ||
+			    freopen(logpath, "a", stdout) == NULL) {
+				_exit(126);
+			}
+			execv(inventoryd, (char *const *)argv);
+			_exit(127);
 		}
-		usleep(50000);
+		for (int i = 0; i < 100 && !exited; i++) {
+			int status;
+
+			if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
+				exited = 1;
+				break;
+			}
+			if (hostile_served(srv->url, 500)) {
+				printf("private inventoryd on %s\n", srv->url);
+				return;
+			}
+			usleep(50000);
+		}
+		if (!exited)
+			break;
+		srv->pid = -1;
+		if (attempt < TESTENV_PORT_TRIES &&
+		    testenv_log_in_use(logpath)) {
+			printf("%s was taken before inventoryd bound it; "
+			       "another port\n",
+			    srv->url);
+			continue;
+		}
+		dump_log(srv);
+		fprintf(stderr, "inventoryd exited while starting\n");
+		exit(1);
 	}
 	dump_log(srv);
 	kill(srv->pid, SIGKILL);
