@@ -66,7 +66,11 @@ port_retry() {
 }
 
 port_owned() {
-	ss -Htlnp "sport = :$2" 2>/dev/null | grep -q "pid=$1,"
+	if command -v ss >/dev/null 2>&1; then
+		ss -Htlnp "sport = :$2" 2>/dev/null | grep -q "pid=$1,"
+	else # without ss: alive, and something listens there
+		kill -0 "$1" 2>/dev/null && port_busy "$2"
+	fi
 }
 
 port_wait_started() {
