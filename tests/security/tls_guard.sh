@@ -12,8 +12,10 @@
 #             a name the certificate carries only as an IP address), then
 #             a good call with a 3 s timeout: every good call must succeed
 #   storm     tls_storm for 10 s: failing clients at 10/s (plain, wrong
-#             CA, wrong name, leaving mid-handshake) while a fresh and a
-#             kept good client call every 100 ms: no good call may fail
+#             CA, wrong name, leaving mid-handshake, a ClientHello and
+#             gone: the last one wedges nng 1.5.2's listener) while a
+#             fresh and a kept good client call every 100 ms: no good
+#             call may fail
 #   mutual    the same storm for 5 s on a second server that requires
 #             client certificates (--tls-client-ca), good callers with
 #             the test CA's client certificate
@@ -99,16 +101,6 @@ sec_wait_up m "$listen_url" --ca "$ca" "${mine[@]}"
 storm_run mutual "$listen_url" --ca "$ca" "${mine[@]}" \
 	--bad-ca "$certs/other-ca.crt" --seconds 5 --rate 10 --every-ms 100 --timeout 3000
 
-# --- what the servers logged ------------------------------------------------
-for name in g m; do
-	repairs=$(grep -c 'transport guard: listener' "$work/$name.log" || true)
-	lat=$(sed -n 's/.*listening again \([0-9]*\) ms after.*/\1/p' "$work/$name.log" | sort -n | tr '\n' ' ')
-	failed=$(sed -n 's/.*: \([0-9]*\) connection(s) failed before.*/\1/p' "$work/$name.log" | awk '{ s += $1 } END { print s + 0 }')
-	figure "server $name: $repairs listener repair(s) (ms after the first sign: ${lat:-none}); ${failed:-0} failed connection(s) logged"
-	grep -q 'connection(s) failed before reaching the service' "$work/$name.log" ||
-		check_failed "server $name logged no line about the failed handshakes"
-done
-
 # --- stop -------------------------------------------------------------------
 for name in g m; do
 	t0=$(now_ms)
@@ -121,4 +113,14 @@ for name in g m; do
 	fi
 	unset "pids[$name]"
 done
+# --- what the servers logged (after the stop: the last sums) ----------------
+for name in g m; do
+	repairs=$(grep -c 'transport guard: listener' "$work/$name.log" || true)
+	lat=$(sed -n 's/.*listening again \([0-9]*\) ms after.*/\1/p' "$work/$name.log" | sort -n | tr '\n' ' ')
+	failed=$(sed -n 's/.*: \([0-9]*\) connection(s) failed before.*/\1/p' "$work/$name.log" | awk '{ s += $1 } END { print s + 0 }')
+	figure "server $name: $repairs listener repair(s) (ms after the first sign: ${lat:-none}); ${failed:-0} failed connection(s) logged"
+	grep -q 'connection(s) failed before reaching the service' "$work/$name.log" ||
+		check_failed "server $name logged no line about the failed handshakes"
+done
+
 sec_finish

@@ -16,6 +16,10 @@
  *   mid-hs       a raw TCP connection that sends the first bytes of a
  *                ClientHello and closes (a client that leaves during the
  *                handshake); every other one closes without a byte
+ *   hello-leave  a whole ClientHello (mbedtls), then close at once: the
+ *                server's next records meet a closed peer (EPIPE, which
+ *                nng 1.5.2 reports as NNG_ECLOSED and its listener takes
+ *                for its own close: the wedge transport_guard.c repairs)
  *
  * Each failing handle makes one call with a 100 ms timeout and closes, as
  * a short-lived CLI would.  Meanwhile, every --every-ms (default 100) two
@@ -41,10 +45,15 @@
 
 #include <inventory/client.h>
 
-enum { ATTACK_KINDS = 4, MAX_ATTACKS = 4096 };
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
+enum { ATTACK_KINDS = 5, MAX_ATTACKS = 4096 };
 
 static const char *const kind_names[ATTACK_KINDS] = { "plain", "wrong-ca",
-	"wrong-name", "mid-hs" };
+	"wrong-name", "mid-hs", "hello-leave" };
 
 static struct {
 	const char           *url;        /* tls+tcp://HOST:PORT */
@@ -197,6 +206,46 @@ attack_mid_handshake(int n)
 	freeaddrinfo(ai);
 }
 
+/* A TLS client that sends its ClientHello and leaves. */
+static void
+attack_hello_leave(void)
+{
+	mbedtls_net_context      fd;
+	mbedtls_ssl_context      ssl;
+	mbedtls_ssl_config       conf;
+	mbedtls_entropy_context  entropy;
+	mbedtls_ctr_drbg_context drbg;
+
+	mbedtls_net_init(&fd);
+	mbedtls_ssl_init(&ssl);
+	mbedtls_ssl_config_init(&conf);
+	mbedtls_entropy_init(&entropy);
+	mbedtls_ctr_drbg_init(&drbg);
+	if (mbedtls_ctr_drbg_seed(
+	        &drbg, mbedtls_entropy_func, &entropy, NULL, 0) != 0 ||
+	    mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT,
+	        MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+		goto out_free;
+	mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
+	mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
+	if (mbedtls_ssl_setup(&ssl, &conf) != 0 ||
+	    mbedtls_net_connect(&fd, g.host, g.port, MBEDTLS_NET_PROTO_TCP) !=
+	        0)
+		goto out_free;
+	mbedtls_ssl_set_bio(
+	    &ssl, &fd, mbedtls_net_send, mbedtls_net_recv, NULL);
+	/* Two steps: HELLO_REQUEST -> CLIENT_HELLO, which writes it. */
+	for (int i = 0; i < 2; i++)
+		if (mbedtls_ssl_handshake_step(&ssl) != 0)
+			break;
+out_free:
+	mbedtls_net_free(&fd); /* closes at once */
+	mbedtls_ssl_free(&ssl);
+	mbedtls_ssl_config_free(&conf);
+	mbedtls_ctr_drbg_free(&drbg);
+	mbedtls_entropy_free(&entropy);
+}
+
 static void *
 attack_one(void *arg)
 {
@@ -217,8 +266,11 @@ attack_one(void *arg)
 		o.tls_server_name = "wrong.example";
 		attack_handle(g.url, &o);
 		break;
-	default:
+	case 3:
 		attack_mid_handshake(n / ATTACK_KINDS);
+		break;
+	default:
+		attack_hello_leave();
 		break;
 	}
 	atomic_fetch_add(&g.attacks[k], 1);
