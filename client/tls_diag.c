@@ -9,7 +9,9 @@
  * The socket is ours (non-blocking connect bounded by the deadline, then
  * mbedtls's receive with a timeout), so no step can hang.
  *
- * Invariants: one diagnosis at a time per context (its mutex), its
+ * Invariants: one diagnosis at a time per context (the running flag,
+ * under its mutex; the handshake itself runs outside it, and callers
+ * that fail meanwhile take the previous finding instead of waiting), its
  * finding reused for REUSE_NS; every mbedtls object is freed on every
  * path (one cleanup label); nothing is printed.
  */
@@ -39,7 +41,8 @@
 #include <mbedtls/x509_crt.h>
 
 enum {
-	DIAG_MAX_MS = 2000, /* one diagnosis takes at most this */
+	DIAG_MIN_MS = 1000, /* a diagnosis may take this long, */
+	DIAG_MAX_MS = 2000, /* ... or the call's timeout, up to this */
 	CAUSE_MAX   = 200,  /* bytes of a cause (messages are 256) */
 };
 #define REUSE_NS ((int64_t)5 * 1000000000) /* a finding stays this long */
@@ -48,7 +51,8 @@ struct tls_diag {
 	char          **urls; /* the tls+tcp:// URLs */
 	int             nurls;
 	char           *ca, *cert, *key, *name; /* copies, or NULL */
-	pthread_mutex_t mtx;                    /* one diagnosis at a time */
+	pthread_mutex_t mtx;                    /* guards the three below */
+	bool            running;                /* a caller is diagnosing */
 	int64_t         when_ns;    /* of the last diagnosis; 0: none yet */
 	char            cause[512]; /* its finding, "" if none */
 };
@@ -464,7 +468,11 @@ tls_diag_url(const char *url, const char *ca, const char *cert,
 	if (url_split(url, host, sizeof(host), port, sizeof(port)) != 0)
 		return 0;
 	want = server_name != NULL ? server_name : host;
-	if (timeout_ms <= 0 || timeout_ms > DIAG_MAX_MS)
+	/* At least DIAG_MIN_MS whatever the call's timeout (a handshake on a
+	 * loaded machine), at most DIAG_MAX_MS. */
+	if (timeout_ms < DIAG_MIN_MS)
+		timeout_ms = DIAG_MIN_MS;
+	if (timeout_ms > DIAG_MAX_MS)
 		timeout_ms = DIAG_MAX_MS;
 	deadline = mono_ns() + (int64_t)timeout_ms * 1000000;
 	mbedtls_net_init(&peek.net);
@@ -546,25 +554,36 @@ out_free:
 void
 tls_diag_annotate(struct tls_diag *d, char *msg, size_t len, int timeout_ms)
 {
+	char   found[sizeof(d->cause)] = "";
 	size_t used;
+	bool   run;
 
 	if (d == NULL || msg == NULL || len == 0)
 		return;
+	/* One caller diagnoses; the others meanwhile take the last finding
+	 * (or none) instead of waiting for it. */
 	pthread_mutex_lock(&d->mtx);
-	if (d->when_ns == 0 || mono_ns() - d->when_ns > REUSE_NS) {
-		d->cause[0] = '\0';
-		for (int i = 0; i < d->nurls && d->cause[0] == '\0'; i++) {
-			char cause[CAUSE_MAX], host[256], port[16];
+	run = !d->running &&
+	      (d->when_ns == 0 || mono_ns() - d->when_ns > REUSE_NS);
+	if (run)
+		d->running = true;
+	pthread_mutex_unlock(&d->mtx);
+	for (int i = 0; run && i < d->nurls && found[0] == '\0'; i++) {
+		char cause[CAUSE_MAX], host[256], port[16];
 
-			if (tls_diag_url(d->urls[i], d->ca, d->cert, d->key,
-			        d->name, timeout_ms, cause, sizeof(cause)) &&
-			    url_split(d->urls[i], host, sizeof(host), port,
-			        sizeof(port)) == 0)
-				snprintf(d->cause, sizeof(d->cause),
-				    ": TLS handshake with %s:%s failed: %s",
-				    host, port, cause);
-		}
+		if (tls_diag_url(d->urls[i], d->ca, d->cert, d->key, d->name,
+		        timeout_ms, cause, sizeof(cause)) &&
+		    url_split(d->urls[i], host, sizeof(host), port,
+		        sizeof(port)) == 0)
+			snprintf(found, sizeof(found),
+			    ": TLS handshake with %s:%s failed: %s", host,
+			    port, cause);
+	}
+	pthread_mutex_lock(&d->mtx);
+	if (run) {
+		memcpy(d->cause, found, sizeof(found));
 		d->when_ns = mono_ns();
+		d->running = false;
 	}
 	used = strlen(msg);
 	if (d->cause[0] != '\0' && used + 1 < len)
