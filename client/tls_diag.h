@@ -38,8 +38,9 @@ void tls_diag_free(struct tls_diag *d);
  * ": TLS handshake with HOST:PORT failed: CAUSE".  The handshake runs at
  * most once every few seconds per context (later calls reuse its
  * finding) and takes at most timeout_ms (at least 1 s, at most 2 s).
- * Thread-safe; blocks the caller for that long, so call it only on a failure
- * path and never on nng's threads or under a lock.  d NULL: no-op. */
+ * Thread-safe: the caller that runs it blocks that long (others take the
+ * last finding meanwhile), so call it only on a failure path, never on
+ * nng's threads or under a lock.  d NULL: no-op. */
 void tls_diag_annotate(
     struct tls_diag *d, char *msg, size_t len, int timeout_ms);
 
