@@ -111,6 +111,34 @@ on_pipe_attached(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 }
 
+/* The statistics scope of the listener with this id under s, or NULL.
+ * Not nng_stat_find_listener(): in 1.5.2 it returns the first scope
+ * named "listener" whatever its id (nng_stat_find_scope() recurses with
+ * nng_stat_find()), i.e. another listener's counters on a server with
+ * several. */
+static nng_stat *
+listener_scope(nng_stat *s, int id)
+{
+	for (; s != NULL; s = nng_stat_next(s)) {
+		nng_stat *c;
+
+		if (nng_stat_type(s) != NNG_STAT_SCOPE)
+			continue;
+		if (strcmp(nng_stat_name(s), "listener") == 0) {
+			for (c = nng_stat_child(s); c != NULL;
+			     c = nng_stat_next(c))
+				if (nng_stat_type(c) == NNG_STAT_ID &&
+				    strcmp(nng_stat_name(c), "id") == 0 &&
+				    nng_stat_value(c) == (uint64_t)id)
+					return s;
+			continue;
+		}
+		if ((c = listener_scope(nng_stat_child(s), id)) != NULL)
+			return c;
+	}
+	return NULL;
+}
+
 /* l's counters in the snapshot root; false when nng keeps none for it
  * (statistics compiled out, or the listener is gone). */
 static bool
@@ -130,7 +158,8 @@ counts_read(nng_stat *root, nng_listener l, struct counts *out)
 	};
 	nng_stat *ls, *s;
 
-	if (root == NULL || (ls = nng_stat_find_listener(root, l)) == NULL)
+	if (root == NULL || (ls = listener_scope(nng_stat_child(root),
+	                         nng_listener_id(l))) == NULL)
 		return false;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		if ((s = nng_stat_find(ls, fields[i].name)) == NULL)
