@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "tls_diag.h"
 
 void
 call_free(struct call *call)
@@ -89,6 +90,14 @@ waiter_wait(inventory_client *c, struct waiter *w, inventory_status *status)
 	}
 	pthread_mutex_unlock(&w->mtx);
 	waiter_fini(w);
+	/* "No server connected" on a tls+tcp:// URL: say why the handshake
+	 * fails, if a diagnostic one can tell (tls_diag.h).  Here, in the
+	 * synchronous caller's thread, outside every lock; an asynchronous
+	 * callback must not block, so only the synchronous calls get it. */
+	if (w->r.code == INVENTORY_UNAVAILABLE && c->tls_diag != NULL &&
+	    atomic_load(&c->pipes) <= 0)
+		tls_diag_annotate(c->tls_diag, w->r.status.message,
+		    sizeof(w->r.status.message), atomic_load(&c->timeout_ms));
 	if (status != NULL && w->r.code != INVENTORY_OK) {
 		inventory_status_fini(status);
 		*status = w->r.status; /* takes current */

@@ -25,6 +25,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "internal.h"
+#include "tls_diag.h"
 
 /* Largest reply accepted; a full BatchGetProducts is well under it. */
 #define CLIENT_RECV_MAX        ((size_t)4 * 1024 * 1024)
@@ -267,7 +268,8 @@ inventory_client_open_opts_size(inventory_client **out, const char *urls,
 	else
 		c->max_frames = SIZE_MAX;
 	free(list);
-	*out = c;
+	c->tls_diag = tls_diag_create(urls, &o); /* NULL: no diagnosis */
+	*out        = c;
 	return INVENTORY_OK;
 
 out_close_sock:
@@ -306,6 +308,7 @@ inventory_client_close(inventory_client *c)
 	pump_fini(c);
 	complete_fini(c);
 	client_token_fini(c);
+	tls_diag_free(c->tls_diag);
 	pthread_cond_destroy(&c->idle_cv);
 	pthread_mutex_destroy(&c->mtx);
 	free(c);

@@ -172,6 +172,9 @@ struct inventory_client {
 	size_t      ndialers; /* how many */
 	atomic_bool dialing;  /* started (by the first call) */
 	atomic_int  pipes;    /* connections attached now */
+
+	/* Why tls+tcp:// connections fail (tls_diag.h), or NULL. */
+	struct tls_diag *tls_diag;
 };
 
 /* ---- dial.c ---- */

@@ -721,13 +721,10 @@ transport_start(struct transport **out, const char *urls, int contexts,
 	}
 	if (listen_all(t, urls, lim, errbuf, errlen) != 0)
 		goto out_close;
-	/* A listener that requires client certificates cannot be probed
-	 * (the probe has none): its guard would only fail handshakes. */
 	if (guard_start(&t->guard, t->sock, t->urls, t->listeners,
-	        t->nlisteners,
-	        lim->tls_client_ca != NULL && lim->tls_client_ca[0] != '\0'
-	            ? NULL
-	            : t->tls) != 0) {
+	        t->nlisteners, t->tls,
+	        lim->tls_client_ca != NULL && lim->tls_client_ca[0] != '\0') !=
+	    0) {
 		snprintf(errbuf, errlen, "cannot start the listener guard");
 		goto out_close;
 	}

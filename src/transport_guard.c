@@ -1,12 +1,15 @@
 /*
- * The listener guard (see transport_guard.h for why it exists).
+ * The listener guard (see transport_guard.h for why it exists and how it
+ * detects a listener that stopped accepting).
  *
  * Invariants: only the guard's thread replaces elements of listeners[]
- * while it runs; the pipe-notify callback reads listener ids from an
- * atomic copy, so it never sees a half-written nng_listener; a listener is
- * re-created only on positive evidence (the handshake completed, yet no
- * pipe was attached within the wait), never because a probe could not
- * connect, so a loaded server is left alone.
+ * while it runs, and only it reads the statistics; the pipe-notify
+ * callback reads listener ids from an atomic copy, so it never sees a
+ * half-written nng_listener; a listener is re-created only on positive
+ * evidence (a probe whose handshake completed yet no pipe was attached,
+ * a certificate-less probe the listener did not count, or a "canceled"
+ * accept), never because a probe could not connect, so a loaded server is
+ * left alone.
  */
 #include "transport_guard.h"
 
@@ -15,8 +18,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,18 +31,45 @@
 #include "log.h"
 
 enum {
-	PROBE_PERIOD_MS = 1000, /* between two rounds of probes */
-	PROBE_IO_MS     = 1000, /* connect/handshake read timeout */
-	ATTACH_WAIT_MS  = 500,  /* how long a pipe may take to attach */
-	ATTACH_POLL_MS  = 5,
+	WATCH_MS    = 25,   /* between two looks at the statistics */
+	COOLDOWN_MS = 110,  /* nng's 100 ms pause after an odd error */
+	BACKSTOP_MS = 5000, /* a probe of each listener at least this often */
+	NOSTATS_MS  = 1000, /* ... or this often without statistics */
+	PROBE_IO_MS = 1000, /* connect/handshake read timeout */
+	ATTACH_WAIT_MS = 150, /* how long a pipe may take to attach */
+	ATTACH_POLL_MS = 5,
+	FAIL_LOG_S     = 10, /* failed connections: one line per listener */
+};
+
+/* Repairs: one line each, at most 5 a second in all. */
+static struct log_limit repair_log = LOG_LIMIT_INIT("listener repairs", 5);
+
+/* nng's per-listener counters (src/core/listener.c) the guard reads. */
+struct counts {
+	uint64_t accept;     /* pipes handed to the socket */
+	uint64_t other;      /* unknown errors, NNG_ECLOSED among them */
+	uint64_t canceled;   /* NNG_ECANCELED: the loop stopped */
+	uint64_t auth;       /* TLS: NNG_ECRYPTO, NNG_EPEERAUTH */
+	uint64_t disconnect; /* NNG_ECONNRESET, NNG_ECONNABORTED */
+	uint64_t timeout;    /* the 10 s negotiation limit */
+	uint64_t proto;      /* not an SP peer */
 };
 
 struct guarded {
 	int         index;    /* in listeners[] */
 	const char *path;     /* the ipc:// URL's file name, or NULL */
 	char       *probe;    /* tls+tcp://: the URL the probe dials */
+	bool        certs;    /* tls+tcp:// requiring client certificates */
 	atomic_int  id;       /* nng_listener_id of listeners[index] */
 	atomic_uint attached; /* pipes attached through this listener */
+	/* The guard thread's own: */
+	struct counts last;        /* at the previous look; 0 at first */
+	int64_t       sign_ns;     /* first sign of a wedge not yet cleared */
+	int64_t       probe_ns;    /* when to probe (0: no suspicion) */
+	int64_t       backstop_ns; /* next probe regardless */
+	const char   *why;         /* what the sign was */
+	struct counts failed;      /* failures not yet logged */
+	int64_t       failed_ns;   /* when the failures were last logged */
 };
 
 struct guard {
@@ -53,7 +84,17 @@ struct guard {
 	pthread_mutex_t mtx; /* guards stopping, for the condition */
 	pthread_cond_t  cv;  /* wakes the thread early on stop */
 	bool            stopping;
+	unsigned        repairs; /* listeners opened again so far */
 };
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* nng calls this on its own thread after a pipe joins the socket. */
 static void
@@ -68,6 +109,88 @@ on_pipe_attached(nng_pipe p, nng_pipe_ev ev, void *arg)
 			atomic_fetch_add(&gd->g[i].attached, 1);
 		}
 	}
+}
+
+/* The statistics scope of the listener with this id under s, or NULL.
+ * Not nng_stat_find_listener(): in 1.5.2 it returns the first scope
+ * named "listener" whatever its id (nng_stat_find_scope() recurses with
+ * nng_stat_find()), i.e. another listener's counters on a server with
+ * several. */
+static nng_stat *
+listener_scope(nng_stat *s, int id)
+{
+	for (; s != NULL; s = nng_stat_next(s)) {
+		nng_stat *c;
+
+		if (nng_stat_type(s) != NNG_STAT_SCOPE)
+			continue;
+		if (strcmp(nng_stat_name(s), "listener") == 0) {
+			for (c = nng_stat_child(s); c != NULL;
+			     c = nng_stat_next(c))
+				if (nng_stat_type(c) == NNG_STAT_ID &&
+				    strcmp(nng_stat_name(c), "id") == 0 &&
+				    nng_stat_value(c) == (uint64_t)id)
+					return s;
+			continue;
+		}
+		if ((c = listener_scope(nng_stat_child(s), id)) != NULL)
+			return c;
+	}
+	return NULL;
+}
+
+/* l's counters in the snapshot root; false when nng keeps none for it
+ * (statistics compiled out, or the listener is gone). */
+static bool
+counts_read(nng_stat *root, nng_listener l, struct counts *out)
+{
+	static const struct {
+		const char *name;
+		size_t      off;
+	} fields[] = {
+		{ "accept", offsetof(struct counts, accept) },
+		{ "other", offsetof(struct counts, other) },
+		{ "canceled", offsetof(struct counts, canceled) },
+		{ "auth", offsetof(struct counts, auth) },
+		{ "disconnect", offsetof(struct counts, disconnect) },
+		{ "timeout", offsetof(struct counts, timeout) },
+		{ "proto", offsetof(struct counts, proto) },
+	};
+	nng_stat *ls, *s;
+
+	if (root == NULL || (ls = listener_scope(nng_stat_child(root),
+	                         nng_listener_id(l))) == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if ((s = nng_stat_find(ls, fields[i].name)) == NULL)
+			return false;
+		*(uint64_t *)(void *)((char *)out + fields[i].off) =
+		    nng_stat_value(s);
+	}
+	return true;
+}
+
+/* Failed connections counted between a and b. */
+static uint64_t
+counts_failed(const struct counts *a, const struct counts *b)
+{
+	return (b->other - a->other) + (b->canceled - a->canceled) +
+	       (b->auth - a->auth) + (b->disconnect - a->disconnect) +
+	       (b->timeout - a->timeout) + (b->proto - a->proto);
+}
+
+/* Fresh counters of l (a snapshot of its own); false if none. */
+static bool
+counts_now(nng_listener l, struct counts *out)
+{
+	nng_stat *root = NULL;
+	bool      ok;
+
+	if (nng_stats_get(&root) != 0)
+		return false;
+	ok = counts_read(root, l, out);
+	nng_stats_free(root);
+	return ok;
 }
 
 /* The SP header of a REQ (protocol 0x30) peer. */
@@ -114,8 +237,31 @@ stream_io(
 	return 0;
 }
 
+/* Whether the certificate-less probe's refusal went uncounted: a live
+ * accept loop counts every failed connection, a dead one none.  Run only
+ * when nothing else moved for COOLDOWN_MS, so the loop is not in nng's
+ * pause.  False (healthy or inconclusive) without statistics. */
+static bool
+refusal_missed(struct guard *gd, struct guarded *l, struct counts *before)
+{
+	struct counts now;
+
+	for (int waited = 0; waited < ATTACH_WAIT_MS;
+	     waited += ATTACH_POLL_MS) {
+		if (!counts_now(gd->listeners[l->index], &now))
+			return false;
+		if (counts_failed(before, &now) > 0 ||
+		    now.accept != before->accept)
+			return false;
+		nng_msleep(ATTACH_POLL_MS);
+	}
+	return true;
+}
+
 /* probe_wedged() for a tls+tcp:// listener: a TLS connection through
- * nng's stream API, then the SP header both ways. */
+ * nng's stream API, then the SP header both ways; for a listener that
+ * requires client certificates the handshake fails, and the question is
+ * whether the listener counted it. */
 static bool
 probe_wedged_tls(struct guard *gd, struct guarded *l)
 {
@@ -123,27 +269,39 @@ probe_wedged_tls(struct guard *gd, struct guarded *l)
 	nng_stream        *st  = NULL;
 	nng_aio           *aio = NULL;
 	unsigned char      hello[8], reply[8];
-	unsigned           before;
+	struct counts      before;
+	unsigned           attached;
 	bool               wedged = false;
 
 	memcpy(hello, sp_hello, sizeof(hello));
+	if (l->certs && !counts_now(gd->listeners[l->index], &before))
+		return false; /* no statistics: nothing to judge by */
 	if (nng_aio_alloc(&aio, NULL, NULL) != 0 ||
 	    nng_stream_dialer_alloc(&d, l->probe) != 0 ||
 	    nng_stream_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, gd->probe_tls) !=
 	        0)
 		goto out_free;
-	before = atomic_load(&l->attached);
+	attached = atomic_load(&l->attached);
 	nng_aio_set_timeout(aio, PROBE_IO_MS);
 	nng_stream_dialer_dial(d, aio);
 	nng_aio_wait(aio);
 	if (nng_aio_result(aio) != 0)
 		goto out_free;
 	st = nng_aio_get_output(aio, 0);
+	if (l->certs) {
+		/* Refused at the handshake: the error is the point.  Only
+		 * the send: after a failed handshake nng 1.5.2 leaves a
+		 * receive on the stream pending for ever (its timeout
+		 * cancels nothing once the TCP side is closed). */
+		if (stream_io(st, aio, hello, sizeof(hello), true) != 0)
+			wedged = refusal_missed(gd, l, &before);
+		goto out_free;
+	}
 	if (stream_io(st, aio, hello, sizeof(hello), true) != 0 ||
 	    stream_io(st, aio, reply, sizeof(reply), false) != 0 ||
 	    reply[1] != 'S' || reply[2] != 'P')
 		goto out_free;
-	wedged = attach_missed(l, before);
+	wedged = attach_missed(l, attached);
 out_free:
 	if (st != NULL) {
 		nng_stream_close(st);
@@ -155,8 +313,8 @@ out_free:
 	return wedged;
 }
 
-/* One probe: true if the listener completed a handshake but attached no
- * pipe (the wedge); false if healthy or if the probe was inconclusive. */
+/* One probe: true if the listener showed that it stopped accepting;
+ * false if healthy or if the probe was inconclusive. */
 static bool
 probe_wedged(struct guard *gd, struct guarded *l)
 {
@@ -191,17 +349,17 @@ out_close:
 	return wedged;
 }
 
+/* Close l's listener and listen again on its URL.  since_ns: the first
+ * sign of the wedge (for the log line). */
 static void
-relisten(struct guard *gd, struct guarded *l)
+relisten(struct guard *gd, struct guarded *l, int64_t since_ns)
 {
 	const char  *url = gd->urls[l->index];
 	nng_listener fresh;
 	int          rv;
 
-	log_warn("listener %s stopped attaching connections (nng#1518); "
-	         "listening again",
-	    url);
-	nng_listener_close(gd->listeners[l->index]);
+	if (atomic_load(&l->id) >= 0)
+		nng_listener_close(gd->listeners[l->index]);
 	if (l->path != NULL)
 		rv = nng_listen(gd->sock, url, &fresh, 0);
 	else if ((rv = nng_listener_create(&fresh, gd->sock, url)) == 0 &&
@@ -209,14 +367,162 @@ relisten(struct guard *gd, struct guarded *l)
 	               fresh, NNG_OPT_TLS_CONFIG, gd->tls)) != 0 ||
 	             (rv = nng_listener_start(fresh, 0)) != 0))
 		nng_listener_close(fresh);
+	/* A new listener counts from zero: a failure between now and the
+	 * next look is a change, not the baseline (it may be a wedge). */
+	memset(&l->last, 0, sizeof(l->last));
+	l->probe_ns = 0;
 	if (rv != 0) {
-		log_err("cannot listen again on %s: %s; will retry", url,
-		    nng_strerror(rv));
+		log_at_limited(&repair_log, LOG_LEVEL_ERR,
+		    "transport guard: cannot listen again on %s: %s; will "
+		    "retry",
+		    url, nng_strerror(rv));
 		atomic_store(&l->id, -1);
+		l->backstop_ns = mono_ns() + (int64_t)NOSTATS_MS * 1000000;
 		return;
 	}
 	gd->listeners[l->index] = fresh;
 	atomic_store(&l->id, nng_listener_id(fresh));
+	gd->repairs++;
+	log_at_limited(&repair_log, LOG_LEVEL_WARN,
+	    "transport guard: listener %s had stopped accepting connections "
+	    "(%s; nng 1.5.2, nanomsg/nng#1518): listening again %lld ms after "
+	    "the first sign (repair %u)",
+	    url, l->why, (long long)((mono_ns() - since_ns) / 1000000),
+	    gd->repairs);
+}
+
+/* Failed connections between two looks: summed, one line per listener
+ * at most every FAIL_LOG_S seconds.  nng says neither who nor why: only
+ * the class its counters give. */
+static struct log_limit fail_log = LOG_LIMIT_INIT("failed connections", 5);
+
+static void
+failures_note(struct guard *gd, struct guarded *l, const struct counts *a,
+    const struct counts *b, int64_t now)
+{
+	struct counts *f = &l->failed;
+	uint64_t       total;
+
+	f->other += b->other - a->other;
+	f->canceled += b->canceled - a->canceled;
+	f->auth += b->auth - a->auth;
+	f->disconnect += b->disconnect - a->disconnect;
+	f->timeout += b->timeout - a->timeout;
+	f->proto += b->proto - a->proto;
+	total = f->other + f->canceled + f->auth + f->disconnect + f->timeout +
+	        f->proto;
+	if (total == 0 ||
+	    (l->failed_ns != 0 &&
+	        now - l->failed_ns < (int64_t)FAIL_LOG_S * 1000000000))
+		return;
+	log_at_limited(&fail_log, LOG_LEVEL_WARN,
+	    "transport: %s: %llu connection(s) failed before reaching the "
+	    "service (%s%llu, peer left or other %llu, reset %llu, "
+	    "negotiation timed out %llu, not an SP peer %llu); nng does not "
+	    "say which peer or why",
+	    gd->urls[l->index], (unsigned long long)total,
+	    l->path != NULL ? "refused " : "TLS handshake failed ",
+	    (unsigned long long)f->auth,
+	    (unsigned long long)(f->other + f->canceled),
+	    (unsigned long long)f->disconnect, (unsigned long long)f->timeout,
+	    (unsigned long long)f->proto);
+	memset(f, 0, sizeof(*f));
+	l->failed_ns = now;
+}
+
+/* One look at l's counters in root.  Returns true when they prove that
+ * its accept loop stopped. */
+static bool
+watch(struct guard *gd, struct guarded *l, nng_stat *root, int64_t now)
+{
+	struct counts c;
+	bool          moved;
+
+	if (!counts_read(root, gd->listeners[l->index], &c))
+		return false;
+	moved = counts_failed(&l->last, &c) > 0 || c.accept != l->last.accept;
+	failures_note(gd, l, &l->last, &c, now);
+	if (c.canceled != l->last.canceled) {
+		l->last    = c;
+		l->sign_ns = now;
+		l->why     = "an accept ended cancelled";
+		return true;
+	}
+	if (c.other != l->last.other) {
+		/* Perhaps NNG_ECLOSED: suspect until something else is
+		 * counted after it, which a dead loop never does. */
+		log_debug("transport guard: %s: %llu unclassified failure(s); "
+		          "probe unless something is counted within %d ms",
+		    gd->urls[l->index],
+		    (unsigned long long)(c.other - l->last.other),
+		    COOLDOWN_MS);
+		l->sign_ns  = now;
+		l->probe_ns = now + (int64_t)COOLDOWN_MS * 1000000;
+		l->why = "a connection failed with an unclassified error, "
+		         "and nothing was counted after it";
+	} else if (moved && l->probe_ns != 0) {
+		log_debug("transport guard: %s counted a connection after "
+		          "the failure: alive",
+		    gd->urls[l->index]);
+		l->probe_ns = 0; /* counted after the sign: alive */
+	}
+	l->last = c;
+	return false;
+}
+
+/* With the certificate-less probe the listener counts a refusal of ours:
+ * not a caller's failure, so it is taken out of the next look. */
+static void
+rebase(struct guard *gd, struct guarded *l)
+{
+	struct counts c;
+
+	if (l->certs && counts_now(gd->listeners[l->index], &c))
+		l->last = c;
+}
+
+static void
+guard_tick(struct guard *gd)
+{
+	nng_stat *root = NULL;
+	int64_t   now  = mono_ns();
+
+	if (nng_stats_get(&root) != 0)
+		root = NULL;
+	for (int i = 0; i < gd->ng; i++) {
+		struct guarded *l = &gd->g[i];
+		bool            certain, due;
+
+		if (atomic_load(&l->id) < 0) { /* a failed relisten */
+			if (now >= l->backstop_ns)
+				relisten(gd, l, now);
+			continue;
+		}
+		certain = watch(gd, l, root, now);
+		due     = (l->probe_ns != 0 && now >= l->probe_ns) ||
+		      now >= l->backstop_ns;
+		if (!certain && !due)
+			continue;
+		if (!certain && l->probe_ns == 0) {
+			l->sign_ns = now;
+			l->why =
+			    "a periodic probe was not attached or counted";
+		}
+		if (certain || probe_wedged(gd, l)) {
+			relisten(gd, l, l->sign_ns);
+		} else {
+			log_debug("transport guard: %s answered a probe",
+			    gd->urls[l->index]);
+			rebase(gd, l);
+			l->probe_ns = 0;
+		}
+		l->backstop_ns =
+		    mono_ns() +
+		    (int64_t)(root != NULL ? BACKSTOP_MS : NOSTATS_MS) *
+		        1000000;
+	}
+	if (root != NULL)
+		nng_stats_free(root);
 }
 
 static void *
@@ -228,18 +534,17 @@ guard_main(void *arg)
 	pthread_mutex_lock(&gd->mtx);
 	while (!gd->stopping) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += PROBE_PERIOD_MS / 1000;
+		until.tv_nsec += (long)WATCH_MS * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
 		pthread_cond_timedwait(&gd->cv, &gd->mtx, &until);
 		if (gd->stopping) {
 			break;
 		}
 		pthread_mutex_unlock(&gd->mtx);
-		for (int i = 0; i < gd->ng; i++) {
-			if (atomic_load(&gd->g[i].id) < 0 ||
-			    probe_wedged(gd, &gd->g[i])) {
-				relisten(gd, &gd->g[i]);
-			}
-		}
+		guard_tick(gd);
 		pthread_mutex_lock(&gd->mtx);
 	}
 	pthread_mutex_unlock(&gd->mtx);
@@ -274,8 +579,9 @@ probe_url(const char *url)
 	return out;
 }
 
-/* The probe's TLS: encryption only, no verification (it checks the SP
- * handshake, not who answers).  NULL when it cannot be made. */
+/* The probe's TLS: encryption only, no verification and no certificate
+ * (it checks the SP handshake, not who answers).  NULL when it cannot be
+ * made. */
 static nng_tls_config *
 probe_tls_config(void)
 {
@@ -305,9 +611,10 @@ guard_release(struct guard *gd)
 
 int
 guard_start(struct guard **out, nng_socket sock, char *const *urls,
-    nng_listener *listeners, int n, nng_tls_config *tls)
+    nng_listener *listeners, int n, nng_tls_config *tls, bool client_certs)
 {
 	struct guard *gd;
+	int64_t       now = mono_ns();
 
 	*out = NULL;
 	if ((gd = calloc(1, sizeof(*gd))) == NULL ||
@@ -332,8 +639,10 @@ guard_start(struct guard **out, nng_socket sock, char *const *urls,
 		if (tls_url && gd->probe_tls == NULL &&
 		    (gd->probe_tls = probe_tls_config()) == NULL)
 			continue; /* unprobed, as before this guard knew TLS */
-		l        = &gd->g[gd->ng++];
-		l->index = i;
+		l              = &gd->g[gd->ng++];
+		l->index       = i;
+		l->certs       = tls_url && client_certs;
+		l->backstop_ns = now + (int64_t)BACKSTOP_MS * 1000000;
 		if (ipc)
 			l->path = urls[i] + 6;
 		else if ((l->probe = probe_url(urls[i])) == NULL) {
@@ -373,6 +682,12 @@ guard_stop(struct guard *gd)
 	pthread_cond_signal(&gd->cv);
 	pthread_mutex_unlock(&gd->mtx);
 	pthread_join(gd->thread, NULL);
+	/* What was counted since the last line, so it is not lost. */
+	for (int i = 0; i < gd->ng; i++) {
+		gd->g[i].failed_ns = 0;
+		failures_note(
+		    gd, &gd->g[i], &gd->g[i].last, &gd->g[i].last, mono_ns());
+	}
 }
 
 void

@@ -218,16 +218,13 @@ inventory_migrate "$inventoryd" "$out/migrate.log" ||
 	{ cat "$out/migrate.log" >&2; die "inventoryd --migrate failed"; }
 srv_args=()
 [ -z "$workers" ] || srv_args+=(--workers "$workers")
-for attempt in 1 2 3 4 5; do
-	port=$(inventory_free_port)
-	url=tcp://127.0.0.1:$port
-	inventory_serve "$inventoryd" "$out/inventoryd.log" --listen "$url" \
-		--db "$INVENTORY_DB" "${srv_args[@]}"
+srv_pid=""
+if inventory_serve_ports "$inventoryd" "$out/inventoryd.log" \
+	--listen "tcp://127.0.0.1:@PORT1@" --db "$INVENTORY_DB" "${srv_args[@]}"; then
 	srv_pid=$inventory_pid
-	inventory_wait "$srv_pid" 10 inventory_port_open "$port" && break
-	wait "$srv_pid" 2>/dev/null || true
-	srv_pid=""
-done
+fi
+port=$port1
+url=tcp://127.0.0.1:$port
 [ -n "$srv_pid" ] || { tail -n 20 "$out/inventoryd.log" >&2; die "inventoryd did not start"; }
 executors=$(sed -n 's/.* with \([0-9]*\) executors.*/\1/p' "$out/inventoryd.log" | tail -n 1)
 log "inventoryd pid $srv_pid on $url, ${executors:-?} executors; PostgreSQL on port $PGPORT (postmaster $pm_pid)"

@@ -64,12 +64,11 @@ done
 
 bench_init hotkey
 bench_db_start
-port=$(inventory_free_port)
-url=tcp://127.0.0.1:$port
-bench_serve "$out/inventoryd.log" --listen "$url" --workers "$workers" \
-	--log-level warn
-inventory_wait "$bench_pid" 10 inventory_port_open "$port" ||
+bench_serve_ports "$out/inventoryd.log" --listen "tcp://127.0.0.1:@PORT1@" \
+	--workers "$workers" --log-level warn ||
 	die "inventoryd did not start (see $out/inventoryd.log)"
+port=$port1
+url=tcp://127.0.0.1:$port
 
 for r in $(seq "$repeat"); do
 	for skew in $skews; do

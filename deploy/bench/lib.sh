@@ -14,6 +14,10 @@
 #   bench_db_start         a private PostgreSQL in $out/pg, migrated
 #   bench_serve LOG ARGS   inventoryd ARGS in the background (--db given),
 #                          its pid in bench_pid and in bench_pids
+#   bench_serve_ports LOG ARGS  the same with @PORT1@..@PORT4@ in ARGS
+#                          replaced by free ports ($port1..$port4), started
+#                          again on others if one was taken, until it
+#                          listens: 0, or 1 if it did not start
 #
 # compare.sh keeps its own set-up: it also samples the processes' CPU.
 
@@ -68,6 +72,15 @@ bench_db_start() {
 	. "$pgdir/env"
 	inventory_migrate "$inventoryd" "$out/migrate.log" ||
 		{ cat "$out/migrate.log" >&2; die "inventoryd --migrate failed"; }
+}
+
+bench_serve_ports() {
+	local log=$1 rc=0
+	shift
+	inventory_serve_ports "$inventoryd" "$log" --db "$INVENTORY_DB" "$@" || rc=$?
+	bench_pid=$inventory_pid
+	bench_pids+=("$bench_pid")
+	return "$rc"
 }
 
 bench_serve() {

@@ -55,14 +55,13 @@ bench_on_exit() {
 	[ -n "$scraper" ] && kill "$scraper" 2>/dev/null && wait "$scraper" 2>/dev/null
 }
 bench_db_start
-port=$(inventory_free_port)
-http_port=$(inventory_free_port)
+bench_serve_ports "$out/inventoryd.log" --listen "tcp://127.0.0.1:@PORT1@" \
+	--http "http://127.0.0.1:@PORT2@" --log-level warn ||
+	die "inventoryd did not start (see $out/inventoryd.log)"
+port=$port1
+http_port=$port2
 url=tcp://127.0.0.1:$port
 metrics=http://127.0.0.1:$http_port/metrics
-bench_serve "$out/inventoryd.log" --listen "$url" \
-	--http "http://127.0.0.1:$http_port" --log-level warn
-inventory_wait "$bench_pid" 10 inventory_port_open "$port" ||
-	die "inventoryd did not start (see $out/inventoryd.log)"
 "$bench" --server "$url" --products "$products" --requests 1 \
 	--write-ids "$out/ids" --quiet --no-progress >/dev/null ||
 	die "seeding failed"

@@ -72,14 +72,16 @@ bash "$root/tests/security/certs.sh" "$secret/certs" || die "certs.sh failed"
 od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$secret/token"
 printf 'bench writer %s\n' "$(sha256sum <"$secret/token" | cut -d' ' -f1)" >"$secret/auth"
 
-p_tcp=$(inventory_free_port)
-p_tls=$(inventory_free_port)
-p_auth=$(inventory_free_port)
-bench_serve "$out/inventoryd-plain.log" --workers "$workers" \
-	--listen "tcp://127.0.0.1:$p_tcp,tls+tcp://127.0.0.1:$p_tls" \
-	--tls-cert "$secret/certs/server.crt" --tls-key "$secret/certs/server.key"
-bench_serve "$out/inventoryd-auth.log" --workers "$workers" \
-	--listen "tcp://127.0.0.1:$p_auth" --auth-file "$secret/auth"
+bench_serve_ports "$out/inventoryd-plain.log" --workers "$workers" \
+	--listen "tcp://127.0.0.1:@PORT1@,tls+tcp://127.0.0.1:@PORT2@" \
+	--tls-cert "$secret/certs/server.crt" --tls-key "$secret/certs/server.key" ||
+	die "inventoryd did not start (see $out/inventoryd-plain.log)"
+p_tcp=$port1
+p_tls=$port2
+bench_serve_ports "$out/inventoryd-auth.log" --workers "$workers" \
+	--listen "tcp://127.0.0.1:@PORT1@" --auth-file "$secret/auth" ||
+	die "inventoryd did not start (see $out/inventoryd-auth.log)"
+p_auth=$port1
 
 declare -A url=(
 	[tcp]="tcp://127.0.0.1:$p_tcp"

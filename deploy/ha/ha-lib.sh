@@ -66,17 +66,19 @@ ha_autoctl() {
 		PATH="$HA_PG_BINDIR:$PATH" pg_autoctl "$@"
 }
 
-# A free 127.0.0.1 port, not one handed out before in this formation.
+# shellcheck source=../../tests/support/port.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../tests/support/port.sh"
+
+# A free 127.0.0.1 port (port_free), not one handed out before in this
+# formation.
 ha_free_port() {
 	local p i
 	for i in $(seq 1 200); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$(port_free)
 		case " ${ha_ports:-} " in *" $p "*) continue ;; esac
-		if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
-			ha_ports="${ha_ports:-} $p"
-			echo "$p"
-			return 0
-		fi
+		ha_ports="${ha_ports:-} $p"
+		echo "$p"
+		return 0
 	done
 	return 1
 }

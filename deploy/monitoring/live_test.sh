@@ -59,35 +59,33 @@ bash "$root/deploy/scripts/pg-temp.sh" start "$pgdir" >"$tmp/pg.log" 2>&1 ||
 "$inventoryd" --db "$INVENTORY_DB" --migrate >"$tmp/migrate.log" 2>&1 ||
 	{ cat "$tmp/migrate.log" >&2; echo "live_test: --migrate failed" >&2; exit 1; }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		port_busy "$p" || { echo "$p"; return; }
-	done
-}
+# Ports: free ones, and others if a parallel test took one before the
+# server bound it (tests/support/port.sh).
+# shellcheck source=../../tests/support/port.sh
+. "$root/tests/support/port.sh"
 up=0
-for attempt in 1 2 3; do
-	rpc=tcp://127.0.0.1:$(free_port)
-	http_port=$(free_port)
+start_live() {
+	local i
+	rpc=tcp://127.0.0.1:$port1
+	http_port=$port2
 	"$inventoryd" --listen "$rpc" --http "http://127.0.0.1:$http_port" \
 		--db "$INVENTORY_DB" </dev/null >>"$tmp/inventoryd.log" 2>&1 &
 	srv_pid=$!
 	for i in $(seq 1 50); do
 		kill -0 "$srv_pid" 2>/dev/null || break
 		if curl -fsS "http://127.0.0.1:$http_port/healthz" >/dev/null 2>&1 &&
-			port_busy "${rpc##*:}"; then
+			port_owned "$srv_pid" "$port1"; then
 			up=1
-			break
+			return 0
 		fi
 		sleep 0.1
 	done
-	[ "$up" -eq 1 ] && break
 	kill -TERM "$srv_pid" 2>/dev/null || true
 	wait "$srv_pid" 2>/dev/null || true
 	srv_pid=""
-done
+	return "$PORT_IN_USE" # a taken port, or worse: tried again as always
+}
+port_retry 3 start_live || true
 [ "$up" -eq 1 ] || { tail -n 20 "$tmp/inventoryd.log" >&2; echo "live_test: inventoryd did not start" >&2; exit 1; }
 ok "inventoryd on $rpc, metrics on http://127.0.0.1:$http_port"
 

@@ -55,26 +55,10 @@ as_pg() {
 	fi
 }
 
-# Is something listening on 127.0.0.1:$1?
-port_busy() {
-	if command -v ss >/dev/null 2>&1; then
-		ss -Htln "sport = :$1" 2>/dev/null | grep -q . && return 0
-	fi
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-	return 1
-}
-
-pick_port() {
-	local port i
-	for i in $(seq 1 200); do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		if ! port_busy "$port"; then
-			echo "$port"
-			return
-		fi
-	done
-	die "could not find a free TCP port"
-}
+# Ports: tests/support/port.sh (port_free, port_retry), shared by every
+# script that picks one.
+# shellcheck source=../../tests/support/port.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../tests/support/port.sh"
 
 # The postmaster's pid if it is alive (not a zombie), else nothing.
 postmaster_pid() {
@@ -158,9 +142,12 @@ do_start() {
 		--no-locale >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; die "initdb failed"; }
 
-	local port attempt
-	for attempt in 1 2 3 4 5; do
-		port=$(pick_port)
+	local port attempt=0
+	# One start on port_retry's $port1: 0, or PORT_IN_USE to try
+	# another port (a lost race for it, or worse: retried as always).
+	start_on_port() {
+		attempt=$((attempt + 1))
+		port=$port1
 		cat >"$dir/data/postgresql.auto.conf" <<CONF
 # pg-temp.sh
 listen_addresses = '127.0.0.1'
@@ -170,14 +157,14 @@ max_connections = 200
 CONF
 		if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
 			-o "-c listen_addresses=127.0.0.1 -p $port" start >/dev/null; then
-			break
+			return 0
 		fi
-		# Lost a race for the port (or worse): say why, then retry.
 		tail -n 5 "$dir/log" >&2 || true
 		as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
-		[ "$attempt" -lt 5 ] || die "PostgreSQL did not start (see $dir/log)"
-		log "start on port $port failed; retrying on another port"
-	done
+		log "start on port $port failed (attempt $attempt)"
+		return "$PORT_IN_USE"
+	}
+	port_retry 5 start_on_port || die "PostgreSQL did not start (see $dir/log)"
 
 	"$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres inventory ||
 		die "createdb inventory failed"

@@ -8,7 +8,15 @@
 # server with these, so there is one way to do it:
 #
 #   inventory_free_port             a TCP port on 127.0.0.1 nobody listens on
-#                                   (raced: a caller retries on a bind error)
+#                                   (raced: start through inventory_serve_ports)
+#   inventory_serve_ports BIN LOG ARGS...
+#                                   inventory_serve with every @PORT1@..@PORT4@
+#                                   in ARGS replaced by a fresh free port, until
+#                                   it logs "listening on" or listens on them
+#                                   (30 s at most); on
+#                                   "Address in use" again on other ports
+#                                   (tests/support/port.sh); the ports in
+#                                   $port1..$port4.  0, or 1 if it did not start
 #   inventory_port_open PORT        something listens on 127.0.0.1:PORT
 #   inventory_migrate BIN LOG       apply the schema to $INVENTORY_DB,
 #                                   output appended to LOG
@@ -27,17 +35,38 @@
 # INVENTORY_TEST_PREFIX wraps the server, as hiredis's TEST_PREFIX does:
 # the valgrind gate sets it to its valgrind command line.
 
-inventory_port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+# shellcheck source=../../tests/support/port.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../tests/support/port.sh"
+
+inventory_port_open() { port_busy "$1"; }
+
+inventory_free_port() { port_free; }
+
+# One start for port_retry: the placeholders replaced, then started or
+# PORT_IN_USE (reaped).
+inventory_serve_once() {
+	local bin=$1 log=$2 offset a
+	shift 2
+	local args=() used=()
+	for a in "$@"; do
+		[[ "$a" == *@PORT1@* ]] && used+=("$port1")
+		[[ "$a" == *@PORT2@* ]] && used+=("$port2")
+		[[ "$a" == *@PORT3@* ]] && used+=("$port3")
+		[[ "$a" == *@PORT4@* ]] && used+=("$port4")
+		a=${a//@PORT1@/$port1}
+		a=${a//@PORT2@/$port2}
+		a=${a//@PORT3@/$port3}
+		a=${a//@PORT4@/$port4}
+		args+=("$a")
+	done
+	offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
+	inventory_serve "$bin" "$log" "${args[@]}"
+	port_wait_started "$inventory_pid" "$log" "$offset" 'listening on' "${INVENTORY_START_S:-30}" \
+		"${used[@]}"
 }
 
-inventory_free_port() {
-	local port
-	while :; do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		inventory_port_open "$port" || break
-	done
-	echo "$port"
+inventory_serve_ports() {
+	port_retry 5 inventory_serve_once "$@"
 }
 
 inventory_migrate() {

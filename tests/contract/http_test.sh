@@ -40,18 +40,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-while :; do
-	port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-	port_busy "$port" || break
-done
-base=http://127.0.0.1:$port
 url=ipc://$work/inventory.sock
 log=$work/inventoryd.log
-
-"$inventoryd" --listen "$url" --db "$INVENTORY_DB" --workers 2 \
-	--http "$base" --log-format json </dev/null >"$log" 2>&1 &
-srv_pid=$!
+: >"$log"
+# The --http port: a free one, and another if a parallel test took it
+# before the server bound it (tests/support/port.sh).
+# shellcheck source=../support/port.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/port.sh"
+start_http() {
+	local offset
+	offset=$(stat -c %s "$log")
+	"$inventoryd" --listen "$url" --db "$INVENTORY_DB" --workers 2 \
+		--http "http://127.0.0.1:$port1" --log-format json </dev/null >>"$log" 2>&1 &
+	srv_pid=$!
+	port_wait_started "$srv_pid" "$log" "$offset" 'listening on' 30 "$port1"
+}
+port_retry 5 start_http || { cat "$log"; die "inventoryd --http did not start"; }
+port=$port1
+base=http://127.0.0.1:$port
 
 # Wait for /healthz, then for the first readiness verdict.
 up=0

@@ -15,21 +15,15 @@ base=
 
 # lib.sh's server, with the endpoint on.  A free port can be taken by a
 # test running in parallel before the server binds it; the server then
-# exits at once ("Address in use"), and another port is tried.
+# exits at once ("Address in use") and inventory_serve_ports starts it on
+# another (tests/support/port.sh).
 start_server() {
-	local attempt
-	for attempt in 1 2 3 4 5; do
-		base=http://127.0.0.1:$(inventory_free_port)
-		inventory_serve "$inventoryd" "$work/inventoryd.log" \
-			--listen "$url" --db "$INVENTORY_DB" \
-			--workers "$FAULT_WORKERS" --http "$base"
-		srv_pid=$inventory_pid
-		inventory_wait "$srv_pid" 1 false || true
-		srv_alive && return 0
-		wait "$srv_pid" 2>/dev/null || true
-		say "the --http port was taken (attempt $attempt); another"
-	done
-	fail "inventoryd --http did not start on any of 5 ports"
+	inventory_serve_ports "$inventoryd" "$work/inventoryd.log" \
+		--listen "$url" --db "$INVENTORY_DB" \
+		--workers "$FAULT_WORKERS" --http "http://127.0.0.1:@PORT1@" ||
+		fail "inventoryd --http did not start listening (see the log)"
+	srv_pid=$inventory_pid
+	base=http://127.0.0.1:$port1
 }
 
 # code PATH: the HTTP status (000: no answer), body in $work/body.

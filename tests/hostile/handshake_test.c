@@ -98,38 +98,54 @@ spawn(
 {
 	const char *db = testenv_get("INVENTORY_DB");
 	char        listen[1024], logpath[1024];
-	pid_t       pid;
+	pid_t       pid = -1;
 
 	if (db == NULL) {
 		fprintf(stderr, "handshake_test: INVENTORY_DB is unknown\n");
 		exit(1);
 	}
-	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	snprintf(ipc, len, "ipc://%s/inventory.sock", dir);
-	snprintf(tcp, len, "tcp://127.0.0.1:%d", 42000 + rand() % 8000);
-	snprintf(listen, sizeof(listen), "%s,%s", ipc, tcp);
-	snprintf(logpath, sizeof(logpath), "%s/inventoryd.log", dir);
-	if ((pid = fork()) == 0) {
-		if (freopen(logpath, "w", stderr) == NULL ||
-		    freopen(logpath, "a", stdout) == NULL) {
-			_exit(126);
+	/* A port taken by a parallel test before the server bound it:
+	 * another port (testenv_free_port()). */
+	for (int attempt = 1; attempt <= TESTENV_PORT_TRIES; attempt++) {
+		snprintf(ipc, len, "ipc://%s/inventory.sock", dir);
+		snprintf(tcp, len, "tcp://127.0.0.1:%d", testenv_free_port());
+		snprintf(listen, sizeof(listen), "%s,%s", ipc, tcp);
+		snprintf(logpath, sizeof(logpath), "%s/inventoryd.log", dir);
+		if ((pid = fork()) == 0) {
+			if (freopen(logpath, "w", stderr) == NULL ||
+			    freopen(logpath, "a", stdout) == NULL) {
+				_exit(126);
+			}
+			execl(inventoryd, inventoryd, "--listen", listen,
+			    "--db", db, "--workers", "2", (char *)NULL);
+			_exit(127);
 		}
-		execl(inventoryd, inventoryd, "--listen", listen, "--db", db,
-		    "--workers", "2", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			fprintf(stderr,
-			    "handshake_test: inventoryd exited "
-			    "(see %s)\n",
-			    logpath);
-			exit(1);
+		for (int i = 0; i < 100; i++) {
+			int status;
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				if (attempt < TESTENV_PORT_TRIES &&
+				    testenv_log_in_use(logpath))
+					break; /* the port was taken */
+				fprintf(stderr,
+				    "handshake_test: inventoryd exited "
+				    "(see %s)\n",
+				    logpath);
+				exit(1);
+			}
+			if (hostile_served(ipc, 500) &&
+			    hostile_served(tcp, 500)) {
+				return pid;
+			}
+			if (i == 99) {
+				fprintf(stderr, "handshake_test: inventoryd "
+				                "did not come up\n");
+				kill(pid, SIGKILL);
+				exit(1);
+			}
 		}
-		if (hostile_served(ipc, 500) && hostile_served(tcp, 500)) {
-			return pid;
-		}
+		printf(
+		    "%s was taken before inventoryd bound it; another port\n",
+		    tcp);
 	}
 	fprintf(stderr, "handshake_test: inventoryd did not come up\n");
 	kill(pid, SIGKILL);

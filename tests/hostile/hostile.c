@@ -462,20 +462,7 @@ hostile_now_ms(void)
 int
 hostile_free_port(void)
 {
-	struct sockaddr_in sa  = { .sin_family = AF_INET };
-	socklen_t          len = sizeof(sa);
-	int                fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
-		return -1;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
-		port = ntohs(sa.sin_port);
-	}
-	close(fd);
-	return port;
+	return testenv_free_port(); /* the one port helper of the tests */
 }
 
 static void
@@ -517,52 +504,72 @@ spawn(struct hostile_server *srv, const char *const *args, int may_fail)
 		perror("mkdtemp");
 		exit(1);
 	}
-	snprintf(srv->url, sizeof(srv->url), "tcp://127.0.0.1:%d",
-	    hostile_free_port());
-	snprintf(logpath, sizeof(logpath), "%s/inventoryd.log", srv->dir);
-	argv[argc++] = inventoryd;
-	argv[argc++] = "--listen";
-	argv[argc++] = srv->url;
-	argv[argc++] = "--db";
-	argv[argc++] = db;
-	argv[argc++] = "--workers";
-	argv[argc++] = "2";
-	for (; args != NULL && *args != NULL && argc < 31; args++) {
-		argv[argc++] = *args;
-	}
-	argv[argc] = NULL;
-	fflush(stdout);
-	if ((srv->pid = fork()) == 0) {
-		if (freopen(logpath, "w", stderr) == NULL ||
-		    freopen(logpath, "a", stdout) == NULL) {
-			_exit(126);
-		}
-		execv(inventoryd, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		int status;
+	/* A port taken by a parallel test before the server bound it:
+	 * another port (testenv_free_port()). */
+	for (int attempt = 1;; attempt++) {
+		int exited = 0;
 
-		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
-			srv->pid = -1;
-			dump_log(srv);
-			fprintf(stderr, "inventoryd exited while starting\n");
-			if (!may_fail) {
-				exit(1);
-			}
-			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv->dir);
-			if (system(cmd) != 0) {
-				printf("could not remove %s\n", srv->dir);
-			}
-			return 0;
+		argc = 0;
+		snprintf(srv->url, sizeof(srv->url), "tcp://127.0.0.1:%d",
+		    testenv_free_port());
+		snprintf(
+		    logpath, sizeof(logpath), "%s/inventoryd.log", srv->dir);
+		argv[argc++] = inventoryd;
+		argv[argc++] = "--listen";
+		argv[argc++] = srv->url;
+		argv[argc++] = "--db";
+		argv[argc++] = db;
+		argv[argc++] = "--workers";
+		argv[argc++] = "2";
+		for (const char *const *a = args;
+		     a != NULL && *a != NULL && argc < 31; a++) {
+			argv[argc++] = *a;
 		}
-		/* Any answer will do: with --auth-file a call without a
-		 * token is answered UNAUTHENTICATED. */
-		if (get_code(srv->url, 500) < 1000) {
-			printf("private inventoryd on %s\n", srv->url);
-			return 1;
+		argv[argc] = NULL;
+		fflush(stdout);
+		if ((srv->pid = fork()) == 0) {
+			if (freopen(logpath, "w", stderr) == NULL ||
+			    freopen(logpath, "a", stdout) == NULL) {
+				_exit(126);
+			}
+			execv(inventoryd, (char *const *)argv);
+			_exit(127);
 		}
-		usleep(50000);
+		for (int i = 0; i < 100 && !exited; i++) {
+			int status;
+
+			if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
+				exited = 1;
+				break;
+			}
+			/* Any answer will do: with --auth-file a call
+			 * without a token is answered UNAUTHENTICATED. */
+			if (get_code(srv->url, 500) < 1000) {
+				printf("private inventoryd on %s\n", srv->url);
+				return 1;
+			}
+			usleep(50000);
+		}
+		if (!exited)
+			break;
+		srv->pid = -1;
+		if (attempt < TESTENV_PORT_TRIES &&
+		    testenv_log_in_use(logpath)) {
+			printf("%s was taken before inventoryd bound it; "
+			       "another port\n",
+			    srv->url);
+			continue;
+		}
+		dump_log(srv);
+		fprintf(stderr, "inventoryd exited while starting\n");
+		if (!may_fail) {
+			exit(1);
+		}
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv->dir);
+		if (system(cmd) != 0) {
+			printf("could not remove %s\n", srv->dir);
+		}
+		return 0;
 	}
 	dump_log(srv);
 	kill(srv->pid, SIGKILL);

@@ -32,9 +32,9 @@ sec-reader   reader   $(hash_of reader)   # trailing comment
 EOF
 
 u=ipc://$work/inventory.sock
-p_tcp=$(free_port)
+sec_start_ports auth --listen "$u,tcp://127.0.0.1:@PORT1@" --auth-file "$auth" --audit-log "$audit_file"
+p_tcp=$port1
 tcp=tcp://127.0.0.1:$p_tcp
-sec_start auth --listen "$u,$tcp" --auth-file "$auth" --audit-log "$audit_file"
 W=(--token-file "$work/tokens/writer")
 R=(--token-file "$work/tokens/reader")
 S=(--token-file "$work/tokens/stranger")

@@ -7,6 +7,10 @@
 #                              (DNS:127.0.0.1 too: mbedtls 2.28, nng's TLS
 #                              library, matches the server name against DNS
 #                              names and the CN only, not IP addresses)
+#   ipsan.crt ipsan.key        signed by it the way certificates for an
+#                              IP address usually are: CN=127.0.0.1,
+#                              subjectAltName IP:127.0.0.1 and DNS:localhost
+#                              only (so mbedtls cannot match "127.0.0.1")
 #   client.crt client.key      a client certificate signed by the CA
 #   other-ca.crt other-ca.key  a second, unrelated CA
 #   expired.crt expired.key    a server certificate from the test CA whose
@@ -39,6 +43,12 @@ keyUsage = critical, digitalSignature, keyAgreement
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:localhost, DNS:127.0.0.1, IP:127.0.0.1
 CNF
+cat >ext-ipsan.cnf <<'CNF'
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature, keyAgreement
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+CNF
 cat >ext-client.cnf <<'CNF'
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature, keyAgreement
@@ -53,6 +63,7 @@ sign() {
 		-sha256 -days 825 -extfile "$3" -out "$1.crt"
 }
 sign server "/CN=127.0.0.1" ext-server.cnf
+sign ipsan "/CN=127.0.0.1" ext-ipsan.cnf
 sign client "/CN=inventory test client" ext-client.cnf
 
 # The expired one: openssl ca takes explicit dates, and needs a database.
@@ -85,7 +96,7 @@ run openssl req -new -key expired.key -subj "/CN=127.0.0.1" -out expired.csr
 run openssl ca -batch -config ca.cnf -in expired.csr -out expired.crt \
 	-startdate 20190101000000Z -enddate 20200101000000Z -notext
 # Check what was made: the good ones verify, the expired one does not.
-run openssl verify -CAfile ca.crt server.crt client.crt
+run openssl verify -CAfile ca.crt server.crt ipsan.crt client.crt
 if openssl verify -CAfile ca.crt expired.crt >>"$log" 2>&1; then
 	echo "certs.sh: expired.crt verifies: it should have expired" >&2
 	exit 1

@@ -16,6 +16,9 @@
 #   sec_setup               PostgreSQL + migrate + certificates
 #   sec_start NAME ARGS...  an inventoryd with ARGS, its log in
 #                           $work/NAME.log, its pid in ${pids[NAME]}
+#   sec_start_ports NAME ARGS...  the same with @PORT1@..@PORT4@ in ARGS
+#                           replaced by free ports ($port1..$port4),
+#                           started again on others if one was taken
 #   sec_wait_up NAME URL [client options]  until it answers NOT_FOUND
 #   new_token NAME          a fresh token in $work/tokens/NAME
 #   hash_of NAME            its SHA-256, lowercase hex
@@ -55,7 +58,9 @@ sec_setup() {
 	bash "$here_sec/certs.sh" "$certs" || fail "making the certificates failed"
 }
 
-# free_port: a TCP port nobody listens on (deploy/scripts/server.sh).
+# free_port: a TCP port nobody listens on (tests/support/port.sh); a
+# server is started on it with sec_start_ports, which retries when a
+# parallel test took it first.
 free_port() { inventory_free_port; }
 
 sec_start() {
@@ -65,6 +70,16 @@ sec_start() {
 		--workers 2 "$@"
 	pids[$name]=$inventory_pid
 	extra_pids="$extra_pids $inventory_pid"
+}
+
+sec_start_ports() {
+	local name=$1 rc=0
+	shift
+	inventory_serve_ports "$inventoryd" "$work/$name.log" \
+		--db "$INVENTORY_DB" --workers 2 "$@" || rc=$?
+	pids[$name]=$inventory_pid
+	extra_pids="$extra_pids $inventory_pid"
+	[ "$rc" -eq 0 ] || fail "inventoryd $name did not start listening (status $rc; $name.log)"
 }
 
 sec_alive() { kill -0 "${pids[$1]}" 2>/dev/null; }

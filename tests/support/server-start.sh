@@ -51,8 +51,12 @@ if [ ${#sock} -gt 100 ]; then
 	sock=/tmp/inventory-test-$(printf '%s' "$testenv" | md5sum | cut -c1-16).sock
 fi
 ipc="ipc://$sock"
-for attempt in 1 2 3 4 5; do
-	tcp="tcp://127.0.0.1:$(inventory_free_port)"
+# One start on port_retry's $port1 (tests/support/port.sh): 0 up,
+# PORT_IN_USE if the port was taken before the server bound it, 1 other.
+attempt=0
+start_fixture() {
+	attempt=$((attempt + 1))
+	tcp="tcp://127.0.0.1:$port1"
 	rm -f "$testenv/inventoryd.rc" "$sock"
 
 	# The supervisor: detached (setsid), every fd away from ctest's pipes.
@@ -78,15 +82,16 @@ for attempt in 1 2 3 4 5; do
 		up=1
 	fi
 	if [ "$up" -eq 1 ]; then
-		break
+		return 0
 	fi
 	log "inventoryd did not come up (attempt $attempt); log:"
 	cat "$testenv/inventoryd.log" >&2 || true
 	bash "$here/server-stop.sh" "$testenv" --quiet || true
-	if [ "$attempt" -eq 5 ]; then
-		exit 1
-	fi
-done
+	# A taken port is the usual cause; any other failure is tried
+	# again all the same, as it always was.
+	return "$PORT_IN_USE"
+}
+port_retry 5 start_fixture || exit 1
 
 cat >"$testenv/server.env" <<ENV
 INVENTORY_SERVER=$ipc

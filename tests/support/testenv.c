@@ -4,6 +4,8 @@
  */
 #include "testenv.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,4 +170,37 @@ testenv_now_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int
+testenv_free_port(void)
+{
+	struct sockaddr_in sa  = { .sin_family = AF_INET };
+	socklen_t          len = sizeof(sa);
+	int                fd, port = -1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+int
+testenv_log_in_use(const char *path)
+{
+	char  line[1024];
+	FILE *fp;
+	int   found = 0;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp) != NULL)
+		found = strcasestr(line, "address in use") != NULL ||
+		        strcasestr(line, "address already in use") != NULL;
+	fclose(fp);
+	return found;
 }

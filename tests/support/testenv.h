@@ -30,6 +30,18 @@ void testenv_uuid(char *buf);
  * (>= 48 bytes).  Thread-safe. */
 void testenv_request_id(char *buf, size_t len);
 
+/* A TCP port on 127.0.0.1 that nobody listens on right now (the
+ * kernel's pick), or -1.  Raced, like tests/support/port.sh's port_free:
+ * a test running in parallel may bind it first, so whoever starts a
+ * server on it starts again on another port when the server exits and
+ * testenv_log_in_use() says that was why (at most TESTENV_PORT_TRIES
+ * times). */
+int testenv_free_port(void);
+enum { TESTENV_PORT_TRIES = 5 };
+
+/* Whether the file at path says a port was in use ("Address in use"). */
+int testenv_log_in_use(const char *path);
+
 /* Microseconds since the Unix epoch. */
 long long testenv_now_us(void);
 

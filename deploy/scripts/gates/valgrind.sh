@@ -58,10 +58,11 @@ inventoryctl=$build/client/inventoryctl
 inventory_migrate "$inventoryd" "$logs/migrate.log"
 
 ipc="ipc://$env_dir/inventory.sock"
-tcp="tcp://127.0.0.1:$(inventory_free_port)"
-INVENTORY_TEST_PREFIX="${vg[*]} --log-file=$logs/inventoryd.vg.log" \
-	inventory_serve "$inventoryd" "$logs/inventoryd.log" \
-	--listen "$ipc,$tcp" --db "$INVENTORY_DB" --workers 4
+INVENTORY_START_S=120 INVENTORY_TEST_PREFIX="${vg[*]} --log-file=$logs/inventoryd.vg.log" \
+	inventory_serve_ports "$inventoryd" "$logs/inventoryd.log" \
+	--listen "$ipc,tcp://127.0.0.1:@PORT1@" --db "$INVENTORY_DB" --workers 4 ||
+	{ echo "valgrind: inventoryd did not start listening" >&2; cat "$logs/inventoryd.log" >&2; exit 1; }
+tcp="tcp://127.0.0.1:$port1"
 server_pid=$inventory_pid
 # Probe over tcp:// only, and wait for the listeners first: a client that
 # times out during the SP handshake on ipc:// wedges nng 1.5.2's ipc
