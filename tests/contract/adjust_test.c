@@ -1,5 +1,5 @@
 /*
- * Contract: AdjustStock through libinventory (issue 10, point 1).
+ * Contract: AdjustStock through libinventory.
  *  - OK: stock + delta, version exactly +1, updated_at advances, name,
  *    price and created_at unchanged, stored as returned;
  *  - a delta that would take the stock below 0: FAILED_PRECONDITION with

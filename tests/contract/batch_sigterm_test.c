@@ -1,6 +1,6 @@
 /*
- * SIGTERM answers everything the server received, batch frames included
- * (issue 7, point 2), on a private inventoryd (its own ipc:// socket and
+ * SIGTERM answers everything the server received, batch frames included,
+ * on a private inventoryd (its own ipc:// socket and
  * log in a temporary directory, the fixtures' database) so that the shared
  * fixture's server keeps running.
  *

@@ -1,6 +1,6 @@
 /*
- * Batching never changes what a call means (DESIGN.md, "Batching rules";
- * issue 7, point 2), shown rule by rule with real batch frames: Request
+ * Batching never changes what a call means (DESIGN.md, "Batching
+ * rules"), shown rule by rule with real batch frames: Request
  * envelopes built with protobuf-c, packed into one Request.batch, sent
  * over a bare nng REQ socket to the fixtures' inventoryd (real
  * PostgreSQL), Response.batch decoded by position, and the database read

@@ -1,5 +1,5 @@
 /*
- * Contract: ListProducts through libinventory (issue 10, point 3).
+ * Contract: ListProducts through libinventory.
  *  - paging through every product, a small page at a time, yields ids in
  *    strictly increasing order (no duplicate), and every one of the N
  *    products this test created exactly once (no miss), as created;

@@ -1,5 +1,5 @@
 /*
- * Contract: ReserveStock through libinventory (issue 10, point 2).
+ * Contract: ReserveStock through libinventory.
  *  - OK: every item applied, the products after the change in item order,
  *    each version +1; takes and sets (at expected_version) mixed;
  *  - any item failing: nothing applied, the call's code is the first

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# security.auth (issue 9, points 2 and 3): callers, roles, the audit trail.
+# security.auth: callers, roles, the audit trail.
 #
 # One inventoryd on ipc:// and tcp:// with --auth-file (a writer, a
 # reader) and --audit-log.  Through the library (single calls and

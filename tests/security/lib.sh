@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lib.sh: shared harness of the security tests (issue 9), on top of the
+# lib.sh: shared harness of the security tests, on top of the
 # fault tests' harness (tests/faults/lib.sh: work directory, private
 # PostgreSQL, cleanup trap, fail/say/figure, wait_exit).  Sourced by
 # tests/security/<test>.sh, which ctest runs as

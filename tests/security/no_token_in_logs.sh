@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# security.no_token_in_logs (issue 9): no bearer token in any log the suite
+# security.no_token_in_logs: no bearer token in any log the suite
 # wrote.  Runs after the security tests (ctest fixture cleanup).
 #
 #   no_token_in_logs.sh STATE_DIR BUILD_DIR

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# security.tls (issue 9, point 1): TLS on the RPC port.
+# security.tls: TLS on the RPC port.
 #
 #   good     inventoryd on tls+tcp:// (test CA's server certificate) and a
 #            plain tcp:// port: round trips through the library (single

@@ -2,8 +2,8 @@
  * Unit tests for src/batch.c: how an executor plans the mutating calls it
  * took from its queue (batch_plan_writes) and when two calls are the same
  * call (batch_same_call).  These are the batching rules of DESIGN.md and
- * issue 7 that need no database: writes to one product run one per round
- * in arrival order while other products share round 0; a request id seen
+ * the batching rules that need no database: writes to one product run one per
+ * round in arrival order while other products share round 0; a request id seen
  * twice for the same call applies once (the repeat follows its leader, and
  * still has a round of its own after it, where it runs when the leader
  * did not apply); a request id reused for a different call runs in a

@@ -6,7 +6,7 @@
  * decodes to the method's typed request.  No sockets, no store (a NULL
  * store must give UNAVAILABLE, never a crash).
  *
- * Batch frames (Request.batch, issue 7): a batch is an execution detail,
+ * Batch frames (Request.batch): a batch is an execution detail,
  * never a change of meaning, so every entry of a batch frame must get
  * exactly the Response it gets when sent alone, in order, echoing its
  * request id; one bad entry fails only itself; only a frame refused as a

@@ -1,11 +1,11 @@
 /*
- * Unit tests for issue 10's RPCs before any I/O: AdjustStock's,
- * ReserveStock's and ListProducts' validation through dispatch_handle()
- * with no store (a bad field is INVALID_ARGUMENT naming it; a valid call
- * reaches the store and, with none, is UNAVAILABLE), the ListProducts page
- * token (round trip, and nothing else accepted), and the batch planner's
- * rules for the new writes (a reservation runs after every earlier write
- * of any of its products; a repeat takes its leader's outcome).
+ * Unit tests for AdjustStock, ReserveStock and ListProducts before any I/O:
+ * AdjustStock's, ReserveStock's and ListProducts' validation through
+ * dispatch_handle() with no store (a bad field is INVALID_ARGUMENT naming it;
+ * a valid call reaches the store and, with none, is UNAVAILABLE), the
+ * ListProducts page token (round trip, and nothing else accepted), and the
+ * batch planner's rules for the new writes (a reservation runs after every
+ * earlier write of any of its products; a repeat takes its leader's outcome).
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -166,7 +166,7 @@ typedef struct inventory_client_opts {
 	int retry_max_tokens;  /* bucket size; 0: 10 (at most 1000) */
 	int retry_token_milli; /* thousandths of a token per OK; 0: 100 */
 	int no_retry_throttle; /* non-zero: never throttle retries */
-	/* Appended in 0.x (issue 9): the struct grew, so a program built
+	/* Appended in 0.1: the struct grew, so a program built
 	 * against an older header must be rebuilt (it is 0.x: no ABI
 	 * promise yet).  Every string is read during open and not kept,
 	 * so it may be freed or wiped afterwards. */
