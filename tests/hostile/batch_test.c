@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Oversized batch frames against a live inventoryd (the `server`
  * fixture's tcp:// URL, --max-frame 65536): a frame of 1001 calls small

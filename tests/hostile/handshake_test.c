@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A thousand raw connections that give up during the SP handshake: each
  * connects with a plain BSD socket, sends 0..7 of the 8 bytes of a REQ

@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Support for the raw-socket tests (hostile.h).
  */
 #include "hostile.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -661,4 +663,34 @@ hostile_log_count(const struct hostile_server *srv, const char *needle)
 	}
 	fclose(fp);
 	return n;
+}
+
+int
+hostile_fd_count(int pid)
+{
+	char           path[64];
+	DIR           *d;
+	struct dirent *de;
+	int            n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+int
+hostile_finish(struct hostile_server *srv)
+{
+	long long t0 = hostile_now_ms();
+
+	CHECK(hostile_stop(srv));
+	printf("SIGTERM to exit: %lld ms\n", hostile_now_ms() - t0);
+	CHECK(hostile_now_ms() - t0 < 15000);
+	nng_fini();
+	printf("%s\n", hostile_failures == 0 ? "PASS" : "FAIL");
+	return hostile_failures == 0 ? 0 : 1;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Support for the raw-socket tests in tests/hostile/: a bare nng REQ
  * socket, envelopes built with the generated protobuf-c code, and tiny
@@ -118,6 +119,14 @@ int hostile_stop(struct hostile_server *srv);
 
 /* Lines of the server's log containing needle. */
 int hostile_log_count(const struct hostile_server *srv, const char *needle);
+
+/* Open descriptors of process pid (/proc/PID/fd), or -1. */
+int hostile_fd_count(int pid);
+
+/* The end of a test on a private server: SIGTERM must end it with exit 0
+ * within 15 s (systemd's stop budget); nng released; PASS or FAIL
+ * printed.  Returns the test's exit status. */
+int hostile_finish(struct hostile_server *srv);
 
 /* Milliseconds on the monotonic clock. */
 long long hostile_now_ms(void);

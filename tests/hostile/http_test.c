@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The operator endpoint (--http) under attack, each case against its own
  * private inventoryd (hostile_spawn_http: free loopback ports, the
@@ -27,7 +28,6 @@
  * 15 s.  Latencies are printed, not asserted (a loaded 2-core machine).
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -166,25 +166,6 @@ http_get(int port, const char *target)
 
 /* ---- the server -------------------------------------------------------- */
 
-static int
-count_fds(int pid)
-{
-	char           path[64];
-	DIR           *d;
-	struct dirent *e;
-	int            n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	if ((d = opendir(path)) == NULL) {
-		return -1;
-	}
-	while ((e = readdir(d)) != NULL) {
-		n += e->d_name[0] != '.';
-	}
-	closedir(d);
-	return n;
-}
-
 /* A good scrape: /metrics 200 with the build info in it. */
 static int
 scrape_ok(int port)
@@ -204,7 +185,8 @@ fds_settle(int pid, int before)
 	int n = -1;
 
 	for (int i = 0; i < 150; i++) {
-		if ((n = count_fds(pid)) >= 0 && n <= before + FD_SLACK) {
+		if ((n = hostile_fd_count(pid)) >= 0 &&
+		    n <= before + FD_SLACK) {
 			break;
 		}
 		usleep(100000);
@@ -271,7 +253,7 @@ test_escapes(void)
 
 	printf("== escapes: 200 GETs of /mmm...m%%41, then malformed ones\n");
 	hostile_spawn_http(&srv, NULL, &port);
-	fds = count_fds(srv.pid);
+	fds = hostile_fd_count(srv.pid);
 	for (int i = 1; i <= 200; i++) {
 		size_t len = (size_t)i * 7;
 		int    st;
@@ -331,14 +313,14 @@ test_idle(void)
 		printf("   prlimit: %s\n", strerror(errno));
 		hostile_failures++;
 	}
-	fds = count_fds(srv.pid);
+	fds = hostile_fd_count(srv.pid);
 	for (int i = 0; i < IDLE_CONNS; i++) {
 		/* Short timeouts: a listener that stopped accepting shows as
 		 * failed connects, not as a test that hangs. */
 		fdv[i] = tcp_connect(port, "127.0.0.2", 300);
 		connected += fdv[i] >= 0;
 	}
-	during = count_fds(srv.pid);
+	during = hostile_fd_count(srv.pid);
 	for (int i = 0; i < 5; i++) {
 		rpc += hostile_served(srv.url, IO_MS);
 		scrapes += scrape_ok(port);
@@ -454,7 +436,7 @@ test_headers(void)
 
 	printf("== headers: a paced flood of distinct headers\n");
 	hostile_spawn_http(&srv, NULL, &port);
-	fds = count_fds(srv.pid);
+	fds = hostile_fd_count(srv.pid);
 	for (int i = 0; i < CALLS; i++) {
 		long long t0 = hostile_now_ms();
 
@@ -567,7 +549,7 @@ test_auth(void)
 	fprintf(fp, "\n");
 	fclose(fp);
 	hostile_spawn_http(&srv, args, &port);
-	fds = count_fds(srv.pid);
+	fds = hostile_fd_count(srv.pid);
 
 	st = http_req(port, "GET", "/debug/hot", NULL, resp, sizeof(resp));
 	printf("   no token: %d\n", st);

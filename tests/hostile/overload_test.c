@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inventoryd under overload , each case against its own
  * private inventoryd (hostile_spawn: a free loopback port, the fixtures'

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hostile input against a live inventoryd over tcp:// (the `server`
  * fixture's INVENTORY_SERVER_TCP), through a bare nng REQ socket.  One

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A request resent by the REQ socket is applied exactly once.
  *

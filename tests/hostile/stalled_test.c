@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Senders that never read, against a private inventoryd (hostile_spawn):
  * twenty raw connections push BatchGetProducts frames (~120 KB replies)
@@ -12,7 +13,6 @@
  *     most, for a connection still closing);
  *   - SIGTERM ends the server with exit 0 within 15 s.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,23 +33,6 @@ enum {
 	IDS      = 1000,
 	CALLS    = 20,
 };
-
-static int
-fd_count(int pid)
-{
-	char           path[64];
-	DIR           *d;
-	struct dirent *de;
-	int            n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 static uint8_t *
 batch_get_body(char ids[][37], size_t *len)
@@ -125,7 +108,6 @@ main(void)
 	uint8_t              *body, *frame;
 	size_t                blen, flen;
 	int                   before, after, served = 0;
-	long long             t0;
 
 	hostile_spawn(&srv, NULL);
 	s = hostile_open(srv.url, 5000);
@@ -139,28 +121,22 @@ main(void)
 
 		printf("round %d: %d connections sent %ld frames unread; "
 		       "server fds %d\n",
-		    r + 1, CONNS, sent, fd_count(srv.pid));
+		    r + 1, CONNS, sent, hostile_fd_count(srv.pid));
 	}
 	free(frame);
 	free(body);
 	CHECK(hostile_log_count(&srv, "closed: replies not read") >= 1);
 
 	usleep(1000 * 1000); /* the last round's connections close */
-	before = fd_count(srv.pid);
+	before = hostile_fd_count(srv.pid);
 	for (int i = 0; i < CALLS; i++)
 		served += hostile_served(srv.url, 3000);
 	usleep(500 * 1000);
-	after = fd_count(srv.pid);
+	after = hostile_fd_count(srv.pid);
 	printf("%d of %d ordinary calls served; server fds %d -> %d\n", served,
 	    CALLS, before, after);
 	CHECK(served == CALLS);
 	CHECK(before > 0 && after - before <= 2);
 
-	t0 = hostile_now_ms();
-	CHECK(hostile_stop(&srv));
-	printf("SIGTERM to exit: %lld ms\n", hostile_now_ms() - t0);
-	CHECK(hostile_now_ms() - t0 < 15000);
-	nng_fini();
-	printf("%s\n", hostile_failures == 0 ? "PASS" : "FAIL");
-	return hostile_failures == 0 ? 0 : 1;
+	return hostile_finish(&srv);
 }
