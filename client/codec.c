@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * codec: the wire code of libinventory (see codec.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * complete: where a decided call's completion runs, and the event-loop
  * queue of INVENTORY_COMPLETE_LOOP mode.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dial: how a handle reaches its servers, the only file of the library
  * that configures nng dialers and TLS.

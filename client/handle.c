@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * handle: opening and closing a libinventory handle, its options, and the
  * small public helpers every call shares (code names, statuses,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal: what the files of libinventory share, private to the library.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command-line tools' integer parser (see parse.h). */
 #include "parse.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The command-line tools' one integer parser (inventoryctl,
  * inventory-bench), in the manner of OpenBSD's strtonum(3): a whole

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pump: the frame pump of a libinventory handle: the send queue, the
  * frame slots, the deadline timer and cancellation; the only file that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * retry: the retry policy libinventory's helpers share (back-off,
  * deadline, attempts, the handle's budget), the synchronous

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * retry: the retry policy libinventory's helpers share, private to the
  * library (retry.c implements it; retry_async.c and the synchronous

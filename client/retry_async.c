@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * retry_async: inventory_update_with_retry_async(), the optimistic
  * read-modify-write loop as a state machine driven by completions, so no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * retry_budget: the retry budget of a client handle, gRPC-style retry
  * throttling (gRFC A6), private to libinventory.

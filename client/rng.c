@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rng: kernel randomness for request ids, a per-thread xorshift64*
  * generator for jitter (see rng.h).

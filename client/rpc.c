@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rpc: libinventory's RPC calls, asynchronous and synchronous: argument
  * checks, encoding, and turning a reply into the caller's outcome.

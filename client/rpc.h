@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rpc: what rpc.c lends the retry helpers, private to libinventory.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The diagnostic TLS handshake (see tls_diag.h).
  *

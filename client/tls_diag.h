@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Why a tls+tcp:// connection never comes up (private to libinventory).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # deploy/run.sh: build inventoryd and run it against a private PostgreSQL.
 #
 #   bash deploy/run.sh            listen on tcp://127.0.0.1:7070, metrics

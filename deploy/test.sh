@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # deploy/test.sh: build and run every test gate; exit non-zero if any failed.
 #
 #   bash deploy/test.sh                 all default gates

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The audit trail: one record for every write applied, naming its caller,
  * method, product, version and stock before and after, and request id.

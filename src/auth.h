@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Callers and their roles (inventoryd --auth-file).
  *

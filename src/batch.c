@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Batch planning (see batch.h).  Quadratic in the batch size on purpose:
  * a batch is bounded (EXECUTOR_BATCH_MAX) and usually small, and plain

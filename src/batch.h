@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Batch planning: pure functions that decide how the calls an executor
  * took from its queue share statements, without changing what any call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The server's monotonic clock (see clock.h). */
 #include "clock.h"
 

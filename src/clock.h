@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server's one monotonic clock: CLOCK_MONOTONIC in nanoseconds, the
  * unit of every deadline, receive time and rate window in inventoryd.

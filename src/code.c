@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Names of status codes, read from the generated enum descriptor so the
  * list can never drift from the wire contract.

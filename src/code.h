@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Status codes inside inventoryd: gRPC's canonical codes, taken from the
  * wire contract's enum so that the store, the handlers, the dispatcher and

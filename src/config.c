@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inventoryd configuration.  One table describes every key: its long flag,
  * its environment variable, its type, bounds and default.  Loading applies

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inventoryd's configuration: one table of keys, each with its flag, its
  * environment variable and its default (as pgbouncer's CfKey table).  The

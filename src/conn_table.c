@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The table of served connections (see conn_table.h): a fixed array of
  * slots hashed by pipe id, with a free list; nothing allocated after

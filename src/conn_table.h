@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The table of served connections: who holds a connection slot, how many
  * frames each holds, and which connections have not yet shown they belong

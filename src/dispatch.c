@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The dispatcher (see dispatch.h): frames in, ops out, replies back.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The dispatcher: a frame's bytes in, its calls out as ops, their
  * outcomes back into one reply's bytes.  No nng, no libpq.

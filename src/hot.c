@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The hot-product monitor (see hot.h): six 10 s windows, each a
  * space-saving sketch of HOT_SLOTS counters, in one fixed-size struct.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The hot-product monitor: which products the conflicts (ABORTED) hit
  * over the last minute, for GET /debug/hot and a warning line.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The HTTP endpoint (see http.h) on GNU libmicrohttpd (MHD), which runs
  * on threads of its own: one internal epoll thread accepts, reads, times

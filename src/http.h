@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The operator's HTTP endpoint (--http URL), served by GNU libmicrohttpd
  * on its own listener and its own thread, apart from the RPC port:

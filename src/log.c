@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Logging to stderr, one event per line, each line emitted with a single
  * write(2) so concurrent workers never interleave within a line.  Lines

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Logging: one event per line on stderr, stamped with time, level and
  * thread-supplied context.  The level test happens before the arguments

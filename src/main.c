@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inventoryd: argv, signals and wiring.  Nothing else lives here.
  *

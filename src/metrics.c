@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Request metrics: a counter per (method, status code) and a latency
  * histogram per method with power-of-two microsecond buckets.  Updated only

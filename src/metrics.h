@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Request metrics: counters and a latency histogram keyed by method and
  * status code, updated by the dispatcher only (lock-free, relaxed atomics).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sd_notify(3)'s datagrams, written out (see notify.h).
  *

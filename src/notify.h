@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The service manager's notification protocol (sd_notify(3)) without
  * libsystemd: one datagram per state change to the AF_UNIX socket named

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One call on its way through the server: what dispatch decoded and
  * validated, what the executor must do with the database, and the outcome

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * /proc/self readers for the process metrics (see procstat.h).  Each
  * figure is read independently, so one unreadable file (a hardened

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The process's own figures for /metrics, read from /proc/self on demand
  * (a scrape), never kept: resident memory, CPU time, open descriptors and

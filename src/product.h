@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The product record as the server handles it: fixed-size fields, so a
  * product lives on a worker's stack and needs no allocation on the hot

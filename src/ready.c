@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The readiness thread (see ready.h): probe, publish the verdict under
  * the lock, sleep a second (or until told to stop), again.  The probe

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Readiness: whether this inventoryd can serve, for GET /readyz and
  * inventory_db_up.  One thread of its own runs the store's probe (its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The request path of inventoryd, wired: transport (nng) -> dispatch
  * (decode, validate, deadline) -> executors (database) -> dispatch (pack)

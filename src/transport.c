@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The transport: a REP socket and its contexts, the only code that speaks
  * nng (with the listener guard).

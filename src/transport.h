@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The transport: the only module of inventoryd that includes <nng/nng.h>
  * (with transport_guard.c).

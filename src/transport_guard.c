@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The listener guard (see transport_guard.h for why it exists and how it
  * detects a listener that stopped accepting).

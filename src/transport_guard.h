@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The listener guard: part of the transport (it speaks nng), kept in its
  * own file because it exists only to work around a bug.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS configuration of the tls+tcp:// listeners (see transport_tls.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS for the transport's tls+tcp:// listeners (nng's TLS, mbedtls
  * inside).  Private to transport.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Request field validation (see validate.h).  Everything here is a pure
  * function of its arguments; the checks are byte-exact so that a value

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Validation of request fields: pure functions, no allocation, no I/O, no
  * global state, so they are thread-safe and unit-testable on their own.

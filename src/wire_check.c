@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The walk of a Request's raw bytes (see wire_check.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A look at a frame's raw bytes before protobuf-c unpacks them.
  *

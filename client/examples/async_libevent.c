@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * async_libevent: GetProduct CALLS times with IN_FLIGHT calls in flight,
  * on one libevent event_base thread (no thread of the program's own).

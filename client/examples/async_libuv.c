@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * async_libuv: GetProduct CALLS times with IN_FLIGHT calls in flight, on
  * one libuv loop thread (no thread of the program's own).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Example: reserve N units of a product, safely under any concurrency.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * histogram: a log-linear latency histogram in the manner of HdrHistogram.
  *

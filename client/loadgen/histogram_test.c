@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * histogram_test: unit test of the bench's log-linear histogram: bucket
  * arithmetic is contiguous and monotonic, every value lands in a bucket

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keys: which product and which operation comes next.  Each worker has
  * its own xorshift64* state (seeded through splitmix64 from --seed and its

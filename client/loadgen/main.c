@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inventory-bench: load generator for inventoryd, built on libinventory.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ops: the operations a workload mixes, one function each, and the
  * outcome accounting verify.c relies on: every write the bench issues

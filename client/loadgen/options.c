@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options: the command line of inventory-bench, parsed into a
  * struct bench_config.  Every error is a usage error (exit status 2): the

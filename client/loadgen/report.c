@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report: the human summary (in the manner of ghz) and the JSON document.
  * Reads only the merged results in struct bench; called after the run.

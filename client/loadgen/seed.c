@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seed: the products of a run: created (--products) or read from a file
  * (--ids), their initial state read back, and the ids written out

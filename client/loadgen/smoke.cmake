@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # inventory-bench in the test suite.  Included from tests/CMakeLists.txt,
 # after the fixtures are defined:
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smoke.sh: a few hundred requests of inventory-bench against the test
 # server; fails unless every run exits 0 (the invariant holds) and its JSON
 # says so.  Registered by smoke.cmake as the ctest test bench.smoke.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * svg: the run as one self-contained SVG (--svg FILE), for people who
  * would rather look than read: a browser opens it, nothing is fetched.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * verify: the end-of-run invariant, read back through the service.
  *

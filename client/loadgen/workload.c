@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * workload: the worker threads, their sessions (the callers simulated),
  * and the clock they share.

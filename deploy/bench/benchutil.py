@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Helpers of compare.sh (standard library only, Linux /proc).
 
   benchutil.py window OUT.json LOG START END [NAME=SPEC...] -- CMD [ARG...]

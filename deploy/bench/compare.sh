@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # compare.sh: inventoryd against the limit, PostgreSQL itself.
 #
 # Starts a private PostgreSQL (deploy/scripts/pg-temp.sh: temp dir owned by
@@ -79,7 +80,7 @@ redraw=""
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
 log() { echo "compare.sh: $*" >&2; }
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in

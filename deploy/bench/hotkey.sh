@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # hotkey.sh: what the conflict-free AdjustStock buys over optimistic
 # read-modify-write on contended products, and what a multi-item
 # reservation costs.

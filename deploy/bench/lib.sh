@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # lib.sh: what the side benchmarks (hotkey.sh, scrape.sh, security.sh)
 # share.  Sourced before a script parses its options, with bench_name set:
@@ -31,7 +32,7 @@ die() { echo "$bench_name: $*" >&2; exit 1; }
 log() { echo "$bench_name: $*" >&2; }
 
 bench_help() {
-	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 }
 
 bench_median() {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scrape.sh: what a Prometheus scraper costs the RPC path.
 #
 # Starts a private PostgreSQL (deploy/scripts/pg-temp.sh, removed at exit)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # security.sh: what TLS and caller authentication cost.
 #
 # Starts a private PostgreSQL (deploy/scripts/pg-temp.sh, removed at exit),

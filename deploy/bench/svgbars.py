@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """svgbars.py: compare.sh's table drawn as bars, one self-contained SVG.
 
   svgbars.py COMPARE.json OUT.svg

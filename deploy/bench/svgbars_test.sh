@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # deploy/bench/svgbars_test.sh: compare.sh's SVG is well-formed XML, holds
 # every series with the table's numbers, and references nothing outside.
 #

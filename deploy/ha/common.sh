@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # common.sh: what failover-test.sh and partition-test.sh share:
 # finding the binaries, the work directory and its cleanup, the write
 # load (two history recorders), the history check and the figures read

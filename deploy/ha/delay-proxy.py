@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """delay-proxy.py: a TCP relay that can add latency, for partition-test.sh.
 
     delay-proxy.py LISTEN_HOST:PORT TARGET_HOST:PORT CONTROL_FILE

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # failover-test.sh: PostgreSQL failover under a write load.
 #
 #   bash deploy/ha/failover-test.sh [INVENTORYD INVENTORY_HISTORY]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ha-lib.sh: a pg_auto_failover formation on this machine, for the
 # high-availability tests.  Sourced by deploy/ha/*.sh.
 #

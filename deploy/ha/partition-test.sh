@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # partition-test.sh: network partitions and a slow, lossy network under a
 # write load.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run.sh: inventoryd on a pg_auto_failover formation, in the foreground
 # (deploy/run.sh with a failing-over database).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # deploy/monitoring/check.sh: the alert rules and the dashboard are honest.
 #
 #   bash deploy/monitoring/check.sh [--scrape FILE]

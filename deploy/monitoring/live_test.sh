@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # deploy/monitoring/live_test.sh: the alerts and the dashboard read what a
 # real inventoryd exports, with the labels their tests assume.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ARCHITECTURE.md matches the tree: every file path under src/, client/,
 # tests/ or deploy/ it names exists, and every tracked source file under
 # src/ is named in it (so a newcomer's map has no hole and no ghost).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # deps.sh: install the build and test dependencies that are missing.
 # Sourced by deploy/run.sh and deploy/test.sh; defines inventory_deps.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # history-large.sh: a large Jepsen-style history run.
 #
 #   history-large.sh [BUILD_DIR]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # pg-temp.sh: a private, throw-away PostgreSQL cluster for running and
 # testing inventoryd.
 #

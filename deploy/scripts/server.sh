@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # server.sh: how every script starts an inventoryd of its own.  Sourced.
 #

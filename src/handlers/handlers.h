@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The RPC handlers: what each method of InventoryService means, call by
  * call, in two halves around the database work.

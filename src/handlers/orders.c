@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ReserveStock handler: several items, all or nothing (see
  * handlers.h for the prepare/finish split, store.h for the transaction).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ListProducts page tokens (see handlers.h).
  *

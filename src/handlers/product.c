@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Handlers of the product RPCs: GetProduct, UpdateStock, CreateProduct,
  * BatchGetProducts, AdjustStock and ListProducts (see handlers.h for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The store's connection (see store.h and store_internal.h): one libpq
  * connection per worker, every statement of every file's table prepared

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Embed the SQL migrations into inventoryd.  Run as a script:
 #   cmake -DSQL_DIR=<deploy/sql> -DOUTPUT=<file.c> -P embed_sql.cmake
 # Every NNN_name.sql file in SQL_DIR becomes one entry of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The readiness probe's connection (see store.h, store_probe_*): one
  * PGconn of its own, never an executor's, so a health check never waits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Housekeeping of the store (store_maintain): pruning request ids older
  * than the store's TTL from request_log, for an idle worker.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Schema migration (store_migrate, `inventoryd --migrate`): applies the SQL
  * files of deploy/sql, embedded at build time (migrations.h), that the

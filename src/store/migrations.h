@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The SQL migrations of deploy/sql, embedded at build time by
  * embed_sql.cmake (generated migrations.c).  Private to the store.

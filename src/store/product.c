@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The product statements of the store (see store.h): GetProduct,
  * CreateProduct and UpdateStock one by one, and the batch forms the

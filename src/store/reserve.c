@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ReserveStock in the store (see store.h): several items, all or nothing,
  * in one statement.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The PostgreSQL store: the only module that includes <libpq-fe.h> and the
  * only one that speaks SQL.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Private to src/store: what conn.c (the per-worker connection and the
  * round trips on it), product.c (the product statements), janitor.c (the

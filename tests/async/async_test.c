@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * async.api: libinventory's asynchronous calls without an adapter: a
  * plain poll() loop on inventory_client_fd() (libpq's way), THREAD mode

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * drive: the window of asynchronous calls of tests/async (drive.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * drive: keeps a window of asynchronous calls in flight on a handle in
  * INVENTORY_COMPLETE_LOOP mode, from whatever loop runs its completions;

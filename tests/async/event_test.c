@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * async.libevent: libinventory on a libevent event_base through
  * <inventory/adapters/libevent.h>: 10,000 calls, 1,000 in flight, one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop_test: the shared body of the adapter tests (loop_test.h).
  *

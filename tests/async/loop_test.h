@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop_test: the test both adapter tests run (uv_test.c, event_test.c),
  * parameterised by the loop: 10,000 calls with 1,000 in flight on one

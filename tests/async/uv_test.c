@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * async.libuv: libinventory on a libuv loop through
  * <inventory/adapters/libuv.h>: 10,000 calls, 1,000 in flight, one loop

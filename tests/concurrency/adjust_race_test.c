@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Concurrency: AdjustStock under contention.  A product has stock 20; 16
  * threads each send ATTEMPTS adjustments of -1 at once (32 in all, more

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Concurrency: the last items.  A product has stock 5; 32 threads each try
  * to buy one with inventory_update_with_retry() and a callback that

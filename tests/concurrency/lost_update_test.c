@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Concurrency: no lost update.  THREADS threads share one client and, on
  * ONE product, each loop ATTEMPTS times: read it, then write stock =

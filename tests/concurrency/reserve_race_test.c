@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Concurrency: multi-item reservations over overlapping products.  8
  * products start at stock STOCK; 8 threads (half on the shared coalescing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Contract: AdjustStock through libinventory.
  *  - OK: stock + delta, version exactly +1, updated_at advances, name,

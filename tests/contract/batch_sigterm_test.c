@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * SIGTERM answers everything the server received, batch frames included,
  * on a private inventoryd (its own ipc:// socket and

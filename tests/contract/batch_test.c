@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Batching never changes what a call means (DESIGN.md, "Batching
  * rules"), shown rule by rule with real batch frames: Request

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Batch frames at the wire level (see batch_wire.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Batch frames at the wire level, for the batch contract tests: Request
  * envelopes built with the generated protobuf-c code, several packed into

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Contract: inventoryctl against the fixtures' server.
 #   cli_test.sh INVENTORYCTL TESTENV
 # Checks stdout (one JSON object per call) and exit codes: 0 on success,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared helpers of the contract and concurrency tests: a client handle on
  * the fixtures' server (group setup/teardown), assertions that print status

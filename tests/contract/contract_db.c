@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Direct PostgreSQL access for contract tests (see contract_db.h).
  */

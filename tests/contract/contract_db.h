@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Direct PostgreSQL access for the contract tests that must stage
  * something behind the server's back (a row lock held by another

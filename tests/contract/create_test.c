@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Contract: CreateProduct through libinventory.  One table: valid products
  * come back at version 1 with a fresh lower-case UUID, the exact name and

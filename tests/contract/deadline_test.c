@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A request's deadline bounds its work in PostgreSQL too.
  *

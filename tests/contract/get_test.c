@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Contract: GetProduct through libinventory against the real server.  One
  * table of cases: an existing product comes back exactly as created; a

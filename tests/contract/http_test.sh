@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Contract: the operator endpoint (--http) and JSON logs, over real HTTP.
 #   http_test.sh INVENTORYD INVENTORYCTL TESTENV
 # Starts a private inventoryd (its own ipc:// socket, the fixtures'

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Contract: request ids make writes safe to repeat.
  *  - an UpdateStock repeated with the same request id right after returns

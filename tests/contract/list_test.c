@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Contract: ListProducts through libinventory.
  *  - paging through every product, a small page at a time, yields ids in

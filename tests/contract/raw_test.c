@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Contract at the wire level: envelopes the client library never sends,
  * built with the generated protobuf-c code and sent over a bare nng REQ

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Contract: ReserveStock through libinventory.
  *  - OK: every item applied, the products after the change in item order,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inventory_update_with_retry(): the caller's request id, the overall
  * deadline, and finishing a write of unknown outcome after the helper

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inventory_update_with_retry() when a write's outcome is unknown.
  *

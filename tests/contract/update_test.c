@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Contract: UpdateStock through libinventory.  Each row of the table runs
  * against a fresh product that has already been updated twice (version 3,

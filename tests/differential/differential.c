@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The differential test of the batching rules (DESIGN.md, "Batching
  * rules"): a batch frame never changes what a call means.

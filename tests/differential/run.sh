@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ctest "differential": the fixtures' server and database are side A (calls
 # one at a time); this script makes side B, a second database in the
 # fixtures' cluster (created afresh, migrated) and a second inventoryd on

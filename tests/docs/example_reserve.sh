@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README example against the fixture server: reserve 3 of 5 units, then
 # 3 more must fail with FAILED_PRECONDITION and leave the stock at 2.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's C example must be client/examples/reserve.c (from its first
 # #include on), so that the example readers copy is the one the build
 # compiles.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fault (e): clients that vanish mid-request.  While the main recorder
 # runs, short-lived recorder processes (4 client threads each, on the same
 # products) are kill -9'd at random moments, each leaving its streamed

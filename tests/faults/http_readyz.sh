@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fault: PostgreSQL stops and comes back; the --http endpoint says so.
 #   http_readyz.sh INVENTORYD INVENTORY_HISTORY PG_TEMP_SH
 # /readyz is 200 while the database is up, turns 503 with a one-line

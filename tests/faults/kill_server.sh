@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fault (a): kill -9 inventoryd under load, restart it on the same URL.
 # Calls in flight get UNAVAILABLE or DEADLINE_EXCEEDED (indeterminate);
 # the restarted server must serve within FAULT_RECOVERY_MAX_MS and the

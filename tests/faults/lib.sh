@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # lib.sh: shared harness of the fault-injection tests.
 # Sourced by tests/faults/<fault>.sh, which are run by ctest as
 #   bash <fault>.sh INVENTORYD INVENTORY_HISTORY PG_TEMP_SH

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fault: three servers, one SIGKILLed and one SIGTERMed and restarted,
 # under a write load.
 #

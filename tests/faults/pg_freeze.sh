@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fault (d): PostgreSQL unreachable for a while without closing anything:
 # SIGSTOP the postmaster and every backend (the TCP connections stay open
 # and silent, like a network partition or a stalled host), hold, SIGCONT.

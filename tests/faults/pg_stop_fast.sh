@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fault (b): `pg_ctl stop -m fast` under load (clean shutdown: backends
 # are terminated, connections closed), then start PostgreSQL again.  The
 # server must stay up, answer UNAVAILABLE/DEADLINE_EXCEEDED while the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fault (c): `pg_ctl stop -m immediate` under load (no shutdown checkpoint:
 # PostgreSQL runs crash recovery on the next start), then start it again.
 # Same requirements as pg_stop_fast.sh.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Reservations and adjustments under faults: the recorder's
 # stock workload (AdjustStock restocks and takes, ReserveStock of 1..3
 # products, reads) runs for 16 s while, in turn,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fault: a rolling restart under a write load.
 #
 # Two inventoryd servers, A and B, on the same private database; one

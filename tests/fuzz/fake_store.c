@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A store for the fuzz targets: the API of src/store/store.h without a
  * database, so that dispatch_handle() runs the real handlers and their

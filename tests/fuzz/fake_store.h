@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fuzz targets' stand-in for src/store (see fake_store.c).  Not
  * thread-safe: libFuzzer runs one input at a time.

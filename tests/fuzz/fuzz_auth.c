@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the credentials field (Request.token) and the roles,
  * with --auth-file in force.  The input is raw request bytes handed to

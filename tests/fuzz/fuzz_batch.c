@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: raw bytes as a batch frame (Request.batch)
  * into dispatch_handle() with the fake store (fake_store.c), the whole

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: a reply from a (hostile or broken) server into
  * libinventory's codec_reply_decode(), codec_product_decode() and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: raw network bytes into dispatch_decode() and
  * dispatch_handle() with no store, exactly what a worker does with a

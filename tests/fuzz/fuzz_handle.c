@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target, built once per RPC (FUZZ_METHOD names it): the fuzzed
  * bytes are the typed request payload; they are wrapped in a well-formed

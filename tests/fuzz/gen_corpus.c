@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Writes the fuzz targets' seed corpus: small valid and near-valid
  * encodings of every method, built with the generated protobuf-c code so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checker.c: judge a history against the model of a versioned register per
  * product.

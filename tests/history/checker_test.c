@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checker_test: the history checker on hand-made histories.  Each anomaly
  * the checker exists to catch (a lost update, a double success, a bad

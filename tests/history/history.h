@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * history: a Jepsen-style record of concurrent operations on the inventory
  * service, and the checker that judges it.

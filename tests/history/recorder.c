@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inventory-history: record a concurrent history against a live
  * inventoryd and check it (see history.h and checker.c).

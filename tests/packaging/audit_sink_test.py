@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """packaging.audit_sink: audit records stay out of the main log.
 
     audit_sink_test.py INVENTORYD INVENTORYCTL TESTENV

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/packaging/manpages.sh: the hand-written man pages (deploy/package/man)
 # say what the programs' --help says.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """packaging.notify: inventoryd speaks systemd's notification protocol.
 
     notify_test.py INVENTORYD INVENTORYCTL TESTENV

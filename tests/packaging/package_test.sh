@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/packaging/package_test.sh: the Debian packages install what they
 # promise, and what they install works.
 #

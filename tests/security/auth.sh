@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # security.auth: callers, roles, the audit trail.
 #
 # One inventoryd on ipc:// and tcp:// with --auth-file (a writer, a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # certs.sh DIR: the TLS material of the security tests, made with openssl
 # in DIR (a temporary folder of the test; never committed):
 #

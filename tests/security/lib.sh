@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # lib.sh: shared harness of the security tests, on top of the
 # fault tests' harness (tests/faults/lib.sh: work directory, private
 # PostgreSQL, cleanup trap, fail/say/figure, wait_exit).  Sourced by

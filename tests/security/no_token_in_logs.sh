@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # security.no_token_in_logs: no bearer token in any log the suite
 # wrote.  Runs after the security tests (ctest fixture cleanup).
 #

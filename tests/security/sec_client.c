@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sec_client: the security tests' library probe (tests/security/).
  *

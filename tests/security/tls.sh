@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # security.tls: TLS on the RPC port.
 #
 #   good     inventoryd on tls+tcp:// (test CA's server certificate) and a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # security.tls_diag: a TLS connection that never comes up says why
 # (client/tls_diag.c), in inventoryctl's JSON message and the library's
 # status message, instead of only "no server connected within N ms":

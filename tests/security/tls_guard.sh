@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # security.tls_guard: a TLS listener keeps serving good callers while
 # others fail their handshakes (src/transport_guard.c).
 #

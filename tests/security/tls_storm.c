@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_storm: good callers while others fail their TLS handshakes
  * (tests/security/tls_guard.sh).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The store tests' own libpq connection helpers (see store_db.h).
  */

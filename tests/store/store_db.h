@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The store tests' side door into PostgreSQL: a plain libpq connection of
  * the test's own, to look at (and disturb) what the store under test did.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Store error handling against the real PostgreSQL of the `db` fixture:
  * every class of database error the store meets in operation is provoked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Store tests of the stock calls against the private PostgreSQL of the
  * `db` fixture: store_product_adjust (conflict-free, never below 0 or

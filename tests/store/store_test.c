@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Store tests against the private PostgreSQL of the `db` fixture: the
  * batch calls (store_product_get_many, store_product_update_many) give

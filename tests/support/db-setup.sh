@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ctest fixture "db" setup: a fresh private PostgreSQL in TESTENV/pg.
 #   db-setup.sh PG_TEMP_SH TESTENV
 # Whatever a previous (possibly aborted) run left in TESTENV/pg is stopped

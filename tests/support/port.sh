@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # port.sh: the one way scripts and tests pick TCP ports and start
 # something on them.  Sourced (deploy/scripts/server.sh sources it, so

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ctest fixture "server" setup.
 #   server-start.sh INVENTORYD INVENTORYCTL TESTENV
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ctest fixture "server" cleanup.
 #   server-stop.sh TESTENV [--quiet]
 #

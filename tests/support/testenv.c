@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Test support: locating the fixtures' server and database.  See
  * testenv.h.

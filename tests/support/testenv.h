@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Test support: where the fixtures' server and database are, and small
  * helpers shared by the test programs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Test watchdog: every test program ends within a bound, with a message
  * that says which phase hung, instead of eating ctest's TIMEOUT silently.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/batch.c: how an executor plans the mutating calls it
  * took from its queue (batch_plan_writes) and when two calls are the same

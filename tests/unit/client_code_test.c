@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of libinventory that need no server: inventory_code_name()
  * for every code (and "UNKNOWN" outside the enum), NULL-safe destructors,

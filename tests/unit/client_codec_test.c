@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for client/codec.c, libinventory's private wire code: request
  * envelopes carry the right method name, request id, deadline and typed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The retry budget of a client handle (client/retry_budget.h), as a pure
  * struct: no sockets.  gRPC's retry throttling numbers: a bucket of 10

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/code.c: status code numbers and names.  The numbers
  * are gRPC's (DESIGN.md) and must never drift; every name must be the

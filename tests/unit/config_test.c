@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/config.c: defaults, flags, environment variables,
  * precedence (command line > environment > default), bad values

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/conn_table.c, the policy of who holds a connection
  * slot: the total and per-address limits, untrusted connections picked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/dispatch.c's decode path (dispatch_decode) and the
  * replies dispatch_handle() builds without a database: undecodable bytes

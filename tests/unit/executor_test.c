@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/executor.c without a database: the executors are
  * started on a connection string that cannot connect, so every call that

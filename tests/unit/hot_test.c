@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/hot.c, the hot-product monitor: its memory does not
  * move while 100,000 distinct products conflict (the structure is fixed

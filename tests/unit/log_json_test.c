@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for log_json() (src/log.c), the --log-format json mapping:
  * msg is the words before the first key=value, each key=value a string

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/log.c's rate limit: at most per_second lines of a
  * kind pass in one second, the rest are counted, and the first line of

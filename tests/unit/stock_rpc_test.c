@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for AdjustStock, ReserveStock and ListProducts before any I/O:
  * AdjustStock's, ReserveStock's and ListProducts' validation through

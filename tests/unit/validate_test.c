@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/validate.c: one table per validator, each row a value
  * and whether the contract accepts it.  The edges are the contract's:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/wire_check.c, the walk of a frame's raw bytes before
  * protobuf-c unpacks it: well-formed frames at the depths the contract

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libinventory: the C client of the inventory service.
  *

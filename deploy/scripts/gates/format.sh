@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Gate: clang-format check (STYLE.md §10).
 #
 #   deploy/scripts/gates/format.sh          check every tracked .c/.h
@@ -56,3 +57,12 @@ if [ ${#bad[@]} -gt 0 ]; then
 fi
 echo "format: all formatted"
 bash deploy/scripts/check-architecture.sh
+# Every source, build and script file names its license (SPDX), as a
+# distribution's license checker expects.
+mapfile -t nolicense < <(git ls-files -- '*.c' '*.h' '*.sh' '*.py' '*.cmake' \
+	'*.proto' '*CMakeLists.txt' | xargs grep -L 'SPDX-License-Identifier: MIT')
+if [ ${#nolicense[@]} -gt 0 ]; then
+	echo "format: no SPDX-License-Identifier line in: ${nolicense[*]}" >&2
+	exit 1
+fi
+echo "format: every source file carries its SPDX line"

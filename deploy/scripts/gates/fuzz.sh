@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Gate: coverage-guided fuzzing of everything that parses network bytes.
 #
 #   deploy/scripts/gates/fuzz.sh            every target, 30 s each (11

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Gate: static analysis with clang-tidy 14 (and cppcheck, when installed).
 #
 #   deploy/scripts/gates/tidy.sh            src/ and client/

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Gate: valgrind memcheck of the contract tests and of the server they talk
 # to (STYLE.md §11: one -O0 -g job, never combined with ASan).
 #

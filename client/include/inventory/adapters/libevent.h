@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libinventory on a libevent 2 event_base: header-only, like hiredis's
  * adapters/libevent.h.

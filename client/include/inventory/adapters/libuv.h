@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libinventory on a libuv loop: header-only, like hiredis's
  * adapters/libuv.h.
