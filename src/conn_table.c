@@ -157,6 +157,8 @@ conn_table_pick_untrusted(
 	uint64_t when[CONN_PICK_MAX];
 	int      n = 0;
 
+	if (cap <= 0)
+		return 0;
 	if (cap > CONN_PICK_MAX)
 		cap = CONN_PICK_MAX;
 	/* The cap oldest, kept sorted by insertion. */

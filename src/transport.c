@@ -222,6 +222,9 @@ pipes_shutdown(const uint32_t *ids, int n, bool *ended)
 	DIR                    *dir;
 	int                     left = 0;
 
+	/* Zeroed so that an address nng did not give is never compared. */
+	memset(loc, 0, sizeof(loc));
+	memset(rem, 0, sizeof(rem));
 	for (int i = 0; i < n; i++) {
 		nng_pipe p;
 
@@ -244,6 +247,8 @@ pipes_shutdown(const uint32_t *ids, int n, bool *ended)
 		if (*end != '\0' || end == de->d_name || fd < 0 ||
 		    fd == dirfd(dir))
 			continue;
+		memset(&kr, 0, sizeof(kr));
+		memset(&kl, 0, sizeof(kl));
 		len = sizeof(kr);
 		if (getpeername((int)fd, (struct sockaddr *)&kr, &len) != 0)
 			continue;

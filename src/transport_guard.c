@@ -159,6 +159,7 @@ counts_read(nng_stat *root, nng_listener l, struct counts *out)
 	};
 	nng_stat *ls, *s;
 
+	memset(out, 0, sizeof(*out));
 	if (root == NULL || (ls = listener_scope(nng_stat_child(root),
 	                         nng_listener_id(l))) == NULL)
 		return false;
@@ -275,6 +276,7 @@ probe_wedged_tls(struct guard *gd, struct guarded *l)
 	bool               wedged = false;
 
 	memcpy(hello, sp_hello, sizeof(hello));
+	memset(&before, 0, sizeof(before));
 	if (l->certs && !counts_now(gd->listeners[l->index], &before))
 		return false; /* no statistics: nothing to judge by */
 	if (nng_aio_alloc(&aio, NULL, NULL) != 0 ||
