@@ -245,20 +245,30 @@ dispatch_request_fini(struct dispatch_request *req)
 	req->method  = -1;
 }
 
+/* Unpacked, such a string would end at the NUL: a token or id other
+ * than the one sent. */
+#define NUL_REFUSAL "method, request_id and token may not contain a NUL byte"
+
 enum code
 dispatch_decode(const uint8_t *buf, size_t len, struct dispatch_request *req,
     char *msg, size_t msglen)
 {
 	struct wire_check wire;
 	enum code         code;
+	bool              nul;
 
 	req->env     = NULL;
 	req->payload = NULL;
 	req->method  = -1;
 	code         = wire_check_request(buf, len, &wire, msg, msglen);
+	nul          = wire.nul;
 	wire_check_fini(&wire);
 	if (code != CODE_OK)
 		return code;
+	if (nul) { /* as open_call refuses it */
+		snprintf(msg, msglen, NUL_REFUSAL);
+		return CODE_INVALID_ARGUMENT;
+	}
 	req->env = inventory__v1__request__unpack(NULL, len, buf);
 	if (req->env == NULL) {
 		snprintf(msg, msglen, "malformed request envelope");
@@ -294,9 +304,7 @@ open_call(struct frame *f, const Inventory__V1__Request *env, bool nul,
 		 * other than the one sent. */
 		op->method = -1;
 		code       = CODE_INVALID_ARGUMENT;
-		snprintf(op->message, sizeof(op->message),
-		    "method, request_id and token may not contain a NUL "
-		    "byte");
+		snprintf(op->message, sizeof(op->message), NUL_REFUSAL);
 		goto out_done;
 	}
 	if (auth_enabled()) {

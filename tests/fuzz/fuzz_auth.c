@@ -9,7 +9,9 @@
  *  - auth_check() on the input as a token grants a role only to the exact
  *    tokens of the table, and names the right caller;
  *  - every reply unpacks; a single call whose envelope decodes and whose
- *    token is missing or unknown is UNAUTHENTICATED; a reader's write is
+ *    token is missing or unknown is UNAUTHENTICATED (INVALID_ARGUMENT when
+ *    its method, request id or token holds a NUL byte: such a token cannot
+ *    be read as sent); a reader's write is
  *    PERMISSION_DENIED; a writer is never refused for its role; in a batch
  *    frame every entry gets the verdict of its own token, else the frame's;
  *  - no reply message contains a token of the table, unless the caller
@@ -27,6 +29,7 @@
 #include "dispatch.h"
 #include "fuzz.h"
 #include "log.h"
+#include "wire_check.h"
 
 #define WRITER_TOKEN "fuzz-writer-token-0123456789"
 #define READER_TOKEN "fuzz-reader-token-9876543210"
@@ -153,6 +156,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Inventory__V1__Response *resp;
 	Inventory__V1__Request  *env;
 	enum auth_role           role;
+	struct wire_check        wc;
+	enum code                walk;
+	char                     msg[256];
 	size_t                   n;
 
 	/* The input as a token: only the table's tokens get in. */
@@ -169,18 +175,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(n > 0 && n <= sizeof(reply));
 	FUZZ_CHECK(
 	    (resp = inventory__v1__response__unpack(NULL, n, reply)) != NULL);
-	env = inventory__v1__request__unpack(NULL, size, data);
-	if (env != NULL && resp->n_batch == 0 && env->n_batch == 0 &&
-	    size <= DISPATCH_REPLY_MAX)
-		check_call(env, env->token, resp);
-	if (env != NULL && resp->n_batch > 0) {
-		FUZZ_CHECK(resp->n_batch == env->n_batch);
-		for (size_t i = 0; i < env->n_batch; i++)
-			check_call(env->batch[i],
-			    env->batch[i]->token != NULL ? env->batch[i]->token
-			                                 : env->token,
-			    resp->batch[i]);
+	/* The server's first look, before protobuf-c and before the token
+	 * (wire_check.c): a call whose method, request id or token holds a
+	 * NUL byte is refused for that, since its token cannot be read as
+	 * sent. */
+	walk = wire_check_request(data, size, &wc, msg, sizeof(msg));
+	env  = inventory__v1__request__unpack(NULL, size, data);
+	if (env != NULL && walk == CODE_OK && resp->n_batch == 0 &&
+	    env->n_batch == 0 && size <= DISPATCH_REPLY_MAX) {
+		if (wc.nul)
+			FUZZ_CHECK(resp->code == CODE_INVALID_ARGUMENT);
+		else
+			check_call(env, env->token, resp);
 	}
+	if (env != NULL && resp->n_batch > 0) {
+		FUZZ_CHECK(walk == CODE_OK && resp->n_batch == env->n_batch);
+		for (size_t i = 0; i < env->n_batch; i++) {
+			if (wc.entry_nul != NULL && i < wc.nentries &&
+			    wc.entry_nul[i])
+				FUZZ_CHECK(resp->batch[i]->code ==
+				           CODE_INVALID_ARGUMENT);
+			else
+				check_call(env->batch[i],
+				    env->batch[i]->token != NULL
+				        ? env->batch[i]->token
+				        : env->token,
+				    resp->batch[i]);
+		}
+	}
+	wire_check_fini(&wc);
 	if (env != NULL)
 		inventory__v1__request__free_unpacked(env, NULL);
 	inventory__v1__response__free_unpacked(resp, NULL);

@@ -8,9 +8,11 @@
  * "Batching rules"), so beyond "no crash" the target checks the rule
  * itself, entry by entry.  Invariants on every input:
  *  - the reply always unpacks as a Response with a code;
- *  - bytes over the size limit, bytes that are not a Request and frames of
- *    more than DISPATCH_BATCH_MAX entries get one frame-level refusal
- *    (RESOURCE_EXHAUSTED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED) with an
+ *  - bytes over the size limit, bytes that are not a Request, entries
+ *    nested deeper than one batch, frames of more than DISPATCH_BATCH_MAX
+ *    entries and frames with a call of their own or a NUL in their token
+ *    get one frame-level refusal (RESOURCE_EXHAUSTED, INVALID_ARGUMENT,
+ *    INVALID_ARGUMENT, RESOURCE_EXHAUSTED, INVALID_ARGUMENT) with an
  *    empty batch; a single (non-batch) frame gets a reply with no batch;
  *  - a frame of 1..DISPATCH_BATCH_MAX entries within the limit gets
  *    exactly that many Responses, in order, each echoing its entry's
@@ -33,6 +35,7 @@
 #include "fuzz.h"
 #include "log.h"
 #include "validate.h"
+#include "wire_check.h"
 
 /* Below fuzz.sh's -max_len (4096) and above the smallest frame of
  * DISPATCH_BATCH_MAX + 1 entries (2 bytes each), so that the fuzzer
@@ -188,18 +191,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	Inventory__V1__Request  *env = NULL;
 	Inventory__V1__Response *resp;
+	struct wire_check        wc   = { 0 };
+	enum code                walk = CODE_OK;
+	char                     msg[256];
 
 	fake_store_reset();
 	resp = handle(data, size, reply_batch);
 	if (size <= FUZZ_MAX_REQUEST) {
-		env = inventory__v1__request__unpack(NULL, size, data);
+		/* The server's first look, before protobuf-c (wire_check.c):
+		 * it refuses entries nested deeper than one batch and finds
+		 * NUL bytes in the frame's own method, id or token. */
+		walk = wire_check_request(data, size, &wc, msg, sizeof(msg));
+		env  = inventory__v1__request__unpack(NULL, size, data);
 	}
-	if (size > FUZZ_MAX_REQUEST || env == NULL ||
+	if (size > FUZZ_MAX_REQUEST || walk != CODE_OK || env == NULL ||
 	    env->n_batch > DISPATCH_BATCH_MAX) {
-		FUZZ_CHECK(
-		    resp->code == (env == NULL && size <= FUZZ_MAX_REQUEST
-		                          ? CODE_INVALID_ARGUMENT
-		                          : CODE_RESOURCE_EXHAUSTED));
+		FUZZ_CHECK(resp->code ==
+		           (size > FUZZ_MAX_REQUEST ? CODE_RESOURCE_EXHAUSTED
+		               : walk != CODE_OK    ? walk
+		               : env == NULL        ? CODE_INVALID_ARGUMENT
+		                             : CODE_RESOURCE_EXHAUSTED));
 		FUZZ_CHECK(resp->n_batch == 0);
 		FUZZ_CHECK(resp->message != NULL && resp->message[0] != '\0');
 		FUZZ_CHECK(resp->request_id == NULL);
@@ -208,13 +219,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A single frame: one reply, not a batch (fuzz_envelope
 		 * checks the rest). */
 		FUZZ_CHECK(resp->n_batch == 0);
+	} else if (env->method != NULL || env->request_id != NULL ||
+	           env->has_payload || env->has_timeout_ms || wc.nul) {
+		/* A frame with a call of its own, or a token it cannot mean:
+		 * refused whole rather than answered in part. */
+		FUZZ_CHECK(resp->code == CODE_INVALID_ARGUMENT);
+		FUZZ_CHECK(resp->n_batch == 0);
+		FUZZ_CHECK(resp->message != NULL && resp->message[0] != '\0');
 	} else {
 		FUZZ_CHECK(resp->code == CODE_OK);
 		FUZZ_CHECK(resp->n_batch == env->n_batch);
 		FUZZ_CHECK(!resp->has_payload && resp->details == NULL);
 		for (size_t i = 0; i < env->n_batch; i++) {
 			check_entry_reply(env->batch[i], resp->batch[i]);
-			if (env->batch[i]->n_batch == 0) {
+			if (wc.entry_nul != NULL && i < wc.nentries &&
+			    wc.entry_nul[i]) {
+				/* Unpacked, its strings end at the NUL: alone
+				 * it would be another call.  Refused. */
+				FUZZ_CHECK(resp->batch[i]->code ==
+				           CODE_INVALID_ARGUMENT);
+			} else if (env->batch[i]->n_batch == 0) {
 				check_alone(env->batch[i], resp->batch[i]);
 			}
 		}
@@ -222,6 +246,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (env != NULL) {
 		inventory__v1__request__free_unpacked(env, NULL);
 	}
+	wire_check_fini(&wc);
 	inventory__v1__response__free_unpacked(resp, NULL);
 	return 0;
 }

@@ -15,12 +15,14 @@
  *  - an echoed request id is the request's own and printable ASCII;
  *  - no crash, leak, overflow or undefined behaviour (ASan/UBSan/LSan).
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "dispatch.h"
 #include "fuzz.h"
 #include "log.h"
 #include "product.h"
+#include "wire_check.h"
 
 /* Small enough that libFuzzer's inputs cross it (see fuzz.sh -max_len). */
 enum { FUZZ_MAX_REQUEST = 2048 };
@@ -68,6 +70,38 @@ check_decode(const uint8_t *data, size_t size, enum code *verdict)
 	*verdict = code;
 }
 
+/* A batch frame protobuf-c unpacks: refused whole, with no entries, when
+ * the walk of its raw bytes refuses it (entries nested deeper than one
+ * batch), when it carries a call of its own or a NUL in its token (then
+ * INVALID_ARGUMENT, or RESOURCE_EXHAUSTED if it is also too long);
+ * otherwise one answer per entry, or RESOURCE_EXHAUSTED for too many. */
+static void
+check_batch_frame(const uint8_t *data, size_t size,
+    const Inventory__V1__Request *env, const Inventory__V1__Response *resp)
+{
+	struct wire_check wc;
+	char              msg[256];
+	enum code walk = wire_check_request(data, size, &wc, msg, sizeof(msg));
+	bool      own  = env->method != NULL || env->request_id != NULL ||
+	           env->has_payload || env->has_timeout_ms || wc.nul;
+
+	wire_check_fini(&wc);
+	if (walk != CODE_OK) {
+		FUZZ_CHECK(resp->code == (uint32_t)walk && resp->n_batch == 0);
+	} else if (own) {
+		FUZZ_CHECK((resp->code == CODE_INVALID_ARGUMENT ||
+		               resp->code == CODE_RESOURCE_EXHAUSTED) &&
+		           resp->n_batch == 0);
+	} else {
+		FUZZ_CHECK(
+		    (resp->code == CODE_OK && resp->n_batch == env->n_batch) ||
+		    (resp->code == CODE_RESOURCE_EXHAUSTED &&
+		        resp->n_batch == 0));
+	}
+	FUZZ_CHECK(resp->code == CODE_OK ||
+	           (resp->message != NULL && resp->message[0] != '\0'));
+}
+
 static void
 check_handle(const uint8_t *data, size_t size, enum code verdict)
 {
@@ -88,10 +122,7 @@ check_handle(const uint8_t *data, size_t size, enum code verdict)
 	if (env != NULL && env->n_batch > 0) {
 		/* A batch frame (fuzz_batch checks its entries): one answer
 		 * per entry, or one refusal of the whole frame. */
-		FUZZ_CHECK(
-		    (resp->code == CODE_OK && resp->n_batch == env->n_batch) ||
-		    (resp->code == CODE_RESOURCE_EXHAUSTED &&
-		        resp->n_batch == 0));
+		check_batch_frame(data, size, env, resp);
 		inventory__v1__request__free_unpacked(env, NULL);
 		inventory__v1__response__free_unpacked(resp, NULL);
 		return;

@@ -540,7 +540,8 @@ test_list_pages(void **state)
 		pages++;
 		assert_true(more == 0 || n == 7);
 	} while (more);
-	after_all = store_db_exec(e->db, "SELECT count(*) FROM products", NULL);
+	after_all =
+	    store_db_exec(e->db, "SELECT count(*) FROM products", NULL);
 	assert_true((long long)total >= before);
 	assert_true((long long)total <= after_all);
 	assert_true(mine >= PAGE_N);
