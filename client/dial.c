@@ -24,6 +24,7 @@
 
 #include "internal.h"
 #include "rng.h"
+#include "watch.h"
 
 /* Reconnect back-off of each dialer: nng doubles the delay from its
  * minimum to its maximum, with no jitter of its own (1.5.2), so every
@@ -159,7 +160,8 @@ dial_url(inventory_client *c, const char *url, int n,
 {
 	nng_tls_config *tls = NULL;
 	nng_dialer      d, *grown;
-	int             rv = 0;
+	size_t          first = c->ndialers;
+	int             rv    = 0;
 
 	if (url_is_tls(url) && (rv = tls_config_make(o, url, &tls)) != 0)
 		return rv;
@@ -195,6 +197,10 @@ dial_url(inventory_client *c, const char *url, int n,
 		c->dialers                = grown;
 		c->dialers[c->ndialers++] = d;
 	}
+	/* The probe dials with the same settings (watch.c). */
+	if (rv == 0 &&
+	    watch_add_url(c, url, tls, first, c->ndialers - first) != 0)
+		rv = NNG_ENOMEM;
 	if (tls != NULL)
 		nng_tls_config_free(tls);
 	return rv;
@@ -206,8 +212,8 @@ dial_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	inventory_client *c = arg;
 
-	(void)p;
 	atomic_fetch_add(&c->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+	watch_pipe_event(c, p, ev);
 }
 
 /* Before closing: when some connection is up but not all of them yet,
@@ -240,6 +246,7 @@ dial_start(inventory_client *c)
 		return;
 	for (size_t i = 0; i < c->ndialers; i++)
 		(void)nng_dialer_start(c->dialers[i], NNG_FLAG_NONBLOCK);
+	watch_start(c);
 }
 
 /* Socket options every dialer inherits (set before any dials) and the

@@ -27,6 +27,7 @@
 
 #include "internal.h"
 #include "tls_diag.h"
+#include "watch.h"
 
 /* Largest reply accepted; a full BatchGetProducts is well under it. */
 #define CLIENT_RECV_MAX        ((size_t)4 * 1024 * 1024)
@@ -199,6 +200,8 @@ inventory_client_open_opts_size(inventory_client **out, const char *urls,
 	    (o.completion != INVENTORY_COMPLETE_THREAD &&
 	        o.completion != INVENTORY_COMPLETE_LOOP))
 		return INVENTORY_INVALID_ARGUMENT;
+	if (o.probe_misses < 0)
+		return INVENTORY_INVALID_ARGUMENT;
 	if (o.connections == 0)
 		o.connections = CLIENT_CONNECTIONS;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -234,6 +237,8 @@ inventory_client_open_opts_size(inventory_client **out, const char *urls,
 		goto out_pump_fini;
 	}
 	dial_socket_init(c, CLIENT_RECV_MAX);
+	if (watch_create(c, &o) != 0)
+		goto out_close_sock;
 
 	for (url = strtok_r(list, ",", &save); url != NULL;
 	     url = strtok_r(NULL, ",", &save)) {
@@ -275,6 +280,7 @@ inventory_client_open_opts_size(inventory_client **out, const char *urls,
 
 out_close_sock:
 	nng_close(c->sock);
+	watch_free(c);
 	free(c->dialers);
 out_pump_fini:
 	pump_fini(c);
@@ -304,7 +310,9 @@ inventory_client_close(inventory_client *c)
 	 * for every frame in flight to come back. */
 	pump_shutdown(c);
 	dial_settle(c);
+	watch_stop(c);
 	nng_close(c->sock); /* closes the dialers too */
+	watch_free(c);      /* after the last pipe event */
 	free(c->dialers);
 	pump_fini(c);
 	complete_fini(c);

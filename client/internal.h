@@ -8,8 +8,9 @@
  * frames, the deadline timer, cancellation: the only file that moves
  * calls and frames), complete.c (turning a reply into an inventory_result
  * and running or queueing the callback; the event-loop queue), rpc.c (the
- * RPC wrappers, asynchronous and synchronous), retry.c and retry_async.c.
- * Only dial.c, handle.c and pump.c speak nng.
+ * RPC wrappers, asynchronous and synchronous), retry.c and retry_async.c,
+ * watch.c (a probe per server URL).  Only dial.c, handle.c, pump.c,
+ * watch.c and tls_diag.c speak nng.
  *
  * Invariants: every call is on the heap, owned by the library from its
  * start until its callback has returned; while pending it is in the
@@ -176,6 +177,8 @@ struct inventory_client {
 
 	/* Why tls+tcp:// connections fail (tls_diag.h), or NULL. */
 	struct tls_diag *tls_diag;
+	/* Which URLs still answer (watch.h), or NULL: no probes. */
+	struct watch *watch;
 };
 
 /* ---- dial.c ---- */

@@ -58,6 +58,8 @@ struct frame {
 	size_t            reply_cost;     /* bytes reserved for its replies */
 	bool              trusted;        /* a call of it got past the token
 	                                     check (or there is none) */
+	bool probe;                       /* an empty request: a client's
+	                                     liveness probe, answered OK */
 };
 
 /* Conflict and failure lines: at most 10 a second each, then a count. */
@@ -399,6 +401,24 @@ dispatch_frame_open(const uint8_t *buf, size_t len, uint64_t received_ns,
 		refuse(f, CODE_INVALID_ARGUMENT, "malformed request envelope");
 		return f;
 	}
+	if (f->env->n_batch == 0 && f->env->method == NULL &&
+	    f->env->request_id == NULL && !f->env->has_payload &&
+	    !f->env->has_timeout_ms) {
+		/* No call at all: a client checking that this server still
+		 * answers (client/watch.c).  No database, no token: it
+		 * learns nothing but that the process reads and replies. */
+		char caller[CALLER_MAX + 1];
+
+		f->probe = true;
+		/* Its connection is a caller's as a call's would be: a
+		 * known token, or none needed (the transport evicts
+		 * untrusted connections first). */
+		f->trusted =
+		    !auth_enabled() ||
+		    (f->env->token != NULL && !f->wire.nul &&
+		        auth_check(f->env->token, caller) != AUTH_ROLE_NONE);
+		return f;
+	}
 	if (f->env->n_batch == 0) {
 		f->nops     = 1;
 		f->ops      = &f->one;
@@ -705,6 +725,11 @@ dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out)
 	uint64_t                  now  = clock_now_ns();
 	size_t                    n;
 
+	if (f->probe) {
+		top.has_code = 1; /* OK, and nothing else */
+		metrics_probe();
+		return inventory__v1__response__pack_to_buffer(&top, out);
+	}
 	if (f->code != CODE_OK) {
 		top.has_code = 1;
 		top.code     = (uint32_t)f->code;

@@ -28,6 +28,19 @@ static _Atomic uint64_t latency[METRICS_METHODS][METRICS_BUCKETS];
 static _Atomic uint64_t latency_sum_us[METRICS_METHODS];
 static _Atomic uint64_t batches, batched_calls, fallback_calls;
 static _Atomic uint64_t overload[METRICS_OVERLOAD_KINDS];
+static _Atomic uint64_t probes;
+
+void
+metrics_probe(void)
+{
+	atomic_fetch_add_explicit(&probes, 1, memory_order_relaxed);
+}
+
+uint64_t
+metrics_probe_count(void)
+{
+	return atomic_load_explicit(&probes, memory_order_relaxed);
+}
 
 void
 metrics_overload(enum metrics_overload kind, uint64_t n)
@@ -329,6 +342,10 @@ metrics_expose(FILE *out, const struct metrics_gauges *g)
 	    "Calls run again one by one after their batch failed as a "
 	    "whole.",
 	    load(&fallback_calls));
+	expose_counter(out, "inventory_probes_total",
+	    "Liveness probes answered (empty requests, kept out of the "
+	    "per-method counts).",
+	    load(&probes));
 	header(out, "inventory_refused_total", "counter",
 	    "What the server refused or closed to stay within its limits, "
 	    "by reason.");

@@ -44,6 +44,9 @@ enum metrics_overload {
 void     metrics_overload(enum metrics_overload kind, uint64_t n);
 uint64_t metrics_overload_count(enum metrics_overload kind);
 void     metrics_log(void);
+/* A liveness probe (an empty request) was answered. */
+void     metrics_probe(void);
+uint64_t metrics_probe_count(void);
 
 /* The method's name as the metrics label it ("UpdateStock"; "unknown"
  * for an index outside the service).  Static storage. */

@@ -79,6 +79,13 @@ enum {
 	 * that stopped reading pending), it closes anyway, so SIGTERM always
 	 * ends within a bound (systemd would SIGKILL otherwise). */
 	DRAIN_MAX_MS = 10000,
+	/* nng_close() itself, at most: nng 1.5.2's single pipe reaper can
+	 * wedge on a pipe whose peer left while this process was frozen
+	 * (SIGSTOP, a paused VM), and nng_close() then never returns.  With
+	 * every reply already handed over there is nothing left to lose, so
+	 * the stop goes on without it: drain + grace + this stays within
+	 * systemd's 15 s. */
+	CLOSE_MAX_MS = 3000,
 	/* Frames one connection may have handled at once while contexts
 	 * are scarce (more than half of them busy): libinventory keeps 2 in
 	 * flight per connection when it coalesces; beyond, refused.  With
@@ -776,6 +783,80 @@ drain_wait(struct transport *t, int ms)
 	return atomic_load(&t->active) == 0;
 }
 
+/* nng_close() on a thread of its own, waited for at most CLOSE_MAX_MS. */
+struct closer {
+	nng_socket      sock;
+	pthread_mutex_t mtx;
+	pthread_cond_t  cv;
+	bool            done;
+	bool            abandoned; /* the waiter gave up: the thread frees */
+};
+
+static void *
+closer_main(void *arg)
+{
+	struct closer *c = arg;
+	bool           abandoned;
+
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mtx);
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	abandoned = c->abandoned;
+	pthread_mutex_unlock(&c->mtx);
+	if (abandoned) {
+		pthread_mutex_destroy(&c->mtx);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+	}
+	return NULL;
+}
+
+/* Close sock; false if nng_close() did not return within CLOSE_MAX_MS
+ * (it is then left to finish, or not, on its thread). */
+static bool
+close_bounded(nng_socket sock)
+{
+	struct closer  *c;
+	struct timespec until;
+	pthread_t       th;
+	bool            done;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		nng_close(sock); /* no memory for the bound: unbounded */
+		return true;
+	}
+	c->sock = sock;
+	pthread_mutex_init(&c->mtx, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&th, NULL, closer_main, c) != 0) {
+		nng_close(sock);
+		c->done = true;
+	} else {
+		(void)pthread_detach(th);
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CLOSE_MAX_MS / 1000;
+	until.tv_nsec += (long)(CLOSE_MAX_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mtx);
+	while (!c->done &&
+	       pthread_cond_timedwait(&c->cv, &c->mtx, &until) != ETIMEDOUT)
+		;
+	done         = c->done;
+	c->abandoned = !done;
+	pthread_mutex_unlock(&c->mtx);
+	if (done) {
+		pthread_mutex_destroy(&c->mtx);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+	}
+	return done;
+}
+
 void
 transport_stop(struct transport *t)
 {
@@ -802,7 +883,13 @@ transport_stop(struct transport *t)
 	nng_msleep(DRAIN_GRACE_MS);
 	(void)nng_pipe_notify(t->sock, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
 	(void)nng_pipe_notify(t->sock, NNG_PIPE_EV_REM_POST, NULL, NULL);
-	nng_close(t->sock);
+	if (!close_bounded(t->sock)) {
+		log_err("transport: nng_close() did not return within %d ms "
+		        "(nng 1.5.2's pipe reaper is stuck); exiting without "
+		        "it, every reply already handed over",
+		    CLOSE_MAX_MS);
+		return;
+	}
 	/* Closed: whatever was still pending completes now (a frame an
 	 * executor finishes later fails its send at once).  Bounded all the
 	 * same: SIGTERM must end the process.  If nng still holds a context

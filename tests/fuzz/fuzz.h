@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "inventory/v1/service.pb-c.h"
+
 #define FUZZ_CHECK(cond)                                                 \
 	do {                                                             \
 		if (!(cond)) {                                           \
@@ -26,6 +28,16 @@
 /* libFuzzer's entry points (no header ships them). */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* True if env is a liveness probe as the server sees one: nothing but,
+ * at most, a token (dispatch.c answers it OK without a call). */
+static inline int
+fuzz_is_probe(const Inventory__V1__Request *env)
+{
+	return env->n_batch == 0 && env->method == NULL &&
+	       env->request_id == NULL && !env->has_payload &&
+	       !env->has_timeout_ms;
+}
 
 /* True if s is NUL-terminated within size bytes. */
 static inline int

@@ -11,9 +11,9 @@
  *  - every reply unpacks; a single call whose envelope decodes and whose
  *    token is missing or unknown is UNAUTHENTICATED (INVALID_ARGUMENT when
  *    its method, request id or token holds a NUL byte: such a token cannot
- *    be read as sent); a reader's write is
- *    PERMISSION_DENIED; a writer is never refused for its role; in a batch
- *    frame every entry gets the verdict of its own token, else the frame's;
+ *    be read as sent; OK for an empty request, a liveness probe); a reader's
+ * write is PERMISSION_DENIED; a writer is never refused for its role; in a
+ * batch frame every entry gets the verdict of its own token, else the frame's;
  *  - no reply message contains a token of the table, unless the caller
  *    put its text in a field the server echoes (method, request id);
  *  - no crash, leak, overflow or undefined behaviour (ASan/UBSan/LSan).
@@ -183,7 +183,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env  = inventory__v1__request__unpack(NULL, size, data);
 	if (env != NULL && walk == CODE_OK && resp->n_batch == 0 &&
 	    env->n_batch == 0 && size <= DISPATCH_REPLY_MAX) {
-		if (wc.nul)
+		if (fuzz_is_probe(env))
+			FUZZ_CHECK(resp->code == CODE_OK); /* needs no token */
+		else if (wc.nul)
 			FUZZ_CHECK(resp->code == CODE_INVALID_ARGUMENT);
 		else
 			check_call(env, env->token, resp);

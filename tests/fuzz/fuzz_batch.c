@@ -238,6 +238,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 * it would be another call.  Refused. */
 				FUZZ_CHECK(resp->batch[i]->code ==
 				           CODE_INVALID_ARGUMENT);
+			} else if (fuzz_is_probe(env->batch[i])) {
+				/* Alone, an empty request is a liveness probe;
+				 * in a batch, a call with no method. */
+				FUZZ_CHECK(resp->batch[i]->code ==
+				           CODE_INVALID_ARGUMENT);
 			} else if (env->batch[i]->n_batch == 0) {
 				check_alone(env->batch[i], resp->batch[i]);
 			}

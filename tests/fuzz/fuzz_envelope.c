@@ -12,6 +12,7 @@
  *    with a code and a message, whose code is the decode verdict (or
  *    RESOURCE_EXHAUSTED above the size limit, UNAVAILABLE or
  *    DEADLINE_EXCEEDED for a good request with no store);
+ *  - an empty request (at most a token) is a liveness probe: OK, code only;
  *  - an echoed request id is the request's own and printable ASCII;
  *  - no crash, leak, overflow or undefined behaviour (ASan/UBSan/LSan).
  */
@@ -123,6 +124,15 @@ check_handle(const uint8_t *data, size_t size, enum code verdict)
 		/* A batch frame (fuzz_batch checks its entries): one answer
 		 * per entry, or one refusal of the whole frame. */
 		check_batch_frame(data, size, env, resp);
+		inventory__v1__request__free_unpacked(env, NULL);
+		inventory__v1__response__free_unpacked(resp, NULL);
+		return;
+	}
+	if (env != NULL && fuzz_is_probe(env)) {
+		/* A liveness probe: OK, its code alone. */
+		FUZZ_CHECK(resp->code == CODE_OK && resp->message == NULL &&
+		           !resp->has_payload && resp->details == NULL &&
+		           resp->request_id == NULL);
 		inventory__v1__request__free_unpacked(env, NULL);
 		inventory__v1__response__free_unpacked(resp, NULL);
 		return;

@@ -14,6 +14,7 @@
  *   inventory-history check [common] [--no-final] FILE...
  *   inventory-history probe [common] --id ID [--until-ok MS]
  *   common: [--server URL] [--db CONNINFO] [--timeout-ms T]
+ *           [--probe-interval-ms P] (the handle's server probes; -1: none)
  *           [--final-wait-ms T]
  *
  * run: N client threads share one inventory_client.  Each loops: pick a
@@ -86,25 +87,27 @@
 #define MAX_CLIENT       2000    /* keeps stock below 2^31 */
 
 struct config {
-	const char *server;         /* nng URL(s) */
-	const char *db;             /* libpq conninfo, or NULL */
-	int         clients;        /* client threads */
-	long        ops;            /* op budget, 0: use duration */
-	double      duration;       /* seconds, with ops == 0 */
-	int         nproducts;      /* products to create */
-	const char *ids;            /* products to use (P lines), or NULL */
-	const char *skew;           /* hot, uniform, zipf:S */
-	double      read_ratio;     /* share of reads */
-	const char *history;        /* stream file, or NULL */
-	const char *write_ids;      /* write the P lines here, or NULL */
-	int         client_base;    /* first client id */
-	int         check;          /* run the checker at the end */
-	int         timeout_ms;     /* per call */
-	int         final_wait_ms;  /* retry final reads this long */
-	int         no_final;       /* check: do not read the final state */
-	const char *probe_id;       /* probe: product id */
-	int         until_ok_ms;    /* probe: retry until OK this long */
-	int         retry;          /* run: --workload retry */
+	const char *server;            /* nng URL(s) */
+	const char *db;                /* libpq conninfo, or NULL */
+	int         clients;           /* client threads */
+	long        ops;               /* op budget, 0: use duration */
+	double      duration;          /* seconds, with ops == 0 */
+	int         nproducts;         /* products to create */
+	const char *ids;               /* products to use (P lines), or NULL */
+	const char *skew;              /* hot, uniform, zipf:S */
+	double      read_ratio;        /* share of reads */
+	const char *history;           /* stream file, or NULL */
+	const char *write_ids;         /* write the P lines here, or NULL */
+	int         client_base;       /* first client id */
+	int         check;             /* run the checker at the end */
+	int         timeout_ms;        /* per call */
+	int         probe_interval_ms; /* the handle's probes (client.h);
+	                                  0: default, negative: none */
+	int         final_wait_ms;     /* retry final reads this long */
+	int         no_final;          /* check: do not read the final state */
+	const char *probe_id;          /* probe: product id */
+	int         until_ok_ms;       /* probe: retry until OK this long */
+	int         retry;             /* run: --workload retry */
 	int         retry_attempts; /* retry: max_attempts, 0: the library's */
 	int retry_backoff; /* retry: max_backoff_ms, 0: the library's */
 	int stock;         /* run: --workload stock */
@@ -231,6 +234,16 @@ rec_done(struct recorder *rec, const struct hist_op *op)
 		    rec, buf, history_fmt_complete(buf, sizeof(buf), i, op));
 	}
 	pthread_mutex_unlock(&rec->mu);
+}
+
+/* A handle on cfg->server with cfg's probe setting. */
+static inventory_code
+client_open(inventory_client **cl, const struct config *cfg)
+{
+	inventory_client_opts o = { 0 };
+
+	o.probe_interval_ms = cfg->probe_interval_ms;
+	return inventory_client_open_opts(cl, cfg->server, &o);
 }
 
 static int
@@ -977,7 +990,7 @@ cmd_run(struct config *cfg, int setup_only)
 	history_init(&rec.h);
 	rec.fd  = -1;
 	rec.cfg = cfg;
-	if (inventory_client_open(&rec.cl, cfg->server) != INVENTORY_OK) {
+	if (client_open(&rec.cl, cfg) != INVENTORY_OK) {
 		fprintf(stderr, "inventory-history: bad server URL %s\n",
 		    cfg->server);
 		goto out;
@@ -1090,7 +1103,7 @@ cmd_check(struct config *cfg, int nfiles, char **files)
 			goto out;
 		}
 	if (!cfg->no_final) {
-		if (inventory_client_open(&cl, cfg->server) != INVENTORY_OK)
+		if (client_open(&cl, cfg) != INVENTORY_OK)
 			goto out;
 		if (read_final(&h, cl, cfg, -1) != 0) {
 			printf("verdict:          FAIL (final state "
@@ -1115,8 +1128,7 @@ cmd_probe(struct config *cfg)
 	inventory_code      code;
 	int                 tries = 0;
 
-	if (cfg->probe_id == NULL ||
-	    inventory_client_open(&cl, cfg->server) != INVENTORY_OK) {
+	if (cfg->probe_id == NULL || client_open(&cl, cfg) != INVENTORY_OK) {
 		fprintf(stderr, "inventory-history: probe needs --id and a "
 		                "valid --server\n");
 		return 2;
@@ -1223,6 +1235,8 @@ main(int argc, char **argv)
 			cfg.client_base = atoi(v);
 		else if (strcmp(o, "--timeout-ms") == 0)
 			cfg.timeout_ms = atoi(v);
+		else if (strcmp(o, "--probe-interval-ms") == 0)
+			cfg.probe_interval_ms = atoi(v);
 		else if (strcmp(o, "--final-wait-ms") == 0)
 			cfg.final_wait_ms = atoi(v);
 		else if (strcmp(o, "--id") == 0)

@@ -55,6 +55,7 @@ struct row {
 	uint32_t    expect;     /* wire code, or NO_REPLY */
 };
 
+#define OK 0  /* OK */
 #define IA 3  /* INVALID_ARGUMENT */
 #define RE 8  /* RESOURCE_EXHAUSTED */
 #define UN 12 /* UNIMPLEMENTED */
@@ -68,7 +69,9 @@ static const struct row rows[] = {
 	    .bytes = "\x0a\x7f"
 	             "abc",
 	    .size = 5, .expect = IA },
-	{ "empty message", RAW, .bytes = "", .size = 0, .expect = IA },
+	/* Nothing at all: a client's liveness probe, answered OK. */
+	{ "empty message (a probe)", RAW, .bytes = "", .size = 0,
+	    .expect = OK },
 	{ "truncated envelope", TRUNCATED, .expect = IA },
 	{ "HTTP request", RAW, .bytes = "GET / HTTP/1.1\r\n\r\n", .size = 18,
 	    .expect = IA },
@@ -87,7 +90,8 @@ static const struct row rows[] = {
 	    .method = "/grpc.health.v1.Health/Check", .expect = UN },
 	{ "SQL as method", NO_PAYLOAD, .method = SQL, .expect = UN },
 	{ "60000-byte method", BIG_METHOD, .size = 60000, .expect = UN },
-	{ "no method", NO_PAYLOAD, .method = NULL, .expect = IA },
+	{ "no method", NO_PAYLOAD, .method = NULL, .request_id = "r",
+	    .expect = IA },
 	{ "GetProduct without payload", NO_PAYLOAD, .method = "GetProduct",
 	    .expect = IA },
 	{ "UpdateStock without payload", NO_PAYLOAD, .method = "UpdateStock",

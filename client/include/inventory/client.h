@@ -201,6 +201,20 @@ typedef struct inventory_client_opts {
 	                              * for 127.0.0.1 lists DNS:127.0.0.1) */
 	/* Appended in 0.2: where asynchronous calls' callbacks run. */
 	int completion; /* an inventory_completion; 0: THREAD */
+	/* Appended in 0.3: a silent server (cut off without a reset, a
+	 * frozen host) answers nothing while its connections still look
+	 * up, and every frame handed to them would wait for its deadline.
+	 * With two URLs or more, each is probed on a connection of its own
+	 * (an empty request inventoryd answers at once, without the
+	 * database); a URL that misses probe_misses probes in a row is
+	 * down: the handle's connections to it are closed and their frames
+	 * resent to the others, until it answers again.  The last URL up is
+	 * never taken down.  A handle with one URL never probes. */
+	int probe_interval_ms; /* a probe this often, each waiting as long
+	                        * for its answer; 0: 250; negative: no
+	                        * probes */
+	int probe_misses;      /* down after this many misses in a row;
+	                        * 0: 3 (so about 1 s by default) */
 } inventory_client_opts;
 
 /* Where the callbacks of asynchronous calls (and of every call when the
