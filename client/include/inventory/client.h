@@ -54,9 +54,10 @@ extern "C" {
 /* This header's version: 0.2.0 added the asynchronous API, the
  * completion modes and the options' size (see inventory_client_open_opts),
  * and merged the two retry helpers; it is not binary compatible with 0.1
- * (the shared library's SONAME changed with it). */
+ * (the shared library's SONAME changed with it).  0.3.0 appended the
+ * server probes' options (binary compatible: options are read by size). */
 #define INVENTORY_CLIENT_VERSION_MAJOR 0
-#define INVENTORY_CLIENT_VERSION_MINOR 2
+#define INVENTORY_CLIENT_VERSION_MINOR 3
 #define INVENTORY_CLIENT_VERSION_PATCH 0
 #define INVENTORY_CLIENT_VERSION                    \
 	((INVENTORY_CLIENT_VERSION_MAJOR << 16) |   \
