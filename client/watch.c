@@ -197,6 +197,18 @@ probe_judge(struct watch_url *u, bool answered)
 	free(close);
 }
 
+/* Free the message u's aio holds, if any, and forget it: a send that
+ * failed leaves ours there, a receive leaves the answer. */
+static void
+probe_msg_drop(struct watch_url *u)
+{
+	nng_msg *m = nng_aio_get_msg(u->aio);
+
+	if (m != NULL)
+		nng_msg_free(m);
+	nng_aio_set_msg(u->aio, NULL);
+}
+
 /* Wait for the rest of the interval since the probe left. */
 static void
 probe_wait(struct watch_url *u)
@@ -225,10 +237,9 @@ probe_cb(void *arg)
 		nng_recv_aio(u->sock, u->aio);
 		return;
 	}
-	if (rv == 0)
-		nng_msg_free(nng_aio_get_msg(u->aio)); /* the answer */
-	else if (u->step == PROBE_SEND)
-		nng_msg_free(nng_aio_get_msg(u->aio)); /* ours, unsent */
+	/* The answer, or ours unsent; none after a failed receive. */
+	if (rv == 0 || u->step == PROBE_SEND)
+		probe_msg_drop(u);
 	/* Answered, or no connection took it or no answer came in time. */
 	probe_judge(u, rv == 0);
 	probe_wait(u);
@@ -317,8 +328,12 @@ watch_free(inventory_client *c)
 	for (size_t i = 0; i < w->nurls; i++) {
 		struct watch_url *u = &w->urls[i];
 
-		if (u->aio != NULL)
+		if (u->aio != NULL) {
+			/* A probe the close caught unsent (its send refused
+			 * on the stopped aio) is still ours. */
+			probe_msg_drop(u);
 			nng_aio_free(u->aio);
+		}
 		if (u->timer != NULL)
 			nng_aio_free(u->timer);
 		if (u->tls != NULL)
