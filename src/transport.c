@@ -792,6 +792,14 @@ struct closer {
 	bool            abandoned; /* the waiter gave up: the thread frees */
 };
 
+static void
+closer_free(struct closer *c)
+{
+	pthread_mutex_destroy(&c->mtx);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
 static void *
 closer_main(void *arg)
 {
@@ -804,11 +812,8 @@ closer_main(void *arg)
 	pthread_cond_signal(&c->cv);
 	abandoned = c->abandoned;
 	pthread_mutex_unlock(&c->mtx);
-	if (abandoned) {
-		pthread_mutex_destroy(&c->mtx);
-		pthread_cond_destroy(&c->cv);
-		free(c);
-	}
+	if (abandoned)
+		closer_free(c); /* the waiter has gone: the last user */
 	return NULL;
 }
 
@@ -849,11 +854,8 @@ close_bounded(nng_socket sock)
 	done         = c->done;
 	c->abandoned = !done;
 	pthread_mutex_unlock(&c->mtx);
-	if (done) {
-		pthread_mutex_destroy(&c->mtx);
-		pthread_cond_destroy(&c->cv);
-		free(c);
-	}
+	if (done)
+		closer_free(c);
 	return done;
 }
 

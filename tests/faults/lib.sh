@@ -175,6 +175,21 @@ hist_answers() {
 	return 1
 }
 
+# wait_up URL PID NAME: until the server NAME (PID) at URL answers (a
+# random id: NOT_FOUND); a second server's start (multi_server.sh,
+# rolling_restart.sh, silent_server.sh).
+wait_up() {
+	local u=$1 pid=$2 name=$3 i out=
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || fail "inventoryd $name exited while starting"
+		out=$("$hist" probe --server "$u" --timeout-ms 500 \
+			--id "$(cat /proc/sys/kernel/random/uuid)" 2>&1 || true)
+		case "$out" in *NOT_FOUND*) return 0 ;; esac
+		sleep 0.1
+	done
+	fail "inventoryd $name did not answer within 10 s (last: $out)"
+}
+
 wait_server_up() {
 	inventory_wait "$srv_pid" 10 hist_answers && return 0
 	srv_alive || fail "inventoryd exited while starting"

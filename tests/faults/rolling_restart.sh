@@ -60,19 +60,6 @@ start_b() {
 	extra_pids=$srv_b_pid
 }
 
-# wait_up URL PID NAME: until URL answers (a random id: NOT_FOUND).
-wait_up() {
-	local u=$1 pid=$2 name=$3 i out=
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || fail "inventoryd $name exited while starting"
-		out=$("$hist" probe --server "$u" --timeout-ms 500 \
-			--id "$(cat /proc/sys/kernel/random/uuid)" 2>&1 || true)
-		case "$out" in *NOT_FOUND*) return 0 ;; esac
-		sleep 0.1
-	done
-	fail "inventoryd $name did not answer within 10 s (last: $out)"
-}
-
 # sigterm NAME PID: SIGTERM, exit 0 within 30 s; prints the drain time.
 sigterm() {
 	local name=$1 pid=$2 t0

@@ -36,24 +36,13 @@ srv_b_pid=
 
 mono_ms() { python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000000)'; }
 
-wait_up_b() {
-	local i out=
-	for i in $(seq 1 100); do
-		kill -0 "$srv_b_pid" 2>/dev/null || fail "inventoryd B exited while starting"
-		out=$("$hist" probe --server "$url_b" --timeout-ms 500 \
-			--id "$(cat /proc/sys/kernel/random/uuid)" 2>&1 || true)
-		case "$out" in *NOT_FOUND*) return 0 ;; esac
-		sleep 0.1
-	done
-	fail "inventoryd B did not answer within 10 s (last: $out)"
-}
 
 fault_setup # A on $url, migrate, products
 inventory_serve "$inventoryd" "$work/inventoryd-b.log" --listen "$url_b" \
 	--db "$INVENTORY_DB" --workers "$FAULT_WORKERS"
 srv_b_pid=$inventory_pid
 extra_pids=$srv_b_pid
-wait_up_b
+wait_up "$url_b" "$srv_b_pid" B
 say "inventoryd B $srv_b_pid on $url_b"
 
 lead=3
