@@ -247,11 +247,15 @@ reserve_send(struct retry_run *r, const inventory_reserve_item *items,
 	inventory_call_opts call = { .request_id = wid };
 	inventory_code      code;
 	enum retry_stop     why;
+	int                 unknown = 0; /* a send of wid is still unknown */
 
 	*stopped = 0;
 	for (;;) {
 		if ((call.timeout_ms = retry_call_timeout(r)) == 0) {
 			*stopped = 1;
+			/* The resend could not leave, but the send before it
+			 * (same id) may still be applied. */
+			info->outcome_unknown = unknown;
 			if (st->code == INVENTORY_ABORTED) {
 				retry_explain(
 				    st, r, RETRY_DEADLINE, info->attempts);
@@ -268,6 +272,7 @@ reserve_send(struct retry_run *r, const inventory_reserve_item *items,
 		    r->c, items, n, &call, out, st, errs, nerrs);
 		if (!retry_budget_costly(code))
 			return code;
+		unknown = 1;
 		/* Outcome unknown: resend the same reservation. */
 		why = retry_next(r, code, info->attempts, info->attempts - 1);
 		if (why != RETRY_GO) {

@@ -140,8 +140,10 @@ rmw_after_sleep(inventory_result *res, void *arg)
 		m->reread = 0;
 		rmw_read(m);
 	} else if (m->info.outcome_unknown) {
-		m->info.outcome_unknown = 0;
-		rmw_write(m); /* resend the same write */
+		/* Resend the same write.  It stays unknown until a resend
+		 * gets a definite answer: a deadline that leaves no time
+		 * to resend must still report it (rmw_write). */
+		rmw_write(m);
 	} else if (m->info.attempts == 0) {
 		rmw_read(m); /* a read that failed, again */
 	} else {
@@ -250,14 +252,15 @@ rmw_on_write(inventory_result *res, void *arg)
 		rmw_sleep(m, ms);
 		return;
 	}
+	/* A definite answer to this write (same id) settles every earlier
+	 * send of it; a cancelled one may have been sent. */
+	m->info.outcome_unknown = code == INVENTORY_CANCELLED;
 	if (code == INVENTORY_OK) {
 		m->written   = res->product;
 		res->product = NULL;
 		rmw_finish(m, code);
 		return;
 	}
-	if (code == INVENTORY_CANCELLED)
-		m->info.outcome_unknown = 1; /* it may have been sent */
 	if (code != INVENTORY_ABORTED) {
 		rmw_finish(m, code);
 		return;
