@@ -22,7 +22,10 @@
  * - A deadline never leaves a statement running behind the caller's
  *   back: past it the statement is cancelled in PostgreSQL and its result
  *   (57014, or what really happened if the cancel came too late) is still
- *   read, so the connection is idle again when the call returns.
+ *   read, so the connection is idle again when the call returns.  A
+ *   write whose wait for a synchronous standby that cancel cut short
+ *   (PostgreSQL then reports success, with a WARNING) is UNAVAILABLE,
+ *   outcome unknown: it may be on no standby (store_notice_receiver()).
  * - A pipeline ends out of pipeline mode, in blocking mode, with every
  *   result read; if that cannot be guaranteed the connection is dropped.
  */
@@ -50,6 +53,12 @@ enum {
 	REQUEST_TTL_DEFAULT = 86400, /* seconds, when the option is 0 */
 	LOG_LINE_MAX        = 512,   /* libpq text kept in one log line */
 };
+
+/* Logged when a write's commit was cut short by our cancel. */
+#define UNCONFIRMED_COMMIT                                                \
+	"the deadline's cancel reached it while PostgreSQL waited for a " \
+	"synchronous standby: committed locally, maybe on no standby, "   \
+	"outcome unknown (UNAVAILABLE)"
 
 /* What a failed statement needs before the next one can run. */
 enum store_action {
@@ -242,6 +251,32 @@ store_notice(void *arg, const char *message)
 	log_debug("store: notice: %s", message);
 }
 
+/*
+ * A store's notices.  One matters: when our deadline's cancel reaches a
+ * backend that has committed locally and waits for a synchronous standby,
+ * PostgreSQL stops waiting, sends a WARNING ("canceling wait for
+ * synchronous replication due to user request", SQLSTATE 01000, no code
+ * of its own) and then reports the statement as if it had succeeded.  The
+ * write may be on no standby, so a failover can lose it: the caller must
+ * not be told OK.  A WARNING after our cancel is taken as that one (the
+ * message itself may be translated); exec_once() and pipeline_once() then
+ * answer UNAVAILABLE, outcome unknown.
+ */
+static void
+store_notice_receiver(void *arg, const PGresult *res)
+{
+	struct store *st = arg;
+	const char   *severity =
+	    PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (st->cancel_sent && severity != NULL &&
+	    strcmp(severity, "WARNING") == 0 && state != NULL &&
+	    strcmp(state, "01000") == 0)
+		st->commit_unconfirmed = true;
+	log_debug("store: notice: %s", PQresultErrorMessage(res));
+}
+
 PGconn *
 store_pq_connect(const char *conninfo)
 {
@@ -395,6 +430,9 @@ store_ready(struct store *st)
 	if (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK) {
 		PQfinish(st->conn);
 		st->conn = store_pq_connect(st->conninfo);
+		if (st->conn != NULL)
+			PQsetNoticeReceiver(
+			    st->conn, store_notice_receiver, st);
 		if (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK) {
 			store_pq_log("connect", st->conn, NULL);
 			goto out_backoff;
@@ -545,7 +583,8 @@ store_classify(
 
 	*act = ACT_NONE;
 	if (state == NULL)
-		return lost ? CODE_UNAVAILABLE : CODE_INTERNAL;
+		return lost || st->commit_unconfirmed ? CODE_UNAVAILABLE
+		                                      : CODE_INTERNAL;
 	if (lost) {
 		*act = ACT_RECONNECT;
 		return CODE_UNAVAILABLE;
@@ -675,7 +714,8 @@ store_await(struct store *st, uint64_t deadline_ns, bool *cancelled)
 				    c == NULL ? "no cancel handle" : err);
 			}
 			PQfreeCancel(c);
-			*cancelled = true;
+			*cancelled      = true;
+			st->cancel_sent = true;
 			continue;
 		}
 		if (rv < 0 && errno == EINTR)
@@ -706,6 +746,8 @@ exec_once(struct store *st, const struct stmt *s, const char *const *params,
 	PGresult *res, *keep = NULL;
 	bool      cancelled = false;
 
+	st->cancel_sent        = false;
+	st->commit_unconfirmed = false;
 	if (st->conn == NULL || !PQsendQueryPrepared(st->conn, s->name,
 	                            s->nparams, params, NULL, NULL, 0))
 		return NULL;
@@ -717,6 +759,11 @@ exec_once(struct store *st, const struct stmt *s, const char *const *params,
 		}
 		PQclear(keep);
 		keep = res;
+	}
+	if (result_ok(keep) && st->commit_unconfirmed) {
+		log_warn("store: %s: %s", s->name, UNCONFIRMED_COMMIT);
+		PQclear(keep);
+		keep = NULL; /* store_classify(): UNAVAILABLE, no retry */
 	}
 	return keep;
 }
@@ -813,8 +860,10 @@ pipeline_once(struct store *st, const struct store_call *calls, size_t n,
 	bool      intact;
 	size_t    i;
 
-	*act        = ACT_NONE;
-	st->unknown = false;
+	*act                   = ACT_NONE;
+	st->unknown            = false;
+	st->cancel_sent        = false;
+	st->commit_unconfirmed = false;
 	for (i = 0; i < n; i++)
 		out[i] = NULL;
 	if (st->conn == NULL)
@@ -860,6 +909,9 @@ pipeline_once(struct store *st, const struct store_call *calls, size_t n,
 		PQclear(err);
 	} else if (!intact) {
 		rv = store_fail(st, "pipeline: results", NULL);
+	} else if (st->commit_unconfirmed) {
+		log_warn("store: pipeline: %s", UNCONFIRMED_COMMIT);
+		rv = CODE_UNAVAILABLE; /* synced, no error: st->unknown */
 	} else {
 		for (i = 0; i < n; i++) {
 			if (out[i] == NULL) { /* NEVER: each call is a query */

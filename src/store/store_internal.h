@@ -56,6 +56,11 @@ struct store {
 	bool unknown;            /* the last pipeline failed after its
 	                            commit was sent, without the server's
 	                            word: it may have committed */
+	bool cancel_sent;        /* the running statement or pipeline got
+	                            our deadline's cancel */
+	bool commit_unconfirmed; /* ... and a WARNING after it: committed
+	                            locally while PostgreSQL waited for a
+	                            synchronous standby (conn.c) */
 };
 
 /* One prepared statement.  Every product-returning statement yields the
