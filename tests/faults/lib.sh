@@ -362,7 +362,7 @@ excuse_nng_leaks() {
 # Excused, and nothing else: a Direct leak of one nng message struct
 # (NNG_MSG_BYTES each, 112 for Debian's amd64 1.5.2) whose allocation
 # stack, past the allocator, is only libnng frames (nng_msg_alloc; the
-# library is stripped) and then frame_fill_locked in client/client.c;
+# library is stripped) and then frame_fill_locked in client/pump.c;
 # Indirect leaks (the bodies) with the same stack shape, no more objects
 # than the Direct ones; at most REQ0_RACE_MAX messages per run.  Returns
 # 0 (and records a figure) if every leak is such, else prints the first
@@ -392,7 +392,7 @@ excuse_req0_race_leaks() {
 			blk = blk "\n" $0
 			if (phase == 0 && $0 ~ /in (__interceptor_|___interceptor_)?(malloc|calloc|realloc|posix_memalign|aligned_alloc) /) next
 			if (phase <= 1 && $0 ~ /\(\/[^ ]*libnng\.so[.0-9]*\+0x[0-9a-f]+\)/) { phase = 1; next }
-			if (phase == 1 && $0 ~ / in frame_fill_locked [^ ]*client\/client\.c:/) { phase = 2; next }
+			if (phase == 1 && $0 ~ / in frame_fill_locked [^ ]*client\/pump\.c:/) { phase = 2; next }
 			if (phase < 2) phase = 3
 			next
 		}
