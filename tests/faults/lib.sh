@@ -227,8 +227,9 @@ load_start() {
 
 # load_wait: the recorder must end within its duration plus 30 s (its
 # calls are bounded by their timeouts, its final reads by 20 s).  With
-# excuse_req0_race=1 (rolling_restart.sh only) a recorder that exited with
-# LeakSanitizer's status only for excuse_req0_race_leaks' leak passes; its
+# excuse_req0_race=1 (rolling_restart, multi_server, silent_server) a
+# recorder that exited with LeakSanitizer's status only for
+# excuse_req0_race_leaks' leak passes; its
 # run.log is then printed without the leak report (which would match
 # ctest's FAIL_REGULAR_EXPRESSION).  LSan replaces the exit status, so the
 # caller must still check the recorder's verdict (rolling_restart.sh does).
@@ -369,7 +370,7 @@ excuse_nng_leaks() {
 # other one and returns 1.
 NNG_MSG_BYTES=112
 REQ0_RACE_MAX=4
-excuse_req0_race=0 # set to 1 by rolling_restart.sh only (not from the environment)
+excuse_req0_race=0 # set to 1 by the scripts that close connections under load (not from the environment)
 excuse_req0_race_leaks() {
 	local out
 	out=$(awk -v hdr="$NNG_MSG_BYTES" '

@@ -31,11 +31,15 @@
 FAULT_CLIENTS=${SILENT_CLIENTS:-16}
 FAULT_TIMEOUT_MS=$SILENT_TIMEOUT_MS
 
+# The probes close B's connections under load: nng 1.5.2's req0
+# pipe-close race may leak a request message in the recorder (lib.sh,
+# excuse_req0_race_leaks; upstream #1713, fixed in nng 1.6.0).
+excuse_req0_race=1
+
 url_b=ipc://$work/inventory-b.sock
 srv_b_pid=
 
 mono_ms() { python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000000)'; }
-
 
 fault_setup # A on $url, migrate, products
 inventory_serve "$inventoryd" "$work/inventoryd-b.log" --listen "$url_b" \
