@@ -235,6 +235,12 @@ hostile_served(const char *url, int timeout_ms)
 int
 hostile_raw_connect(const char *url)
 {
+	return hostile_raw_connect_rcvbuf(url, 0);
+}
+
+int
+hostile_raw_connect_rcvbuf(const char *url, int rcvbuf)
+{
 	int fd = -1;
 
 	if (strncmp(url, "ipc://", 6) == 0) {
@@ -270,6 +276,10 @@ hostile_raw_connect(const char *url)
 			return -1;
 		}
 		fd = socket(ai->ai_family, SOCK_STREAM, 0);
+		/* Before connect(): the window it announces follows it. */
+		if (fd >= 0 && rcvbuf > 0)
+			(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+			    sizeof(rcvbuf));
 		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
 			close(fd);
 			fd = -1;
@@ -356,11 +366,17 @@ hostile_raw_oversize(const char *url, size_t len, int timeout_ms)
 int
 hostile_raw_open(const char *url, int timeout_ms)
 {
+	return hostile_raw_open_rcvbuf(url, timeout_ms, 0);
+}
+
+int
+hostile_raw_open_rcvbuf(const char *url, int timeout_ms, int rcvbuf)
+{
 	static const uint8_t hdr[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
 	uint8_t              peer[8];
 	int                  fd;
 
-	if ((fd = hostile_raw_connect(url)) < 0) {
+	if ((fd = hostile_raw_connect_rcvbuf(url, rcvbuf)) < 0) {
 		return -1;
 	}
 	if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr) ||
@@ -639,6 +655,10 @@ hostile_stop(struct hostile_server *srv)
 		dump_log(srv);
 		printf("server log kept in %s\n", srv->dir);
 		return 0;
+	}
+	if (getenv("HOSTILE_KEEP") != NULL) { /* to read the log after */
+		printf("server log kept in %s (HOSTILE_KEEP)\n", srv->dir);
+		return 1;
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv->dir);
 	if (system(cmd) != 0) {

@@ -63,6 +63,11 @@ int hostile_served(const char *url, int timeout_ms);
  * URL, or -1. */
 int hostile_raw_connect(const char *url);
 
+/* The same with SO_RCVBUF set to rcvbuf bytes before connecting (tcp://
+ * only; 0: the system's default): a peer that stops reading then fills
+ * the server's side after a few kilobytes instead of megabytes. */
+int hostile_raw_connect_rcvbuf(const char *url, int rcvbuf);
+
 /* Over a raw connection to url: complete the SP handshake as a REQ peer,
  * then send one frame announcing and carrying len bytes of body.  Returns
  * 1 if the server then closed the connection without replying within
@@ -75,6 +80,9 @@ int hostile_raw_oversize(const char *url, size_t len, int timeout_ms);
 /* A raw connection to url with the SP handshake of a REQ peer done:
  * the fd, or -1. */
 int hostile_raw_open(const char *url, int timeout_ms);
+
+/* hostile_raw_open() over hostile_raw_connect_rcvbuf(). */
+int hostile_raw_open_rcvbuf(const char *url, int timeout_ms, int rcvbuf);
 
 /* One REQ frame (8-byte length, 4-byte request id with the top bit set,
  * body) as bytes: malloc'd, *len set. */
@@ -114,7 +122,8 @@ void hostile_spawn_http(
 int hostile_free_port(void);
 
 /* SIGTERM it and wait (at most 20 s): 1 if it exited 0.  The log is
- * printed when it did not, and its directory removed when it did. */
+ * printed when it did not, and its directory removed when it did (kept
+ * if HOSTILE_KEEP is set in the environment). */
 int hostile_stop(struct hostile_server *srv);
 
 /* Lines of the server's log containing needle. */
