@@ -667,9 +667,12 @@ exec_main(void *arg)
 		else
 			for (size_t i = 0; i < n; i++)
 				unavailable(ops[i]);
+		/* Uncounted before their answers leave: a caller that
+		 * reads one and calls again at once must not find the
+		 * cap still held by the calls just answered. */
+		atomic_fetch_sub(&ex->pending, n);
 		for (size_t i = 0; i < n; i++)
 			dispatch_op_done(ops[i]); /* ops[i] is gone now */
-		atomic_fetch_sub(&ex->pending, n);
 		if (st != NULL)
 			store_maintain(st); /* rate-limited inside */
 	}
