@@ -56,6 +56,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include "internal.h"
+#include "watch.h"
 
 /* A coalesced frame stays under this many bytes, well below the server's
  * default request limit (64 KiB), so coalescing never turns calls that
@@ -690,6 +691,8 @@ frame_cb(void *arg)
 		return;
 	}
 	msg = rv == 0 ? nng_aio_get_msg(f->aio) : NULL;
+	if (msg != NULL)
+		watch_heard(c, nng_msg_get_pipe(msg));
 	frame_finish(c, f, rv, 1, msg);
 }
 

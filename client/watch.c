@@ -13,7 +13,14 @@
  * inventory_probes_total, apart from calls).  A URL whose probes go
  * unanswered `misses` times in a row is down: the handle's connections
  * to it are closed, and nng resends the frames they carried to the other
- * URLs (as when a server dies; pump.c).  The first answer takes it back;
+ * URLs (as when a server dies; pump.c).  A URL whose server still sends
+ * (a reply reached the handle through one of its connections within the
+ * last interval: a draining or busy server) is not silent and is never
+ * taken down: nng 1.5.2 can leave a connection's receive pending for ever
+ * when it is closed while data arrives on it (nanomsg/nng#1636, fixed in
+ * 1.6), and its single reaper then blocks every later close, the
+ * handle's nng_close() among them.  A silent server sends nothing, so
+ * closing its connections is safe.  The first answer takes it back;
  * a connection that completes its handshake meanwhile is kept (the
  * server answered that much).  The last URL still up is never taken down: with
  * nowhere better to send, closing its connections would only add reconnects.
@@ -63,9 +70,11 @@ struct watch_url {
 	                        * slept reporting a later timeout as success
 	                        * (a_expire_ok is never reset), which made a
 	                        * silent server look alive */
-	enum probe_step step;  /* only the callbacks change it */
-	nng_time        sent;  /* when the probe in flight left */
-	int             misses;
+	enum probe_step  step; /* only the callbacks change it */
+	nng_time         sent; /* when the probe in flight left */
+	int              misses;
+	_Atomic nng_time heard; /* the last reply through one of the
+	                         * handle's connections to it */
 	/* Under w->mtx: */
 	bool      down;
 	uint32_t *pipes; /* the handle's connections to it now */
@@ -116,6 +125,7 @@ watch_add_url(inventory_client *c, const char *url, nng_tls_config *tls,
 	w->urls = grown;
 	u       = &w->urls[w->nurls];
 	memset(u, 0, sizeof(*u));
+	atomic_init(&u->heard, 0);
 	if ((u->url = strdup(url)) == NULL)
 		return -1;
 	if (tls != NULL) {
@@ -161,7 +171,8 @@ probe_send(struct watch_url *u)
 	nng_send_aio(u->sock, u->aio);
 }
 
-/* u answered (alive) or missed again: take it back, or down. */
+/* u answered (alive) or missed again: take it back, or down.  A URL
+ * whose connections delivered a reply within the interval answered. */
 static void
 probe_judge(struct watch_url *u, bool answered)
 {
@@ -169,6 +180,9 @@ probe_judge(struct watch_url *u, bool answered)
 	uint32_t     *close  = NULL;
 	size_t        nclose = 0;
 
+	if (!answered &&
+	    nng_clock() - atomic_load(&u->heard) < (nng_time)w->interval)
+		answered = true;
 	u->misses = answered ? 0 : u->misses + 1;
 	pthread_mutex_lock(&w->mtx);
 	if (answered && u->down) {
@@ -381,6 +395,17 @@ url_of(struct watch *w, nng_pipe p)
 				return u;
 	}
 	return NULL;
+}
+
+void
+watch_heard(inventory_client *c, nng_pipe p)
+{
+	struct watch     *w = c->watch;
+	struct watch_url *u;
+
+	if (w == NULL || w->nurls < 2 || (u = url_of(w, p)) == NULL)
+		return;
+	atomic_store(&u->heard, nng_clock());
 }
 
 void

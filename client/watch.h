@@ -26,6 +26,9 @@ int watch_add_url(inventory_client *c, const char *url, nng_tls_config *tls,
     size_t first, size_t n);
 /* Start probing (with the first call), when there are two URLs or more. */
 void watch_start(inventory_client *c);
+/* A reply reached the handle through connection p: its server is not
+ * silent (never taken down meanwhile). */
+void watch_heard(inventory_client *c, nng_pipe p);
 /* A connection of the handle came (ADD_POST) or went (REM_POST). */
 void watch_pipe_event(inventory_client *c, nng_pipe p, nng_pipe_ev ev);
 /* Stop the probes and close their sockets; waits for their callbacks. */

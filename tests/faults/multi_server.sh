@@ -39,6 +39,9 @@
 : "${MULTI_TIMEOUT_MS:=3000}"  # per call
 : "${MULTI_MAX_ERRORS:=0}"     # caller-visible errors allowed (retry helper)
 : "${MULTI_PLAIN_CLIENTS:=4}"  # threads of plain calls (errors counted only)
+: "${MULTI_PROBE_MS:=250}"     # both recorders' probe interval (-1: none):
+                               # B's drain must not have its connections
+                               # closed while its replies still arrive
 FAULT_PRODUCTS=$MULTI_PRODUCTS
 
 # nng 1.5.2's req0 pipe-close race leaks a request message in the
@@ -98,6 +101,7 @@ load_start "$MULTI_SECONDS" --server "$url,$url_b,$url_c" --workload retry \
 	--clients "$MULTI_CLIENTS" --skew uniform \
 	--retry-attempts "$MULTI_ATTEMPTS" --timeout-ms "$MULTI_TIMEOUT_MS" \
 	--retry-max-backoff-ms "$MULTI_BACKOFF_MS" \
+	--probe-interval-ms "$MULTI_PROBE_MS" \
 	--db "$INVENTORY_DB" --check
 # Plain calls too: MULTI_PLAIN_CLIENTS threads of single GetProduct and
 # UpdateStock calls (no helper, no resend of our own) on 16 products of
@@ -107,6 +111,7 @@ load_start "$MULTI_SECONDS" --server "$url,$url_b,$url_c" --workload retry \
 "$hist" run --server "$url,$url_b,$url_c" --ids "$work/plain.ids" \
 	--clients "$MULTI_PLAIN_CLIENTS" --duration "$MULTI_SECONDS" --skew uniform \
 	--read-ratio 0.25 --timeout-ms "$MULTI_TIMEOUT_MS" --client-base 100 \
+	--probe-interval-ms "$MULTI_PROBE_MS" \
 	--history "$work/plain.hist" >"$work/plain.log" 2>&1 &
 plain_pid=$!
 extra_pids="$extra_pids $plain_pid"
