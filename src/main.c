@@ -18,13 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
-#include "auth.h"
-#include "config.h"
-#include "log.h"
-#include "code.h"
-#include "metrics.h"
-#include "notify.h"
+#include "base/code.h"
+#include "base/log.h"
+#include "ops/audit.h"
+#include "ops/auth.h"
+#include "ops/config.h"
+#include "ops/metrics.h"
+#include "ops/notify.h"
 #include "server.h"
 #include "store/store.h"
 

@@ -13,14 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "config.h"
-#include "dispatch.h"
-#include "executor.h"
-#include "http.h"
-#include "log.h"
-#include "ready.h"
+#include "base/log.h"
+#include "core/dispatch.h"
+#include "core/executor.h"
+#include "net/http.h"
+#include "net/transport.h"
+#include "ops/config.h"
+#include "ops/ready.h"
 #include "store/store.h"
-#include "transport.h"
 
 enum {
 	/* Frames in flight at once (nng contexts).  Each may carry up to

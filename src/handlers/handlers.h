@@ -22,9 +22,9 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "code.h"
-#include "op.h"
-#include "product.h"
+#include "base/code.h"
+#include "base/product.h"
+#include "core/op.h"
 
 /* One row per RPC, in the order of the proto's service declaration. */
 struct handler {

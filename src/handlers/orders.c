@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "handlers/handlers.h"
-#include "validate.h"
+#include "handlers/validate.h"
 
 /* Bytes of one item's canonical text at most: "<uuid>:v=<i64>,s=<i64>;". */
 enum { ITEM_KEY_MAX = PRODUCT_ID_LEN + 6 + 2 * 20 + 2 };

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "handlers/handlers.h"
-#include "validate.h"
+#include "handlers/validate.h"
 
 enum {
 	TOKEN_RAW_LEN = 2 + PRODUCT_ID_LEN,          /* "1:" + UUID */

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "handlers/handlers.h"
-#include "metrics.h"
-#include "validate.h"
+#include "handlers/validate.h"
+#include "ops/metrics.h"
 
 /* A one-line reason for a code that has nothing more specific. */
 static void

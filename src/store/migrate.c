@@ -15,7 +15,7 @@
 
 #include <libpq-fe.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "store/migrations.h"
 #include "store/store.h"
 #include "store/store_internal.h"

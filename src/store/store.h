@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "code.h"
-#include "product.h"
+#include "base/code.h"
+#include "base/product.h"
 
 struct store;
 

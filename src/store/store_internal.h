@@ -26,9 +26,9 @@
 
 #include <libpq-fe.h>
 
-#include "clock.h"
-#include "code.h"
-#include "product.h"
+#include "base/clock.h"
+#include "base/code.h"
+#include "base/product.h"
 
 enum {
 	INT64_TEXT_MAX = 24, /* INT64_MIN as text, NUL, rounded */

@@ -301,7 +301,7 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=$LSAN_EXIT"
 # frame of inventoryd, no other library.  One more shape is excused: an
 # *Indirect* leak (reachable only from a leaked block, here the message
 # nng lost) whose allocation stack, past the allocator and libnng, enters
-# at transport_reply (src/transport.c): the body of a reply that
+# at transport_reply (src/net/transport.c): the body of a reply that
 # nng_msg_append grew there and nng_ctx_send handed to nng, which then
 # lost the whole message with its vanished peer.  A Direct leak under
 # our frames is never excused.  Returns 0 (and sets nng_leaks_excused=1)

@@ -20,8 +20,8 @@
 
 #include "fake_store.h"
 #include "fuzz.h"
+#include "handlers/validate.h"
 #include "store/store.h"
-#include "validate.h"
 
 struct store {
 	int unused; /* never dereferenced: fake_store_get() hands out &one */

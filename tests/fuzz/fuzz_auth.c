@@ -25,11 +25,11 @@
 
 #include <mbedtls/sha256.h>
 
-#include "auth.h"
-#include "dispatch.h"
+#include "base/log.h"
+#include "core/dispatch.h"
+#include "core/wire_check.h"
 #include "fuzz.h"
-#include "log.h"
-#include "wire_check.h"
+#include "ops/auth.h"
 
 #define WRITER_TOKEN "fuzz-writer-token-0123456789"
 #define READER_TOKEN "fuzz-reader-token-9876543210"

@@ -30,12 +30,12 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "dispatch.h"
+#include "base/log.h"
+#include "core/dispatch.h"
+#include "core/wire_check.h"
 #include "fake_store.h"
 #include "fuzz.h"
-#include "log.h"
-#include "validate.h"
-#include "wire_check.h"
+#include "handlers/validate.h"
 
 /* Below fuzz.sh's -max_len (4096) and above the smallest frame of
  * DISPATCH_BATCH_MAX + 1 entries (2 bytes each), so that the fuzzer

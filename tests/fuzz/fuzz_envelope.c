@@ -19,11 +19,11 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "dispatch.h"
+#include "base/log.h"
+#include "base/product.h"
+#include "core/dispatch.h"
+#include "core/wire_check.h"
 #include "fuzz.h"
-#include "log.h"
-#include "product.h"
-#include "wire_check.h"
 
 /* Small enough that libFuzzer's inputs cross it (see fuzz.sh -max_len). */
 enum { FUZZ_MAX_REQUEST = 2048 };

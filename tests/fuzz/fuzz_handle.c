@@ -38,11 +38,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dispatch.h"
+#include "base/log.h"
+#include "core/dispatch.h"
 #include "fake_store.h"
 #include "fuzz.h"
-#include "log.h"
-#include "validate.h"
+#include "handlers/validate.h"
 
 #ifndef FUZZ_METHOD
 #error "FUZZ_METHOD must name the RPC, e.g. -DFUZZ_METHOD=\"UpdateStock\""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # security.tls_guard: a TLS listener keeps serving good callers while
-# others fail their handshakes (src/transport_guard.c).
+# others fail their handshakes (src/net/transport_guard.c).
 #
 #   sequence  inventoryd on tls+tcp://localhost:PORT with a certificate
 #             for CN=127.0.0.1 (IP:127.0.0.1, DNS:localhost) and

@@ -12,7 +12,7 @@
 
 #include <libpq-fe.h>
 
-#include "product.h"
+#include "base/product.h"
 
 struct store;
 

@@ -46,7 +46,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "store/store.h"
 #include "store/store_internal.h"
 #include "testenv.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/batch.c: how an executor plans the mutating calls it
+ * Unit tests for src/core/batch.c: how an executor plans the mutating calls it
  * took from its queue (batch_plan_writes) and when two calls are the same
  * call (batch_same_call).  These are the batching rules of DESIGN.md and
  * the batching rules that need no database: writes to one product run one per
@@ -23,9 +23,9 @@
 
 #include <cmocka.h>
 
-#include "batch.h"
-#include "code.h"
-#include "executor.h"
+#include "base/code.h"
+#include "core/batch.h"
+#include "core/executor.h"
 
 #define ID_A "0b7e8a52-1a2b-4c3d-8e9f-0123456789aa"
 #define ID_B "0b7e8a52-1a2b-4c3d-8e9f-0123456789bb"

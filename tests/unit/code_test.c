@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/code.c: status code numbers and names.  The numbers
+ * Unit tests for src/base/code.c: status code numbers and names.  The numbers
  * are gRPC's (DESIGN.md) and must never drift; every name must be the
  * spelling clients see ("ABORTED"), and numbers outside the enum are
  * "UNKNOWN", never NULL.
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "code.h"
+#include "base/code.h"
 
 static const struct {
 	int         code;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/config.c: defaults, flags, environment variables,
+ * Unit tests for src/ops/config.c: defaults, flags, environment variables,
  * precedence (command line > environment > default), bad values
  * (CONFIG_ERROR with a one-line reason naming the source), --help and
  * --version (CONFIG_HELP, text on the given stream).  Every path ends in
@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "log.h"
+#include "base/log.h"
+#include "ops/config.h"
 
 static const char *const env_keys[] = { "INVENTORY_LISTEN", "INVENTORY_DB",
 	"INVENTORY_WORKERS", "INVENTORY_MAX_FRAME", "INVENTORY_LOG_LEVEL",

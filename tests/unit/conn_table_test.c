@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/conn_table.c, the policy of who holds a connection
+ * Unit tests for src/net/conn_table.c, the policy of who holds a connection
  * slot: the total and per-address limits, untrusted connections picked
  * oldest first (never trusted ones, never twice, never younger than the
  * bound), eviction freeing a slot at once, and frames of gone
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "conn_table.h"
+#include "net/conn_table.h"
 
 static struct conn_peer
 peer(uint8_t last)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/dispatch.c's decode path (dispatch_decode) and the
+ * Unit tests for src/core/dispatch.c's decode path (dispatch_decode) and the
  * replies dispatch_handle() builds without a database: undecodable bytes
  * and malformed envelopes are INVALID_ARGUMENT, unknown methods
  * UNIMPLEMENTED, a spent deadline DEADLINE_EXCEEDED, and a valid envelope
@@ -28,9 +28,9 @@
 
 #include <cmocka.h>
 
-#include "dispatch.h"
-#include "metrics.h"
-#include "product.h"
+#include "base/product.h"
+#include "core/dispatch.h"
+#include "ops/metrics.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/executor.c without a database: the executors are
+ * Unit tests for src/core/executor.c without a database: the executors are
  * started on a connection string that cannot connect, so every call that
  * reaches them must still be answered (UNAVAILABLE), exactly once, through
  * its frame's `done`; a call whose deadline passed while it was queued is
@@ -22,8 +22,8 @@
 
 #include <cmocka.h>
 
-#include "dispatch.h"
-#include "executor.h"
+#include "core/dispatch.h"
+#include "core/executor.h"
 #include "store/store.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/hot.c, the hot-product monitor: its memory does not
+ * Unit tests for src/ops/hot.c, the hot-product monitor: its memory does not
  * move while 100,000 distinct products conflict (the structure is fixed
  * at creation) and it still names the one product a storm hit, first and
  * with a count never under the truth; small sets are counted exactly, in
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "hot.h"
+#include "ops/hot.h"
 
 #define SEC 1000000000ull
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for log_json() (src/log.c), the --log-format json mapping:
+ * Unit tests for log_json() (src/base/log.c), the --log-format json mapping:
  * msg is the words before the first key=value, each key=value a string
  * field, the rest after "value: " the detail; quotes, backslashes,
  * control characters and invalid UTF-8 escaped; reserved and repeated
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "base/log.h"
 
 #define TS "2026-11-29T23:00:00.000Z"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/log.c's rate limit: at most per_second lines of a
+ * Unit tests for src/base/log.c's rate limit: at most per_second lines of a
  * kind pass in one second, the rest are counted, and the first line of
  * the kind in a later second is preceded by one "suppressed K similar
  * lines" line (checked on stderr, redirected to a file).
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "base/log.h"
 
 static void
 next_second(void)

@@ -18,10 +18,10 @@
 
 #include <cmocka.h>
 
-#include "batch.h"
-#include "dispatch.h"
+#include "base/product.h"
+#include "core/batch.h"
+#include "core/dispatch.h"
 #include "handlers/handlers.h"
-#include "product.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"
 #define ID_A   "0b7e8a52-1a2b-4c3d-8e9f-0123456789aa"

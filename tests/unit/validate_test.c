@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/validate.c: one table per validator, each row a value
- * and whether the contract accepts it.  The edges are the contract's:
+ * Unit tests for src/handlers/validate.c: one table per validator, each row a
+ * value and whether the contract accepts it.  The edges are the contract's:
  * names 1..200 bytes of well-formed UTF-8, prices with at most two
  * fraction digits that fit numeric(12,2), stock 0..2147483647, request ids
  * 1..64 printable ASCII bytes without space, '=', '"' or '\\',
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "validate.h"
+#include "handlers/validate.h"
 
 struct str_case {
 	const char *in;

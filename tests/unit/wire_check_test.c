@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for src/wire_check.c, the walk of a frame's raw bytes before
+ * Unit tests for src/core/wire_check.c, the walk of a frame's raw bytes before
  * protobuf-c unpacks it: well-formed frames at the depths the contract
  * allows pass (and agree with protobuf-c), deeper nesting and malformed
  * bytes are refused without recursion, and NUL bytes in the strings that
@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
+#include "core/wire_check.h"
 #include "inventory/v1/service.pb-c.h"
-#include "wire_check.h"
 
 enum {
 	TAG_METHOD = (1 << 3) | 2,

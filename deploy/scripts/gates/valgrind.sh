@@ -67,7 +67,7 @@ tcp="tcp://127.0.0.1:$port1"
 server_pid=$inventory_pid
 # Probe over tcp:// only, and wait for the listeners first: a client that
 # times out during the SP handshake on ipc:// wedges nng 1.5.2's ipc
-# listener (nanomsg/nng#1518; src/transport_guard.c recovers it, but only
+# listener (nanomsg/nng#1518; src/net/transport_guard.c recovers it, but only
 # within a second or two), and a server under valgrind is slow.
 listening() { grep -q "listening on" "$logs/inventoryd.log" 2>/dev/null; }
 inventory_wait "$server_pid" 120 listening &&

@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP endpoint (see http.h) on GNU libmicrohttpd (MHD), which runs
+ * on threads of its own: one internal epoll thread accepts, reads, times
+ * out and answers every connection.  Nothing here touches nng, so the RPC
+ * path's threads and descriptors are never spent on an HTTP peer.
+ *
+ * Requests are routed by routes[] (path, methods, access, handler): an
+ * unknown path is 404, a known path with another method 405 (with
+ * Allow), a route that needs a caller 401 without a known bearer token.
+ * A handler runs once the whole request has arrived, reads only what
+ * others keep current (relaxed counters, the readiness verdict, the
+ * hot-product sketch), builds its answer in memory and never blocks.
+ * MHD answers HEAD from the GET answer without the body.
+ *
+ * Limits (fixed; the endpoint serves a few scrapers and probes, so none
+ * needs to be an operator's choice):
+ *   HTTP_MAX_CONNECTIONS  64 at once in all: ample for scrapers and
+ *                         probes, and a small fraction of the descriptors
+ *                         the RPC listener may use (--max-connections
+ *                         1024); MHD stops accepting at the limit, so
+ *                         extra peers wait in the kernel's backlog, not
+ *                         in our descriptor table.
+ *   HTTP_MAX_PER_ADDRESS  16 from one address at once: one host cannot
+ *                         take every slot from the scrapers; a connection
+ *                         over it is closed as soon as it is accepted.
+ *   HTTP_TIMEOUT_S        10 s without progress closes a connection:
+ *                         an idle keep-alive or a stalled sender gives
+ *                         its slot back (Prometheus reconnects; its
+ *                         default scrape timeout is 10 s too).
+ *   HTTP_MEMORY_LIMIT     16 KiB per connection for the request line and
+ *                         headers (MHD's pool): a longer header block is
+ *                         refused (431) and the connection closed.
+ *                         Answers are allocated apart from the pool.
+ * The path is percent-decoded by unescape(): a valid %XX escape other
+ * than %00 is decoded, anything else stays as sent (and so matches no
+ * route: 404), so a NUL can never cut a path short.
+ */
+#include "base/clock.h"
+#include "net/http.h"
+
+#include <ctype.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "base/log.h"
+#include "core/executor.h"
+#include "ops/auth.h"
+#include "ops/hot.h"
+#include "ops/metrics.h"
+#include "ops/ready.h"
+#include "store/store.h"
+
+#ifndef INVENTORY_VERSION /* set by the build from project(VERSION) */
+#define INVENTORY_VERSION "unknown"
+#endif
+
+#define CT_TEXT    "text/plain; charset=utf-8"
+#define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define CT_JSON    "application/json"
+
+enum {
+	HTTP_MAX_CONNECTIONS = 64,
+	HTTP_MAX_PER_ADDRESS = 16,
+	HTTP_TIMEOUT_S       = 10,
+	HTTP_MEMORY_LIMIT    = 16 << 10,
+	HTTP_ERR_MAX         = 200, /* an MHD message kept for http_start() */
+};
+
+/* Methods a route answers, as a mask. */
+enum http_method {
+	HTTP_GET  = 1 << 0,
+	HTTP_HEAD = 1 << 1,
+	HTTP_POST = 1 << 2,
+};
+
+/* Who may call a route. */
+enum http_access {
+	HTTP_OPEN,   /* anyone: scrapers and probes */
+	HTTP_CALLER, /* with --auth-file, a bearer token of a known caller */
+};
+
+struct http {
+	struct MHD_Daemon  *daemon;   /* owned; stopped by http_stop() */
+	struct http_sources src;      /* borrowed */
+	atomic_bool         starting; /* in MHD_start_daemon(): keep errors */
+	char start_err[HTTP_ERR_MAX]; /* MHD's last line while starting */
+};
+
+/* One answer, built by a handler and handed to MHD. */
+struct http_answer {
+	unsigned    status;
+	const char *ctype; /* static */
+	char       *body;  /* malloc'd; NULL with len 0 for an empty body */
+	size_t      len;
+};
+
+/* Fill a with a 200 (or 5xx) answer; 0, or -1 when out of memory (the
+ * dispatcher then closes the connection). */
+typedef int (*http_handler)(struct http *h, struct http_answer *a);
+
+static int on_metrics(struct http *h, struct http_answer *a);
+static int on_healthz(struct http *h, struct http_answer *a);
+static int on_readyz(struct http *h, struct http_answer *a);
+static int on_hot(struct http *h, struct http_answer *a);
+
+/* The routing table.  A route that takes a request body (the Connect
+ * protocol's POST /inventory.v1.InventoryService/<Method>, a prefix) will
+ * add a match kind and a body limit here, and the dispatcher keeps its
+ * body in the request's state (*req_cls), freed when MHD completes it. */
+static const struct route {
+	const char      *path;    /* exact match on the decoded path */
+	unsigned         methods; /* enum http_method mask */
+	enum http_access access;
+	http_handler     handler;
+} routes[] = {
+	{ "/metrics", HTTP_GET | HTTP_HEAD, HTTP_OPEN, on_metrics },
+	{ "/healthz", HTTP_GET | HTTP_HEAD, HTTP_OPEN, on_healthz },
+	{ "/readyz", HTTP_GET | HTTP_HEAD, HTTP_OPEN, on_readyz },
+	{ "/debug/hot", HTTP_GET | HTTP_HEAD, HTTP_CALLER, on_hot },
+};
+
+/* ---- answers ------------------------------------------------------------ */
+
+static int
+answer_text(struct http_answer *a, unsigned status, const char *line)
+{
+	a->status = status;
+	a->ctype  = CT_TEXT;
+	if (asprintf(&a->body, "%s\n", line) < 0) {
+		a->body = NULL;
+		return -1;
+	}
+	a->len = strlen(a->body);
+	return 0;
+}
+
+/* Run render() into a memory stream: a 200 answer with it, or 500. */
+static int
+answer_rendered(struct http_answer *a, const char     *ctype,
+    int (*render)(struct http *, FILE *), struct http *h)
+{
+	char  *buf = NULL;
+	size_t len = 0;
+	FILE  *out = open_memstream(&buf, &len);
+	int    rv;
+
+	if (out == NULL)
+		return answer_text(
+		    a, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	rv = render(h, out);
+	if (fclose(out) != 0 || rv != 0) {
+		free(buf);
+		return answer_text(
+		    a, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	}
+	a->status = MHD_HTTP_OK;
+	a->ctype  = ctype;
+	a->body   = buf;
+	a->len    = len;
+	return 0;
+}
+
+static int
+render_metrics(struct http *h, FILE *out)
+{
+	struct metrics_gauges g = { .version = INVENTORY_VERSION };
+	char                  why[STORE_PROBE_WHY_MAX];
+
+	g.ready         = ready_get(h->src.ready, why, sizeof(why), &g.db_up);
+	g.db_reconnects = store_reconnects();
+	if (h->src.ex != NULL)
+		executor_load(h->src.ex, &g.queued, &g.in_flight);
+	return metrics_expose(out, &g);
+}
+
+static int
+render_hot(struct http *h, FILE *out)
+{
+	(void)h;
+	return hot_write_json(hot_global(), clock_now_ns(), out);
+}
+
+static int
+on_metrics(struct http *h, struct http_answer *a)
+{
+	return answer_rendered(a, CT_METRICS, render_metrics, h);
+}
+
+static int
+on_hot(struct http *h, struct http_answer *a)
+{
+	return answer_rendered(a, CT_JSON, render_hot, h);
+}
+
+static int
+on_healthz(struct http *h, struct http_answer *a)
+{
+	(void)h;
+	return answer_text(a, MHD_HTTP_OK, "ok");
+}
+
+static int
+on_readyz(struct http *h, struct http_answer *a)
+{
+	char why[STORE_PROBE_WHY_MAX];
+
+	if (ready_get(h->src.ready, why, sizeof(why), NULL) == 1)
+		return answer_text(a, MHD_HTTP_OK, "ok");
+	return answer_text(a, MHD_HTTP_SERVICE_UNAVAILABLE, why);
+}
+
+/* Queue a (its body handed to MHD) with the headers every answer has,
+ * and extra (name, value; NULL: none).  MHD_NO closes the connection. */
+static enum MHD_Result
+send_answer(struct MHD_Connection *conn, struct http_answer *a,
+    const char *extra, const char *extra_value)
+{
+	struct MHD_Response *res;
+	enum MHD_Result      rv;
+
+	if (a->body == NULL) /* an empty body: nothing for MHD to free */
+		res = MHD_create_response_from_buffer(
+		    0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	else
+		res = MHD_create_response_from_buffer(
+		    a->len, a->body, MHD_RESPMEM_MUST_FREE);
+	if (res == NULL) {
+		free(a->body);
+		return MHD_NO;
+	}
+	a->body = NULL; /* the response owns it now */
+	if (MHD_add_response_header(
+	        res, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype) != MHD_YES ||
+	    MHD_add_response_header(
+	        res, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+	    (extra != NULL &&
+	        MHD_add_response_header(res, extra, extra_value) != MHD_YES)) {
+		MHD_destroy_response(res);
+		return MHD_NO;
+	}
+	rv = MHD_queue_response(conn, a->status, res);
+	MHD_destroy_response(res); /* MHD holds its own reference */
+	return rv;
+}
+
+/* A short text answer (404, 405, 401) with one extra header. */
+static enum MHD_Result
+send_text(struct MHD_Connection *conn, unsigned status, const char *line,
+    const char *extra, const char *extra_value)
+{
+	struct http_answer a = { 0 };
+
+	if (answer_text(&a, status, line) != 0)
+		return MHD_NO;
+	return send_answer(conn, &a, extra, extra_value);
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+static unsigned
+method_bit(const char *method)
+{
+	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0)
+		return HTTP_GET;
+	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+		return HTTP_HEAD;
+	if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+		return HTTP_POST;
+	return 0;
+}
+
+static const struct route *
+route_find(const char *path)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(path, routes[i].path) == 0)
+			return &routes[i];
+	return NULL;
+}
+
+/* "GET, HEAD" for a route's mask, for the Allow header of a 405. */
+static void
+allow_list(unsigned methods, char *buf, size_t len)
+{
+	static const struct {
+		unsigned    bit;
+		const char *name;
+	} names[] = {
+		{ HTTP_GET, "GET" },
+		{ HTTP_HEAD, "HEAD" },
+		{ HTTP_POST, "POST" },
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int n;
+
+		if ((methods & names[i].bit) == 0)
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s",
+		    used > 0 ? ", " : "", names[i].name);
+		if (n < 0 || (size_t)n >= len - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+/* Whether the request may use route r: an open route, no --auth-file, or
+ * `Authorization: Bearer TOKEN` of a caller in the table. */
+static bool
+authorized(struct MHD_Connection *conn, const struct route *r)
+{
+	static const char scheme[] = "Bearer ";
+	const char       *v;
+	char              name[CALLER_MAX + 1];
+
+	if (r->access == HTTP_OPEN || !auth_enabled())
+		return true;
+	v = MHD_lookup_connection_value(
+	    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	/* The scheme is case-insensitive (RFC 7235); the token is not. */
+	if (v == NULL || strncasecmp(v, scheme, sizeof(scheme) - 1) != 0)
+		return false;
+	v += sizeof(scheme) - 1;
+	while (*v == ' ')
+		v++;
+	return auth_check(v, name) != AUTH_ROLE_NONE;
+}
+
+/* MHD's access handler: called when the headers are in (*req_cls NULL),
+ * then for each piece of body, then once the request is complete.
+ * Refusals (404, 405, 401) go out at the first call, before any body is
+ * read; the route's handler runs at the last. */
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct http        *h = cls;
+	const struct route *r = *req_cls;
+	struct http_answer  a = { 0 };
+
+	(void)version;
+	(void)upload_data;
+	if (r == NULL) {
+		char allow[32];
+
+		if ((r = route_find(url)) == NULL)
+			return send_text(
+			    conn, MHD_HTTP_NOT_FOUND, "not found", NULL, NULL);
+		if ((method_bit(method) & r->methods) == 0) {
+			allow_list(r->methods, allow, sizeof(allow));
+			return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "method not allowed", MHD_HTTP_HEADER_ALLOW,
+			    allow);
+		}
+		if (!authorized(conn, r))
+			return send_text(conn, MHD_HTTP_UNAUTHORIZED,
+			    "a bearer token of a known caller is required",
+			    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			    "Bearer realm=\"inventoryd\"");
+		*req_cls = (void *)r;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		/* No route takes a body yet: what a GET carries is ignored. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->handler(h, &a) != 0)
+		return MHD_NO;
+	return send_answer(conn, &a, NULL, NULL);
+}
+
+/* Percent-decoding of the path and query (MHD_OPTION_UNESCAPE_CALLBACK):
+ * %XX with two hex digits becomes its byte, except %00, which stays as
+ * sent, as does any other '%'.  Never longer than s; the new length. */
+static size_t
+unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+
+	(void)cls;
+	(void)conn;
+	for (const char *r = s; *r != '\0'; r++) {
+		unsigned v;
+		char     hex[3];
+
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) &&
+		    isxdigit((unsigned char)r[2])) {
+			hex[0] = r[1];
+			hex[1] = r[2];
+			hex[2] = '\0';
+			v      = (unsigned)strtoul(hex, NULL, 16);
+			if (v != 0) {
+				*w++ = (char)v;
+				r += 2;
+				continue;
+			}
+		}
+		*w++ = *r;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/* MHD's error lines: kept for http_start() while starting, then logged
+ * (rate-limited: a flood of refused peers must not flood the log). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static struct log_limit limit = LOG_LIMIT_INIT("http", 1);
+	struct http            *h     = cls;
+	char                    line[HTTP_ERR_MAX];
+	size_t                  n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (atomic_load_explicit(&h->starting, memory_order_acquire)) {
+		memcpy(h->start_err, line, n + 1);
+		return;
+	}
+	log_at_limited(&limit, LOG_LEVEL_WARN, "http: %s", line);
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+/* Split http://HOST:PORT[/] into host (empty: every address) and port
+ * ("80" when absent); 0, or -1 with the reason in errbuf. */
+static int
+parse_url(const char *url, char *host, size_t hostlen, char *port,
+    size_t portlen, char *errbuf, size_t errlen)
+{
+	static const char scheme[] = "http://";
+	const char       *p, *end, *colon, *hs, *he;
+
+	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+		goto bad;
+	p   = url + sizeof(scheme) - 1;
+	end = p + strcspn(p, "/");
+	if (*end != '\0' && strcmp(end, "/") != 0)
+		goto bad; /* a path would mean nothing */
+	if (*p == '[') {  /* [IPv6] */
+		hs = p + 1;
+		if ((he = memchr(hs, ']', (size_t)(end - hs))) == NULL)
+			goto bad;
+		colon = he + 1 < end && he[1] == ':' ? he + 1 : NULL;
+		if (colon == NULL && he + 1 != end)
+			goto bad;
+	} else {
+		hs    = p;
+		colon = memchr(p, ':', (size_t)(end - p));
+		he    = colon != NULL ? colon : end;
+	}
+	if ((size_t)(he - hs) >= hostlen ||
+	    (colon != NULL && (size_t)(end - colon - 1) >= portlen) ||
+	    (colon != NULL && end - colon - 1 == 0))
+		goto bad;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	if (colon != NULL) {
+		memcpy(port, colon + 1, (size_t)(end - colon - 1));
+		port[end - colon - 1] = '\0';
+	} else {
+		snprintf(port, portlen, "80");
+	}
+	return 0;
+bad:
+	snprintf(
+	    errbuf, errlen, "--http %s: only http://HOST:PORT is served", url);
+	return -1;
+}
+
+/* Start MHD on one resolved address; NULL with h->start_err set. */
+static struct MHD_Daemon *
+daemon_start(struct http *h, const struct addrinfo *ai)
+{
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* The logger goes first so that MHD's start-up messages reach it. */
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR,
+	    ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)HTTP_MAX_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+	    NULL, MHD_OPTION_END);
+}
+
+int
+http_start(struct http **out, const char *url, const struct http_sources *src,
+    char *errbuf, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	struct http    *h;
+	char            host[256], port[16];
+	int             rv;
+
+	*out = NULL;
+	if (parse_url(url, host, sizeof(host), port, sizeof(port), errbuf,
+	        errlen) != 0)
+		return -1;
+	hints.ai_family   = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags    = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rv = getaddrinfo(
+	         host[0] != '\0' ? host : NULL, port, &hints, &res)) != 0) {
+		snprintf(
+		    errbuf, errlen, "--http %s: %s", url, gai_strerror(rv));
+		return -1;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		snprintf(errbuf, errlen, "--http: out of memory");
+		freeaddrinfo(res);
+		return -1;
+	}
+	h->src = *src;
+	snprintf(h->start_err, sizeof(h->start_err), "cannot listen");
+	/* MHD calls on_mhd_log() on this thread while it starts. */
+	atomic_init(&h->starting, true);
+	for (const struct addrinfo *ai = res; ai != NULL && h->daemon == NULL;
+	     ai                        = ai->ai_next)
+                if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+                        h->daemon = daemon_start(h, ai);
+	freeaddrinfo(res);
+	if (h->daemon == NULL) {
+		snprintf(errbuf, errlen, "--http %s: %s", url, h->start_err);
+		free(h);
+		return -1;
+	}
+	/* From here on MHD's thread logs instead of keeping the line. */
+	atomic_store_explicit(&h->starting, false, memory_order_release);
+	*out = h;
+	return 0;
+}
+
+void
+http_stop(struct http *h)
+{
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->daemon); /* joins its thread, closes every peer */
+	free(h);
+}
