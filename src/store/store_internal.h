@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/store: what conn.c (the per-worker connection and the
- * round trips on it), product.c (the product statements), janitor.c (the
+ * Private to src/store: what conn.c (the per-worker connection), exec.c
+ * (one statement with a deadline), pipeline.c (several in one round
+ * trip), sqlstate.c (what an error means), rows.c (reading results),
+ * product.c and reserve.c (the RPCs' statements), janitor.c (the
  * request-log pruning) and migrate.c (the one-shot schema migration)
  * share.  Includes libpq, so it must never be included from outside
  * src/store.
@@ -88,6 +90,22 @@ struct store_call {
 	const char *const *params; /* stmt->nparams text values (or NULL) */
 };
 
+/* Logged when a write's commit was cut short by our cancel. */
+#define UNCONFIRMED_COMMIT                                                \
+	"the deadline's cancel reached it while PostgreSQL waited for a " \
+	"synchronous standby: committed locally, maybe on no standby, "   \
+	"outcome unknown (UNAVAILABLE)"
+
+/* What a failed statement needs before the next one can run. */
+enum store_action {
+	ACT_NONE,      /* final: the caller gets the code */
+	ACT_RETRY,     /* transient: run it once more as it is */
+	ACT_REPREPARE, /* statements gone or stale: prepare again, run once
+	                  more */
+	ACT_RECONNECT, /* the session is unfit or ended: a new connection,
+	                  then run once more */
+};
+
 /* ---- conn.c: connecting (also used by migrate.c) --------------------- */
 
 /* Connect with our defaults (connect_timeout=3, application_name=
@@ -104,8 +122,21 @@ PGconn *store_pq_connect(const char *conninfo);
 /* log_warn() one line "<what>: <libpq's text>", taken from `res` if it
  * has an error message, else from the connection.  `res` may be NULL. */
 void store_pq_log(const char *what, const PGconn *conn, const PGresult *res);
+/* The same with `suffix` ("" or " (retrying once)") at the end. */
+void store_pq_log_suffix(const char *what, const PGconn *conn,
+    const PGresult *res, const char *suffix);
 
-/* ---- conn.c: round trips on a store's connection ---------------------- */
+/* ---- conn.c: the connection's state ----------------------------------- */
+
+/* Close the connection on purpose (its session is unfit); the next
+ * store_ready() opens a new one. */
+void store_disconnect(struct store *st);
+/* No reconnect before a jittered wait; the wait's cap doubles. */
+void store_backoff(struct store *st);
+/* A statement succeeded: the next wait's cap is the smallest again. */
+void store_backoff_reset(struct store *st);
+
+/* ---- exec.c, pipeline.c: round trips on a store's connection ---------- */
 
 /* The connection is up and prepared, or could be made so now. */
 bool store_usable(struct store *st);
@@ -116,7 +147,7 @@ void store_drop(struct store *st);
 
 /* Run one prepared statement, bounded by st->deadline_ns (see
  * store_set_deadline()).  A statement the server failed with a retryable
- * SQLSTATE (see the table in conn.c: serialization failure, deadlock,
+ * SQLSTATE (see the table in sqlstate.c: serialization failure, deadlock,
  * lost or stale prepared statement, read-only or shut-down connection) is
  * certain not to have committed: the connection is mended (re-prepared or
  * reconnected) and the statement run once more, if the deadline allows;
@@ -130,6 +161,15 @@ PGresult *store_exec(
 PGresult *store_exec_until(struct store *st, const struct stmt *s,
     const char *const *params, uint64_t deadline_ns);
 
+/* Wait until everything queued on st's connection is sent and
+ * PQgetResult() would not block; past `deadline_ns` (0: none) cancel
+ * what runs, once (*cancelled, st->cancel_sent), then wait without a
+ * limit.  false when the connection failed. */
+bool store_await(struct store *st, uint64_t deadline_ns, bool *cancelled);
+
+/* A result that is rows or a completed command. */
+bool store_result_ok(const PGresult *res);
+
 /* Run `n` statements in one round trip and one implicit transaction
  * (pipeline mode, one sync at the end), bounded by `deadline_ns` (0:
  * none), retried once as store_exec() is.  OK: out[i] is call i's
@@ -140,8 +180,25 @@ PGresult *store_exec_until(struct store *st, const struct stmt *s,
 enum code store_pipeline(struct store *st, const struct store_call *calls,
     size_t n, uint64_t deadline_ns, PGresult **out);
 
+/* ---- sqlstate.c: what an error means ---------------------------------- */
+
+/* The code for a failed statement (res may be NULL) and, in *act, what
+ * its connection needs; only an error the server sent (a SQLSTATE) gives
+ * an action other than ACT_NONE. */
+enum code store_classify(
+    const struct store *st, const PGresult *res, enum store_action *act);
+/* Leave the connection fit for the next statement after `act`. */
+void store_mend(struct store *st, enum store_action act);
+/* Whether a retry of a call bounded by deadline_ns may start now (the
+ * action asks for one, the deadline has not passed, the connection is
+ * or could be made usable); mends the connection first. */
+bool store_may_retry(
+    struct store *st, enum store_action act, uint64_t deadline_ns);
+/* The retry failed as well: after a reconnect, back off. */
+void store_retry_failed(struct store *st, enum store_action act);
+
 /* A statement failed: log libpq's text, map it to a code with the
- * SQLSTATE table in conn.c, and leave the connection fit for the next call
+ * SQLSTATE table in sqlstate.c, and leave the connection fit for the next call
  * (forget the prepared statements after 26000/0A000, drop the connection
  * after 25006, 57P0x, 08xxx or any error that ended the session, so that
  * store_ready() re-prepares or reconnects).  A connection lost without an
@@ -164,7 +221,7 @@ void store_scrub(char *dst, size_t cap, const char *msg, const char *secret);
 /* Whether res is the unique violation of a request id already logged. */
 bool store_request_id_used(const PGresult *res);
 
-/* ---- conn.c: reading results ------------------------------------------ */
+/* ---- rows.c: reading results ------------------------------------------ */
 
 /* Copy a text value into dst (cap bytes with the NUL).  0, or -1 if it is
  * NULL or too long. */
