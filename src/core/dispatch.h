@@ -53,21 +53,6 @@ enum {
 /* Called once per frame when its last call is complete. */
 typedef void (*dispatch_done_fn)(struct frame *f, void *arg);
 
-/* A request decoded as far as the envelope goes (one call). */
-struct dispatch_request {
-	Inventory__V1__Request *env; /* owned: free with _fini */
-	int method; /* index in the method table, -1 if unknown */
-	ProtobufCMessage *payload; /* owned: the typed request message */
-};
-
-/* Decode one call's envelope and payload.  Returns OK, or
- * INVALID_ARGUMENT / UNIMPLEMENTED with a reason in msg.  req is always
- * safe to _fini. */
-enum code dispatch_decode(const uint8_t *buf, size_t len,
-    struct dispatch_request *req, char *msg, size_t msglen);
-
-void dispatch_request_fini(struct dispatch_request *req);
-
 /* Decode the len bytes of a frame that arrived at received_ns
  * (CLOCK_MONOTONIC).  Returns the frame, or NULL only when out of memory.
  * *pending gets the calls that need the database, linked by op->next in
@@ -97,13 +82,6 @@ size_t dispatch_refusal_pack(enum code code, const char *message,
 
 /* Free a frame and everything it owns.  NULL is a no-op. */
 void dispatch_frame_free(struct frame *f);
-
-/* The whole path for one frame on the calling thread, each pending call
- * run alone on st (NULL: the database is unavailable): for tests, fuzzing
- * and tools.  Returns the reply's length, written to reply (cap bytes; a
- * reply that does not fit is replaced by RESOURCE_EXHAUSTED). */
-size_t dispatch_handle(struct store *st, const uint8_t *buf, size_t len,
-    uint64_t received_ns, uint8_t *reply, size_t cap);
 
 /* Frames longer than max_request bytes are answered RESOURCE_EXHAUSTED
  * without being decoded.  Set once at start-up; 0 means no limit. */

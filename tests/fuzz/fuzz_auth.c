@@ -26,7 +26,7 @@
 #include <mbedtls/sha256.h>
 
 #include "base/log.h"
-#include "core/dispatch.h"
+#include "core/dispatch_testing.h"
 #include "core/wire_check.h"
 #include "fuzz.h"
 #include "ops/auth.h"

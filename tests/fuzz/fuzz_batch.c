@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "core/dispatch.h"
+#include "core/dispatch_testing.h"
 #include "core/wire_check.h"
 #include "fake_store.h"
 #include "fuzz.h"

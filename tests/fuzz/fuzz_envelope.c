@@ -21,7 +21,7 @@
 
 #include "base/log.h"
 #include "base/product.h"
-#include "core/dispatch.h"
+#include "core/dispatch_testing.h"
 #include "core/wire_check.h"
 #include "fuzz.h"
 

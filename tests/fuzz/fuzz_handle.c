@@ -39,7 +39,7 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "core/dispatch.h"
+#include "core/dispatch_testing.h"
 #include "fake_store.h"
 #include "fuzz.h"
 #include "handlers/validate.h"

@@ -29,7 +29,7 @@
 #include <cmocka.h>
 
 #include "base/product.h"
-#include "core/dispatch.h"
+#include "core/dispatch_testing.h"
 #include "ops/metrics.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"

@@ -20,7 +20,7 @@
 
 #include "base/product.h"
 #include "core/batch.h"
-#include "core/dispatch.h"
+#include "core/dispatch_testing.h"
 #include "handlers/handlers.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"
