@@ -142,7 +142,8 @@ store_fail(struct store *st, const char *what, const PGresult *res)
 	enum store_action act;
 	enum code         code;
 
-	store_pq_log(what, st->conn, res);
+	if (!(res == NULL && st->commit_unconfirmed)) /* else logged */
+		store_pq_log(what, st->conn, res);
 	code = store_classify(st, res, &act);
 	store_mend(st, act);
 	if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_BAD)
