@@ -47,8 +47,9 @@
 #include "internal.h"
 #include "watch.h"
 
-#define WATCH_MISSES     3 /* default: down after this many misses */
-#define WATCH_PIPES_INIT 4 /* first capacity of a URL's pipe set */
+#define WATCH_INTERVAL_MS 250 /* default: a probe this often (ms) */
+#define WATCH_MISSES      3   /* default: down after this many misses */
+#define WATCH_PIPES_INIT  4   /* first capacity of a URL's pipe set */
 
 enum probe_step {
 	PROBE_SEND,  /* the probe is being sent (or waits for a pipe) */
@@ -97,12 +98,13 @@ watch_create(inventory_client *c, const inventory_client_opts *o)
 {
 	struct watch *w;
 
-	if (o->probe_interval_ms <= 0)
-		return 0; /* no probes: opt-in (see client.h) */
+	if (o->probe_interval_ms < 0)
+		return 0; /* no probes (see client.h) */
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -1;
 	w->c        = c;
-	w->interval = o->probe_interval_ms;
+	w->interval = o->probe_interval_ms > 0 ? o->probe_interval_ms
+	                                       : WATCH_INTERVAL_MS;
 	w->misses   = o->probe_misses > 0 ? o->probe_misses : WATCH_MISSES;
 	pthread_mutex_init(&w->mtx, NULL);
 	atomic_init(&w->stopping, false);

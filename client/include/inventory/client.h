@@ -210,12 +210,12 @@ typedef struct inventory_client_opts {
 	 * database); a URL that misses probe_misses probes in a row is
 	 * down: the handle's connections to it are closed and their frames
 	 * resent to the others, until it answers again.  The last URL up is
-	 * never taken down.  A handle with one URL never probes.  Opt-in
-	 * in 0.3 (a handle that dials three servers, one killed and one
-	 * restarted, once failed to close in CI with probes on). */
+	 * never taken down, nor one whose connections delivered a reply
+	 * within the interval (a busy or draining server).  A handle with
+	 * one URL never probes. */
 	int probe_interval_ms; /* a probe this often, each waiting as long
-	                        * for its answer (250 is a good value);
-	                        * 0 or negative: no probes (the default) */
+	                        * for its answer; 0: 250; negative: no
+	                        * probes */
 	int probe_misses;      /* down after this many misses in a row;
 	                        * 0: 3 (about 1 s at 250 ms) */
 } inventory_client_opts;
