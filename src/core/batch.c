@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "core/op_kind.h"
+
 static bool
 same_str(const char *a, const char *b)
 {
@@ -21,56 +23,41 @@ batch_same_call(const struct op *a, const struct op *b)
 {
 	/* Another caller's call is never the same call: it must not learn
 	 * (or take) the first caller's outcome. */
-	if (a->kind != b->kind || strcmp(a->caller, b->caller) != 0)
+	if (a->kind != b->kind || strcmp(a->caller, b->caller) != 0 ||
+	    op_kinds[a->kind].same_call == NULL)
 		return false;
-	switch (a->kind) {
-	case OP_WRITE:
-		return strcmp(a->id, b->id) == 0 && a->stock == b->stock &&
-		       a->expected_version == b->expected_version;
-	case OP_CREATE:
-		return a->stock == b->stock && same_str(a->name, b->name) &&
-		       same_str(a->price, b->price);
-	case OP_ADJUST:
-		return strcmp(a->id, b->id) == 0 && a->delta == b->delta &&
-		       a->expected_version == b->expected_version;
-	case OP_RESERVE:
-		return same_str(a->items_key, b->items_key);
-	default:
-		return false;
-	}
+	return op_kinds[a->kind].same_call(a, b);
 }
 
 bool
 batch_writes_product(const struct op *op, const char *id)
 {
-	switch (op->kind) {
-	case OP_WRITE:
-	case OP_ADJUST:
-		return strcmp(op->id, id) == 0;
-	case OP_RESERVE:
-		for (size_t i = 0; i < op->nitems; i++) {
-			if (strcmp(op->items[i].id, id) == 0)
-				return true;
-		}
+	const char *w;
+
+	if (op_kinds[op->kind].written == NULL)
 		return false;
-	default:
-		return false;
+	for (size_t i = 0; (w = op_kinds[op->kind].written(op, i)) != NULL;
+	     i++) {
+		if (strcmp(w, id) == 0)
+			return true;
 	}
+	return false;
 }
 
 /* Whether a and b write a product in common. */
 static bool
 share_product(const struct op *a, const struct op *b)
 {
-	if (b->kind == OP_RESERVE) {
-		for (size_t i = 0; i < b->nitems; i++) {
-			if (batch_writes_product(a, b->items[i].id))
-				return true;
-		}
+	const char *w;
+
+	if (op_kinds[b->kind].written == NULL)
 		return false;
+	for (size_t i = 0; (w = op_kinds[b->kind].written(b, i)) != NULL;
+	     i++) {
+		if (batch_writes_product(a, w))
+			return true;
 	}
-	return (b->kind == OP_WRITE || b->kind == OP_ADJUST) &&
-	       batch_writes_product(a, b->id);
+	return false;
 }
 
 /* Whether b must run in a later round than a. */
@@ -125,23 +112,18 @@ reads_after(const struct op *op, struct op *const *writes, size_t nw)
 	for (size_t w = 0; w < nw; w++) {
 		const struct op *wr = writes[w];
 
+		const char *id;
+
 		if (!op_kind_writes(wr->kind))
 			continue;
-		switch (op->kind) {
-		case OP_READ:
-			if (batch_writes_product(wr, op->id))
-				return true;
-			break;
-		case OP_READ_MANY:
-			for (size_t i = 0; i < op->nids; i++) {
-				if (batch_writes_product(wr, op->ids[i]))
-					return true;
-			}
-			break;
-		case OP_LIST:
+		if (op_kinds[op->kind].reads_any)
 			return true; /* it may show any product */
-		default:
-			break;
+		if (op_kinds[op->kind].read == NULL)
+			continue;
+		for (size_t i = 0;
+		     (id = op_kinds[op->kind].read(op, i)) != NULL; i++) {
+			if (batch_writes_product(wr, id))
+				return true;
 		}
 	}
 	return false;

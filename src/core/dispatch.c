@@ -25,6 +25,7 @@
 
 #include "base/log.h"
 #include "core/dispatch_testing.h"
+#include "core/op_kind.h"
 #include "core/wire_check.h"
 #include "handlers/handlers.h"
 #include "handlers/validate.h"
@@ -102,21 +103,8 @@ dispatch_reply_reserved(void)
 static size_t
 reply_cost(const struct op *op)
 {
-	size_t products = 1;
+	size_t products = op_kinds[op->kind].reply_products(op);
 
-	switch (op->kind) {
-	case OP_READ_MANY:
-		products = op->nids;
-		break;
-	case OP_RESERVE:
-		products = op->nitems + 1;
-		break;
-	case OP_LIST:
-		products = op->page_size > 0 ? (size_t)op->page_size : 1;
-		break;
-	default:
-		break;
-	}
 	return DISPATCH_REPLY_BASE + products * DISPATCH_PRODUCT_COST;
 }
 
@@ -172,7 +160,7 @@ dispatch_check_table(void)
 			return -1;
 		}
 	}
-	return 0;
+	return op_kind_check(); /* and every kind of work has its row */
 }
 
 /* True if s is 1..max bytes of printable ASCII: safe to log and echo. */

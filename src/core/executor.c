@@ -42,6 +42,7 @@
 #include "base/log.h"
 #include "core/batch.h"
 #include "core/dispatch.h"
+#include "core/op_kind.h"
 #include "ops/metrics.h"
 #include "store/store.h"
 
@@ -128,66 +129,6 @@ unknown(struct op *op)
 	    "resend with the same request id");
 }
 
-/* BatchGetProducts alone: one SELECT, so every id is read in the same
- * snapshot (one read per id could show half of a reservation committed
- * in between); NOT_FOUND names the first missing id in request order. */
-static enum code
-read_many_alone(struct store *st, struct op *op)
-{
-	struct store_read *reads;
-	enum code          rc;
-
-	if ((op->products = calloc(op->nids, sizeof(*op->products))) == NULL ||
-	    (reads = calloc(op->nids, sizeof(*reads))) == NULL)
-		return CODE_RESOURCE_EXHAUSTED;
-	for (size_t i = 0; i < op->nids; i++)
-		reads[i].id = op->ids[i];
-	rc = store_product_get_many(st, reads, op->nids, op->deadline_ns);
-	for (size_t i = 0; i < op->nids && rc == CODE_OK; i++) {
-		if (reads[i].code != CODE_OK) {
-			rc = reads[i].code;
-			if (rc == CODE_NOT_FOUND)
-				snprintf(op->message, sizeof(op->message),
-				    "product %s not found", op->ids[i]);
-			break;
-		}
-		op->products[i] = reads[i].product;
-	}
-	free(reads);
-	return rc;
-}
-
-/* ReserveStock: on OK the products after it; on an item's failure the
- * first failing item's product stands for the call (ErrorDetails). */
-static enum code
-run_reserve(struct store *st, struct op *op)
-{
-	enum code rc;
-
-	if ((op->products = calloc(op->nitems, sizeof(*op->products))) == NULL)
-		return CODE_RESOURCE_EXHAUSTED;
-	rc = store_reserve(st, op->request_id, op->items_key, op->items,
-	    op->nitems, op->products);
-	for (size_t i = 0; rc != CODE_OK && i < op->nitems; i++) {
-		if (op->items[i].code != CODE_OK) {
-			op->product = op->items[i].product;
-			break;
-		}
-	}
-	return rc;
-}
-
-/* ListProducts: a page into op->products. */
-static enum code
-run_list(struct store *st, struct op *op)
-{
-	if ((op->products = calloc(
-	         (size_t)op->page_size, sizeof(*op->products))) == NULL)
-		return CODE_RESOURCE_EXHAUSTED;
-	return store_product_list(st, op->id, op->page_size, op->products,
-	    &op->nproducts, &op->more);
-}
-
 /* One call alone, its statements bounded by `bound` (its own deadline or
  * an earlier one). */
 static void
@@ -201,34 +142,7 @@ run_one_until(struct store *st, struct op *op, uint64_t bound)
 	}
 	store_set_deadline(st, bound);
 	store_set_caller(st, op->caller[0] != '\0' ? op->caller : NULL);
-	switch (op->kind) {
-	case OP_READ:
-		op->code = store_product_get(st, op->id, &op->product);
-		break;
-	case OP_READ_MANY:
-		op->code = read_many_alone(st, op);
-		break;
-	case OP_WRITE:
-		op->code = store_product_update_stock(st, op->request_id,
-		    op->id, op->stock, op->expected_version, &op->product);
-		break;
-	case OP_CREATE:
-		op->code = store_product_create(st, op->request_id, op->name,
-		    op->stock, op->price, &op->product);
-		break;
-	case OP_ADJUST:
-		op->code = store_product_adjust(st, op->request_id, op->id,
-		    op->delta, op->expected_version, &op->product);
-		break;
-	case OP_RESERVE:
-		op->code = run_reserve(st, op);
-		break;
-	case OP_LIST:
-		op->code = run_list(st, op);
-		break;
-	case OP_NONE:
-		break;
-	}
+	op->code = op_kinds[op->kind].run(st, op);
 	store_set_deadline(st, 0);
 }
 

@@ -34,15 +34,12 @@ enum op_kind {
 	OP_ADJUST,    /* AdjustStock: add delta to one product */
 	OP_RESERVE,   /* ReserveStock: items[0..nitems), all or nothing */
 	OP_LIST,      /* ListProducts: a page after `id` ("" first) */
+	OP_KIND_COUNT /* not a kind: how many (op_kind.c has a row each) */
 };
 
-/* Whether an op of this kind changes the database. */
-static inline int
-op_kind_writes(enum op_kind kind)
-{
-	return kind == OP_WRITE || kind == OP_CREATE || kind == OP_ADJUST ||
-	       kind == OP_RESERVE;
-}
+/* Whether an op of this kind changes the database (its row in
+ * op_kind.c says). */
+bool op_kind_writes(enum op_kind kind);
 
 struct op {
 	/* ---- set by dispatch and the handler's prepare ---- */
