@@ -19,10 +19,7 @@
 struct store;
 
 struct op_kind_row {
-	const char *name;   /* for logs and the table check */
-	bool        writes; /* changes the database: the planner keeps it
-	                     * in order with the other writes of its
-	                     * products; writers only */
+	const char *name; /* for logs and the table check */
 	/* Run it alone on st, whose deadline and caller are set; returns
 	 * the call's code, its outcome in op. */
 	enum code (*run)(struct store *st, struct op *op);
@@ -39,6 +36,9 @@ struct op_kind_row {
 	 * that it runs after a write of one of them earlier in its frame;
 	 * NULL fn with reads_any: it may show any product (a listing). */
 	const char *(*read)(const struct op *op, size_t i);
+	/* Changes the database: the planner keeps it in order with the
+	 * other writes of its products; writers only. */
+	bool writes;
 	bool reads_any;
 };
 
