@@ -86,9 +86,17 @@ gate_deploy() {
 
 # The Debian packages, from the release gate's gcc build (configured and
 # built here if that gate did not run: same directory, same flags).
+# Built as a Debian package is: dpkg-buildflags with every hardening
+# feature (DEB_BUILD_MAINT_OPTIONS=hardening=+all), CMAKE_BUILD_TYPE=None
+# so that only those flags apply (debhelper's cmake does the same), no
+# test suite; package_test.sh checks the hardening in the packages.
 gate_package() {
-	configure_build build-release-gcc -DCMAKE_BUILD_TYPE=Release &&
-		bash tests/packaging/package_test.sh build-release-gcc "$root"
+	(
+		export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+		eval "$(dpkg-buildflags --export=sh)"
+		export CFLAGS="$CFLAGS $CPPFLAGS"
+		configure_build build-pkg -DCMAKE_BUILD_TYPE=None -DINVENTORY_BUILD_TESTS=OFF
+	) && bash tests/packaging/package_test.sh build-pkg "$root"
 }
 
 # The alerts' and the dashboard's metrics against a real scrape, from the

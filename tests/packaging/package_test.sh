@@ -6,7 +6,7 @@
 #   bash tests/packaging/package_test.sh BUILD_DIR [SOURCE_DIR]
 #
 # BUILD_DIR is a configured and built tree (the `package` gate of
-# deploy/test.sh uses the Release build).  In a temporary folder:
+# deploy/test.sh builds build-pkg/ with Debian's build flags).  In a temporary folder:
 #   1. `cpack -G DEB` makes exactly four packages: libinventoryN (N: the
 #      SONAME's number of the built libinventory.so, never written here),
 #      libinventory-dev, inventoryd and inventory-tools;
@@ -26,7 +26,10 @@
 #      the unpacked root) and with CMake's find_package(inventory), links
 #      the unpacked libinventory.so.N and prints its usage message;
 #   6. lintian reports no error and no warning (overrides, shipped in
-#      /usr/share/lintian/overrides/PKG with their reasons, are listed).
+#      /usr/share/lintian/overrides/PKG with their reasons, are listed);
+#   7. every program and the library are hardened (PIE, RELRO, BIND_NOW,
+#      stack protector, FORTIFY): BUILD_DIR must be built with
+#      dpkg-buildflags, as deploy/test.sh's package gate does.
 set -euo pipefail
 
 build=${1:?usage: package_test.sh BUILD_DIR [SOURCE_DIR]}
@@ -281,6 +284,32 @@ if command -v lintian >/dev/null 2>&1; then
 else
 	fail "lintian is not installed (apt-get install lintian)"
 fi
+
+# --- 7. hardening ---------------------------------------------------------------
+# Built as Debian builds a package (dpkg-buildflags with
+# DEB_BUILD_MAINT_OPTIONS=hardening=+all; the package gate does so): every
+# ELF file is position-independent, its relocations read-only after start
+# (GNU_RELRO and BIND_NOW), its stack protected (__stack_chk_fail); the
+# server and the CLI call glibc's fortified (_chk) functions.  A plain
+# Release build fails this (no BIND_NOW, no stack protector).
+echo "== hardening"
+for f in "$root/usr/bin/inventoryd" "$root/usr/bin/inventoryctl" \
+	"$root/usr/bin/inventory-bench" "$root/usr/lib/$ma/$soname"; do
+	n=${f#"$root"}
+	[ -f "$f" ] || { fail "hardening: no $n"; continue; }
+	# Read whole first: grep -q would end a pipe early and pipefail
+	# count the writer's SIGPIPE as a failure.
+	miss= hdr=$(readelf -hlW "$f") dyn=$(readelf -dW "$f") syms=$(nm -D "$f")
+	[ "$(awk '$1 == "Type:" { print $2 }' <<<"$hdr")" = DYN ] || miss="$miss PIE"
+	grep -q GNU_RELRO <<<"$hdr" || miss="$miss RELRO"
+	grep -Eq 'BIND_NOW|FLAGS_1.* NOW' <<<"$dyn" || miss="$miss BIND_NOW"
+	grep -q ' __stack_chk_fail' <<<"$syms" || miss="$miss stack-protector"
+	case $n in */bin/inventoryd | */bin/inventoryctl)
+		grep -Eq ' __[a-z]+_chk(@|$)' <<<"$syms" || miss="$miss FORTIFY" ;;
+	esac
+	[ -z "$miss" ] && ok "hardening: $n (PIE, RELRO, BIND_NOW, stack protector)" ||
+		fail "hardening: $n lacks$miss"
+done
 
 if [ "$fails" -gt 0 ]; then
 	echo "package_test: $fails check(s) failed" >&2
