@@ -10,7 +10,8 @@
 #                       the health checks tuned for fast failover (below);
 #                       database "inventory" migrated.  Writes DIR/env:
 #                       HA_MONITOR_PORT HA_PORT1 HA_PORT2 INVENTORY_DB (the
-#                       multi-host conninfo, target_session_attrs=read-write)
+#                       multi-host conninfo, target_session_attrs=read-write);
+#                       once more on other ports if one was taken meanwhile
 #   ha_stop DIR         stop every service, kill what is left, remove DIR
 #   ha_autoctl ARGS     pg_autoctl as postgres with DIR's private config
 #   ha_primary          "node1" or "node2": the node the monitor calls
@@ -168,7 +169,27 @@ export INVENTORY_DB='host=127.0.0.1,127.0.0.1 port=$HA_PORT1,$HA_PORT2 user=post
 ENV
 }
 
+# ha_start DIR: ha_start_once, and once more on other ports when a port
+# found free was taken before PostgreSQL bound it (another test on this
+# machine picked it in between: port_free can only say it was free).
 ha_start() {
+	local try
+	for try in 1 2; do
+		ha_start_once "$1" && return 0
+		[ "$try" -eq 1 ] && ha_port_was_taken || return 1
+		ha_log "a port was taken before PostgreSQL bound it: once more on other ports"
+		ha_teardown "$ha_dir"
+		rm -rf -- "$ha_dir"/monitor "$ha_dir"/node1 "$ha_dir"/node2 "$ha_dir"/xdg
+	done
+}
+
+# Whether a PostgreSQL of this formation failed to bind its port.
+ha_port_was_taken() {
+	grep -rqs -e 'Address already in use' -e 'could not bind' \
+		"$ha_dir"/monitor "$ha_dir"/node1 "$ha_dir"/node2
+}
+
+ha_start_once() {
 	ha_dir=$1
 	local n name port
 	mkdir -p "$ha_dir"/xdg/config "$ha_dir"/xdg/data "$ha_dir"/monitor \
@@ -243,8 +264,16 @@ SQL
 }
 
 ha_stop() {
-	local d=${1:-$ha_dir} name pid
+	local d=${1:-$ha_dir}
 	[ -n "$d" ] && [ -d "$d" ] || return 0
+	ha_teardown "$d"
+	case "$d" in /tmp/inv-ha.*) rm -rf -- "$d" ;; *) ha_log "not removing $d (not /tmp/inv-ha.*)" ;; esac
+}
+
+# ha_teardown DIR: stop every service of DIR's formation and kill what is
+# left; the files stay.
+ha_teardown() {
+	local d=$1 name pid
 	ha_dir=$d
 	for name in node2 node1 monitor; do
 		[ -d "$d/$name/pgdata" ] || continue
@@ -266,5 +295,4 @@ ha_stop() {
 			fi ;;
 		esac
 	done
-	case "$d" in /tmp/inv-ha.*) rm -rf -- "$d" ;; *) ha_log "not removing $d (not /tmp/inv-ha.*)" ;; esac
 }
