@@ -56,8 +56,20 @@ sleep 6
 before=$(ha_primary)
 t_planned=$(mono_ms)
 say "planned failover: pg_autoctl perform failover (primary $before)"
-ha_autoctl perform failover --pgdata "$work/monitor/pgdata" --wait 60 \
-	>>"$work/perform.log" 2>&1 || { cat "$work/perform.log"; fail "pg_autoctl perform failover failed"; }
+# The monitor's perform_failover() can lose a deadlock against a keeper's
+# node_active() (PostgreSQL "deadlock detected": its transaction rolled
+# back, nothing changed; seen once in CI): asked again, up to 3 times, as
+# an operator would.  Any other failure fails the test.
+for try in 1 2 3; do
+	rc=0
+	ha_autoctl perform failover --pgdata "$work/monitor/pgdata" --wait 60 \
+		>"$work/perform.try" 2>&1 || rc=$?
+	cat "$work/perform.try" >>"$work/perform.log"
+	[ "$rc" -ne 0 ] && [ "$try" -lt 3 ] && grep -q 'deadlock detected' "$work/perform.try" || break
+	say "perform failover lost a deadlock in the monitor (try $try): asking again"
+	sleep 0.5
+done
+[ "$rc" -eq 0 ] || { cat "$work/perform.log"; fail "pg_autoctl perform failover failed"; }
 say "perform failover returned after $(($(mono_ms) - t_planned)) ms; primary now $(ha_primary)"
 ha_wait_stable 60 >/dev/null 2>&1 || fail "formation not stable after the planned failover: $(ha_states)"
 after=$(ha_primary)
