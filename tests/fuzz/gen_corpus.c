@@ -9,7 +9,8 @@
  *
  * One file per seed, named after what it holds.  Deterministic.
  * corpus/batch/ holds batch frames (Request.batch) for fuzz_batch; they
- * are copied into corpus/envelope/ as batch-<name>.
+ * are copied into corpus/envelope/ as batch-<name>.  corpus/pbjson/
+ * holds JSON texts (Connect bodies) for fuzz_pbjson, written out as text.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -892,6 +893,42 @@ deep_seeds(void)
 	}
 }
 
+/* JSON bodies of the requests, as a Connect client sends them (canonical
+ * names, 64-bit values as strings), the forms pbjson also reads (proto
+ * names, numbers) and a few it refuses. */
+static void
+pbjson_seeds(void)
+{
+	static const char *const seeds[][2] = {
+		{ "get", "{\"id\":\"" UUID "\"}" },
+		{ "update", "{\"id\":\"" UUID "\",\"stock\":\"5\","
+		            "\"expectedVersion\":\"3\"}" },
+		{ "update-proto-names", "{\"id\":\"" UUID "\",\"stock\":5,"
+		                        "\"expected_version\":3}" },
+		{ "create", "{\"name\":\"Widget \\u00e9\",\"stock\":\"10\","
+		            "\"price\":\"19.90\"}" },
+		{ "batch-get", "{\"ids\":[\"" UUID "\",\"" UUID "\"]}" },
+		{ "adjust", "{\"id\":\"" UUID "\",\"delta\":\"-2\"}" },
+		{ "reserve",
+		    "{\"items\":[{\"id\":\"" UUID "\",\"quantity\":2},"
+		    "{\"id\":\"" UUID "\",\"expectedVersion\":\"1\","
+		    "\"stock\":\"0\"}]}" },
+		{ "list", "{\"pageSize\":10,\"pageToken\":\"abc\"}" },
+		{ "empty", "{}" },
+		{ "null-fields", "{\"id\":null,\"ids\":null,\"items\":null}" },
+		{ "int64-out-of-range",
+		    "{\"stock\":\"9223372036854775808\"}" },
+		{ "fraction", "{\"pageSize\":1.5}" },
+		{ "unknown-field", "{\"id\":\"a\",\"bogus\":1}" },
+		{ "not-an-object", "[{\"id\":\"a\"}]" },
+	};
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		put("pbjson", seeds[i][0], (const uint8_t *)seeds[i][1],
+		    strlen(seeds[i][1]));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -915,5 +952,6 @@ main(int argc, char **argv)
 	envelope_seeds();
 	auth_seeds();
 	client_reply_seeds();
+	pbjson_seeds();
 	return 0;
 }

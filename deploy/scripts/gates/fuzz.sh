@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Gate: coverage-guided fuzzing of everything that parses network bytes.
 #
-#   deploy/scripts/gates/fuzz.sh            every target, 30 s each (11
-#                                           targets: the gate stays ~6 min)
+#   deploy/scripts/gates/fuzz.sh            every target, 30 s each (13
+#                                           targets: the gate stays ~7 min)
 #   FUZZ_SECONDS=300 deploy/scripts/gates/fuzz.sh
 #   FUZZ_TARGETS="envelope handle_update" deploy/scripts/gates/fuzz.sh
 #
@@ -20,7 +20,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 cd "$root"
 seconds=${FUZZ_SECONDS:-30}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-targets=${FUZZ_TARGETS:-envelope handle_get handle_update handle_create handle_batch_get handle_adjust handle_reserve handle_list batch auth client_reply}
+targets=${FUZZ_TARGETS:-envelope handle_get handle_update handle_create handle_batch_get handle_adjust handle_reserve handle_list batch auth client_reply pbjson}
 jobs=$(nproc 2>/dev/null || echo 2)
 cc=${FUZZ_CC:-clang}
 
