@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "core/dispatch.h"
 #include "core/executor.h"
+#include "net/connect.h"
 #include "net/http.h"
 #include "net/transport.h"
 #include "ops/config.h"
@@ -80,6 +81,51 @@ on_request(void *arg, struct transport_call *call, const uint8_t *buf,
 	dispatch_frame_release(f);
 }
 
+/* A Connect call from the HTTP endpoint (net/connect.h): its envelope
+ * dispatched as a frame, its reply packed for http.c. */
+struct server_http_call {
+	http_call_done done;
+	void          *arg;
+};
+
+static void
+on_http_done(struct frame *f, void *arg)
+{
+	struct server_http_call *c = arg;
+	uint8_t                  scratch[DISPATCH_REPLY_MAX];
+	ProtobufCBufferSimple    out = PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
+
+	dispatch_frame_pack(f, &out.base);
+	dispatch_frame_free(f);
+	c->done(out.data, out.len, c->arg);
+	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
+	free(c);
+}
+
+static int
+on_http_call(void *ctx, const uint8_t *env, size_t len, uint64_t received_ns,
+    http_call_done done, void *arg)
+{
+	struct server           *s = ctx;
+	struct server_http_call *c;
+	struct frame            *f;
+	struct op               *pending;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return -1;
+	c->done = done;
+	c->arg  = arg;
+	f       = dispatch_frame_open(
+	          env, len, received_ns, on_http_done, c, &pending);
+	if (f == NULL) {
+		free(c);
+		return -1;
+	}
+	executor_submit(s->ex, pending);
+	dispatch_frame_release(f);
+	return 0;
+}
+
 /* A frame refused by the transport (its connection holds too many):
  * answered without decoding. */
 static void
@@ -123,15 +169,19 @@ server_http_start(
 		    "probe");
 		return -1;
 	}
-	src.ex    = s->ex;
-	src.ready = s->ready;
+	src.ex       = s->ex;
+	src.ready    = s->ready;
+	src.call     = on_http_call;
+	src.call_ctx = s;
+	src.max_body = server_hard_frame(cfg->max_frame);
 	if (http_start(&s->http, cfg->http, &src, errbuf, errlen) != 0) {
 		ready_stop(s->ready);
 		s->ready = NULL;
 		return -1;
 	}
-	log_info(
-	    "http: /metrics /healthz /readyz /debug/hot on %s", cfg->http);
+	log_info("http: /metrics /healthz /readyz /debug/hot and Connect "
+	         "calls (POST " CONNECT_PREFIX "<Method>) on %s",
+	    cfg->http);
 	return 0;
 }
 

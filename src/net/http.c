@@ -41,6 +41,7 @@
 
 #include <ctype.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -52,8 +53,10 @@
 
 #include <microhttpd.h>
 
+#include "base/code.h"
 #include "base/log.h"
 #include "core/executor.h"
+#include "net/connect.h"
 #include "ops/auth.h"
 #include "ops/hot.h"
 #include "ops/metrics.h"
@@ -94,6 +97,13 @@ struct http {
 	struct http_sources src;      /* borrowed */
 	atomic_bool         starting; /* in MHD_start_daemon(): keep errors */
 	char start_err[HTTP_ERR_MAX]; /* MHD's last line while starting */
+	/* Connect calls handed to the executors and not yet answered:
+	 * http_stop() waits for none before stopping MHD, since each will
+	 * resume its connection. */
+	pthread_mutex_t mu;
+	pthread_cond_t  idle;
+	size_t          in_flight; /* under mu */
+	bool            stopping;  /* under mu: new calls are refused */
 };
 
 /* One answer, built by a handler and handed to MHD. */
@@ -113,10 +123,9 @@ static int on_healthz(struct http *h, struct http_answer *a);
 static int on_readyz(struct http *h, struct http_answer *a);
 static int on_hot(struct http *h, struct http_answer *a);
 
-/* The routing table.  A route that takes a request body (the Connect
- * protocol's POST /inventory.v1.InventoryService/<Method>, a prefix) will
- * add a match kind and a body limit here, and the dispatcher keeps its
- * body in the request's state (*req_cls), freed when MHD completes it. */
+/* The routing table: exact paths.  The Connect calls are connect_route,
+ * matched by CONNECT_PREFIX; their handler is the Connect state machine
+ * (on_connect), not a struct http_answer builder. */
 static const struct route {
 	const char      *path;    /* exact match on the decoded path */
 	unsigned         methods; /* enum http_method mask */
@@ -127,6 +136,34 @@ static const struct route {
 	{ "/healthz", HTTP_GET | HTTP_HEAD, HTTP_OPEN, on_healthz },
 	{ "/readyz", HTTP_GET | HTTP_HEAD, HTTP_OPEN, on_readyz },
 	{ "/debug/hot", HTTP_GET | HTTP_HEAD, HTTP_CALLER, on_hot },
+};
+
+/* The caller's token travels in the envelope, so dispatch decides (the
+ * same UNAUTHENTICATED and PERMISSION_DENIED as over nng): open here. */
+static const struct route connect_route = { CONNECT_PREFIX, HTTP_POST,
+	HTTP_OPEN, NULL };
+
+/* Where a Connect call is. */
+enum http_req_phase {
+	REQ_READING,    /* headers in, body arriving */
+	REQ_DISPATCHED, /* suspended until the executors answer */
+	REQ_ANSWERED,   /* req->ans ready to go out */
+};
+
+/* One request's state (*req_cls), from its headers to MHD's completion
+ * (on_completed frees it). */
+struct http_req {
+	struct http           *h;
+	const struct route    *r;
+	struct MHD_Connection *conn;
+	uint64_t               received_ns; /* when its headers came */
+	/* Connect calls only: */
+	enum http_req_phase   phase;
+	uint8_t              *body; /* malloc'd, at most h->src.max_body */
+	size_t                len, cap;
+	bool                  too_big; /* the rest of the body is dropped */
+	struct connect_call   call;
+	struct connect_answer ans; /* body owned until handed to MHD */
 };
 
 /* ---- answers ------------------------------------------------------------ */
@@ -280,8 +317,11 @@ method_bit(const char *method)
 }
 
 static const struct route *
-route_find(const char *path)
+route_find(const struct http *h, const char *path)
 {
+	if (h->src.call != NULL &&
+	    strncmp(path, CONNECT_PREFIX, sizeof(CONNECT_PREFIX) - 1) == 0)
+		return &connect_route;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (strcmp(path, routes[i].path) == 0)
 			return &routes[i];
@@ -338,25 +378,179 @@ authorized(struct MHD_Connection *conn, const struct route *r)
 	return auth_check(v, name) != AUTH_ROLE_NONE;
 }
 
+/* ---- Connect calls -------------------------------------------------------
+ */
+
+/* Send req->ans (its body handed to MHD). */
+static enum MHD_Result
+connect_send(struct http_req *req)
+{
+	struct http_answer a = { .status = req->ans.status,
+		.ctype                   = req->ans.ctype,
+		.body                    = req->ans.body,
+		.len                     = req->ans.len };
+
+	req->ans.body = NULL;
+	return send_answer(req->conn, &a, NULL, NULL);
+}
+
+/* Keep a piece of the body, up to max_body; past it the call is refused
+ * once the body is in (the rest is read and dropped, so that the answer
+ * can still go out on a connection in step). */
+static void
+connect_take(struct http_req *req, const char *data, size_t n)
+{
+	size_t max = req->h->src.max_body, cap;
+
+	if (req->too_big || n > max - req->len) {
+		req->too_big = true;
+		return;
+	}
+	if (req->len + n > req->cap) {
+		uint8_t *b;
+
+		cap = req->cap > 0 ? req->cap : 4096;
+		while (cap < req->len + n)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		if ((b = realloc(req->body, cap)) == NULL) {
+			req->too_big = true; /* answered as exhausted */
+			return;
+		}
+		req->body = b;
+		req->cap  = cap;
+	}
+	memcpy(req->body + req->len, data, n);
+	req->len += n;
+}
+
+/* The executors' answer (any thread): the answer in req, then the
+ * connection resumed; req is MHD's again from there. */
+static void
+on_call_done(const uint8_t *reply, size_t len, void *arg)
+{
+	struct http_req *req = arg;
+	struct http     *h   = req->h;
+
+	if (connect_answer_reply(&req->call, reply, len, &req->ans) != 0)
+		req->ans = (struct connect_answer) { 0 };
+	req->phase = REQ_ANSWERED;
+	MHD_resume_connection(req->conn);
+	pthread_mutex_lock(&h->mu);
+	if (--h->in_flight == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static const char *
+header(struct MHD_Connection *conn, const char *name)
+{
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* The whole request is in: refuse it, or build its envelope, suspend the
+ * connection and hand the envelope to the executors. */
+static enum MHD_Result
+connect_start(struct http_req *req, const char *url)
+{
+	struct http           *h = req->h;
+	struct connect_request cr;
+	uint8_t               *env = NULL;
+	size_t                 env_len;
+	bool                   refused;
+
+	if (req->too_big) {
+		char why[96];
+
+		snprintf(why, sizeof(why),
+		    "the request body is over %zu bytes", h->src.max_body);
+		if (connect_answer_error(
+		        &req->ans, CODE_RESOURCE_EXHAUSTED, why) != 0)
+			return MHD_NO;
+		return connect_send(req);
+	}
+	cr = (struct connect_request) {
+		.method           = url + sizeof(CONNECT_PREFIX) - 1,
+		.content_type     = header(req->conn, "Content-Type"),
+		.content_encoding = header(req->conn, "Content-Encoding"),
+		.timeout_ms       = header(req->conn, "Connect-Timeout-Ms"),
+		.authorization    = header(req->conn, "Authorization"),
+		.idempotency_key  = header(req->conn, "Idempotency-Key"),
+		.protocol_version =
+		    header(req->conn, "Connect-Protocol-Version"),
+		.body = req->body != NULL ? req->body : (const uint8_t *)"",
+		.body_len = req->len,
+	};
+	if (connect_envelope(&cr, &req->call, &env, &env_len, &req->ans) != 0)
+		return req->ans.body != NULL ? connect_send(req) : MHD_NO;
+	pthread_mutex_lock(&h->mu);
+	refused = h->stopping;
+	if (!refused)
+		h->in_flight++;
+	pthread_mutex_unlock(&h->mu);
+	if (refused) {
+		free(env);
+		if (connect_answer_error(&req->ans, CODE_UNAVAILABLE,
+		        "the server is shutting down") != 0)
+			return MHD_NO;
+		return connect_send(req);
+	}
+	req->phase = REQ_DISPATCHED;
+	MHD_suspend_connection(req->conn);
+	if (h->src.call(h->src.call_ctx, env, env_len, req->received_ns,
+	        on_call_done, req) != 0) {
+		/* Not started: answer it here and give the slot back. */
+		if (connect_answer_error(&req->ans, CODE_RESOURCE_EXHAUSTED,
+		        "out of memory") != 0)
+			req->ans = (struct connect_answer) { 0 };
+		req->phase = REQ_ANSWERED;
+		MHD_resume_connection(req->conn);
+		pthread_mutex_lock(&h->mu);
+		if (--h->in_flight == 0)
+			pthread_cond_broadcast(&h->idle);
+		pthread_mutex_unlock(&h->mu);
+	}
+	free(env);
+	return MHD_YES;
+}
+
+/* A Connect call's last access-handler calls: start it, then (once
+ * resumed) send its answer. */
+static enum MHD_Result
+on_connect(struct http_req *req, const char *url)
+{
+	switch (req->phase) {
+	case REQ_READING:
+		return connect_start(req, url);
+	case REQ_DISPATCHED: /* a spurious call while suspended */
+		return MHD_YES;
+	case REQ_ANSWERED:
+		return req->ans.body != NULL ? connect_send(req) : MHD_NO;
+	}
+	return MHD_NO;
+}
+
 /* MHD's access handler: called when the headers are in (*req_cls NULL),
- * then for each piece of body, then once the request is complete.
- * Refusals (404, 405, 401) go out at the first call, before any body is
- * read; the route's handler runs at the last. */
+ * then for each piece of body, then once the request is complete (and,
+ * for a Connect call, once more when its answer resumes it).  Refusals
+ * (404, 405, 401) go out at the first call, before any body is read; the
+ * route's handler runs at the last. */
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **req_cls)
 {
-	struct http        *h = cls;
-	const struct route *r = *req_cls;
+	struct http        *h   = cls;
+	struct http_req    *req = *req_cls;
+	const struct route *r;
 	struct http_answer  a = { 0 };
 
 	(void)version;
-	(void)upload_data;
-	if (r == NULL) {
+	if (req == NULL) {
 		char allow[32];
 
-		if ((r = route_find(url)) == NULL)
+		if ((r = route_find(h, url)) == NULL)
 			return send_text(
 			    conn, MHD_HTTP_NOT_FOUND, "not found", NULL, NULL);
 		if ((method_bit(method) & r->methods) == 0) {
@@ -370,17 +564,46 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			    "a bearer token of a known caller is required",
 			    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 			    "Bearer realm=\"inventoryd\"");
-		*req_cls = (void *)r;
+		if ((req = calloc(1, sizeof(*req))) == NULL)
+			return MHD_NO;
+		req->h           = h;
+		req->r           = r;
+		req->conn        = conn;
+		req->received_ns = clock_now_ns();
+		*req_cls         = req;
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		/* No route takes a body yet: what a GET carries is ignored. */
+		/* Only a Connect call keeps its body; what a GET carries is
+		 * ignored. */
+		if (req->r == &connect_route)
+			connect_take(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (r->handler(h, &a) != 0)
+	if (req->r == &connect_route)
+		return on_connect(req, url);
+	if (req->r->handler(h, &a) != 0)
 		return MHD_NO;
 	return send_answer(conn, &a, NULL, NULL);
+}
+
+/* MHD is done with a request (answered, or its connection gone). */
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+    enum MHD_RequestTerminationCode why)
+{
+	struct http_req *req = *req_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)why;
+	if (req == NULL)
+		return;
+	free(req->body);
+	free(req->ans.body);
+	free(req);
+	*req_cls = NULL;
 }
 
 /* Percent-decoding of the path and query (MHD_OPTION_UNESCAPE_CALLBACK):
@@ -491,7 +714,10 @@ bad:
 static struct MHD_Daemon *
 daemon_start(struct http *h, const struct addrinfo *ai)
 {
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* Suspend/resume: a Connect call's connection waits for the
+	 * executors without holding MHD's thread. */
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	                 MHD_ALLOW_SUSPEND_RESUME;
 
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -503,7 +729,8 @@ daemon_start(struct http *h, const struct addrinfo *ai)
 	    (unsigned)HTTP_MAX_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-	    NULL, MHD_OPTION_END);
+	    NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_END);
 }
 
 int
@@ -534,6 +761,8 @@ http_start(struct http **out, const char *url, const struct http_sources *src,
 		return -1;
 	}
 	h->src = *src;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->idle, NULL);
 	snprintf(h->start_err, sizeof(h->start_err), "cannot listen");
 	/* MHD calls on_mhd_log() on this thread while it starts. */
 	atomic_init(&h->starting, true);
@@ -544,6 +773,8 @@ http_start(struct http **out, const char *url, const struct http_sources *src,
 	freeaddrinfo(res);
 	if (h->daemon == NULL) {
 		snprintf(errbuf, errlen, "--http %s: %s", url, h->start_err);
+		pthread_cond_destroy(&h->idle);
+		pthread_mutex_destroy(&h->mu);
 		free(h);
 		return -1;
 	}
@@ -558,6 +789,17 @@ http_stop(struct http *h)
 {
 	if (h == NULL)
 		return;
+	/* Every call handed to the executors resumes its connection when
+	 * answered, which needs the daemon: wait for them first.  The
+	 * executors still run (server_stop() stops them after us), and
+	 * every call ends by its deadline or its statement's. */
+	pthread_mutex_lock(&h->mu);
+	h->stopping = true;
+	while (h->in_flight > 0)
+		pthread_cond_wait(&h->idle, &h->mu);
+	pthread_mutex_unlock(&h->mu);
 	MHD_stop_daemon(h->daemon); /* joins its thread, closes every peer */
+	pthread_cond_destroy(&h->idle);
+	pthread_mutex_destroy(&h->mu);
 	free(h);
 }

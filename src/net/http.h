@@ -12,9 +12,14 @@
  *                   minute (hot.h); with --auth-file only for
  *                   `Authorization: Bearer TOKEN` of a known caller
  *                   (else 401), since it names products
+ *   POST /inventory.v1.InventoryService/<Method>
+ *                   a Connect protocol call (connect.h), dispatched like
+ *                   an nng frame: the connection waits (suspended, no
+ *                   thread held) until the executors answer
  *
- * GET and HEAD only (HEAD is the GET answer without its body), 405 for
- * any other method on these paths, 404 elsewhere.  Connections are
+ * GET and HEAD only on the first four (HEAD is the GET answer without
+ * its body), POST only on the Connect paths, 405 for any other method,
+ * 404 elsewhere.  Connections are
  * bounded in number (in all and per client address), in idle time and in
  * header memory; http.c says how and why.
  * Every answer is computed from relaxed counters and cached verdicts, so a
@@ -26,14 +31,35 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
 struct executor;
 struct http;
 struct ready;
+
+/* Hands a Connect call's reply back: reply is a packed
+ * inventory.v1.Response, valid only during the call; runs once, on any
+ * thread. */
+typedef void (*http_call_done)(const uint8_t *reply, size_t len, void *arg);
+
+/* Dispatches env (a packed inventory.v1.Request, valid only during the
+ * call) as the RPC listener would a frame; done(..., arg) follows, maybe
+ * before this returns.  0, or -1 when it could not start (done is then
+ * never called). */
+typedef int (*http_call_fn)(void *ctx, const uint8_t *env, size_t len,
+    uint64_t received_ns, http_call_done done, void *arg);
 
 /* Where the answers come from; borrowed, and must outlive the endpoint. */
 struct http_sources {
 	struct executor *ex;    /* queued and in-flight calls; NULL: 0 */
 	struct ready    *ready; /* /readyz and inventory_db_up */
+	/* The Connect protocol (connect.h): POST CONNECT_PREFIX<Method> is
+	 * dispatched through call(call_ctx, ...); NULL: those paths are 404.
+	 * A body over max_body bytes is refused (RESOURCE_EXHAUSTED) without
+	 * being kept. */
+	http_call_fn call;
+	void        *call_ctx;
+	size_t       max_body;
 };
 
 /* Listen on url (http://HOST:PORT; an empty HOST: every address) and
@@ -43,7 +69,8 @@ struct http_sources {
 int http_start(struct http **out, const char *url,
     const struct http_sources *src, char *errbuf, size_t errlen);
 
-/* Stop listening, wait for answers under way, free.  NULL is a no-op. */
+/* Refuse new Connect calls, wait for those under way (the executors
+ * must still run), stop listening, free.  NULL is a no-op. */
 void http_stop(struct http *h);
 
 #endif
