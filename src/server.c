@@ -169,11 +169,13 @@ server_http_start(
 		    "probe");
 		return -1;
 	}
-	src.ex       = s->ex;
-	src.ready    = s->ready;
-	src.call     = on_http_call;
-	src.call_ctx = s;
-	src.max_body = server_hard_frame(cfg->max_frame);
+	src.ex              = s->ex;
+	src.ready           = s->ready;
+	src.call            = on_http_call;
+	src.call_ctx        = s;
+	src.max_body        = server_hard_frame(cfg->max_frame);
+	src.max_connections = (unsigned)cfg->http_max_connections;
+	src.max_per_address = (unsigned)cfg->http_max_conns_per_peer;
 	if (http_start(&s->http, cfg->http, &src, errbuf, errlen) != 0) {
 		ready_stop(s->ready);
 		s->ready = NULL;

@@ -13,17 +13,18 @@
  * hot-product sketch), builds its answer in memory and never blocks.
  * MHD answers HEAD from the GET answer without the body.
  *
- * Limits (fixed; the endpoint serves a few scrapers and probes, so none
- * needs to be an operator's choice):
- *   HTTP_MAX_CONNECTIONS  64 at once in all: ample for scrapers and
- *                         probes, and a small fraction of the descriptors
- *                         the RPC listener may use (--max-connections
- *                         1024); MHD stops accepting at the limit, so
- *                         extra peers wait in the kernel's backlog, not
- *                         in our descriptor table.
- *   HTTP_MAX_PER_ADDRESS  16 from one address at once: one host cannot
- *                         take every slot from the scrapers; a connection
- *                         over it is closed as soon as it is accepted.
+ * Limits (the connection counts are flags; the rest fixed):
+ *   connections           --http-max-connections (256) at once in all,
+ *                         --http-max-connections-per-peer (64) from one
+ *                         address: Connect callers use this listener too,
+ *                         so a client with 32 calls in flight (32
+ *                         connections: HTTP/1.1 has one call per
+ *                         connection) is served, while one host still
+ *                         cannot take every slot from the scrapers; MHD
+ *                         stops accepting at the limit, so extra peers
+ *                         wait in the kernel's backlog, and a connection
+ *                         over the per-address limit is closed as soon as
+ *                         it is accepted.
  *   HTTP_TIMEOUT_S        10 s without progress closes a connection:
  *                         an idle keep-alive or a stalled sender gives
  *                         its slot back (Prometheus reconnects; its
@@ -72,8 +73,8 @@
 #define CT_JSON    "application/json"
 
 enum {
-	HTTP_MAX_CONNECTIONS = 64,
-	HTTP_MAX_PER_ADDRESS = 16,
+	HTTP_MAX_CONNECTIONS = 256, /* defaults of the two flags */
+	HTTP_MAX_PER_ADDRESS = 64,
 	HTTP_TIMEOUT_S       = 10,
 	HTTP_MEMORY_LIMIT    = 16 << 10,
 	HTTP_ERR_MAX         = 200, /* an MHD message kept for http_start() */
@@ -724,13 +725,12 @@ daemon_start(struct http *h, const struct addrinfo *ai)
 	/* The logger goes first so that MHD's start-up messages reach it. */
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR,
-	    ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)HTTP_MAX_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-	    NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_END);
+	    ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, h->src.max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->src.max_per_address,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 }
 
 int
@@ -761,6 +761,10 @@ http_start(struct http **out, const char *url, const struct http_sources *src,
 		return -1;
 	}
 	h->src = *src;
+	if (h->src.max_connections == 0)
+		h->src.max_connections = HTTP_MAX_CONNECTIONS;
+	if (h->src.max_per_address == 0)
+		h->src.max_per_address = HTTP_MAX_PER_ADDRESS;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->idle, NULL);
 	snprintf(h->start_err, sizeof(h->start_err), "cannot listen");

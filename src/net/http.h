@@ -60,6 +60,8 @@ struct http_sources {
 	http_call_fn call;
 	void        *call_ctx;
 	size_t       max_body;
+	/* Connections at once, in all and from one address (0: 256, 64). */
+	unsigned max_connections, max_per_address;
 };
 
 /* Listen on url (http://HOST:PORT; an empty HOST: every address) and

@@ -88,6 +88,11 @@ static const struct key keys[] = {
 	    offsetof(struct config, tls_client_ca), "", 0, 0 },
 	{ "http", "INVENTORY_HTTP", KEY_STRING, offsetof(struct config, http),
 	    "", 0, 0 },
+	{ "http-max-connections", "INVENTORY_HTTP_MAX_CONNECTIONS", KEY_INT,
+	    offsetof(struct config, http_max_connections), "256", 1, 65536 },
+	{ "http-max-connections-per-peer",
+	    "INVENTORY_HTTP_MAX_CONNECTIONS_PER_PEER", KEY_INT,
+	    offsetof(struct config, http_max_conns_per_peer), "64", 1, 65536 },
 	{ "log-format", "INVENTORY_LOG_FORMAT", KEY_FORMAT,
 	    offsetof(struct config, log_format), "text", 0, 0 },
 };
@@ -105,7 +110,8 @@ const char config_usage[] =
     "                  [--audit-log FILE] [--audit-in-log]\n"
     "                  [--tls-cert FILE --tls-key FILE\n"
     "                  [--tls-client-ca FILE]] [--log-format text|json]\n"
-    "                  [--http URL] [--migrate]\n"
+    "                  [--http URL] [--http-max-connections N]\n"
+    "                  [--http-max-connections-per-peer N] [--migrate]\n"
     "\n"
     "  --listen URLS      nng URLs to serve, comma-separated\n"
     "                     (tcp://HOST:PORT, tls+tcp://HOST:PORT with\n"
@@ -153,6 +159,13 @@ const char config_usage[] =
     "                     protocol (POST /inventory.v1.InventoryService/\n"
     "                     METHOD, JSON or binary) on http://HOST:PORT;\n"
     "                     env INVENTORY_HTTP; default off\n"
+    "  --http-max-connections N  HTTP connections served at once (Connect\n"
+    "                     callers, scrapers, probes); newer ones wait in\n"
+    "                     the kernel's backlog; env\n"
+    "                     INVENTORY_HTTP_MAX_CONNECTIONS; default 256\n"
+    "  --http-max-connections-per-peer N  of them from one address (so\n"
+    "                     that one host cannot take a scraper's slot); env\n"
+    "                     INVENTORY_HTTP_MAX_CONNECTIONS_PER_PEER; default 64\n"
     "  --request-ttl S    how long request ids are remembered for safe\n"
     "                     retries; env INVENTORY_REQUEST_TTL; default 86400\n"
     "  --auth-file FILE   callers allowed in, one a line: NAME ROLE\n"

@@ -41,7 +41,9 @@ struct config {
 	                        (owned); "" none: no client certificates */
 	char *http;          /* operator endpoint http://HOST:PORT (owned);
 	                        "" off */
-	int log_format;      /* enum log_format */
+	int http_max_connections;    /* HTTP connections at once */
+	int http_max_conns_per_peer; /* of them from one address */
+	int log_format;              /* enum log_format */
 };
 
 enum config_result {
