@@ -32,7 +32,7 @@ const client = createClient(service, transport);
 const clients = Number(clientsArg);
 const until = performance.now() + Number(secondsArg) * 1000;
 const lat = [];
-let rpcs = 0, errors = 0;
+let rpcs = 0, errors = 0, firstError = "";
 
 async function loop() {
   while (performance.now() < until) {
@@ -52,7 +52,7 @@ async function loop() {
       }
       lat.push(performance.now() - t0);
     } catch (e) {
-      errors++;
+      if (errors++ === 0) firstError = ConnectError.from(e).message;
     }
   }
 }
@@ -64,4 +64,5 @@ lat.sort((a, b) => a - b);
 const q = (f) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(f * lat.length))] : 0);
 console.log(`connect W=${workload} clients=${clients} codec=${codec} ops=${lat.length} ` +
   `ops_s=${(lat.length / secs).toFixed(0)} rpcs_s=${(rpcs / secs).toFixed(0)} ` +
-  `p50_ms=${q(0.5).toFixed(2)} p99_ms=${q(0.99).toFixed(2)} errors=${errors}`);
+  `p50_ms=${q(0.5).toFixed(2)} p99_ms=${q(0.99).toFixed(2)} errors=${errors}` +
+  (firstError ? ` first_error="${firstError}"` : ""));
