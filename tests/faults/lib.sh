@@ -325,7 +325,7 @@ excuse_nng_leaks() {
 			if ($0 ~ /in (__interceptor_|___interceptor_)?(malloc|calloc|realloc|posix_memalign|aligned_alloc) /) next
 			if ($0 ~ /\(\/[^ ]*libnng\.so[.0-9]*\+0x[0-9a-f]+\)/) next
 			if ($0 ~ / in (start_thread|clone|clone3|__clone|__clone3) /) next
-			if (indirect && $0 ~ / in transport_reply [^ ]*src\/transport\.c:/) { reply = 1; next }
+			if (indirect && $0 ~ / in transport_reply [^ ]*src\/net\/transport\.c:/) { reply = 1; next }
 			nngonly = 0; next
 		}
 		inblk && /^ *$/ { flush() }
