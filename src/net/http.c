@@ -426,22 +426,32 @@ connect_take(struct http_req *req, const char *data, size_t n)
 	req->len += n;
 }
 
-/* The executors' answer (any thread): the answer in req, then the
- * connection resumed; req is MHD's again from there. */
+/* req->ans is set: resume the connection (req is MHD's again from
+ * there, so h is read first) and give the call's slot back, waking
+ * http_stop() when it was the last. */
 static void
-on_call_done(const uint8_t *reply, size_t len, void *arg)
+call_answered(struct http_req *req)
 {
-	struct http_req *req = arg;
-	struct http     *h   = req->h;
+	struct http *h = req->h;
 
-	if (connect_answer_reply(&req->call, reply, len, &req->ans) != 0)
-		req->ans = (struct connect_answer) { 0 };
 	req->phase = REQ_ANSWERED;
 	MHD_resume_connection(req->conn);
 	pthread_mutex_lock(&h->mu);
 	if (--h->in_flight == 0)
 		pthread_cond_broadcast(&h->idle);
 	pthread_mutex_unlock(&h->mu);
+}
+
+/* The executors' answer (any thread): the answer in req, then the
+ * connection resumed; req is MHD's again from there. */
+static void
+on_call_done(const uint8_t *reply, size_t len, void *arg)
+{
+	struct http_req *req = arg;
+
+	if (connect_answer_reply(&req->call, reply, len, &req->ans) != 0)
+		req->ans = (struct connect_answer) { 0 };
+	call_answered(req);
 }
 
 static const char *
@@ -505,12 +515,7 @@ connect_start(struct http_req *req, const char *url)
 		if (connect_answer_error(&req->ans, CODE_RESOURCE_EXHAUSTED,
 		        "out of memory") != 0)
 			req->ans = (struct connect_answer) { 0 };
-		req->phase = REQ_ANSWERED;
-		MHD_resume_connection(req->conn);
-		pthread_mutex_lock(&h->mu);
-		if (--h->in_flight == 0)
-			pthread_cond_broadcast(&h->idle);
-		pthread_mutex_unlock(&h->mu);
+		call_answered(req);
 	}
 	free(env);
 	return MHD_YES;
