@@ -134,16 +134,17 @@ unknown(struct op *op)
 static void
 run_one_until(struct store *st, struct op *op, uint64_t bound)
 {
+	struct store_req req;
+
 	if (op->kind == OP_NONE || expired(op, clock_now_ns()))
 		return;
 	if (st == NULL || !store_ready(st)) {
 		unavailable(op);
 		return;
 	}
-	store_set_deadline(st, bound);
-	store_set_caller(st, op->caller[0] != '\0' ? op->caller : NULL);
-	op->code = op_kinds[op->kind].run(st, op);
-	store_set_deadline(st, 0);
+	req.deadline_ns = bound;
+	req.caller      = op->caller[0] != '\0' ? op->caller : NULL;
+	op->code        = op_kinds[op->kind].run(st, op, &req);
 }
 
 void

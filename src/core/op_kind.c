@@ -38,9 +38,9 @@ written_id(const struct op *op, size_t i)
 /* ---- GetProduct ------------------------------------------------------- */
 
 static enum code
-read_run(struct store *st, struct op *op)
+read_run(struct store *st, struct op *op, const struct store_req *req)
 {
-	return store_product_get(st, op->id, &op->product);
+	return store_product_get(st, req, op->id, &op->product);
 }
 
 /* ---- BatchGetProducts ------------------------------------------------- */
@@ -49,7 +49,7 @@ read_run(struct store *st, struct op *op)
  * per id could show half of a reservation committed in between);
  * NOT_FOUND names the first missing id in request order. */
 static enum code
-read_many_run(struct store *st, struct op *op)
+read_many_run(struct store *st, struct op *op, const struct store_req *req)
 {
 	struct store_read *reads;
 	enum code          rc;
@@ -59,7 +59,7 @@ read_many_run(struct store *st, struct op *op)
 		return CODE_RESOURCE_EXHAUSTED;
 	for (size_t i = 0; i < op->nids; i++)
 		reads[i].id = op->ids[i];
-	rc = store_product_get_many(st, reads, op->nids, op->deadline_ns);
+	rc = store_product_get_many(st, reads, op->nids, req->deadline_ns);
 	for (size_t i = 0; i < op->nids && rc == CODE_OK; i++) {
 		if (reads[i].code != CODE_OK) {
 			rc = reads[i].code;
@@ -89,9 +89,9 @@ read_many_read(const struct op *op, size_t i)
 /* ---- UpdateStock ------------------------------------------------------ */
 
 static enum code
-write_run(struct store *st, struct op *op)
+write_run(struct store *st, struct op *op, const struct store_req *req)
 {
-	return store_product_update_stock(st, op->request_id, op->id,
+	return store_product_update_stock(st, req, op->request_id, op->id,
 	    op->stock, op->expected_version, &op->product);
 }
 
@@ -105,10 +105,10 @@ write_same(const struct op *a, const struct op *b)
 /* ---- CreateProduct ---------------------------------------------------- */
 
 static enum code
-create_run(struct store *st, struct op *op)
+create_run(struct store *st, struct op *op, const struct store_req *req)
 {
-	return store_product_create(
-	    st, op->request_id, op->name, op->stock, op->price, &op->product);
+	return store_product_create(st, req, op->request_id, op->name,
+	    op->stock, op->price, &op->product);
 }
 
 static bool
@@ -129,9 +129,9 @@ create_written(const struct op *op, size_t i)
 /* ---- AdjustStock ------------------------------------------------------ */
 
 static enum code
-adjust_run(struct store *st, struct op *op)
+adjust_run(struct store *st, struct op *op, const struct store_req *req)
 {
-	return store_product_adjust(st, op->request_id, op->id, op->delta,
+	return store_product_adjust(st, req, op->request_id, op->id, op->delta,
 	    op->expected_version, &op->product);
 }
 
@@ -147,13 +147,13 @@ adjust_same(const struct op *a, const struct op *b)
 /* On OK the products after it; on an item's failure the first failing
  * item's product stands for the call (ErrorDetails). */
 static enum code
-reserve_run(struct store *st, struct op *op)
+reserve_run(struct store *st, struct op *op, const struct store_req *req)
 {
 	enum code rc;
 
 	if ((op->products = calloc(op->nitems, sizeof(*op->products))) == NULL)
 		return CODE_RESOURCE_EXHAUSTED;
-	rc = store_reserve(st, op->request_id, op->items_key, op->items,
+	rc = store_reserve(st, req, op->request_id, op->items_key, op->items,
 	    op->nitems, op->products);
 	for (size_t i = 0; rc != CODE_OK && i < op->nitems; i++) {
 		if (op->items[i].code != CODE_OK) {
@@ -185,12 +185,12 @@ reserve_written(const struct op *op, size_t i)
 /* ---- ListProducts ----------------------------------------------------- */
 
 static enum code
-list_run(struct store *st, struct op *op)
+list_run(struct store *st, struct op *op, const struct store_req *req)
 {
 	if ((op->products = calloc(
 	         (size_t)op->page_size, sizeof(*op->products))) == NULL)
 		return CODE_RESOURCE_EXHAUSTED;
-	return store_product_list(st, op->id, op->page_size, op->products,
+	return store_product_list(st, req, op->id, op->page_size, op->products,
 	    &op->nproducts, &op->more);
 }
 

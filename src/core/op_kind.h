@@ -17,12 +17,14 @@
 #include "core/op.h"
 
 struct store;
+struct store_req;
 
 struct op_kind_row {
 	const char *name; /* for logs and the table check */
-	/* Run it alone on st, whose deadline and caller are set; returns
-	 * the call's code, its outcome in op. */
-	enum code (*run)(struct store *st, struct op *op);
+	/* Run it alone on st within req (its deadline, its caller);
+	 * returns the call's code, its outcome in op. */
+	enum code (*run)(
+	    struct store *st, struct op *op, const struct store_req *req);
 	/* The most products its reply may carry (its reply memory is
 	 * reserved from this before any I/O). */
 	size_t (*reply_products)(const struct op *op);

@@ -457,13 +457,15 @@ store_drop(struct store *st)
 }
 
 void
-store_set_deadline(struct store *st, uint64_t deadline_ns)
+store_req_begin(struct store *st, const struct store_req *req)
 {
-	st->deadline_ns = deadline_ns;
+	st->deadline_ns = req != NULL ? req->deadline_ns : 0;
+	st->caller      = req != NULL ? req->caller : NULL;
 }
 
 void
-store_set_caller(struct store *st, const char *caller)
+store_req_end(struct store *st)
 {
-	st->caller = caller;
+	st->deadline_ns = 0;
+	st->caller      = NULL;
 }

@@ -464,8 +464,8 @@ update_decide(const PGresult *res, int r, int col, const char *request_id,
 
 /* ---- one by one ------------------------------------------------------- */
 
-enum code
-store_product_get(struct store *st, const char *id, struct product *out)
+static enum code
+product_get(struct store *st, const char *id, struct product *out)
 {
 	const char    *params[1] = { id };
 	struct product row;
@@ -490,9 +490,9 @@ out_clear:
 	return finish(res, &row, out, rv);
 }
 
-enum code
-store_product_create(struct store *st, const char *request_id,
-    const char *name, int64_t stock, const char *price, struct product *out)
+static enum code
+product_create(struct store *st, const char *request_id, const char *name,
+    int64_t stock, const char *price, struct product *out)
 {
 	char           stock_s[INT64_TEXT_MAX];
 	const char    *wparams[5] = { name, stock_s, price, request_id,
@@ -640,10 +640,9 @@ update_decide_one(const PGresult *res, const struct single_write *w,
 	    res, 0, 0, w->request_id, w->value, w->expected_version, row, rv);
 }
 
-enum code
-store_product_update_stock(struct store *st, const char *request_id,
-    const char *id, int64_t stock, int64_t expected_version,
-    struct product *out)
+static enum code
+product_update_stock(struct store *st, const char *request_id, const char *id,
+    int64_t stock, int64_t expected_version, struct product *out)
 {
 	char        stock_s[INT64_TEXT_MAX];
 	char        expected_s[INT64_TEXT_MAX];
@@ -714,8 +713,8 @@ adjust_decide(const PGresult *res, const struct single_write *w,
 	return false;
 }
 
-enum code
-store_product_adjust(struct store *st, const char *request_id, const char *id,
+static enum code
+product_adjust(struct store *st, const char *request_id, const char *id,
     int64_t delta, int64_t expected_version, struct product *out)
 {
 	char        delta_s[INT64_TEXT_MAX];
@@ -741,8 +740,8 @@ store_product_adjust(struct store *st, const char *request_id, const char *id,
 	return single_write_run(st, &w, out);
 }
 
-enum code
-store_product_list(struct store *st, const char *after, int limit,
+static enum code
+product_list(struct store *st, const char *after, int limit,
     struct product *out, size_t *n, int *more)
 {
 	char        limit_s[INT64_TEXT_MAX];
@@ -1106,4 +1105,70 @@ store_product_update_many(struct store *st, struct store_write *items,
 out_free:
 	free(wp.buf);
 	return rv;
+}
+
+/* ---- the public calls: each bracketed by its store_req ---------------- */
+
+enum code
+store_product_get(struct store *st, const struct store_req *req,
+    const char *id, struct product *out)
+{
+	enum code rc;
+
+	store_req_begin(st, req);
+	rc = product_get(st, id, out);
+	store_req_end(st);
+	return rc;
+}
+
+enum code
+store_product_create(struct store *st, const struct store_req *req,
+    const char *request_id, const char *name, int64_t stock, const char *price,
+    struct product *out)
+{
+	enum code rc;
+
+	store_req_begin(st, req);
+	rc = product_create(st, request_id, name, stock, price, out);
+	store_req_end(st);
+	return rc;
+}
+
+enum code
+store_product_update_stock(struct store *st, const struct store_req *req,
+    const char *request_id, const char *id, int64_t stock,
+    int64_t expected_version, struct product *out)
+{
+	enum code rc;
+
+	store_req_begin(st, req);
+	rc = product_update_stock(
+	    st, request_id, id, stock, expected_version, out);
+	store_req_end(st);
+	return rc;
+}
+
+enum code
+store_product_adjust(struct store *st, const struct store_req *req,
+    const char *request_id, const char *id, int64_t delta,
+    int64_t expected_version, struct product *out)
+{
+	enum code rc;
+
+	store_req_begin(st, req);
+	rc = product_adjust(st, request_id, id, delta, expected_version, out);
+	store_req_end(st);
+	return rc;
+}
+
+enum code
+store_product_list(struct store *st, const struct store_req *req,
+    const char *after, int limit, struct product *out, size_t *n, int *more)
+{
+	enum code rc;
+
+	store_req_begin(st, req);
+	rc = product_list(st, after, limit, out, n, more);
+	store_req_end(st);
+	return rc;
 }

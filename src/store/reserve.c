@@ -326,8 +326,8 @@ reserve_lookup_read(const PGresult *res, size_t n, struct product *out)
 	return CODE_OK;
 }
 
-enum code
-store_reserve(struct store *st, const char *request_id, const char *key,
+static enum code
+reserve(struct store *st, const char *request_id, const char *key,
     struct reserve_item *items, size_t n, struct product *out)
 {
 	struct reserve_params rp;
@@ -393,4 +393,19 @@ out_clear:
 	PQclear(res);
 	free(rp.buf);
 	return (enum code)rv;
+}
+
+/* ---- the public calls: each bracketed by its store_req ---------------- */
+
+enum code
+store_reserve(struct store *st, const struct store_req *req,
+    const char *request_id, const char *key, struct reserve_item *items,
+    size_t n, struct product *out)
+{
+	enum code rc;
+
+	store_req_begin(st, req);
+	rc = reserve(st, request_id, key, items, n, out);
+	store_req_end(st);
+	return rc;
 }

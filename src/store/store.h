@@ -61,18 +61,20 @@ bool store_ready(struct store *st);
  * batches, at most once per interval.  Cheap to call often. */
 void store_maintain(struct store *st);
 
-/* Bound the statements of the next call by a deadline (CLOCK_MONOTONIC
- * nanoseconds; 0: none).  A statement still running at the deadline is
- * cancelled in PostgreSQL and the call returns DEADLINE_EXCEEDED; a write
- * cancelled that way was not applied.  Set by the dispatcher before every
- * call. */
-void store_set_deadline(struct store *st, uint64_t deadline_ns);
-
-/* Name the caller of the next calls (NULL: none), recorded as the
- * product's updated_by and in the request log by every write.  Borrowed:
- * it must stay valid until the next store_set_caller().  Set by the
- * executor before every call, like the deadline. */
-void store_set_caller(struct store *st, const char *caller);
+/* What bounds one call and who made it, an argument of every single
+ * call below (NULL: no deadline, no caller).  Batches take their deadline
+ * as an argument and each item its own caller.  Borrowed for the length
+ * of the call; nothing of it stays in the store afterwards.
+ *   deadline_ns  CLOCK_MONOTONIC nanoseconds, 0: none.  A statement still
+ *                running at the deadline is cancelled in PostgreSQL and
+ *                the call returns DEADLINE_EXCEEDED; a write cancelled
+ *                that way was not applied.
+ *   caller       recorded as the product's updated_by and in the request
+ *                log by every write; NULL: none. */
+struct store_req {
+	uint64_t    deadline_ns;
+	const char *caller;
+};
 
 /* Database connections the executors established again after losing one
  * (their first connections not counted), since start; for /metrics.
@@ -113,15 +115,16 @@ int store_migrate(const char *conninfo);
 
 /* GetProduct.  OK with *out; NOT_FOUND; INVALID_ARGUMENT for a malformed
  * id; UNAVAILABLE/INTERNAL for database trouble. */
-enum code store_product_get(
-    struct store *st, const char *id, struct product *out);
+enum code store_product_get(struct store *st, const struct store_req *req,
+    const char *id, struct product *out);
 
 /* CreateProduct with arguments already validated.  OK with *out at
  * version 1.  A repeated request_id returns OK with the product that
  * request created (as it was then); ALREADY_EXISTS if that id was used by a
  * different call. */
-enum code store_product_create(struct store *st, const char *request_id,
-    const char *name, int64_t stock, const char *price, struct product *out);
+enum code store_product_create(struct store *st, const struct store_req *req,
+    const char *request_id, const char *name, int64_t stock, const char *price,
+    struct product *out);
 
 /* UpdateStock with arguments already validated: one conditional UPDATE.
  *   OK          *out is the product at expected_version + 1 (for a repeated
@@ -132,9 +135,9 @@ enum code store_product_create(struct store *st, const char *request_id,
  *   INVALID_ARGUMENT  expected_version is newer than the stored version
  *   ALREADY_EXISTS    request_id was used by a different call
  *   UNAVAILABLE, INTERNAL  database trouble */
-enum code store_product_update_stock(struct store *st, const char *request_id,
-    const char *id, int64_t stock, int64_t expected_version,
-    struct product *out);
+enum code store_product_update_stock(struct store *st,
+    const struct store_req *req, const char *request_id, const char *id,
+    int64_t stock, int64_t expected_version, struct product *out);
 
 /* AdjustStock with arguments already validated: one UPDATE adding delta
  * (non-zero) to the stock, with no read and, without an expected version
@@ -146,9 +149,9 @@ enum code store_product_update_stock(struct store *st, const char *request_id,
  *   ABORTED, INVALID_ARGUMENT  as store_product_update_stock() when
  *               expected_version (>= 1) is given
  *   NOT_FOUND, ALREADY_EXISTS, UNAVAILABLE, INTERNAL  as above */
-enum code store_product_adjust(struct store *st, const char *request_id,
-    const char *id, int64_t delta, int64_t expected_version,
-    struct product *out);
+enum code store_product_adjust(struct store *st, const struct store_req *req,
+    const char *request_id, const char *id, int64_t delta,
+    int64_t expected_version, struct product *out);
 
 /* ReserveStock with items already validated (1..RESERVE_MAX, distinct
  * ids): one statement that locks the rows in id order (waiting for them),
@@ -163,15 +166,15 @@ enum code store_product_adjust(struct store *st, const char *request_id,
  *   ALREADY_EXISTS, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED  nothing
  *               applied (UNAVAILABLE: outcome unknown if the connection
  *               was lost mid-statement) */
-enum code store_reserve(struct store *st, const char *request_id,
-    const char *key, struct reserve_item *items, size_t n,
-    struct product *out);
+enum code store_reserve(struct store *st, const struct store_req *req,
+    const char *request_id, const char *key, struct reserve_item *items,
+    size_t n, struct product *out);
 
 /* ListProducts: up to `limit` products with an id greater than `after`
  * ("" : from the first), in id order, into out[0..*n); *more tells
  * whether another product follows. */
-enum code store_product_list(struct store *st, const char *after, int limit,
-    struct product *out, size_t *n, int *more);
+enum code store_product_list(struct store *st, const struct store_req *req,
+    const char *after, int limit, struct product *out, size_t *n, int *more);
 
 /* ---- batches: several calls, one round trip ----------------------------
  *

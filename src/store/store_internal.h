@@ -44,13 +44,15 @@ struct store {
 	int      request_ttl_s; /* request ids older than this are pruned */
 	unsigned maintain_interval_ms; /* between pruning passes (0: the
 	                                  janitor's default) */
-	unsigned    backoff_ms;        /* cap of the next jittered wait */
-	uint64_t    rng;               /* xorshift state for the jitter */
-	uint64_t    next_attempt_ns; /* no reconnect before this (monotonic) */
-	uint64_t    next_maintain_ns; /* no pruning before this (monotonic) */
-	uint64_t    deadline_ns; /* the current call's deadline, 0: none */
+	unsigned backoff_ms;           /* cap of the next jittered wait */
+	uint64_t rng;                  /* xorshift state for the jitter */
+	uint64_t next_attempt_ns;  /* no reconnect before this (monotonic) */
+	uint64_t next_maintain_ns; /* no pruning before this (monotonic) */
+	uint64_t deadline_ns;      /* the current call's deadline, 0: none;
+	                              set only between store_req_begin() and
+	                              store_req_end() */
 	const char *caller;      /* the current call's caller (borrowed), NULL:
-	                            none; recorded as updated_by */
+	                            none; recorded as updated_by; as above */
 	unsigned long connects;  /* connections established (tests read
 	                            it: one more after a reconnect) */
 	unsigned long retries;   /* statements or pipelines run a second
@@ -145,15 +147,24 @@ bool store_usable(struct store *st);
  * store_ready() opens a new one. */
 void store_drop(struct store *st);
 
-/* Run one prepared statement, bounded by st->deadline_ns (see
- * store_set_deadline()).  A statement the server failed with a retryable
- * SQLSTATE (see the table in sqlstate.c: serialization failure, deadlock,
- * lost or stale prepared statement, read-only or shut-down connection) is
- * certain not to have committed: the connection is mended (re-prepared or
- * reconnected) and the statement run once more, if the deadline allows;
- * never after a connection lost without the server's word.  The caller
- * PQclear()s the result; NULL means out of memory or a lost connection
- * (store_fail() maps both). */
+/* A public single call's bounds (`req`, NULL: none) as the state its
+ * statements read (store_exec() the deadline, the writes the caller), for
+ * the length of that call only: every public call that takes a
+ * store_req brackets its work with these two, so no deadline or caller
+ * outlives its call (the janitor and the next call's prepare never run
+ * under a stale one). */
+void store_req_begin(struct store *st, const struct store_req *req);
+void store_req_end(struct store *st);
+
+/* Run one prepared statement, bounded by st->deadline_ns (the current
+ * call's, see store_req_begin()).  A statement the server failed with a
+ * retryable SQLSTATE (see the table in sqlstate.c: serialization failure,
+ * deadlock, lost or stale prepared statement, read-only or shut-down
+ * connection) is certain not to have committed: the connection is mended
+ * (re-prepared or reconnected) and the statement run once more, if the
+ * deadline allows; never after a connection lost without the server's word.
+ * The caller PQclear()s the result; NULL means out of memory or a lost
+ * connection (store_fail() maps both). */
 PGresult *store_exec(
     struct store *st, const struct stmt *s, const char *const *params);
 

@@ -78,20 +78,6 @@ store_destroy(struct store *st)
 	(void)st;
 }
 
-void
-store_set_deadline(struct store *st, uint64_t deadline_ns)
-{
-	(void)st;
-	(void)deadline_ns;
-}
-
-void
-store_set_caller(struct store *st, const char *caller)
-{
-	(void)st;
-	(void)caller;
-}
-
 bool
 store_ready(struct store *st)
 {
@@ -113,10 +99,12 @@ store_migrate(const char *conninfo)
 }
 
 enum code
-store_product_get(struct store *st, const char *id, struct product *out)
+store_product_get(struct store *st, const struct store_req *req,
+    const char *id, struct product *out)
 {
 	char canon[PRODUCT_ID_LEN + 1];
 
+	(void)req;
 	FUZZ_CHECK(st == &one);
 	FUZZ_CHECK(id != NULL);
 	fake_store_last.called = FAKE_GET;
@@ -132,9 +120,11 @@ store_product_get(struct store *st, const char *id, struct product *out)
 }
 
 enum code
-store_product_create(struct store *st, const char *request_id,
-    const char *name, int64_t stock, const char *price, struct product *out)
+store_product_create(struct store *st, const struct store_req *req,
+    const char *request_id, const char *name, int64_t stock, const char *price,
+    struct product *out)
 {
+	(void)req;
 	FUZZ_CHECK(st == &one);
 	check_request_id(request_id);
 	FUZZ_CHECK(validate_name(name));
@@ -150,10 +140,11 @@ store_product_create(struct store *st, const char *request_id,
 }
 
 enum code
-store_product_update_stock(struct store *st, const char *request_id,
-    const char *id, int64_t stock, int64_t expected_version,
-    struct product *out)
+store_product_update_stock(struct store *st, const struct store_req *req,
+    const char *request_id, const char *id, int64_t stock,
+    int64_t expected_version, struct product *out)
 {
+	(void)req;
 	FUZZ_CHECK(st == &one);
 	check_request_id(request_id);
 	FUZZ_CHECK(validate_uuid(id, NULL));
@@ -190,8 +181,8 @@ store_product_get_many(
 {
 	(void)deadline_ns;
 	for (size_t i = 0; i < n; i++)
-		items[i].code =
-		    store_product_get(st, items[i].id, &items[i].product);
+		items[i].code = store_product_get(
+		    st, NULL, items[i].id, &items[i].product);
 	return CODE_OK;
 }
 
@@ -201,7 +192,7 @@ store_product_update_many(struct store *st, struct store_write *items,
 {
 	(void)deadline_ns;
 	for (size_t i = 0; i < n; i++)
-		items[i].code = store_product_update_stock(st,
+		items[i].code = store_product_update_stock(st, NULL,
 		    items[i].request_id, items[i].id, items[i].stock,
 		    items[i].expected_version, &items[i].product);
 	return CODE_OK;
@@ -223,12 +214,14 @@ fake_current(const char *id, struct product *out)
 }
 
 enum code
-store_product_adjust(struct store *st, const char *request_id, const char *id,
-    int64_t delta, int64_t expected_version, struct product *out)
+store_product_adjust(struct store *st, const struct store_req *req,
+    const char *request_id, const char *id, int64_t delta,
+    int64_t expected_version, struct product *out)
 {
 	struct product cur;
 	int64_t        stock;
 
+	(void)req;
 	FUZZ_CHECK(st == &one);
 	check_request_id(request_id);
 	FUZZ_CHECK(validate_uuid(id, NULL));
@@ -263,11 +256,13 @@ store_product_adjust(struct store *st, const char *request_id, const char *id,
 }
 
 enum code
-store_reserve(struct store *st, const char *request_id, const char *key,
-    struct reserve_item *items, size_t n, struct product *out)
+store_reserve(struct store *st, const struct store_req *req,
+    const char *request_id, const char *key, struct reserve_item *items,
+    size_t n, struct product *out)
 {
 	enum code first = CODE_OK;
 
+	(void)req;
 	FUZZ_CHECK(st == &one);
 	check_request_id(request_id);
 	FUZZ_CHECK(key != NULL && key[0] != '\0');
@@ -325,13 +320,14 @@ store_reserve(struct store *st, const char *request_id, const char *key,
 /* A page of up to 3 products after `after`: ids whose last 12 hex digits
  * count up from after's (from 0 for the first page). */
 enum code
-store_product_list(struct store *st, const char *after, int limit,
-    struct product *out, size_t *n, int *more)
+store_product_list(struct store *st, const struct store_req *req,
+    const char *after, int limit, struct product *out, size_t *n, int *more)
 {
 	char               id[PRODUCT_ID_LEN + 1];
 	unsigned long long tail = 0;
 	int                k;
 
+	(void)req;
 	FUZZ_CHECK(st == &one);
 	FUZZ_CHECK(after != NULL);
 	FUZZ_CHECK(after[0] == '\0' ||

@@ -67,7 +67,8 @@ store_db_new_product(
     struct store *st, const char *name, int64_t stock, struct product *out)
 {
 	assert_int_equal(
-	    store_product_create(st, NULL, name, stock, "1.50", out), CODE_OK);
+	    store_product_create(st, NULL, NULL, name, stock, "1.50", out),
+	    CODE_OK);
 	assert_int_equal(out->version, 1);
 }
 

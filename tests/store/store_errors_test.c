@@ -274,8 +274,8 @@ test_teardown(void **state)
 static void
 new_product(struct store *st, struct product *out)
 {
-	assert_int_equal(
-	    store_product_create(st, NULL, "errors-test", 10, "2.00", out),
+	assert_int_equal(store_product_create(
+	                     st, NULL, NULL, "errors-test", 10, "2.00", out),
 	    CODE_OK);
 	assert_int_equal(out->version, 1);
 }
@@ -331,7 +331,7 @@ update_applies(struct env *e, struct store *st, struct product *p)
 	testenv_request_id(rid, sizeof(rid));
 	memcpy(id, p->id, sizeof(id));
 	rc = store_product_update_stock(
-	    st, rid, id, p->stock + 1, p->version, &out);
+	    st, NULL, rid, id, p->stock + 1, p->version, &out);
 	assert_string_equal(code_name(rc), code_name(CODE_OK));
 	assert_int_equal(out.version, p->version + 1);
 	assert_int_equal(store_db_version(e->db, id), p->version + 1);
@@ -411,7 +411,7 @@ test_read_only_cluster(void **state)
 	/* Reconnected and retried once, read-only still: UNAVAILABLE. */
 	connects = e->st->connects;
 	testenv_request_id(rid, sizeof(rid));
-	rc = store_product_update_stock(e->st, rid, p.id, 3, 1, &out);
+	rc = store_product_update_stock(e->st, NULL, rid, p.id, 3, 1, &out);
 	assert_string_equal(code_name(rc), code_name(CODE_UNAVAILABLE));
 	assert_int_equal(e->st->connects, connects + 1);
 	assert_int_equal(store_db_version(e->db, p.id), 1);
@@ -420,7 +420,7 @@ test_read_only_cluster(void **state)
 	read_only_reset(e->base);
 	/* The back-off after a failed retry is at most 200 ms. */
 	sleep_ms(250);
-	rc = store_product_update_stock(e->st, rid, p.id, 3, 1, &out);
+	rc = store_product_update_stock(e->st, NULL, rid, p.id, 3, 1, &out);
 	assert_string_equal(code_name(rc), code_name(CODE_OK));
 	assert_int_equal(out.version, 2);
 	assert_int_equal(store_db_version(e->db, p.id), 2);
@@ -452,7 +452,7 @@ test_terminate_idle(void **state)
 		struct product out;
 
 		assert_int_equal(
-		    store_product_get(e->st, p.id, &out), CODE_OK);
+		    store_product_get(e->st, NULL, p.id, &out), CODE_OK);
 		assert_int_equal(out.version, p.version);
 	}
 	assert_int_equal(e->st->connects, connects + 2);
@@ -504,10 +504,10 @@ blocked_update(void *arg)
 {
 	struct blocked_call *c = arg;
 
-	store_set_deadline(c->st, now_ns() + 20000 * NS_PER_MS);
+	struct store_req req = { now_ns() + 20000 * NS_PER_MS, NULL };
+
 	c->rc = store_product_update_stock(
-	    c->st, c->rid, c->id, 5, c->expected, &c->out);
-	store_set_deadline(c->st, 0);
+	    c->st, &req, c->rid, c->id, 5, c->expected, &c->out);
 	return NULL;
 }
 
@@ -624,7 +624,7 @@ test_deallocate(void **state)
 	update_applies(e, e->st, &p);
 
 	on_store_conn(e, "DEALLOCATE ALL");
-	assert_int_equal(store_product_get(e->st, p.id, &out), CODE_OK);
+	assert_int_equal(store_product_get(e->st, NULL, p.id, &out), CODE_OK);
 
 	on_store_conn(e, "DEALLOCATE ALL");
 	memset(&read, 0, sizeof(read));
@@ -665,7 +665,7 @@ test_schema_change(void **state)
 	retries = e->st->retries;
 	store_db_exec(
 	    e->db, "ALTER TABLE products ALTER COLUMN stock TYPE int8", NULL);
-	assert_int_equal(store_product_get(e->st, p.id, &out), CODE_OK);
+	assert_int_equal(store_product_get(e->st, NULL, p.id, &out), CODE_OK);
 	assert_int_equal(out.version, p.version);
 	assert_int_equal(e->st->retries, retries + 1);
 	update_applies(e, e->st, &p);
@@ -743,7 +743,7 @@ write_stream(void *arg)
 
 		testenv_request_id(rid, sizeof(rid));
 		memcpy(id, w->p.id, sizeof(id));
-		rc = store_product_update_stock(w->st, rid, id,
+		rc = store_product_update_stock(w->st, NULL, rid, id,
 		    (w->p.stock + 1) % 100, w->p.version, &out);
 		if (rc == CODE_OK) {
 			w->p = out;
@@ -783,9 +783,16 @@ test_prune_under_load(void **state)
 	assert_int_equal(pthread_create(&th, NULL, write_stream, &w), 0);
 	sleep_ms(300);
 
-	/* A stale request deadline, as an idle executor has: the janitor
-	 * must not run under it. */
-	store_set_deadline(janitor, now_ns() - 1000 * NS_PER_MS);
+	/* The last call on this store had a deadline long past, as an idle
+	 * executor's last call has: the janitor must not run under it. */
+	{
+		struct store_req stale = { now_ns() - 1000 * NS_PER_MS, NULL };
+		struct product   got;
+		enum code rc = store_product_get(janitor, &stale, p.id, &got);
+
+		/* Cancelled, or done before the cancel reached it. */
+		assert_true(rc == CODE_DEADLINE_EXCEEDED || rc == CODE_OK);
+	}
 	{
 		PGresult *res =
 		    PQexec(e->db, "SELECT clock_timestamp()::text");
@@ -829,7 +836,6 @@ test_prune_under_load(void **state)
 	                     " WHERE created_at < now() - interval '30 min'",
 	                     NULL),
 	    0);
-	store_set_deadline(janitor, 0);
 	store_destroy(w.st);
 	store_destroy(janitor);
 }
@@ -943,8 +949,8 @@ test_secret_not_logged(void **state)
 
 		if (store_create(&st, &opts) == 0) {
 			st->next_attempt_ns = 0;
-			(void)store_product_get(
-			    st, "00000000-0000-0000-0000-000000000000", &out);
+			(void)store_product_get(st, NULL,
+			    "00000000-0000-0000-0000-000000000000", &out);
 			store_destroy(st);
 		}
 		(void)store_migrate(bad[i]);

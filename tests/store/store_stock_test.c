@@ -50,36 +50,39 @@ test_adjust_rules(void **state)
 
 	store_db_new_product(e->st, "stock-test", 5, &p);
 	assert_int_equal(
-	    store_product_adjust(e->st, NULL, p.id, -3, 0, &q), CODE_OK);
+	    store_product_adjust(e->st, NULL, NULL, p.id, -3, 0, &q), CODE_OK);
 	assert_int_equal(q.stock, 2);
 	assert_int_equal(q.version, 2);
 
 	/* Below zero: refused with the product as it is, nothing changes. */
 	memset(&q, 0, sizeof(q));
-	assert_int_equal(store_product_adjust(e->st, NULL, p.id, -3, 0, &q),
+	assert_int_equal(
+	    store_product_adjust(e->st, NULL, NULL, p.id, -3, 0, &q),
 	    CODE_FAILED_PRECONDITION);
 	assert_int_equal(q.stock, 2);
 	assert_int_equal(q.version, 2);
 	assert_int_equal(db_stock(e->db, p.id), 2);
 
 	/* Past the int4 range: OUT_OF_RANGE, nothing changes. */
-	assert_int_equal(store_product_adjust(
-	                     e->st, NULL, p.id, PRODUCT_STOCK_MAX - 1, 0, &q),
+	assert_int_equal(store_product_adjust(e->st, NULL, NULL, p.id,
+	                     PRODUCT_STOCK_MAX - 1, 0, &q),
 	    CODE_OUT_OF_RANGE);
 	assert_int_equal(store_db_version(e->db, p.id), 2);
 
 	/* With an expected version: UpdateStock's check. */
 	assert_int_equal(
-	    store_product_adjust(e->st, NULL, p.id, 1, 1, &q), CODE_ABORTED);
+	    store_product_adjust(e->st, NULL, NULL, p.id, 1, 1, &q),
+	    CODE_ABORTED);
 	assert_int_equal(q.version, 2);
-	assert_int_equal(store_product_adjust(e->st, NULL, p.id, 1, 9, &q),
+	assert_int_equal(
+	    store_product_adjust(e->st, NULL, NULL, p.id, 1, 9, &q),
 	    CODE_INVALID_ARGUMENT);
 	assert_int_equal(
-	    store_product_adjust(e->st, NULL, p.id, 4, 2, &q), CODE_OK);
+	    store_product_adjust(e->st, NULL, NULL, p.id, 4, 2, &q), CODE_OK);
 	assert_int_equal(q.stock, 6);
 	assert_int_equal(q.version, 3);
 
-	assert_int_equal(store_product_adjust(e->st, NULL,
+	assert_int_equal(store_product_adjust(e->st, NULL, NULL,
 	                     "00000000-0000-4000-8000-000000000000", 1, 0, &q),
 	    CODE_NOT_FOUND);
 }
@@ -92,12 +95,12 @@ test_adjust_idempotent(void **state)
 
 	store_db_new_product(e->st, "stock-test", 10, &p);
 	assert_int_equal(
-	    store_product_adjust(e->st, "adj-rid-1", p.id, -4, 0, &q),
+	    store_product_adjust(e->st, NULL, "adj-rid-1", p.id, -4, 0, &q),
 	    CODE_OK);
 	assert_int_equal(q.stock, 6);
 	/* The repeat answers the first outcome and applies nothing. */
 	assert_int_equal(
-	    store_product_adjust(e->st, "adj-rid-1", p.id, -4, 0, &r),
+	    store_product_adjust(e->st, NULL, "adj-rid-1", p.id, -4, 0, &r),
 	    CODE_OK);
 	assert_int_equal(r.stock, 6);
 	assert_int_equal(r.version, q.version);
@@ -105,15 +108,15 @@ test_adjust_idempotent(void **state)
 	/* Another change after it, then the repeat again: still the first
 	 * outcome, from the log. */
 	assert_int_equal(
-	    store_product_adjust(e->st, NULL, p.id, 1, 0, &r), CODE_OK);
+	    store_product_adjust(e->st, NULL, NULL, p.id, 1, 0, &r), CODE_OK);
 	assert_int_equal(
-	    store_product_adjust(e->st, "adj-rid-1", p.id, -4, 0, &r),
+	    store_product_adjust(e->st, NULL, "adj-rid-1", p.id, -4, 0, &r),
 	    CODE_OK);
 	assert_int_equal(r.stock, 6);
 	assert_int_equal(db_stock(e->db, p.id), 7);
 	/* The same id for another call. */
 	assert_int_equal(
-	    store_product_adjust(e->st, "adj-rid-1", p.id, -5, 0, &r),
+	    store_product_adjust(e->st, NULL, "adj-rid-1", p.id, -5, 0, &r),
 	    CODE_ALREADY_EXISTS);
 	assert_int_equal(db_stock(e->db, p.id), 7);
 }
@@ -125,20 +128,22 @@ static void take(struct reserve_item *it, const char *id, int64_t qty);
 static void
 test_caller_and_prev_stock(void **state)
 {
-	struct store_env   *e = *state;
+	struct store_env   *e  = *state;
+	struct store_req    as = { 0, NULL }; /* who makes the next calls */
 	struct product      p, q, out[1];
 	struct reserve_item it[1];
 
-	store_set_caller(e->st, "alice");
+	as.caller = "alice";
 	store_db_new_product(e->st, "stock-test", 9, &p);
 	assert_int_equal(p.prev_stock, 0);
 	assert_int_equal(
-	    store_product_update_stock(e->st, "aud-1", p.id, 7, 1, &q),
+	    store_product_update_stock(e->st, &as, "aud-1", p.id, 7, 1, &q),
 	    CODE_OK);
 	assert_int_equal(q.prev_stock, 9);
-	store_set_caller(e->st, "bob");
+	as.caller = "bob";
 	assert_int_equal(
-	    store_product_adjust(e->st, "aud-2", p.id, -2, 0, &q), CODE_OK);
+	    store_product_adjust(e->st, &as, "aud-2", p.id, -2, 0, &q),
+	    CODE_OK);
 	assert_int_equal(q.prev_stock, 7);
 	assert_int_equal(q.stock, 5);
 	assert_int_equal(store_db_exec(e->db,
@@ -153,12 +158,14 @@ test_caller_and_prev_stock(void **state)
 	    1);
 	/* A repeat applies nothing now: no stock before it to report. */
 	assert_int_equal(
-	    store_product_adjust(e->st, "aud-2", p.id, -2, 0, &q), CODE_OK);
+	    store_product_adjust(e->st, &as, "aud-2", p.id, -2, 0, &q),
+	    CODE_OK);
 	assert_int_equal(q.prev_stock, -1);
 	take(&it[0], p.id, 1);
-	store_set_caller(e->st, "carol");
+	as.caller = "carol";
 	assert_int_equal(
-	    store_reserve(e->st, "aud-3", "aud-key", it, 1, out), CODE_OK);
+	    store_reserve(e->st, &as, "aud-3", "aud-key", it, 1, out),
+	    CODE_OK);
 	assert_int_equal(out[0].prev_stock, 5);
 	assert_int_equal(out[0].stock, 4);
 	assert_int_equal(
@@ -167,9 +174,9 @@ test_caller_and_prev_stock(void **state)
 	        "WHERE id = $1::uuid",
 	        p.id),
 	    1);
-	store_set_caller(e->st, NULL);
+	as.caller = NULL;
 	assert_int_equal(
-	    store_product_adjust(e->st, NULL, p.id, 1, 0, &q), CODE_OK);
+	    store_product_adjust(e->st, &as, NULL, p.id, 1, 0, &q), CODE_OK);
 	assert_int_equal(store_db_exec(e->db,
 	                     "SELECT (updated_by IS NULL)::int FROM products "
 	                     "WHERE id = $1::uuid",
@@ -213,7 +220,7 @@ test_reserve_all_or_nothing(void **state)
 	take(&it[0], a.id, 2);
 	take(&it[1], b.id, 2);
 	set(&it[2], c.id, 7, 0);
-	assert_int_equal(store_reserve(e->st, NULL, "k1", it, 3, out),
+	assert_int_equal(store_reserve(e->st, NULL, NULL, "k1", it, 3, out),
 	    CODE_FAILED_PRECONDITION);
 	assert_int_equal(it[0].code, CODE_OK);
 	assert_int_equal(it[1].code, CODE_FAILED_PRECONDITION);
@@ -227,8 +234,8 @@ test_reserve_all_or_nothing(void **state)
 	/* A missing product fails the call too. */
 	take(&it[1], "00000000-0000-4000-8000-000000000001", 1);
 	set(&it[2], c.id, 1, 4);
-	assert_int_equal(
-	    store_reserve(e->st, NULL, "k2", it, 3, out), CODE_NOT_FOUND);
+	assert_int_equal(store_reserve(e->st, NULL, NULL, "k2", it, 3, out),
+	    CODE_NOT_FOUND);
 	assert_int_equal(it[1].code, CODE_NOT_FOUND);
 	assert_int_equal(it[1].product.version, 0);
 	assert_int_equal(db_stock(e->db, a.id), 5);
@@ -236,7 +243,7 @@ test_reserve_all_or_nothing(void **state)
 	/* All fit: all apply, each version + 1. */
 	take(&it[1], b.id, 1);
 	assert_int_equal(
-	    store_reserve(e->st, NULL, "k3", it, 3, out), CODE_OK);
+	    store_reserve(e->st, NULL, NULL, "k3", it, 3, out), CODE_OK);
 	assert_int_equal(out[0].stock, 3);
 	assert_int_equal(out[1].stock, 0);
 	assert_int_equal(out[2].stock, 4);
@@ -248,7 +255,7 @@ test_reserve_all_or_nothing(void **state)
 	/* A stale version is ABORTED with the latest product. */
 	set(&it[0], c.id, 1, 8);
 	assert_int_equal(
-	    store_reserve(e->st, NULL, "k4", it, 1, out), CODE_ABORTED);
+	    store_reserve(e->st, NULL, NULL, "k4", it, 1, out), CODE_ABORTED);
 	assert_int_equal(it[0].product.version, 2);
 	assert_int_equal(db_stock(e->db, c.id), 4);
 }
@@ -266,11 +273,12 @@ test_reserve_idempotent(void **state)
 	take(&it[0], a.id, 2);
 	take(&it[1], b.id, 3);
 	assert_int_equal(
-	    store_reserve(e->st, "res-rid-1", key, it, 2, out), CODE_OK);
+	    store_reserve(e->st, NULL, "res-rid-1", key, it, 2, out), CODE_OK);
 	/* The repeat: the first outcome, nothing taken twice, even though
 	 * b could no longer give 3. */
 	assert_int_equal(
-	    store_reserve(e->st, "res-rid-1", key, it, 2, again), CODE_OK);
+	    store_reserve(e->st, NULL, "res-rid-1", key, it, 2, again),
+	    CODE_OK);
 	assert_int_equal(again[0].stock, 3);
 	assert_int_equal(again[1].stock, 2);
 	assert_int_equal(again[1].version, out[1].version);
@@ -279,14 +287,15 @@ test_reserve_idempotent(void **state)
 	assert_int_equal(db_stock(e->db, b.id), 2);
 	/* Other items under the same id. */
 	assert_int_equal(
-	    store_reserve(e->st, "res-rid-1", "other", it, 1, again),
+	    store_reserve(e->st, NULL, "res-rid-1", "other", it, 1, again),
 	    CODE_ALREADY_EXISTS);
 	assert_int_equal(db_stock(e->db, a.id), 3);
 	/* An UpdateStock's id reused for a reservation. */
-	assert_int_equal(
-	    store_product_adjust(e->st, "res-rid-2", a.id, 1, 0, &out[0]),
+	assert_int_equal(store_product_adjust(
+	                     e->st, NULL, "res-rid-2", a.id, 1, 0, &out[0]),
 	    CODE_OK);
-	assert_int_equal(store_reserve(e->st, "res-rid-2", key, it, 2, again),
+	assert_int_equal(
+	    store_reserve(e->st, NULL, "res-rid-2", key, it, 2, again),
 	    CODE_ALREADY_EXISTS);
 	assert_int_equal(db_stock(e->db, a.id), 4);
 }
@@ -319,40 +328,44 @@ test_pruned_repeats(void **state)
 
 	/* UpdateStock under rid 0, then AdjustStock under it. */
 	assert_int_equal(
-	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &q),
+	    store_product_update_stock(e->st, NULL, rid[0], p.id, 8, 1, &q),
 	    CODE_OK);
-	assert_int_equal(store_product_adjust(e->st, rid[0], p.id, -3, 0, &r),
+	assert_int_equal(
+	    store_product_adjust(e->st, NULL, rid[0], p.id, -3, 0, &r),
 	    CODE_ALREADY_EXISTS);
 	prune(e->db, rid[0]);
-	assert_int_equal(store_product_adjust(e->st, rid[0], p.id, -3, 0, &r),
+	assert_int_equal(
+	    store_product_adjust(e->st, NULL, rid[0], p.id, -3, 0, &r),
 	    CODE_ALREADY_EXISTS);
 	assert_int_equal(db_stock(e->db, p.id), 8);
 	/* The very UpdateStock again: its outcome, from the row. */
 	assert_int_equal(
-	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &r),
+	    store_product_update_stock(e->st, NULL, rid[0], p.id, 8, 1, &r),
 	    CODE_OK);
 	assert_int_equal(r.version, 2);
 	assert_int_equal(r.stock, 8);
 	/* The same id, other arguments: not that call. */
 	assert_int_equal(
-	    store_product_update_stock(e->st, rid[0], p.id, 9, 1, &r),
+	    store_product_update_stock(e->st, NULL, rid[0], p.id, 9, 1, &r),
 	    CODE_ALREADY_EXISTS);
 
 	/* AdjustStock under rid 1, then an UpdateStock under it whose
 	 * version and stock happen to match what the adjustment did. */
 	assert_int_equal(
-	    store_product_adjust(e->st, rid[1], p.id, 5, 0, &q), CODE_OK);
+	    store_product_adjust(e->st, NULL, rid[1], p.id, 5, 0, &q),
+	    CODE_OK);
 	assert_int_equal(q.stock, 13);
 	assert_int_equal(store_product_update_stock(
-	                     e->st, rid[1], p.id, 13, q.version - 1, &r),
+	                     e->st, NULL, rid[1], p.id, 13, q.version - 1, &r),
 	    CODE_ALREADY_EXISTS);
 	prune(e->db, rid[1]);
 	assert_int_equal(store_product_update_stock(
-	                     e->st, rid[1], p.id, 13, q.version - 1, &r),
+	                     e->st, NULL, rid[1], p.id, 13, q.version - 1, &r),
 	    CODE_ALREADY_EXISTS);
 	/* The very adjustment again: its outcome, nothing added. */
 	assert_int_equal(
-	    store_product_adjust(e->st, rid[1], p.id, 5, 0, &r), CODE_OK);
+	    store_product_adjust(e->st, NULL, rid[1], p.id, 5, 0, &r),
+	    CODE_OK);
 	assert_int_equal(r.version, q.version);
 	assert_int_equal(db_stock(e->db, p.id), 13);
 
@@ -360,17 +373,18 @@ test_pruned_repeats(void **state)
 	 * the row's latest write: nothing taken twice. */
 	take(&it[0], p.id, 4);
 	assert_int_equal(
-	    store_reserve(e->st, rid[2], "key-p4", it, 1, &q), CODE_OK);
+	    store_reserve(e->st, NULL, rid[2], "key-p4", it, 1, &q), CODE_OK);
 	assert_int_equal(q.stock, 9);
 	prune(e->db, rid[2]);
 	assert_int_equal(
-	    store_reserve(e->st, rid[2], "key-p4", it, 1, &r), CODE_OK);
+	    store_reserve(e->st, NULL, rid[2], "key-p4", it, 1, &r), CODE_OK);
 	assert_int_equal(r.stock, 9);
 	assert_int_equal(r.version, q.version);
 	assert_int_equal(db_stock(e->db, p.id), 9);
 	assert_int_equal(store_db_version(e->db, p.id), q.version);
 	/* Other items under it: not that call. */
-	assert_int_equal(store_reserve(e->st, rid[2], "key-p5", it, 1, &r),
+	assert_int_equal(
+	    store_reserve(e->st, NULL, rid[2], "key-p5", it, 1, &r),
 	    CODE_ALREADY_EXISTS);
 	assert_int_equal(db_stock(e->db, p.id), 9);
 }
@@ -381,7 +395,8 @@ test_pruned_repeats(void **state)
 static void
 test_other_caller_repeat(void **state)
 {
-	struct store_env   *e = *state;
+	struct store_env   *e  = *state;
+	struct store_req    as = { 0, NULL }; /* who makes the next calls */
 	struct product      p, q, r;
 	struct reserve_item it[1];
 	char                rid[3][48];
@@ -389,39 +404,42 @@ test_other_caller_repeat(void **state)
 	for (int i = 0; i < 3; i++)
 		testenv_request_id(rid[i], sizeof(rid[i]));
 	store_db_new_product(e->st, "stock-test", 5, &p);
-	store_set_caller(e->st, "alice");
+	as.caller = "alice";
 	assert_int_equal(
-	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &q),
+	    store_product_update_stock(e->st, &as, rid[0], p.id, 8, 1, &q),
 	    CODE_OK);
 	assert_int_equal(
-	    store_product_adjust(e->st, rid[1], p.id, -1, 0, &q), CODE_OK);
+	    store_product_adjust(e->st, &as, rid[1], p.id, -1, 0, &q),
+	    CODE_OK);
 	take(&it[0], p.id, 1);
 	assert_int_equal(
-	    store_reserve(e->st, rid[2], "key-p1", it, 1, &q), CODE_OK);
+	    store_reserve(e->st, &as, rid[2], "key-p1", it, 1, &q), CODE_OK);
 	/* Alice's own repeats: her outcomes. */
 	assert_int_equal(
-	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &r),
+	    store_product_update_stock(e->st, &as, rid[0], p.id, 8, 1, &r),
 	    CODE_OK);
 	assert_int_equal(
-	    store_reserve(e->st, rid[2], "key-p1", it, 1, &r), CODE_OK);
+	    store_reserve(e->st, &as, rid[2], "key-p1", it, 1, &r), CODE_OK);
 
-	store_set_caller(e->st, "mallory");
+	as.caller = "mallory";
 	assert_int_equal(
-	    store_product_update_stock(e->st, rid[0], p.id, 8, 1, &r),
-	    CODE_ALREADY_EXISTS);
-	assert_int_equal(store_product_adjust(e->st, rid[1], p.id, -1, 0, &r),
-	    CODE_ALREADY_EXISTS);
-	assert_int_equal(store_reserve(e->st, rid[2], "key-p1", it, 1, &r),
+	    store_product_update_stock(e->st, &as, rid[0], p.id, 8, 1, &r),
 	    CODE_ALREADY_EXISTS);
 	assert_int_equal(
-	    store_product_create(e->st, rid[0], "stock-test", 1, "1.00", &r),
+	    store_product_adjust(e->st, &as, rid[1], p.id, -1, 0, &r),
+	    CODE_ALREADY_EXISTS);
+	assert_int_equal(
+	    store_reserve(e->st, &as, rid[2], "key-p1", it, 1, &r),
+	    CODE_ALREADY_EXISTS);
+	assert_int_equal(store_product_create(
+	                     e->st, &as, rid[0], "stock-test", 1, "1.00", &r),
 	    CODE_ALREADY_EXISTS);
 	/* Pruned, the reservation still the row's latest write. */
 	prune(e->db, rid[2]);
-	assert_int_equal(store_reserve(e->st, rid[2], "key-p1", it, 1, &r),
+	assert_int_equal(
+	    store_reserve(e->st, &as, rid[2], "key-p1", it, 1, &r),
 	    CODE_ALREADY_EXISTS);
 	assert_int_equal(db_stock(e->db, p.id), 6);
-	store_set_caller(e->st, NULL);
 }
 
 struct race {
@@ -452,7 +470,8 @@ race_main(void *arg)
 
 			take(&it[i], r->ids[k], 1 + (o + i) % 3);
 		}
-		switch (store_reserve(st, NULL, "race", it, RACE_ITEMS, out)) {
+		switch (store_reserve(
+		    st, NULL, NULL, "race", it, RACE_ITEMS, out)) {
 		case CODE_OK:
 			for (int i = 0; i < RACE_ITEMS; i++) {
 				for (int k = 0; k < RACE_ITEMS * 2; k++)
@@ -530,7 +549,7 @@ test_list_pages(void **state)
 	    "SELECT count(*) FROM products WHERE name = 'stock-test'", NULL);
 	do {
 		assert_int_equal(
-		    store_product_list(e->st, after, 7, page, &n, &more),
+		    store_product_list(e->st, NULL, after, 7, page, &n, &more),
 		    CODE_OK);
 		for (size_t i = 0; i < n; i++) {
 			/* Strictly increasing: nothing twice. */

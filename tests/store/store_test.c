@@ -59,8 +59,8 @@ update_one(struct store *st, const char *rid, struct product *p, int64_t stock)
 	char           id[PRODUCT_ID_LEN + 1];
 
 	memcpy(id, p->id, sizeof(id));
-	assert_int_equal(
-	    store_product_update_stock(st, rid, id, stock, p->version, &out),
+	assert_int_equal(store_product_update_stock(
+	                     st, NULL, rid, id, stock, p->version, &out),
 	    CODE_OK);
 	*p = out;
 }
@@ -337,7 +337,7 @@ test_update_many_mix(void **state)
 		struct product out;
 
 		assert_int_equal(
-		    store_product_update_stock(e->st, rid[REPEAT_OLD],
+		    store_product_update_stock(e->st, NULL, rid[REPEAT_OLD],
 		        p[REPEAT_OLD].id, w[REPEAT_OLD].stock, 1, &out),
 		    CODE_OK);
 		assert_int_equal(out.version, 2);
@@ -380,7 +380,7 @@ test_update_many_fails_whole(void **state)
 	assert_int_equal(store_db_logged(e->db, rid), 0);
 
 	/* The connection is usable right away. */
-	assert_int_equal(store_product_get(e->st, a.id, &got), CODE_OK);
+	assert_int_equal(store_product_get(e->st, NULL, a.id, &got), CODE_OK);
 	w[1].request_id = NULL;
 	assert_int_equal(store_product_update_many(e->st, w, 2, 0), CODE_OK);
 	assert_int_equal(w[0].code, CODE_OK);
