@@ -28,7 +28,7 @@
 # Bounds (verdict=fail, exit 1, above them): HA_MAX_PLANNED_MS (3000) of
 # unavailability around the planned failover, HA_MAX_KILL_MS (10000)
 # around each SIGKILL.  Everything is removed afterwards (HA_KEEP=1 keeps
-# the work directory of a failed run).  About 1 minute.
+# the work directory of a failed run).  About 75 s.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/common.sh"
 
