@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * report: the human summary (in the manner of ghz) and the JSON document.
- * Reads only the merged results in struct bench; called after the run.
+ * report: the human summary (in the manner of ghz) and the JSON document
+ * (built with jansson).  Reads only the merged results in struct bench;
+ * called after the run.
  */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "bench.h"
 
@@ -224,156 +228,284 @@ bench_report_text(const struct bench *b, FILE *f)
 
 /* --- JSON --------------------------------------------------------------- */
 
-static void
-json_str(FILE *f, const char *s)
+/* The document is built as jansson values and dumped once: jansson does
+ * the escaping and keeps the keys in insertion order, which is the order
+ * the readers of this document (deploy/bench, smoke.sh) have always seen.
+ * Numbers keep their old printf forms' values and types: "%.1f" fields
+ * are reals rounded the same way, "%g" fields integers when "%g" printed
+ * one, counters integers. */
+enum {
+	REPORT_DUMP_FLAGS =
+	    JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)
+};
+
+/* x rounded as "%.*f" would print it (15 significant digits in the dump
+ * print it back as those decimals); a non-finite x as null. */
+static json_t *
+json_fixed(double x, int decimals)
 {
-	fputc('"', f);
-	for (; s != NULL && *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			fprintf(f, "\\%c", c);
-		} else if (c < 0x20) {
-			fprintf(f, "\\u%04x", c);
-		} else {
-			fputc(c, f);
-		}
-	}
-	fputc('"', f);
+	char buf[64];
+
+	if (!isfinite(x))
+		return json_null();
+	snprintf(buf, sizeof(buf), "%.*f", decimals, x);
+	return json_real(strtod(buf, NULL));
 }
 
-static void
-json_latency(FILE *f, const struct hist *h)
+/* x as "%g" prints it: an integer when that is an integer token. */
+static json_t *
+json_g(double x)
 {
-	fprintf(f,
-	    "{\"p50\": %.1f, \"p75\": %.1f, \"p90\": %.1f, \"p95\": %.1f, "
-	    "\"p99\": %.1f, \"p999\": %.1f, \"p9999\": %.1f, \"max\": %.1f, "
-	    "\"min\": %.1f, \"mean\": %.1f, \"stddev\": %.1f}",
-	    us(hist_percentile(h, 50)), us(hist_percentile(h, 75)),
-	    us(hist_percentile(h, 90)), us(hist_percentile(h, 95)),
-	    us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)),
-	    us(hist_percentile(h, 99.99)), us(h->max),
-	    us(h->total ? h->min : 0), hist_mean(h) / 1e3,
-	    hist_stddev(h) / 1e3);
+	char buf[64];
+
+	if (!isfinite(x))
+		return json_null();
+	snprintf(buf, sizeof(buf), "%g", x);
+	if (strpbrk(buf, ".eE") == NULL)
+		return json_integer((json_int_t)strtoll(buf, NULL, 10));
+	return json_real(strtod(buf, NULL));
 }
 
-static void
-json_status(FILE *f, const struct bench *b, int op)
+static json_t *
+json_count(uint64_t n)
 {
-	bool   first = true;
-	size_t i;
+	return json_integer((json_int_t)n);
+}
 
-	fputc('{', f);
-	for (i = 0; i < BENCH_CODES; i++) {
+/* s as a JSON string, or null for NULL.  jansson takes only valid UTF-8:
+ * a string that is not (a path or URL from argv) is sent with its
+ * non-ASCII bytes as '?', rather than failing the whole report. */
+static json_t *
+json_str(const char *s)
+{
+	json_t *v;
+	char   *copy;
+
+	if (s == NULL)
+		return json_null();
+	if ((v = json_string(s)) != NULL || (copy = strdup(s)) == NULL)
+		return v;
+	for (char *c = copy; *c != '\0'; c++)
+		if ((unsigned char)*c >= 0x80)
+			*c = '?';
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
+/* Each json_object_set_new() consumes its value, even on failure, so a
+ * builder sets every field and reports whether one failed (-1). */
+static int
+json_latency(json_t **out, const struct hist *h)
+{
+	json_t *o  = json_object();
+	int     rv = 0;
+
+	rv |= json_object_set_new(
+	    o, "p50", json_fixed(us(hist_percentile(h, 50)), 1));
+	rv |= json_object_set_new(
+	    o, "p75", json_fixed(us(hist_percentile(h, 75)), 1));
+	rv |= json_object_set_new(
+	    o, "p90", json_fixed(us(hist_percentile(h, 90)), 1));
+	rv |= json_object_set_new(
+	    o, "p95", json_fixed(us(hist_percentile(h, 95)), 1));
+	rv |= json_object_set_new(
+	    o, "p99", json_fixed(us(hist_percentile(h, 99)), 1));
+	rv |= json_object_set_new(
+	    o, "p999", json_fixed(us(hist_percentile(h, 99.9)), 1));
+	rv |= json_object_set_new(
+	    o, "p9999", json_fixed(us(hist_percentile(h, 99.99)), 1));
+	rv |= json_object_set_new(o, "max", json_fixed(us(h->max), 1));
+	rv |= json_object_set_new(
+	    o, "min", json_fixed(us(h->total ? h->min : 0), 1));
+	rv |=
+	    json_object_set_new(o, "mean", json_fixed(hist_mean(h) / 1e3, 1));
+	rv |= json_object_set_new(
+	    o, "stddev", json_fixed(hist_stddev(h) / 1e3, 1));
+	*out = o;
+	return o == NULL ? -1 : rv;
+}
+
+/* The status codes seen (op < 0: of every operation), by name. */
+static int
+json_status(json_t **out, const struct bench *b, int op)
+{
+	json_t *o  = json_object();
+	int     rv = 0;
+
+	for (size_t i = 0; i < BENCH_CODES; i++) {
 		uint64_t n = op < 0 ? status_total(b, i) : b->status[op][i];
-		if (n == 0) {
-			continue;
-		}
-		fprintf(f, "%s\"%s\": %llu", first ? "" : ", ", code_name(i),
-		    (unsigned long long)n);
-		first = false;
+
+		if (n > 0)
+			rv |= json_object_set_new(
+			    o, code_name(i), json_count(n));
 	}
-	fputc('}', f);
+	*out = o;
+	return o == NULL ? -1 : rv;
+}
+
+static int
+json_config(json_t **out, const struct bench *b)
+{
+	const struct bench_config *c  = &b->cfg;
+	json_t                    *o  = json_object();
+	int                        rv = 0;
+
+	rv |= json_object_set_new(o, "server", json_str(c->server));
+	rv |= json_object_set_new(o, "clients", json_integer(c->clients));
+	rv |= json_object_set_new(o, "duration_s", json_g(c->duration_s));
+	rv |= json_object_set_new(o, "requests", json_count(c->requests));
+	rv |= json_object_set_new(o, "products", json_count(b->nproducts));
+	rv |= json_object_set_new(o, "ids_file", json_str(c->ids_file));
+	rv |= json_object_set_new(o, "workload", json_str(c->workload));
+	rv |= json_object_set_new(o, "skew", json_str(c->skew_name));
+	rv |= json_object_set_new(
+	    o, "mode", json_string(c->rate > 0 ? "open" : "closed"));
+	rv |= json_object_set_new(o, "rate", json_g(c->rate));
+	rv |=
+	    json_object_set_new(o, "timeout_ms", json_integer(c->timeout_ms));
+	rv |= json_object_set_new(o, "seed", json_count(c->seed));
+	rv |= json_object_set_new(
+	    o, "initial_stock", json_integer(c->initial_stock));
+	rv |= json_object_set_new(
+	    o, "max_attempts", json_integer(c->max_attempts));
+	rv |= json_object_set_new(o, "connections",
+	    json_integer(c->connections > 0 ? c->connections : 2));
+	rv |=
+	    json_object_set_new(o, "coalesce", json_boolean(!c->no_coalesce));
+	rv |=
+	    json_object_set_new(o, "batch_size", json_integer(c->batch_size));
+	*out = o;
+	return o == NULL ? -1 : rv;
+}
+
+static int
+json_workloads(json_t **out, const struct bench *b)
+{
+	json_t *o  = json_object();
+	int     rv = 0;
+
+	for (int op = 0; op < OP_COUNT; op++) {
+		const struct hist *oh = &b->op_hist[op];
+		json_t            *w, *v;
+
+		if (oh->total == 0)
+			continue;
+		w = json_object();
+		rv |=
+		    json_object_set_new(w, "requests", json_count(oh->total));
+		rv |= json_latency(&v, oh);
+		rv |= json_object_set_new(w, "latency_us", v);
+		rv |= json_status(&v, b, op);
+		rv |= json_object_set_new(w, "status", v);
+		rv |= json_object_set_new(
+		    o, bench_op_name((enum bench_op)op), w);
+	}
+	*out = o;
+	return o == NULL ? -1 : rv;
+}
+
+static int
+json_invariant(json_t **out, const struct bench_verdict *v)
+{
+	json_t *o  = json_object();
+	int     rv = 0;
+
+	rv |= json_object_set_new(o, "exact", json_boolean(v->exact));
+	rv |= json_object_set_new(o, "products", json_count(v->products));
+	rv |= json_object_set_new(
+	    o, "acked_writes", json_count(v->acked_writes));
+	rv |= json_object_set_new(
+	    o, "unknown_writes", json_count(v->unknown_writes));
+	rv |= json_object_set_new(
+	    o, "version_delta", json_count(v->version_delta));
+	rv |= json_object_set_new(o, "purchases", json_count(v->purchases));
+	rv |= json_object_set_new(
+	    o, "version_mismatches", json_count(v->version_bad));
+	rv |= json_object_set_new(
+	    o, "stock_mismatches", json_count(v->stock_bad));
+	rv |=
+	    json_object_set_new(o, "read_errors", json_count(v->read_errors));
+	rv |= json_object_set_new(
+	    o, "negative_stock_seen", json_count(v->negative_seen));
+	rv |= json_object_set_new(
+	    o, "contract_violations", json_count(v->contract_violations));
+	rv |= json_object_set_new(o, "message", json_str(v->message));
+	*out = o;
+	return o == NULL ? -1 : rv;
+}
+
+/* The whole document, or NULL (out of memory). */
+static json_t *
+json_report(const struct bench *b)
+{
+	json_t *root = json_object(), *v;
+	double  d    = duration_s(b);
+	int     rv   = 0;
+
+	rv |= json_config(&v, b);
+	rv |= json_object_set_new(root, "config", v);
+	rv |= json_object_set_new(root, "requests", json_count(b->ops));
+	rv |= json_object_set_new(root, "rpcs", json_count(b->rpcs));
+	rv |= json_object_set_new(root, "duration_s", json_fixed(d, 6));
+	rv |= json_object_set_new(root, "throughput_rps",
+	    json_fixed(d > 0 ? (double)b->ops / d : 0.0, 3));
+	rv |= json_latency(&v, &b->all);
+	rv |= json_object_set_new(root, "latency_us", v);
+	rv |= json_status(&v, b, -1);
+	rv |= json_object_set_new(root, "status", v);
+	rv |= json_object_set_new(root, "writes", json_count(b->writes));
+	rv |= json_object_set_new(root, "conflicts", json_count(b->conflicts));
+	rv |= json_object_set_new(
+	    root, "conflict_rate", json_fixed(conflict_rate(b), 6));
+	rv |= json_object_set_new(root, "refusals", json_count(b->refusals));
+	rv |= json_object_set_new(root, "restocks", json_count(b->restocks));
+	rv |= json_workloads(&v, b);
+	rv |= json_object_set_new(root, "workloads", v);
+	rv |= json_object_set_new(
+	    root, "invariant_ok", json_boolean(b->verdict.ok));
+	rv |= json_invariant(&v, &b->verdict);
+	rv |= json_object_set_new(root, "invariant", v);
+	if (rv != 0) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
 }
 
 int
 bench_report_json(const struct bench *b, const char *path)
 {
-	const struct bench_config  *c = &b->cfg;
-	const struct bench_verdict *v = &b->verdict;
-	FILE  *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-	double d = duration_s(b);
-	bool   first;
-	int    op;
+	json_t *doc = json_report(b);
+	FILE   *f;
+	int     rv = -1;
 
+	if (doc == NULL) {
+		fprintf(stderr, "inventory-bench: %s: out of memory\n", path);
+		return -1;
+	}
+	f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
 	if (f == NULL) {
 		fprintf(stderr, "inventory-bench: %s: %s\n", path,
 		    strerror(errno));
-		return -1;
+		goto out_doc;
 	}
-	fprintf(f, "{\n  \"config\": {\"server\": ");
-	json_str(f, c->server);
-	fprintf(f,
-	    ", \"clients\": %d, \"duration_s\": %g, \"requests\": %llu, "
-	    "\"products\": %zu, \"ids_file\": ",
-	    c->clients, c->duration_s, (unsigned long long)c->requests,
-	    b->nproducts);
-	if (c->ids_file) {
-		json_str(f, c->ids_file);
-	} else {
-		fputs("null", f);
-	}
-	fputs(", \"workload\": ", f);
-	json_str(f, c->workload);
-	fputs(", \"skew\": ", f);
-	json_str(f, c->skew_name);
-	fprintf(f,
-	    ", \"mode\": \"%s\", \"rate\": %g, \"timeout_ms\": %d, "
-	    "\"seed\": %llu, \"initial_stock\": %lld, "
-	    "\"max_attempts\": %d, \"connections\": %d, \"coalesce\": %s, "
-	    "\"batch_size\": %d},\n",
-	    c->rate > 0 ? "open" : "closed", c->rate, c->timeout_ms,
-	    (unsigned long long)c->seed, (long long)c->initial_stock,
-	    c->max_attempts, c->connections > 0 ? c->connections : 2,
-	    c->no_coalesce ? "false" : "true", c->batch_size);
-	fprintf(f,
-	    "  \"requests\": %llu,\n  \"rpcs\": %llu,\n"
-	    "  \"duration_s\": %.6f,\n  \"throughput_rps\": %.3f,\n",
-	    (unsigned long long)b->ops, (unsigned long long)b->rpcs, d,
-	    d > 0 ? (double)b->ops / d : 0.0);
-	fputs("  \"latency_us\": ", f);
-	json_latency(f, &b->all);
-	fputs(",\n  \"status\": ", f);
-	json_status(f, b, -1);
-	fprintf(f,
-	    ",\n  \"writes\": %llu,\n  \"conflicts\": %llu,\n"
-	    "  \"conflict_rate\": %.6f,\n  \"refusals\": %llu,\n"
-	    "  \"restocks\": %llu,\n",
-	    (unsigned long long)b->writes, (unsigned long long)b->conflicts,
-	    conflict_rate(b), (unsigned long long)b->refusals,
-	    (unsigned long long)b->restocks);
-	fputs("  \"workloads\": {", f);
-	first = true;
-	for (op = 0; op < OP_COUNT; op++) {
-		const struct hist *oh = &b->op_hist[op];
-		if (oh->total == 0) {
-			continue;
-		}
-		fprintf(f,
-		    "%s\n    \"%s\": {\"requests\": %llu, "
-		    "\"latency_us\": ",
-		    first ? "" : ",", bench_op_name((enum bench_op)op),
-		    (unsigned long long)oh->total);
-		json_latency(f, oh);
-		fputs(", \"status\": ", f);
-		json_status(f, b, op);
-		fputc('}', f);
-		first = false;
-	}
-	fputs("\n  },\n", f);
-	fprintf(f, "  \"invariant_ok\": %s,\n", v->ok ? "true" : "false");
-	fprintf(f,
-	    "  \"invariant\": {\"exact\": %s, \"products\": %zu, "
-	    "\"acked_writes\": %llu, \"unknown_writes\": %llu, "
-	    "\"version_delta\": %llu, \"purchases\": %llu, "
-	    "\"version_mismatches\": %zu, \"stock_mismatches\": %zu, "
-	    "\"read_errors\": %zu, \"negative_stock_seen\": %llu, "
-	    "\"contract_violations\": %llu, \"message\": ",
-	    v->exact ? "true" : "false", v->products,
-	    (unsigned long long)v->acked_writes,
-	    (unsigned long long)v->unknown_writes,
-	    (unsigned long long)v->version_delta,
-	    (unsigned long long)v->purchases, v->version_bad, v->stock_bad,
-	    v->read_errors, (unsigned long long)v->negative_seen,
-	    (unsigned long long)v->contract_violations);
-	json_str(f, v->message);
-	fputs("}\n}\n", f);
-	if (f == stdout) {
-		return fflush(f) == 0 ? 0 : -1;
-	}
-	if (fclose(f) != 0) {
+	if (json_dumpf(doc, f, REPORT_DUMP_FLAGS) != 0 ||
+	    fputc('\n', f) == EOF) {
 		fprintf(stderr, "inventory-bench: %s: %s\n", path,
 		    strerror(errno));
-		return -1;
+		if (f != stdout)
+			fclose(f);
+		goto out_doc;
 	}
-	return 0;
+	if (f == stdout)
+		rv = fflush(f) == 0 ? 0 : -1;
+	else if (fclose(f) != 0)
+		fprintf(stderr, "inventory-bench: %s: %s\n", path,
+		    strerror(errno));
+	else
+		rv = 0;
+out_doc:
+	json_decref(doc);
+	return rv;
 }

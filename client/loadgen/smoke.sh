@@ -17,6 +17,7 @@ if [ -z "${INVENTORY_SERVER:-}" ] && [ -n "$testenv" ] && [ -f "$testenv/server.
 fi
 [ -n "${INVENTORY_SERVER:-}" ] || { echo "smoke: no INVENTORY_SERVER and no server.env" >&2; exit 1; }
 export INVENTORY_SERVER
+command -v jq >/dev/null || { echo "smoke: needs jq" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -33,7 +34,7 @@ run() { # name args...
 		fail=1
 		return
 	fi
-	if ! grep -q '"invariant_ok": true' "$tmp/$name.json"; then
+	if ! jq -e '.invariant_ok == true' "$tmp/$name.json" >/dev/null; then
 		echo "smoke: $name: JSON does not say invariant_ok: true" >&2
 		fail=1
 	fi
@@ -43,8 +44,8 @@ run() { # name args...
 run buy --clients 8 --requests 300 --products 3 --initial-stock 20 \
 	--workload buy --skew zipf:1.1 --seed 7
 # Every buy that was acknowledged sold exactly one item: all 60 are gone.
-if [ "$fail" -eq 0 ] && ! grep -q '"purchases": 60,' "$tmp/buy.json"; then
-	echo "smoke: buy: expected 60 purchases: $(grep -o '"purchases": [0-9]*' "$tmp/buy.json")" >&2
+if [ "$fail" -eq 0 ] && ! jq -e '.invariant.purchases == 60' "$tmp/buy.json" >/dev/null; then
+	echo "smoke: buy: expected 60 purchases: $(jq '.invariant.purchases' "$tmp/buy.json")" >&2
 	fail=1
 fi
 # Read-then-write on one hot product: conflicts are outcomes, versions
@@ -62,7 +63,7 @@ run update_single --clients 8 --requests 300 --products 4 --workload update \
 # order (a product out of place is a contract violation, exit 1).
 run batchget --clients 8 --requests 300 --products 20 --batch-size 8 \
 	--workload batchget:50,get:25,update:25 --seed 11
-if [ "$fail" -eq 0 ] && ! grep -q '"batchget": {"requests": ' "$tmp/batchget.json"; then
+if [ "$fail" -eq 0 ] && ! jq -e '.workloads.batchget.requests > 0' "$tmp/batchget.json" >/dev/null; then
 	echo "smoke: batchget: no batchget requests in the JSON" >&2
 	fail=1
 fi
@@ -75,7 +76,7 @@ run adjust --clients 8 --requests 300 --products 3 --initial-stock 20 \
 # racing them on the same products.
 run reserve --clients 8 --requests 300 --products 10 --initial-stock 5 \
 	--workload reserve:70,buy:30 --skew zipf:1.1 --seed 13
-if [ "$fail" -eq 0 ] && ! grep -q '"reserve": {"requests": ' "$tmp/reserve.json"; then
+if [ "$fail" -eq 0 ] && ! jq -e '.workloads.reserve.requests > 0' "$tmp/reserve.json" >/dev/null; then
 	echo "smoke: reserve: no reserve requests in the JSON" >&2
 	fail=1
 fi
@@ -115,7 +116,7 @@ if [ "$fail" -eq 0 ]; then
 		# The seconds' requests add up to no more than the run's.
 		sum=$(grep -o '<title>second [0-9]*: [0-9]* requests' "$tmp/run.svg" |
 			awk '{s += $3} END {print s + 0}')
-		total=$(grep -o '^  "requests": [0-9]*' "$tmp/svg.json" | awk '{print $2}')
+		total=$(jq '.requests' "$tmp/svg.json")
 		if [ "$sum" -le 0 ] || [ "$sum" -gt "$total" ]; then
 			echo "smoke: svg: per-second requests sum to $sum, run total $total" >&2
 			fail=1
