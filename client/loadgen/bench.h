@@ -21,10 +21,10 @@
  * check use a handle of its own (synchronous calls).
  *
  * Modules: options.c (argv -> struct bench_config), seed.c (the products:
- * created or read, initial state), keys.c (which product and which
- * operation), ops.c (the operations and their outcome accounting),
- * workload.c (the worker threads), verify.c (the end-of-run invariant),
- * report.c (summary and JSON), histogram.c.
+ * reused by name prefix, created, or read from a file; initial state), keys.c
+ * (which product and which operation), ops.c (the operations and their outcome
+ * accounting), workload.c (the worker threads), verify.c (the end-of-run
+ * invariant), report.c (summary and JSON), histogram.c.
  */
 #ifndef BENCH_H
 #define BENCH_H
@@ -68,6 +68,12 @@ enum bench_skew {
 	SKEW_HOT,
 };
 
+/* --name-prefix: the default, and its most bytes (a created product's
+ * name is the prefix, a 16-digit run tag and an index, within the
+ * server's 200 bytes). */
+#define BENCH_NAME_PREFIX_DEFAULT "inventory-bench-"
+enum { BENCH_NAME_PREFIX_MAX = 160 };
+
 /* Limits of --clients and --threads. */
 enum { BENCH_CLIENTS_MAX = 100000, BENCH_THREADS_MAX = 256 };
 
@@ -77,13 +83,15 @@ enum { BENCH_CODES = 18 };
 
 /* The command line, parsed. */
 struct bench_config {
-	const char     *server;         /* nng URL list */
-	int             clients;        /* sessions: operations in flight */
-	int             threads;        /* worker threads (<= clients) */
-	double          duration_s;     /* > 0: run this long */
-	uint64_t        requests;       /* > 0: run this many operations */
-	int             products;       /* > 0: seed this many */
-	const char     *ids_file;       /* else: use the ids in this file */
+	const char *server;             /* nng URL list */
+	int         clients;            /* sessions: operations in flight */
+	int         threads;            /* worker threads (<= clients) */
+	double      duration_s;         /* > 0: run this long */
+	uint64_t    requests;           /* > 0: run this many operations */
+	int         products;           /* > 0: seed this many */
+	const char *ids_file;           /* else: use the ids in this file */
+	const char *name_prefix;        /* names of the products it creates,
+	                                 * and of those it reuses (never "") */
 	const char     *write_ids_file; /* write the product ids used here */
 	const char     *workload;       /* as given, e.g. "get:90,update:10" */
 	unsigned        weight[OP_COUNT]; /* relative weight of each op */
@@ -223,6 +231,8 @@ struct bench {
 	inventory_client     *client;
 	struct bench_product *products;
 	size_t                nproducts;
+	size_t                reused;   /* of them: found by name prefix */
+	size_t                created;  /* of them: created by this run */
 	double               *zipf_cdf; /* SKEW_ZIPF: cumulative weights */
 	struct bench_thread  *threads;
 	int                   nthreads;    /* entries in threads */

@@ -38,8 +38,8 @@ bench_usage(FILE *f)
 	fputs(
 	    "usage: inventory-bench --server URL [--clients N] [--threads "
 	    "N]\n"
-	    "         [--duration S | --requests N] [--products K | --ids "
-	    "FILE]\n"
+	    "         [--duration S | --requests N]\n"
+	    "         [--products K [--name-prefix P] | --ids FILE]\n"
 	    "         [--workload get|update|retry|buy|adjust|reserve|MIX]\n"
 	    "         [--skew "
 	    "uniform|zipf:S|hot]\n"
@@ -65,7 +65,18 @@ bench_usage(FILE *f)
 	    "  --duration S        run for S seconds (default 10 unless "
 	    "--requests)\n"
 	    "  --requests N        run N operations in all\n"
-	    "  --products K        create K products first (default 100)\n"
+	    "  --products K        use K products (default 100): those named "
+	    "--name-prefix\n"
+	    "                      first, found with ListProducts and their "
+	    "stock set back\n"
+	    "                      to --initial-stock; only the missing ones "
+	    "are created\n"
+	    "  --name-prefix P     name prefix of the products it creates "
+	    "and reuses (env\n"
+	    "                      INVENTORY_BENCH_NAME_PREFIX; default "
+	    "inventory-bench-);\n"
+	    "                      runs at the same time need different "
+	    "prefixes\n"
 	    "  --ids FILE          use existing products, one UUID a line\n"
 	    "  --workload W        get | update | retry | buy | adjust | "
 	    "reserve |\n"
@@ -88,10 +99,10 @@ bench_usage(FILE *f)
 	    "deadline of a retry\n"
 	    "                      or buy operation (default 5000)\n"
 	    "  --seed N            PRNG seed (default 1)\n"
-	    "  --initial-stock N   stock of created products (default 100 for "
-	    "a pure\n"
-	    "                      buy, adjust and reserve workload, else "
-	    "1000000)\n"
+	    "  --initial-stock N   stock of created and reused products "
+	    "(default 100 for a\n"
+	    "                      pure buy, adjust and reserve workload, "
+	    "else 1000000)\n"
 	    "  --max-attempts N    writes per retry/buy operation (default "
 	    "100)\n"
 	    "  --write-ids FILE    write the ids of the products used to "
@@ -280,6 +291,7 @@ enum {
 	OPT_TOKEN_FILE,
 	OPT_SVG,
 	OPT_THREADS,
+	OPT_NAME_PREFIX,
 };
 
 /* The bearer token in path: its one line without the newline, malloc'd;
@@ -365,6 +377,7 @@ static const struct option long_opts[] = {
 	{ "tls-server-name", required_argument, NULL, OPT_TLS_SERVER_NAME },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "name-prefix", required_argument, NULL, OPT_NAME_PREFIX },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -380,16 +393,19 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 	const char *token_file = NULL;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->server          = getenv("INVENTORY_SERVER");
-	cfg->clients         = 8;
-	cfg->workload        = "get";
-	cfg->skew            = SKEW_UNIFORM;
-	cfg->skew_name       = "uniform";
-	cfg->timeout_ms      = 5000;
-	cfg->seed            = 1;
-	cfg->max_attempts    = 100;
-	cfg->products        = 100;
-	cfg->batch_size      = 16;
+	cfg->server       = getenv("INVENTORY_SERVER");
+	cfg->clients      = 8;
+	cfg->workload     = "get";
+	cfg->skew         = SKEW_UNIFORM;
+	cfg->skew_name    = "uniform";
+	cfg->timeout_ms   = 5000;
+	cfg->seed         = 1;
+	cfg->max_attempts = 100;
+	cfg->products     = 100;
+	cfg->batch_size   = 16;
+	cfg->name_prefix  = env_str("INVENTORY_BENCH_NAME_PREFIX");
+	if (cfg->name_prefix == NULL)
+		cfg->name_prefix = BENCH_NAME_PREFIX_DEFAULT;
 	cfg->tls_ca          = env_str("INVENTORY_TLS_CA");
 	cfg->tls_cert        = env_str("INVENTORY_TLS_CERT");
 	cfg->tls_key         = env_str("INVENTORY_TLS_KEY");
@@ -547,6 +563,9 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 		case OPT_TOKEN_FILE:
 			token_file = optarg;
 			break;
+		case OPT_NAME_PREFIX:
+			cfg->name_prefix = optarg;
+			break;
 		case OPT_THREADS:
 			if (parse_u64(optarg, 1, BENCH_THREADS_MAX, &v) != 0) {
 				return bad("--threads", optarg);
@@ -594,6 +613,16 @@ bench_options_parse(struct bench_config *cfg, int argc, char **argv)
 	}
 	if (cfg->ids_file != NULL) {
 		cfg->products = 0;
+	}
+	/* An empty prefix would take every product of the server for the
+	 * bench's own; the server's name limit leaves room for the suffix
+	 * (seed.c). */
+	if (*cfg->name_prefix == '\0' ||
+	    strlen(cfg->name_prefix) > BENCH_NAME_PREFIX_MAX) {
+		fprintf(stderr,
+		    "inventory-bench: --name-prefix must be 1..%d bytes\n",
+		    BENCH_NAME_PREFIX_MAX);
+		return -1;
 	}
 	if (cfg->weight_total == 0 &&
 	    parse_workload(cfg, cfg->workload) != 0) {

@@ -128,7 +128,20 @@ bench_report_text(const struct bench *b, FILE *f)
 	if (b->cfg.rate > 0.0) {
 		fprintf(f, " at %.0f/s", b->cfg.rate);
 	}
-	fprintf(f, "\n  Count:\t%llu\n", (unsigned long long)b->ops);
+	if (b->cfg.ids_file != NULL)
+		fprintf(f, "\n  Products:\t%zu from %s", b->nproducts,
+		    b->cfg.ids_file);
+	else
+		fprintf(f,
+		    "\n  Products:\t%zu reused (named %s*), %zu created",
+		    b->reused, b->cfg.name_prefix, b->created);
+	/* An operation may take several RPCs (update: GetProduct then
+	 * UpdateStock), so both counts, apart. */
+	fprintf(
+	    f, "\n  Count:\t%llu operations\n", (unsigned long long)b->ops);
+	fprintf(f, "  RPCs:\t\t%llu (%.2f per operation)\n",
+	    (unsigned long long)b->rpcs,
+	    b->ops ? (double)b->rpcs / (double)b->ops : 0.0);
 	fprintf(f, "  Total:\t%.2f s\n", d);
 	fmt_ns(t, sizeof(t), (double)h->max);
 	fprintf(f, "  Slowest:\t%s\n", t);
@@ -375,6 +388,9 @@ json_config(json_t **out, const struct bench *b)
 	    json_object_set_new(o, "coalesce", json_boolean(!c->no_coalesce));
 	rv |=
 	    json_object_set_new(o, "batch_size", json_integer(c->batch_size));
+	/* Added after the fields above, so their order is unchanged. */
+	rv |= json_object_set_new(o, "name_prefix",
+	    c->ids_file != NULL ? json_null() : json_str(c->name_prefix));
 	*out = o;
 	return o == NULL ? -1 : rv;
 }
@@ -466,6 +482,12 @@ json_report(const struct bench *b)
 	    root, "invariant_ok", json_boolean(b->verdict.ok));
 	rv |= json_invariant(&v, &b->verdict);
 	rv |= json_object_set_new(root, "invariant", v);
+	/* Added last, so the fields above keep their order: where the
+	 * products came from (both 0 with --ids). */
+	rv |= json_object_set_new(
+	    root, "products_reused", json_count(b->reused));
+	rv |= json_object_set_new(
+	    root, "products_created", json_count(b->created));
 	if (rv != 0) {
 		json_decref(root);
 		return NULL;

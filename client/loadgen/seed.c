@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * seed: the products of a run: created (--products) or read from a file
- * (--ids), their initial state read back, and the ids written out
- * (--write-ids).  bench_parallel() and bench_read_all() run a function
- * over every product from a few threads; verify.c reads the final state
- * with them too.
+ * seed: the products of a run: --products K of them named --name-prefix,
+ * or read from a file (--ids), their initial state read back, and the ids
+ * written out (--write-ids).  So that a bench pointed at a real server
+ * does not add K products on every run, it first reuses the products an
+ * earlier run created, recognised by their name prefix through
+ * ListProducts, sets their stock back to --initial-stock (a fresh run's
+ * state, which buy, adjust and reserve runs depend on) and creates only
+ * the missing ones.  It never writes to a product without the prefix.
+ * bench_parallel() and bench_read_all() run a function over every product from
+ * a few threads; verify.c reads the final state with them too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -132,6 +137,43 @@ struct seed_arg {
 	uint64_t tag;
 };
 
+/* A reused product whose stock is not --initial-stock: set it back, at
+ * the version read (a conflict means another writer, most likely a run
+ * with the same prefix: an error, as its writes would break the
+ * invariant check). */
+static int
+reset_one(struct bench *b, struct bench_product *p)
+{
+	inventory_product *out = NULL;
+	inventory_status   st  = { 0 };
+	inventory_code     rc;
+
+	inventory_call_opts o = { .timeout_ms = bench_setup_timeout(b) };
+
+	if (p->init_stock == b->cfg.initial_stock)
+		return 0;
+	rc = inventory_update_stock(b->client, p->id, b->cfg.initial_stock,
+	    p->init_version, &o, &out, &st);
+	if (rc != INVENTORY_OK) {
+		fprintf(stderr,
+		    "inventory-bench: UpdateStock %s (reused, named %s*): "
+		    "%s: %s%s\n",
+		    p->id, b->cfg.name_prefix, inventory_code_name(rc),
+		    st.message,
+		    rc == INVENTORY_ABORTED ? " (another run with the same "
+		                              "--name-prefix?)"
+		                            : "");
+		inventory_status_fini(&st);
+		return -1;
+	}
+	p->init_version = out->version;
+	p->init_stock   = out->stock;
+	inventory_product_free(out);
+	return 0;
+}
+
+/* bench_parallel's unit: a product found by find_reused() (its id is
+ * set) is reset, any other is created. */
 static int
 seed_one(struct bench *b, struct bench_product *p, void *arg)
 {
@@ -139,9 +181,11 @@ seed_one(struct bench *b, struct bench_product *p, void *arg)
 	inventory_product *out = NULL;
 	inventory_status   st  = { 0 };
 	inventory_code     rc;
-	char               name[64];
+	char               name[BENCH_NAME_PREFIX_MAX + 64];
 
-	snprintf(name, sizeof(name), "bench-%016llx-%zu",
+	if (p->id[0] != '\0')
+		return reset_one(b, p);
+	snprintf(name, sizeof(name), "%s%016llx-%zu", b->cfg.name_prefix,
 	    (unsigned long long)sa->tag, (size_t)(p - b->products));
 	inventory_call_opts o = { .timeout_ms = bench_setup_timeout(b) };
 
@@ -158,6 +202,61 @@ seed_one(struct bench *b, struct bench_product *p, void *arg)
 	p->init_stock   = out->stock;
 	inventory_product_free(out);
 	return 0;
+}
+
+/* Fill b->products from the front with the server's products named
+ * --name-prefix, in id order, up to b->nproducts of them; b->reused says
+ * how many.  Pages through ListProducts until it has enough or the last
+ * page.  0, or -1 after a message. */
+static int
+find_reused(struct bench *b)
+{
+	const char *prefix = b->cfg.name_prefix;
+	size_t      plen   = strlen(prefix);
+	char       *token  = NULL;
+	int         rv     = 0;
+
+	inventory_call_opts o = { .timeout_ms = bench_setup_timeout(b) };
+
+	b->reused = 0;
+	do {
+		inventory_product *page = NULL;
+		inventory_status   st   = { 0 };
+		char              *next = NULL;
+		size_t             n    = 0;
+		inventory_code     rc;
+
+		rc = inventory_list_products(b->client, INVENTORY_LIST_MAX,
+		    token, &o, &page, &n, &next, &st);
+		free(token);
+		token = NULL;
+		if (rc != INVENTORY_OK) {
+			fprintf(stderr,
+			    "inventory-bench: ListProducts: %s: %s\n",
+			    inventory_code_name(rc), st.message);
+			inventory_status_fini(&st);
+			rv = -1;
+			break;
+		}
+		for (size_t i = 0; i < n && b->reused < b->nproducts; i++) {
+			struct bench_product *p = &b->products[b->reused];
+
+			if (strncmp(page[i].name, prefix, plen) != 0)
+				continue;
+			memcpy(p->id, page[i].id, sizeof(p->id));
+			p->id[INVENTORY_ID_LEN] = '\0';
+			p->init_version         = page[i].version;
+			p->init_stock           = page[i].stock;
+			b->reused++;
+		}
+		inventory_product_free(page);
+		/* "" on the last page: stop, as when there are enough. */
+		if (next != NULL && *next != '\0' && b->reused < b->nproducts)
+			token = next;
+		else
+			free(next);
+	} while (token != NULL);
+	return rv;
 }
 
 static int
@@ -277,7 +376,12 @@ bench_setup_products(struct bench *b)
 		return -1;
 	}
 	memset(b->products, 0, b->nproducts * sizeof(*b->products));
-	return bench_parallel(b, seed_one, &sa);
+	if (find_reused(b) != 0)
+		return -1;
+	if (bench_parallel(b, seed_one, &sa) != 0)
+		return -1;
+	b->created = b->nproducts - b->reused;
+	return 0;
 }
 
 int

@@ -11,6 +11,10 @@
 #                         --no-coalesce) against the fixture server
 #                         (INVENTORY_TESTENV/server.env); passes only if
 #                         every run exits 0, i.e. the invariant holds
+#   bench.reuse           two runs with the same --name-prefix: the second
+#                         creates no product and reuses the first's (their
+#                         count in ListProducts does not grow); --ids
+#                         untouched
 # (client/loadgen builds the histogram test when BUILD_TESTING is on.)
 if(TARGET bench_histogram_test)
   add_test(NAME unit.bench_histogram COMMAND bench_histogram_test)
@@ -23,5 +27,15 @@ add_test(NAME bench.smoke
 set_tests_properties(bench.smoke PROPERTIES
   TIMEOUT 180
   LABELS "bench;concurrency"
+  ENVIRONMENT "INVENTORY_TESTENV=${INVENTORY_TESTENV}"
+  FIXTURES_REQUIRED "db;server")
+
+add_test(NAME bench.reuse
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/reuse.sh
+    $<TARGET_FILE:inventory-bench> $<TARGET_FILE:inventoryctl>
+    ${INVENTORY_TESTENV})
+set_tests_properties(bench.reuse PROPERTIES
+  TIMEOUT 120
+  LABELS bench
   ENVIRONMENT "INVENTORY_TESTENV=${INVENTORY_TESTENV}"
   FIXTURES_REQUIRED "db;server")

@@ -17,6 +17,10 @@ if [ -z "${INVENTORY_SERVER:-}" ] && [ -n "$testenv" ] && [ -f "$testenv/server.
 fi
 [ -n "${INVENTORY_SERVER:-}" ] || { echo "smoke: no INVENTORY_SERVER and no server.env" >&2; exit 1; }
 export INVENTORY_SERVER
+# The runs below reuse each other's products (by name prefix, their stock
+# set back to --initial-stock); a prefix of this run's own keeps other
+# benches on the same server out of them.
+export INVENTORY_BENCH_NAME_PREFIX="smoke-$$-$RANDOM-"
 command -v jq >/dev/null || { echo "smoke: needs jq" >&2; exit 1; }
 
 tmp=$(mktemp -d)
