@@ -16,8 +16,9 @@
  * "current_version" and "current" when the server named the product as
  * it is: a conflict, or adjust-stock's too little/too much stock; plus
  * "items" for a failed reservation) on stdout and exit 64 + the status
- * code; on a usage error one line on stderr, a hint, exit 2.  The bearer
- * token (--token-file or INVENTORY_TOKEN) is handed to the library and
+ * code; on a usage error one line on stderr, a hint, exit 2.  The JSON
+ * is built with jansson and dumped compact, keys in the order above.  The
+ * bearer token (--token-file or INVENTORY_TOKEN) is handed to the library and
  * never printed, not even in an error.
  */
 #include <errno.h>
@@ -28,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include <inventory/client.h>
 
@@ -158,38 +161,44 @@ utf8_seq_len(const unsigned char *s)
 	return 0;
 }
 
-/* Write s as a JSON string: quotes and backslashes escaped, control
- * characters as \u00XX, valid UTF-8 passed through, invalid bytes as
- * U+FFFD so the output is always valid JSON. */
-static void
-json_string(FILE *f, const char *str)
+/* str as a JSON string value: valid UTF-8 as it is, each invalid byte
+ * as U+FFFD, so the output is always valid JSON whatever the server or
+ * argv held (jansson takes only valid UTF-8).  NULL: out of memory. */
+static json_t *
+json_text(const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	json_t              *v;
+	char                *buf, *o;
 
-	putc('"', f);
+	if ((v = json_string(str)) != NULL)
+		return v;
+	/* Each byte becomes at most the 3 bytes of U+FFFD. */
+	if ((buf = malloc(3 * strlen(str) + 1)) == NULL)
+		return NULL;
+	o = buf;
 	while (*s != '\0') {
-		size_t n;
+		size_t n = utf8_seq_len(s);
 
-		if (*s == '"' || *s == '\\') {
-			putc('\\', f);
-			putc(*s++, f);
-		} else if (*s < 0x20 || *s == 0x7F) {
-			fprintf(f, "\\u%04x", (unsigned)*s++);
-		} else if ((n = utf8_seq_len(s)) == 0) {
-			fputs("\\ufffd", f);
+		if (n == 0) {
+			memcpy(o, "\xEF\xBF\xBD", 3);
+			o += 3;
 			s++;
 		} else {
-			fwrite(s, 1, n, f);
+			memcpy(o, s, n);
+			o += n;
 			s += n;
 		}
 	}
-	putc('"', f);
+	v = json_stringn(buf, (size_t)(o - buf));
+	free(buf);
+	return v;
 }
 
-/* Write µs since the epoch as an RFC 3339 UTC string with microseconds,
+/* µs since the epoch as an RFC 3339 UTC string with microseconds,
  * "2026-11-25T17:08:50.123456Z"; null if it is not a representable time. */
-static void
-json_time(FILE *f, int64_t us)
+static json_t *
+json_time(int64_t us)
 {
 	int64_t   secs = us / 1000000, frac = us % 1000000;
 	time_t    t;
@@ -201,29 +210,53 @@ json_time(FILE *f, int64_t us)
 	}
 	t = (time_t)secs;
 	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 0 ||
-	    tm.tm_year + 1900 > 9999) {
-		fputs("null", f);
-		return;
-	}
-	fprintf(f, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\"",
+	    tm.tm_year + 1900 > 9999)
+		return json_null();
+	return json_sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (long)frac);
 }
 
-static void
-json_product(FILE *f, const inventory_product *p)
+/* The product as the object every command prints; NULL: out of memory.
+ * json_object_set_new() consumes its value even when it fails, so each
+ * builder sets every field and checks once. */
+static json_t *
+json_product(const inventory_product *p)
 {
-	fputs("{\"id\":", f);
-	json_string(f, p->id);
-	fputs(",\"name\":", f);
-	json_string(f, p->name);
-	fprintf(f, ",\"stock\":%" PRId64 ",\"price\":", p->stock);
-	json_string(f, p->price);
-	fprintf(f, ",\"version\":%" PRId64 ",\"created_at\":", p->version);
-	json_time(f, p->created_at_us);
-	fputs(",\"updated_at\":", f);
-	json_time(f, p->updated_at_us);
-	putc('}', f);
+	json_t *o  = json_object();
+	int     rv = 0;
+
+	rv |= json_object_set_new(o, "id", json_text(p->id));
+	rv |= json_object_set_new(o, "name", json_text(p->name));
+	rv |= json_object_set_new(o, "stock", json_integer(p->stock));
+	rv |= json_object_set_new(o, "price", json_text(p->price));
+	rv |= json_object_set_new(o, "version", json_integer(p->version));
+	rv |=
+	    json_object_set_new(o, "created_at", json_time(p->created_at_us));
+	rv |=
+	    json_object_set_new(o, "updated_at", json_time(p->updated_at_us));
+	if (rv != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* {"products":[...]} of n products, plus the fields the caller adds. */
+static json_t *
+json_products(const inventory_product *p, size_t n)
+{
+	json_t *o = json_object(), *a = json_array();
+	int     rv = 0;
+
+	for (size_t i = 0; i < n; i++)
+		rv |= json_array_append_new(a, json_product(&p[i]));
+	rv |= json_object_set_new(o, "products", a);
+	if (rv != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Flush stdout; a failed write is reported and turned into its exit. */
@@ -238,18 +271,47 @@ finish_output(int rc)
 	return rc;
 }
 
-/* The fields of an error that name the product as it is: always for a
- * conflict, else when the server sent it (adjust-stock's refusals). */
-static void
-report_current(inventory_code code, const inventory_status *st)
+/* Print doc (taken: freed here) as one line of stdout and return rc, or
+ * the exit for output that could not be made or written. */
+static int
+emit(json_t *doc, int rc)
 {
-	if (code != INVENTORY_ABORTED && st->current == NULL)
-		return;
-	fprintf(stdout, ",\"current_version\":%" PRId64, st->current_version);
-	if (st->current != NULL) {
-		fputs(",\"current\":", stdout);
-		json_product(stdout, st->current);
+	if (doc == NULL) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return EXIT_OUTPUT;
 	}
+	/* Compact, in insertion order: the one-line objects of the output
+	 * contract, key for key. */
+	if (json_dumpf(doc, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0)
+		putc('\n', stdout);
+	json_decref(doc);
+	return finish_output(rc);
+}
+
+/* The error object {"code":...,"message":...} plus the fields that name
+ * the product as it is: always for a conflict, else when the server sent
+ * it (adjust-stock's refusals).  NULL: out of memory. */
+static json_t *
+json_error(inventory_code code, const inventory_status *st)
+{
+	json_t *o  = json_object();
+	int     rv = 0;
+
+	rv |= json_object_set_new(
+	    o, "code", json_text(inventory_code_name(code)));
+	rv |= json_object_set_new(o, "message", json_text(st->message));
+	if (code == INVENTORY_ABORTED || st->current != NULL) {
+		rv |= json_object_set_new(
+		    o, "current_version", json_integer(st->current_version));
+		if (st->current != NULL)
+			rv |= json_object_set_new(
+			    o, "current", json_product(st->current));
+	}
+	if (rv != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Print the outcome of an RPC and return the exit code. */
@@ -257,18 +319,9 @@ static int
 report(inventory_code code, const inventory_product *p,
     const inventory_status *st)
 {
-	if (code == INVENTORY_OK && p != NULL) {
-		json_product(stdout, p);
-		putc('\n', stdout);
-		return finish_output(0);
-	}
-	fputs("{\"code\":", stdout);
-	json_string(stdout, inventory_code_name(code));
-	fputs(",\"message\":", stdout);
-	json_string(stdout, st->message);
-	report_current(code, st);
-	fputs("}\n", stdout);
-	return finish_output(EXIT_RPC_BASE + (int)code);
+	if (code == INVENTORY_OK && p != NULL)
+		return emit(json_product(p), 0);
+	return emit(json_error(code, st), EXIT_RPC_BASE + (int)code);
 }
 
 /* --- command-line parsing ---------------------------------------------- */
@@ -420,14 +473,7 @@ open_client(const struct conn_opts *co, inventory_client **c)
 static int
 report_products(const inventory_product *p, size_t n)
 {
-	fputs("{\"products\":[", stdout);
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			putc(',', stdout);
-		json_product(stdout, &p[i]);
-	}
-	fputs("]}\n", stdout);
-	return finish_output(0);
+	return emit(json_products(p, n), 0);
 }
 
 static int
@@ -607,42 +653,51 @@ parse_reserve_item(char *arg, inventory_reserve_item *it)
 	return it->quantity == 0 ? -1 : 0;
 }
 
+/* One failing item of a reservation; its id as the caller gave it. */
+static json_t *
+json_item_error(const inventory_item_error *e, const char *id)
+{
+	json_t *o  = json_object();
+	int     rv = 0;
+
+	rv |= json_object_set_new(
+	    o, "index", json_integer((json_int_t)e->index));
+	rv |= json_object_set_new(o, "id", json_text(id));
+	rv |= json_object_set_new(
+	    o, "code", json_text(inventory_code_name(e->code)));
+	rv |= json_object_set_new(o, "message", json_text(e->message));
+	rv |= json_object_set_new(o, "current",
+	    e->current.version > 0 ? json_product(&e->current) : json_null());
+	if (rv != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* Print a failed reservation: the error object plus its items. */
 static int
 report_reserve_error(inventory_code code, const inventory_status *st,
     const inventory_reserve_item *items, const inventory_item_error *errs,
     size_t nerrs)
 {
-	fputs("{\"code\":", stdout);
-	json_string(stdout, inventory_code_name(code));
-	fputs(",\"message\":", stdout);
-	json_string(stdout, st->message);
-	report_current(code, st);
-	if (nerrs > 0) {
-		fputs(",\"items\":[", stdout);
-		for (size_t i = 0; i < nerrs; i++) {
-			const inventory_item_error *e = &errs[i];
+	json_t *o  = json_error(code, st), *a;
+	int     rv = 0;
 
-			if (i > 0)
-				putc(',', stdout);
-			fprintf(stdout, "{\"index\":%zu,\"id\":", e->index);
-			/* The library checked index < n. */
-			json_string(stdout, items[e->index].id);
-			fputs(",\"code\":", stdout);
-			json_string(stdout, inventory_code_name(e->code));
-			fputs(",\"message\":", stdout);
-			json_string(stdout, e->message);
-			fputs(",\"current\":", stdout);
-			if (e->current.version > 0)
-				json_product(stdout, &e->current);
-			else
-				fputs("null", stdout);
-			putc('}', stdout);
-		}
-		putc(']', stdout);
+	if (o != NULL && nerrs > 0) {
+		a = json_array();
+		/* The library checked index < n. */
+		for (size_t i = 0; i < nerrs; i++)
+			rv |= json_array_append_new(
+			    a, json_item_error(
+			           &errs[i], items[errs[i].index].id));
+		rv |= json_object_set_new(o, "items", a);
 	}
-	fputs("}\n", stdout);
-	return finish_output(EXIT_RPC_BASE + (int)code);
+	if (rv != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return emit(o, EXIT_RPC_BASE + (int)code);
 }
 
 static int
@@ -730,16 +785,14 @@ cmd_list(
 	code = inventory_list_products(
 	    *c, (int)size, flags[1].value, NULL, &p, &n, &token, &st);
 	if (code == INVENTORY_OK) {
-		fputs("{\"products\":[", stdout);
-		for (size_t i = 0; i < n; i++) {
-			if (i > 0)
-				putc(',', stdout);
-			json_product(stdout, &p[i]);
+		json_t *doc = json_products(p, n);
+
+		if (doc != NULL && json_object_set_new(doc, "next_page_token",
+		                       json_text(token)) != 0) {
+			json_decref(doc);
+			doc = NULL;
 		}
-		fputs("],\"next_page_token\":", stdout);
-		json_string(stdout, token);
-		fputs("}\n", stdout);
-		rc = finish_output(0);
+		rc = emit(doc, 0);
 	} else {
 		rc = report(code, NULL, &st);
 	}

@@ -90,7 +90,7 @@ depends_has() { # package dependency...
 	done
 }
 depends_has inventoryd libc6 libnng1 libpq5 libprotobuf-c1 libmicrohttpd12
-depends_has inventory-tools libc6 libnng1 libprotobuf-c1
+depends_has inventory-tools libc6 libnng1 libprotobuf-c1 libjansson4
 depends_has "$libpkg" libc6 libnng1 libprotobuf-c1
 depends_has libinventory-dev libnng-dev libprotobuf-c-dev
 dev_depends=$(field "${deb[libinventory-dev]}" Depends)
