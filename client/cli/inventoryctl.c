@@ -180,9 +180,10 @@ json_text(const char *str)
 	while (*s != '\0') {
 		size_t n = utf8_seq_len(s);
 
-		if (n == 0) {
-			memcpy(o, "\xEF\xBF\xBD", 3);
-			o += 3;
+		if (n == 0) { /* U+FFFD in UTF-8 */
+			*o++ = (char)0xEF;
+			*o++ = (char)0xBF;
+			*o++ = (char)0xBD;
 			s++;
 		} else {
 			memcpy(o, s, n);
