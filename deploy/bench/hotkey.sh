@@ -15,9 +15,9 @@
 # other load hits all alike), and prints the medians side by side:
 # purchases per second (an operation that took stock), the mean, p50, p99
 # and p99.9 of one operation in ms (a buy includes its back-off sleeps), conflicts per operation (ABORTED answers the buy loop
-# absorbed), and requests per operation.  Each run seeds fresh products
-# with a stock of 100,000,000, so nothing sells out and no run inherits
-# another's stock.
+# absorbed), and requests per operation.  Each run starts its products
+# (created by the first, reused by name prefix after) at a stock of
+# 100,000,000, so nothing sells out and no run inherits another's stock.
 #
 #   hotkey.sh [options]
 #     --build DIR       where inventoryd and inventory-bench were built (build)
