@@ -58,7 +58,11 @@ run() { # name args...
 expect() {
 	local got
 	got=$(jq -c "$2" "$tmp/$1.json")
-	[ "$got" = "$3" ] && echo "ok: $1: $2 = $got" || failed "$1: $2 is $got, want $3"
+	if [ "$got" = "$3" ]; then
+		echo "ok: $1: $2 = $got"
+	else
+		failed "$1: $2 is $got, want $3"
+	fi
 }
 
 [ "$(named)" = 0 ] || failed "products named $prefix before the first run"
