@@ -6,14 +6,21 @@
  * caps lines of one kind per second and reports how many it dropped, so a
  * client that provokes errors cannot flood the log or hide other lines.
  * log_json() maps a line's "event key=value ...: detail" text to one JSON
- * object (the mapping is documented in log.h) with a bounded writer that
- * keeps room for the closing bytes, so a cut line is still valid JSON.
+ * object (the mapping is documented in log.h), built and escaped by
+ * jansson and dumped straight into the caller's buffer; a dump that does
+ * not fit is shortened from its end and dumped again, so a cut line is
+ * still valid JSON.  jansson allocates the object and a copy of each
+ * string (freed before log_json() returns); the line itself is never
+ * allocated.
  */
 #include "base/log.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -47,34 +54,19 @@ log_level_parse(const char *s)
 /* ---- json ------------------------------------------------------------ */
 
 enum {
-	JSON_RESERVE = 32, /* kept free for `","truncated":true}\n` */
-	JSON_KEYS    = 32, /* fields de-duplicated; more go to detail */
+	JSON_KEYS    = 32, /* key=value fields; more go to detail */
 	JSON_KEY_MAX = 64, /* longer keys are not keys */
+	/* ts, level, msg, the fields, detail, truncated */
+	JSON_MEMBERS = JSON_KEYS + 5,
 };
 
-/* A bounded writer: once a write does not fit (minus the reserve), it
- * stops writing and remembers it was cut. */
-struct jw {
-	char  *buf;
-	size_t cap; /* usable bytes: the caller's cap minus the reserve */
-	size_t len;
-	bool   cut;
-};
-
-static bool
-jw_raw(struct jw *w, const char *s, size_t n)
-{
-	if (w->cut || w->len + n > w->cap) {
-		w->cut = true;
-		return false;
-	}
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-	return true;
-}
+/* jansson writes each object's members in the order they were set (its
+ * default since 2.8; the flag says so), with no whitespace. */
+#define LOG_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if
- * invalid (overlong forms, surrogates and values past U+10FFFF too). */
+ * invalid (overlong forms, surrogates and values past U+10FFFF too: what
+ * jansson's dump refuses). */
 static size_t
 utf8_len(const unsigned char *s, size_t n)
 {
@@ -104,64 +96,39 @@ utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* s[0..n) as a JSON string, quotes included; false if not even the
- * opening quote fitted.  A string cut short still gets its closing quote
- * (the reserve has room for it). */
-static bool
-jw_str(struct jw *w, const char *s, size_t n)
+json_t *
+log_json_string(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	char                 esc[8];
-	size_t               i = 0, k;
+	static const char    fffd[3] = { '\xef', '\xbf', '\xbd' };
+	const unsigned char *p       = (const unsigned char *)s;
+	size_t               i, k, o;
+	char                *buf;
+	json_t              *j;
 
-	if (!jw_raw(w, "\"", 1))
-		return false;
-	while (i < n && !w->cut) {
-		unsigned char c = p[i];
-
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			jw_raw(w, esc, 2);
-			i++;
-		} else if (c == '\n' || c == '\r' || c == '\t') {
-			jw_raw(w,
-			    c == '\n'   ? "\\n"
-			    : c == '\r' ? "\\r"
-			                : "\\t",
-			    2);
-			i++;
-		} else if (c < 0x20 || c == 0x7F) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			jw_raw(w, esc, 6);
-			i++;
-		} else if ((k = utf8_len(p + i, n - i)) == 0) {
-			jw_raw(w, "\\ufffd", 6);
-			i++;
+	/* Valid text (nearly every line) is copied once, by jansson, and
+	 * not checked a second time. */
+	for (i = 0; i < n && p[i] < 0x80; i++)
+		;
+	for (; i < n && (k = utf8_len(p + i, n - i)) != 0; i += k)
+		;
+	if (i == n)
+		return json_stringn_nocheck(s, n);
+	if (n > SIZE_MAX / 3 || (buf = malloc(n * 3)) == NULL)
+		return NULL;
+	memcpy(buf, s, i);
+	for (o = i; i < n; i += k) {
+		if ((k = utf8_len(p + i, n - i)) == 0) {
+			memcpy(buf + o, fffd, sizeof(fffd));
+			o += sizeof(fffd);
+			k = 1;
 		} else {
-			jw_raw(w, s + i, k);
-			i += k;
+			memcpy(buf + o, s + i, k);
+			o += k;
 		}
 	}
-	w->buf[w->len++] = '"'; /* within the reserve when cut */
-	return true;
-}
-
-/* ,"key":"value" -- or nothing at all if the key or the value's opening
- * quote does not fit, so a cut line never ends in a dangling key. */
-static void
-jw_field(
-    struct jw *w, const char *key, size_t klen, const char *val, size_t vlen)
-{
-	size_t mark = w->len;
-
-	if (!jw_raw(w, ",", 1))
-		return;
-	if (!jw_str(w, key, klen) || w->cut || !jw_raw(w, ":", 1) ||
-	    !jw_str(w, val, vlen)) {
-		w->len = mark;
-		w->cut = true;
-	}
+	j = json_stringn_nocheck(buf, o);
+	free(buf);
+	return j;
 }
 
 /* If the word at s (up to a space or the end) is key=value, set *klen
@@ -207,41 +174,101 @@ pair_value(const char *s, const char **val, size_t *vlen)
 	return e;
 }
 
-static bool
-key_taken(const char *key, size_t klen, const char *const *keys,
-    const size_t *lens, size_t n)
+/* Member `key` (klen bytes) of o, a string of s[0..n): 0, or -1 when out
+ * of memory.  The key is unique: one already in o, or one the mapping
+ * sets later (detail, truncated), gets a '_' in front until it is not.
+ * Keys are letters, digits, _ . - only (is_pair()): jansson need not
+ * check them. */
+static int
+set_field(json_t *o, const char *key, size_t klen, const char *s, size_t n)
 {
-	static const char *const reserved[] = { "ts", "level", "msg",
-		"detail" };
+	char    buf[JSON_KEY_MAX + JSON_MEMBERS + 1];
+	size_t  lead = sizeof(buf) - klen;
+	json_t *v;
 
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (strlen(reserved[i]) == klen &&
-		    memcmp(reserved[i], key, klen) == 0)
-			return true;
-	for (size_t i = 0; i < n; i++)
-		if (lens[i] == klen && memcmp(keys[i], key, klen) == 0)
-			return true;
-	return false;
+	memcpy(buf + lead, key, klen);
+	/* Each '_' passes at most one member already there, so the buffer
+	 * has room for all the underscores a key can need. */
+	while (json_object_getn(o, buf + lead, klen) != NULL ||
+	       (klen == 6 && memcmp(buf + lead, "detail", 6) == 0) ||
+	       (klen == 9 && memcmp(buf + lead, "truncated", 9) == 0)) {
+		buf[--lead] = '_';
+		klen++;
+	}
+	if ((v = log_json_string(s, n)) == NULL)
+		return -1;
+	return json_object_setn_new_nocheck(o, buf + lead, klen, v);
+}
+
+/* Make o's dump fit in budget bytes: from the last member back to msg,
+ * shorten each string value on a UTF-8 boundary, and drop a field cut to
+ * nothing; ts and level stay whole.  A value keeps the share of its text
+ * that its escaped form can keep (escapes spread evenly, as a guess) and
+ * loses at least a byte, so each round is a dump closer to fitting.
+ * Adds "truncated":true.  Returns the dump's length in dst, or 0 if even
+ * that does not fit or jansson fails. */
+static size_t
+fit(json_t *o, char *dst, size_t budget)
+{
+	void  *it[JSON_MEMBERS];
+	size_t n = 0, size;
+
+	if (json_object_setn_new_nocheck(o, "truncated", 9, json_true()) != 0)
+		return 0;
+	for (void *i = json_object_iter(o); i != NULL && n < JSON_MEMBERS;
+	     i       = json_object_iter_next(o, i))
+                it[n++] = i;
+	n--; /* truncated stays */
+	while ((size = json_dumpb(o, dst, budget, LOG_JSON_FLAGS)) > budget) {
+		size_t      over = size - budget, len, esc, keep;
+		json_t     *v;
+		const char *s;
+
+		if (n <= 2) /* down to ts and level */
+			return 0;
+		v   = json_object_iter_value(it[n - 1]);
+		s   = json_string_value(v);
+		len = json_string_length(v);
+		esc = json_dumpb(v, NULL, 0, JSON_ENCODE_ANY);
+		/* esc counts the quotes: more than the text's escaped bytes */
+		if (esc <= over + 2 || len == 0)
+			len = 0;
+		else if ((keep = len * (esc - 2 - over) / (esc - 2)) < len)
+			len = keep;
+		else
+			len--;
+		while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+			len--;
+		if (len == 0 && n > 3) {
+			/* the iterator dies with its member; n-- forgets it */
+			json_object_del(o, json_object_iter_key(it[n - 1]));
+			n--;
+		} else if (json_string_setn_nocheck(v, s, len) != 0) {
+			return 0;
+		} else if (len == 0) {
+			n--; /* msg is empty: nothing more to cut from it */
+		}
+	}
+	return size;
 }
 
 size_t
 log_json(
     char *dst, size_t cap, const char *ts, const char *level, const char *text)
 {
-	struct jw   w = { dst, cap - JSON_RESERVE, 0, false };
-	const char *p = text, *word, *msg_end = NULL, *keys[JSON_KEYS];
-	size_t      lens[JSON_KEYS], nkeys = 0, klen, vlen;
-	char        key[JSON_KEY_MAX + 2];
-	const char *val;
+	const char *p, *word, *msg_end = NULL, *val;
+	size_t      nkeys = 0, klen, vlen, len = 0;
+	json_t     *o = json_object();
 
-	/* ts and level always fit: cap is at least 128. */
-	jw_raw(&w, "{\"ts\":", 6);
-	jw_str(&w, ts, strlen(ts));
-	jw_raw(&w, ",\"level\":", 9);
-	jw_str(&w, level, strlen(level));
+	if (o == NULL ||
+	    json_object_setn_new_nocheck(
+	        o, "ts", 2, log_json_string(ts, strlen(ts))) != 0 ||
+	    json_object_setn_new_nocheck(
+	        o, "level", 5, log_json_string(level, strlen(level))) != 0)
+		goto out_fail;
 
 	/* msg: the words before the first key=value word. */
-	for (word = p; *word != '\0';) {
+	for (word = text; *word != '\0';) {
 		if (is_pair(word, &klen)) {
 			msg_end = word;
 			break;
@@ -256,7 +283,8 @@ log_json(
 	vlen = (size_t)(msg_end - text);
 	while (vlen > 0 && text[vlen - 1] == ' ')
 		vlen--;
-	jw_field(&w, "msg", 3, text, vlen);
+	if (set_field(o, "msg", 3, text, vlen) != 0)
+		goto out_fail;
 
 	/* The fields, then the detail. */
 	p = msg_end;
@@ -270,33 +298,37 @@ log_json(
 			vlen--;
 			last = true;
 		}
-		if (key_taken(p, klen, keys, lens, nkeys)) {
-			key[0] = '_';
-			memcpy(key + 1, p, klen);
-			jw_field(&w, key, klen + 1, val, vlen);
-		} else {
-			jw_field(&w, p, klen, val, vlen);
-		}
-		keys[nkeys]   = p;
-		lens[nkeys++] = klen;
-		p             = end;
+		if (set_field(o, p, klen, val, vlen) != 0)
+			goto out_fail;
+		nkeys++;
+		p = end;
 		while (*p == ' ')
 			p++;
 		if (last)
 			break;
 	}
-	if (*p != '\0')
-		jw_field(&w, "detail", 6, p, strlen(p));
-	/* The reserve holds the end whether or not the line was cut. */
-	if (w.cut) {
-		static const char cut[] = ",\"truncated\":true";
+	if (*p != '\0' && json_object_setn_new_nocheck(o, "detail", 6,
+	                      log_json_string(p, strlen(p))) != 0)
+		goto out_fail;
 
-		memcpy(dst + w.len, cut, sizeof(cut) - 1);
-		w.len += sizeof(cut) - 1;
+	/* The newline always has its byte. */
+	len = json_dumpb(o, dst, cap - 1, LOG_JSON_FLAGS);
+	if (len == 0 || len > cap - 1)
+		len = fit(o, dst, cap - 1);
+out_fail:
+	json_decref(o);
+	if (len == 0) {
+		/* Out of memory: a line of the fixed parts, still JSON (ts and
+		 * level are log_write()'s own, nothing to escape). */
+		int rv = snprintf(dst, cap,
+		    "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"\","
+		    "\"truncated\":true}",
+		    ts, level);
+
+		len = rv < 0 ? 0 : (size_t)rv < cap ? (size_t)rv : cap - 1;
 	}
-	dst[w.len++] = '}';
-	dst[w.len++] = '\n';
-	return w.len;
+	dst[len++] = '\n';
+	return len;
 }
 
 /* ---- writing ----------------------------------------------------------- */

@@ -17,11 +17,15 @@
  * digits, _ . -; value: up to the next space, or a "quoted" string);
  * the rest of the line after the fields (after a value's trailing ": ",
  * or from the first word that is not key=value) is "detail".  A key equal
- * to ts, level, msg, detail or an earlier key gets a "_" prefix.  Values
+ * to ts, level, msg, detail, truncated or an earlier key gets "_"
+ * prefixes until it is none of them, so no key appears twice.  Values
  * stay strings (an id that looks like a number must not change type).
- * Strings are escaped as JSON requires; invalid UTF-8 becomes U+FFFD.  A
- * line too long for the buffer is cut, still valid JSON, with
- * "truncated":true.
+ * jansson writes the object: strings escaped as JSON requires (control
+ * characters as \n, \t or \u00XX; DEL and non-ASCII as they are);
+ * invalid UTF-8 becomes U+FFFD first (log_json_string()), as jansson's
+ * dump refuses it.  A line too long for the buffer is cut from its end
+ * (values shortened on a character boundary, a field cut to nothing
+ * dropped; ts and level whole), still valid JSON, with "truncated":true.
  */
 #ifndef INVENTORY_LOG_H
 #define INVENTORY_LOG_H
@@ -56,10 +60,20 @@ extern enum log_format log_format;
 int log_format_parse(const char *s);
 
 /* The json form of one line (see above) into dst (cap bytes, at least
- * 128), with a trailing newline and no NUL; returns its length.  Pure:
- * exposed for the unit tests. */
+ * 128), with a trailing newline and no NUL; returns its length.  ts and
+ * level are plain ASCII (the line of last resort, when jansson is out of
+ * memory, has them unescaped with an empty msg).  Pure but for jansson's
+ * allocations, freed before it returns: exposed for the unit tests. */
 size_t log_json(char *dst, size_t cap, const char *ts, const char *level,
     const char *text);
+
+struct json_t;
+
+/* A new jansson string of s[0..n) (NUL bytes allowed), each byte of
+ * invalid UTF-8 replaced by U+FFFD: json_string() refuses such text and
+ * json_dumpb() fails on it.  The caller owns the reference; NULL when
+ * out of memory.  Thread-safe. */
+struct json_t *log_json_string(const char *s, size_t n);
 
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
