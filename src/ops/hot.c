@@ -10,11 +10,14 @@
  * count - error of it belongs to earlier products evicted from the slot.
  * The warning line is written outside the lock, at most once a minute,
  * and the condition is checked at most once a second, so a conflict
- * storm pays for one slot scan per conflict and no more.
+ * storm pays for one slot scan per conflict and no more.  /debug/hot is
+ * written by jansson: a page of at most HOT_TOP products, on demand, so
+ * its allocations are no concern.
  */
 #include "ops/hot.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -347,6 +350,47 @@ hot_record_op(const struct op *op, uint64_t now_ns)
 		hot_record(h, op->id, op->product.version, op->method, now_ns);
 }
 
+/* JSON has no fixed-point numbers: v (>= 0) rounded to 1/scale, so that
+ * jansson's shortest form of it ("57.3", "0.017", "60.0") is what the
+ * page means. */
+static double
+fixed(double v, double scale)
+{
+	return (double)(uint64_t)(v * scale + 0.5) / scale;
+}
+
+/* One product of the view, or NULL when out of memory.
+ * json_object_set_new() takes (and on failure drops) each value, so a
+ * NULL value leaks nothing. */
+static json_t *
+entry_json(const struct hot_entry *e, uint64_t total, double span)
+{
+	json_t *o = json_object();
+
+	if (o == NULL ||
+	    json_object_set_new(o, "id",
+	        log_json_string(e->id, strnlen(e->id, PRODUCT_ID_LEN))) != 0 ||
+	    json_object_set_new(
+	        o, "conflicts", json_integer((json_int_t)e->conflicts)) != 0 ||
+	    json_object_set_new(
+	        o, "error", json_integer((json_int_t)e->error)) != 0 ||
+	    json_object_set_new(o, "conflicts_per_second",
+	        json_real(fixed(span > 0 ? (double)e->conflicts / span : 0.0,
+	            1000))) != 0 ||
+	    json_object_set_new(o, "share",
+	        json_real(fixed(
+	            total > 0 ? (double)e->conflicts / (double)total : 0.0,
+	            1000))) != 0 ||
+	    json_object_set_new(
+	        o, "last_version", json_integer(e->last_version)) != 0 ||
+	    json_object_set_new(o, "method",
+	        json_string(metrics_method_name(e->method))) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 int
 hot_write_json(struct hot *h, uint64_t now_ns, FILE *out)
 {
@@ -354,26 +398,33 @@ hot_write_json(struct hot *h, uint64_t now_ns, FILE *out)
 	uint64_t         total;
 	double           span;
 	size_t           n;
+	json_t          *o, *products = json_array();
+	int              rv = -1;
 
 	n = hot_top(h, now_ns, top, HOT_TOP, &total, &span);
-	fprintf(out,
-	    "{\"window_seconds\":%.1f,\"conflicts\":%" PRIu64
-	    ",\"tracked_per_window\":%d,\"products\":[",
-	    span, total, HOT_SLOTS);
-	for (size_t i = 0; i < n; i++) {
-		/* Ids are canonical UUIDs (validated before they reach the
-		 * database): nothing to escape. */
-		fprintf(out,
-		    "%s{\"id\":\"%s\",\"conflicts\":%" PRIu64
-		    ",\"error\":%" PRIu64
-		    ",\"conflicts_per_second\":%.3f,\"share\":%.3f,"
-		    "\"last_version\":%" PRId64 ",\"method\":\"%s\"}",
-		    i > 0 ? "," : "", top[i].id, top[i].conflicts,
-		    top[i].error,
-		    span > 0 ? (double)top[i].conflicts / span : 0.0,
-		    total > 0 ? (double)top[i].conflicts / (double)total : 0.0,
-		    top[i].last_version, metrics_method_name(top[i].method));
-	}
-	fputs("]}\n", out);
-	return ferror(out) ? -1 : 0;
+	o = json_object();
+	if (o == NULL || products == NULL)
+		goto out_free;
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(
+		        products, entry_json(&top[i], total, span)) != 0)
+			goto out_free;
+	if (json_object_set_new(
+	        o, "window_seconds", json_real(fixed(span, 10))) != 0 ||
+	    json_object_set_new(
+	        o, "conflicts", json_integer((json_int_t)total)) != 0 ||
+	    json_object_set_new(
+	        o, "tracked_per_window", json_integer(HOT_SLOTS)) != 0 ||
+	    json_object_set_new(o, "products", json_incref(products)) != 0)
+		goto out_free;
+	/* 15 digits: every rounded figure prints as its decimals. */
+	if (json_dumpf(o, out,
+	        JSON_COMPACT | JSON_PRESERVE_ORDER |
+	            JSON_REAL_PRECISION(15)) == 0 &&
+	    fputc('\n', out) != EOF)
+		rv = 0;
+out_free:
+	json_decref(products);
+	json_decref(o);
+	return rv != 0 || ferror(out) ? -1 : 0;
 }

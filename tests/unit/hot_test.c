@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "ops/hot.h"
 
@@ -153,6 +154,7 @@ test_json(void **state)
 	size_t      len = 0;
 	FILE       *out;
 	char        id[PRODUCT_ID_LEN + 1];
+	json_t     *o, *p;
 
 	(void)state;
 	assert_non_null(h);
@@ -166,6 +168,22 @@ test_json(void **state)
 	assert_non_null(strstr(buf, "\"conflicts\":1,"));
 	assert_non_null(strstr(buf, "\"last_version\":5"));
 	assert_int_equal(buf[0], '{');
+	/* One object and a newline: the fields in the page's order, the
+	 * figures as their rounded decimals (1 conflict over the 51 s since
+	 * the first window began). */
+	assert_int_equal(buf[len - 1], '\n');
+	assert_non_null(
+	    strstr(buf, "{\"window_seconds\":51.0,\"conflicts\":1,"
+	                "\"tracked_per_window\":128,\"products\":[{"));
+	assert_non_null(strstr(buf, "\"conflicts_per_second\":0.02,"
+	                            "\"share\":1.0,"));
+	o = json_loadb(buf, len, 0, NULL);
+	assert_non_null(o);
+	p = json_array_get(json_object_get(o, "products"), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "id")), id);
+	assert_int_equal(json_integer_value(json_object_get(p, "error")), 0);
+	assert_non_null(json_string_value(json_object_get(p, "method")));
+	json_decref(o);
 	free(buf);
 	hot_destroy(h);
 }
