@@ -189,9 +189,10 @@ set_field(json_t *o, const char *key, size_t klen, const char *s, size_t n)
 	memcpy(buf + lead, key, klen);
 	/* Each '_' passes at most one member already there, so the buffer
 	 * has room for all the underscores a key can need. */
-	while (json_object_getn(o, buf + lead, klen) != NULL ||
-	       (klen == 6 && memcmp(buf + lead, "detail", 6) == 0) ||
-	       (klen == 9 && memcmp(buf + lead, "truncated", 9) == 0)) {
+	while (lead > 0 &&
+	       (json_object_getn(o, buf + lead, klen) != NULL ||
+	           (klen == 6 && memcmp(buf + lead, "detail", 6) == 0) ||
+	           (klen == 9 && memcmp(buf + lead, "truncated", 9) == 0))) {
 		buf[--lead] = '_';
 		klen++;
 	}
@@ -215,9 +216,10 @@ fit(json_t *o, char *dst, size_t budget)
 
 	if (json_object_setn_new_nocheck(o, "truncated", 9, json_true()) != 0)
 		return 0;
-	for (void *i = json_object_iter(o); i != NULL && n < JSON_MEMBERS;
-	     i       = json_object_iter_next(o, i))
-                it[n++] = i;
+	for (void *i = json_object_iter(o); i != NULL && n < JSON_MEMBERS;) {
+		it[n++] = i;
+		i       = json_object_iter_next(o, i);
+	}
 	n--; /* truncated stays */
 	while ((size = json_dumpb(o, dst, budget, LOG_JSON_FLAGS)) > budget) {
 		size_t      over = size - budget, len, esc, keep;
