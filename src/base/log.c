@@ -220,6 +220,8 @@ fit(json_t *o, char *dst, size_t budget)
 		it[n++] = i;
 		i       = json_object_iter_next(o, i);
 	}
+	if (n < 4) /* NEVER: ts, level, msg and truncated are there */
+		return 0;
 	n--; /* truncated stays */
 	while ((size = json_dumpb(o, dst, budget, LOG_JSON_FLAGS)) > budget) {
 		size_t      over = size - budget, len, esc, keep;
