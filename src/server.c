@@ -182,7 +182,8 @@ server_http_start(
 		return -1;
 	}
 	log_info("http: /metrics /healthz /readyz /debug/hot and Connect "
-	         "calls (POST " CONNECT_PREFIX "<Method>) on %s",
+	         "calls (POST " CONNECT_PREFIX
+	         "<Method>, GET for the reads) on %s",
 	    cfg->http);
 	return 0;
 }

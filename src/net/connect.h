@@ -18,6 +18,16 @@
  *                         request log, never applied twice
  *   Connect-Protocol-Version  1 when present (it may be absent: curl)
  *
+ * The reads the .proto marks idempotency_level = NO_SIDE_EFFECTS
+ * (GetProduct, BatchGetProducts, ListProducts) may also come as the
+ * protocol's unary GET: GET CONNECT_PREFIX<Method>?encoding=json|proto
+ * &message=<percent-encoded>[&base64=1][&compression=identity]
+ * [&connect=v1], the message in the query instead of the body (URL-safe
+ * base64 with base64=1, padding optional).  It becomes the same request
+ * bytes and the same envelope as a POST; the headers (Authorization,
+ * Connect-Timeout-Ms, Idempotency-Key) mean the same.  Any other method by
+ * GET is 405 (Allow: POST), nothing dispatched.
+ *
  * A success is 200 with the response message in the request's codec; an
  * error is always application/json, {"code","message","details"}, with the
  * HTTP status the protocol assigns to the code, and ErrorDetails (the
@@ -39,14 +49,17 @@
 
 /* What http.c read from the request (borrowed for the call). */
 struct connect_request {
-	const char    *method;       /* the path after CONNECT_PREFIX */
-	const char    *content_type; /* NULL when absent */
-	const char    *content_encoding;
-	const char    *timeout_ms; /* Connect-Timeout-Ms */
+	bool        get;                 /* GET: the message is in query */
+	const char *query;               /* GET: the raw query (after '?'), not
+	                                    percent-decoded; NULL: none */
+	const char    *method;           /* the path after CONNECT_PREFIX */
+	const char    *content_type;     /* NULL when absent; POST only */
+	const char    *content_encoding; /* POST only */
+	const char    *timeout_ms;       /* Connect-Timeout-Ms */
 	const char    *authorization;
 	const char    *idempotency_key;
 	const char    *protocol_version; /* Connect-Protocol-Version */
-	const uint8_t *body;
+	const uint8_t *body;             /* POST only */
 	size_t         body_len;
 };
 
@@ -54,6 +67,7 @@ struct connect_request {
 struct connect_answer {
 	unsigned    status;
 	const char *ctype; /* static */
+	const char *allow; /* static: a 405's Allow header; NULL: none */
 	char       *body;
 	size_t      len;
 };
@@ -76,6 +90,10 @@ int connect_envelope(const struct connect_request *r,
  * when out of memory (a holds nothing then). */
 int connect_answer_reply(const struct connect_call *call, const uint8_t *reply,
     size_t len, struct connect_answer *a);
+
+/* Whether method (a name, "GetProduct") may be called by GET: the .proto
+ * marks it idempotency_level = NO_SIDE_EFFECTS. */
+bool connect_get_allowed(const char *method);
 
 /* An error answer for code (a Code number) and message, no details: 0, or
  * -1 when out of memory.  For what http.c refuses itself (a body over the

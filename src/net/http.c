@@ -35,7 +35,12 @@
  *                         Answers are allocated apart from the pool.
  * The path is percent-decoded by unescape(): a valid %XX escape other
  * than %00 is decoded, anything else stays as sent (and so matches no
- * route: 404), so a NUL can never cut a path short.
+ * route: 404), so a NUL can never cut a path short.  A Connect GET carries
+ * its message in the query, where any byte is fair (%00 too): on_uri()
+ * keeps the raw query before MHD splits and decodes it, and connect.c
+ * decodes it.  Every answer is Cache-Control: no-store, and a Connect
+ * answer also Vary: Authorization, so that no cache hands one caller's
+ * GET answer to another.
  */
 #include "base/clock.h"
 #include "net/http.h"
@@ -141,8 +146,8 @@ static const struct route {
 
 /* The caller's token travels in the envelope, so dispatch decides (the
  * same UNAUTHENTICATED and PERMISSION_DENIED as over nng): open here. */
-static const struct route connect_route = { CONNECT_PREFIX, HTTP_POST,
-	HTTP_OPEN, NULL };
+static const struct route connect_route = { CONNECT_PREFIX,
+	HTTP_POST | HTTP_GET, HTTP_OPEN, NULL };
 
 /* Where a Connect call is. */
 enum http_req_phase {
@@ -151,14 +156,17 @@ enum http_req_phase {
 	REQ_ANSWERED,   /* req->ans ready to go out */
 };
 
-/* One request's state (*req_cls), from its headers to MHD's completion
- * (on_completed frees it). */
+/* One request's state (*req_cls), from its request line (on_uri) to
+ * MHD's completion (on_completed frees it). */
 struct http_req {
 	struct http           *h;
-	const struct route    *r;
+	const struct route    *r; /* NULL until its headers are in */
 	struct MHD_Connection *conn;
 	uint64_t               received_ns; /* when its headers came */
+	char                  *query;      /* malloc'd raw query; NULL: none */
+	bool                   query_lost; /* out of memory keeping it */
 	/* Connect calls only: */
+	bool                  get; /* a GET: the message is in query */
 	enum http_req_phase   phase;
 	uint8_t              *body; /* malloc'd, at most h->src.max_body */
 	size_t                len, cap;
@@ -258,13 +266,15 @@ on_readyz(struct http *h, struct http_answer *a)
 }
 
 /* Queue a (its body handed to MHD) with the headers every answer has,
- * and extra (name, value; NULL: none).  MHD_NO closes the connection. */
+ * and extra (name, value pairs, ended by a NULL name; NULL: none).
+ * MHD_NO closes the connection. */
 static enum MHD_Result
 send_answer(struct MHD_Connection *conn, struct http_answer *a,
-    const char *extra, const char *extra_value)
+    const char *const *extra)
 {
 	struct MHD_Response *res;
 	enum MHD_Result      rv;
+	bool                 added;
 
 	if (a->body == NULL) /* an empty body: nothing for MHD to free */
 		res = MHD_create_response_from_buffer(
@@ -277,12 +287,14 @@ send_answer(struct MHD_Connection *conn, struct http_answer *a,
 		return MHD_NO;
 	}
 	a->body = NULL; /* the response owns it now */
-	if (MHD_add_response_header(
-	        res, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype) != MHD_YES ||
-	    MHD_add_response_header(
-	        res, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-	    (extra != NULL &&
-	        MHD_add_response_header(res, extra, extra_value) != MHD_YES)) {
+	added   = MHD_add_response_header(
+	              res, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype) == MHD_YES &&
+	        MHD_add_response_header(
+	            res, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
+	for (size_t i = 0; added && extra != NULL && extra[i] != NULL; i += 2)
+		added = MHD_add_response_header(res, extra[i], extra[i + 1]) ==
+		        MHD_YES;
+	if (!added) {
 		MHD_destroy_response(res);
 		return MHD_NO;
 	}
@@ -296,11 +308,12 @@ static enum MHD_Result
 send_text(struct MHD_Connection *conn, unsigned status, const char *line,
     const char *extra, const char *extra_value)
 {
-	struct http_answer a = { 0 };
+	struct http_answer a        = { 0 };
+	const char        *pairs[3] = { extra, extra_value, NULL };
 
 	if (answer_text(&a, status, line) != 0)
 		return MHD_NO;
-	return send_answer(conn, &a, extra, extra_value);
+	return send_answer(conn, &a, pairs);
 }
 
 /* ---- routing ------------------------------------------------------------ */
@@ -382,17 +395,25 @@ authorized(struct MHD_Connection *conn, const struct route *r)
 /* ---- Connect calls -------------------------------------------------------
  */
 
-/* Send req->ans (its body handed to MHD). */
+/* Send req->ans (its body handed to MHD).  Vary: the answer is the
+ * caller's (its token's roles), which a cache that ignored no-store must
+ * not hand to another caller of the same GET URL. */
 static enum MHD_Result
 connect_send(struct http_req *req)
 {
-	struct http_answer a = { .status = req->ans.status,
-		.ctype                   = req->ans.ctype,
-		.body                    = req->ans.body,
-		.len                     = req->ans.len };
+	struct http_answer a        = { .status = req->ans.status,
+		       .ctype                   = req->ans.ctype,
+		       .body                    = req->ans.body,
+		       .len                     = req->ans.len };
+	const char        *extra[5] = { MHD_HTTP_HEADER_VARY,
+		       MHD_HTTP_HEADER_AUTHORIZATION, NULL, NULL, NULL };
 
+	if (req->ans.allow != NULL) {
+		extra[2] = MHD_HTTP_HEADER_ALLOW;
+		extra[3] = req->ans.allow;
+	}
 	req->ans.body = NULL;
-	return send_answer(req->conn, &a, NULL, NULL);
+	return send_answer(req->conn, &a, extra);
 }
 
 /* Keep a piece of the body, up to max_body; past it the call is refused
@@ -481,7 +502,11 @@ connect_start(struct http_req *req, const char *url)
 			return MHD_NO;
 		return connect_send(req);
 	}
+	if (req->get && req->query_lost)
+		return MHD_NO; /* out of memory: as a failed allocation */
 	cr = (struct connect_request) {
+		.get              = req->get,
+		.query            = req->query,
 		.method           = url + sizeof(CONNECT_PREFIX) - 1,
 		.content_type     = header(req->conn, "Content-Type"),
 		.content_encoding = header(req->conn, "Content-Encoding"),
@@ -553,7 +578,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	struct http_answer  a = { 0 };
 
 	(void)version;
-	if (req == NULL) {
+	if (req == NULL) { /* on_uri() was out of memory */
+		if ((req = calloc(1, sizeof(*req))) == NULL)
+			return MHD_NO;
+		req->query_lost = true;
+		*req_cls        = req;
+	}
+	if (req->r == NULL) {
 		char allow[32];
 
 		if ((r = route_find(h, url)) == NULL)
@@ -570,19 +601,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			    "a bearer token of a known caller is required",
 			    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 			    "Bearer realm=\"inventoryd\"");
-		if ((req = calloc(1, sizeof(*req))) == NULL)
-			return MHD_NO;
 		req->h           = h;
 		req->r           = r;
 		req->conn        = conn;
+		req->get         = method_bit(method) == HTTP_GET;
 		req->received_ns = clock_now_ns();
-		*req_cls         = req;
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		/* Only a Connect call keeps its body; what a GET carries is
+		/* Only a Connect POST keeps its body; what a GET carries is
 		 * ignored. */
-		if (req->r == &connect_route)
+		if (req->r == &connect_route && !req->get)
 			connect_take(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -591,7 +620,24 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return on_connect(req, url);
 	if (req->r->handler(h, &a) != 0)
 		return MHD_NO;
-	return send_answer(conn, &a, NULL, NULL);
+	return send_answer(conn, &a, NULL);
+}
+
+/* MHD's URI callback, on the request line before MHD splits off the
+ * query and decodes it in place: the request's state (*req_cls), with its
+ * raw query kept for a Connect GET.  NULL when out of memory (on_request
+ * tries again). */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_req *req = calloc(1, sizeof(*req));
+	const char      *q   = strchr(uri, '?');
+
+	(void)cls;
+	(void)conn;
+	if (req != NULL && q != NULL && (req->query = strdup(q + 1)) == NULL)
+		req->query_lost = true;
+	return req;
 }
 
 /* MHD is done with a request (answered, or its connection gone). */
@@ -606,6 +652,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)why;
 	if (req == NULL)
 		return;
+	free(req->query);
 	free(req->body);
 	free(req->ans.body);
 	free(req);
@@ -735,6 +782,7 @@ daemon_start(struct http *h, const struct addrinfo *ai)
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 }
 

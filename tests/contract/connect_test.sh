@@ -16,8 +16,15 @@
 #   binary (application/proto) GetProduct and its bytes;
 #   refusals that apply nothing: malformed JSON, an unknown field, a wrong
 #   type, 2^63 as a string (400 "invalid_argument"), text/plain (415), an
-#   unknown method (404), GET (405), a body over the limit (429
+#   unknown method (404), PUT (405), a body over the limit (429
 #   "resource_exhausted"); every error answer application/json;
+# and the protocol's unary GET (?encoding=&message=[&base64=1]) for the
+# methods the .proto marks NO_SIDE_EFFECTS: GetProduct in JSON and in
+# base64 binary, ListProducts, the token and Connect-Timeout-Ms headers as
+# for POST, no-store and Vary: Authorization on the answer; refused: every
+# other rpc of the .proto by GET (405, Allow: POST; UpdateStock applies
+# nothing), bad base64, a bad %-escape, a parameter twice, no message,
+# compression=gzip;
 #   the server still serving after all of it and exiting 0 on SIGTERM.
 set -uo pipefail
 # shellcheck source=connect_lib.sh
@@ -157,8 +164,8 @@ status=${out%% *} ctype=${out#* }
 error "text/plain" 415 unimplemented
 call NoSuchMethod '{}' "${R[@]}"
 [ "$status" = 404 ] && ok "unknown method: 404" || fail "unknown method: $status $(cat "$work/body")"
-out=$(curl -sS -o /dev/null -w '%{http_code}' "$base/GetProduct")
-[ "$out" = 405 ] && ok "GET on a Connect path: 405" || fail "GET on a Connect path: $out"
+out=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT "$base/GetProduct")
+[ "$out" = 405 ] && ok "PUT on a Connect path: 405" || fail "PUT on a Connect path: $out"
 head -c "$big_body" /dev/zero | tr '\0' 'x' >"$work/big"
 out=$(curl -sS -o "$work/body" -w '%{http_code} %{content_type}' \
 	-H 'Content-Type: application/json' "${W[@]}" --data-binary @"$work/big" "$base/CreateProduct")
@@ -166,5 +173,82 @@ status=${out%% *} ctype=${out#* }
 error "a body over the limit" 429 resource_exhausted
 call GetProduct "{\"id\":\"$id\"}" "${R[@]}"
 want "nothing applied by the refusals" 200 '.product.stock == "12" and .product.version == "3"'
+
+# --- GET (Connect's unary-get) ----------------------------------------------
+# get METHOD QUERY [curl args...]: GET METHOD?QUERY (sent as written);
+# sets $status, $ctype, the answer in $work/body, its headers in
+# $work/headers.
+get() {
+	local m=$1 q=$2 out
+	shift 2
+	out=$(curl -sS -o "$work/body" -D "$work/headers" -w '%{http_code} %{content_type}' \
+		"$@" "$base/$m?$q") || { status=000; ctype=; return 1; }
+	status=${out%% *}
+	ctype=${out#* }
+}
+# urlenc TEXT: TEXT percent-encoded for a query value (jq's @uri).
+urlenc() { jq -rn --arg v "$1" '$v | @uri'; }
+# b64url FILE: FILE's bytes in URL-safe base64 without padding.
+b64url() { base64 -w0 <"$1" | tr '+/' '-_' | tr -d '='; }
+
+get GetProduct "connect=v1&encoding=json&message=$(urlenc "{\"id\":\"$id\"}")" "${R[@]}"
+want "GET GetProduct (JSON)" 200 ".product.id == \"$id\" and .product.stock == \"12\" and .product.version == \"3\""
+grep -qi '^Cache-Control: no-store' "$work/headers" && grep -qi '^Vary: Authorization' "$work/headers" &&
+	ok "GET answer: Cache-Control no-store, Vary Authorization" ||
+	fail "GET answer headers: $(tr -d '\r' <"$work/headers" | tr '\n' '|')"
+get GetProduct "encoding=json&message=$(urlenc "{\"id\":\"$id\"}")"
+error "GET without a token" 401 unauthenticated
+get GetProduct "encoding=json&message=$(urlenc "{\"id\":\"$id\"}")" "${R[@]}" -H 'Connect-Timeout-Ms: 0'
+error "GET with Connect-Timeout-Ms 0" 504 deadline_exceeded
+
+# The binary GetProductRequest of the binary test above, URL-safe base64.
+out=$(curl -sS -o "$work/body.bin" -w '%{http_code} %{content_type}' "${R[@]}" \
+	"$base/GetProduct?encoding=proto&base64=1&connect=v1&message=$(b64url "$work/get.bin")")
+if [ "${out%% *}" = 200 ] && [ "${out#* }" = application/proto ] && grep -q "$id" "$work/body.bin"; then
+	ok "GET GetProduct (base64 proto): $out, $(wc -c <"$work/body.bin") bytes"
+else
+	fail "GET GetProduct (base64 proto): $out, $(od -An -c "$work/body.bin" | head -3)"
+fi
+# Without base64=1 the message is the bytes themselves, %-escaped.
+raw=$(od -An -tx1 -v "$work/get.bin" | tr -d ' \n' | sed 's/../%&/g')
+out=$(curl -sS -o "$work/body.bin" -w '%{http_code}' "${R[@]}" "$base/GetProduct?encoding=proto&message=$raw")
+[ "$out" = 200 ] && grep -q "$id" "$work/body.bin" && ok "GET GetProduct (%-escaped proto): 200" ||
+	fail "GET GetProduct (%-escaped proto): $out"
+
+get ListProducts "encoding=json&message=$(urlenc '{"pageSize":2}')" "${R[@]}"
+want "GET ListProducts" 200 '(.products | length) >= 1 and (.products | length) <= 2'
+
+get UpdateStock "encoding=json&message=$(urlenc "{\"id\":\"$id\",\"expectedVersion\":\"3\",\"stock\":\"1\"}")" "${W[@]}"
+error "GET UpdateStock" 405 unimplemented
+grep -qi '^Allow: POST' "$work/headers" && ok "GET UpdateStock: Allow: POST" ||
+	fail "GET UpdateStock: no Allow: POST in $(tr -d '\r' <"$work/headers" | tr '\n' '|')"
+get GetProduct "encoding=proto&base64=1&message=not*base64" "${R[@]}"
+error "GET with bad base64" 400 invalid_argument
+get GetProduct "encoding=json&message=%7B%zz%7D" "${R[@]}"
+error "GET with a bad %-escape" 400 invalid_argument
+get GetProduct "encoding=json&message=%7B%7D&message=%7B%7D" "${R[@]}"
+error "GET with message twice" 400 invalid_argument
+get GetProduct "encoding=json" "${R[@]}"
+error "GET without a message" 400 invalid_argument
+get GetProduct "encoding=xml&message=%7B%7D" "${R[@]}"
+error "GET with encoding=xml" 415 unimplemented
+get GetProduct "encoding=json&compression=gzip&message=$(urlenc "{\"id\":\"$id\"}")" "${R[@]}"
+error "GET with compression=gzip" 501 unimplemented
+call GetProduct "{\"id\":\"$id\"}" "${R[@]}"
+want "nothing applied by GET" 200 '.product.stock == "12" and .product.version == "3"'
+
+# Every rpc of the .proto by GET: those marked NO_SIDE_EFFECTS are served
+# (the message {} may be refused as invalid, never as 405), the others are
+# 405.  This keeps connect.c's list of GET methods the .proto's.
+proto=$(dirname "${BASH_SOURCE[0]}")/../../proto/inventory/v1/service.proto
+rpcs=$(awk '/^ *rpc /{ if (m != "") print m, r; m=$2; sub(/\(.*/, "", m); r="post" }
+	/NO_SIDE_EFFECTS/{ r="get" } /^}/{ if (m != "") print m, r; m="" }' "$proto")
+[ "$(printf '%s\n' "$rpcs" | grep -c .)" -ge 7 ] || fail "read no rpcs from $proto: '$rpcs'"
+while read -r m kind; do
+	get "$m" "encoding=json&message=%7B%7D" "${W[@]}"
+	if [ "$kind" = get ] && [ "$status" != 405 ]; then ok "$m by GET (NO_SIDE_EFFECTS): $status"
+	elif [ "$kind" = post ] && [ "$status" = 405 ]; then ok "$m by GET (side effects): 405"
+	else fail "$m ($kind in the .proto) by GET: $status $(head -c 200 "$work/body")"; fi
+done <<<"$rpcs"
 
 connect_finish connect
