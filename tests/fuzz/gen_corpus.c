@@ -11,6 +11,8 @@
  * corpus/batch/ holds batch frames (Request.batch) for fuzz_batch; they
  * are copied into corpus/envelope/ as batch-<name>.  corpus/pbjson/
  * holds JSON texts (Connect bodies) for fuzz_pbjson, written out as text.
+ * corpus/connect/ holds HTTP calls for fuzz_connect, in its layout (a
+ * flags byte, eight NUL-separated parts, the body; see fuzz_connect.c).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -929,6 +931,129 @@ pbjson_seeds(void)
 	}
 }
 
+/* One call in fuzz_connect's layout: parts[0] the HTTP method (flags
+ * bit 0: GET), parts[1] the Connect method, parts[2..8] the seven
+ * optional parts (NULL: absent; flags bits 1-7), then the body (len
+ * bytes). */
+static void
+connect_seed(const char *name, const char *const parts[9], const uint8_t *body,
+    size_t len)
+{
+	uint8_t buf[1024];
+	size_t  w = 1;
+
+	buf[0] = parts[0] != NULL && strcmp(parts[0], "GET") == 0;
+	for (int i = 1; i <= 8; i++) {
+		const char *p = parts[i] != NULL ? parts[i] : "";
+		size_t      n = strlen(p);
+
+		if (i >= 2 && parts[i] != NULL)
+			buf[0] |= (uint8_t)(1u << (i - 1));
+		if (w + n + 1 + len > sizeof(buf)) {
+			errno = EOVERFLOW;
+			die(name);
+		}
+		memcpy(buf + w, p, n);
+		w += n;
+		buf[w++] = '\0';
+	}
+	memcpy(buf + w, body, len);
+	put("connect", name, buf, w + len);
+}
+
+/* Connect calls: POSTs in JSON and binary with every header, GETs in
+ * JSON, base64 and %-escaped binary, and near misses (a write by GET, bad
+ * base64, a bad escape, an unknown method, compression). */
+static void
+connect_seeds(void)
+{
+	/* GetProductRequest{id}: field 1, 36 bytes. */
+	static const uint8_t get_bin[]  = "\x0a\x24" UUID;
+	static const char    get_json[] = "{\"id\":\"" UUID "\"}";
+	static const char    update_json[] =
+	    "{\"id\":\"" UUID "\",\"expectedVersion\":\"1\",\"stock\":\"5\"}";
+	static const struct {
+		const char    *name;
+		const char    *parts[9]; /* http method, then the parts */
+		const uint8_t *body;
+		size_t         len;
+	} seeds[] = {
+		{ "post-json-get",
+		    { "POST", "GetProduct", "application/json", NULL, "5000",
+		        "Bearer t0k3n", NULL, "1", NULL },
+		    (const uint8_t *)get_json, sizeof(get_json) - 1 },
+		{ "post-proto-get",
+		    { "POST", "GetProduct", "application/proto", "identity",
+		        NULL, NULL, NULL, NULL, NULL },
+		    get_bin, sizeof(get_bin) - 1 },
+		{ "post-json-update-key",
+		    { "POST", "UpdateStock", "application/json; charset=utf-8",
+		        NULL, "0", "bearer w", "key-1", NULL, NULL },
+		    (const uint8_t *)update_json, sizeof(update_json) - 1 },
+		{ "post-text-plain",
+		    { "POST", "GetProduct", "text/plain", NULL, NULL, NULL,
+		        NULL, NULL, NULL },
+		    (const uint8_t *)get_json, sizeof(get_json) - 1 },
+		{ "post-gzip",
+		    { "POST", "ListProducts", "application/json", "gzip", NULL,
+		        NULL, NULL, NULL, NULL },
+		    (const uint8_t *)"{}", 2 },
+		{ "post-unknown-method",
+		    { "POST", "NoSuchMethod", "application/json", NULL, NULL,
+		        NULL, NULL, NULL, NULL },
+		    (const uint8_t *)"{}", 2 },
+		{ "get-json",
+		    { "GET", "GetProduct", NULL, NULL, "100", "Bearer r", NULL,
+		        NULL,
+		        "connect=v1&encoding=json&message=%7B%22id%22%3A%22" UUID
+		        "%22%7D" },
+		    NULL, 0 },
+		{ "get-base64-proto",
+		    { "GET", "GetProduct", NULL, NULL, NULL, NULL, NULL, NULL,
+		        "encoding=proto&base64=1&message=CiQwYjdlOGE1Mi0xYTJiLTRj"
+		        "M2QtOGU5Zi0wMTIzNDU2Nzg5YWI" },
+		    NULL, 0 },
+		{ "get-escaped-proto",
+		    { "GET", "GetProduct", NULL, NULL, NULL, NULL, NULL, NULL,
+		        "message=%0A%24" UUID "&encoding=proto&cachebust=1" },
+		    NULL, 0 },
+		{ "get-list",
+		    { "GET", "ListProducts", NULL, NULL, NULL, NULL, NULL,
+		        NULL,
+		        "encoding=json&message=%7B%22pageSize%22%3A2%7D&"
+		        "compression=identity" },
+		    NULL, 0 },
+		{ "get-batch-plus",
+		    { "GET", "BatchGetProducts", NULL, NULL, NULL, NULL, NULL,
+		        NULL, "encoding=json&message={+\"ids\":+[]+}" },
+		    NULL, 0 },
+		{ "get-update-refused",
+		    { "GET", "UpdateStock", NULL, NULL, NULL, NULL, NULL, NULL,
+		        "encoding=json&message=%7B%7D" },
+		    NULL, 0 },
+		{ "get-bad-base64",
+		    { "GET", "GetProduct", NULL, NULL, NULL, NULL, NULL, NULL,
+		        "encoding=proto&base64=1&message=a" },
+		    NULL, 0 },
+		{ "get-bad-escape",
+		    { "GET", "GetProduct", NULL, NULL, NULL, NULL, NULL, NULL,
+		        "encoding=json&message=%7" },
+		    NULL, 0 },
+		{ "get-twice",
+		    { "GET", "ListProducts", NULL, NULL, NULL, NULL, NULL,
+		        NULL, "encoding=json&encoding=proto&message=" },
+		    NULL, 0 },
+		{ "get-no-query",
+		    { "GET", "ListProducts", NULL, NULL, NULL, NULL, NULL,
+		        NULL, NULL },
+		    NULL, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		connect_seed(seeds[i].name, seeds[i].parts, seeds[i].body,
+		    seeds[i].len);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -953,5 +1078,6 @@ main(int argc, char **argv)
 	auth_seeds();
 	client_reply_seeds();
 	pbjson_seeds();
+	connect_seeds();
 	return 0;
 }

@@ -20,7 +20,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 cd "$root"
 seconds=${FUZZ_SECONDS:-30}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-targets=${FUZZ_TARGETS:-envelope handle_get handle_update handle_create handle_batch_get handle_adjust handle_reserve handle_list batch auth client_reply pbjson}
+targets=${FUZZ_TARGETS:-envelope handle_get handle_update handle_create handle_batch_get handle_adjust handle_reserve handle_list batch auth client_reply pbjson connect}
 jobs=$(nproc 2>/dev/null || echo 2)
 cc=${FUZZ_CC:-clang}
 
