@@ -10,7 +10,9 @@
 // GetProduct, UpdateStock OK; a stale UpdateStock is Code.Aborted with an
 // inventory.v1.ErrorDetails detail carrying the current version and
 // product; an unknown id is NotFound; no token is Unauthenticated; a
-// reader's write is PermissionDenied.  (The deadline is checked with curl,
+// reader's write is PermissionDenied.  Then, with useHttpGet (the reads
+// by GET): GetProduct, BatchGetProducts, ListProducts OK, no token
+// Unauthenticated.  (The deadline is checked with curl,
 // Connect-Timeout-Ms 0, in connect_test.sh: a 1 ms one races the server.)
 // Prints an
 // "ok:" line per check and exits 1 on the first failure.
@@ -89,5 +91,28 @@ for (const useBinaryFormat of [true, false]) {
     client.getProduct({ id: p.id }));
   await expectError(`${codec}: a reader's write`, Code.PermissionDenied, () =>
     client.updateStock({ id: p.id, expectedVersion: 2n, stock: 1n }, bearer(reader)));
+}
+// useHttpGet: connect-es sends the methods the descriptor marks
+// NO_SIDE_EFFECTS (GetProduct, BatchGetProducts, ListProducts) as GET
+// (the message in the query, base64 for binary) and the rest as POST.
+// An interceptor runs before that choice, so which HTTP method went out is
+// not checked here; contract.connect checks the GET side with curl.
+for (const useBinaryFormat of [true, false]) {
+  const codec = useBinaryFormat ? "binary, useHttpGet" : "JSON, useHttpGet";
+  const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat, useHttpGet: true });
+  const client = createClient(service, transport);
+
+  const created = await client.createProduct(
+    { name: `node ${codec} widget`, stock: 3n, price: "1.00" }, bearer(writer));
+  const id = created.product.id;
+  const got = await client.getProduct({ id }, bearer(reader));
+  check(got.product.id === id && got.product.stock === 3n, `${codec}: GetProduct`, got.product);
+  const batch = await client.batchGetProducts({ ids: [id] }, bearer(reader));
+  check(batch.products.length === 1 && batch.products[0].id === id,
+    `${codec}: BatchGetProducts`, batch.products);
+  const list = await client.listProducts({ pageSize: 2 }, bearer(reader));
+  check(list.products.length >= 1 && list.products.length <= 2, `${codec}: ListProducts`, list);
+  await expectError(`${codec}: GetProduct without a token`, Code.Unauthenticated, () =>
+    client.getProduct({ id }));
 }
 console.log("all connect-node checks passed");
