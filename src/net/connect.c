@@ -150,6 +150,7 @@ answer_error_details(struct connect_answer *a, unsigned code,
 	a->status = connect_http_status(code);
 	a->ctype  = CT_JSON; /* always, even for a binary call */
 	a->allow  = NULL;
+	a->code   = code;
 	a->body   = text;
 	a->len    = strlen(text);
 	return 0;
@@ -214,6 +215,15 @@ bearer_token(const char *v)
 	while (*v == ' ')
 		v++;
 	return *v != '\0' ? v : NULL;
+}
+
+int
+connect_method_index(const struct connect_call *call)
+{
+	if (call->method == NULL)
+		return -1;
+	return (int)(call->method -
+	             inventory__v1__inventory_service__descriptor.methods);
 }
 
 bool

@@ -68,6 +68,7 @@ struct connect_answer {
 	unsigned    status;
 	const char *ctype; /* static */
 	const char *allow; /* static: a 405's Allow header; NULL: none */
+	unsigned    code;  /* the Code answered (0: a success), for metrics */
 	char       *body;
 	size_t      len;
 };
@@ -90,6 +91,11 @@ int connect_envelope(const struct connect_request *r,
  * when out of memory (a holds nothing then). */
 int connect_answer_reply(const struct connect_call *call, const uint8_t *reply,
     size_t len, struct connect_answer *a);
+
+/* call's method as its index in the service (as dispatch and the
+ * metrics number methods), or -1 when there is none (an unknown method,
+ * a call refused before its method was read). */
+int connect_method_index(const struct connect_call *call);
 
 /* Whether method (a name, "GetProduct") may be called by GET: the .proto
  * marks it idempotency_level = NO_SIDE_EFFECTS. */

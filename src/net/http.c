@@ -412,6 +412,8 @@ connect_send(struct http_req *req)
 		extra[2] = MHD_HTTP_HEADER_ALLOW;
 		extra[3] = req->ans.allow;
 	}
+	metrics_connect(
+	    connect_method_index(&req->call), req->get, (int)req->ans.code);
 	req->ans.body = NULL;
 	return send_answer(req->conn, &a, extra);
 }

@@ -8,6 +8,9 @@
  * their rate explicitly.  metrics_expose() renders the same counters in
  * Prometheus' text format for GET /metrics: the request path only adds,
  * a scrape only reads, so nobody scraping costs the request path nothing.
+ * The Connect calls of the HTTP endpoint have a counter of their own (by
+ * method, HTTP method and code), added to by http.c only, so that the
+ * share of traffic over Connect, and its refusals before dispatch, show.
  */
 #include "ops/metrics.h"
 
@@ -29,6 +32,7 @@ static _Atomic uint64_t latency_sum_us[METRICS_METHODS];
 static _Atomic uint64_t batches, batched_calls, fallback_calls;
 static _Atomic uint64_t overload[METRICS_OVERLOAD_KINDS];
 static _Atomic uint64_t probes;
+static _Atomic uint64_t connect_counts[METRICS_METHODS][2][METRICS_CODES];
 
 void
 metrics_probe(void)
@@ -116,6 +120,23 @@ metrics_count(int method, int code)
 	}
 	return atomic_load_explicit(
 	    &counts[clamp_method(method)][code], memory_order_relaxed);
+}
+
+/* A Connect count's code slot: a code outside the table counts as
+ * INTERNAL, as in metrics_record(). */
+static int
+connect_code(int code)
+{
+	return code >= 0 && code < METRICS_CODES ? code : CODE_INTERNAL;
+}
+
+void
+metrics_connect(int method, int get, int code)
+{
+	_Atomic uint64_t *n = &connect_counts[clamp_method(method)][get != 0]
+	                                     [connect_code(code)];
+
+	atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
 }
 
 /* Upper bound, in µs, of the bucket holding quantile q of method's calls. */
@@ -226,6 +247,31 @@ expose_requests(FILE *out)
 		    metrics_method_name(m), load(&counts[m][CODE_ABORTED]));
 }
 
+static void
+expose_connect(FILE *out)
+{
+	static const char *const http_methods[2] = { "POST", "GET" };
+
+	header(out, "inventory_connect_calls_total", "counter",
+	    "Connect calls answered on --http, by method, HTTP method and "
+	    "status code (gRPC code names); those dispatched are in "
+	    "inventory_requests_total too.");
+	for (int m = 0; m < METRICS_METHODS; m++)
+		for (int g = 0; g < 2; g++)
+			for (int c = 0; c < METRICS_CODES; c++) {
+				uint64_t n = load(&connect_counts[m][g][c]);
+
+				if (n == 0) /* once it happened */
+					continue;
+				fprintf(out,
+				    "inventory_connect_calls_total{method=\"%s\","
+				    "http_method=\"%s\",code=\"%s\"} %" PRIu64
+				    "\n",
+				    metrics_method_name(m), http_methods[g],
+				    code_name(c), n);
+			}
+}
+
 /* Bucket b holds latencies below 2^(b+1) µs (bucket_of() truncates to
  * whole µs), so its upper bound `le` is 2^(b+1) µs; the last bucket also
  * holds everything longer and is only counted in +Inf. */
@@ -313,6 +359,7 @@ metrics_expose(FILE *out, const struct metrics_gauges *g)
 	    "Always 1; the version label says which inventoryd this is.");
 	fprintf(out, "inventory_build_info{version=\"%s\"} 1\n", g->version);
 	expose_requests(out);
+	expose_connect(out);
 	expose_latency(out);
 	if (g->db_up >= 0)
 		expose_gauge(out, "inventory_db_up",

@@ -44,6 +44,12 @@ enum metrics_overload {
 void     metrics_overload(enum metrics_overload kind, uint64_t n);
 uint64_t metrics_overload_count(enum metrics_overload kind);
 void     metrics_log(void);
+/* A Connect call (--http) was answered: method is its index in the
+ * service (-1: unknown, as a refused path), get whether it came by GET,
+ * code the Code answered.  Added to by http.c only; a call that reached
+ * dispatch is in metrics_record()'s counters too. */
+void metrics_connect(int method, int get, int code);
+
 /* A liveness probe (an empty request) was answered. */
 void     metrics_probe(void);
 uint64_t metrics_probe_count(void);

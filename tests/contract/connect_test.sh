@@ -24,7 +24,8 @@
 # for POST, no-store and Vary: Authorization on the answer; refused: every
 # other rpc of the .proto by GET (405, Allow: POST; UpdateStock applies
 # nothing), bad base64, a bad %-escape, a parameter twice, no message,
-# compression=gzip;
+# compression=gzip; inventory_connect_calls_total on /metrics counting
+# those answers by method, HTTP method and code;
 #   the server still serving after all of it and exiting 0 on SIGTERM.
 set -uo pipefail
 # shellcheck source=connect_lib.sh
@@ -250,5 +251,28 @@ while read -r m kind; do
 	elif [ "$kind" = post ] && [ "$status" = 405 ]; then ok "$m by GET (side effects): 405"
 	else fail "$m ($kind in the .proto) by GET: $status $(head -c 200 "$work/body")"; fi
 done <<<"$rpcs"
+
+# --- metrics ----------------------------------------------------------------
+# inventory_connect_calls_total counts this server's Connect answers by
+# method, HTTP method and code (a private server: from 0).
+curl -fsS "http://127.0.0.1:$port1/metrics" >"$work/metrics" || fail "scrape /metrics"
+series() { # series METHOD HTTP_METHOD CODE WANT
+	local s="inventory_connect_calls_total{method=\"$1\",http_method=\"$2\",code=\"$3\"}" v
+	v=$(awk -v s="$s" '$1 == s { v = $2 } END { print v + 0 }' "$work/metrics")
+	[ "$v" = "$4" ] && ok "$s $v" || fail "$s is $v, want $4"
+}
+series GetProduct GET OK 3
+series GetProduct GET UNAUTHENTICATED 1
+series GetProduct GET DEADLINE_EXCEEDED 1
+series GetProduct GET INVALID_ARGUMENT 5
+series GetProduct GET UNIMPLEMENTED 2
+series UpdateStock GET UNIMPLEMENTED 2
+series ListProducts GET OK 2
+series ListProducts POST OK 1
+series GetProduct POST UNIMPLEMENTED 1
+series unknown POST UNIMPLEMENTED 1
+series AdjustStock POST OK 2
+grep -q '^# TYPE inventory_connect_calls_total counter$' "$work/metrics" &&
+	ok "inventory_connect_calls_total is a counter" || fail "no TYPE line for inventory_connect_calls_total"
 
 connect_finish connect

@@ -8,8 +8,9 @@
 # without a body, POST 405, an unknown path 404; `promtool check metrics`
 # on a live scrape; inventory_requests_total and the duration histogram
 # moving by exactly the calls sent (OK, NOT_FOUND and ABORTED, the
-# conflicts provoked with inventoryctl) and inventory_conflicts_total with
-# them; /debug/hot naming the product a conflict storm hit, first, and the
+# conflicts provoked with inventoryctl; a Connect POST and GET) and
+# inventory_conflicts_total with them, inventory_connect_calls_total by
+# HTTP method; /debug/hot naming the product a conflict storm hit, first, and the
 # hot_product warning line; the server exiting 0 on SIGTERM; and every line
 # it logged being one JSON object with ts, level and msg (parsed by jq).
 set -uo pipefail
@@ -179,6 +180,14 @@ for _ in 1 2 3; do
 	"$ctl" --server "$url" update-stock "${ids[0]}" --stock 4 --version 1 >/dev/null
 	[ $? -eq 74 ] || fail "update-stock at a stale version did not exit 74 (ABORTED)"
 done
+# And one GetProduct by Connect POST, one by Connect GET (no --auth-file
+# here): in inventory_requests_total as any call, and counted apart in
+# inventory_connect_calls_total by HTTP method.
+svc=$base/inventory.v1.InventoryService
+curl -fsS -o /dev/null -H 'Content-Type: application/json' \
+	--data-binary "{\"id\":\"${ids[1]}\"}" "$svc/GetProduct" || fail "Connect POST GetProduct"
+curl -fsS -o /dev/null "$svc/GetProduct?encoding=json&message=%7B%22id%22%3A%22${ids[1]}%22%7D" ||
+	fail "Connect GET GetProduct"
 curl -fsS "$base/metrics" >"$work/m1" || fail "scrape failed"
 promtool check metrics <"$work/m1" >"$work/promtool.out" 2>&1 &&
 	ok "promtool check metrics after traffic" ||
@@ -195,18 +204,20 @@ delta() { # delta SERIES WANT
 	fi
 }
 delta 'inventory_requests_total{method="CreateProduct",code="OK"}' 3
-delta 'inventory_requests_total{method="GetProduct",code="OK"}' 4
+delta 'inventory_requests_total{method="GetProduct",code="OK"}' 6
 delta 'inventory_requests_total{method="GetProduct",code="NOT_FOUND"}' 2
 delta 'inventory_requests_total{method="UpdateStock",code="OK"}' 1
 delta 'inventory_requests_total{method="UpdateStock",code="ABORTED"}' 3
 delta 'inventory_conflicts_total{method="UpdateStock"}' 3
-delta 'inventory_request_duration_seconds_count{method="GetProduct"}' 6
+delta 'inventory_request_duration_seconds_count{method="GetProduct"}' 8
+delta 'inventory_connect_calls_total{method="GetProduct",http_method="POST",code="OK"}' 1
+delta 'inventory_connect_calls_total{method="GetProduct",http_method="GET",code="OK"}' 1
 delta 'inventory_request_duration_seconds_count{method="UpdateStock"}' 4
 delta 'inventory_request_duration_seconds_bucket{method="UpdateStock",le="+Inf"}' 4
 # Nothing else moved: the totals over every method and code.
 total() { awk '/^inventory_requests_total\{/ { s += $2 } END { print s + 0 }' "$1"; }
-[ $(($(total "$work/m1") - $(total "$work/m0"))) -eq 13 ] ||
-	fail "inventory_requests_total moved by $(($(total "$work/m1") - $(total "$work/m0"))) in all, want 13"
+[ $(($(total "$work/m1") - $(total "$work/m0"))) -eq 15 ] ||
+	fail "inventory_requests_total moved by $(($(total "$work/m1") - $(total "$work/m0"))) in all, want 15"
 
 # A conflict storm on ids[1], a little noise on ids[2]: /debug/hot names
 # ids[1] first with every conflict; past 60 conflicts in the minute the
