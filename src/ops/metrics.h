@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Request metrics: counters and a latency histogram keyed by method and
- * status code, updated by the dispatcher only (lock-free, relaxed atomics).
+ * status code, updated by the dispatcher only (lock-free, relaxed atomics);
+ * the Connect endpoint's own counter (metrics_connect) by http.c only.
  * metrics_log() writes a summary, one line per method and status; main
  * calls it on SIGUSR1 and at shutdown.
  */
