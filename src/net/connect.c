@@ -353,7 +353,8 @@ static const char *const get_param_names[GET_PARAMS] = {
 	[GET_COMPRESSION] = "compression",
 };
 
-/* Refuse the call with code, message and the code's status: -1. */
+/* Refuse the call: an error answer for code and message, with status
+ * (0: the code's own HTTP status).  Always -1. */
 static int
 refuse(struct connect_answer *a, unsigned code, const char *message,
     unsigned status)
