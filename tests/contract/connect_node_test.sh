@@ -3,7 +3,9 @@
 # Contract: a Connect client nobody here wrote (@connectrpc/connect-node
 # 2.1.2 from npm, Node 20) against inventoryd's --http listener, with the
 # service read from the .proto at run time (protoc --descriptor_set_out):
-# binary and JSON; see connect_node/client.mjs for the checks.
+# binary and JSON, then the reads with useHttpGet (checked to have come as
+# GET by the server's inventory_connect_calls_total); see
+# connect_node/client.mjs for the client's checks.
 #   connect_node_test.sh INVENTORYD TESTENV
 # Exits 77 (ctest: skipped, with the reason) when there is no Node >= 20
 # with npm (connect-node 2.1 needs it; Debian 12's nodejs is 18) or npm's
@@ -39,4 +41,15 @@ if (cd "$work" && timeout 60 node client.mjs "$work/service.pb" "http://127.0.0.
 else
 	fail "connect-node client"
 fi
+# The useHttpGet transport's reads went out as GET (the client cannot tell
+# which it used; the server's counter can): 2 codecs, each GetProduct,
+# BatchGetProducts, ListProducts OK and a GetProduct without a token.
+curl -fsS "http://127.0.0.1:$port1/metrics" >"$work/metrics" || fail "scrape /metrics"
+for want in 'GetProduct GET OK 2' 'BatchGetProducts GET OK 2' 'ListProducts GET OK 2' \
+	'GetProduct GET UNAUTHENTICATED 2' 'CreateProduct POST OK 4'; do
+	read -r m hm code n <<<"$want"
+	s="inventory_connect_calls_total{method=\"$m\",http_method=\"$hm\",code=\"$code\"}"
+	v=$(awk -v s="$s" '$1 == s { v = $2 } END { print v + 0 }' "$work/metrics")
+	[ "$v" = "$n" ] && ok "$s $v" || fail "$s is $v, want $n"
+done
 connect_finish connect-node

@@ -96,7 +96,8 @@ for (const useBinaryFormat of [true, false]) {
 // NO_SIDE_EFFECTS (GetProduct, BatchGetProducts, ListProducts) as GET
 // (the message in the query, base64 for binary) and the rest as POST.
 // An interceptor runs before that choice, so which HTTP method went out is
-// not checked here; contract.connect checks the GET side with curl.
+// checked by connect_node_test.sh from the server's
+// inventory_connect_calls_total.
 for (const useBinaryFormat of [true, false]) {
   const codec = useBinaryFormat ? "binary, useHttpGet" : "JSON, useHttpGet";
   const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat, useHttpGet: true });
