@@ -609,13 +609,16 @@ check_counter(const struct history *h, int pi, struct pstate *s,
 			continue;
 		}
 		if ((size_t)(v - p->v0) < nk && kstock[v - p->v0] != -1 &&
-		    o.stock != -1 && o.stock != kstock[v - p->v0])
+		    o.stock != -1 && o.stock != kstock[v - p->v0]) {
 			viol(r,
 			    "product %s: op #%ld (client %d) %s shows "
 			    "version %" PRId64 " with stock %" PRId64
 			    ", but the serial history has stock %" PRId64,
 			    p->id, oi, op->client, type_name(op), v, o.stock,
 			    kstock[v - p->v0]);
+			if (op->type == HIST_READ)
+				r->stray_reads++;
+		}
 	}
 
 	/* The final state. */
@@ -1080,10 +1083,18 @@ history_check(const struct history *h, const struct check_opts *opts,
 		if (s.ops == NULL) {
 			rv = -2;
 		} else {
+			size_t v0 = r->violations, s0 = r->stray_reads;
+
 			memcpy(
 			    s.ops, byprod + count[p], s.nops * sizeof(*s.ops));
 			if (check_product(h, p, &s, opts, r) != 0)
 				rv = -2;
+			/* A stray read's product: whatever else failed there
+			 * may follow from the read (a later write "stale"
+			 * against the version it showed). */
+			if (r->stray_reads > s0)
+				r->stray_product_violations +=
+				    r->violations - v0;
 		}
 		pstate_fini(&s);
 	}
@@ -1120,8 +1131,14 @@ history_report_print(FILE *f, const char *title, const struct check_report *r)
 	fprintf(f, "  reads failed:   %zu\n", r->other_reads);
 	fprintf(f, "final states:     %zu\n", r->finals_checked);
 	fprintf(f, "violations:       %zu\n", r->violations);
-	if (r->violations > 0)
+	if (r->violations > 0) {
+		fprintf(f,
+		    "  stray reads:    %zu (reads of a state, at a version "
+		    "the serial history has, that it does not have); "
+		    "violations on their products: %zu\n",
+		    r->stray_reads, r->stray_product_violations);
 		fprintf(f, "first violation:  %s\n", r->first);
+	}
 	fprintf(
 	    f, "verdict:          %s\n", r->violations == 0 ? "PASS" : "FAIL");
 }

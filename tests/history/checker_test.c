@@ -454,6 +454,31 @@ test_counter_indeterminate(void **state)
 	assert_int_equal(check("counter: indeterminate"), 0);
 }
 
+/* A read of a commit the database later discarded (a failover's rewind):
+ * an adjustment answered UNAVAILABLE committed locally, a read saw it,
+ * and the final state does not have it.  The read is a stray read, and
+ * the write after it looks stale against the version it showed: both
+ * are counted on the stray read's product, which is what the HA tests'
+ * signature reads (deploy/ha/common.sh, ha_read_of_rewound_commit). */
+static void
+test_counter_stray_read(void **state)
+{
+	struct check_opts   o = { 1 };
+	struct check_report r;
+
+	(void)state;
+	adj(1, 5, 0, 10, HIST_OK, 2, 5);
+	adj(2, 7, 11, 50, 14 /* UNAVAILABLE */, 0, -1);
+	rd(3, 20, 25, HIST_OK, 3, 12); /* the local commit, later gone */
+	adj(4, -1, 30, 40, HIST_OK, 3, 4);
+	fin(3, 4);
+	assert_int_equal(history_check(&h, &o, &r), -1);
+	history_report_print(stdout, "counter: stray read", &r);
+	assert_int_equal(r.stray_reads, 1);
+	assert_true(r.violations >= 2);
+	assert_int_equal(r.stray_product_violations, r.violations);
+}
+
 /* A reservation refused, yet the final state shows one product taken. */
 static void
 test_counter_half_applied(void **state)
@@ -640,6 +665,7 @@ main(void)
 		T(test_files_merge),
 		T(test_counter_valid),
 		T(test_counter_indeterminate),
+		T(test_counter_stray_read),
 		T(test_counter_half_applied),
 		T(test_counter_split_outcome),
 		T(test_counter_lost_delta),

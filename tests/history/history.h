@@ -148,7 +148,12 @@ struct check_report {
 	size_t other_reads;    /* reads that failed (no information) */
 	size_t finals_checked; /* final-state reads checked */
 	size_t violations;     /* how many checks failed */
-	char   first[512];     /* the first violation, "" if none */
+	size_t stray_reads;    /* of them: reads that showed a stock the
+	                        * serial history does not have at that
+	                        * version (a commit later discarded, say) */
+	size_t stray_product_violations; /* violations on the products of
+	                                  * stray reads, those included */
+	char first[512];                 /* the first violation, "" if none */
 };
 
 /* Options of the check. */
