@@ -174,6 +174,8 @@ server_http_start(
 	src.call            = on_http_call;
 	src.call_ctx        = s;
 	src.max_body        = server_hard_frame(cfg->max_frame);
+	src.tls_cert        = cfg->tls_cert;
+	src.tls_key         = cfg->tls_key;
 	src.max_connections = (unsigned)cfg->http_max_connections;
 	src.max_per_address = (unsigned)cfg->http_max_conns_per_peer;
 	if (http_start(&s->http, cfg->http, &src, errbuf, errlen) != 0) {

@@ -46,6 +46,7 @@
 #include "net/http.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -110,6 +111,9 @@ struct http {
 	pthread_cond_t  idle;
 	size_t          in_flight; /* under mu */
 	bool            stopping;  /* under mu: new calls are refused */
+	/* https://: the PEM certificate and key, NUL-terminated, owned and
+	 * kept until MHD is stopped; NULL for http://. */
+	char *tls_cert_pem, *tls_key_pem;
 };
 
 /* One answer, built by a handler and handed to MHD. */
@@ -719,18 +723,24 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start and stop ----------------------------------------------------- */
 
-/* Split http://HOST:PORT[/] into host (empty: every address) and port
- * ("80" when absent); 0, or -1 with the reason in errbuf. */
+/* Split http[s]://HOST:PORT[/] into host (empty: every address), port
+ * ("80" or "443" when absent) and *tls (https); 0, or -1 with the reason
+ * in errbuf. */
 static int
 parse_url(const char *url, char *host, size_t hostlen, char *port,
-    size_t portlen, char *errbuf, size_t errlen)
+    size_t portlen, bool *tls, char *errbuf, size_t errlen)
 {
-	static const char scheme[] = "http://";
-	const char       *p, *end, *colon, *hs, *he;
+	const char *p, *end, *colon, *hs, *he;
 
-	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+	if (strncmp(url, "http://", 7) == 0) {
+		*tls = false;
+		p    = url + 7;
+	} else if (strncmp(url, "https://", 8) == 0) {
+		*tls = true;
+		p    = url + 8;
+	} else {
 		goto bad;
-	p   = url + sizeof(scheme) - 1;
+	}
 	end = p + strcspn(p, "/");
 	if (*end != '\0' && strcmp(end, "/") != 0)
 		goto bad; /* a path would mean nothing */
@@ -756,13 +766,62 @@ parse_url(const char *url, char *host, size_t hostlen, char *port,
 		memcpy(port, colon + 1, (size_t)(end - colon - 1));
 		port[end - colon - 1] = '\0';
 	} else {
-		snprintf(port, portlen, "80");
+		snprintf(port, portlen, *tls ? "443" : "80");
 	}
 	return 0;
 bad:
-	snprintf(
-	    errbuf, errlen, "--http %s: only http://HOST:PORT is served", url);
+	snprintf(errbuf, errlen,
+	    "--http %s: only http://HOST:PORT or https://HOST:PORT is served",
+	    url);
 	return -1;
+}
+
+/* The whole PEM file at path, NUL-terminated (MHD takes PEM text), into
+ * *out (malloc'd); 0, or -1 with the reason in errbuf. */
+static int
+read_pem(const char *what, const char *path, char **out, char *errbuf,
+    size_t errlen)
+{
+	enum { PEM_MAX = 1 << 20 }; /* a chain is a few KiB */
+	FILE  *f;
+	char  *buf = NULL;
+	size_t len = 0;
+	int    rv  = -1;
+
+	*out = NULL;
+	if (path == NULL || path[0] == '\0') {
+		snprintf(errbuf, errlen,
+		    "--http https://: give --tls-cert and --tls-key (%s "
+		    "missing)",
+		    what);
+		return -1;
+	}
+	if ((f = fopen(path, "rb")) == NULL) {
+		snprintf(errbuf, errlen, "--http https://: %s %s: %s", what,
+		    path, strerror(errno));
+		return -1;
+	}
+	if ((buf = malloc(PEM_MAX + 1)) == NULL) {
+		snprintf(errbuf, errlen, "--http: out of memory");
+		goto out;
+	}
+	len = fread(buf, 1, PEM_MAX + 1, f);
+	if (ferror(f) || len == 0 || len > PEM_MAX) {
+		snprintf(errbuf, errlen, "--http https://: %s %s: %s", what,
+		    path,
+		    ferror(f)  ? "read error"
+		    : len == 0 ? "empty"
+		               : "larger than 1 MiB");
+		goto out;
+	}
+	buf[len] = '\0';
+	*out     = buf;
+	buf      = NULL;
+	rv       = 0;
+out:
+	free(buf);
+	(void)fclose(f);
+	return rv;
 }
 
 /* Start MHD on one resolved address; NULL with h->start_err set. */
@@ -774,11 +833,22 @@ daemon_start(struct http *h, const struct addrinfo *ai)
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 	                 MHD_ALLOW_SUSPEND_RESUME;
 
+	/* https://: the certificate and key; MHD complains about them
+	 * without MHD_USE_TLS, so http:// passes the array from its END. */
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (h->tls_cert_pem != NULL)
+		flags |= MHD_USE_TLS;
 	/* The logger goes first so that MHD's start-up messages reach it. */
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_ARRAY,
+	    h->tls_cert_pem != NULL ? tls : &tls[2], MHD_OPTION_SOCK_ADDR,
 	    ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, h->src.max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->src.max_per_address,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
@@ -795,12 +865,19 @@ http_start(struct http **out, const char *url, const struct http_sources *src,
 	struct addrinfo hints = { 0 }, *res = NULL;
 	struct http    *h;
 	char            host[256], port[16];
+	bool            tls;
 	int             rv;
 
 	*out = NULL;
-	if (parse_url(url, host, sizeof(host), port, sizeof(port), errbuf,
-	        errlen) != 0)
+	if (parse_url(url, host, sizeof(host), port, sizeof(port), &tls,
+	        errbuf, errlen) != 0)
 		return -1;
+	if (tls && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+		snprintf(errbuf, errlen,
+		    "--http %s: this libmicrohttpd was built without TLS",
+		    url);
+		return -1;
+	}
 	hints.ai_family   = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags    = AI_PASSIVE | AI_NUMERICSERV;
@@ -816,6 +893,15 @@ http_start(struct http **out, const char *url, const struct http_sources *src,
 		return -1;
 	}
 	h->src = *src;
+	if (tls && (read_pem("--tls-cert", src->tls_cert, &h->tls_cert_pem,
+	                errbuf, errlen) != 0 ||
+	               read_pem("--tls-key", src->tls_key, &h->tls_key_pem,
+	                   errbuf, errlen) != 0)) {
+		free(h->tls_cert_pem);
+		free(h);
+		freeaddrinfo(res);
+		return -1;
+	}
 	if (h->src.max_connections == 0)
 		h->src.max_connections = HTTP_MAX_CONNECTIONS;
 	if (h->src.max_per_address == 0)
@@ -834,6 +920,8 @@ http_start(struct http **out, const char *url, const struct http_sources *src,
 		snprintf(errbuf, errlen, "--http %s: %s", url, h->start_err);
 		pthread_cond_destroy(&h->idle);
 		pthread_mutex_destroy(&h->mu);
+		free(h->tls_cert_pem);
+		free(h->tls_key_pem);
 		free(h);
 		return -1;
 	}
@@ -860,5 +948,7 @@ http_stop(struct http *h)
 	MHD_stop_daemon(h->daemon); /* joins its thread, closes every peer */
 	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->mu);
+	free(h->tls_cert_pem);
+	free(h->tls_key_pem);
 	free(h);
 }

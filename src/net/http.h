@@ -62,9 +62,13 @@ struct http_sources {
 	size_t       max_body;
 	/* Connections at once, in all and from one address (0: 256, 64). */
 	unsigned max_connections, max_per_address;
+	/* PEM files of the certificate (chain) and its key for an https://
+	 * URL (read once at start; unused for http://). */
+	const char *tls_cert, *tls_key;
 };
 
-/* Listen on url (http://HOST:PORT; an empty HOST: every address) and
+/* Listen on url (http://HOST:PORT, or https://HOST:PORT with src's
+ * tls_cert and tls_key; an empty HOST: every address) and
  * serve from a thread of the endpoint's own.  Returns 0 and *out (owned
  * by the caller: http_stop()), or -1 with a reason in errbuf (nothing
  * left listening). */

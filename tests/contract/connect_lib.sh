@@ -50,21 +50,35 @@ max_frame=16384
 big_body=$((256 * 1024))
 # shellcheck source=../support/port.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../support/port.sh"
+# connect_tls=1: the listener is https:// with a self-signed certificate
+# for 127.0.0.1 ($work/cert.pem, which curl must be given: $cacert).
+scheme=http
+tls_args=()
+cacert=()
+if [ "${connect_tls:-0}" = 1 ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$work/key.pem" -out "$work/cert.pem" >"$work/openssl.log" 2>&1 ||
+		{ cat "$work/openssl.log"; die "openssl could not make a certificate"; }
+	scheme=https
+	tls_args=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+	cacert=(--cacert "$work/cert.pem")
+fi
 start_http() {
 	local offset
 	offset=$(stat -c %s "$log")
 	"$inventoryd" --listen "$url" --db "$INVENTORY_DB" --workers 2 \
 		--auth-file "$work/auth" --max-frame "$max_frame" \
-		--http "http://127.0.0.1:$port1" </dev/null >>"$log" 2>&1 &
+		--http "$scheme://127.0.0.1:$port1" "${tls_args[@]}" </dev/null >>"$log" 2>&1 &
 	srv_pid=$!
 	port_wait_started "$srv_pid" "$log" "$offset" 'listening on' 30 "$port1"
 }
 port_retry 5 start_http || { cat "$log"; die "inventoryd --http did not start"; }
-base=http://127.0.0.1:$port1/inventory.v1.InventoryService
+base=$scheme://127.0.0.1:$port1/inventory.v1.InventoryService
 
 up=0
 for _ in $(seq 1 100); do
-	curl -fsS -o /dev/null "http://127.0.0.1:$port1/healthz" 2>/dev/null && { up=1; break; }
+	curl -fsS "${cacert[@]}" -o /dev/null "$scheme://127.0.0.1:$port1/healthz" 2>/dev/null && { up=1; break; }
 	sleep 0.1
 done
 [ "$up" -eq 1 ] || { cat "$log"; die "/healthz did not answer within 10 s"; }
