@@ -42,6 +42,7 @@ inventory_db_reconnects_total
 inventory_requests_in_flight
 inventory_requests_queued
 inventory_build_info
+inventory_connect_calls_total
 process_resident_memory_bytes
 process_cpu_seconds_total
 process_open_fds'

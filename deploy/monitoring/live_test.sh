@@ -8,7 +8,8 @@
 # Starts a private PostgreSQL (deploy/scripts/pg-temp.sh) and BUILD_DIR's
 # inventoryd with --http on free loopback ports; through inventoryctl
 # creates a product, updates it once (OK), twice more at the stale version
-# (2 ABORTED) and reads a missing id (NOT_FOUND); scrapes GET /metrics and
+# (2 ABORTED), reads a missing id (NOT_FOUND), and reads the product once
+# with curl through the Connect protocol; scrapes GET /metrics and
 # checks:
 #   - `promtool check metrics` accepts the scrape;
 #   - every metric check.sh allows in the dashboard is in it
@@ -17,7 +18,9 @@
 #     inventory_requests_total{method="UpdateStock",code="ABORTED"} 2,
 #     {method="UpdateStock",code="OK"} 1, {method="GetProduct",
 #     code="NOT_FOUND"} 1, inventory_conflicts_total{method="UpdateStock"} 2,
-#     inventory_db_up 1, and inventory_request_duration_seconds_bucket with
+#     inventory_db_up 1, inventory_connect_calls_total{method="GetProduct",
+#     http_method="POST",code="OK"} 1, and
+#     inventory_request_duration_seconds_bucket with
 #     method and le (le="+Inf" counting UpdateStock's 3 calls).
 # Everything it started is stopped at exit.
 set -euo pipefail
@@ -102,6 +105,10 @@ done
 rc=0
 c get 00000000-0000-0000-0000-000000000001 >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 69 ] || fail "get of a missing id exited $rc, not 69 (NOT_FOUND)"
+# One Connect call on the --http port (the dashboard's Connect panel).
+curl -fsS -H 'Content-Type: application/json' -d "{\"id\":\"$id\"}" \
+	"http://127.0.0.1:$http_port/inventory.v1.InventoryService/GetProduct" >"$tmp/connect.json" ||
+	fail "a Connect GetProduct by curl failed"
 
 scrape=$tmp/metrics.txt
 curl -fsS "http://127.0.0.1:$http_port/metrics" >"$scrape" || { fail "GET /metrics"; exit 1; }
@@ -133,6 +140,8 @@ expect 'inventory_requests_total{method="UpdateStock",code="ABORTED"}' 2
 expect 'inventory_requests_total{method="GetProduct",code="NOT_FOUND"}' 1
 expect 'inventory_conflicts_total{method="UpdateStock"}' 2
 expect 'inventory_db_up' 1
+expect 'inventory_connect_calls_total{method="GetProduct",http_method="POST",code="OK"}' 1
+expect 'inventory_requests_total{method="GetProduct",code="OK"}' 1
 expect 'inventory_request_duration_seconds_bucket{method="UpdateStock",le="+Inf"}' 3
 expect 'inventory_request_duration_seconds_count{method="UpdateStock"}' 3
 
