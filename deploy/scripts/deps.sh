@@ -24,9 +24,10 @@ INVENTORY_DEPS=(cmake gcc make pkg-config libnng-dev libprotobuf-c-dev
 # (libxml2-utils) for the SVGs; protoc (protobuf-compiler) for the Connect
 # client from npm (contract.connect_node, which also needs Node >= 20 with
 # npm: not Debian 12's nodejs 18, so not installed here; without it that
-# test is skipped and says so).
+# test is skipped and says so); openssl makes the TLS tests' certificates
+# (tests/security/certs.sh, contract.connect_https).
 INVENTORY_TEST_DEPS=(curl jq prometheus lintian dpkg-dev file man-db libxml2-utils
-	protobuf-compiler)
+	protobuf-compiler openssl)
 
 inventory_pkg_installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

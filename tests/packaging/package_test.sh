@@ -12,7 +12,9 @@
 #      libinventory-dev, inventoryd and inventory-tools;
 #   2. their control fields: Depends from dpkg-shlibdeps (libnng1, libpq5,
 #      ...), libinventory-dev's on libinventoryN (= version), conffiles,
-#      the library's shlibs and ldconfig trigger;
+#      the library's shlibs and ldconfig trigger, Multi-Arch (same for
+#      the library packages, foreign for the tools, no for the server:
+#      deploy/package/multiarch.cmake writes it);
 #   3. `dpkg-deb -x` each into its own root and all into one: each package
 #      holds its files and no other package's (the library in
 #      /usr/lib/<multiarch>, nothing in /usr/lib itself), the .proto is the
@@ -103,6 +105,12 @@ check "$libpkg: ldconfig trigger" grep -qx "activate-noawait ldconfig" "$tmp/ctl
 if grep -qsE '^[^#]*ldconfig' "$tmp/ctl/$libpkg/postinst" "$tmp/ctl/$libpkg/postrm"; then
 	fail "$libpkg: a maintainer script calls ldconfig (the trigger does)"
 fi
+for want in "$libpkg same" "libinventory-dev same" "inventory-tools foreign" "inventoryd no"; do
+	p=${want% *}
+	m=$(field "${deb[$p]}" Multi-Arch) # dpkg-deb says "no" when absent
+	[ "$m" = "${want#* }" ] && ok "$p Multi-Arch: ${m:-(none)}" ||
+		fail "$p Multi-Arch is '${m}', expected '${want#* }'"
+done
 
 # --- 3. unpack ----------------------------------------------------------------
 root=$tmp/root
