@@ -842,6 +842,9 @@ test_prune_under_load(void **state)
 
 /* ---- reconnect back-off ------------------------------------------------- */
 
+/* conn.c's BACKOFF_MAX_MS: the back-off doubles from 100 ms up to it. */
+enum { CAP_MS = 500 };
+
 static void
 test_backoff_jitter(void **state)
 {
@@ -869,16 +872,16 @@ test_backoff_jitter(void **state)
 		waits[i] = st->next_attempt_ns > after
 		               ? (st->next_attempt_ns - after) / NS_PER_MS
 		               : 0;
-		if (cap == 2000) {
+		if (cap == CAP_MS) {
 			lo = waits[i] < lo ? waits[i] : lo;
 			hi = waits[i] > hi ? waits[i] : hi;
 		}
-		cap_want = cap * 2 > 2000 ? 2000 : cap * 2;
+		cap_want = cap * 2 > CAP_MS ? CAP_MS : cap * 2;
 	}
-	/* Full jitter at the 2 s cap: spread over [0, 2000] ms. */
+	/* Full jitter at the 500 ms cap: spread over [0, 500] ms. */
 	print_message("waits at the cap: %llu..%llu ms\n",
 	    (unsigned long long)lo, (unsigned long long)hi);
-	assert_true(hi <= 2000);
+	assert_true(hi <= CAP_MS);
 	assert_true(hi - lo >= 200);
 	store_destroy(st);
 }
