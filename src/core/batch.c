@@ -3,12 +3,13 @@
  * Batch planning (see batch.h).  Quadratic in the batch size on purpose:
  * a batch is bounded (EXECUTOR_BATCH_MAX) and usually small, and plain
  * loops over a few hundred entries beat building hash tables per batch.
+ * What a call reads, writes and repeats comes from its row (op->rpc).
  */
 #include "core/batch.h"
 
 #include <string.h>
 
-#include "core/op_kind.h"
+#include "handlers/rpc.h"
 
 static bool
 same_str(const char *a, const char *b)
@@ -23,10 +24,10 @@ batch_same_call(const struct op *a, const struct op *b)
 {
 	/* Another caller's call is never the same call: it must not learn
 	 * (or take) the first caller's outcome. */
-	if (a->kind != b->kind || strcmp(a->caller, b->caller) != 0 ||
-	    op_kinds[a->kind].same_call == NULL)
+	if (a->rpc != b->rpc || strcmp(a->caller, b->caller) != 0 ||
+	    a->rpc->same_call == NULL)
 		return false;
-	return op_kinds[a->kind].same_call(a, b);
+	return a->rpc->same_call(a, b);
 }
 
 bool
@@ -34,10 +35,9 @@ batch_writes_product(const struct op *op, const char *id)
 {
 	const char *w;
 
-	if (op_kinds[op->kind].written == NULL)
+	if (op->rpc->written == NULL)
 		return false;
-	for (size_t i = 0; (w = op_kinds[op->kind].written(op, i)) != NULL;
-	     i++) {
+	for (size_t i = 0; (w = op->rpc->written(op, i)) != NULL; i++) {
 		if (strcmp(w, id) == 0)
 			return true;
 	}
@@ -50,10 +50,9 @@ share_product(const struct op *a, const struct op *b)
 {
 	const char *w;
 
-	if (op_kinds[b->kind].written == NULL)
+	if (b->rpc->written == NULL)
 		return false;
-	for (size_t i = 0; (w = op_kinds[b->kind].written(b, i)) != NULL;
-	     i++) {
+	for (size_t i = 0; (w = b->rpc->written(b, i)) != NULL; i++) {
 		if (batch_writes_product(a, w))
 			return true;
 	}
@@ -79,13 +78,12 @@ batch_plan_writes(struct op **ops, size_t n)
 
 		op->leader = NULL;
 		op->round  = 0;
-		if (!op_kind_writes(op->kind))
+		if (!op->rpc->writes)
 			continue;
 		for (size_t j = 0; j < i; j++) {
 			const struct op *prev = ops[j];
 
-			if (!op_kind_writes(prev->kind) ||
-			    !conflicts(prev, op))
+			if (!prev->rpc->writes || !conflicts(prev, op))
 				continue;
 			/* The leader is the first call (not itself a
 			 * follower) with this request id and arguments. */
@@ -114,14 +112,13 @@ reads_after(const struct op *op, struct op *const *writes, size_t nw)
 
 		const char *id;
 
-		if (!op_kind_writes(wr->kind))
+		if (!wr->rpc->writes)
 			continue;
-		if (op_kinds[op->kind].reads_any)
+		if (op->rpc->reads_any)
 			return true; /* it may show any product */
-		if (op_kinds[op->kind].read == NULL)
+		if (op->rpc->read == NULL)
 			continue;
-		for (size_t i = 0;
-		     (id = op_kinds[op->kind].read(op, i)) != NULL; i++) {
+		for (size_t i = 0; (id = op->rpc->read(op, i)) != NULL; i++) {
 			if (batch_writes_product(wr, id))
 				return true;
 		}
@@ -134,9 +131,9 @@ batch_depends(const struct op *later, const struct op *earlier)
 {
 	struct op *const one[1] = { (struct op *)earlier };
 
-	if (!op_kind_writes(earlier->kind))
+	if (!earlier->rpc->writes)
 		return false;
-	if (op_kind_writes(later->kind))
+	if (later->rpc->writes)
 		return conflicts(earlier, later);
 	return reads_after(later, one, 1);
 }
@@ -149,7 +146,7 @@ batch_segment(struct op *const *ops, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct op *op = ops[i];
 
-		if (op->kind == OP_NONE || op_kind_writes(op->kind))
+		if (!op->work || op->rpc->writes)
 			continue;
 		if (reads_after(op, ops, i))
 			break; /* i > 0: there is a write before it */

@@ -13,7 +13,7 @@
 
 #include "core/op.h"
 
-/* Plan the mutating calls ops[0..n) (those op_kind_writes(), in arrival
+/* Plan the mutating calls ops[0..n) (those whose row writes, in arrival
  * order) into rounds; round r runs after round r - 1 has committed:
  *  - every call gets the smallest ->round after the rounds of all
  *    earlier calls that write the same product or carry the same request
@@ -34,7 +34,7 @@
  * Returns the number of rounds (0 when there is nothing to run). */
 int batch_plan_writes(struct op **ops, size_t n);
 
-/* Whether two mutating calls are the same call (kind, arguments and
+/* Whether two mutating calls are the same call (row, arguments and
  * caller). */
 bool batch_same_call(const struct op *a, const struct op *b);
 

@@ -8,8 +8,9 @@
  *    many calls one with RESOURCE_EXHAUSTED;
  *  - each call of a batch is decoded, validated and answered exactly as
  *    if it had come alone: one bad call fails only itself;
- *  - the method table is data: handler_table[] is indexed like protoc-c's
- *    service descriptor, so adding an RPC is one proto line and one row;
+ *  - the method table is data: rpc_table[] is indexed like protoc-c's
+ *    service descriptor, and a call's row (op->rpc) is all dispatch asks
+ *    about its RPC, so adding an RPC is one proto line and one row;
  *  - a call whose deadline passed never reaches the database;
  *  - metrics and the conflict log are written here and only here, once
  *    per call, when its frame is packed.
@@ -25,9 +26,9 @@
 
 #include "base/log.h"
 #include "core/dispatch_testing.h"
-#include "core/op_kind.h"
 #include "core/wire_check.h"
 #include "handlers/handlers.h"
+#include "handlers/rpc.h"
 #include "handlers/validate.h"
 #include "ops/audit.h"
 #include "ops/auth.h"
@@ -103,7 +104,7 @@ dispatch_reply_reserved(void)
 static size_t
 reply_cost(const struct op *op)
 {
-	size_t products = op_kinds[op->kind].reply_products(op);
+	size_t products = op->rpc->reply_products(op);
 
 	return DISPATCH_REPLY_BASE + products * DISPATCH_PRODUCT_COST;
 }
@@ -136,7 +137,7 @@ reserve_reply(struct frame *f, struct op *op)
 	return true;
 
 out_refuse:
-	op->kind = OP_NONE;
+	op->work = false;
 	op->code = CODE_RESOURCE_EXHAUSTED;
 	return false;
 }
@@ -144,23 +145,23 @@ out_refuse:
 int
 dispatch_check_table(void)
 {
-	if (handler_count != service->n_methods ||
+	if (rpc_count != service->n_methods ||
 	    METRICS_METHODS != service->n_methods + 1) {
-		log_err("dispatch: %zu handlers and %d metrics slots for %u "
+		log_err("dispatch: %zu rpc rows and %d metrics slots for %u "
 		        "methods",
-		    handler_count, METRICS_METHODS, service->n_methods);
+		    rpc_count, METRICS_METHODS, service->n_methods);
 		return -1;
 	}
 	for (unsigned i = 0; i < service->n_methods; i++) {
-		if (strcmp(handler_table[i].name, service->methods[i].name) !=
+		if (strcmp(rpc_table[i]->name, service->methods[i].name) !=
 		    0) {
 			log_err(
-			    "dispatch: handler %u is %s, the proto says %s", i,
-			    handler_table[i].name, service->methods[i].name);
+			    "dispatch: rpc row %u is %s, the proto says %s", i,
+			    rpc_table[i]->name, service->methods[i].name);
 			return -1;
 		}
 	}
-	return op_kind_check(); /* and every kind of work has its row */
+	return rpc_check(); /* and every row is complete */
 }
 
 /* True if s is 1..max bytes of printable ASCII: safe to log and echo. */
@@ -203,7 +204,7 @@ decode_call(const Inventory__V1__Request *env, int *method,
 	if (strncmp(name, METHOD_PREFIX, sizeof(METHOD_PREFIX) - 1) != 0 ||
 	    (m = protobuf_c_service_descriptor_get_method_by_name(
 	         service, name + sizeof(METHOD_PREFIX) - 1)) == NULL ||
-	    (size_t)(m - service->methods) >= handler_count) {
+	    (size_t)(m - service->methods) >= rpc_count) {
 		if (printable(name, 128))
 			snprintf(msg, msglen, "unknown method '%s'", name);
 		else
@@ -278,7 +279,7 @@ open_call(struct frame *f, const Inventory__V1__Request *env, bool nul,
 
 	op->frame       = f;
 	op->received_ns = f->received_ns;
-	op->kind        = OP_NONE;
+	op->work        = false;
 	/* Echoed in the reply whenever it is well-formed. */
 	if (env->request_id != NULL && validate_request_id(env->request_id))
 		op->request_id = env->request_id;
@@ -315,15 +316,15 @@ open_call(struct frame *f, const Inventory__V1__Request *env, bool nul,
 	          env, &op->method, payload, op->message, sizeof(op->message));
 	if (code != CODE_OK)
 		goto out_done;
-	op->handler = &handler_table[op->method];
-	if (op->handler->writes && role != AUTH_ROLE_WRITER) {
+	op->rpc = rpc_table[op->method];
+	if (op->rpc->writes && role != AUTH_ROLE_WRITER) {
 		code = CODE_PERMISSION_DENIED;
 		snprintf(op->message, sizeof(op->message),
 		    "caller %s is a reader: %s is a write", op->caller,
-		    op->handler->name);
+		    op->rpc->name);
 		goto out_done;
 	}
-	if ((code = op->handler->prepare(*payload, op)) != CODE_OK)
+	if ((code = op->rpc->prepare(*payload, op)) != CODE_OK)
 		goto out_done;
 	if (env->has_timeout_ms) {
 		op->deadline_ns =
@@ -337,10 +338,16 @@ open_call(struct frame *f, const Inventory__V1__Request *env, bool nul,
 			goto out_done;
 		}
 	}
-	return reserve_reply(f, op);
+	if (!reserve_reply(f, op))
+		return false;
+	/* A row without run needs no database: the call is complete (OK)
+	 * and its finish packs the reply. */
+	op->work = op->rpc->run != NULL;
+	op->code = CODE_OK;
+	return op->work;
 
 out_done:
-	op->kind = OP_NONE;
+	op->work = false;
 	op->code = code;
 	return false;
 }
@@ -617,7 +624,7 @@ wire_details_fill(struct wire_call *w, const struct op *op)
 	               ((op->code == CODE_FAILED_PRECONDITION ||
 	                    op->code == CODE_OUT_OF_RANGE) &&
 	                   op->product.version != 0);
-	bool items = op->kind == OP_RESERVE && op->items != NULL;
+	bool items = op->items != NULL; /* a call of several items */
 
 	if (!current && !items)
 		return;
@@ -647,14 +654,14 @@ audit_applied(const struct op *op)
 {
 	const char *method = method_name(op->method);
 
-	if (op->kind == OP_RESERVE) {
+	if (op->items != NULL) { /* each item's product, as it changed */
 		for (size_t i = 0; op->products != NULL && i < op->nitems; i++)
 			if (op->products[i].prev_stock >= 0)
 				audit_record(op->caller, method,
 				    &op->products[i], op->request_id);
 		return;
 	}
-	if (op_kind_writes(op->kind) && op->product.prev_stock >= 0)
+	if (op->rpc != NULL && op->rpc->writes && op->product.prev_stock >= 0)
 		audit_record(op->caller, method, &op->product, op->request_id);
 }
 
@@ -742,8 +749,8 @@ dispatch_frame_pack(struct frame *f, ProtobufCBuffer *out)
 		struct op *op = &f->ops[i];
 
 		calls[i].off = payloads.len;
-		if (op->handler != NULL)
-			op->handler->finish(op, &payloads.base);
+		if (op->rpc != NULL)
+			op->rpc->finish(op, &payloads.base);
 		calls[i].len = payloads.len - calls[i].off;
 	}
 	for (size_t i = 0; i < f->nops; i++)

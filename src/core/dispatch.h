@@ -104,8 +104,8 @@ size_t dispatch_reply_reserved(void);
  * the frame is open. */
 bool dispatch_frame_trusted(const struct frame *f);
 
-/* Check the method table against protoc-c's service descriptor, and
- * that every kind of database work has its row (op_kind_check()); returns 0,
+/* Check the RPC rows (handlers/rpc.h) against protoc-c's service
+ * descriptor, and that every row is complete (rpc_check()); returns 0,
  * or -1 after logging the first mismatch.  Called once at start-up. */
 int dispatch_check_table(void);
 

@@ -15,9 +15,12 @@
  *    every write ahead of them that they could see; within a segment the
  *    reads share one SELECT and the writes run in the rounds
  *    batch_plan_writes() gives (one write per product per statement, in
- *    arrival order), the UpdateStocks of a round as one transaction with
- *    rows locked in id order, the other writes (CreateProduct,
- *    AdjustStock, ReserveStock) alone; a listing runs alone;
+ *    arrival order), the calls of a round whose row joins
+ *    RPC_BATCH_UPDATES (UpdateStock) as one transaction with rows locked
+ *    in id order, the other writes alone; a call with no batch form that
+ *    writes nothing (a listing) runs alone;
+ *  - what a call is, the executor learns from its row (op->rpc: run,
+ *    writes, batch form) and nothing else;
  *  - a repeat of a request id takes its leader's outcome only when that
  *    applied (OK or ALREADY_EXISTS), else it runs;
  *  - a batch that fails as a whole falls back to call by call, except a
@@ -42,7 +45,7 @@
 #include "base/log.h"
 #include "core/batch.h"
 #include "core/dispatch.h"
-#include "core/op_kind.h"
+#include "handlers/rpc.h"
 #include "ops/metrics.h"
 #include "store/store.h"
 
@@ -136,7 +139,7 @@ run_one_until(struct store *st, struct op *op, uint64_t bound)
 {
 	struct store_req req;
 
-	if (op->kind == OP_NONE || expired(op, clock_now_ns()))
+	if (!op->work || expired(op, clock_now_ns()))
 		return;
 	if (st == NULL || !store_ready(st)) {
 		unavailable(op);
@@ -144,7 +147,7 @@ run_one_until(struct store *st, struct op *op, uint64_t bound)
 	}
 	req.deadline_ns = bound;
 	req.caller      = op->caller[0] != '\0' ? op->caller : NULL;
-	op->code        = op_kinds[op->kind].run(st, op, &req);
+	op->code        = op->rpc->run(st, op, &req);
 }
 
 void
@@ -208,7 +211,7 @@ run_waiting(struct exec_thread *et, struct store *st, struct op *op)
 	if (held_back(et, op))
 		return;
 	/* Only writes wait on row locks; a read is never cut short. */
-	if (et->capped && op_kind_writes(op->kind)) {
+	if (et->capped && op->rpc->writes) {
 		uint64_t slice = now + (uint64_t)LOCK_SLICE_MS * 1000000u;
 
 		if (op->deadline_ns == 0 || slice < op->deadline_ns) {
@@ -244,7 +247,21 @@ reads_reserve(struct exec_thread *et, size_t n)
 	return true;
 }
 
-/* Every read of the batch in one SELECT. */
+/* How many ids op adds to the shared SELECT: those its row's read()
+ * yields. */
+static size_t
+read_count(const struct op *op)
+{
+	size_t k = 0;
+
+	while (op->rpc->read(op, k) != NULL)
+		k++;
+	return k;
+}
+
+/* Every read of the segment (rows in RPC_BATCH_READS) in one SELECT:
+ * each call adds the ids its row's read() yields and takes its results
+ * back with reads_take. */
 static void
 run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
@@ -253,27 +270,24 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 
 	if (n == 0)
 		return;
-	if (n == 1 && ops[0]->kind == OP_READ) {
+	if (n == 1 && ops[0]->rpc->single_alone && read_count(ops[0]) == 1) {
 		executor_run_one(st, ops[0]); /* a plain one-row SELECT */
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		k += ops[i]->kind == OP_READ_MANY ? ops[i]->nids : 1;
+		k += read_count(ops[i]);
 	if (!reads_reserve(et, k)) {
 		run_alone(et, st, ops, n);
 		return;
 	}
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct op *op = ops[i];
+		struct op  *op = ops[i];
+		const char *id;
 
 		deadline = earliest(deadline, op->deadline_ns);
-		if (op->kind == OP_READ) {
-			et->reads[k++].id = op->id;
-			continue;
-		}
-		for (size_t j = 0; j < op->nids; j++)
-			et->reads[k++].id = op->ids[j];
+		for (size_t j = 0; (id = op->rpc->read(op, j)) != NULL; j++)
+			et->reads[k++].id = id;
 	}
 	if (store_product_get_many(st, et->reads, k, deadline) != CODE_OK) {
 		run_alone(et, st, ops, n);
@@ -282,38 +296,13 @@ run_reads(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	metrics_batch(n);
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct op *op = ops[i];
-
-		if (op->kind == OP_READ) {
-			op->code    = et->reads[k].code;
-			op->product = et->reads[k].product;
-			k++;
-			continue;
-		}
-		/* At least one: calloc(0) may return NULL (nids >= 1 anyway)
-		 */
-		op->products =
-		    calloc(op->nids > 0 ? op->nids : 1, sizeof(*op->products));
-		op->code =
-		    op->products != NULL ? CODE_OK : CODE_RESOURCE_EXHAUSTED;
-		for (size_t j = 0; j < op->nids; j++, k++) {
-			if (op->code != CODE_OK)
-				continue;
-			if (et->reads[k].code != CODE_OK) {
-				op->code = et->reads[k].code;
-				if (op->code == CODE_NOT_FOUND)
-					snprintf(op->message,
-					    sizeof(op->message),
-					    "product %s not found",
-					    op->ids[j]);
-				continue;
-			}
-			op->products[j] = et->reads[k].product;
-		}
+		ops[i]->rpc->reads_take(ops[i], &et->reads[k]);
+		k += read_count(ops[i]);
 	}
 }
 
-/* One round of writes: one transaction for all, the undecided alone. */
+/* One round's calls whose rows join RPC_BATCH_UPDATES: one transaction
+ * for all (each row fills its entry), the undecided alone. */
 static void
 run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 {
@@ -330,13 +319,11 @@ run_round(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct store_write *w = &et->writes[i];
 
-		w->id         = ops[i]->id;
+		ops[i]->rpc->update_fill(ops[i], w);
 		w->request_id = ops[i]->request_id;
-		w->caller = ops[i]->caller[0] != '\0' ? ops[i]->caller : NULL;
-		w->stock  = ops[i]->stock;
-		w->expected_version = ops[i]->expected_version;
-		w->unknown          = false;
-		deadline            = earliest(deadline, ops[i]->deadline_ns);
+		w->caller  = ops[i]->caller[0] != '\0' ? ops[i]->caller : NULL;
+		w->unknown = false;
+		deadline   = earliest(deadline, ops[i]->deadline_ns);
 	}
 	if (store_product_update_many(st, et->writes, n, deadline) !=
 	    CODE_OK) {
@@ -372,25 +359,8 @@ take_outcome(struct op *op, const struct op *leader)
 	op->product            = leader->product;
 	op->product.prev_stock = -1; /* the leader applied it, not this */
 	memcpy(op->message, leader->message, sizeof(op->message));
-	if (op->kind != OP_RESERVE)
-		return;
-	/* The same items in the same order (batch_same_call). */
-	for (size_t i = 0; i < op->nitems; i++) {
-		op->items[i].code    = leader->items[i].code;
-		op->items[i].product = leader->items[i].product;
-	}
-	if (leader->products == NULL || op->nitems == 0)
-		return;
-	if ((op->products = calloc(op->nitems, sizeof(*op->products))) ==
-	    NULL) {
-		op->code = CODE_RESOURCE_EXHAUSTED;
-		snprintf(op->message, sizeof(op->message), "out of memory");
-		return;
-	}
-	memcpy(op->products, leader->products,
-	    op->nitems * sizeof(*op->products));
-	for (size_t i = 0; i < op->nitems; i++)
-		op->products[i].prev_stock = -1;
+	if (op->rpc->repeat_take != NULL) /* the rest of it (its items) */
+		op->rpc->repeat_take(op, leader);
 }
 
 /* Whether a repeat may take its leader's outcome: only one it would get
@@ -401,7 +371,8 @@ leader_applied(const struct op *leader)
 	return leader->code == CODE_OK || leader->code == CODE_ALREADY_EXISTS;
 }
 
-/* Round by round: its other writes alone, its UpdateStocks as one batch;
+/* Round by round: its calls in RPC_BATCH_UPDATES as one batch, the other
+ * writes alone;
  * a repeat takes its leader's outcome when that applied, else runs in its
  * own round like any call. */
 static void
@@ -427,9 +398,9 @@ run_writes(struct exec_thread *et, struct store *st, struct op **ops, size_t n)
 				take_outcome(op, op->leader);
 				continue;
 			}
-			/* Only UpdateStock shares statements; the round
-			 * keeps the others in order around it. */
-			if (op->kind != OP_WRITE)
+			/* Only RPC_BATCH_UPDATES shares statements; the
+			 * round keeps the others in order around it. */
+			if (op->rpc->batch != RPC_BATCH_UPDATES)
 				run_waiting(et, st, op);
 			else
 				round[k++] = op;
@@ -453,9 +424,9 @@ run_segment(
 
 		if (expired(op, now) || held_back(et, op))
 			continue;
-		if (op->kind == OP_READ || op->kind == OP_READ_MANY)
+		if (op->rpc->batch == RPC_BATCH_READS)
 			reads[nr++] = op;
-		else if (op_kind_writes(op->kind))
+		else if (op->rpc->writes)
 			writes[nw++] = op;
 		else
 			executor_run_one(st, op); /* a listing: alone */
@@ -672,7 +643,7 @@ refuse(struct executor *ex, struct op *list, size_t n)
 	    n, ex->max_pending);
 	for (struct op *op = list; op != NULL; op = next) {
 		next     = op->next;
-		op->kind = OP_NONE;
+		op->work = false;
 		op->code = CODE_RESOURCE_EXHAUSTED;
 		snprintf(op->message, sizeof(op->message),
 		    "server overloaded: %zu calls pending (--max-pending); "

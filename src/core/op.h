@@ -22,58 +22,46 @@
 #include "base/product.h"
 
 struct frame;
-struct handler;
-
-/* What the database work of a call is. */
-enum op_kind {
-	OP_NONE,      /* nothing: the op was completed by dispatch */
-	OP_READ,      /* GetProduct: one id */
-	OP_READ_MANY, /* BatchGetProducts: ids[0..nids) */
-	OP_WRITE,     /* UpdateStock: conditional write of one product */
-	OP_CREATE,    /* CreateProduct */
-	OP_ADJUST,    /* AdjustStock: add delta to one product */
-	OP_RESERVE,   /* ReserveStock: items[0..nitems), all or nothing */
-	OP_LIST,      /* ListProducts: a page after `id` ("" first) */
-	OP_KIND_COUNT /* not a kind: how many (op_kind.c has a row each) */
-};
-
-/* Whether an op of this kind changes the database (its row in
- * op_kind.c says). */
-bool op_kind_writes(enum op_kind kind);
+struct rpc;
 
 struct op {
 	/* ---- set by dispatch and the handler's prepare ---- */
-	struct frame         *frame;      /* the frame the reply goes to */
-	const struct handler *handler;    /* method row; NULL if unknown */
-	int                   method;     /* index for metrics; -1 unknown */
-	enum op_kind          kind;       /* OP_NONE once decided */
-	const char           *request_id; /* envelope's, or NULL */
+	struct frame     *frame;     /* the frame the reply goes to */
+	const struct rpc *rpc;       /* its RPC's row (handlers/rpc.h); NULL if
+	                                the method is unknown */
+	int  method;                 /* index for metrics; -1 unknown */
+	bool work;                   /* its row's database work is to be done;
+	                                false once dispatch answered it (a
+	                                refusal, or a call that needs none) */
+	const char *request_id;      /* envelope's, or NULL */
 	char caller[CALLER_MAX + 1]; /* who called ("" without --auth-file) */
 	uint64_t    received_ns;     /* when its frame arrived */
 	uint64_t    deadline_ns;     /* 0: none (monotonic) */
 	char        id[PRODUCT_ID_LEN + 1]; /* canonical UUID */
-	int64_t     stock;                  /* WRITE, CREATE */
-	int64_t     expected_version;       /* WRITE; ADJUST (0: none) */
-	int64_t     delta;                  /* ADJUST */
-	const char *name;                   /* CREATE */
-	const char *price;                  /* CREATE */
-	char (*ids)[PRODUCT_ID_LEN + 1];    /* READ_MANY, owned */
-	size_t               nids;          /* READ_MANY */
-	struct reserve_item *items;         /* RESERVE, owned */
-	size_t               nitems;        /* RESERVE */
-	char                *items_key;     /* RESERVE: the items as canonical
-	                                       text, owned (idempotency) */
-	int page_size;                      /* LIST: 1..LIST_MAX */
+	int64_t     stock;                  /* UpdateStock, CreateProduct */
+	int64_t     expected_version; /* UpdateStock; AdjustStock (0: none) */
+	int64_t     delta;            /* AdjustStock */
+	const char *name;             /* CreateProduct */
+	const char *price;            /* CreateProduct */
+	char (*ids)[PRODUCT_ID_LEN + 1]; /* BatchGetProducts, owned */
+	size_t               nids;       /* BatchGetProducts */
+	struct reserve_item *items;      /* ReserveStock, owned */
+	size_t               nitems;     /* ReserveStock */
+	char                *items_key;  /* ReserveStock: the items as
+	                                    canonical text, owned
+	                                    (idempotency) */
+	int page_size;                   /* ListProducts: 1..LIST_MAX */
 
 	/* ---- the outcome ---- */
 	enum code      code;         /* the call's status */
 	char           message[256]; /* why, when code is not OK */
 	struct product product;      /* OK: the result; ABORTED and a future
 	                                version: the latest */
-	struct product *products;    /* READ_MANY on OK: nids; RESERVE on
-	                                OK: nitems; LIST: nproducts; owned */
-	size_t nproducts;            /* LIST: products on this page */
-	int    more;                 /* LIST: a next page exists */
+	struct product *products;    /* BatchGetProducts on OK: nids;
+	                                ReserveStock on OK: nitems;
+	                                ListProducts: nproducts; owned */
+	size_t nproducts;            /* ListProducts: products on the page */
+	int    more;                 /* ListProducts: a next page exists */
 
 	/* ---- executor bookkeeping ---- */
 	struct op *next;   /* queue link, arrival order */

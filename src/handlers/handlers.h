@@ -11,6 +11,11 @@
  *    op->message (unless the executor already did) and, on OK, pack the
  *    method's reply message.  No I/O.
  *
+ * Each RPC's row (rpc.h) holds its two halves next to its database work;
+ * the rows live with their family: product_read.c (GetProduct,
+ * BatchGetProducts, ListProducts), product_write.c (UpdateStock,
+ * CreateProduct, AdjustStock), orders.c (ReserveStock).
+ *
  * Handlers never see nng or libpq types, so they are unit-testable without
  * sockets; the store's codes pass through unchanged.
  */
@@ -26,39 +31,37 @@
 #include "base/product.h"
 #include "core/op.h"
 
-/* One row per RPC, in the order of the proto's service declaration. */
-struct handler {
-	const char *name;   /* the proto's method name, e.g. "GetProduct" */
-	bool        writes; /* changes the database: writers only (auth.h) */
-	/* Validate req (of the method's input type) into op; OK, or
-	 * INVALID_ARGUMENT with op->message set. */
-	enum code (*prepare)(const ProtobufCMessage *req, struct op *op);
-	/* Pack the reply on OK; otherwise make sure op->message says why. */
-	void (*finish)(struct op *op, ProtobufCBuffer *reply);
-};
-
-/* The table, indexed like the service descriptor's methods[]. */
-extern const struct handler handler_table[];
-extern const size_t         handler_count;
-
 /* Fill a wire Product from a stored one.  `out` borrows p's strings, so p
  * must outlive it. */
 void handler_product_to_wire(
     const struct product *p, Inventory__V1__Product *out);
 
-/* ---- shared between the handler files -------------------------------- */
-
-/* The common part of every finish: false on OK; else true, with a reason
- * for the failure in op->message unless one is there (product.c). */
-bool handler_failed(struct op *op);
-
-/* ReserveStock's halves (orders.c). */
-enum code reserve_prepare(const ProtobufCMessage *req, struct op *op);
-void      reserve_finish(struct op *op, ProtobufCBuffer *reply);
-
-/* Why one item of a failed reservation failed, in one line (orders.c). */
+/* Why one item of a failed reservation failed, in one line (orders.c);
+ * dispatch names every failing item with it in ErrorDetails. */
 void reserve_item_message(
     const struct reserve_item *item, char *buf, size_t cap);
+
+/* ---- shared between the handler files (common.c) ---------------------- */
+
+/* The common part of every finish: false on OK; else true, with a reason
+ * for the failure in op->message unless one is there. */
+bool handler_failed(struct op *op);
+
+/* INVALID_ARGUMENT with `why` in op->message. */
+enum code handler_invalid(struct op *op, const char *why);
+
+/* A required id field s into canonical form in id. */
+enum code handler_prepare_id(
+    struct op *op, const char *s, char id[PRODUCT_ID_LEN + 1]);
+
+/* A required stock field into op->stock. */
+enum code handler_prepare_stock(
+    struct op *op, protobuf_c_boolean has, int64_t stock);
+
+/* Pack a reply message whose one field, *slot, is the product p. */
+void handler_pack_product(ProtobufCMessage *resp,
+    Inventory__V1__Product **slot, const struct product *p,
+    ProtobufCBuffer *reply);
 
 /* A ListProducts page token: opaque to callers (AIP-158), it names the
  * last product of the page (page_token.c). */

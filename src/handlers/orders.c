@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The ReserveStock handler: several items, all or nothing (see
+ * ReserveStock's row (rpc.h): several items, all or nothing (see
  * handlers.h for the prepare/finish split, store.h for the transaction).
+ * It writes every item's product and runs on its own in its write round;
+ * a repeat of its request id with the same items takes the first call's
+ * items and products.
  *
  * prepare checks every item and builds the items' canonical text (the
  * request id's fingerprint: a repeat with other items is ALREADY_EXISTS);
@@ -15,7 +18,17 @@
 #include <string.h>
 
 #include "handlers/handlers.h"
+#include "handlers/rpc.h"
 #include "handlers/validate.h"
+#include "store/store.h"
+
+static bool
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
 
 /* Bytes of one item's canonical text at most: "<uuid>:v=<i64>,s=<i64>;". */
 enum { ITEM_KEY_MAX = PRODUCT_ID_LEN + 6 + 2 * 20 + 2 };
@@ -87,14 +100,13 @@ build_key(struct op *op)
 	return CODE_OK;
 }
 
-enum code
+static enum code
 reserve_prepare(const ProtobufCMessage *req, struct op *op)
 {
 	const Inventory__V1__ReserveStockRequest *r =
 	    (const Inventory__V1__ReserveStockRequest *)req;
 	enum code rc;
 
-	op->kind = OP_RESERVE;
 	if (r->n_items == 0 || r->n_items > RESERVE_MAX) {
 		snprintf(op->message, sizeof(op->message),
 		    "items: between 1 and %d items, not %zu", RESERVE_MAX,
@@ -122,6 +134,67 @@ reserve_prepare(const ProtobufCMessage *req, struct op *op)
 		}
 	}
 	return build_key(op);
+}
+
+/* On OK the products after it; on an item's failure the first failing
+ * item's product stands for the call (ErrorDetails). */
+static enum code
+reserve_run(struct store *st, struct op *op, const struct store_req *req)
+{
+	enum code rc;
+
+	if ((op->products = calloc(op->nitems, sizeof(*op->products))) == NULL)
+		return CODE_RESOURCE_EXHAUSTED;
+	rc = store_reserve(st, req, op->request_id, op->items_key, op->items,
+	    op->nitems, op->products);
+	for (size_t i = 0; rc != CODE_OK && i < op->nitems; i++) {
+		if (op->items[i].code != CODE_OK) {
+			op->product = op->items[i].product;
+			break;
+		}
+	}
+	return rc;
+}
+
+static size_t
+reserve_products(const struct op *op)
+{
+	return op->nitems + 1; /* the items, and the one that failed */
+}
+
+static bool
+reserve_same(const struct op *a, const struct op *b)
+{
+	return same_str(a->items_key, b->items_key);
+}
+
+static const char *
+reserve_written(const struct op *op, size_t i)
+{
+	return i < op->nitems ? op->items[i].id : NULL;
+}
+
+/* A repeat has the same items in the same order (reserve_same): it takes
+ * each item's outcome and the products after the change. */
+static void
+reserve_repeat_take(struct op *op, const struct op *leader)
+{
+	for (size_t i = 0; i < op->nitems; i++) {
+		op->items[i].code    = leader->items[i].code;
+		op->items[i].product = leader->items[i].product;
+	}
+	if (leader->products == NULL || op->nitems == 0)
+		return;
+	if ((op->products = calloc(op->nitems, sizeof(*op->products))) ==
+	    NULL) {
+		op->code = CODE_RESOURCE_EXHAUSTED;
+		snprintf(op->message, sizeof(op->message), "out of memory");
+		return;
+	}
+	memcpy(op->products, leader->products,
+	    op->nitems * sizeof(*op->products));
+	for (size_t i = 0; i < op->nitems; i++)
+		op->products[i].prev_stock = -1;
 }
 
 void
@@ -155,7 +228,7 @@ reserve_item_message(const struct reserve_item *it, char *buf, size_t cap)
 	}
 }
 
-void
+static void
 reserve_finish(struct op *op, ProtobufCBuffer *reply)
 {
 	Inventory__V1__ReserveStockResponse resp =
@@ -195,3 +268,15 @@ out_free:
 	free(ptrs);
 	free(wire);
 }
+
+const struct rpc rpc_reserve_stock = {
+	.name           = "ReserveStock",
+	.writes         = true,
+	.prepare        = reserve_prepare,
+	.finish         = reserve_finish,
+	.run            = reserve_run,
+	.reply_products = reserve_products,
+	.same_call      = reserve_same,
+	.written        = reserve_written,
+	.repeat_take    = reserve_repeat_take,
+};

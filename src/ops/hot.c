@@ -335,7 +335,7 @@ hot_record_op(const struct op *op, uint64_t now_ns)
 {
 	struct hot *h = hot_global();
 
-	if (op->kind == OP_RESERVE && op->items != NULL) {
+	if (op->items != NULL) { /* a call of several items */
 		for (size_t i = 0; i < op->nitems; i++)
 			if (op->items[i].code == CODE_ABORTED)
 				hot_record(h, op->items[i].id,

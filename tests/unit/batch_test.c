@@ -26,6 +26,7 @@
 #include "base/code.h"
 #include "core/batch.h"
 #include "core/executor.h"
+#include "handlers/rpc.h"
 
 #define ID_A "0b7e8a52-1a2b-4c3d-8e9f-0123456789aa"
 #define ID_B "0b7e8a52-1a2b-4c3d-8e9f-0123456789bb"
@@ -46,7 +47,8 @@ write_op(struct op *op, const char *id, const char *request_id, int64_t stock,
 {
 	memset(op, 0, sizeof(*op));
 	op->method           = 1;
-	op->kind             = OP_WRITE;
+	op->rpc              = rpc_find("UpdateStock");
+	op->work             = true;
 	op->request_id       = request_id;
 	op->stock            = stock;
 	op->expected_version = expected_version;
@@ -60,7 +62,8 @@ create_op(struct op *op, const char *request_id, const char *name,
 {
 	memset(op, 0, sizeof(*op));
 	op->method     = 2;
-	op->kind       = OP_CREATE;
+	op->rpc        = rpc_find("CreateProduct");
+	op->work       = true;
 	op->request_id = request_id;
 	op->name       = name;
 	op->stock      = stock;
@@ -70,9 +73,9 @@ create_op(struct op *op, const char *request_id, const char *name,
 
 /* Untouched by the plan: still to run, no leader, no outcome yet. */
 static void
-assert_runs(const struct op *op, enum op_kind kind, int round)
+assert_runs(const struct op *op, const struct rpc *rpc, int round)
 {
-	assert_int_equal(op->kind, kind);
+	assert_ptr_equal(op->rpc, rpc);
 	assert_null(op->leader);
 	assert_int_equal(op->round, round);
 	ASSERT_CODE(op->code, CODE_OK);
@@ -93,10 +96,10 @@ test_rounds_per_product(void **state)
 	write_op(&o[2], ID_B, NULL, 4, 1);
 	write_op(&o[3], ID_A, NULL, 8, 3);
 	assert_int_equal(batch_plan_writes(ops, 4), 3);
-	assert_runs(&o[0], OP_WRITE, 0);
-	assert_runs(&o[1], OP_WRITE, 1);
-	assert_runs(&o[2], OP_WRITE, 0);
-	assert_runs(&o[3], OP_WRITE, 2);
+	assert_runs(&o[0], rpc_find("UpdateStock"), 0);
+	assert_runs(&o[1], rpc_find("UpdateStock"), 1);
+	assert_runs(&o[2], rpc_find("UpdateStock"), 0);
+	assert_runs(&o[3], rpc_find("UpdateStock"), 2);
 }
 
 /* A product's first write in the batch takes round 0 even when another
@@ -135,19 +138,19 @@ test_repeat(void **state)
 	write_op(&o[3], ID_A, "r1", 10, 1); /* again */
 	write_op(&o[4], ID_A, "r3", 11, 2);
 	assert_int_equal(batch_plan_writes(ops, 5), 4);
-	assert_runs(&o[0], OP_WRITE, 0);
-	assert_runs(&o[1], OP_WRITE, 0);
+	assert_runs(&o[0], rpc_find("UpdateStock"), 0);
+	assert_runs(&o[1], rpc_find("UpdateStock"), 0);
 	assert_ptr_equal(o[2].leader, &o[0]);
 	assert_ptr_equal(o[3].leader, &o[0]);
 	assert_int_equal(o[2].round, 1);
 	assert_int_equal(o[3].round, 2);
 	for (int i = 2; i <= 3; i++) {
-		assert_int_equal(o[i].kind, OP_WRITE);
+		assert_ptr_equal(o[i].rpc, rpc_find("UpdateStock"));
 		ASSERT_CODE(o[i].code, CODE_OK);
 		assert_string_equal(o[i].message, "");
 	}
 	/* After the repeats: if o[0] failed, they are writes of their own. */
-	assert_runs(&o[4], OP_WRITE, 3);
+	assert_runs(&o[4], rpc_find("UpdateStock"), 3);
 }
 
 /* A repeated create follows its first call too, a round later. */
@@ -168,8 +171,8 @@ test_repeat_create(void **state)
 	assert_ptr_equal(o[2].leader, &o[0]);
 	assert_int_equal(o[1].round, 0);
 	assert_int_equal(o[2].round, 1);
-	assert_int_equal(o[1].kind, OP_CREATE);
-	assert_int_equal(o[2].kind, OP_CREATE);
+	assert_ptr_equal(o[1].rpc, rpc_find("CreateProduct"));
+	assert_ptr_equal(o[2].rpc, rpc_find("CreateProduct"));
 }
 
 /* Another caller's call with the same request id and arguments is not a
@@ -188,7 +191,7 @@ test_repeat_other_caller(void **state)
 	snprintf(o[1].caller, sizeof(o[1].caller), "mallory");
 	assert_false(batch_same_call(&o[0], &o[1]));
 	assert_int_equal(batch_plan_writes(ops, 2), 2);
-	assert_runs(&o[1], OP_WRITE, 1);
+	assert_runs(&o[1], rpc_find("UpdateStock"), 1);
 }
 
 /* The same request id for a different call: the reuse runs in a round
@@ -209,12 +212,14 @@ test_reuse(void **state)
 	write_op(&o[4], ID_A, "r1", 10, 2); /* other version */
 	write_op(&o[5], ID_A, NULL, 12, 2);
 	assert_int_equal(batch_plan_writes(ops, 6), 5);
-	assert_runs(&o[0], OP_WRITE, 0);
-	assert_runs(&o[1], OP_WRITE, 1);
-	assert_runs(&o[2], OP_WRITE, 0);
-	assert_runs(&o[3], OP_WRITE, 2); /* after r1's o[0] and o[1] */
-	assert_runs(&o[4], OP_WRITE, 3);
-	assert_runs(&o[5], OP_WRITE, 4); /* after every write of A */
+	assert_runs(&o[0], rpc_find("UpdateStock"), 0);
+	assert_runs(&o[1], rpc_find("UpdateStock"), 1);
+	assert_runs(&o[2], rpc_find("UpdateStock"), 0);
+	assert_runs(
+	    &o[3], rpc_find("UpdateStock"), 2); /* after r1's o[0] and o[1] */
+	assert_runs(&o[4], rpc_find("UpdateStock"), 3);
+	assert_runs(
+	    &o[5], rpc_find("UpdateStock"), 4); /* after every write of A */
 }
 
 /* A call that repeats the first use of a request id follows it, even
@@ -233,7 +238,7 @@ test_reuse_then_repeat(void **state)
 	write_op(&o[1], ID_A, "r1", 11, 1);
 	write_op(&o[2], ID_A, "r1", 11, 1); /* same as the reuse o[1] */
 	assert_int_equal(batch_plan_writes(ops, 3), 3);
-	assert_runs(&o[1], OP_WRITE, 1);
+	assert_runs(&o[1], rpc_find("UpdateStock"), 1);
 	assert_ptr_equal(o[2].leader, &o[1]);
 	assert_int_equal(o[2].round, 2);
 
@@ -241,7 +246,7 @@ test_reuse_then_repeat(void **state)
 	write_op(&o[1], ID_A, "r1", 11, 1);
 	write_op(&o[2], ID_A, "r1", 10, 1); /* same as o[0] */
 	assert_int_equal(batch_plan_writes(ops, 3), 3);
-	assert_runs(&o[1], OP_WRITE, 1);
+	assert_runs(&o[1], rpc_find("UpdateStock"), 1);
 	assert_ptr_equal(o[2].leader, &o[0]);
 	assert_int_equal(o[2].round, 2); /* after the reuse too */
 	ASSERT_CODE(o[2].code, CODE_OK);
@@ -259,14 +264,14 @@ test_create_and_write_share_id(void **state)
 	create_op(&o[0], "x", "widget", 5, "19.90");
 	write_op(&o[1], ID_A, "x", 5, 1);
 	assert_int_equal(batch_plan_writes(ops, 2), 2);
-	assert_runs(&o[0], OP_CREATE, 0);
-	assert_runs(&o[1], OP_WRITE, 1);
+	assert_runs(&o[0], rpc_find("CreateProduct"), 0);
+	assert_runs(&o[1], rpc_find("UpdateStock"), 1);
 
 	write_op(&o[0], ID_A, "x", 5, 1);
 	create_op(&o[1], "x", "widget", 5, "19.90");
 	assert_int_equal(batch_plan_writes(ops, 2), 2);
-	assert_runs(&o[0], OP_WRITE, 0);
-	assert_runs(&o[1], OP_CREATE, 1);
+	assert_runs(&o[0], rpc_find("UpdateStock"), 0);
+	assert_runs(&o[1], rpc_find("CreateProduct"), 1);
 }
 
 /* Without request ids nothing is merged: two identical writes both run,
@@ -284,11 +289,11 @@ test_no_request_ids(void **state)
 	create_op(&o[2], NULL, "widget", 5, "1.00");
 	create_op(&o[3], NULL, "widget", 5, "1.00");
 	assert_int_equal(batch_plan_writes(ops, 4), 2);
-	assert_runs(&o[0], OP_WRITE, 0);
-	assert_runs(&o[1], OP_WRITE, 1);
+	assert_runs(&o[0], rpc_find("UpdateStock"), 0);
+	assert_runs(&o[1], rpc_find("UpdateStock"), 1);
 	assert_null(o[2].leader);
 	assert_null(o[3].leader);
-	assert_int_equal(o[3].kind, OP_CREATE);
+	assert_ptr_equal(o[3].rpc, rpc_find("CreateProduct"));
 }
 
 /* A plan resets what an earlier plan of the same ops left behind. */
@@ -341,7 +346,7 @@ test_full_batch_one_product(void **state)
 	assert_int_equal(
 	    batch_plan_writes(ops, EXECUTOR_BATCH_MAX), EXECUTOR_BATCH_MAX);
 	for (int i = 0; i < EXECUTOR_BATCH_MAX; i++)
-		assert_runs(&o[i], OP_WRITE, i);
+		assert_runs(&o[i], rpc_find("UpdateStock"), i);
 }
 
 /* A full batch over 16 products, round-robin, every request id used
@@ -380,7 +385,8 @@ test_full_batch_many_products(void **state)
 			assert_int_equal(o[i].round, o[i - 1].round + 1);
 			continue;
 		}
-		assert_runs(&o[i], OP_WRITE, 2 * (call / NPROD));
+		assert_runs(
+		    &o[i], rpc_find("UpdateStock"), 2 * (call / NPROD));
 		leaders++;
 	}
 	assert_int_equal(leaders, EXECUTOR_BATCH_MAX / 2);
@@ -431,14 +437,15 @@ test_same_call_create(void **state)
 	a.name = NULL;
 	assert_true(batch_same_call(&a, &b));
 
-	/* Different kinds are different calls, whatever the fields. */
+	/* Different rows are different calls, whatever the fields. */
 	create_op(&a, "c1", "widget", 5, "19.90");
 	write_op(&w, ID_A, "c1", 5, 1);
 	assert_false(batch_same_call(&a, &w));
 	assert_false(batch_same_call(&w, &a));
 	/* Reads are never "the same call" (they are not deduplicated by
 	 * request id). */
-	w.kind = OP_READ;
+	w.rpc  = rpc_find("GetProduct");
+	w.work = true;
 	b      = w;
 	assert_false(batch_same_call(&w, &b));
 }
@@ -447,7 +454,8 @@ static void
 read_op(struct op *op, const char *id)
 {
 	memset(op, 0, sizeof(*op));
-	op->kind = OP_READ;
+	op->rpc  = rpc_find("GetProduct");
+	op->work = true;
 	snprintf(op->id, sizeof(op->id), "%s", id);
 }
 
@@ -477,7 +485,8 @@ test_segments(void **state)
 	snprintf(many[0], sizeof(many[0]), "%s", ID_C);
 	snprintf(many[1], sizeof(many[1]), "%s", ID_B);
 	read_op(&o[4], ID_A);
-	o[4].kind = OP_READ_MANY;
+	o[4].rpc  = rpc_find("BatchGetProducts");
+	o[4].work = true;
 	o[4].ids  = many;
 	o[4].nids = 2;
 	assert_int_equal(batch_segment(ops, 6), 4);
@@ -486,7 +495,8 @@ test_segments(void **state)
 
 	/* A listing after a write. */
 	read_op(&o[2], ID_C);
-	o[2].kind = OP_LIST;
+	o[2].rpc  = rpc_find("ListProducts");
+	o[2].work = true;
 	assert_int_equal(batch_segment(ops, 6), 2);
 	assert_int_equal(batch_segment(&ops[2], 4), 4);
 }
@@ -510,7 +520,8 @@ test_depends(void **state)
 	assert_true(batch_depends(&later, &w));
 	read_op(&later, ID_B);
 	assert_false(batch_depends(&later, &w));
-	later.kind = OP_LIST;
+	later.rpc  = rpc_find("ListProducts");
+	later.work = true;
 	assert_true(batch_depends(&later, &w));
 	/* Nothing waits for a read. */
 	read_op(&w, ID_A);

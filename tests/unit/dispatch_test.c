@@ -31,6 +31,7 @@
 #include "base/product.h"
 #include "core/dispatch_testing.h"
 #include "ops/metrics.h"
+#include "handlers/rpc.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"
 
@@ -384,6 +385,80 @@ test_check_table(void **state)
 {
 	(void)state;
 	assert_int_equal(dispatch_check_table(), 0);
+	assert_int_equal(rpc_check(), 0);
+	for (size_t i = 0; i < rpc_count; i++) {
+		assert_null(rpc_row_gap(rpc_table[i]));
+		assert_ptr_equal(rpc_find(rpc_table[i]->name), rpc_table[i]);
+	}
+	assert_null(rpc_find("NoSuchMethod"));
+}
+
+/* A row missing what the planner, the executor or dispatch needs is
+ * refused (rpc_row_gap(), which rpc_check() runs at start-up). */
+static void
+test_row_gaps(void **state)
+{
+	const struct rpc *get = rpc_find("GetProduct");
+	const struct rpc *upd = rpc_find("UpdateStock");
+	const struct rpc *lst = rpc_find("ListProducts");
+	struct rpc        r;
+
+	(void)state;
+	assert_non_null(get);
+	assert_non_null(upd);
+	assert_non_null(lst);
+	r      = *get;
+	r.name = NULL;
+	assert_non_null(rpc_row_gap(&r));
+	r         = *get;
+	r.prepare = NULL;
+	assert_non_null(rpc_row_gap(&r));
+	r        = *get;
+	r.finish = NULL;
+	assert_non_null(rpc_row_gap(&r));
+	r                = *get;
+	r.reply_products = NULL;
+	assert_non_null(rpc_row_gap(&r));
+	/* A read that names no product and does not list. */
+	r           = *lst;
+	r.reads_any = false;
+	assert_non_null(rpc_row_gap(&r));
+	/* The shared SELECT needs the ids and a way to take results. */
+	r            = *get;
+	r.reads_take = NULL;
+	assert_non_null(rpc_row_gap(&r));
+	r           = *get;
+	r.writes    = true;
+	r.same_call = upd->same_call;
+	r.written   = upd->written;
+	assert_non_null(rpc_row_gap(&r)); /* a write joining the reads */
+	r       = *get;
+	r.batch = RPC_BATCH_NONE;
+	assert_non_null(rpc_row_gap(&r)); /* reads_take without the form */
+	/* A write needs same_call and written; the updates, update_fill. */
+	r           = *upd;
+	r.same_call = NULL;
+	assert_non_null(rpc_row_gap(&r));
+	r         = *upd;
+	r.written = NULL;
+	assert_non_null(rpc_row_gap(&r));
+	r             = *upd;
+	r.update_fill = NULL;
+	assert_non_null(rpc_row_gap(&r));
+	r       = *upd;
+	r.batch = (enum rpc_batch)42;
+	assert_non_null(rpc_row_gap(&r));
+	/* No run: answered by dispatch, fine for a read without batch
+	 * form, never for a write or a batch form. */
+	r     = *lst;
+	r.run = NULL;
+	assert_null(rpc_row_gap(&r));
+	r     = *upd;
+	r.run = NULL;
+	assert_non_null(rpc_row_gap(&r));
+	r     = *get;
+	r.run = NULL;
+	assert_non_null(rpc_row_gap(&r));
 }
 
 /* ---- batch frames ------------------------------------------------------ */
@@ -1015,22 +1090,22 @@ test_frame_open_pending(void **state)
 		ops[n++] = op;
 	}
 	assert_int_equal(n, 4);
-	assert_int_equal(ops[0]->kind, OP_READ);
+	assert_ptr_equal(ops[0]->rpc, rpc_find("GetProduct"));
 	assert_string_equal(ops[0]->request_id, "p0");
 	assert_string_equal(ops[0]->id, UUID_A); /* canonical */
 	assert_true(ops[0]->deadline_ns == now + 5000 * (uint64_t)1000000);
 	assert_true(ops[0]->received_ns == now);
-	assert_int_equal(ops[1]->kind, OP_WRITE);
+	assert_ptr_equal(ops[1]->rpc, rpc_find("UpdateStock"));
 	assert_string_equal(ops[1]->request_id, "p2");
 	assert_string_equal(ops[1]->id, UUID_B);
 	assert_true(ops[1]->stock == 7 && ops[1]->expected_version == 3);
 	assert_true(ops[1]->deadline_ns == 0);
-	assert_int_equal(ops[2]->kind, OP_READ_MANY);
+	assert_ptr_equal(ops[2]->rpc, rpc_find("BatchGetProducts"));
 	assert_string_equal(ops[2]->request_id, "p4");
 	assert_int_equal(ops[2]->nids, 2);
 	assert_string_equal(ops[2]->ids[0], UUID_B);
 	assert_string_equal(ops[2]->ids[1], UUID_A);
-	assert_int_equal(ops[3]->kind, OP_CREATE);
+	assert_ptr_equal(ops[3]->rpc, rpc_find("CreateProduct"));
 	assert_string_equal(ops[3]->name, "widget");
 	assert_string_equal(ops[3]->price, "19.90");
 	for (size_t i = 0; i < n; i++)
@@ -1124,7 +1199,7 @@ test_frame_done_order(void **state)
 	f    = open_frame(buf, len, clock_now_ns(), &done, &pending);
 	assert_non_null(pending);
 	assert_null(pending->next);
-	assert_int_equal(pending->kind, OP_READ);
+	assert_ptr_equal(pending->rpc, rpc_find("GetProduct"));
 	dispatch_frame_release(f);
 	assert_int_equal(done, 0);
 	pending->code = CODE_NOT_FOUND;
@@ -1203,6 +1278,7 @@ main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_handle_replies),
 		cmocka_unit_test(test_check_table),
+		cmocka_unit_test(test_row_gaps),
 		cmocka_unit_test(test_batch_mixed),
 		cmocka_unit_test(test_batch_full),
 		cmocka_unit_test(test_batch_too_many),

@@ -25,6 +25,7 @@
 #include "core/dispatch.h"
 #include "core/executor.h"
 #include "store/store.h"
+#include "handlers/rpc.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"
 #define UUID_A "123e4567-e89b-12d3-a456-426614174000"
@@ -257,20 +258,22 @@ test_run_one(void **state)
 
 	(void)state;
 	memset(&op, 0, sizeof(op));
-	op.kind = OP_NONE;
+	op.work = false;
 	op.code = CODE_INVALID_ARGUMENT;
 	executor_run_one(NULL, &op);
 	assert_int_equal(op.code, CODE_INVALID_ARGUMENT); /* untouched */
 
 	memset(&op, 0, sizeof(op));
-	op.kind = OP_READ;
+	op.rpc  = rpc_find("GetProduct");
+	op.work = true;
 	snprintf(op.id, sizeof(op.id), "%s", UUID_A);
 	executor_run_one(NULL, &op);
 	assert_int_equal(op.code, CODE_UNAVAILABLE);
 	assert_true(op.message[0] != '\0');
 
 	memset(&op, 0, sizeof(op));
-	op.kind        = OP_WRITE;
+	op.rpc         = rpc_find("UpdateStock");
+	op.work        = true;
 	op.deadline_ns = clock_now_ns() - 1;
 	executor_run_one(NULL, &op);
 	assert_int_equal(op.code, CODE_DEADLINE_EXCEEDED);

@@ -22,6 +22,7 @@
 #include "core/batch.h"
 #include "core/dispatch_testing.h"
 #include "handlers/handlers.h"
+#include "handlers/rpc.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"
 #define ID_A   "0b7e8a52-1a2b-4c3d-8e9f-0123456789aa"
@@ -227,7 +228,8 @@ static void
 adjust_op(struct op *op, const char *id, const char *rid, int64_t delta)
 {
 	memset(op, 0, sizeof(*op));
-	op->kind       = OP_ADJUST;
+	op->rpc        = rpc_find("AdjustStock");
+	op->work       = true;
 	op->request_id = rid;
 	op->delta      = delta;
 	op->round      = -1;
@@ -239,7 +241,8 @@ reserve_op(struct op *op, const char *rid, struct reserve_item *items,
     size_t n, char *key)
 {
 	memset(op, 0, sizeof(*op));
-	op->kind       = OP_RESERVE;
+	op->rpc        = rpc_find("ReserveStock");
+	op->work       = true;
 	op->request_id = rid;
 	op->items      = items;
 	op->nitems     = n;
