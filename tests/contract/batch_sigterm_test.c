@@ -61,14 +61,6 @@ struct caller {
 static atomic_int answered;
 
 static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
 dump_log(void)
 {
 	char  path[512], line[1024];
@@ -135,7 +127,7 @@ start_server(void)
 		bw_call_free(g);
 		if (code == 5)
 			return;
-		sleep_ms(100);
+		testenv_sleep_ms(100);
 	}
 	dump_log();
 	fail_msg("inventoryd did not come up on %s", url);
@@ -247,15 +239,15 @@ test_sigterm_answers_everything(void **state)
 	 * longer so that every frame has been received. */
 	for (waited = 0; waited < 5000 && blocked < 1; waited += 20) {
 		blocked = blocked_by(monitor, holder);
-		sleep_ms(20);
+		testenv_sleep_ms(20);
 	}
 	assert_true(blocked >= 1);
-	sleep_ms(QUEUED_MS);
+	testenv_sleep_ms(QUEUED_MS);
 	assert_int_equal(atomic_load(&answered), 0);
 
 	printf("SIGTERM with %lld executor(s) waiting on the lock\n", blocked);
 	assert_int_equal(kill(server, SIGTERM), 0);
-	sleep_ms(300);
+	testenv_sleep_ms(300);
 	/* Still draining: the calls it holds are not answered yet. */
 	if (waitpid(server, &status, WNOHANG) == server) {
 		server = -1;
@@ -298,7 +290,7 @@ test_sigterm_answers_everything(void **state)
 	for (waited = 0; waited < EXIT_MS; waited += 50) {
 		if (waitpid(server, &status, WNOHANG) == server)
 			break;
-		sleep_ms(50);
+		testenv_sleep_ms(50);
 	}
 	if (waited >= EXIT_MS) {
 		dump_log();

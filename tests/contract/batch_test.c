@@ -55,20 +55,6 @@ static PGconn    *db;
 /* ---- helpers ------------------------------------------------------------ */
 
 static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static long long
-now_ms(void)
-{
-	return testenv_now_us() / 1000;
-}
-
-static void
 rid(char *buf)
 {
 	testenv_request_id(buf, 64);
@@ -160,7 +146,7 @@ send_frame_locked(
 	assert_int_equal(nng_msg_append(msg, buf, len), 0);
 	free(buf);
 	assert_int_equal(nng_sendmsg(s, msg, 0), 0);
-	sleep_ms(hold_ms);
+	testenv_sleep_ms(hold_ms);
 	contract_db_exec(holder, "COMMIT", NULL);
 	PQfinish(holder);
 	assert_int_equal(nng_recvmsg(s, &msg, 0), 0);
@@ -895,9 +881,9 @@ test_earliest_deadline_bounds_statement(void **state)
 	 * held. */
 	bw_frame_add(&f, bw_update(r[0], p.id, 1, 1, 300));
 	bw_frame_add(&f, bw_update(r[1], q.id, 2, 1, 10000));
-	t0   = now_ms();
+	t0   = testenv_mono_ms();
 	resp = send_frame(sock, &f);
-	took = now_ms() - t0;
+	took = testenv_mono_ms() - t0;
 	printf(
 	    "frame answered after %lld ms with the lock still held\n", took);
 	check_entry(resp, 0, 4, r[0]);
@@ -910,7 +896,7 @@ test_earliest_deadline_bounds_statement(void **state)
 		blocked = blocked_by(monitor, holder);
 		if (blocked == 0)
 			break;
-		sleep_ms(50);
+		testenv_sleep_ms(50);
 	}
 	printf("inventoryd backends blocked %d ms after the frame: %lld\n",
 	    waited, blocked);
@@ -957,7 +943,7 @@ stress_main(void *arg)
 		stress_bad(s, "open", 1000 + (uint32_t)rv, nng_strerror(rv));
 		return NULL;
 	}
-	while (now_ms() < s->end_ms) {
+	while (testenv_mono_ms() < s->end_ms) {
 		struct bw_frame          reads = { 0 }, writes = { 0 };
 		Inventory__V1__Response *resp;
 		int64_t                  ver[STRESS_PRODUCTS];
@@ -1089,7 +1075,7 @@ test_no_deadlock_in_id_order(void **state)
 	memset(st, 0, sizeof(st));
 	for (int t = 0; t < STRESS_THREADS; t++) {
 		st[t].seed = (unsigned)(t + 1) * 7919u ^ (unsigned)time(NULL);
-		st[t].end_ms = now_ms() + STRESS_MS;
+		st[t].end_ms = testenv_mono_ms() + STRESS_MS;
 		st[t].ids    = ids;
 		assert_int_equal(
 		    pthread_create(&st[t].thread, NULL, stress_main, &st[t]),

@@ -56,14 +56,6 @@ blocked_by(PGconn *mon, int holder_pid)
 }
 
 static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
 test_deadline_cancels_lock_wait(void **state)
 {
 	inventory_product  *p = contract_create("deadline widget", 10, "2.00");
@@ -88,7 +80,7 @@ test_deadline_cancels_lock_wait(void **state)
 		blocked = blocked_by(monitor, PQbackendPID(holder));
 		if (blocked == 0)
 			break;
-		sleep_ms(50);
+		testenv_sleep_ms(50);
 	}
 	printf("inventoryd backends still blocked %d ms after the deadline: "
 	       "%lld\n",

@@ -51,6 +51,8 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 
+#include "testenv.h"
+
 enum { ATTACK_KINDS = 5, MAX_ATTACKS = 4096 };
 
 static const char *const kind_names[ATTACK_KINDS] = { "plain", "wrong-ca",
@@ -74,23 +76,6 @@ struct good_stats {
 	long long   max_ms;
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* One good call on c; 0 if it came back NOT_FOUND. */
 static int
 good_call(inventory_client *c, struct good_stats *st)
@@ -99,11 +84,11 @@ good_call(inventory_client *c, struct good_stats *st)
 	inventory_status    status  = { 0 };
 	inventory_product  *p       = NULL;
 	inventory_call_opts o       = { .timeout_ms = g.timeout_ms };
-	long long           t0      = now_ms(), ms;
+	long long           t0      = testenv_mono_ms(), ms;
 	inventory_code      code;
 
 	code = inventory_get_product(c, unknown, &o, &p, &status);
-	ms   = now_ms() - t0;
+	ms   = testenv_mono_ms() - t0;
 	st->calls++;
 	if (ms > st->max_ms)
 		st->max_ms = ms;
@@ -125,7 +110,7 @@ good_fresh(void *arg)
 	struct good_stats *st = arg;
 
 	while (!atomic_load(&g.stop)) {
-		long long         t0 = now_ms();
+		long long         t0 = testenv_mono_ms();
 		inventory_client *c;
 
 		if (inventory_client_open_opts(&c, g.url, &g.good) !=
@@ -137,8 +122,9 @@ good_fresh(void *arg)
 			(void)good_call(c, st);
 			inventory_client_close(c);
 		}
-		if (now_ms() - t0 < g.every_ms)
-			sleep_ms(g.every_ms - (long)(now_ms() - t0));
+		if (testenv_mono_ms() - t0 < g.every_ms)
+			testenv_sleep_ms(
+			    g.every_ms - (long)(testenv_mono_ms() - t0));
 	}
 	return NULL;
 }
@@ -155,11 +141,12 @@ good_kept(void *arg)
 		return NULL;
 	}
 	while (!atomic_load(&g.stop)) {
-		long long t0 = now_ms();
+		long long t0 = testenv_mono_ms();
 
 		(void)good_call(c, st);
-		if (now_ms() - t0 < g.every_ms)
-			sleep_ms(g.every_ms - (long)(now_ms() - t0));
+		if (testenv_mono_ms() - t0 < g.every_ms)
+			testenv_sleep_ms(
+			    g.every_ms - (long)(testenv_mono_ms() - t0));
 	}
 	inventory_client_close(c);
 	return NULL;
@@ -201,7 +188,7 @@ attack_mid_handshake(int n)
 	    n % 2 == 0)
 		(void)write(fd, hello, sizeof(hello));
 	if (fd >= 0) {
-		sleep_ms(5);
+		testenv_sleep_ms(5);
 		close(fd);
 	}
 	freeaddrinfo(ai);
@@ -373,15 +360,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "tls_storm: pthread_create failed\n");
 		return 1;
 	}
-	t0 = now_ms();
+	t0 = testenv_mono_ms();
 	/* The attacks at a steady pace, each on a thread of its own so a slow
 	 * one does not slow the pace. */
-	while (now_ms() - t0 < (long long)g.seconds * 1000 &&
+	while (testenv_mono_ms() - t0 < (long long)g.seconds * 1000 &&
 	       nattacks < MAX_ATTACKS) {
 		long long due = t0 + (long long)nattacks * 1000 / g.rate;
 
-		if (now_ms() < due)
-			sleep_ms((long)(due - now_ms()));
+		if (testenv_mono_ms() < due)
+			testenv_sleep_ms((long)(due - testenv_mono_ms()));
 		if (pthread_create(&attackers[nattacks], NULL, attack_one,
 		        (void *)(intptr_t)nattacks) != 0)
 			break;
@@ -393,7 +380,7 @@ main(int argc, char **argv)
 	pthread_join(tf, NULL);
 	pthread_join(tk, NULL);
 	printf("tls_storm: %d failing clients in %.1f s (", nattacks,
-	    (double)(now_ms() - t0) / 1000);
+	    (double)(testenv_mono_ms() - t0) / 1000);
 	for (int k = 0; k < ATTACK_KINDS; k++)
 		printf("%s%s %d", k > 0 ? ", " : "", kind_names[k],
 		    atomic_load(&g.attacks[k]));

@@ -71,23 +71,6 @@ struct env {
 
 static char *atexit_base; /* for the read-only reset at exit */
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void
-sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* `base` with dbname, application_name and (if not NULL) options
  * replaced, as a key=value string (malloc'd). */
 static char *
@@ -147,7 +130,7 @@ read_only_reset(const char *base)
 {
 	PGconn   *c = PQconnectdb(base);
 	PGresult *res;
-	uint64_t  end = now_ns() + WAIT_MS * NS_PER_MS;
+	uint64_t  end = testenv_mono_ns() + WAIT_MS * NS_PER_MS;
 
 	if (PQstatus(c) != CONNECTION_OK) {
 		PQfinish(c);
@@ -157,7 +140,7 @@ read_only_reset(const char *base)
 	PQclear(PQexec(c, "ALTER SYSTEM RESET default_transaction_read_only"));
 	PQclear(PQexec(c, "SELECT pg_reload_conf()"));
 	PQfinish(c);
-	while (now_ns() < end) {
+	while (testenv_mono_ns() < end) {
 		bool off;
 
 		c   = PQconnectdb(base);
@@ -168,7 +151,7 @@ read_only_reset(const char *base)
 		PQfinish(c);
 		if (off)
 			return;
-		sleep_ms(20);
+		testenv_sleep_ms(20);
 	}
 }
 
@@ -396,7 +379,8 @@ test_read_only_cluster(void **state)
 	    "ALTER SYSTEM SET default_transaction_read_only = on", NULL);
 	store_db_exec(e->db, "SELECT pg_reload_conf()", NULL);
 	/* Until the store's own session has taken the reload. */
-	for (end = now_ns() + WAIT_MS * NS_PER_MS;; sleep_ms(20)) {
+	for (end = testenv_mono_ns() + WAIT_MS * NS_PER_MS;;
+	     testenv_sleep_ms(20)) {
 		PGresult *res =
 		    PQexec(e->st->conn, "SHOW default_transaction_read_only");
 		bool on = PQresultStatus(res) == PGRES_TUPLES_OK &&
@@ -405,7 +389,7 @@ test_read_only_cluster(void **state)
 		PQclear(res);
 		if (on)
 			break;
-		assert_true(now_ns() < end);
+		assert_true(testenv_mono_ns() < end);
 	}
 
 	/* Reconnected and retried once, read-only still: UNAVAILABLE. */
@@ -419,7 +403,7 @@ test_read_only_cluster(void **state)
 
 	read_only_reset(e->base);
 	/* The back-off after a failed retry is at most 200 ms. */
-	sleep_ms(250);
+	testenv_sleep_ms(250);
 	rc = store_product_update_stock(e->st, NULL, rid, p.id, 3, 1, &out);
 	assert_string_equal(code_name(rc), code_name(CODE_OK));
 	assert_int_equal(out.version, 2);
@@ -504,7 +488,7 @@ blocked_update(void *arg)
 {
 	struct blocked_call *c = arg;
 
-	struct store_req req = { now_ns() + 20000 * NS_PER_MS, NULL };
+	struct store_req req = { testenv_mono_ns() + 20000 * NS_PER_MS, NULL };
 
 	c->rc = store_product_update_stock(
 	    c->st, &req, c->rid, c->id, 5, c->expected, &c->out);
@@ -515,15 +499,15 @@ blocked_update(void *arg)
 static void
 wait_lock_waiter(PGconn *watch, const char *app, const char * not )
 {
-	uint64_t end = now_ns() + WAIT_MS * NS_PER_MS;
+	uint64_t end = testenv_mono_ns() + WAIT_MS * NS_PER_MS;
 
 	while (store_db_exec2(watch,
 	           "SELECT count(*) FROM pg_stat_activity"
 	           " WHERE application_name = $1 AND wait_event_type = 'Lock'"
 	           " AND pid <> $2::int4",
 	           app, not ) < 1) {
-		assert_true(now_ns() < end);
-		sleep_ms(10);
+		assert_true(testenv_mono_ns() < end);
+		testenv_sleep_ms(10);
 	}
 }
 
@@ -598,9 +582,9 @@ test_lost_mid_statement_not_retried(void **state)
 	store_db_exec(e->db, "COMMIT", NULL);
 
 	/* The server ran the orphaned UPDATE when the lock was freed. */
-	for (end = now_ns() + WAIT_MS * NS_PER_MS;
-	     store_db_version(e->db, p.id) != 2; sleep_ms(10))
-		assert_true(now_ns() < end);
+	for (end = testenv_mono_ns() + WAIT_MS * NS_PER_MS;
+	     store_db_version(e->db, p.id) != 2; testenv_sleep_ms(10))
+		assert_true(testenv_mono_ns() < end);
 	assert_int_equal(store_db_logged(e->db, c.rid), 1);
 	p.version = 2;
 	p.stock   = 5;
@@ -775,19 +759,21 @@ test_prune_under_load(void **state)
 	                "SELECT count(*) FROM request_log"
 	                " WHERE created_at >= now() - interval '10 s'",
 	                NULL) >= OLD_REQUESTS);
-	sleep_ms(1300); /* they expire */
+	testenv_sleep_ms(1300); /* they expire */
 
 	memset(&w, 0, sizeof(w));
 	w.st = open_store(e, e->ci, 0, 0);
 	new_product(w.st, &w.p);
 	assert_int_equal(pthread_create(&th, NULL, write_stream, &w), 0);
-	sleep_ms(300);
+	testenv_sleep_ms(300);
 
 	/* The last call on this store had a deadline long past, as an idle
 	 * executor's last call has: the janitor must not run under it. */
 	{
-		struct store_req stale = { now_ns() - 1000 * NS_PER_MS, NULL };
-		struct product   got;
+		struct store_req stale = {
+			testenv_mono_ns() - 1000 * NS_PER_MS, NULL
+		};
+		struct product got;
 		enum code rc = store_product_get(janitor, &stale, p.id, &got);
 
 		/* Cancelled, or done before the cancel reached it. */
@@ -802,7 +788,7 @@ test_prune_under_load(void **state)
 		PQclear(res);
 	}
 	store_maintain(janitor);
-	sleep_ms(200); /* the stream goes on after the pass */
+	testenv_sleep_ms(200); /* the stream goes on after the pass */
 	w.stop = true;
 	assert_int_equal(pthread_join(th, NULL), 0);
 
@@ -829,7 +815,7 @@ test_prune_under_load(void **state)
 	    " WHERE request_id IN (SELECT request_id FROM request_log"
 	    " ORDER BY created_at DESC LIMIT 1)",
 	    NULL);
-	sleep_ms(60);
+	testenv_sleep_ms(60);
 	store_maintain(janitor);
 	assert_int_equal(store_db_exec(e->db,
 	                     "SELECT count(*) FROM request_log"
@@ -867,7 +853,7 @@ test_backoff_jitter(void **state)
 		assert_int_equal(cap, cap_want);
 		st->next_attempt_ns = 0;
 		assert_false(store_ready(st));
-		after = now_ns();
+		after = testenv_mono_ns();
 		assert_true(st->next_attempt_ns <= after + cap * NS_PER_MS);
 		waits[i] = st->next_attempt_ns > after
 		               ? (st->next_attempt_ns - after) / NS_PER_MS

@@ -42,15 +42,6 @@ enum {
 /* An item code the store never gives: the item was not touched. */
 #define UNTOUCHED CODE_UNAUTHENTICATED
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* One UpdateStock through the single path, which must apply. */
 static void
 update_one(struct store *st, const char *rid, struct product *p, int64_t stock)
@@ -495,8 +486,8 @@ test_update_many_busy_row(void **state)
 
 	/* Were the batch to wait for the lock, the 10 s deadline would end
 	 * it with DEADLINE_EXCEEDED and nothing applied. */
-	assert_int_equal(store_product_update_many(
-	                     e->st, w, N, now_ns() + 10000 * NS_PER_MS),
+	assert_int_equal(store_product_update_many(e->st, w, N,
+	                     testenv_mono_ns() + 10000 * NS_PER_MS),
 	    CODE_OK);
 	for (i = 0; i < N; i++)
 		assert_int_equal(
@@ -545,11 +536,11 @@ test_update_many_deadline(void **state)
 	    " 1, now())",
 	    held);
 
-	start = now_ns();
+	start = testenv_mono_ns();
 	assert_int_equal(
 	    store_product_update_many(e->st, w, 2, start + 200 * NS_PER_MS),
 	    CODE_DEADLINE_EXCEEDED);
-	took_ms = (now_ns() - start) / NS_PER_MS;
+	took_ms = (testenv_mono_ns() - start) / NS_PER_MS;
 	print_message("deadline 200 ms: returned after %llu ms\n",
 	    (unsigned long long)took_ms);
 	assert_true(took_ms >= 150);
@@ -559,14 +550,15 @@ test_update_many_deadline(void **state)
 	assert_int_equal(store_db_version(e->db, b.id), 1);
 
 	/* A spent deadline never reaches the database. */
-	assert_int_equal(store_product_update_many(e->st, w, 2, now_ns() - 1),
+	assert_int_equal(
+	    store_product_update_many(e->st, w, 2, testenv_mono_ns() - 1),
 	    CODE_DEADLINE_EXCEEDED);
 
 	store_db_exec(locker, "ROLLBACK", NULL);
 	PQfinish(locker);
 	/* Released: the same batch applies, on the same store. */
-	assert_int_equal(store_product_update_many(
-	                     e->st, w, 2, now_ns() + 10000 * NS_PER_MS),
+	assert_int_equal(store_product_update_many(e->st, w, 2,
+	                     testenv_mono_ns() + 10000 * NS_PER_MS),
 	    CODE_OK);
 	assert_int_equal(w[0].code, CODE_OK);
 	assert_int_equal(w[1].code, CODE_OK);
@@ -621,8 +613,8 @@ race(void *arg)
 			w[i].stock            = round;
 			w[i].expected_version = reads[k].product.version;
 		}
-		rv = store_product_update_many(
-		    st, w, RACE_PRODUCTS, now_ns() + 10000 * NS_PER_MS);
+		rv = store_product_update_many(st, w, RACE_PRODUCTS,
+		    testenv_mono_ns() + 10000 * NS_PER_MS);
 		if (rv != CODE_OK) {
 			r->failures++;
 			snprintf(

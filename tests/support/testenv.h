@@ -13,6 +13,7 @@
 #define INVENTORY_TESTENV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The value of KEY: from the environment, else from the fixtures' files
  * (server.env, then pg/env).  Returns a static copy, or NULL if unknown. */
@@ -45,6 +46,14 @@ int testenv_log_in_use(const char *path);
 
 /* Microseconds since the Unix epoch. */
 long long testenv_now_us(void);
+
+/* The monotonic clock (for elapsed times and deadlines), in nanoseconds
+ * and in milliseconds. */
+uint64_t  testenv_mono_ns(void);
+long long testenv_mono_ms(void);
+
+/* Sleep ms milliseconds (resumed after a signal). */
+void testenv_sleep_ms(long ms);
 
 /* Bound what follows: unless called again first, after `seconds` the
  * program writes "watchdog: PROG: WHAT did not finish within N s" to

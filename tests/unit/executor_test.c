@@ -26,6 +26,7 @@
 #include "core/executor.h"
 #include "store/store.h"
 #include "handlers/rpc.h"
+#include "testenv.h"
 
 #define PREFIX "/inventory.v1.InventoryService/"
 #define UUID_A "123e4567-e89b-12d3-a456-426614174000"
@@ -36,14 +37,6 @@ static const struct store_options nodb = {
 	                 "connect_timeout=1",
 	.request_ttl_s = 60,
 };
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* A GetProduct frame (timeout_ms < 0: none). */
 static uint8_t *
@@ -136,7 +129,7 @@ submit(struct executor *ex, const uint8_t *buf, size_t len, struct counter *c,
 	assert_non_null(f);
 	assert_non_null(pending);
 	if (sleep_before_submit_ms > 0)
-		sleep_ms(sleep_before_submit_ms);
+		testenv_sleep_ms(sleep_before_submit_ms);
 	executor_submit(ex, pending);
 	dispatch_frame_release(f);
 	return f;
@@ -146,7 +139,7 @@ static void
 wait_done(struct counter *c, int want)
 {
 	for (int i = 0; i < 500 && atomic_load(&c->done) < want; i++)
-		sleep_ms(10);
+		testenv_sleep_ms(10);
 	assert_int_equal(atomic_load(&c->done), want);
 }
 
