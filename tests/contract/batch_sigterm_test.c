@@ -167,18 +167,6 @@ caller_main(void *arg)
 	return NULL;
 }
 
-static long long
-blocked_by(PGconn *monitor, PGconn *holder)
-{
-	char pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", PQbackendPID(holder));
-	return contract_db_exec(monitor,
-	    "SELECT count(*) FROM pg_stat_activity"
-	    " WHERE $1::int = ANY (pg_blocking_pids(pid))",
-	    pid);
-}
-
 /* Count a write to the locked product: OK (its stock into *stock) or
  * ABORTED at version 2; anything else fails. */
 static void
@@ -238,7 +226,7 @@ test_sigterm_answers_everything(void **state)
 	/* Wait until the server's executors wait on the lock, and a little
 	 * longer so that every frame has been received. */
 	for (waited = 0; waited < 5000 && blocked < 1; waited += 20) {
-		blocked = blocked_by(monitor, holder);
+		blocked = contract_db_blocked_by(monitor, holder, false);
 		testenv_sleep_ms(20);
 	}
 	assert_true(blocked >= 1);

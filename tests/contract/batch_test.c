@@ -203,20 +203,6 @@ entry_product(const Inventory__V1__Response *resp, size_t i)
 	return p;
 }
 
-/* inventoryd backends blocked by the backend `holder`. */
-static long long
-blocked_by(PGconn *monitor, PGconn *holder)
-{
-	char pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", PQbackendPID(holder));
-	return contract_db_exec(monitor,
-	    "SELECT count(*) FROM pg_stat_activity"
-	    " WHERE application_name = 'inventoryd'"
-	    " AND $1::int = ANY (pg_blocking_pids(pid))",
-	    pid);
-}
-
 static int
 group_setup(void **state)
 {
@@ -893,7 +879,7 @@ test_earliest_deadline_bounds_statement(void **state)
 
 	/* No inventoryd backend is left waiting on the lock. */
 	for (waited = 0; waited <= 2000; waited += 50) {
-		blocked = blocked_by(monitor, holder);
+		blocked = contract_db_blocked_by(monitor, holder, true);
 		if (blocked == 0)
 			break;
 		testenv_sleep_ms(50);

@@ -4,6 +4,7 @@
  */
 #include "contract_db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "contract.h"
@@ -48,4 +49,19 @@ contract_db_lock_product(PGconn *db, const char *id)
 	contract_db_exec(db, "BEGIN", NULL);
 	contract_db_exec(
 	    db, "SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE", id);
+}
+
+long long
+contract_db_blocked_by(PGconn *db, PGconn *holder, bool inventoryd_only)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(holder));
+	return contract_db_exec(db,
+	    inventoryd_only ? "SELECT count(*) FROM pg_stat_activity"
+	                      " WHERE application_name = 'inventoryd'"
+	                      " AND $1::int = ANY (pg_blocking_pids(pid))"
+	                    : "SELECT count(*) FROM pg_stat_activity"
+	                      " WHERE $1::int = ANY (pg_blocking_pids(pid))",
+	    pid);
 }

@@ -7,6 +7,8 @@
 #ifndef INVENTORY_CONTRACT_DB_H
 #define INVENTORY_CONTRACT_DB_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 /* A new connection to the fixtures' database (INVENTORY_DB); fails the
@@ -21,5 +23,10 @@ long long contract_db_exec(PGconn *db, const char *sql, const char *param);
 /* Begin a transaction on db and lock the product row id FOR UPDATE, so
  * the server's writes to it wait until contract_db_exec(db, "COMMIT"). */
 void contract_db_lock_product(PGconn *db, const char *id);
+
+/* How many backends wait on a lock that holder's backend holds; with
+ * inventoryd_only, only the server's (application_name 'inventoryd'). */
+long long contract_db_blocked_by(
+    PGconn *db, PGconn *holder, bool inventoryd_only);
 
 #endif

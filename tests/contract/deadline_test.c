@@ -41,20 +41,6 @@ enum {
 static PGconn *holder;  /* holds the row lock (open transaction) */
 static PGconn *monitor; /* watches pg_stat_activity */
 
-/* inventoryd backends currently blocked by the backend `holder`. */
-static long long
-blocked_by(PGconn *mon, int holder_pid)
-{
-	char pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", holder_pid);
-	return contract_db_exec(mon,
-	    "SELECT count(*) FROM pg_stat_activity"
-	    " WHERE application_name = 'inventoryd'"
-	    " AND $1::int = ANY (pg_blocking_pids(pid))",
-	    pid);
-}
-
 static void
 test_deadline_cancels_lock_wait(void **state)
 {
@@ -77,7 +63,7 @@ test_deadline_cancels_lock_wait(void **state)
 
 	/* The lock is still held: only a cancel can free the backend. */
 	for (waited = 0; waited <= SETTLE_MS; waited += 50) {
-		blocked = blocked_by(monitor, PQbackendPID(holder));
+		blocked = contract_db_blocked_by(monitor, holder, true);
 		if (blocked == 0)
 			break;
 		testenv_sleep_ms(50);
