@@ -25,9 +25,10 @@ INVENTORY_DEPS=(cmake gcc make pkg-config libnng-dev libprotobuf-c-dev
 # client from npm (contract.connect_node, which also needs Node >= 20 with
 # npm: not Debian 12's nodejs 18, so not installed here; without it that
 # test is skipped and says so); openssl makes the TLS tests' certificates
-# (tests/security/certs.sh, contract.connect_https).
+# (tests/security/certs.sh, contract.connect_https); gdb prints a hung
+# tls_storm's threads (security.tls_guard).
 INVENTORY_TEST_DEPS=(curl jq prometheus lintian dpkg-dev file man-db libxml2-utils
-	protobuf-compiler openssl)
+	protobuf-compiler openssl gdb)
 
 inventory_pkg_installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
