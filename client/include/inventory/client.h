@@ -214,10 +214,11 @@ typedef struct inventory_client_opts {
 	 * within the interval (a busy or draining server).  A handle with
 	 * one URL never probes. */
 	int probe_interval_ms; /* a probe this often, each waiting as long
-	                        * for its answer; 0: 250; negative: no
+	                        * for its answer; 0: 200; negative: no
 	                        * probes */
 	int probe_misses;      /* down after this many misses in a row;
-	                        * 0: 3 (about 1 s at 250 ms) */
+	                        * 0: 2 (a silent server is down 200-400
+	                        * ms later at 200 ms) */
 } inventory_client_opts;
 
 /* Where the callbacks of asynchronous calls (and of every call when the
