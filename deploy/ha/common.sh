@@ -122,13 +122,13 @@ load_start() {
 	"$hist" run --server "$u" --ids "$work/ids" --workload stock \
 		--clients "$HA_STOCK_CLIENTS" --duration "$secs" --skew uniform \
 		--read-ratio 0.2 --timeout-ms "$HA_TIMEOUT_MS" --resolve-ms 30000 \
-		--probe-interval-ms "${HA_PROBE_MS:-250}" \
+		--probe-interval-ms "${HA_PROBE_MS:-0}" \
 		--history "$work/stock.hist" --client-base 0 >"$work/stock.log" 2>&1 &
 	load_pids="$!"
 	"$hist" run --server "$u" --ids "$work/ids" --workload retry \
 		--clients "$HA_RETRY_CLIENTS" --duration "$secs" --skew uniform \
 		--retry-attempts 50 --retry-max-backoff-ms 50 \
-		--probe-interval-ms "${HA_PROBE_MS:-250}" \
+		--probe-interval-ms "${HA_PROBE_MS:-0}" \
 		--timeout-ms "$HA_TIMEOUT_MS" --history "$work/retry.hist" \
 		--client-base 500 >"$work/retry.log" 2>&1 &
 	load_pids="$load_pids $!"

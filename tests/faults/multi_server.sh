@@ -39,7 +39,7 @@
 : "${MULTI_TIMEOUT_MS:=3000}"  # per call
 : "${MULTI_MAX_ERRORS:=0}"     # caller-visible errors allowed (retry helper)
 : "${MULTI_PLAIN_CLIENTS:=4}"  # threads of plain calls (errors counted only)
-: "${MULTI_PROBE_MS:=250}"     # both recorders' probe interval (-1: none):
+: "${MULTI_PROBE_MS:=0}"       # both recorders' probe interval (0: the library's, -1: none):
                                # B's drain must not have its connections
                                # closed while its replies still arrive
 FAULT_PRODUCTS=$MULTI_PRODUCTS

@@ -27,7 +27,7 @@
 : "${SILENT_SLACK_MS:=1000}"    # beyond it, before a call counts as late
 : "${SILENT_MAX_ERRORS:=0}"     # calls that ended for want of an answer
 : "${SILENT_MIN_RATIO:=0.25}"   # acked while silent / acked before
-: "${SILENT_PROBE_MS:=250}"     # the handle's probe interval (-1: none)
+: "${SILENT_PROBE_MS:=0}"       # the handle's probe interval (0: the library's, -1: none)
 FAULT_CLIENTS=${SILENT_CLIENTS:-16}
 FAULT_TIMEOUT_MS=$SILENT_TIMEOUT_MS
 
