@@ -7,6 +7,12 @@
 #   kill_server.sh INVENTORYD INVENTORY_HISTORY PG_TEMP_SH
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# kill -9 closes the recorder's connections under load: nng 1.5.2's req0
+# pipe-close race may leak a request message in the recorder (lib.sh,
+# excuse_req0_race_leaks; upstream #1713, fixed in nng 1.6.0).  Seen in
+# a clean-clone CI run's asan gate: 1 message, 439 bytes.
+excuse_req0_race=1
+
 fault_setup
 load_start 12
 sleep 3
