@@ -20,8 +20,9 @@
 #      library's defaults unless HA_PROBE_MS is set), take B down when it
 #      misses its probes and resend its frames to A.  Figures only, not a
 #      pass mark: the writes acknowledged while B is cut off, as a share
-#      of those in as long before (issue 22's target: 80 %), and in the
-#      5 s after it (deploy/README.md's High availability);
+#      of those in as long before (the aim: 80 % or more, so that a
+#      silent server out of two costs its callers little), and in the 5 s
+#      after it (deploy/README.md's High availability);
 #   1. client | server (both) partitioned: iptables DROP both ways in `server`
 #      (no RST, no FIN: connections hang, calls time out with an unknown
 #      outcome and are resent with the same request id);
